@@ -1,0 +1,2 @@
+// SPDX-License-Identifier: MIT
+//! Machinery shared by the elements of this plugin.
