@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: MIT
+//! Streaming writer for SAYS `.nvr` files, for tests and benchmarks. It
+//! writes each chunk straight to the sink (only per-frame metadata is
+//! encoded in memory), so files of any size take constant memory. It takes
+//! already encoded media; it does not encode anything itself.
+
+use std::io::{self, Write};
+
+use super::{
+    AUDIO_HEADER_LEN, FILE_HEADER_LEN, HEADER_META_OFFSET, HEADER_NAME_LEN, HEADER_UNKNOWN_LEN,
+    MAGIC, MAX_CHUNK_LEN, MAX_FRAME_META_LEN, MetaEntry, MetaValue, PADDING_ALIGN,
+    VIDEO_HEADER_LEN,
+};
+
+/// What goes into the 64 KiB file header.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HeaderSpec {
+    pub unknown: [u8; HEADER_UNKNOWN_LEN],
+    /// At most 127 bytes (the field keeps a terminating NUL).
+    pub file_name: String,
+    pub metadata: Vec<MetaEntry>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudioCodec {
+    Mulaw,
+    Opus,
+}
+
+/// Writes a SAYS file to any [`Write`]; [`Self::position`] is the offset of
+/// the next chunk.
+pub struct SaysWriter<W: Write> {
+    sink: W,
+    position: u64,
+}
+
+fn invalid_input(message: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message.to_owned())
+}
+
+/// Encode entries in the on-disk format (no leading list length).
+pub fn encode_metadata(entries: &[MetaEntry]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_into(&mut out, entries);
+    out
+}
+
+fn encode_into(out: &mut Vec<u8>, entries: &[MetaEntry]) {
+    for entry in entries {
+        out.push(entry.value.type_code());
+        out.extend_from_slice(entry.name.as_bytes());
+        out.push(0);
+        match &entry.value {
+            MetaValue::F64(v) => out.extend_from_slice(&v.to_le_bytes()),
+            MetaValue::Str(s) => {
+                // Stored with a trailing NUL counted in the length, like firmware.
+                out.extend_from_slice(&len_u32(s.len() + 1).to_le_bytes());
+                out.extend_from_slice(s.as_bytes());
+                out.push(0);
+            }
+            MetaValue::I32(v) | MetaValue::I32Alt(v) => out.extend_from_slice(&v.to_le_bytes()),
+            MetaValue::I8(v) => out.extend_from_slice(&v.to_le_bytes()),
+            MetaValue::I64(v) => out.extend_from_slice(&v.to_le_bytes()),
+            MetaValue::Nested(nested) => {
+                // Nested length counts its own 4 bytes: patch it afterwards.
+                let length_at = out.len();
+                out.extend_from_slice(&[0; 4]);
+                encode_into(out, nested);
+                let length = len_u32(out.len() - length_at);
+                out[length_at..length_at + 4].copy_from_slice(&length.to_le_bytes());
+            }
+        }
+    }
+}
+
+/// Lengths here are bounded by the callers' checks or by memory; saturate
+/// instead of wrapping so an absurd input is rejected later, not corrupted.
+fn len_u32(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+impl<W: Write> SaysWriter<W> {
+    /// Write the file header; chunks follow at [`FILE_HEADER_LEN`].
+    pub fn new(mut sink: W, header: &HeaderSpec) -> io::Result<Self> {
+        if header.file_name.len() >= HEADER_NAME_LEN || header.file_name.contains('\0') {
+            return Err(invalid_input("SAYS file name too long or contains NUL"));
+        }
+        let metadata = encode_metadata(&header.metadata);
+        if HEADER_META_OFFSET + metadata.len() > FILE_HEADER_LEN {
+            return Err(invalid_input("SAYS header metadata does not fit in 64 KiB"));
+        }
+        let mut head = Vec::with_capacity(FILE_HEADER_LEN);
+        head.extend_from_slice(MAGIC);
+        head.extend_from_slice(&header.unknown);
+        head.extend_from_slice(header.file_name.as_bytes());
+        head.resize(HEADER_META_OFFSET - 4, 0);
+        // Header metadata length excludes its own 4 bytes (as in real files).
+        head.extend_from_slice(&len_u32(metadata.len()).to_le_bytes());
+        head.extend_from_slice(&metadata);
+        head.resize(FILE_HEADER_LEN, 0);
+        sink.write_all(&head)?;
+        Ok(Self {
+            sink,
+            position: FILE_HEADER_LEN as u64,
+        })
+    }
+
+    /// Byte offset of the next chunk.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    pub fn into_inner(self) -> W {
+        self.sink
+    }
+
+    fn write_parts(&mut self, parts: &[&[u8]]) -> io::Result<()> {
+        for part in parts {
+            self.sink.write_all(part)?;
+            self.position += part.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// A `dc` chunk: `media` is Annex-B (key frames with SPS/PPS), zero
+    /// padded to a multiple of 8.
+    pub fn write_video(
+        &mut self,
+        stream: u8,
+        key_frame: bool,
+        timestamp_us: u64,
+        metadata: &[MetaEntry],
+        media: &[u8],
+    ) -> io::Result<()> {
+        let id = stream_id(stream, if key_frame { b'0' } else { b'1' })?;
+        let mut frame_meta = vec![0; 4];
+        encode_into(&mut frame_meta, metadata);
+        let meta_len = frame_meta.len();
+        frame_meta[..4].copy_from_slice(&len_u32(meta_len).to_le_bytes());
+        let padding = media.len().next_multiple_of(PADDING_ALIGN) - media.len();
+        if meta_len > MAX_FRAME_META_LEN
+            || VIDEO_HEADER_LEN + meta_len + media.len() + padding > MAX_CHUNK_LEN
+        {
+            return Err(invalid_input("SAYS video chunk too large"));
+        }
+        let mut header = [0u8; VIDEO_HEADER_LEN];
+        header[..2].copy_from_slice(&id);
+        header[2..4].copy_from_slice(b"dc");
+        header[4..8].copy_from_slice(b"H264");
+        header[8..12].copy_from_slice(&len_u32(media.len()).to_le_bytes());
+        // Real files repeat the metadata length in the "small" u16 field.
+        let small_len = u16::try_from(meta_len).unwrap_or(u16::MAX);
+        header[12..14].copy_from_slice(&small_len.to_le_bytes());
+        header[16..24].copy_from_slice(&timestamp_us.to_le_bytes());
+        self.write_parts(&[&header, &frame_meta, media, &[0; PADDING_ALIGN][..padding]])
+    }
+
+    /// A `wb` chunk; `doubled` repeats the channel like firmware < v1.6.
+    pub fn write_audio(
+        &mut self,
+        stream: u8,
+        codec: AudioCodec,
+        timestamp_us: u64,
+        channel: &[u8],
+        doubled: bool,
+    ) -> io::Result<()> {
+        let id = stream_id(
+            stream,
+            match codec {
+                AudioCodec::Mulaw => b'7',
+                AudioCodec::Opus => b'9',
+            },
+        )?;
+        let channel_len = u16::try_from(channel.len())
+            .map_err(|_| invalid_input("SAYS audio channel longer than 65535 bytes"))?;
+        let mut header = [0u8; AUDIO_HEADER_LEN];
+        header[..2].copy_from_slice(&id);
+        header[2..4].copy_from_slice(b"wb");
+        header[4..6].copy_from_slice(&channel_len.to_le_bytes());
+        header[6..8].copy_from_slice(&channel_len.wrapping_add(8).to_le_bytes());
+        header[8..16].copy_from_slice(&timestamp_us.to_le_bytes());
+        let copy: &[u8] = if doubled { channel } else { &[] };
+        self.write_parts(&[&header, channel, copy])
+    }
+
+    /// A raw JPEG snapshot (must be `FF D8 .. FF D9`), zero padded to a
+    /// multiple of 8.
+    pub fn write_jpeg(&mut self, jpeg: &[u8]) -> io::Result<()> {
+        if !jpeg.starts_with(&[0xFF, 0xD8]) || !jpeg.ends_with(&[0xFF, 0xD9]) {
+            return Err(invalid_input("not a complete JPEG"));
+        }
+        let padding = jpeg.len().next_multiple_of(PADDING_ALIGN) - jpeg.len();
+        self.write_parts(&[jpeg, &[0; PADDING_ALIGN][..padding]])
+    }
+
+    /// Raw bytes (damage, stray tail bytes) for robustness tests.
+    pub fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.write_parts(&[bytes])
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.sink.flush()
+    }
+}
+
+fn stream_id(stream: u8, substream: u8) -> io::Result<[u8; 2]> {
+    if stream > 9 {
+        return Err(invalid_input("SAYS stream number must be 0..=9"));
+    }
+    Ok([b'0' + stream, substream])
+}
