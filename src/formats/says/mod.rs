@@ -307,29 +307,21 @@ pub enum ChunkParse {
 }
 
 /// Parse the chunk starting at `data[0]`. `at_eof` says that `data` reaches
-/// the end of the file: an incomplete chunk is then `Invalid` (except a video
-/// chunk missing only its padding, which is accepted), never `NeedMore`.
+/// the end of the file: an incomplete chunk is then `Invalid` (except one
+/// missing only its zero padding, which is accepted), never `NeedMore`.
 pub fn parse_chunk(data: &[u8], ctx: &ChunkContext, at_eof: bool) -> ChunkParse {
-    let outcome = if data.starts_with(&JPEG_SOI) {
-        parse_jpeg(data, at_eof)
-    } else {
-        match data.get(..4) {
-            _ if data
-                .first()
-                .is_some_and(|&b| !b.is_ascii_digit() && b != 0xFF) =>
-            {
-                ChunkParse::Invalid
-            }
-            None => ChunkParse::NeedMore(4),
-            Some(id_and_type) if !id_and_type[0].is_ascii_digit() => ChunkParse::Invalid,
-            Some(id_and_type) => {
-                match ChunkKind::from_id_and_type(id_and_type[1], &id_and_type[2..]) {
-                    Some(kind) if kind.is_video() => parse_video(data, kind, at_eof),
-                    Some(kind) => parse_audio(data, kind, ctx, at_eof),
-                    None => ChunkParse::Invalid,
-                }
+    let outcome = match data {
+        [0xFF, 0xD8, 0xFF, ..] => parse_jpeg(data, at_eof),
+        [digit, substream, type0, type1, ..] if digit.is_ascii_digit() => {
+            match ChunkKind::from_id_and_type(*substream, &[*type0, *type1]) {
+                Some(kind) if kind.is_video() => parse_video(data, kind, at_eof),
+                Some(kind) => parse_audio(data, kind, ctx, at_eof),
+                None => ChunkParse::Invalid,
             }
         }
+        [first, ..] if !first.is_ascii_digit() && *first != 0xFF => ChunkParse::Invalid,
+        [_, _, _, _, ..] => ChunkParse::Invalid,
+        _ => ChunkParse::NeedMore(4),
     };
     match outcome {
         ChunkParse::NeedMore(_) if at_eof => ChunkParse::Invalid,

@@ -28,7 +28,8 @@ pub enum AudioCodec {
 }
 
 /// Writes a SAYS file to any [`Write`]; [`Self::position`] is the offset of
-/// the next chunk.
+/// the next chunk. Each chunk takes a few `write_all` calls: wrap files in a
+/// `BufWriter`.
 pub struct SaysWriter<W: Write> {
     sink: W,
     position: u64,
