@@ -308,7 +308,8 @@ pub enum ChunkParse {
 
 /// Parse the chunk starting at `data[0]`. `at_eof` says that `data` reaches
 /// the end of the file: an incomplete chunk is then `Invalid` (except one
-/// missing only its zero padding, which is accepted), never `NeedMore`.
+/// missing only its zero padding or second audio copy, which is accepted),
+/// never `NeedMore`.
 pub fn parse_chunk(data: &[u8], ctx: &ChunkContext, at_eof: bool) -> ChunkParse {
     let outcome = match data {
         [0xFF, 0xD8, 0xFF, ..] => parse_jpeg(data, at_eof),
@@ -393,10 +394,14 @@ fn parse_audio(data: &[u8], kind: ChunkKind, ctx: &ChunkContext, at_eof: bool) -
             Err(need) => return ChunkParse::NeedMore(need),
         },
     };
-    let len = if copies == 2 { double_end } else { single_end };
-    if data.len() < len {
-        return ChunkParse::NeedMore(len);
-    }
+    let full_len = if copies == 2 { double_end } else { single_end };
+    let len = if data.len() >= full_len {
+        full_len
+    } else if at_eof && data.len() >= single_end {
+        data.len() // file ends inside the redundant second copy
+    } else {
+        return ChunkParse::NeedMore(full_len);
+    };
     ChunkParse::Chunk(Chunk {
         kind,
         stream: Some(data[0] - b'0'),
