@@ -81,7 +81,11 @@ fn next_start_code(data: &[u8], from: usize) -> Option<(usize, usize)> {
         // Skip quickly: a start code needs data[i + 2] == 1 and two zeros before.
         match data[i + 2] {
             1 if data[i] == 0 && data[i + 1] == 0 => {
-                let start = if i > from && data[i - 1] == 0 { i - 1 } else { i };
+                let start = if i > from && data[i - 1] == 0 {
+                    i - 1
+                } else {
+                    i
+                };
                 return Some((start, i + 3));
             }
             0 => i += 1,
@@ -243,7 +247,10 @@ impl BaselineParams {
             && width_mbs * height_mbs <= 1620
             && width_mbs <= 113
             && height_mbs <= 113;
-        ok.then_some(Self { width_mbs, height_mbs })
+        ok.then_some(Self {
+            width_mbs,
+            height_mbs,
+        })
     }
 
     /// The SPS as an Annex-B NAL unit. Without hints this is exactly the SPS
@@ -389,7 +396,11 @@ impl SyntheticEncoder {
         } = self.params;
         let (width, cwidth) = (width_mbs as usize * 16, width_mbs as usize * 8);
         assert_eq!(y.len(), width * height_mbs as usize * 16, "luma plane size");
-        assert_eq!(u.len(), cwidth * height_mbs as usize * 8, "chroma plane size");
+        assert_eq!(
+            u.len(),
+            cwidth * height_mbs as usize * 8,
+            "chroma plane size"
+        );
         assert_eq!(v.len(), u.len(), "chroma plane size");
         self.frame_num = 0;
         let mut w = BitWriter::new();
@@ -457,7 +468,9 @@ mod tests {
         let p = BaselineParams::for_size(704, 240).unwrap();
         assert_eq!(
             p.sps(None),
-            [0, 0, 0, 1, 0x67, 0x42, 0x00, 0x1e, 0x9a, 0x74, 0x05, 0x83, 0xf2]
+            [
+                0, 0, 0, 1, 0x67, 0x42, 0x00, 0x1e, 0x9a, 0x74, 0x05, 0x83, 0xf2
+            ]
         );
         assert_eq!(p.pps(), [0, 0, 0, 1, 0x68, 0xce, 0x38, 0x80]);
         // The VUI variant differs only after the vui_parameters_present_flag.
@@ -465,7 +478,10 @@ mod tests {
             sample_aspect: (5, 11),
             full_range: true,
         }));
-        assert_eq!(&vui[..12], &[0, 0, 0, 1, 0x67, 0x42, 0x00, 0x1e, 0x9a, 0x74, 0x05, 0x83]);
+        assert_eq!(
+            &vui[..12],
+            &[0, 0, 0, 1, 0x67, 0x42, 0x00, 0x1e, 0x9a, 0x74, 0x05, 0x83]
+        );
         assert_ne!(vui, p.sps(None));
     }
 
@@ -507,7 +523,9 @@ mod tests {
 
     #[test]
     fn nal_iteration() {
-        let data = [9, 0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 0, 1, 0x65, 0];
+        let data = [
+            9, 0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 0, 1, 0x65, 0,
+        ];
         let nals: Vec<&[u8]> = annexb_nal_units(&data).collect();
         assert_eq!(nals, vec![&[0x67, 1, 2][..], &[0x68, 3][..], &[0x65][..]]);
         assert!(Codec::H264.is_key_access_unit(&data));

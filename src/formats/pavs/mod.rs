@@ -159,11 +159,17 @@ pub fn parse_header(data: &[u8]) -> Result<BlockHeader, Reject> {
         return Err(Reject::PayloadLengthMismatch);
     }
     let block_len = u32_at(data, BLOCK_LEN) as usize;
-    if payload_len < 5 || block_len > MAX_BLOCK_LEN || block_len != block_len_for_payload(payload_len)
+    if payload_len < 5
+        || block_len > MAX_BLOCK_LEN
+        || block_len != block_len_for_payload(payload_len)
     {
         return Err(Reject::BlockLength);
     }
-    let key = match (data[FRAME_TYPE], data[FRAME_TYPE_BITS], data[HEADER_LEN + 4] & 0x1f) {
+    let key = match (
+        data[FRAME_TYPE],
+        data[FRAME_TYPE_BITS],
+        data[HEADER_LEN + 4] & 0x1f,
+    ) {
         (0, 0x20, 5) => true,
         (1, 0x60, 1) => false,
         _ => return Err(Reject::FrameType),
@@ -228,9 +234,9 @@ pub fn parse_block(data: &[u8]) -> BlockParse {
 /// zero-padded.
 pub fn payload_checksum(payload: &[u8]) -> u32 {
     let mut words = payload.chunks_exact(4);
-    let mut sum = words
-        .by_ref()
-        .fold(0u32, |sum, w| sum.wrapping_add(u32::from_be_bytes(w.try_into().expect("4 bytes"))));
+    let mut sum = words.by_ref().fold(0u32, |sum, w| {
+        sum.wrapping_add(u32::from_be_bytes(w.try_into().expect("4 bytes")))
+    });
     let rest = words.remainder();
     if !rest.is_empty() {
         let mut last = [0u8; 4];
@@ -282,7 +288,10 @@ pub fn packed_time_to_unix_ms(packed: u64) -> Option<i64> {
 /// Encodes Unix milliseconds as the packed date-time (with the constant low
 /// 16 bits seen in real files).
 pub fn unix_ms_to_packed_time(unix_ms: i64) -> u64 {
-    let (days, ms_of_day) = (unix_ms.div_euclid(86_400_000), unix_ms.rem_euclid(86_400_000));
+    let (days, ms_of_day) = (
+        unix_ms.div_euclid(86_400_000),
+        unix_ms.rem_euclid(86_400_000),
+    );
     let (year, month, day) = civil_from_days(days);
     let (hour, minute) = (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60);
     let (second, ms) = (ms_of_day / 1000 % 60, ms_of_day % 1000);

@@ -25,7 +25,10 @@ pub fn write_block<W: Write>(out: &mut W, spec: &BlockSpec, payload: &[u8]) -> i
     use offsets::*;
     let block_len = block_len_for_payload(payload.len());
     if block_len > MAX_BLOCK_LEN {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "payload too large"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "payload too large",
+        ));
     }
     let mut header = [0u8; HEADER_LEN];
     let put = |h: &mut [u8; HEADER_LEN], at: usize, bytes: &[u8]| {
@@ -39,12 +42,20 @@ pub fn write_block<W: Write>(out: &mut W, spec: &BlockSpec, payload: &[u8]) -> i
     let micros = (spec.capture_time_ns / 1000 % 1_000_000) as u32;
     // Real DVRs round the packed time to 10 ms.
     let unix_ms = i64::from(seconds) * 1000 + i64::from(micros / 10_000 * 10);
-    put(&mut header, PACKED_TIME, &super::unix_ms_to_packed_time(unix_ms).to_le_bytes());
+    put(
+        &mut header,
+        PACKED_TIME,
+        &super::unix_ms_to_packed_time(unix_ms).to_le_bytes(),
+    );
     put(&mut header, BLOCK_LEN, &(block_len as u32).to_le_bytes());
     let payload_len = payload.len() as u32;
     put(&mut header, PAYLOAD_LEN, &payload_len.to_le_bytes());
     put(&mut header, PAYLOAD_LEN_COPY, &payload_len.to_le_bytes());
-    put(&mut header, PAYLOAD_LEN_U16, &(payload_len as u16).to_le_bytes());
+    put(
+        &mut header,
+        PAYLOAD_LEN_U16,
+        &(payload_len as u16).to_le_bytes(),
+    );
     put(&mut header, WIDTH, &spec.width.to_le_bytes());
     put(&mut header, HEIGHT, &spec.height.to_le_bytes());
     header[HEIGHT_MBS] = (spec.height / 16) as u8;
@@ -57,7 +68,11 @@ pub fn write_block<W: Write>(out: &mut W, spec: &BlockSpec, payload: &[u8]) -> i
     put(&mut header, CAMERA_NAME, name);
     put(&mut header, UNIX_SECONDS, &seconds.to_le_bytes());
     put(&mut header, MICROSECONDS, &micros.to_le_bytes());
-    put(&mut header, CHECKSUM, &super::payload_checksum(payload).to_le_bytes());
+    put(
+        &mut header,
+        CHECKSUM,
+        &super::payload_checksum(payload).to_le_bytes(),
+    );
     out.write_all(&header)?;
     out.write_all(payload)?;
     let padding = block_len - HEADER_LEN - payload.len();
