@@ -160,8 +160,10 @@ impl Damage {
     /// Closes the open region at `offset`; returns its start if there was one.
     fn close(&mut self, offset: u64) -> Option<u64> {
         let start = self.open_since.take()?;
-        self.regions += 1;
-        self.bytes += offset.saturating_sub(start);
+        if offset > start {
+            self.regions += 1;
+            self.bytes += offset - start;
+        }
         Some(start)
     }
 }
@@ -527,6 +529,9 @@ impl<D: Driver> DemuxCore<D> {
         if state.eos_sent {
             return Ok(Step::Eos);
         }
+        if state.file_size.is_some_and(|size| state.offset >= size) {
+            return self.end_of_data(state, element, out);
+        }
         let offset = state.offset;
         let (parsed, eof) = self.parse_at(state, offset)?;
         match parsed {
@@ -626,6 +631,10 @@ impl<D: Driver> DemuxCore<D> {
             }
             return Ok(());
         }
+        // A stream that first shows up after discovery still gets a pad.
+        if let Some(key) = state.driver.stream_of(&unit) {
+            self.ensure_stream(state, element, key)?;
+        }
         self.emit(state, unit, data, offset, out);
         Ok(())
     }
@@ -641,7 +650,7 @@ impl<D: Driver> DemuxCore<D> {
         let seek_point = state.driver.is_seek_point(&unit);
         let before = seek_point.then(|| state.driver.timeline());
         let pts = state.driver.assign_time(&unit);
-        if state.at_frontier {
+        if state.at_frontier && offset >= state.index_frontier {
             if let (Some(timeline), Some(pts)) = (before, pts) {
                 state.index.push(IndexEntry {
                     offset,
@@ -675,11 +684,17 @@ impl<D: Driver> DemuxCore<D> {
         }
         {
             let units: Vec<&D::Unit> = queued.iter().map(|q| &q.unit).collect();
-            state.driver.start_timeline(&units);
-            for unit in units {
-                if let Some(key) = state.driver.stream_of(unit) {
-                    self.ensure_stream(state, element, key)?;
+            let mut keys = Vec::new();
+            for unit in &units {
+                if let Some(key) = state.driver.stream_of(unit)
+                    && !keys.contains(&key)
+                {
+                    keys.push(key);
                 }
+            }
+            state.driver.start_timeline(&units);
+            for key in keys {
+                self.ensure_stream(state, element, key)?;
             }
         }
         element.no_more_pads();
@@ -854,7 +869,9 @@ impl<D: Driver> DemuxCore<D> {
             if state.adapter.available() < len && !eof {
                 return Ok(());
             }
-            let result = if state.adapter.available() < len {
+            let result = if len == 0 {
+                Ok(())
+            } else if state.adapter.available() < len {
                 Err(format!("stream is shorter than the {len}-byte header"))
             } else {
                 let map = state.adapter.map(len).map_err(|_| gst::FlowError::Error)?;
