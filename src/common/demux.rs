@@ -62,13 +62,25 @@ pub trait Driver: Send + 'static {
     /// Upper bound of any unit's length: no read is ever larger.
     fn max_unit_len(&self) -> usize;
     fn parse_unit(&self, data: &[u8], at_eof: bool) -> Parsed<Self::Unit>;
-    /// Offset (>= 1) of the next place in `data` where a unit may start.
+    /// Offset (>= 1) of the next place in `data` where a unit may start;
+    /// `data` starts at the rejected position.
     fn find_resync(&self, data: &[u8]) -> Option<usize>;
     /// Whether playback may start at this unit (a key frame).
     fn is_seek_point(&self, unit: &Self::Unit) -> bool;
     /// The stream a unit belongs to, if it produces output. Drivers note
     /// what they need for [`Driver::stream_spec`] here.
     fn stream_of(&mut self, unit: &Self::Unit) -> Option<StreamKey>;
+    /// Every stream a unit produces output on (e.g. video plus its
+    /// telemetry), each getting a pad. Defaults to [`Driver::stream_of`].
+    fn streams_of(&mut self, unit: &Self::Unit) -> Vec<StreamKey> {
+        self.stream_of(unit).into_iter().collect()
+    }
+    /// Whether a unit carries no time of its own (it takes the time of the
+    /// units before it, e.g. a snapshot). Bisection and duration prediction
+    /// step over such units instead of predicting their time.
+    fn is_untimed(&self, _unit: &Self::Unit) -> bool {
+        false
+    }
     fn stream_spec(&self, key: StreamKey) -> Option<StreamSpec>;
     /// Called once the first units are known (discovery is over), before
     /// any of them gets a time.
@@ -565,7 +577,7 @@ impl<D: Driver> DemuxCore<D> {
                     state.damage.truncated_tail = true;
                 }
                 state.damage.open(offset);
-                match self.resync_from(state, offset + 1, None)? {
+                match self.resync_from(state, offset, None)? {
                     Some(next) => state.offset = next,
                     None => {
                         let end = state.file_size.unwrap_or(offset);
@@ -632,7 +644,7 @@ impl<D: Driver> DemuxCore<D> {
             return Ok(());
         }
         // A stream that first shows up after discovery still gets a pad.
-        if let Some(key) = state.driver.stream_of(&unit) {
+        for key in state.driver.streams_of(&unit) {
             self.ensure_stream(state, element, key)?;
         }
         self.emit(state, unit, data, offset, out);
@@ -686,10 +698,10 @@ impl<D: Driver> DemuxCore<D> {
             let units: Vec<&D::Unit> = queued.iter().map(|q| &q.unit).collect();
             let mut keys = Vec::new();
             for unit in &units {
-                if let Some(key) = state.driver.stream_of(unit)
-                    && !keys.contains(&key)
-                {
-                    keys.push(key);
+                for key in state.driver.streams_of(unit) {
+                    if !keys.contains(&key) {
+                        keys.push(key);
+                    }
                 }
             }
             state.driver.start_timeline(&units);
@@ -1153,7 +1165,7 @@ impl<D: Driver> DemuxCore<D> {
             match parsed {
                 Parsed::Unit(unit, len) => return Ok(Some((at, unit, len))),
                 Parsed::Skip(len) => at += len.max(1) as u64,
-                _ => match self.resync_from(state, at + 1, limit)? {
+                _ => match self.resync_from(state, at, limit)? {
                     Some(next) => at = next,
                     None => return Ok(None),
                 },
@@ -1372,7 +1384,16 @@ impl<D: Driver> DemuxCore<D> {
         while hi - lo > BISECT_MIN_SPAN {
             let mid = lo + (hi - lo) / 2;
             let limit = Some(hi.min(mid + PROBE_SCAN_LIMIT));
-            let Some((offset, unit, _)) = self.probe_unit(state, mid, limit)? else {
+            let mut probe_at = mid;
+            let probed = loop {
+                match self.probe_unit(state, probe_at, limit)? {
+                    Some((offset, unit, len)) if state.driver.is_untimed(&unit) => {
+                        probe_at = offset + len as u64;
+                    }
+                    other => break other,
+                }
+            };
+            let Some((offset, unit, _)) = probed else {
                 hi = mid;
                 continue;
             };
@@ -1399,6 +1420,10 @@ impl<D: Driver> DemuxCore<D> {
         let mut best: Option<SeekPoint<D::Timeline>> = None;
         let mut last_pts = None;
         while let Some((offset, unit, len)) = self.probe_unit(state, at, Some(size))? {
+            if state.driver.is_untimed(&unit) {
+                at = offset + len as u64;
+                continue;
+            }
             let Some((pts, before)) = state.driver.predict(&base.timeline, &unit) else {
                 return Ok(None);
             };

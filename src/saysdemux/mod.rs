@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: MIT
+//! `saysdemux`: Rosco dashcam recordings (`.nvr`, "SAYS" chunks) to H.264
+//! per camera, mu-law or Opus audio, JPEG snapshots and per-frame telemetry
+//! as JSON, all on the recording's one clock.
+
+use gst::glib;
+use gst::prelude::*;
+
+mod imp;
+
+/// Caps the typefinder gives `.nvr` content and the sink pad accepts.
+pub const SINK_CAPS_NAME: &str = "application/x-says";
+
+glib::wrapper! {
+    pub struct SaysDemux(ObjectSubclass<imp::SaysDemux>) @extends gst::Element, gst::Object;
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    gst::Element::register(
+        Some(plugin),
+        "saysdemux",
+        gst::Rank::PRIMARY,
+        SaysDemux::static_type(),
+    )?;
+    gst::TypeFind::register(
+        Some(plugin),
+        "cctv_says_typefind",
+        gst::Rank::PRIMARY,
+        Some("nvr"),
+        Some(&gst::Caps::new_empty_simple(SINK_CAPS_NAME)),
+        typefind,
+    )
+}
+
+/// `SAYS` magic, a printable file name and a header metadata length that
+/// fits the 64 KiB header: certain; the magic alone is not enough.
+fn typefind(tf: &mut gst::TypeFind) {
+    use crate::formats::says;
+    if tf
+        .peek(0, says::PROBE_LEN as u32)
+        .is_some_and(|data| says::probe(data))
+    {
+        tf.suggest(
+            gst::TypeFindProbability::Maximum,
+            &gst::Caps::new_empty_simple(SINK_CAPS_NAME),
+        );
+    }
+}
