@@ -613,7 +613,7 @@ impl<D: Driver> DemuxCore<D> {
                 gst::element_error!(
                     element,
                     gst::StreamError::WrongType,
-                    ["Not a {} file: {}", state.driver.format_name(), msg]
+                    ("Not a {} file: {}", state.driver.format_name(), msg)
                 );
                 return Err(gst::FlowError::Error);
             }
@@ -895,7 +895,7 @@ impl<D: Driver> DemuxCore<D> {
                 gst::element_error!(
                     element,
                     gst::StreamError::WrongType,
-                    ["Not a {} file: {}", state.driver.format_name(), msg]
+                    ("Not a {} file: {}", state.driver.format_name(), msg)
                 );
                 return Err(gst::FlowError::Error);
             }
@@ -917,6 +917,12 @@ impl<D: Driver> DemuxCore<D> {
                     match state.driver.parse_unit(&map, at_end) {
                         Parsed::NeedMore(n) if n > need && n <= state.driver.max_unit_len() => {
                             if n > avail {
+                                if eof && need < avail {
+                                    // The stream ends first: let the driver
+                                    // decide on everything that is left.
+                                    need = avail;
+                                    continue;
+                                }
                                 break (None, n);
                             }
                             need = n;
