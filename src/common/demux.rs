@@ -139,6 +139,29 @@ struct IndexEntry<T> {
     timeline: T,
 }
 
+/// The end of the latest unit seen: its PTS plus the last step between
+/// units (the best guess of its duration).
+#[derive(Default, Debug, Clone, Copy)]
+struct EndTracker {
+    last: Option<gst::ClockTime>,
+    step: Option<gst::ClockTime>,
+}
+
+impl EndTracker {
+    fn note(&mut self, pts: gst::ClockTime) {
+        if let Some(last) = self.last
+            && pts > last
+        {
+            self.step = Some(pts - last);
+        }
+        self.last = Some(self.last.map_or(pts, |l| l.max(pts)));
+    }
+
+    fn end(&self) -> Option<gst::ClockTime> {
+        Some(self.last? + self.step.unwrap_or_default())
+    }
+}
+
 #[derive(Default, Debug, Clone, Copy)]
 struct Damage {
     regions: u64,
@@ -194,6 +217,7 @@ struct Queued<U> {
     unit: U,
     data: gst::Buffer,
     offset: u64,
+    discont: bool,
 }
 
 struct State<D: Driver> {
@@ -215,6 +239,8 @@ struct State<D: Driver> {
     /// The index covers everything before this offset.
     index_frontier: u64,
     index_complete: bool,
+    /// End of the indexed region (exact duration once the index is complete).
+    index_end: EndTracker,
     /// Whether sequential reading is at the index frontier (extends it).
     at_frontier: bool,
     discont: bool,
@@ -242,6 +268,7 @@ impl<D: Driver> State<D> {
             index: Vec::new(),
             index_frontier: 0,
             index_complete: false,
+            index_end: EndTracker::default(),
             at_frontier: true,
             discont: true,
             duration: None,
@@ -625,7 +652,13 @@ impl<D: Driver> DemuxCore<D> {
         state.units += 1;
         if state.discovering {
             state.discovered_bytes += data.size() as u64;
-            state.queued.push(Queued { unit, data, offset });
+            let discont = std::mem::take(&mut state.discont);
+            state.queued.push(Queued {
+                unit,
+                data,
+                offset,
+                discont,
+            });
             if state.discovered_bytes >= DISCOVERY_BYTES || state.queued.len() >= DISCOVERY_UNITS {
                 self.end_discovery(state, element, out)?;
             }
@@ -651,6 +684,9 @@ impl<D: Driver> DemuxCore<D> {
         let before = seek_point.then(|| state.driver.timeline());
         let pts = state.driver.assign_time(&unit);
         if state.at_frontier && offset >= state.index_frontier {
+            if let Some(pts) = pts {
+                state.index_end.note(pts);
+            }
             if let (Some(timeline), Some(pts)) = (before, pts) {
                 state.index.push(IndexEntry {
                     offset,
@@ -702,6 +738,7 @@ impl<D: Driver> DemuxCore<D> {
             let _ = element.post_message(gst::message::Tag::builder(tags).src(element).build());
         }
         for q in queued {
+            state.discont |= q.discont;
             self.emit(state, q.unit, q.data, q.offset, out);
         }
         Ok(())
@@ -726,9 +763,7 @@ impl<D: Driver> DemuxCore<D> {
             ..
         } = self.hooks;
         let result = streams.add_stream(element, spec, |builder| {
-            builder
-                .event_function(move |pad, parent, event| src_event(pad, parent, event))
-                .query_function(move |pad, parent, query| src_query(pad, parent, query))
+            builder.event_function(src_event).query_function(src_query)
         });
         result.map_err(|err| {
             element.post_error_message(err);
@@ -1092,24 +1127,20 @@ impl<D: Driver> DemuxCore<D> {
         if let Some(d) = state.duration {
             return Some(d);
         }
-        let last_indexed = state.index.last().map(|e| e.pts);
         let duration = if state.index_complete {
-            last_indexed
+            state.index_end.end()
         } else {
-            self.predict_last_time(state)
+            self.predict_end(state)
                 .ok()
                 .flatten()
-                .or(last_indexed)
+                .or(state.index_end.end())
         };
         state.duration = duration;
         duration
     }
 
-    /// Predicted running time of the last unit in the file.
-    fn predict_last_time(
-        &self,
-        state: &mut State<D>,
-    ) -> Result<Option<gst::ClockTime>, gst::FlowError> {
+    /// Predicted end of the last unit in the file.
+    fn predict_end(&self, state: &mut State<D>) -> Result<Option<gst::ClockTime>, gst::FlowError> {
         let Some(size) = state.file_size else {
             return Ok(None);
         };
@@ -1122,15 +1153,15 @@ impl<D: Driver> DemuxCore<D> {
         while back <= size {
             let from = size - back;
             let mut at = from.max(entry.offset);
-            let mut last = None;
+            let mut end = EndTracker::default();
             while let Some((offset, unit, len)) = self.probe_unit(state, at, Some(size))? {
                 if let Some((pts, _)) = state.driver.predict(&entry.timeline, &unit) {
-                    last = Some(pts);
+                    end.note(pts);
                 }
                 at = offset + len as u64;
             }
-            if last.is_some() || from <= entry.offset {
-                return Ok(last);
+            if end.last.is_some() || from <= entry.offset {
+                return Ok(end.end());
             }
             back *= 4;
         }
@@ -1327,6 +1358,9 @@ impl<D: Driver> DemuxCore<D> {
             let before = state.driver.timeline();
             let pts = state.driver.assign_time(&unit);
             at = offset + len as u64;
+            if let (false, Some(pts)) = (first, pts) {
+                state.index_end.note(pts);
+            }
             if !first
                 && seek_point
                 && let Some(pts) = pts
