@@ -477,8 +477,11 @@ fn typefinder_claims_pavs_by_content() {
     let (caps, prob) =
         gst_base::functions::type_find_helper_for_data(None::<&gst::Object>, &shifted).unwrap();
     assert_eq!(caps.structure(0).unwrap().name(), "video/x-pavs");
-    use gst::TypeFindProbability::*;
-    assert!(matches!(prob, Likely | NearlyCertain | Maximum), "{prob:?}");
+    use gst::TypeFindProbability as P;
+    assert!(
+        matches!(prob, P::Likely | P::NearlyCertain | P::Maximum),
+        "{prob:?}"
+    );
     // decodebin picks pavsdemux by content, whatever the file name.
     let path = temp_file("no-extension", &file);
     let run = run_pipeline(
