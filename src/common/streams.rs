@@ -40,8 +40,11 @@ struct Stream {
 }
 
 /// Caps of the `ReferenceTimestampMeta` carrying Unix wall-clock time.
-pub fn unix_time_caps() -> gst::Caps {
-    gst::Caps::builder("timestamp/x-unix").build()
+pub fn unix_time_caps() -> &'static gst::Caps {
+    // Built once: it goes on every buffer.
+    static CAPS: std::sync::LazyLock<gst::Caps> =
+        std::sync::LazyLock::new(|| gst::Caps::builder("timestamp/x-unix").build());
+    &CAPS
 }
 
 /// The streams of an element and their pads.

@@ -289,7 +289,7 @@ impl Driver for PavsDriver {
             buffer.set_flags(flags);
             gst::ReferenceTimestampMeta::add(
                 buffer,
-                &unix_time_caps(),
+                unix_time_caps(),
                 gst::ClockTime::from_nseconds(unit.capture_time_ns()),
                 gst::ClockTime::NONE,
             );
