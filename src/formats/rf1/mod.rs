@@ -297,6 +297,7 @@ impl Index {
         let header = IndexHeader::parse(&header_bytes[..got])?;
 
         let mut raw = Vec::new();
+        let mut entry_bytes_read = 0;
         let mut chunk = [0u8; 4096];
         let wanted = match header.count {
             0 => MAX_INDEX_ENTRIES,
@@ -306,6 +307,7 @@ impl Index {
             // Read at most the remaining wanted entries, so a clean index is read exactly.
             let chunk_len = chunk.len().min((wanted - raw.len()) * INDEX_ENTRY_SIZE);
             let got = read_up_to(&mut reader, &mut chunk[..chunk_len]).map_err(read_err)?;
+            entry_bytes_read += got;
             raw.extend(
                 chunk[..got - got % INDEX_ENTRY_SIZE]
                     .chunks_exact(INDEX_ENTRY_SIZE)
@@ -323,7 +325,7 @@ impl Index {
         }
         if header.count > 0 && raw.len() < wanted {
             return Err(Rf1Error::ShortIndex {
-                len: (INDEX_HEADER_SIZE + raw.len() * INDEX_ENTRY_SIZE) as u64,
+                len: (INDEX_HEADER_SIZE + entry_bytes_read) as u64,
                 needed: (INDEX_HEADER_SIZE + wanted * INDEX_ENTRY_SIZE) as u64,
             });
         }

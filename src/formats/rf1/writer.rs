@@ -20,6 +20,9 @@ const LARGE_PACKETS_CHUNK: u64 = 64 << 20;
 const LARGE_NALU_AVERAGE: u64 = 5000;
 const MAX_ENTRIES: usize = u16::MAX as usize;
 
+/// One NALU to write: payload bytes (stored unchanged) and entry flags.
+pub type NaluData<'a> = (&'a [u8], u16);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pts {
     Ticks(u32),
@@ -124,11 +127,11 @@ impl TrackWriter {
 
     /// Whether the access unit fits the format limits (65535 entries, 22-bit
     /// PTS, 30-bit offsets): when not, start a new segment.
-    pub fn can_write(&self, pts: Pts, nalus: &[(&[u8], u16)]) -> bool {
+    pub fn can_write(&self, pts: Pts, nalus: &[NaluData]) -> bool {
         self.check(pts, nalus).is_ok()
     }
 
-    fn check(&self, pts: Pts, nalus: &[(&[u8], u16)]) -> io::Result<u32> {
+    fn check(&self, pts: Pts, nalus: &[NaluData]) -> io::Result<u32> {
         let invalid = |what: String| Err(io::Error::new(io::ErrorKind::InvalidInput, what));
         let ticks = pts.ticks();
         let added_bytes: u64 = nalus.iter().map(|(payload, _)| payload.len() as u64).sum();
@@ -152,7 +155,7 @@ impl TrackWriter {
     /// Appends the NALUs of one access unit (all with `pts`) and updates the
     /// on-disk index and sentinel, so the files are readable after a crash.
     /// PTS order is not enforced, so tests can write hostile files.
-    pub fn write_access_unit(&mut self, pts: Pts, nalus: &[(&[u8], u16)]) -> io::Result<()> {
+    pub fn write_access_unit(&mut self, pts: Pts, nalus: &[NaluData]) -> io::Result<()> {
         let pts_ticks = self.check(pts, nalus)?;
         let added_bytes: u64 = nalus.iter().map(|(payload, _)| payload.len() as u64).sum();
         if self.options.preallocate {
