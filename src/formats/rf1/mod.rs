@@ -74,6 +74,9 @@ pub enum Rf1Error {
 impl fmt::Display for Rf1Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Io { path, source } if path.as_os_str().is_empty() => {
+                write!(f, "rf1 read error: {source}")
+            }
             Self::Io { path, source } => write!(f, "{}: {source}", path.display()),
             Self::ShortIndex { len, needed } => {
                 write!(f, "rf1 index too short: {len} bytes, needs {needed}")
@@ -223,8 +226,9 @@ impl IndexHeader {
         out
     }
 
+    /// Saturates: a hostile header may hold any u64.
     pub fn timebase_ns(&self) -> u64 {
-        self.timebase_us * 1000
+        self.timebase_us.saturating_mul(1000)
     }
 }
 
@@ -406,7 +410,9 @@ pub fn first_ticks_at_or_after_ns(ns: u64) -> u64 {
 
 /// Absolute time (ns since the Unix epoch) of a PTS.
 pub fn absolute_ns(timebase_us: u64, ticks: u64) -> u64 {
-    timebase_us * 1000 + ticks_to_ns(ticks)
+    timebase_us
+        .saturating_mul(1000)
+        .saturating_add(ticks_to_ns(ticks))
 }
 
 /// Time of a PTS relative to `origin_ns` (absolute), computed from the
@@ -578,5 +584,7 @@ mod tests {
             Some(99_853_515)
         );
         assert_eq!(ns_since(origin + 1, 1_712_815_946_731_000, 0), None);
+        assert_eq!(absolute_ns(u64::MAX, 1), u64::MAX);
+        assert_eq!(ns_since(0, u64::MAX, 1), None);
     }
 }
