@@ -8,8 +8,10 @@ use gst::glib;
 
 pub mod common;
 pub mod formats;
+pub mod pavsdemux;
 
-fn plugin_init(_plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    pavsdemux::register(plugin)?;
     Ok(())
 }
 

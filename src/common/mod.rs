@@ -1,2 +1,7 @@
 // SPDX-License-Identifier: MIT
 //! Machinery shared by the elements of this plugin.
+
+pub mod demux;
+pub mod h264;
+pub mod streams;
+pub mod timeline;

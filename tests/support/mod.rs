@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: MIT
+//! Helpers shared by the integration tests: plugin registration, running a
+//! pipeline into one appsink per source pad, reading the shared samples.
+#![allow(dead_code)]
+
+use gst::prelude::*;
+use gst_video::prelude::*;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, Once};
+
+pub fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().unwrap();
+        gstcctv::plugin_register_static().expect("register plugin");
+    });
+}
+
+/// `../shared/samples/<dir>` beside the checkout, or `None` (and a message)
+/// when it is not there.
+pub fn shared_samples(dir: &str) -> Option<PathBuf> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/samples")
+        .join(dir);
+    if path.is_dir() {
+        Some(path)
+    } else {
+        eprintln!("SKIPPED: {} not found", path.display());
+        None
+    }
+}
+
+/// One buffer as it left the element.
+#[derive(Debug, Clone)]
+pub struct Out {
+    pub data: Vec<u8>,
+    pub pts: Option<gst::ClockTime>,
+    pub dts: Option<gst::ClockTime>,
+    pub duration: Option<gst::ClockTime>,
+    pub flags: gst::BufferFlags,
+    /// `timestamp/x-unix` reference timestamp, ns.
+    pub unix_ns: Option<u64>,
+    pub memories: usize,
+}
+
+impl Out {
+    pub fn is_delta(&self) -> bool {
+        self.flags.contains(gst::BufferFlags::DELTA_UNIT)
+    }
+}
+
+/// What came out of a pipeline run.
+#[derive(Debug, Default)]
+pub struct Run {
+    /// Buffers per pad name, in order.
+    pub pads: BTreeMap<String, Vec<Out>>,
+    pub caps: BTreeMap<String, gst::Caps>,
+    pub segments: BTreeMap<String, Vec<gst::Segment>>,
+    pub tags: BTreeMap<String, Vec<gst::TagList>>,
+    pub warnings: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+impl Run {
+    pub fn only(&self) -> &Vec<Out> {
+        assert_eq!(self.pads.len(), 1, "pads: {:?}", self.pads.keys());
+        self.pads.values().next().unwrap()
+    }
+}
+
+pub fn out_of(buffer: &gst::BufferRef) -> Out {
+    let unix_ns = buffer
+        .iter_meta::<gst::ReferenceTimestampMeta>()
+        .find(|m| {
+            m.reference()
+                .structure(0)
+                .is_some_and(|s| s.name() == "timestamp/x-unix")
+        })
+        .map(|m| m.timestamp().nseconds());
+    Out {
+        data: buffer.map_readable().unwrap().to_vec(),
+        pts: buffer.pts(),
+        dts: buffer.dts(),
+        duration: buffer.duration(),
+        flags: buffer.flags(),
+        unix_ns,
+        memories: buffer.n_memory(),
+    }
+}
+
+/// Builds `description` (which must contain an element named `demux`), links
+/// every source pad it adds to an appsink (through `tail`, e.g. "" or
+/// "h264parse ! avdec_h264"), runs to EOS or error, and collects everything.
+/// `prepare` runs before the pipeline starts (e.g. an appsrc feeder);
+/// `on_preroll` runs once paused (e.g. a seek).
+pub fn run_pipeline(
+    description: &str,
+    tail: &str,
+    prepare: Option<&dyn Fn(&gst::Pipeline)>,
+    on_preroll: Option<&dyn Fn(&gst::Pipeline)>,
+) -> Run {
+    init();
+    let pipeline = gst::parse::launch(description)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    let demux = pipeline.by_name("demux").expect("element named demux");
+    let run = Arc::new(Mutex::new(Run::default()));
+    let tail = tail.to_string();
+    {
+        let run = run.clone();
+        let pipeline_weak = pipeline.downgrade();
+        demux.connect_pad_added(move |_, pad| {
+            let pipeline = pipeline_weak.upgrade().unwrap();
+            let name = pad.name().to_string();
+            let sink_desc = if tail.is_empty() {
+                "appsink name=sink sync=false".to_string()
+            } else {
+                format!("{tail} ! appsink name=sink sync=false")
+            };
+            let bin = gst::parse::bin_from_description(&sink_desc, true).unwrap();
+            let appsink = bin
+                .by_name("sink")
+                .unwrap()
+                .downcast::<gst_app::AppSink>()
+                .unwrap();
+            run.lock().unwrap().pads.entry(name.clone()).or_default();
+            let run2 = run.clone();
+            let name2 = name.clone();
+            appsink.set_callbacks(
+                gst_app::AppSinkCallbacks::builder()
+                    .new_sample(move |sink| {
+                        let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                        let mut run = run2.lock().unwrap();
+                        if let Some(caps) = sample.caps() {
+                            run.caps.insert(name2.clone(), caps.to_owned());
+                        }
+                        if let Some(seg) = sample.segment() {
+                            let segs = run.segments.entry(name2.clone()).or_default();
+                            if segs.last() != Some(seg) {
+                                segs.push(seg.clone());
+                            }
+                        }
+                        let buffer = sample.buffer().unwrap();
+                        let mut out = out_of(buffer);
+                        if let Some(caps) = sample.caps()
+                            && caps.structure(0).is_some_and(|s| s.name() == "video/x-raw")
+                        {
+                            out.data = i420_bytes(&caps.to_owned(), buffer);
+                        }
+                        run.pads.get_mut(&name2).unwrap().push(out);
+                        Ok(gst::FlowSuccess::Ok)
+                    })
+                    .build(),
+            );
+            let run3 = run.clone();
+            let name3 = name.clone();
+            pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+                if let Some(gst::PadProbeData::Event(ev)) = &info.data
+                    && let gst::EventView::Tag(t) = ev.view()
+                {
+                    run3.lock()
+                        .unwrap()
+                        .tags
+                        .entry(name3.clone())
+                        .or_default()
+                        .push(t.tag().to_owned());
+                }
+                gst::PadProbeReturn::Ok
+            });
+            pipeline.add(&bin).unwrap();
+            bin.sync_state_with_parent().unwrap();
+            pad.link(&bin.static_pad("sink").unwrap()).unwrap();
+        });
+    }
+    let bus = pipeline.bus().unwrap();
+    if let Some(f) = prepare {
+        f(&pipeline);
+    }
+    if let Some(f) = on_preroll {
+        pipeline.set_state(gst::State::Paused).unwrap();
+        let msg = bus.timed_pop_filtered(
+            gst::ClockTime::from_seconds(20),
+            &[gst::MessageType::AsyncDone, gst::MessageType::Error],
+        );
+        if let Some(msg) = msg
+            && let gst::MessageView::Error(e) = msg.view()
+        {
+            run.lock().unwrap().errors.push(e.error().to_string());
+            pipeline.set_state(gst::State::Null).unwrap();
+            return Arc::try_unwrap(run).unwrap().into_inner().unwrap();
+        }
+        // Forget what was prerolled: only what follows the preparation counts.
+        for v in run.lock().unwrap().pads.values_mut() {
+            v.clear();
+        }
+        f(&pipeline);
+    }
+    pipeline.set_state(gst::State::Playing).unwrap();
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(60)) {
+        match msg.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => {
+                run.lock().unwrap().errors.push(e.error().to_string());
+                break;
+            }
+            gst::MessageView::Warning(w) => {
+                run.lock().unwrap().warnings.push(w.error().to_string())
+            }
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    drop(pipeline);
+    let mut guard = run.lock().unwrap();
+    std::mem::take(&mut *guard)
+}
+
+/// Runs `element` (e.g. "pavsdemux") over a file in pull mode.
+pub fn demux_file(element: &str, path: &std::path::Path, tail: &str) -> Run {
+    run_pipeline(
+        &format!(
+            "filesrc location=\"{}\" ! {element} name=demux",
+            path.display()
+        ),
+        tail,
+        None,
+        None,
+    )
+}
+
+/// Runs `element` over bytes in push mode, fed by an appsrc in chunks of
+/// varying sizes (so that units straddle buffers).
+pub fn demux_bytes_push(element: &str, bytes: &[u8], tail: &str) -> Run {
+    let feed = |pipeline: &gst::Pipeline| {
+        let src = pipeline
+            .by_name("src")
+            .unwrap()
+            .downcast::<gst_app::AppSrc>()
+            .unwrap();
+        let mut at = 0;
+        let mut size = 1000;
+        while at < bytes.len() {
+            let end = (at + size).min(bytes.len());
+            src.push_buffer(gst::Buffer::from_slice(bytes[at..end].to_vec()))
+                .unwrap();
+            at = end;
+            size = size * 7 % 9973 + 1;
+        }
+        src.end_of_stream().unwrap();
+    };
+    run_pipeline(
+        &format!("appsrc name=src format=bytes max-bytes=0 ! {element} name=demux"),
+        tail,
+        Some(&feed),
+        None,
+    )
+}
+
+pub fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest;
+    format!("{:x}", md5::Md5::digest(data))
+}
+
+/// The tightly packed I420 planes of a decoded video buffer.
+pub fn i420_bytes(sample_caps: &gst::Caps, buffer: &gst::BufferRef) -> Vec<u8> {
+    let info = gst_video::VideoInfo::from_caps(sample_caps).unwrap();
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).unwrap();
+    let mut out = Vec::new();
+    for plane in 0..3u32 {
+        let (w, h) = if plane == 0 {
+            (info.width() as usize, info.height() as usize)
+        } else {
+            (
+                info.width().div_ceil(2) as usize,
+                info.height().div_ceil(2) as usize,
+            )
+        };
+        let stride = frame.info().stride()[plane as usize] as usize;
+        let data = frame.plane_data(plane).unwrap();
+        for row in 0..h {
+            out.extend_from_slice(&data[row * stride..row * stride + w]);
+        }
+    }
+    out
+}
