@@ -53,7 +53,27 @@ pub struct Archive {
 impl Archive {
     /// Opens every segment `location` resolves to (see [`resolve_location`]).
     pub fn open(location: &Path, track_filter: Option<&str>) -> Result<Self, Rf1Error> {
-        let segments = resolve_location(location, track_filter)?
+        let names: Vec<String> = track_filter.into_iter().map(Into::into).collect();
+        Self::open_tracks(location, (!names.is_empty()).then_some(&names[..]))
+    }
+
+    /// Like [`Archive::open`], keeping only the tracks named in `names`
+    /// (all when `None`). The time origin is that of the kept tracks.
+    pub fn open_tracks(location: &Path, names: Option<&[String]>) -> Result<Self, Rf1Error> {
+        let mut segments = resolve_location(location, None)?;
+        if let Some(names) = names {
+            for segment in &mut segments {
+                segment.tracks.retain(|t| names.contains(&t.name));
+            }
+            segments.retain(|s| !s.tracks.is_empty());
+            if segments.is_empty() {
+                return Err(Rf1Error::NoTracks {
+                    location: location.to_owned(),
+                    track_filter: Some(names.join(",")),
+                });
+            }
+        }
+        let segments = segments
             .into_iter()
             .map(|files| {
                 let tracks = files

@@ -128,42 +128,15 @@ pub(crate) fn io_error(path: &Path) -> impl FnOnce(io::Error) -> Rf1Error + '_ {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Codec {
-    H264,
-    H265,
-}
+/// The codec of a track: the crate-wide [`crate::common::h264::Codec`]
+/// (NAL-type helpers live there).
+pub use crate::common::h264::Codec;
 
-impl Codec {
-    pub fn fourcc(self) -> [u8; 4] {
-        match self {
-            Codec::H264 => *b"h264",
-            Codec::H265 => *b"h265",
-        }
-    }
-
-    /// NAL unit type from the first byte(s) of a bare NAL unit.
-    pub fn nal_type(self, nal_header: u8) -> u8 {
-        match self {
-            Codec::H264 => nal_header & 0x1f,
-            Codec::H265 => (nal_header >> 1) & 0x3f,
-        }
-    }
-
-    /// IDR for H.264; every IRAP (BLA/IDR/CRA and reserved 22-23) for H.265.
-    pub fn is_key_nal_type(self, nal_type: u8) -> bool {
-        match self {
-            Codec::H264 => nal_type == 5,
-            Codec::H265 => (16..=23).contains(&nal_type),
-        }
-    }
-
-    /// SPS/PPS (H.264), VPS/SPS/PPS (H.265).
-    pub fn is_parameter_set_nal_type(self, nal_type: u8) -> bool {
-        match self {
-            Codec::H264 => matches!(nal_type, 7 | 8),
-            Codec::H265 => matches!(nal_type, 32..=34),
-        }
+/// The codec field of the index header.
+pub fn codec_fourcc(codec: Codec) -> [u8; 4] {
+    match codec {
+        Codec::H264 => *b"h264",
+        Codec::H265 => *b"h265",
     }
 }
 
@@ -216,7 +189,7 @@ impl IndexHeader {
     pub fn to_bytes(&self) -> [u8; INDEX_HEADER_SIZE] {
         let mut out = [0u8; INDEX_HEADER_SIZE];
         out[0..4].copy_from_slice(&INDEX_MAGIC);
-        out[4..8].copy_from_slice(&self.codec.fourcc());
+        out[4..8].copy_from_slice(&codec_fourcc(self.codec));
         out[8..12].copy_from_slice(&self.flags.to_le_bytes());
         out[12..16].copy_from_slice(&self.codec_flags.to_le_bytes());
         out[16..24].copy_from_slice(&self.timebase_us.to_le_bytes());

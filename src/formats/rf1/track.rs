@@ -41,9 +41,7 @@ impl Nalu {
 
     pub fn is_parameter_set(&self, codec: Codec) -> bool {
         self.flags & flags::ESSENTIAL_META != 0
-            || self
-                .nal_type
-                .is_some_and(|t| codec.is_parameter_set_nal_type(t))
+            || self.nal_type.is_some_and(|t| codec.is_parameter_set(t))
     }
 }
 
@@ -203,7 +201,7 @@ impl Track {
             let head = &mut head[..nalu.len.min(5) as usize];
             reader.read_exact(head)?;
             position = nalu.offset + head.len() as u64;
-            nalu.nal_type = nal_header(head).map(|h| self.header.codec.nal_type(h));
+            nalu.nal_type = nal_header(head).and_then(|h| self.header.codec.nal_type(&[h]));
         }
         self.derive_access_units();
         Ok(())
@@ -354,6 +352,43 @@ impl Track {
             out.resize(start + (piece.range.end - piece.range.start) as usize, 0);
             packets.seek(SeekFrom::Start(piece.range.start))?;
             packets.read_exact(&mut out[start..])?;
+        }
+        Ok(())
+    }
+
+    /// Appends the Annex-B bytes of the given NALUs to `out` with positioned
+    /// reads (no seeking, no intermediate buffer). A whole Annex-B access
+    /// unit is one read.
+    #[cfg(unix)]
+    pub fn read_nalus_at(
+        &self,
+        packets: &File,
+        nalus: std::ops::Range<usize>,
+        out: &mut Vec<u8>,
+    ) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let pieces: Vec<PayloadPiece> = nalus.map(|n| self.nalu_piece(n)).collect();
+        let extra: usize = pieces
+            .iter()
+            .map(|p| (p.range.end - p.range.start) as usize + 4 * p.prepend_start_code as usize)
+            .sum();
+        out.reserve_exact(extra);
+        let contiguous = pieces
+            .windows(2)
+            .all(|w| w[0].range.end == w[1].range.start);
+        if contiguous && pieces.iter().all(|p| !p.prepend_start_code) && !pieces.is_empty() {
+            let range = pieces[0].range.start..pieces[pieces.len() - 1].range.end;
+            let start = out.len();
+            out.resize(start + (range.end - range.start) as usize, 0);
+            return packets.read_exact_at(&mut out[start..], range.start);
+        }
+        for piece in pieces {
+            if piece.prepend_start_code {
+                out.extend_from_slice(&START_CODE);
+            }
+            let start = out.len();
+            out.resize(start + (piece.range.end - piece.range.start) as usize, 0);
+            packets.read_exact_at(&mut out[start..], piece.range.start)?;
         }
         Ok(())
     }
