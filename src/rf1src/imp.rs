@@ -903,7 +903,7 @@ impl URIHandlerImpl for Rf1Src {
     const URI_TYPE: gst::URIType = gst::URIType::Src;
 
     fn protocols() -> &'static [&'static str] {
-        &["rf1"]
+        &["rf1", "file"]
     }
 
     fn uri(&self) -> Option<String> {

@@ -20,7 +20,7 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     gst::Element::register(
         Some(plugin),
         "rf1src",
-        gst::Rank::PRIMARY,
+        gst::Rank::NONE,
         Rf1Src::static_type(),
     )
 }
