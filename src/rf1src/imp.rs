@@ -393,6 +393,8 @@ pub struct Rf1Src {
     streams: Mutex<OutputStreams>,
     /// The pad whose task runs the streaming loop (the first one).
     task_pad: Mutex<Option<gst::Pad>>,
+    /// A seek received before playback started.
+    pending_seek: Mutex<Option<gst::Event>>,
 }
 
 #[glib::object_subclass]
@@ -408,6 +410,7 @@ impl ObjectSubclass for Rf1Src {
             state: Mutex::new(None),
             streams: Mutex::new(OutputStreams::default()),
             task_pad: Mutex::new(None),
+            pending_seek: Mutex::new(None),
         }
     }
 }
@@ -478,6 +481,12 @@ impl Rf1Src {
         );
         *self.state.lock().unwrap() = Some(reader);
         element.no_more_pads();
+        if let Some(event) = self.pending_seek.lock().unwrap().take()
+            && let gst::EventView::Seek(seek) = event.view()
+            && let Err(msg) = self.apply_seek(seek)
+        {
+            gst::warning!(CAT, imp = self, "Seek before start failed: {}", msg);
+        }
         self.start_task()
             .map_err(|e| gst::error_msg!(gst::CoreError::Thread, ["Failed to start task: {}", e]))
     }
@@ -674,7 +683,7 @@ impl Rf1Src {
     }
 
     fn handle_seek(&self, seek: &gst::event::Seek) -> Result<(), String> {
-        let (rate, flags, start_type, start, stop_type, stop) = seek.get();
+        let (rate, flags, _, start, _, _) = seek.get();
         if rate <= 0.0 {
             return Err("only forward playback is supported".into());
         }
@@ -698,6 +707,17 @@ impl Rf1Src {
             OutputStreams::push_event_all(&self.streams, &ev);
         }
 
+        let outcome = self.apply_seek(seek);
+        drop(stream_lock);
+        let _ = self.start_task();
+        outcome
+    }
+
+    /// Positions the reader and the output segment for `seek` (the task is
+    /// not running). Also used for a seek received before starting.
+    fn apply_seek(&self, seek: &gst::event::Seek) -> Result<(), String> {
+        let (rate, flags, start_type, start, stop_type, stop) = seek.get();
+        let seqnum = seek.seqnum();
         let mut segment = self.streams.lock().unwrap().segment().clone();
         let start: Option<gst::ClockTime> = start.try_into().ok().flatten();
         let stop: Option<gst::ClockTime> = stop.try_into().ok().flatten();
@@ -742,8 +762,6 @@ impl Rf1Src {
                     .build(),
             );
         }
-        drop(stream_lock);
-        let _ = self.start_task();
         outcome
     }
 
@@ -887,11 +905,20 @@ impl ElementImpl for Rf1Src {
 
     fn send_event(&self, event: gst::Event) -> bool {
         match event.view() {
-            gst::EventView::Seek(_) => {
+            gst::EventView::Seek(seek) => {
                 let pad = self.task_pad.lock().unwrap().clone();
                 match pad {
                     Some(pad) => self.src_event(&pad, event),
-                    None => false,
+                    None => {
+                        // Not started (READY): applied when playback starts,
+                        // like basesrc does; no flush needed.
+                        let (rate, _, _, start, _, _) = seek.get();
+                        if rate <= 0.0 || start.format() != gst::Format::Time {
+                            return false;
+                        }
+                        *self.pending_seek.lock().unwrap() = Some(event);
+                        true
+                    }
                 }
             }
             _ => self.parent_send_event(event),
