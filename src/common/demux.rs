@@ -726,9 +726,7 @@ impl<D: Driver> DemuxCore<D> {
             ..
         } = self.hooks;
         let result = streams.add_stream(element, spec, |builder| {
-            builder
-                .event_function(move |pad, parent, event| src_event(pad, parent, event))
-                .query_function(move |pad, parent, query| src_query(pad, parent, query))
+            builder.event_function(src_event).query_function(src_query)
         });
         result.map_err(|err| {
             element.post_error_message(err);

@@ -276,7 +276,11 @@ impl OutputStreams {
     /// Sends `event` on every source pad (flushes, EOS on errors).
     pub fn push_event_all(this: &Mutex<Self>, event: &gst::Event) -> bool {
         let pads = this.lock().unwrap().pads();
-        pads.iter()
-            .fold(true, |ok, pad| pad.push_event(event.clone()) && ok)
+        // Every pad gets the event, even after one refused it.
+        let mut ok = true;
+        for pad in &pads {
+            ok &= pad.push_event(event.clone());
+        }
+        ok
     }
 }

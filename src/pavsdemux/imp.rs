@@ -83,7 +83,7 @@ impl PavsDriver {
     }
 
     /// The line of `channel`, started at the common origin.
-    fn line<'a>(timelines: &'a mut Timelines, channel: u8) -> &'a mut Timeline {
+    fn line(timelines: &mut Timelines, channel: u8) -> &mut Timeline {
         let (origin, max_gap) = (timelines.origin, timelines.max_gap);
         timelines
             .lines
