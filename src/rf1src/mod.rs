@@ -2,10 +2,10 @@
 //! `rf1src`: plays Cyclops NVR "rf1" recordings (a segment, a track file or a
 //! whole camera directory) as H.264/H.265 byte-stream, one pad per track.
 //!
-//! URIs: the URI handler registers the scheme `rf1` (`rf1:///abs/path`, so
-//! `playbin`, `uridecodebin` and `gst-discoverer-1.0` pick this element).
-//! `gst_uri_handler_set_uri` also accepts `file:///abs/path`, but `file` is
-//! not registered: `filesrc` keeps plain file URIs and nothing is hijacked.
+//! URIs: the handler takes `rf1:///abs/path` and `file:///abs/path`. The
+//! element's rank is NONE, so `gst_element_make_from_uri` gives `file://`
+//! to `filesrc` (PRIMARY) as before, while `rf1://` always finds this element
+//! (`playbin`, `uridecodebin`, `gst-discoverer-1.0 rf1:///…`).
 
 use gst::glib;
 use gst::prelude::*;
