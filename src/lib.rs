@@ -9,9 +9,11 @@ use gst::glib;
 pub mod common;
 pub mod formats;
 pub mod pavsdemux;
+pub mod rf1src;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     pavsdemux::register(plugin)?;
+    rf1src::register(plugin)?;
     Ok(())
 }
 

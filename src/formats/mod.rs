@@ -3,3 +3,4 @@
 //! depends on GStreamer, so it can be unit-tested and fuzzed on its own.
 
 pub mod pavs;
+pub mod rf1;

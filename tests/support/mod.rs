@@ -101,10 +101,18 @@ pub fn run_pipeline(
     on_preroll: Option<&dyn Fn(&gst::Pipeline)>,
 ) -> Run {
     init();
-    let pipeline = gst::parse::launch(description)
+    // A lone element (e.g. a source with sometimes pads) comes back bare.
+    let pipeline = match gst::parse::launch(description)
         .unwrap()
         .downcast::<gst::Pipeline>()
-        .unwrap();
+    {
+        Ok(pipeline) => pipeline,
+        Err(element) => {
+            let pipeline = gst::Pipeline::new();
+            pipeline.add(&element).unwrap();
+            pipeline
+        }
+    };
     let demux = pipeline.by_name("demux").expect("element named demux");
     let run = Arc::new(Mutex::new(Run::default()));
     let tail = tail.to_string();
