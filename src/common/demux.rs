@@ -37,6 +37,38 @@ pub enum Parsed<U> {
     Invalid,
 }
 
+/// The bytes of one unit: a range of a buffer that was read (pull mode: the
+/// read window; push mode: what the adapter gave). Payloads are cut out as
+/// sub-buffers sharing its memory.
+pub struct UnitBytes {
+    buffer: gst::Buffer,
+    start: usize,
+    len: usize,
+}
+
+impl UnitBytes {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// A zero-copy sub-buffer of `range` (relative to the unit start).
+    pub fn sub(&self, range: std::ops::Range<usize>) -> Option<gst::Buffer> {
+        if range.start > range.end || range.end > self.len {
+            return None;
+        }
+        self.buffer
+            .copy_region(
+                gst::BufferCopyFlags::MEMORY,
+                self.start + range.start..self.start + range.end,
+            )
+            .ok()
+    }
+}
+
 /// A buffer for one stream, produced by a driver.
 pub struct Output {
     pub stream: StreamKey,
@@ -92,7 +124,7 @@ pub trait Driver: Send + 'static {
         &mut self,
         unit: Self::Unit,
         pts: Option<gst::ClockTime>,
-        data: &gst::Buffer,
+        data: &UnitBytes,
         discont: bool,
         out: &mut Vec<Output>,
     );
@@ -215,7 +247,7 @@ enum Mode {
 
 struct Queued<U> {
     unit: U,
-    data: gst::Buffer,
+    data: UnitBytes,
     offset: u64,
     discont: bool,
 }
@@ -574,12 +606,11 @@ impl<D: Driver> DemuxCore<D> {
                     state.discont = true;
                 }
                 let window = state.window.as_ref().expect("window holds the unit");
-                let begin = (offset - window.offset) as usize;
-                let data = window
-                    .map
-                    .buffer()
-                    .copy_region(gst::BufferCopyFlags::MEMORY, begin..begin + len)
-                    .map_err(|_| gst::FlowError::Error)?;
+                let data = UnitBytes {
+                    buffer: window.map.buffer_owned(),
+                    start: (offset - window.offset) as usize,
+                    len,
+                };
                 state.offset += len as u64;
                 self.handle_unit(state, element, unit, data, offset, out)?;
             }
@@ -645,13 +676,13 @@ impl<D: Driver> DemuxCore<D> {
         state: &mut State<D>,
         element: &gst::Element,
         unit: D::Unit,
-        data: gst::Buffer,
+        data: UnitBytes,
         offset: u64,
         out: &mut Vec<Output>,
     ) -> Result<(), gst::FlowError> {
         state.units += 1;
         if state.discovering {
-            state.discovered_bytes += data.size() as u64;
+            state.discovered_bytes += data.len() as u64;
             let discont = std::mem::take(&mut state.discont);
             state.queued.push(Queued {
                 unit,
@@ -676,7 +707,7 @@ impl<D: Driver> DemuxCore<D> {
         &self,
         state: &mut State<D>,
         unit: D::Unit,
-        data: gst::Buffer,
+        data: UnitBytes,
         offset: u64,
         out: &mut Vec<Output>,
     ) {
@@ -694,7 +725,7 @@ impl<D: Driver> DemuxCore<D> {
                     timeline,
                 });
             }
-            state.index_frontier = offset + data.size() as u64;
+            state.index_frontier = offset + data.len() as u64;
         }
         if let (Some(stop), Some(pts)) = (state.segment_stop, pts)
             && pts >= stop
@@ -967,10 +998,15 @@ impl<D: Driver> DemuxCore<D> {
                     if state.damage.close(offset).is_some() {
                         state.discont = true;
                     }
-                    let data = state
+                    let buffer = state
                         .adapter
                         .take_buffer(len)
                         .map_err(|_| gst::FlowError::Error)?;
+                    let data = UnitBytes {
+                        buffer,
+                        start: 0,
+                        len,
+                    };
                     state.offset += len as u64;
                     self.handle_unit(state, element, unit, data, offset, out)?;
                 }

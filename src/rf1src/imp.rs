@@ -103,7 +103,7 @@ impl Reader {
             problems: Vec::new(),
             reported: Vec::new(),
             skipped_backwards: 0,
-            unix_caps: unix_time_caps(),
+            unix_caps: unix_time_caps().clone(),
             finished: false,
         })
     }
