@@ -93,7 +93,11 @@ fn child_seek(demuxer: &str, file: &str) {
     .unwrap()
     .downcast::<gst::Pipeline>()
     .unwrap();
-    let sink = pipeline.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
     pipeline.set_state(gst::State::Paused).unwrap();
     pipeline.state(gst::ClockTime::NONE).0.unwrap();
     let _ = sink.pull_preroll();
@@ -113,7 +117,11 @@ fn child_seek(demuxer: &str, file: &str) {
 fn child(args: &[String]) -> Vec<f64> {
     let exe = std::env::current_exe().unwrap();
     let out = Command::new(exe).args(args).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .map(|v| v.parse().unwrap())
@@ -135,14 +143,23 @@ fn main() {
         _ => {}
     }
     let blocks: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let dir = PathBuf::from(args.get(1).cloned().unwrap_or_else(|| "target/bench".into()));
+    let dir = PathBuf::from(
+        args.get(1)
+            .cloned()
+            .unwrap_or_else(|| "target/bench".into()),
+    );
     std::fs::create_dir_all(&dir).unwrap();
     let psf = dir.join(format!("bench-{blocks}.psf"));
     let mp4 = dir.join(format!("bench-{blocks}.mp4"));
     if !psf.exists() {
         let t = Instant::now();
         let bytes = generate_psf(&psf, blocks).unwrap();
-        println!("generated {} ({} MB, {blocks} blocks) in {:.1} s", psf.display(), bytes >> 20, t.elapsed().as_secs_f64());
+        println!(
+            "generated {} ({} MB, {blocks} blocks) in {:.1} s",
+            psf.display(),
+            bytes >> 20,
+            t.elapsed().as_secs_f64()
+        );
     }
     if !mp4.exists() {
         let t = Instant::now();
@@ -153,9 +170,16 @@ fn main() {
         ))
         .unwrap();
         run_to_eos(&p);
-        println!("made the same frames as {} in {:.1} s", mp4.display(), t.elapsed().as_secs_f64());
+        println!(
+            "made the same frames as {} in {:.1} s",
+            mp4.display(),
+            t.elapsed().as_secs_f64()
+        );
     }
-    let (psf_s, mp4_s) = (psf.to_string_lossy().to_string(), mp4.to_string_lossy().to_string());
+    let (psf_s, mp4_s) = (
+        psf.to_string_lossy().to_string(),
+        mp4.to_string_lossy().to_string(),
+    );
     let (mut pavs, mut qt, mut pavs_rss, mut qt_rss) = (vec![], vec![], vec![], vec![]);
     for _ in 0..RUNS {
         let r = child(&["demux".into(), "pavsdemux".into(), psf_s.clone()]);
@@ -167,8 +191,14 @@ fn main() {
     }
     let (p, q) = (median(pavs.clone()), median(qt.clone()));
     println!("demux to fakesink, {RUNS} alternating runs each:");
-    println!("  pavsdemux: median {p:.3} s  runs {pavs:.3?}  peak RSS {:.1} MiB", median(pavs_rss) / 1024.0);
-    println!("  qtdemux:   median {q:.3} s  runs {qt:.3?}  peak RSS {:.1} MiB", median(qt_rss) / 1024.0);
+    println!(
+        "  pavsdemux: median {p:.3} s  runs {pavs:.3?}  peak RSS {:.1} MiB",
+        median(pavs_rss) / 1024.0
+    );
+    println!(
+        "  qtdemux:   median {q:.3} s  runs {qt:.3?}  peak RSS {:.1} MiB",
+        median(qt_rss) / 1024.0
+    );
     println!("  ratio pavsdemux/qtdemux: {:.2}", p / q);
     let mut seeks = vec![];
     let mut qt_seeks = vec![];
@@ -178,6 +208,12 @@ fn main() {
         qt_seeks.push(child(&["seek".into(), "qtdemux".into(), mp4_s.clone()])[0]);
     }
     println!("key-unit seek to 90% of a fresh (unread) file, to first buffer:");
-    println!("  pavsdemux: median {:.1} ms  runs {seeks:.1?}", median(seeks.clone()));
-    println!("  qtdemux:   median {:.1} ms  runs {qt_seeks:.1?}", median(qt_seeks.clone()));
+    println!(
+        "  pavsdemux: median {:.1} ms  runs {seeks:.1?}",
+        median(seeks.clone())
+    );
+    println!(
+        "  qtdemux:   median {:.1} ms  runs {qt_seeks:.1?}",
+        median(qt_seeks.clone())
+    );
 }

@@ -1117,39 +1117,14 @@ impl<D: Driver> DemuxCore<D> {
     }
 
     fn src_query(&self, element: &gst::Element, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
-        match query.view_mut() {
-            gst::QueryViewMut::Duration(q) if q.format() == gst::Format::Time => {
-                match self.duration() {
-                    Some(d) => {
-                        q.set(d);
-                        true
-                    }
-                    None => false,
-                }
-            }
-            gst::QueryViewMut::Position(q) if q.format() == gst::Format::Time => {
-                let streams = self.streams.lock().unwrap();
-                let position = streams.position().or(streams.segment().start());
-                q.set(position);
-                true
-            }
-            gst::QueryViewMut::Seeking(q) if q.format() == gst::Format::Time => {
-                let pull = self
-                    .state
-                    .lock()
-                    .unwrap()
-                    .as_ref()
-                    .is_some_and(|s| s.mode == Mode::Pull);
-                let duration = if pull { self.duration() } else { None };
-                q.set(
-                    pull,
-                    gst::ClockTime::ZERO,
-                    duration.or(gst::ClockTime::NONE),
-                );
-                true
-            }
-            _ => gst::Pad::query_default(pad, Some(element), query),
-        }
+        let pull = self
+            .state
+            .lock()
+            .unwrap()
+            .as_ref()
+            .is_some_and(|s| s.mode == Mode::Pull);
+        OutputStreams::answer_time_query(&self.streams, query, pull, || self.duration())
+            .unwrap_or_else(|| gst::Pad::query_default(pad, Some(element), query))
     }
 
     /// Duration: exact once the index covers the whole file, else predicted

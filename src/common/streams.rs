@@ -276,6 +276,38 @@ impl OutputStreams {
         }
     }
 
+    /// Answers the TIME queries every source pad of these elements handles
+    /// alike: DURATION (from `duration`, asked at most once), POSITION (the
+    /// furthest position pushed, else the segment start) and SEEKING. `None`
+    /// for any other query, which the caller handles.
+    pub fn answer_time_query(
+        this: &Mutex<Self>,
+        query: &mut gst::QueryRef,
+        seekable: bool,
+        duration: impl FnOnce() -> Option<gst::ClockTime>,
+    ) -> Option<bool> {
+        match query.view_mut() {
+            gst::QueryViewMut::Duration(q) if q.format() == gst::Format::Time => {
+                let d = duration();
+                if let Some(d) = d {
+                    q.set(d);
+                }
+                Some(d.is_some())
+            }
+            gst::QueryViewMut::Position(q) if q.format() == gst::Format::Time => {
+                let me = this.lock().unwrap();
+                q.set(me.position().or(me.segment.start()));
+                Some(true)
+            }
+            gst::QueryViewMut::Seeking(q) if q.format() == gst::Format::Time => {
+                let d = if seekable { duration() } else { None };
+                q.set(seekable, gst::ClockTime::ZERO, d.or(gst::ClockTime::NONE));
+                Some(true)
+            }
+            _ => None,
+        }
+    }
+
     /// Sends `event` on every source pad (flushes, EOS on errors).
     pub fn push_event_all(this: &Mutex<Self>, event: &gst::Event) -> bool {
         let pads = this.lock().unwrap().pads();

@@ -644,31 +644,12 @@ impl Rf1Src {
     }
 
     fn src_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
+        if let Some(answered) =
+            OutputStreams::answer_time_query(&self.streams, query, true, || self.duration())
+        {
+            return answered;
+        }
         match query.view_mut() {
-            gst::QueryViewMut::Duration(q) if q.format() == gst::Format::Time => {
-                match self.duration() {
-                    Some(d) => {
-                        q.set(d);
-                        true
-                    }
-                    None => false,
-                }
-            }
-            gst::QueryViewMut::Position(q) if q.format() == gst::Format::Time => {
-                let streams = self.streams.lock().unwrap();
-                let position = streams.position().or(streams.segment().start());
-                q.set(position);
-                true
-            }
-            gst::QueryViewMut::Seeking(q) if q.format() == gst::Format::Time => {
-                let duration = self.duration();
-                q.set(
-                    true,
-                    gst::ClockTime::ZERO,
-                    duration.or(gst::ClockTime::NONE),
-                );
-                true
-            }
             gst::QueryViewMut::Latency(q) => {
                 q.set(false, gst::ClockTime::ZERO, gst::ClockTime::NONE);
                 true
