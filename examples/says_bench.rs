@@ -52,7 +52,7 @@ fn generate(path: &Path, target_bytes: u64) -> std::io::Result<(u64, u64)> {
     let mut frame = 0u64;
     while w.position() < target_bytes {
         let ts = base_us + frame * frame_us;
-        if frame % 2 == 0 {
+        if frame.is_multiple_of(2) {
             w.write_audio(0, AudioCodec::Mulaw, ts, &audio, false)?;
             chunks += 1;
         }
@@ -68,7 +68,7 @@ fn generate(path: &Path, target_bytes: u64) -> std::io::Result<(u64, u64)> {
                 ]),
             ),
         ];
-        let is_key = frame % 30 == 0;
+        let is_key = frame.is_multiple_of(30);
         w.write_video(0, is_key, ts, &meta, if is_key { &key } else { &delta })?;
         chunks += 1;
         frame += 1;

@@ -9,10 +9,12 @@ use gst::glib;
 pub mod common;
 pub mod formats;
 pub mod pavsdemux;
+pub mod rf1src;
 pub mod saysdemux;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     pavsdemux::register(plugin)?;
+    rf1src::register(plugin)?;
     saysdemux::register(plugin)?;
     Ok(())
 }

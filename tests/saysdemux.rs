@@ -456,9 +456,8 @@ fn check_generated(what: &str, run: &Run, chunks: &[GenChunk]) {
                 Some(gst::ClockTime::from_nseconds(*pts)),
                 "{what} {pad} #{i}"
             );
-            if pad.starts_with("video_") {
+            if let Some(n) = pad.strip_prefix("video_") {
                 assert_eq!(!o.is_delta(), c.key, "{what} {pad} #{i}: key");
-                let n = &pad["video_".len()..];
                 if let Some(t) = &c.telemetry {
                     let m = &run.pads[&format!("meta_{n}")][i];
                     let v: Value = serde_json::from_slice(&m.data).unwrap();

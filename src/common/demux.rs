@@ -37,6 +37,38 @@ pub enum Parsed<U> {
     Invalid,
 }
 
+/// The bytes of one unit: a range of a buffer that was read (pull mode: the
+/// read window; push mode: what the adapter gave). Payloads are cut out as
+/// sub-buffers sharing its memory.
+pub struct UnitBytes {
+    buffer: gst::Buffer,
+    start: usize,
+    len: usize,
+}
+
+impl UnitBytes {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// A zero-copy sub-buffer of `range` (relative to the unit start).
+    pub fn sub(&self, range: std::ops::Range<usize>) -> Option<gst::Buffer> {
+        if range.start > range.end || range.end > self.len {
+            return None;
+        }
+        self.buffer
+            .copy_region(
+                gst::BufferCopyFlags::MEMORY,
+                self.start + range.start..self.start + range.end,
+            )
+            .ok()
+    }
+}
+
 /// A buffer for one stream, produced by a driver.
 pub struct Output {
     pub stream: StreamKey,
@@ -104,7 +136,7 @@ pub trait Driver: Send + 'static {
         &mut self,
         unit: Self::Unit,
         pts: Option<gst::ClockTime>,
-        data: &gst::Buffer,
+        data: &UnitBytes,
         discont: bool,
         out: &mut Vec<Output>,
     );
@@ -149,6 +181,29 @@ struct IndexEntry<T> {
     offset: u64,
     pts: gst::ClockTime,
     timeline: T,
+}
+
+/// The end of the latest unit seen: its PTS plus the last step between
+/// units (the best guess of its duration).
+#[derive(Default, Debug, Clone, Copy)]
+struct EndTracker {
+    last: Option<gst::ClockTime>,
+    step: Option<gst::ClockTime>,
+}
+
+impl EndTracker {
+    fn note(&mut self, pts: gst::ClockTime) {
+        if let Some(last) = self.last
+            && pts > last
+        {
+            self.step = Some(pts - last);
+        }
+        self.last = Some(self.last.map_or(pts, |l| l.max(pts)));
+    }
+
+    fn end(&self) -> Option<gst::ClockTime> {
+        Some(self.last? + self.step.unwrap_or_default())
+    }
 }
 
 #[derive(Default, Debug, Clone, Copy)]
@@ -204,8 +259,9 @@ enum Mode {
 
 struct Queued<U> {
     unit: U,
-    data: gst::Buffer,
+    data: UnitBytes,
     offset: u64,
+    discont: bool,
 }
 
 struct State<D: Driver> {
@@ -227,6 +283,8 @@ struct State<D: Driver> {
     /// The index covers everything before this offset.
     index_frontier: u64,
     index_complete: bool,
+    /// End of the indexed region (exact duration once the index is complete).
+    index_end: EndTracker,
     /// Whether sequential reading is at the index frontier (extends it).
     at_frontier: bool,
     discont: bool,
@@ -254,6 +312,7 @@ impl<D: Driver> State<D> {
             index: Vec::new(),
             index_frontier: 0,
             index_complete: false,
+            index_end: EndTracker::default(),
             at_frontier: true,
             discont: true,
             duration: None,
@@ -559,12 +618,11 @@ impl<D: Driver> DemuxCore<D> {
                     state.discont = true;
                 }
                 let window = state.window.as_ref().expect("window holds the unit");
-                let begin = (offset - window.offset) as usize;
-                let data = window
-                    .map
-                    .buffer()
-                    .copy_region(gst::BufferCopyFlags::MEMORY, begin..begin + len)
-                    .map_err(|_| gst::FlowError::Error)?;
+                let data = UnitBytes {
+                    buffer: window.map.buffer_owned(),
+                    start: (offset - window.offset) as usize,
+                    len,
+                };
                 state.offset += len as u64;
                 self.handle_unit(state, element, unit, data, offset, out)?;
             }
@@ -630,14 +688,20 @@ impl<D: Driver> DemuxCore<D> {
         state: &mut State<D>,
         element: &gst::Element,
         unit: D::Unit,
-        data: gst::Buffer,
+        data: UnitBytes,
         offset: u64,
         out: &mut Vec<Output>,
     ) -> Result<(), gst::FlowError> {
         state.units += 1;
         if state.discovering {
-            state.discovered_bytes += data.size() as u64;
-            state.queued.push(Queued { unit, data, offset });
+            state.discovered_bytes += data.len() as u64;
+            let discont = std::mem::take(&mut state.discont);
+            state.queued.push(Queued {
+                unit,
+                data,
+                offset,
+                discont,
+            });
             if state.discovered_bytes >= DISCOVERY_BYTES || state.queued.len() >= DISCOVERY_UNITS {
                 self.end_discovery(state, element, out)?;
             }
@@ -655,7 +719,7 @@ impl<D: Driver> DemuxCore<D> {
         &self,
         state: &mut State<D>,
         unit: D::Unit,
-        data: gst::Buffer,
+        data: UnitBytes,
         offset: u64,
         out: &mut Vec<Output>,
     ) {
@@ -663,6 +727,9 @@ impl<D: Driver> DemuxCore<D> {
         let before = seek_point.then(|| state.driver.timeline());
         let pts = state.driver.assign_time(&unit);
         if state.at_frontier && offset >= state.index_frontier {
+            if let Some(pts) = pts {
+                state.index_end.note(pts);
+            }
             if let (Some(timeline), Some(pts)) = (before, pts) {
                 state.index.push(IndexEntry {
                     offset,
@@ -670,7 +737,7 @@ impl<D: Driver> DemuxCore<D> {
                     timeline,
                 });
             }
-            state.index_frontier = offset + data.size() as u64;
+            state.index_frontier = offset + data.len() as u64;
         }
         if let (Some(stop), Some(pts)) = (state.segment_stop, pts)
             && pts >= stop
@@ -714,6 +781,7 @@ impl<D: Driver> DemuxCore<D> {
             let _ = element.post_message(gst::message::Tag::builder(tags).src(element).build());
         }
         for q in queued {
+            state.discont |= q.discont;
             self.emit(state, q.unit, q.data, q.offset, out);
         }
         Ok(())
@@ -738,9 +806,7 @@ impl<D: Driver> DemuxCore<D> {
             ..
         } = self.hooks;
         let result = streams.add_stream(element, spec, |builder| {
-            builder
-                .event_function(move |pad, parent, event| src_event(pad, parent, event))
-                .query_function(move |pad, parent, query| src_query(pad, parent, query))
+            builder.event_function(src_event).query_function(src_query)
         });
         result.map_err(|err| {
             element.post_error_message(err);
@@ -950,10 +1016,15 @@ impl<D: Driver> DemuxCore<D> {
                     if state.damage.close(offset).is_some() {
                         state.discont = true;
                     }
-                    let data = state
+                    let buffer = state
                         .adapter
                         .take_buffer(len)
                         .map_err(|_| gst::FlowError::Error)?;
+                    let data = UnitBytes {
+                        buffer,
+                        start: 0,
+                        len,
+                    };
                     state.offset += len as u64;
                     self.handle_unit(state, element, unit, data, offset, out)?;
                 }
@@ -1064,39 +1135,14 @@ impl<D: Driver> DemuxCore<D> {
     }
 
     fn src_query(&self, element: &gst::Element, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
-        match query.view_mut() {
-            gst::QueryViewMut::Duration(q) if q.format() == gst::Format::Time => {
-                match self.duration() {
-                    Some(d) => {
-                        q.set(d);
-                        true
-                    }
-                    None => false,
-                }
-            }
-            gst::QueryViewMut::Position(q) if q.format() == gst::Format::Time => {
-                let streams = self.streams.lock().unwrap();
-                let position = streams.position().or(streams.segment().start());
-                q.set(position);
-                true
-            }
-            gst::QueryViewMut::Seeking(q) if q.format() == gst::Format::Time => {
-                let pull = self
-                    .state
-                    .lock()
-                    .unwrap()
-                    .as_ref()
-                    .is_some_and(|s| s.mode == Mode::Pull);
-                let duration = if pull { self.duration() } else { None };
-                q.set(
-                    pull,
-                    gst::ClockTime::ZERO,
-                    duration.or(gst::ClockTime::NONE),
-                );
-                true
-            }
-            _ => gst::Pad::query_default(pad, Some(element), query),
-        }
+        let pull = self
+            .state
+            .lock()
+            .unwrap()
+            .as_ref()
+            .is_some_and(|s| s.mode == Mode::Pull);
+        OutputStreams::answer_time_query(&self.streams, query, pull, || self.duration())
+            .unwrap_or_else(|| gst::Pad::query_default(pad, Some(element), query))
     }
 
     /// Duration: exact once the index covers the whole file, else predicted
@@ -1110,24 +1156,20 @@ impl<D: Driver> DemuxCore<D> {
         if let Some(d) = state.duration {
             return Some(d);
         }
-        let last_indexed = state.index.last().map(|e| e.pts);
         let duration = if state.index_complete {
-            last_indexed
+            state.index_end.end()
         } else {
-            self.predict_last_time(state)
+            self.predict_end(state)
                 .ok()
                 .flatten()
-                .or(last_indexed)
+                .or(state.index_end.end())
         };
         state.duration = duration;
         duration
     }
 
-    /// Predicted running time of the last unit in the file.
-    fn predict_last_time(
-        &self,
-        state: &mut State<D>,
-    ) -> Result<Option<gst::ClockTime>, gst::FlowError> {
+    /// Predicted end of the last unit in the file.
+    fn predict_end(&self, state: &mut State<D>) -> Result<Option<gst::ClockTime>, gst::FlowError> {
         let Some(size) = state.file_size else {
             return Ok(None);
         };
@@ -1140,15 +1182,15 @@ impl<D: Driver> DemuxCore<D> {
         while back <= size {
             let from = size - back;
             let mut at = from.max(entry.offset);
-            let mut last = None;
+            let mut end = EndTracker::default();
             while let Some((offset, unit, len)) = self.probe_unit(state, at, Some(size))? {
                 if let Some((pts, _)) = state.driver.predict(&entry.timeline, &unit) {
-                    last = Some(pts);
+                    end.note(pts);
                 }
                 at = offset + len as u64;
             }
-            if last.is_some() || from <= entry.offset {
-                return Ok(last);
+            if end.last.is_some() || from <= entry.offset {
+                return Ok(end.end());
             }
             back *= 4;
         }
@@ -1345,6 +1387,9 @@ impl<D: Driver> DemuxCore<D> {
             let before = state.driver.timeline();
             let pts = state.driver.assign_time(&unit);
             at = offset + len as u64;
+            if let (false, Some(pts)) = (first, pts) {
+                state.index_end.note(pts);
+            }
             if !first
                 && seek_point
                 && let Some(pts) = pts

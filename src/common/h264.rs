@@ -238,8 +238,8 @@ impl BaselineParams {
     /// whole, non-zero numbers of macroblocks within the level's limits.
     pub fn for_size(width: u32, height: u32) -> Option<Self> {
         let (width_mbs, height_mbs) = (width / 16, height / 16);
-        let ok = width % 16 == 0
-            && height % 16 == 0
+        let ok = width.is_multiple_of(16)
+            && height.is_multiple_of(16)
             && width_mbs > 0
             && height_mbs > 0
             // Level 3.0 limits: at most 1620 macroblocks per frame; the bound

@@ -40,8 +40,11 @@ struct Stream {
 }
 
 /// Caps of the `ReferenceTimestampMeta` carrying Unix wall-clock time.
-pub fn unix_time_caps() -> gst::Caps {
-    gst::Caps::builder("timestamp/x-unix").build()
+pub fn unix_time_caps() -> &'static gst::Caps {
+    // Built once: it goes on every buffer.
+    static CAPS: std::sync::LazyLock<gst::Caps> =
+        std::sync::LazyLock::new(|| gst::Caps::builder("timestamp/x-unix").build());
+    &CAPS
 }
 
 /// The streams of an element and their pads.
@@ -273,10 +276,46 @@ impl OutputStreams {
         }
     }
 
+    /// Answers the TIME queries every source pad of these elements handles
+    /// alike: DURATION (from `duration`, asked at most once), POSITION (the
+    /// furthest position pushed, else the segment start) and SEEKING. `None`
+    /// for any other query, which the caller handles.
+    pub fn answer_time_query(
+        this: &Mutex<Self>,
+        query: &mut gst::QueryRef,
+        seekable: bool,
+        duration: impl FnOnce() -> Option<gst::ClockTime>,
+    ) -> Option<bool> {
+        match query.view_mut() {
+            gst::QueryViewMut::Duration(q) if q.format() == gst::Format::Time => {
+                let d = duration();
+                if let Some(d) = d {
+                    q.set(d);
+                }
+                Some(d.is_some())
+            }
+            gst::QueryViewMut::Position(q) if q.format() == gst::Format::Time => {
+                let me = this.lock().unwrap();
+                q.set(me.position().or(me.segment.start()));
+                Some(true)
+            }
+            gst::QueryViewMut::Seeking(q) if q.format() == gst::Format::Time => {
+                let d = if seekable { duration() } else { None };
+                q.set(seekable, gst::ClockTime::ZERO, d.or(gst::ClockTime::NONE));
+                Some(true)
+            }
+            _ => None,
+        }
+    }
+
     /// Sends `event` on every source pad (flushes, EOS on errors).
     pub fn push_event_all(this: &Mutex<Self>, event: &gst::Event) -> bool {
         let pads = this.lock().unwrap().pads();
-        pads.iter()
-            .fold(true, |ok, pad| pad.push_event(event.clone()) && ok)
+        // Every pad gets the event, even after one refused it.
+        let mut all_ok = true;
+        for pad in &pads {
+            all_ok &= pad.push_event(event.clone());
+        }
+        all_ok
     }
 }

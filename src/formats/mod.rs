@@ -3,4 +3,5 @@
 //! depends on GStreamer, so it can be unit-tested and fuzzed on its own.
 
 pub mod pavs;
+pub mod rf1;
 pub mod says;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //! Element glue for `pavsdemux`: the PAVS driver for the shared demux core.
 
-use crate::common::demux::{DemuxCore, DemuxElement, Driver, Output, Parsed};
+use crate::common::demux::{DemuxCore, DemuxElement, Driver, Output, Parsed, UnitBytes};
 use crate::common::h264::{BaselineParams, VuiHints, analog_pixel_aspect_ratio};
 use crate::common::streams::{StreamKey, StreamSpec, unix_time_caps};
 use crate::common::timeline::Timeline;
@@ -83,7 +83,7 @@ impl PavsDriver {
     }
 
     /// The line of `channel`, started at the common origin.
-    fn line<'a>(timelines: &'a mut Timelines, channel: u8) -> &'a mut Timeline {
+    fn line(timelines: &mut Timelines, channel: u8) -> &mut Timeline {
         let (origin, max_gap) = (timelines.origin, timelines.max_gap);
         timelines
             .lines
@@ -258,13 +258,12 @@ impl Driver for PavsDriver {
         &mut self,
         unit: BlockHeader,
         pts: Option<gst::ClockTime>,
-        data: &gst::Buffer,
+        data: &UnitBytes,
         discont: bool,
         out: &mut Vec<Output>,
     ) {
         self.blocks += 1;
-        let Ok(mut buffer) = data.copy_region(gst::BufferCopyFlags::MEMORY, unit.payload_range())
-        else {
+        let Some(mut buffer) = data.sub(unit.payload_range()) else {
             return;
         };
         let parameter_sets = if unit.key {
@@ -289,7 +288,7 @@ impl Driver for PavsDriver {
             buffer.set_flags(flags);
             gst::ReferenceTimestampMeta::add(
                 buffer,
-                &unix_time_caps(),
+                unix_time_caps(),
                 gst::ClockTime::from_nseconds(unit.capture_time_ns()),
                 gst::ClockTime::NONE,
             );

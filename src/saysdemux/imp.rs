@@ -13,7 +13,7 @@
 //! time). Snapshots have no timestamp: they get the time of the chunk
 //! before them.
 
-use crate::common::demux::{DemuxCore, DemuxElement, Driver, Output, Parsed};
+use crate::common::demux::{DemuxCore, DemuxElement, Driver, Output, Parsed, UnitBytes};
 use crate::common::h264::{Codec, annexb_nal_units};
 use crate::common::streams::{StreamKey, StreamSpec, unix_time_caps};
 use crate::formats::says::{
@@ -546,7 +546,7 @@ impl Driver for SaysDriver {
         &mut self,
         unit: SaysUnit,
         pts: Option<gst::ClockTime>,
-        data: &gst::Buffer,
+        data: &UnitBytes,
         discont: bool,
         out: &mut Vec<Output>,
     ) {
@@ -555,8 +555,7 @@ impl Driver for SaysDriver {
             self.mark_discont_all();
         }
         let key = unit.stream();
-        let Ok(mut buffer) = data.copy_region(gst::BufferCopyFlags::MEMORY, unit.payload.clone())
-        else {
+        let Some(mut buffer) = data.sub(unit.payload.clone()) else {
             return;
         };
         let unix_ns = match unit.timestamp_us {
@@ -576,7 +575,7 @@ impl Driver for SaysDriver {
             if let Some(ns) = unix_ns {
                 gst::ReferenceTimestampMeta::add(
                     buffer,
-                    &unix_time_caps(),
+                    unix_time_caps(),
                     gst::ClockTime::from_nseconds(ns),
                     gst::ClockTime::NONE,
                 );

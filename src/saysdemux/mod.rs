@@ -36,10 +36,7 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
 /// fits the 64 KiB header: certain; the magic alone is not enough.
 fn typefind(tf: &mut gst::TypeFind) {
     use crate::formats::says;
-    if tf
-        .peek(0, says::PROBE_LEN as u32)
-        .is_some_and(|data| says::probe(data))
-    {
+    if tf.peek(0, says::PROBE_LEN as u32).is_some_and(says::probe) {
         tf.suggest(
             gst::TypeFindProbability::Maximum,
             &gst::Caps::new_empty_simple(SINK_CAPS_NAME),

@@ -1,0 +1,630 @@
+// SPDX-License-Identifier: MIT
+//! `rf1src` against the reference corpus (`shared/samples/rf1`) and against
+//! archives written with the crate's own rf1 writer (bare NALUs, damage,
+//! seeking, decoding, MP4 remux).
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use gst::prelude::*;
+use gstcctv::common::h264::{BaselineParams, START_CODE, SyntheticEncoder, test_picture};
+use gstcctv::formats::rf1::writer::{NaluData, Pts, TrackWriter};
+use gstcctv::formats::rf1::{Codec, flags, ticks_to_ns};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use support::{Out, Run, run_pipeline};
+
+const MS: u64 = 1_000_000;
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn int(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not an integer: {v}"))
+}
+
+fn case_json(samples: &Path, case: &str) -> Value {
+    serde_json::from_slice(&fs::read(samples.join(case).join("case.json")).unwrap()).unwrap()
+}
+
+fn play(location: &Path, extra: &str, tail: &str) -> Run {
+    run_pipeline(
+        &format!(
+            "rf1src name=demux location=\"{}\" {extra}",
+            location.display()
+        ),
+        tail,
+        None,
+        None,
+    )
+}
+
+fn play_seek(location: &Path, tail: &str, seek: impl Fn(&gst::Pipeline)) -> Run {
+    run_pipeline(
+        &format!("rf1src name=demux location=\"{}\"", location.display()),
+        tail,
+        None,
+        Some(&seek),
+    )
+}
+
+fn concat(outs: &[Out]) -> Vec<u8> {
+    outs.iter().flat_map(|o| o.data.iter().copied()).collect()
+}
+
+/// Checks one track's buffers against its case.json entry; `origin_us` is
+/// the earliest time base of the tracks played together.
+fn check_track(what: &str, expected: &Value, outs: &[Out], origin_us: u64, discont_first: bool) {
+    let frames = expected["frames"].as_array().unwrap();
+    assert_eq!(outs.len(), frames.len(), "{what}: frame count");
+    assert_eq!(
+        sha256_hex(&concat(outs)),
+        expected["payload_sha256"].as_str().unwrap(),
+        "{what}: payload"
+    );
+    let timebase_us = int(&expected["timebase_us"]);
+    let offset_ns = (timebase_us - origin_us) * 1000;
+    for (i, (out, frame)) in outs.iter().zip(frames).enumerate() {
+        let f = frame.as_array().unwrap();
+        let pts = offset_ns + int(&f[0]);
+        assert_eq!(out.pts.map(|p| p.nseconds()), Some(pts), "{what} #{i}: pts");
+        assert_eq!(out.dts, out.pts, "{what} #{i}: dts");
+        assert_eq!(!out.is_delta(), int(&f[1]) == 1, "{what} #{i}: key flag");
+        assert_eq!(out.data.len() as u64, int(&f[2]), "{what} #{i}: size");
+        assert_eq!(out.memories, 1, "{what} #{i}: one memory");
+        assert_eq!(
+            out.unix_ns,
+            Some(timebase_us * 1000 + ticks_to_ns(int(&f[4]))),
+            "{what} #{i}: wall clock"
+        );
+        assert_eq!(
+            out.flags.contains(gst::BufferFlags::DISCONT),
+            i == 0 && discont_first,
+            "{what} #{i}: discont"
+        );
+        if let Some(next) = frames.get(i + 1) {
+            let d = int(&next[0]) - int(&f[0]);
+            assert_eq!(out.duration.map(|d| d.nseconds()), Some(d), "{what} #{i}");
+        }
+    }
+}
+
+#[test]
+fn every_single_segment_case_matches_the_reference() {
+    let Some(samples) = support::shared_samples("rf1") else {
+        return;
+    };
+    for case in [
+        "h264_basic",
+        "h264_dirty",
+        "h265_basic",
+        "two_tracks",
+        "long_gop_limits",
+        "empty_track",
+    ] {
+        let json = case_json(&samples, case);
+        let file = &json["files"][0];
+        let base = samples.join(case).join(file["base"].as_str().unwrap());
+        let tracks = file["tracks"].as_array().unwrap();
+        let tail = if tracks.len() > 1 { "queue" } else { "" };
+        let run = play(&base, "", tail);
+        assert!(run.errors.is_empty(), "{case}: {:?}", run.errors);
+        assert!(run.warnings.is_empty(), "{case}: {:?}", run.warnings);
+        let origin_us = tracks.iter().map(|t| int(&t["timebase_us"])).min().unwrap();
+        assert_eq!(run.pads.len(), tracks.len(), "{case}: pads");
+        for t in tracks {
+            let name = t["name"].as_str().unwrap();
+            let what = format!("{case}/{name}");
+            let outs = &run.pads[name];
+            check_track(&what, t, outs, origin_us, true);
+            if outs.is_empty() {
+                continue;
+            }
+            let caps = &run.caps[name];
+            let s = caps.structure(0).unwrap();
+            let codec = t["codec"].as_str().unwrap();
+            assert_eq!(
+                s.name(),
+                if codec == "h264" {
+                    "video/x-h264"
+                } else {
+                    "video/x-h265"
+                }
+            );
+            assert_eq!(s.get::<&str>("stream-format").unwrap(), "byte-stream");
+            assert_eq!(s.get::<&str>("alignment").unwrap(), "au");
+            assert_eq!(s.get::<i32>("width").unwrap() as u64, int(&t["width"]));
+            assert_eq!(s.get::<i32>("height").unwrap() as u64, int(&t["height"]));
+            let tags = &run.tags[name];
+            let dt = tags
+                .iter()
+                .find_map(|t| t.get::<gst::tags::DateTime>())
+                .unwrap_or_else(|| panic!("{what}: no date-time tag"));
+            let dt = dt.get().to_g_date_time().unwrap();
+            assert_eq!(
+                dt.to_unix() as u64 * 1_000_000 + dt.microsecond() as u64,
+                int(&t["timebase_us"]),
+                "{what}: date-time tag"
+            );
+        }
+    }
+}
+
+#[test]
+fn dirty_plays_like_basic_and_two_tracks_keep_their_offset() {
+    let Some(samples) = support::shared_samples("rf1") else {
+        return;
+    };
+    let basic = play(&samples.join("h264_basic/1712815946731"), "", "");
+    let dirty = play(&samples.join("h264_dirty/1712815946731"), "", "");
+    let (a, b) = (basic.only(), dirty.only());
+    assert_eq!(a.len(), 300);
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!((&x.data, x.pts, x.flags), (&y.data, y.pts, y.flags));
+    }
+    let two = play(&samples.join("two_tracks/1712815946731"), "", "queue");
+    assert_eq!(
+        two.pads["lowres"][0].pts,
+        Some(gst::ClockTime::from_mseconds(500))
+    );
+    assert_eq!(two.pads["video"][0].pts, Some(gst::ClockTime::ZERO));
+    // Track selection and a track file as location.
+    let only = play(
+        &samples.join("two_tracks/1712815946731_video.rf1i"),
+        "tracks=lowres",
+        "",
+    );
+    assert_eq!(only.pads.keys().collect::<Vec<_>>(), ["lowres"]);
+    assert_eq!(only.only().len(), 100);
+    assert_eq!(only.only()[0].pts, Some(gst::ClockTime::ZERO));
+}
+
+#[test]
+fn archive_dir_plays_as_one_continuous_stream() {
+    let Some(samples) = support::shared_samples("rf1") else {
+        return;
+    };
+    let json = case_json(&samples, "archive_dir");
+    let run = play(&samples.join("archive_dir/camera-0001"), "", "");
+    assert!(run.errors.is_empty() && run.warnings.is_empty(), "{run:?}");
+    let outs = run.only();
+    assert_eq!(outs.len(), 600);
+    for w in outs.windows(2) {
+        let step = w[1].pts.unwrap() - w[0].pts.unwrap();
+        assert!(
+            step >= gst::ClockTime::from_mseconds(99) && step <= gst::ClockTime::from_mseconds(101),
+            "step {step}"
+        );
+    }
+    let origin_us = int(&json["files"][0]["tracks"][0]["timebase_us"]);
+    for (i, file) in json["files"].as_array().unwrap().iter().enumerate() {
+        let t = &file["tracks"][0];
+        check_track(
+            &format!("archive_dir/{i}"),
+            t,
+            &outs[i * 200..(i + 1) * 200],
+            origin_us,
+            i == 0,
+        );
+    }
+    assert_eq!(
+        outs[599].pts,
+        Some(gst::ClockTime::from_nseconds(59_899_902_343))
+    );
+    // Exactly one segment event: segment joins are seamless.
+    assert_eq!(run.segments["video"].len(), 1);
+}
+
+#[test]
+fn archive_dir_remuxes_to_mp4() {
+    let Some(samples) = support::shared_samples("rf1") else {
+        return;
+    };
+    support::init();
+    let dir = TempDir::new("mp4");
+    let mp4 = dir.0.join("out.mp4");
+    let pipeline = gst::parse::launch(&format!(
+        "rf1src location=\"{}\" ! h264parse ! mp4mux ! filesink location=\"{}\"",
+        samples.join("archive_dir/camera-0001").display(),
+        mp4.display()
+    ))
+    .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    let msg = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(60),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("EOS");
+    assert!(matches!(msg.view(), gst::MessageView::Eos(_)), "{msg:?}");
+    pipeline.set_state(gst::State::Null).unwrap();
+    let run = support::demux_file("qtdemux", &mp4, "");
+    assert!(run.errors.is_empty(), "{:?}", run.errors);
+    let outs = run.only();
+    assert_eq!(outs.len(), 600);
+    let last = outs.last().unwrap();
+    let end = last.pts.unwrap() + last.duration.unwrap();
+    assert!(
+        end >= gst::ClockTime::from_mseconds(59_900)
+            && end <= gst::ClockTime::from_mseconds(60_100),
+        "end {end}"
+    );
+}
+
+// ------------------------------------------------------------ generated archives
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("rf1src-test-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+const START_MS: u64 = 1_700_000_000_000;
+const W: usize = 32;
+
+/// How to write a synthetic archive.
+#[derive(Clone, Copy)]
+struct Spec {
+    segments: usize,
+    frames_per_segment: usize,
+    gop: usize,
+    /// NALUs stored without start codes (no ANNEXB flag).
+    bare: bool,
+    /// SPS/PPS only in the very first access unit.
+    parameter_sets_once: bool,
+}
+
+/// The key-frame seed of frame `i`: decoded pictures equal
+/// `test_picture(W, W, seed)`.
+fn seed_of(spec: &Spec, frame: usize) -> u32 {
+    (frame - frame % spec.gop) as u32
+}
+
+/// Writes a 10 fps decodable H.264 archive into `dir`, one segment per
+/// `frames_per_segment` frames, with contiguous segment time bases.
+fn write_archive(dir: &Path, spec: Spec) {
+    let params = BaselineParams::for_size(W as u32, W as u32).unwrap();
+    let mut enc = SyntheticEncoder::new(params);
+    let strip = |nal: Vec<u8>| -> Vec<u8> {
+        if spec.bare {
+            nal[START_CODE.len()..].to_vec()
+        } else {
+            nal
+        }
+    };
+    let annexb = if spec.bare { 0 } else { flags::ANNEXB };
+    let sps = strip(params.sps(None));
+    let pps = strip(params.pps());
+    let mut frame = 0;
+    for s in 0..spec.segments {
+        let start_ms = START_MS + (s * spec.frames_per_segment) as u64 * 100;
+        let base = dir.join(start_ms.to_string());
+        let mut writer = TrackWriter::create(
+            &base,
+            "video",
+            Codec::H264,
+            start_ms * 1000,
+            (W as u16, W as u16),
+            Default::default(),
+        )
+        .unwrap();
+        for k in 0..spec.frames_per_segment {
+            let pts = Pts::Ns(k as u64 * 100 * MS);
+            if frame % spec.gop == 0 {
+                let (y, u, v) = test_picture(W, W, frame as u32);
+                let idr = strip(enc.key_frame(&y, &u, &v));
+                let mut nalus: Vec<NaluData> = Vec::new();
+                if frame == 0 || !spec.parameter_sets_once {
+                    nalus.push((&sps, flags::ESSENTIAL_META | annexb));
+                    nalus.push((&pps, flags::ESSENTIAL_META | annexb));
+                }
+                nalus.push((&idr, flags::KEY | annexb));
+                writer.write_access_unit(pts, &nalus).unwrap();
+            } else {
+                let p = strip(enc.skip_frame());
+                writer.write_access_unit(pts, &[(&p, annexb)]).unwrap();
+            }
+            frame += 1;
+        }
+        writer.close().unwrap();
+    }
+}
+
+fn expected_picture(spec: &Spec, frame: usize) -> Vec<u8> {
+    let (y, u, v) = test_picture(W, W, seed_of(spec, frame));
+    [y, u, v].concat()
+}
+
+fn seek(
+    pipeline: &gst::Pipeline,
+    flags: gst::SeekFlags,
+    start: gst::ClockTime,
+    stop: Option<gst::ClockTime>,
+) {
+    let stop_type = if stop.is_some() {
+        gst::SeekType::Set
+    } else {
+        gst::SeekType::None
+    };
+    pipeline
+        .seek(
+            1.0,
+            gst::SeekFlags::FLUSH | flags,
+            gst::SeekType::Set,
+            start,
+            stop_type,
+            stop.or(gst::ClockTime::NONE),
+        )
+        .unwrap();
+}
+
+/// Times are exact at 10 fps only up to the tick rounding: compare in ms.
+fn ms(t: Option<gst::ClockTime>) -> u64 {
+    (t.unwrap().nseconds() + MS / 2) / MS
+}
+
+#[test]
+fn bare_nalus_get_start_codes_and_decode() {
+    let dir = TempDir::new("bare");
+    let spec = Spec {
+        segments: 2,
+        frames_per_segment: 20,
+        gop: 10,
+        bare: true,
+        parameter_sets_once: true,
+    };
+    write_archive(&dir.0, spec);
+    let raw = play(&dir.0, "", "");
+    assert!(raw.errors.is_empty() && raw.warnings.is_empty(), "{raw:?}");
+    let outs = raw.only();
+    assert_eq!(outs.len(), 40);
+    for (i, out) in outs.iter().enumerate() {
+        assert!(out.data.starts_with(&START_CODE), "#{i}");
+        let key = i % spec.gop == 0;
+        assert_eq!(!out.is_delta(), key, "#{i}");
+        if key {
+            // SPS + PPS in front of every key frame, though stored only once.
+            let types: Vec<u8> = gstcctv::common::h264::annexb_nal_units(&out.data)
+                .map(|n| n[0] & 0x1f)
+                .collect();
+            assert_eq!(types, [7, 8, 5], "#{i}");
+        }
+        assert_eq!(ms(out.pts), i as u64 * 100, "#{i}");
+    }
+    let decoded = play(&dir.0, "", "h264parse ! avdec_h264");
+    assert!(decoded.errors.is_empty(), "{:?}", decoded.errors);
+    let pictures = decoded.only();
+    assert_eq!(pictures.len(), 40);
+    for (i, p) in pictures.iter().enumerate() {
+        assert!(p.data == expected_picture(&spec, i), "picture {i}");
+    }
+}
+
+#[test]
+fn truncated_packet_file_gives_complete_frames_and_one_warning() {
+    let dir = TempDir::new("cut");
+    let spec = Spec {
+        segments: 1,
+        frames_per_segment: 30,
+        gop: 10,
+        bare: false,
+        parameter_sets_once: false,
+    };
+    write_archive(&dir.0, spec);
+    let full = play(&dir.0, "", "");
+    let sizes: Vec<usize> = full.only().iter().map(|o| o.data.len()).collect();
+    // Cut inside frame 20 (a key frame).
+    let cut: usize = sizes[..20].iter().sum::<usize>() + 5;
+    let packets = dir.0.join(format!("{START_MS}_video.rf1p"));
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&packets)
+        .unwrap()
+        .set_len(cut as u64)
+        .unwrap();
+    let run = play(&dir.0, "", "");
+    assert!(run.errors.is_empty(), "{:?}", run.errors);
+    assert_eq!(run.warnings.len(), 1, "{:?}", run.warnings);
+    let outs = run.only();
+    assert_eq!(outs.len(), 20);
+    assert_eq!(concat(outs), concat(&full.only()[..20]));
+}
+
+#[test]
+fn bad_magic_is_an_error() {
+    let dir = TempDir::new("magic");
+    let spec = Spec {
+        segments: 1,
+        frames_per_segment: 10,
+        gop: 10,
+        bare: false,
+        parameter_sets_once: false,
+    };
+    write_archive(&dir.0, spec);
+    let index = dir.0.join(format!("{START_MS}_video.rf1i"));
+    let mut bytes = fs::read(&index).unwrap();
+    bytes[..4].copy_from_slice(b"RIFF");
+    fs::write(&index, bytes).unwrap();
+    support::init();
+    let pipeline = gst::parse::launch(&format!(
+        "rf1src location=\"{}\" ! fakesink",
+        dir.0.display()
+    ))
+    .unwrap();
+    assert!(pipeline.set_state(gst::State::Playing).is_err());
+    let bus = pipeline.bus().unwrap();
+    let msg = bus
+        .timed_pop_filtered(gst::ClockTime::from_seconds(5), &[gst::MessageType::Error])
+        .expect("an error message");
+    let gst::MessageView::Error(err) = msg.view() else {
+        unreachable!()
+    };
+    let text = format!("{} {:?}", err.error(), err.debug());
+    assert!(text.contains("not an rf1 video index"), "{text}");
+    pipeline.set_state(gst::State::Null).unwrap();
+}
+
+fn seek_spec() -> Spec {
+    Spec {
+        segments: 3,
+        frames_per_segment: 30,
+        gop: 10,
+        bare: false,
+        parameter_sets_once: true,
+    }
+}
+
+#[test]
+fn key_unit_seek_lands_exactly_on_the_key_frame() {
+    let dir = TempDir::new("keyseek");
+    let spec = seek_spec();
+    write_archive(&dir.0, spec);
+    let reference = play(&dir.0, "", "");
+    let key_pts = reference.only()[20].pts.unwrap();
+    for target in [key_pts, key_pts + gst::ClockTime::from_mseconds(50)] {
+        let run = play_seek(&dir.0, "", |p| {
+            seek(p, gst::SeekFlags::KEY_UNIT, target, None)
+        });
+        assert!(run.errors.is_empty(), "{:?}", run.errors);
+        let outs = run.only();
+        assert_eq!(outs.len(), 70, "target {target}");
+        assert_eq!(outs[0].pts, Some(key_pts));
+        assert!(!outs[0].is_delta());
+        assert!(outs[0].flags.contains(gst::BufferFlags::DISCONT));
+        let segment = run.segments["video"].last().unwrap();
+        let segment = segment.downcast_ref::<gst::ClockTime>().unwrap();
+        assert_eq!(segment.start(), Some(key_pts));
+        assert_eq!(segment.time(), Some(key_pts));
+    }
+}
+
+#[test]
+fn accurate_seek_with_stop_starts_at_the_key_frame_before() {
+    let dir = TempDir::new("accurate");
+    let spec = seek_spec();
+    write_archive(&dir.0, spec);
+    let start = gst::ClockTime::from_mseconds(2_350);
+    let stop = gst::ClockTime::from_mseconds(3_500);
+    let run = play_seek(&dir.0, "", |p| {
+        seek(p, gst::SeekFlags::ACCURATE, start, Some(stop))
+    });
+    assert!(run.errors.is_empty(), "{:?}", run.errors);
+    // The sink drops what ends before the segment start: the frames from
+    // the key frame at 2.0 s up to 2.3 s are sent but not rendered.
+    let outs = run.only();
+    assert_eq!(ms(outs[0].pts), 2_300);
+    assert!(ms(outs.last().unwrap().pts) < 3_500);
+    assert_eq!(outs.len(), 12); // 2.3 .. 3.4 s
+    let segment = run.segments["video"].last().unwrap();
+    let segment = segment.downcast_ref::<gst::ClockTime>().unwrap();
+    assert_eq!((segment.start(), segment.stop()), (Some(start), Some(stop)));
+    // Decoded pictures are right, so decoding started at the key frame.
+    let decoded = play_seek(&dir.0, "h264parse ! avdec_h264", |p| {
+        seek(p, gst::SeekFlags::ACCURATE, start, Some(stop))
+    });
+    assert!(decoded.errors.is_empty(), "{:?}", decoded.errors);
+    let pictures = decoded.only();
+    assert_eq!(ms(pictures[0].pts), 2_400);
+    assert_eq!(pictures.len(), 11);
+    for p in pictures {
+        let frame = (ms(p.pts) / 100) as usize;
+        assert!(p.data == expected_picture(&spec, frame), "frame {frame}");
+    }
+}
+
+#[test]
+fn seek_across_a_segment_boundary_and_decode() {
+    let dir = TempDir::new("segments");
+    let spec = seek_spec();
+    write_archive(&dir.0, spec);
+    // Segment 2 starts at 3.0 s; its key frames carry no SPS/PPS (only the
+    // very first AU of the archive does): they are looked up in segment 1.
+    let target = gst::ClockTime::from_mseconds(4_250);
+    let run = play_seek(&dir.0, "h264parse ! avdec_h264", |p| {
+        seek(p, gst::SeekFlags::KEY_UNIT, target, None)
+    });
+    assert!(run.errors.is_empty(), "{:?}", run.errors);
+    let pictures = run.only();
+    assert_eq!(ms(pictures[0].pts), 4_000);
+    assert_eq!(pictures.len(), 50); // 4.0 .. 8.9 s, through segment 3
+    for (i, p) in pictures.iter().enumerate() {
+        let frame = (ms(p.pts) / 100) as usize;
+        assert_eq!(frame, 40 + i);
+        assert!(p.data == expected_picture(&spec, frame), "frame {frame}");
+    }
+    // Queries on the element.
+    support::init();
+    let pipeline = gst::parse::launch(&format!(
+        "rf1src location=\"{}\" ! fakesink",
+        dir.0.display()
+    ))
+    .unwrap();
+    pipeline.set_state(gst::State::Paused).unwrap();
+    let _ = pipeline.state(gst::ClockTime::from_seconds(5));
+    assert_eq!(ms(pipeline.query_duration::<gst::ClockTime>()), 8_900);
+    let mut q = gst::query::Seeking::new(gst::Format::Time);
+    assert!(pipeline.query(&mut q));
+    assert!(q.result().0);
+    pipeline.set_state(gst::State::Null).unwrap();
+}
+
+#[test]
+fn empty_and_missing_locations() {
+    let dir = TempDir::new("missing");
+    support::init();
+    let pipeline = gst::parse::launch(&format!(
+        "rf1src location=\"{}\" ! fakesink",
+        dir.0.join("nothing").display()
+    ))
+    .unwrap();
+    assert!(pipeline.set_state(gst::State::Paused).is_err());
+    pipeline.set_state(gst::State::Null).unwrap();
+}
+
+#[test]
+fn uri_handler() {
+    support::init();
+    let dir = TempDir::new("uri");
+    write_archive(
+        &dir.0,
+        Spec {
+            segments: 1,
+            frames_per_segment: 5,
+            gop: 5,
+            bare: false,
+            parameter_sets_once: false,
+        },
+    );
+    let uri = format!("rf1://{}", dir.0.display());
+    let src = gst::Element::make_from_uri(gst::URIType::Src, &uri, None).unwrap();
+    assert_eq!(src.factory().unwrap().name(), "rf1src");
+    assert_eq!(
+        src.property::<Option<String>>("location").as_deref(),
+        Some(dir.0.to_str().unwrap())
+    );
+    let handler = src.dynamic_cast_ref::<gst::URIHandler>().unwrap();
+    handler
+        .set_uri(&format!("file://{}", dir.0.display()))
+        .unwrap();
+    assert_eq!(handler.uri().unwrap().as_str(), uri);
+    assert!(handler.set_uri("http://example.com/x").is_err());
+}
