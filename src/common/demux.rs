@@ -334,6 +334,8 @@ pub struct DemuxCore<D: Driver> {
     pub sinkpad: gst::Pad,
     state: Mutex<Option<State<D>>>,
     pub streams: Mutex<OutputStreams>,
+    /// Scheduling mode, readable without the state lock.
+    pull_mode: std::sync::atomic::AtomicBool,
     hooks: Hooks,
 }
 
@@ -378,6 +380,7 @@ impl<D: Driver> DemuxCore<D> {
             sinkpad,
             state: Mutex::new(None),
             streams: Mutex::new(OutputStreams::default()),
+            pull_mode: std::sync::atomic::AtomicBool::new(false),
             hooks: Hooks::of::<T>(),
         }
     }
@@ -437,6 +440,8 @@ impl<D: Driver> DemuxCore<D> {
             gst::PadMode::Push => Mode::Push,
             _ => return Err(gst::loggable_error!(*CAT, "Unsupported pad mode")),
         };
+        self.pull_mode
+            .store(mode == Mode::Pull, std::sync::atomic::Ordering::Relaxed);
         let mut state = State::new(imp.new_driver(), mode);
         if mode == Mode::Pull {
             state.file_size = upstream_size(pad);
@@ -1112,13 +1117,7 @@ impl<D: Driver> DemuxCore<D> {
     fn src_event(&self, element: &gst::Element, pad: &gst::Pad, event: gst::Event) -> bool {
         match event.view() {
             gst::EventView::Seek(seek) => {
-                let pull = self
-                    .state
-                    .lock()
-                    .unwrap()
-                    .as_ref()
-                    .is_some_and(|s| s.mode == Mode::Pull);
-                if pull {
+                if self.pull_mode.load(std::sync::atomic::Ordering::Relaxed) {
                     match self.handle_seek(element, seek) {
                         Ok(()) => true,
                         Err(msg) => {
@@ -1135,12 +1134,7 @@ impl<D: Driver> DemuxCore<D> {
     }
 
     fn src_query(&self, element: &gst::Element, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
-        let pull = self
-            .state
-            .lock()
-            .unwrap()
-            .as_ref()
-            .is_some_and(|s| s.mode == Mode::Pull);
+        let pull = self.pull_mode.load(std::sync::atomic::Ordering::Relaxed);
         OutputStreams::answer_time_query(&self.streams, query, pull, || self.duration())
             .unwrap_or_else(|| gst::Pad::query_default(pad, Some(element), query))
     }
@@ -1148,7 +1142,23 @@ impl<D: Driver> DemuxCore<D> {
     /// Duration: exact once the index covers the whole file, else predicted
     /// from the last unit of the file.
     fn duration(&self) -> Option<gst::ClockTime> {
-        let mut guard = self.state.lock().unwrap();
+        // Queries can come from the streaming thread itself while it holds
+        // the state (e.g. from a pad-added handler while pads are added):
+        // wait a little, never forever.
+        let mut guard = None;
+        for _ in 0..50 {
+            match self.state.try_lock() {
+                Ok(g) => {
+                    guard = Some(g);
+                    break;
+                }
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    std::thread::sleep(std::time::Duration::from_millis(1))
+                }
+                Err(std::sync::TryLockError::Poisoned(_)) => return None,
+            }
+        }
+        let mut guard = guard?;
         let state = guard.as_mut()?;
         if state.mode != Mode::Pull || state.discovering {
             return None;
