@@ -38,8 +38,10 @@ fn collect(input: &Path, camera: u32) -> Result<Vec<Sample>, String> {
             };
             let sink: gst::Element = if pad.name() == wanted {
                 let samples = samples.clone();
+                // No preroll wait: one streaming thread feeds every pad.
                 gst_app::AppSink::builder()
                     .sync(false)
+                    .async_(false)
                     .callbacks(
                         gst_app::AppSinkCallbacks::builder()
                             .new_sample(move |sink| {
@@ -62,6 +64,7 @@ fn collect(input: &Path, camera: u32) -> Result<Vec<Sample>, String> {
             } else {
                 gst::ElementFactory::make("fakesink")
                     .property("sync", false)
+                    .property("async", false)
                     .build()
                     .unwrap()
             };
