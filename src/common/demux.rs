@@ -165,6 +165,8 @@ where
 /// Bytes read per pull: large enough to amortise the call, small enough to
 /// keep memory flat.
 const READ_CHUNK: usize = 256 * 1024;
+/// Read buffers kept for reuse once downstream has released their memory.
+const RETIRED_WINDOWS: usize = 4;
 /// Window scanned per step while resynchronising.
 const RESYNC_WINDOW: usize = 64 * 1024;
 /// Bytes of units looked at before pads are announced with no-more-pads.
@@ -272,6 +274,10 @@ struct State<D: Driver> {
     offset: u64,
     file_size: Option<u64>,
     window: Option<Window>,
+    /// Earlier read buffers, reused when no sub-buffer holds them any more.
+    retired: std::collections::VecDeque<gst::Buffer>,
+    /// Whether upstream fills buffers we provide (filesrc does).
+    fill_supported: bool,
     adapter: gst_base::UniqueAdapter,
     discovering: bool,
     discovered_bytes: u64,
@@ -303,6 +309,8 @@ impl<D: Driver> State<D> {
             offset: 0,
             file_size: None,
             window: None,
+            retired: std::collections::VecDeque::new(),
+            fill_supported: true,
             adapter: gst_base::UniqueAdapter::new(),
             discovering: true,
             discovered_bytes: 0,
@@ -526,12 +534,19 @@ impl<D: Driver> DemuxCore<D> {
             }
             want = want.min((size - offset) as usize);
         }
-        let buffer = match self.sinkpad.pull_range(offset, want as u32) {
-            Ok(b) => b,
-            Err(gst::FlowError::Eos) => {
-                state.window = None;
-                return Ok(true);
+        if let Some(old) = state.window.take() {
+            state.retired.push_back(old.map.into_buffer());
+            if state.retired.len() > RETIRED_WINDOWS {
+                state.retired.pop_front();
             }
+        }
+        let buffer = match self.read_into_spare(state, offset, want) {
+            Some(result) => result,
+            None => self.sinkpad.pull_range(offset, want as u32),
+        };
+        let buffer = match buffer {
+            Ok(b) => b,
+            Err(gst::FlowError::Eos) => return Ok(true),
             Err(e) => return Err(e),
         };
         let map = buffer
@@ -540,6 +555,37 @@ impl<D: Driver> DemuxCore<D> {
         let short = map.len() < len;
         state.window = Some(Window { offset, map });
         Ok(short)
+    }
+
+    /// Reads into a retired window whose memory nobody references any more,
+    /// so that steady-state reading reuses a few buffers instead of asking
+    /// the allocator for fresh (zeroed) pages every time. `None` when no
+    /// spare fits or upstream cannot fill a given buffer.
+    fn read_into_spare(
+        &self,
+        state: &mut State<D>,
+        offset: u64,
+        want: usize,
+    ) -> Option<Result<gst::Buffer, gst::FlowError>> {
+        if !state.fill_supported {
+            return None;
+        }
+        let i = state
+            .retired
+            .iter()
+            .position(|b| b.is_writable() && b.is_all_memory_writable() && b.maxsize() >= want)?;
+        let mut buffer = state.retired.remove(i)?;
+        let target = buffer.get_mut()?;
+        target.set_size(want);
+        match self.sinkpad.pull_range_fill(offset, target, want as u32) {
+            Ok(()) => Some(Ok(buffer)),
+            Err(gst::FlowError::Error) => {
+                // Upstream handed back a buffer of its own: stop offering ours.
+                state.fill_supported = false;
+                None
+            }
+            Err(e) => Some(Err(e)),
+        }
     }
 
     /// Parses the unit at `offset`, reading as needed.
