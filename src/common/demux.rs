@@ -926,20 +926,7 @@ impl<D: Driver> DemuxCore<D> {
             gst::info!(CAT, obj = element, "{}", summary);
         }
         if segment_done {
-            let position = self.streams.lock().unwrap().position().unwrap_or_default();
-            let seqnum = self.streams.lock().unwrap().seqnum();
-            let _ = element.post_message(
-                gst::message::SegmentDone::builder(position)
-                    .src(element)
-                    .seqnum(seqnum)
-                    .build(),
-            );
-            OutputStreams::push_event_all(
-                &self.streams,
-                &gst::event::SegmentDone::builder(position)
-                    .seqnum(seqnum)
-                    .build(),
-            );
+            OutputStreams::finish_segment(&self.streams, element);
             return;
         }
         OutputStreams::finish(&self.streams);

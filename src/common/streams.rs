@@ -308,6 +308,27 @@ impl OutputStreams {
         }
     }
 
+    /// Ends a SEGMENT seek's playback: posts SEGMENT_DONE from `element` and
+    /// sends the segment-done event on every pad (instead of EOS).
+    pub fn finish_segment(this: &Mutex<Self>, element: &gst::Element) {
+        let (position, seqnum) = {
+            let me = this.lock().unwrap();
+            (me.position().unwrap_or_default(), me.seqnum)
+        };
+        let _ = element.post_message(
+            gst::message::SegmentDone::builder(position)
+                .src(element)
+                .seqnum(seqnum)
+                .build(),
+        );
+        Self::push_event_all(
+            this,
+            &gst::event::SegmentDone::builder(position)
+                .seqnum(seqnum)
+                .build(),
+        );
+    }
+
     /// Sends `event` on every source pad (flushes, EOS on errors).
     pub fn push_event_all(this: &Mutex<Self>, event: &gst::Event) -> bool {
         let pads = this.lock().unwrap().pads();

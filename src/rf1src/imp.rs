@@ -604,23 +604,7 @@ impl Rf1Src {
             );
         }
         if segment_done {
-            let (position, seqnum) = {
-                let streams = self.streams.lock().unwrap();
-                (streams.position().unwrap_or_default(), streams.seqnum())
-            };
-            let obj = self.obj();
-            let _ = obj.post_message(
-                gst::message::SegmentDone::builder(position)
-                    .src(&*obj)
-                    .seqnum(seqnum)
-                    .build(),
-            );
-            OutputStreams::push_event_all(
-                &self.streams,
-                &gst::event::SegmentDone::builder(position)
-                    .seqnum(seqnum)
-                    .build(),
-            );
+            OutputStreams::finish_segment(&self.streams, self.obj().upcast_ref());
             return;
         }
         OutputStreams::finish(&self.streams);
