@@ -4,7 +4,7 @@
 //!
 //! A track is `<base>_<name>.rf1i` (32-byte header + one u64 entry per NALU +
 //! a sentinel) and `<base>_<name>.rf1p` (concatenated NALU payloads).
-//! See `shared/docs/rf1.md` and `NOTES-rf1.md` for the layout and the facts
+//! See `shared/docs/rf1.md` and `docs/rf1-findings.md` for the layout and the facts
 //! observed on real files.
 
 mod archive;

@@ -5,7 +5,7 @@
 //! back to back. Chunks start with a two-digit stream id `NS` (N = camera,
 //! S = substream: 0 key, 1 delta, 7 mu-law, 9 Opus) and a type (`dc` video,
 //! `wb` audio), except JPEG snapshots, which are raw `FF D8 .. FF D9` blobs.
-//! See `NOTES-says.md` for what the sample data showed beyond the spec.
+//! See `docs/says-findings.md` for what the sample data showed beyond the spec.
 //!
 //! Everything here works on byte slices, never panics on arbitrary input and
 //! never trusts a length before checking it against [`MAX_CHUNK_LEN`] and the
