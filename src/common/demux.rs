@@ -150,6 +150,31 @@ pub trait Driver: Send + 'static {
     }
 }
 
+/// The always-present sink pad template of a demuxer taking `caps_name`.
+pub fn sink_pad_template(caps_name: &str) -> gst::PadTemplate {
+    gst::PadTemplate::new(
+        "sink",
+        gst::PadDirection::Sink,
+        gst::PadPresence::Always,
+        &gst::Caps::new_empty_simple(caps_name),
+    )
+    .expect("valid sink template")
+}
+
+/// A "sometimes" source pad template for H.264 byte-stream access units.
+pub fn h264_src_pad_template(name_template: &str) -> gst::PadTemplate {
+    gst::PadTemplate::new(
+        name_template,
+        gst::PadDirection::Src,
+        gst::PadPresence::Sometimes,
+        &gst::Caps::builder("video/x-h264")
+            .field("stream-format", "byte-stream")
+            .field("alignment", "au")
+            .build(),
+    )
+    .expect("valid source template")
+}
+
 /// Implemented by the element's `imp` struct so that pad functions can find
 /// the core.
 pub trait DemuxElement: ObjectSubclass + ElementImpl

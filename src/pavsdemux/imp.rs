@@ -464,24 +464,8 @@ impl ElementImpl for PavsDemux {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let sink = gst::PadTemplate::new(
-                "sink",
-                gst::PadDirection::Sink,
-                gst::PadPresence::Always,
-                &gst::Caps::new_empty_simple(super::SINK_CAPS_NAME),
-            )
-            .unwrap();
-            let src_caps = gst::Caps::builder("video/x-h264")
-                .field("stream-format", "byte-stream")
-                .field("alignment", "au")
-                .build();
-            let src = gst::PadTemplate::new(
-                "video_%u",
-                gst::PadDirection::Src,
-                gst::PadPresence::Sometimes,
-                &src_caps,
-            )
-            .unwrap();
+            let sink = crate::common::demux::sink_pad_template(super::SINK_CAPS_NAME);
+            let src = crate::common::demux::h264_src_pad_template("video_%u");
             vec![sink, src]
         });
         TEMPLATES.as_ref()

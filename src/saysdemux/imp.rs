@@ -725,23 +725,8 @@ impl ElementImpl for SaysDemux {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let sink = gst::PadTemplate::new(
-                "sink",
-                gst::PadDirection::Sink,
-                gst::PadPresence::Always,
-                &gst::Caps::new_empty_simple(super::SINK_CAPS_NAME),
-            )
-            .unwrap();
-            let video = gst::PadTemplate::new(
-                "video_%u",
-                gst::PadDirection::Src,
-                gst::PadPresence::Sometimes,
-                &gst::Caps::builder("video/x-h264")
-                    .field("stream-format", "byte-stream")
-                    .field("alignment", "au")
-                    .build(),
-            )
-            .unwrap();
+            let sink = crate::common::demux::sink_pad_template(super::SINK_CAPS_NAME);
+            let video = crate::common::demux::h264_src_pad_template("video_%u");
             let mut audio_caps = gst::Caps::builder("audio/x-mulaw")
                 .field("rate", 8000i32)
                 .field("channels", 1i32)
