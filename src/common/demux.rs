@@ -1038,7 +1038,7 @@ impl<D: Driver> DemuxCore<D> {
                 break;
             }
             let offset = state.offset;
-            let (parsed, need) = {
+            let parsed = {
                 let mut need = 16.min(avail);
                 loop {
                     let map = state.adapter.map(need).map_err(|_| gst::FlowError::Error)?;
@@ -1052,12 +1052,12 @@ impl<D: Driver> DemuxCore<D> {
                                     need = avail;
                                     continue;
                                 }
-                                break (None, n);
+                                break None;
                             }
                             need = n;
                         }
-                        Parsed::NeedMore(_) => break (Some(Parsed::Invalid), 0),
-                        parsed => break (Some(parsed), 0),
+                        Parsed::NeedMore(_) => break Some(Parsed::Invalid),
+                        parsed => break Some(parsed),
                     }
                 }
             };
@@ -1069,10 +1069,7 @@ impl<D: Driver> DemuxCore<D> {
                     }
                     Parsed::Invalid
                 }
-                None => {
-                    let _ = need;
-                    break;
-                }
+                None => break,
             };
             match parsed {
                 Parsed::Unit(unit, len) => {
@@ -1408,7 +1405,7 @@ impl<D: Driver> DemuxCore<D> {
             if let Some(point) = self.bisect(state, target)? {
                 return Ok(point);
             }
-            self.scan_index_to(state, element, target)?;
+            self.scan_index_to(state, target)?;
         }
         let idx = state
             .index
@@ -1435,11 +1432,10 @@ impl<D: Driver> DemuxCore<D> {
     fn scan_index_to(
         &self,
         state: &mut State<D>,
-        element: &gst::Element,
         target: gst::ClockTime,
     ) -> Result<(), gst::FlowError> {
         let saved_timeline = state.driver.timeline();
-        let mut timeline = state
+        let timeline = state
             .index
             .last()
             .map_or_else(|| saved_timeline.clone(), |e| e.timeline.clone());
@@ -1447,8 +1443,7 @@ impl<D: Driver> DemuxCore<D> {
             .index
             .last()
             .map_or(state.index_frontier, |e| e.offset);
-        state.driver.set_timeline(timeline.clone());
-        let _ = element;
+        state.driver.set_timeline(timeline);
         let mut first = true;
         while let Some((offset, unit, len)) = self.probe_unit(state, at, state.file_size)? {
             let seek_point = state.driver.is_seek_point(&unit);
@@ -1473,12 +1468,10 @@ impl<D: Driver> DemuxCore<D> {
                 }
             }
             first = false;
-            timeline = state.driver.timeline();
         }
         if state.index.last().is_none_or(|e| e.pts <= target) && state.probe_eof(at) {
             state.index_complete = true;
         }
-        let _ = timeline;
         state.driver.set_timeline(saved_timeline);
         Ok(())
     }
@@ -1497,9 +1490,8 @@ impl<D: Driver> DemuxCore<D> {
             return Ok(None);
         };
         let (mut lo, mut hi) = (base.offset, size);
-        let mut lo_pts = base.pts;
         // Probes in offset order must give non-decreasing predicted times.
-        let mut probes: Vec<(u64, gst::ClockTime)> = vec![(lo, lo_pts)];
+        let mut probes: Vec<(u64, gst::ClockTime)> = vec![(lo, base.pts)];
         while hi - lo > BISECT_MIN_SPAN {
             let mid = lo + (hi - lo) / 2;
             let limit = Some(hi.min(mid + PROBE_SCAN_LIMIT));
@@ -1528,12 +1520,10 @@ impl<D: Driver> DemuxCore<D> {
             probes.insert(pos, (offset, pts));
             if pts <= target {
                 lo = offset;
-                lo_pts = pts;
             } else {
                 hi = mid;
             }
         }
-        let _ = lo_pts;
         // Scan [lo, ...) for the last seek point at or before the target.
         let mut at = lo;
         let mut best: Option<SeekPoint<D::Timeline>> = None;

@@ -193,7 +193,9 @@ impl Driver for PavsDriver {
             );
             tags.add::<gst::tags::ContainerFormat>(&"VMax PAVS", gst::TagMergeMode::Replace);
             tags.add::<gst::tags::VideoCodec>(&"H.264", gst::TagMergeMode::Replace);
-            if let Some(dt) = unix_ns_to_datetime(channel.first_capture_ns) {
+            if let Ok(dt) =
+                gst::DateTime::from_unix_epoch_utc_usecs((channel.first_capture_ns / 1000) as i64)
+            {
                 tags.add::<gst::tags::DateTime>(&dt, gst::TagMergeMode::Replace);
             }
         }
@@ -343,17 +345,6 @@ fn nominal_framerate(interval_ns: Option<u64>) -> gst::Fraction {
         }
     }
     gst::Fraction::new(((fps * 1000.0).round() as i32).max(1), 1000)
-}
-
-/// UTC date-time of a Unix time in ns, for the DATE_TIME tag.
-pub(crate) fn unix_ns_to_datetime(ns: u64) -> Option<gst::DateTime> {
-    let dt = glib::DateTime::from_unix_utc((ns / 1_000_000_000) as i64).ok()?;
-    let dt = dt
-        .add(glib::TimeSpan::from_microseconds(
-            (ns / 1000 % 1_000_000) as i64,
-        ))
-        .ok()?;
-    gst::DateTime::from_g_date_time(dt).into()
 }
 
 pub struct PavsDemux {

@@ -35,7 +35,7 @@ pub const TICKS_PER_SECOND: u64 = 4096;
 pub const MAX_PTS_TICKS: u32 = (1 << 22) - 1;
 pub const MAX_OFFSET: u64 = (1 << 30) - 1;
 /// Start code prepended to payloads stored without the ANNEXB flag.
-pub const START_CODE: [u8; 4] = [0, 0, 0, 1];
+pub use crate::common::h264::START_CODE;
 
 /// Per-entry flag bits (12-bit field).
 pub mod flags {
