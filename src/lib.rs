@@ -7,6 +7,7 @@
 use gst::glib;
 
 pub mod common;
+pub mod engine;
 pub mod formats;
 pub mod pavsdemux;
 pub mod rf1src;

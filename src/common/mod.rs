@@ -4,4 +4,3 @@
 pub mod demux;
 pub mod h264;
 pub mod streams;
-pub mod timeline;

@@ -4,7 +4,7 @@
 use crate::common::demux::{DemuxCore, DemuxElement, Driver, Output, Parsed, UnitBytes};
 use crate::common::h264::{BaselineParams, VuiHints, analog_pixel_aspect_ratio};
 use crate::common::streams::{StreamKey, StreamSpec, unix_time_caps};
-use crate::common::timeline::Timeline;
+use crate::engine::timeline::Timeline;
 use crate::formats::pavs::{self, BlockHeader, BlockParse};
 use gst::glib;
 use gst::prelude::*;
@@ -217,7 +217,7 @@ impl Driver for PavsDriver {
             let capture = unit.capture_time_ns();
             firsts.entry(unit.channel).or_insert(capture);
             let (prev, list) = steps.entry(unit.channel).or_insert((capture, Vec::new()));
-            if capture > *prev && capture - *prev <= crate::common::timeline::GAP_NS {
+            if capture > *prev && capture - *prev <= crate::engine::timeline::GAP_NS {
                 list.push(capture - *prev);
             }
             *prev = capture;

@@ -37,6 +37,8 @@ pub struct Timeline {
     started: bool,
     /// Capture time of running time zero (default: the first frame).
     origin: Option<u64>,
+    /// Whether the last frame placed broke continuity.
+    last_discont: bool,
 }
 
 /// A running time and whether it breaks continuity.
@@ -58,6 +60,7 @@ impl Timeline {
             off_line: false,
             started: false,
             origin: None,
+            last_discont: false,
         }
     }
 
@@ -67,6 +70,11 @@ impl Timeline {
         let mut t = Self::new(max_gap);
         t.origin = Some(origin);
         t
+    }
+
+    /// Whether the frame placed last broke continuity.
+    pub fn last_was_discont(&self) -> bool {
+        self.last_discont
     }
 
     /// Estimated duration of one frame.
@@ -102,7 +110,7 @@ impl Timeline {
             let step = capture - self.high_water;
             let on_line = self.on_line(capture);
             if self.max_gap.is_some_and(|g| step > g) {
-                pts = self.prev_pts + self.frame_ns;
+                pts = self.prev_pts.saturating_add(self.frame_ns);
                 self.rebase(capture, pts);
                 discont = true;
             } else if on_line > self.prev_pts {
@@ -113,7 +121,7 @@ impl Timeline {
                 discont = step > GAP_NS;
                 self.high_water = capture;
             } else {
-                pts = self.prev_pts + self.frame_ns;
+                pts = self.prev_pts.saturating_add(self.frame_ns);
                 self.rebase(capture, pts);
             }
             self.off_line = false;
@@ -121,17 +129,18 @@ impl Timeline {
             let local_step = capture.saturating_sub(self.prev_capture);
             if self.off_line && local_step > 0 && local_step <= GAP_NS {
                 // The frames after a backward jump run on: a new line.
-                pts = self.prev_pts + local_step;
+                pts = self.prev_pts.saturating_add(local_step);
                 self.rebase(capture, pts);
                 self.off_line = false;
             } else {
-                pts = self.prev_pts + self.frame_ns;
+                pts = self.prev_pts.saturating_add(self.frame_ns);
                 discont = capture < self.high_water;
                 self.off_line = true;
             }
         }
         self.prev_capture = capture;
         self.prev_pts = pts;
+        self.last_discont = discont;
         Stamp { pts, discont }
     }
 

@@ -1,0 +1,955 @@
+// SPDX-License-Identifier: MIT
+//! The demuxer engine: one parse loop for pull and push input, resync with
+//! one damage account, stream discovery, the running timeline, the seek
+//! index and seeking. It knows nothing of any front end: it yields
+//! [`Event`]s whose packets refer to the chunks that were read.
+
+use super::bytes::{ByteSource, Chunk, Input, View};
+use super::damage::Damage;
+use super::error::EngineError;
+use super::format::{Format, Packet, Parsed, StreamId, StreamInfo, Tags, UnitData};
+use super::index::{KeyEntry, SeekIndex};
+use std::collections::VecDeque;
+
+/// Window scanned per step while resynchronising.
+const RESYNC_WINDOW: usize = 64 * 1024;
+/// Bytes of units looked at before streams are announced.
+const DISCOVERY_BYTES: u64 = 4 << 20;
+/// Units looked at before streams are announced, whichever comes first.
+const DISCOVERY_UNITS: usize = 2048;
+/// Below this many bytes a bisection stops and scans forward.
+const BISECT_MIN_SPAN: u64 = 512 * 1024;
+/// How far a bisection probe looks for a valid unit.
+const PROBE_SCAN_LIMIT: u64 = 4 << 20;
+/// First step back when a stream has no key unit in the window found by
+/// bisection (doubles each time).
+const BACKOFF_START: u64 = 1 << 20;
+/// Running times beyond this (about 146 years) are impossible: such a unit
+/// is damage. Keeps every time convertible and sums from overflowing.
+pub const MAX_RUNNING_TIME: u64 = 1 << 62;
+
+/// What the engine has for its front end.
+pub enum Event<C> {
+    /// Discovery is over: these streams exist (GStreamer: add the pads,
+    /// then no-more-pads). Comes once, before any packet.
+    StreamsFound(Vec<StreamInfo>),
+    /// A stream first seen after discovery.
+    NewStream(StreamInfo),
+    Packet(Packet<C>),
+    /// Push input: more bytes (or the end of input) are needed.
+    NeedData,
+    /// No more packets: the end of input, or the stop position.
+    Eos,
+}
+
+/// Where a seek restarts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeekOutcome {
+    /// Running time of the earliest key unit that a stream restarts at
+    /// (the position a KEY_UNIT seek snaps to); `None` from the start.
+    pub key_pts: Option<u64>,
+    /// Byte offset reading restarts at.
+    pub offset: u64,
+    /// The target is at or past the end: nothing follows.
+    pub past_end: bool,
+}
+
+/// Counts for the closing report.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub format: &'static str,
+    pub units: u64,
+    pub damage: Damage,
+    pub summary: Option<String>,
+}
+
+struct Queued<U, C> {
+    unit: U,
+    data: UnitData<C>,
+    offset: u64,
+}
+
+/// A unit found by [`Demuxer::walk`].
+struct Walked<U> {
+    offset: u64,
+    unit: U,
+    len: usize,
+    content_end: u64,
+}
+
+/// Where to resume after a seek.
+struct Plan<T> {
+    offset: u64,
+    timeline: T,
+    key_pts: Option<u64>,
+    /// The index covers everything before `offset` (reading extends it).
+    known: bool,
+}
+
+pub struct Demuxer<F: Format, C: Chunk> {
+    format: F,
+    input: Input<C>,
+    header_done: bool,
+    /// Offset of the next unit.
+    offset: u64,
+    /// Set while skipping damage: where the resync scan continues.
+    scan_from: Option<u64>,
+    /// Content end of the last valid unit while the next one is unchecked.
+    last_content_end: Option<u64>,
+    discovering: bool,
+    discovered_bytes: u64,
+    queued: Vec<Queued<F::Unit, C>>,
+    outbox: VecDeque<Event<C>>,
+    damage: Damage,
+    units: u64,
+    index: SeekIndex<F::Timeline>,
+    /// Timeline right after discovery: resuming from the very start.
+    initial_timeline: Option<F::Timeline>,
+    /// Sequential reading is at the index frontier (extends it).
+    at_frontier: bool,
+    /// Running time at which output stops (exclusive).
+    stop: Option<u64>,
+    /// No more units: end of data or the stop position reached.
+    ended: bool,
+    announced: Vec<StreamId>,
+    /// Streams that have key units (decoding starts only at one).
+    keyed: Vec<StreamId>,
+    /// After a seek: streams whose units are dropped until their key unit.
+    awaiting_key: Vec<StreamId>,
+    /// Streams whose next packet is flagged discontinuous.
+    pending_discont: Vec<StreamId>,
+    /// The next unit follows a hole (before streams are announced).
+    discont: bool,
+    predicted_duration: Option<Option<u64>>,
+}
+
+impl<F: Format, C: Chunk> Demuxer<F, C> {
+    /// An engine reading with random access (`size` of the input if known).
+    pub fn new_pull(format: F, size: Option<u64>) -> Self {
+        Self::new(format, Input::pull(size))
+    }
+
+    /// An engine fed with [`Demuxer::push_data`].
+    pub fn new_push(format: F) -> Self {
+        Self::new(format, Input::push())
+    }
+
+    fn new(format: F, input: Input<C>) -> Self {
+        Self {
+            format,
+            input,
+            header_done: false,
+            offset: 0,
+            scan_from: None,
+            last_content_end: None,
+            discovering: true,
+            discovered_bytes: 0,
+            queued: Vec::new(),
+            outbox: VecDeque::new(),
+            damage: Damage::default(),
+            units: 0,
+            index: SeekIndex::new(0),
+            initial_timeline: None,
+            at_frontier: true,
+            stop: None,
+            ended: false,
+            announced: Vec::new(),
+            keyed: Vec::new(),
+            awaiting_key: Vec::new(),
+            pending_discont: Vec::new(),
+            discont: true,
+            predicted_duration: None,
+        }
+    }
+
+    pub fn format(&self) -> &F {
+        &self.format
+    }
+
+    pub fn is_pull(&self) -> bool {
+        self.input.is_pull()
+    }
+
+    /// Whether streams have been announced.
+    pub fn discovered(&self) -> bool {
+        !self.discovering
+    }
+
+    pub fn global_tags(&self) -> Option<Tags> {
+        self.format.global_tags()
+    }
+
+    pub fn report(&self) -> Report {
+        Report {
+            format: self.format.name(),
+            units: self.units,
+            damage: self.damage,
+            summary: self.format.summary(),
+        }
+    }
+
+    /// Approximate heap bytes held by the seek index.
+    pub fn index_heap_bytes(&self) -> usize {
+        self.index.heap_bytes()
+    }
+
+    // ---- push input --------------------------------------------------------
+
+    pub fn push_data(&mut self, chunk: C) {
+        self.input.push_chunk(chunk);
+    }
+
+    pub fn push_eos(&mut self) {
+        self.input.set_eos();
+    }
+
+    /// Push input after a flush: the bytes that follow start a new stretch
+    /// of the stream at an unknown offset.
+    pub fn push_flush(&mut self) {
+        self.input.reset_push(self.offset);
+        self.scan_from = None;
+        self.last_content_end = None;
+        self.ended = false;
+        self.outbox.retain(|e| !matches!(e, Event::Packet(_)));
+        self.mark_discont();
+    }
+
+    // ---- the parse loop ----------------------------------------------------
+
+    /// The next event. Errors: the input is not this format, or reading
+    /// failed. After [`Event::Eos`], further calls return `Eos` again.
+    pub fn next<S: ByteSource<Chunk = C>>(&mut self, src: &mut S) -> Result<Event<C>, EngineError> {
+        loop {
+            if let Some(event) = self.outbox.pop_front() {
+                return Ok(event);
+            }
+            if self.ended {
+                if self.units == 0 {
+                    return Err(EngineError::NotThisFormat {
+                        format: self.format.name(),
+                        why: "no valid unit found".into(),
+                    });
+                }
+                return Ok(Event::Eos);
+            }
+            if !self.step(src)? {
+                return Ok(Event::NeedData);
+            }
+        }
+    }
+
+    /// One step; `false` when push input needs more bytes.
+    fn step<S: ByteSource<Chunk = C>>(&mut self, src: &mut S) -> Result<bool, EngineError> {
+        if !self.header_done && !self.read_header(src)? {
+            return Ok(false);
+        }
+        if let Some(from) = self.scan_from {
+            return self.resync_step(src, from);
+        }
+        if self.input.size().is_some_and(|size| self.offset >= size) {
+            self.end_of_data();
+            return Ok(true);
+        }
+        let keep = self
+            .last_content_end
+            .map_or(self.offset, |c| c.saturating_sub(1).min(self.offset));
+        self.input.release_before(keep);
+        let offset = self.offset;
+        let Some((parsed, view)) = self.parse_at(src, offset)? else {
+            return Ok(false);
+        };
+        match parsed {
+            Parsed::Unit(unit, len) => {
+                if self.damage.close(offset) {
+                    self.mark_discont();
+                }
+                let content = self.format.content_len(&unit, len).clamp(1, len);
+                self.last_content_end = Some(offset + content as u64);
+                self.offset = offset + len as u64;
+                let data = UnitData {
+                    chunk: view.chunk,
+                    range: view.range.start..view.range.start + len,
+                };
+                self.handle_unit(unit, data, offset, len);
+            }
+            Parsed::Skip(len) => {
+                let len = len.clamp(1, view.range.len().max(1));
+                self.offset = offset + len as u64;
+            }
+            Parsed::Invalid => {
+                if view.range.is_empty() && view.eof {
+                    self.damage.close(offset);
+                    self.end_of_data();
+                    return Ok(true);
+                }
+                if view.eof && !self.damage.is_open() {
+                    self.damage.truncated_tail = true;
+                }
+                self.damage.open(offset);
+                // Search from the end of the last valid content: a unit
+                // shorter than it claimed hides its successor there.
+                let from = match self.last_content_end.take() {
+                    Some(end) if end <= offset => end - 1,
+                    _ => offset,
+                };
+                self.scan_from = Some(from);
+            }
+            Parsed::NeedMore(_) => unreachable!("parse_at resolves NeedMore"),
+        }
+        Ok(true)
+    }
+
+    fn read_header<S: ByteSource<Chunk = C>>(&mut self, src: &mut S) -> Result<bool, EngineError> {
+        let len = self.format.file_header_len();
+        if len > 0 {
+            let Some(view) = self.input.view(src, 0, len)? else {
+                return Ok(false);
+            };
+            let data = view.data();
+            let result = if data.len() < len {
+                Err(format!("the input is shorter than the {len}-byte header"))
+            } else {
+                self.format.parse_file_header(&data[..len])
+            };
+            if let Err(why) = result {
+                return Err(EngineError::NotThisFormat {
+                    format: self.format.name(),
+                    why,
+                });
+            }
+        }
+        self.header_done = true;
+        self.offset = len as u64;
+        self.index.clear(len as u64);
+        Ok(true)
+    }
+
+    /// Parses the unit at `offset`, reading as needed. `None`: push input
+    /// needs more bytes.
+    fn parse_at<S: ByteSource<Chunk = C>>(
+        &mut self,
+        src: &mut S,
+        offset: u64,
+    ) -> Result<Option<(Parsed<F::Unit>, View<C>)>, EngineError> {
+        let max = self.format.max_unit_len();
+        let mut need = 16.min(max);
+        loop {
+            let Some(view) = self.input.view(src, offset, need)? else {
+                return Ok(None);
+            };
+            let data = view.data();
+            let parsed = match self.format.parse_unit(data, view.eof) {
+                Parsed::NeedMore(n) if !view.eof && n > data.len() && n <= max => {
+                    need = n;
+                    continue;
+                }
+                Parsed::NeedMore(_) => Parsed::Invalid,
+                Parsed::Unit(_, len) if len == 0 || len > data.len() => Parsed::Invalid,
+                parsed => parsed,
+            };
+            return Ok(Some((parsed, view)));
+        }
+    }
+
+    /// Scans for the next place a unit may start. `false`: push input needs
+    /// more bytes (progress is kept).
+    fn resync_step<S: ByteSource<Chunk = C>>(
+        &mut self,
+        src: &mut S,
+        from: u64,
+    ) -> Result<bool, EngineError> {
+        let mut at = from;
+        loop {
+            self.input.release_before(at);
+            let Some(view) = self.input.view(src, at, RESYNC_WINDOW)? else {
+                self.scan_from = Some(at);
+                return Ok(false);
+            };
+            let data = view.data();
+            if let Some(k) = self.format.find_resync(data) {
+                self.scan_from = None;
+                self.offset = at + k.max(1) as u64;
+                return Ok(true);
+            }
+            if view.eof || data.len() < 16 {
+                let end = at + data.len() as u64;
+                self.damage.close(end);
+                self.scan_from = None;
+                self.offset = end;
+                self.end_of_data();
+                return Ok(true);
+            }
+            // Keep a margin so that a marker across the window end is found.
+            at += (data.len() - 15) as u64;
+        }
+    }
+
+    fn mark_discont(&mut self) {
+        self.discont = true;
+        self.pending_discont = self.announced.clone();
+    }
+
+    fn handle_unit(&mut self, unit: F::Unit, data: UnitData<C>, offset: u64, len: usize) {
+        self.units += 1;
+        if self.discovering {
+            self.discovered_bytes += len as u64;
+            self.queued.push(Queued { unit, data, offset });
+            if self.discovered_bytes >= DISCOVERY_BYTES || self.queued.len() >= DISCOVERY_UNITS {
+                self.end_discovery();
+            }
+            return;
+        }
+        for id in self.format.streams_of(&unit) {
+            if !self.announced.contains(&id)
+                && let Some(info) = self.format.stream_info(id)
+            {
+                self.announced.push(id);
+                self.outbox.push_back(Event::NewStream(info));
+            }
+        }
+        self.emit(unit, data, offset, len);
+    }
+
+    /// Announces the streams found so far and releases the queued units.
+    fn end_discovery(&mut self) {
+        self.discovering = false;
+        let queued = std::mem::take(&mut self.queued);
+        let mut ids: Vec<StreamId> = Vec::new();
+        for q in &queued {
+            for id in self.format.streams_of(&q.unit) {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        let units: Vec<&F::Unit> = queued.iter().map(|q| &q.unit).collect();
+        self.format.start_timeline(&units);
+        let timeline = self.format.timeline();
+        self.index
+            .add_snapshot(self.index.frontier, timeline.clone());
+        self.initial_timeline = Some(timeline);
+        let infos: Vec<StreamInfo> = ids
+            .iter()
+            .filter_map(|&id| self.format.stream_info(id))
+            .collect();
+        self.announced = infos.iter().map(|i| i.id).collect();
+        if !queued.is_empty() {
+            self.outbox.push_back(Event::StreamsFound(infos));
+        }
+        self.pending_discont = self.announced.clone();
+        for q in queued {
+            let len = q.data.len();
+            self.emit(q.unit, q.data, q.offset, len);
+        }
+    }
+
+    fn emit(&mut self, unit: F::Unit, data: UnitData<C>, offset: u64, len: usize) {
+        let key = self.format.is_seek_point(&unit);
+        let stream = self.format.stream_of(&unit);
+        let indexing = self.at_frontier && offset >= self.index.frontier;
+        if indexing && key && self.index.wants_snapshot(offset) {
+            self.index.add_snapshot(offset, self.format.timeline());
+        }
+        let assigned = self.format.assign_time(&unit);
+        let pts = assigned.filter(|&p| p <= MAX_RUNNING_TIME);
+        if indexing {
+            self.index.frontier = offset + len as u64;
+        }
+        if assigned.is_some() && pts.is_none() {
+            self.damage.bad_times += 1;
+            return;
+        }
+        if indexing {
+            if let Some(p) = pts {
+                self.index.end.note(p);
+            }
+            if key && let (Some(p), Some(s)) = (pts, stream) {
+                self.index.push(KeyEntry {
+                    offset,
+                    pts: p,
+                    stream: s,
+                });
+            }
+        }
+        if key
+            && let Some(s) = stream
+            && !self.keyed.contains(&s)
+        {
+            self.keyed.push(s);
+        }
+        if let (Some(stop), Some(p)) = (self.stop, pts)
+            && p >= stop
+        {
+            self.ended = true;
+            return;
+        }
+        if let Some(s) = stream
+            && let Some(i) = self.awaiting_key.iter().position(|&w| w == s)
+        {
+            if !key {
+                return;
+            }
+            self.awaiting_key.swap_remove(i);
+        }
+        let discont = std::mem::take(&mut self.discont)
+            || stream.is_some_and(|s| self.pending_discont.contains(&s));
+        let mut packets = Vec::new();
+        self.format.packets(unit, pts, &data, discont, &mut packets);
+        for mut p in packets {
+            if let Some(i) = self.pending_discont.iter().position(|&s| s == p.stream) {
+                self.pending_discont.swap_remove(i);
+                p.discont = true;
+            }
+            self.outbox.push_back(Event::Packet(p));
+        }
+    }
+
+    fn end_of_data(&mut self) {
+        if self.discovering {
+            self.end_discovery();
+        }
+        if self.at_frontier {
+            self.index.complete = true;
+        }
+        self.ended = true;
+    }
+
+    // ---- probing (pull input) ----------------------------------------------
+
+    /// The next valid unit at or after `at` (before `limit`), found the way
+    /// sequential reading finds it: `floor` is the content end of the unit
+    /// before `at`, where resync searches first.
+    fn walk<S: ByteSource<Chunk = C>>(
+        &mut self,
+        src: &mut S,
+        mut at: u64,
+        mut floor: Option<u64>,
+        limit: Option<u64>,
+    ) -> Result<Option<Walked<F::Unit>>, EngineError> {
+        loop {
+            if limit.is_some_and(|l| at >= l) || self.input.size().is_some_and(|s| at >= s) {
+                return Ok(None);
+            }
+            let Some((parsed, view)) = self.parse_at(src, at)? else {
+                return Ok(None);
+            };
+            match parsed {
+                Parsed::Unit(unit, len) => {
+                    let content = self.format.content_len(&unit, len).clamp(1, len);
+                    return Ok(Some(Walked {
+                        offset: at,
+                        unit,
+                        len,
+                        content_end: at + content as u64,
+                    }));
+                }
+                Parsed::Skip(len) => at += len.clamp(1, view.range.len().max(1)) as u64,
+                Parsed::Invalid => {
+                    if view.range.is_empty() {
+                        return Ok(None);
+                    }
+                    let from = match floor.take() {
+                        Some(end) if end <= at => end - 1,
+                        _ => at,
+                    };
+                    match self.scan_for_resync(src, from, limit)? {
+                        Some(next) => at = next,
+                        None => return Ok(None),
+                    }
+                }
+                Parsed::NeedMore(_) => unreachable!("parse_at resolves NeedMore"),
+            }
+        }
+    }
+
+    fn scan_for_resync<S: ByteSource<Chunk = C>>(
+        &mut self,
+        src: &mut S,
+        from: u64,
+        limit: Option<u64>,
+    ) -> Result<Option<u64>, EngineError> {
+        let mut at = from;
+        loop {
+            if limit.is_some_and(|l| at >= l) {
+                return Ok(None);
+            }
+            let Some(view) = self.input.view(src, at, RESYNC_WINDOW)? else {
+                return Ok(None);
+            };
+            let data = view.data();
+            if let Some(k) = self.format.find_resync(data) {
+                return Ok(Some(at + k.max(1) as u64));
+            }
+            if view.eof || data.len() < 16 {
+                return Ok(None);
+            }
+            at += (data.len() - 15) as u64;
+        }
+    }
+
+    /// The next timed unit at or after `at`, with its predicted time after
+    /// `base`. `Err(())` inside: not predictable.
+    fn probe_timed<S: ByteSource<Chunk = C>>(
+        &mut self,
+        src: &mut S,
+        at: u64,
+        limit: Option<u64>,
+        base: &F::Timeline,
+    ) -> Result<Option<Result<(Walked<F::Unit>, u64, F::Timeline), ()>>, EngineError> {
+        let mut at = at;
+        loop {
+            let Some(w) = self.walk(src, at, None, limit)? else {
+                return Ok(None);
+            };
+            if self.format.is_untimed(&w.unit) {
+                at = w.offset + w.len as u64;
+                continue;
+            }
+            return Ok(Some(match self.format.predict(base, &w.unit) {
+                Some((pts, before)) => Ok((w, pts, before)),
+                None => Err(()),
+            }));
+        }
+    }
+
+    // ---- duration ----------------------------------------------------------
+
+    /// The running time at which the last unit ends: exact once the whole
+    /// input was indexed, else predicted from the last units of the input
+    /// (pull input, after discovery). Reads the input's tail once.
+    pub fn duration<S: ByteSource<Chunk = C>>(&mut self, src: &mut S) -> Option<u64> {
+        if self.discovering || !self.input.is_pull() {
+            return None;
+        }
+        if self.index.complete {
+            return self.index.end.end();
+        }
+        if let Some(d) = self.predicted_duration {
+            return d;
+        }
+        let predicted = self
+            .predict_end(src)
+            .ok()
+            .flatten()
+            .or(self.index.end.end());
+        self.predicted_duration = Some(predicted);
+        predicted
+    }
+
+    /// The exact duration, once the input has been read to its end.
+    pub fn exact_duration(&self) -> Option<u64> {
+        self.index.complete.then(|| self.index.end.end()).flatten()
+    }
+
+    fn predict_end<S: ByteSource<Chunk = C>>(
+        &mut self,
+        src: &mut S,
+    ) -> Result<Option<u64>, EngineError> {
+        let Some(size) = self.input.size() else {
+            return Ok(None);
+        };
+        let Some((base_offset, base)) = self.index.last_snapshot().cloned() else {
+            return Ok(None);
+        };
+        let mut back = (self.format.max_unit_len() as u64)
+            .min(1 << 20)
+            .max(RESYNC_WINDOW as u64);
+        loop {
+            let from = size.saturating_sub(back).max(base_offset);
+            let mut at = from;
+            let mut end = super::index::EndTracker::default();
+            while let Some(w) = self.walk(src, at, None, Some(size))? {
+                if !self.format.is_untimed(&w.unit)
+                    && let Some((pts, _)) = self.format.predict(&base, &w.unit)
+                    && pts <= MAX_RUNNING_TIME
+                {
+                    end.note(pts);
+                }
+                at = w.offset + w.len as u64;
+            }
+            if end.last().is_some() || from <= base_offset {
+                return Ok(end.end());
+            }
+            back = back.saturating_mul(4);
+        }
+    }
+
+    // ---- seeking -----------------------------------------------------------
+
+    /// Restarts output at running time `target` (ns): every stream with key
+    /// units restarts at its own key unit at or before the target; output
+    /// ends before `stop`. Pull input only.
+    pub fn seek<S: ByteSource<Chunk = C>>(
+        &mut self,
+        src: &mut S,
+        target: u64,
+        stop: Option<u64>,
+    ) -> Result<SeekOutcome, EngineError> {
+        if !self.input.is_pull() {
+            return Err(EngineError::NotSeekable);
+        }
+        if !self.header_done && !self.read_header(src)? {
+            return Err(EngineError::NotSeekable);
+        }
+        // A seek before the streams are known: discover them first so that
+        // the timeline exists. Stream events are kept for the front end.
+        while self.discovering && !self.ended {
+            self.step(src)?;
+        }
+        self.outbox.retain(|e| !matches!(e, Event::Packet(_)));
+        let beyond_index = self.index.end.last().is_none_or(|last| last < target);
+        let mut plan = None;
+        if beyond_index && !self.index.complete {
+            plan = self.bisect(src, target)?;
+            if plan.is_none() {
+                self.scan_index_to(src, target)?;
+            }
+        }
+        let plan = match plan {
+            Some(p) => p,
+            None => self.index_plan(src, target)?,
+        };
+        let end = self.exact_duration().or(self.predicted_duration.flatten());
+        let past_end = end.is_some_and(|d| target >= d);
+        self.offset = plan.offset;
+        self.format.set_timeline(plan.timeline);
+        self.at_frontier = plan.known && plan.offset <= self.index.frontier;
+        self.scan_from = None;
+        self.last_content_end = None;
+        self.stop = stop;
+        self.ended = past_end;
+        self.awaiting_key = self.keyed.clone();
+        self.mark_discont();
+        Ok(SeekOutcome {
+            key_pts: plan.key_pts,
+            offset: plan.offset,
+            past_end,
+        })
+    }
+
+    /// Where to resume for `target` from what the index knows.
+    fn index_plan<S: ByteSource<Chunk = C>>(
+        &mut self,
+        src: &mut S,
+        target: u64,
+    ) -> Result<Plan<F::Timeline>, EngineError> {
+        let keys = self.index.keys_at_or_before(target);
+        let start = self.index.snapshot_before(0).map_or(0, |(o, _)| *o);
+        let (offset, key_pts) = match keys.iter().min_by_key(|k| k.offset) {
+            Some(first) => (first.offset, keys.iter().map(|k| k.pts).min()),
+            None => (start, None),
+        };
+        let timeline = self.timeline_at(src, offset)?;
+        Ok(Plan {
+            offset,
+            timeline,
+            key_pts,
+            known: true,
+        })
+    }
+
+    /// The timeline sequential reading has right before the unit at
+    /// `offset` (inside the indexed region): the snapshot before it, then
+    /// the units in between replayed.
+    fn timeline_at<S: ByteSource<Chunk = C>>(
+        &mut self,
+        src: &mut S,
+        offset: u64,
+    ) -> Result<F::Timeline, EngineError> {
+        let saved = self.format.timeline();
+        let Some((mut at, timeline)) = self
+            .index
+            .snapshot_before(offset)
+            .cloned()
+            .or_else(|| Some((offset, self.initial_timeline.clone()?)))
+        else {
+            return Ok(saved);
+        };
+        self.format.set_timeline(timeline);
+        let mut floor = None;
+        while at < offset {
+            let Some(w) = self.walk(src, at, floor, Some(offset))? else {
+                break;
+            };
+            self.format.assign_time(&w.unit);
+            floor = Some(w.content_end);
+            at = w.offset + w.len as u64;
+        }
+        let result = self.format.timeline();
+        self.format.set_timeline(saved);
+        Ok(result)
+    }
+
+    /// Extends the index by reading forward from its frontier until a key
+    /// unit after `target` (or the end) is known.
+    fn scan_index_to<S: ByteSource<Chunk = C>>(
+        &mut self,
+        src: &mut S,
+        target: u64,
+    ) -> Result<(), EngineError> {
+        let saved = self.format.timeline();
+        let Some((mut at, timeline)) = self.index.last_snapshot().cloned() else {
+            return Ok(());
+        };
+        self.format.set_timeline(timeline);
+        let mut floor = None;
+        let mut reached_end = true;
+        while let Some(w) = self.walk(src, at, floor, None)? {
+            let indexing = w.offset >= self.index.frontier;
+            let key = self.format.is_seek_point(&w.unit);
+            if indexing && key && self.index.wants_snapshot(w.offset) {
+                self.index.add_snapshot(w.offset, self.format.timeline());
+            }
+            let stream = self.format.stream_of(&w.unit);
+            let pts = self
+                .format
+                .assign_time(&w.unit)
+                .filter(|&p| p <= MAX_RUNNING_TIME);
+            floor = Some(w.content_end);
+            at = w.offset + w.len as u64;
+            if !indexing {
+                continue;
+            }
+            self.index.frontier = at;
+            if let Some(p) = pts {
+                self.index.end.note(p);
+            }
+            if key && let (Some(p), Some(s)) = (pts, stream) {
+                self.index.push(KeyEntry {
+                    offset: w.offset,
+                    pts: p,
+                    stream: s,
+                });
+                if !self.keyed.contains(&s) {
+                    self.keyed.push(s);
+                }
+                if p > target {
+                    reached_end = false;
+                    break;
+                }
+            }
+        }
+        if reached_end {
+            self.index.complete = true;
+        }
+        self.format.set_timeline(saved);
+        Ok(())
+    }
+
+    /// Bisects the unread part of the input on predicted running time, then
+    /// finds each keyed stream's key unit at or before `target`. `None`
+    /// when times there are not monotonic (the caller scans instead).
+    fn bisect<S: ByteSource<Chunk = C>>(
+        &mut self,
+        src: &mut S,
+        target: u64,
+    ) -> Result<Option<Plan<F::Timeline>>, EngineError> {
+        let Some(size) = self.input.size() else {
+            return Ok(None);
+        };
+        let Some((base_offset, base)) = self.index.last_snapshot().cloned() else {
+            return Ok(None);
+        };
+        let (mut lo, mut hi) = (base_offset, size);
+        // Probes in offset order must give non-decreasing predicted times.
+        let mut probes: Vec<(u64, u64)> = Vec::new();
+        while hi.saturating_sub(lo) > BISECT_MIN_SPAN {
+            let mid = lo + (hi - lo) / 2;
+            let limit = Some(hi.min(mid.saturating_add(PROBE_SCAN_LIMIT)));
+            let Some(probe) = self.probe_timed(src, mid, limit, &base)? else {
+                hi = mid;
+                continue;
+            };
+            let Ok((w, pts, _)) = probe else {
+                return Ok(None);
+            };
+            let pos = probes.partition_point(|&(o, _)| o < w.offset);
+            let ordered = (pos == 0 || probes[pos - 1].1 <= pts)
+                && probes.get(pos).is_none_or(|p| pts <= p.1);
+            if !ordered {
+                return Ok(None);
+            }
+            probes.insert(pos, (w.offset, pts));
+            if pts <= target {
+                lo = w.offset;
+            } else {
+                hi = mid;
+            }
+        }
+        // From `lo`, find each keyed stream's last key unit at or before the
+        // target; step back while a stream has none in the window.
+        let mut from = lo;
+        loop {
+            let Some(found) = self.keys_in_window(src, from, target, &base)? else {
+                return Ok(None);
+            };
+            let missing = self
+                .keyed
+                .iter()
+                .any(|s| !found.iter().any(|(k, _)| k.stream == *s));
+            if (!missing && !found.is_empty()) || from <= base_offset {
+                let Some((first, timeline)) = found
+                    .iter()
+                    .min_by_key(|(k, _)| k.offset)
+                    .map(|(k, t)| (*k, t.clone()))
+                else {
+                    return Ok(None);
+                };
+                return Ok(Some(Plan {
+                    offset: first.offset,
+                    timeline,
+                    key_pts: found.iter().map(|(k, _)| k.pts).min(),
+                    known: false,
+                }));
+            }
+            let back = lo.saturating_sub(from).max(BACKOFF_START / 2) * 2;
+            from = lo.saturating_sub(back).max(base_offset);
+        }
+    }
+
+    /// Each stream's last key unit at or before `target`, scanning from
+    /// `from` until a unit after the target; with the timeline to restore
+    /// right before it. `None`: not predictable.
+    #[allow(clippy::type_complexity)]
+    fn keys_in_window<S: ByteSource<Chunk = C>>(
+        &mut self,
+        src: &mut S,
+        from: u64,
+        target: u64,
+        base: &F::Timeline,
+    ) -> Result<Option<Vec<(KeyEntry, F::Timeline)>>, EngineError> {
+        let mut found: Vec<(KeyEntry, F::Timeline)> = Vec::new();
+        let mut at = from;
+        let mut last_pts = None;
+        while let Some(probe) = self.probe_timed(src, at, None, base)? {
+            let Ok((w, pts, before)) = probe else {
+                return Ok(None);
+            };
+            if last_pts.is_some_and(|l| pts < l) {
+                return Ok(None);
+            }
+            last_pts = Some(pts);
+            if pts > target {
+                break;
+            }
+            at = w.offset + w.len as u64;
+            if self.format.is_seek_point(&w.unit)
+                && let Some(stream) = self.format.stream_of(&w.unit)
+            {
+                let entry = KeyEntry {
+                    offset: w.offset,
+                    pts,
+                    stream,
+                };
+                if !self.keyed.contains(&stream) {
+                    self.keyed.push(stream);
+                }
+                match found.iter_mut().find(|(k, _)| k.stream == stream) {
+                    Some(slot) => *slot = (entry, before),
+                    None => found.push((entry, before)),
+                }
+            }
+        }
+        Ok(Some(found))
+    }
+}

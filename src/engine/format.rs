@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: MIT
+//! What a container format supplies to the engine ([`Format`]), and what
+//! the engine hands to front ends: stream descriptions and packets.
+
+use super::bytes::Chunk;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// What a format found at the start of some bytes.
+#[derive(Debug)]
+pub enum Parsed<U> {
+    /// A valid unit of `len` bytes.
+    Unit(U, usize),
+    /// Known filler (e.g. zero padding) of this many bytes: skip silently.
+    Skip(usize),
+    /// This many bytes from here are needed to decide (at most the format's
+    /// maximum unit length).
+    NeedMore(usize),
+    /// Not a unit: resynchronise.
+    Invalid,
+}
+
+/// The kind of a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StreamKind {
+    Video,
+    Audio,
+    /// Still pictures at irregular times (snapshots): a sparse stream.
+    Image,
+    /// Structured per-frame data (telemetry).
+    Data,
+}
+
+/// Identifies a stream of one input: its kind and the number the file gives
+/// it (camera channel, stream digit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StreamId {
+    pub kind: StreamKind,
+    pub number: u32,
+}
+
+impl StreamId {
+    pub const fn new(kind: StreamKind, number: u32) -> Self {
+        Self { kind, number }
+    }
+}
+
+/// Codec facts of a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Codec {
+    /// Annex-B access units.
+    H264 {
+        /// Profile and level when the format fixes them (e.g. "baseline", "3").
+        profile: Option<&'static str>,
+        level: Option<&'static str>,
+    },
+    H265,
+    /// G.711 mu-law.
+    Mulaw {
+        rate: u32,
+        channels: u32,
+    },
+    /// One Opus packet per packet, mapping family 0.
+    Opus {
+        rate: u32,
+        channels: u32,
+    },
+    Jpeg,
+    /// One JSON object per packet; `schema` names its fields.
+    Json {
+        schema: &'static str,
+    },
+}
+
+/// Descriptive metadata (of a stream or of the whole input).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tags {
+    pub title: Option<String>,
+    pub comment: Option<String>,
+    pub container_format: Option<&'static str>,
+    pub video_codec: Option<&'static str>,
+    pub audio_codec: Option<&'static str>,
+    /// Start of the recording, µs since the Unix epoch (UTC).
+    pub start_unix_us: Option<i64>,
+    pub device_manufacturer: Option<String>,
+    pub device_model: Option<String>,
+    pub encoder: Option<String>,
+    pub application: Option<String>,
+    /// Latitude, longitude (degrees), elevation (m).
+    pub location: Option<(f64, f64, Option<f64>)>,
+    /// Heading (degrees) and speed (m/s) at the start.
+    pub heading: Option<f64>,
+    pub speed_mps: Option<f64>,
+    /// `key=value` comments (e.g. the whole file header as JSON).
+    pub extended: Vec<String>,
+}
+
+/// Everything a front end needs to present one stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamInfo {
+    pub id: StreamId,
+    /// Stable, file-derived name (GStreamer pad name), e.g. `video_9`.
+    pub name: String,
+    pub codec: Codec,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub pixel_aspect: Option<(u32, u32)>,
+    /// Nominal frame rate (timestamps come from the file).
+    pub framerate: Option<(u32, u32)>,
+    /// Sparse streams (snapshots) have long stretches with no packet.
+    pub sparse: bool,
+    pub tags: Tags,
+}
+
+/// The bytes of one unit: a range of a chunk that was read. Payloads are
+/// cut out of it without copying.
+pub struct UnitData<C> {
+    pub chunk: C,
+    pub range: Range<usize>,
+}
+
+impl<C: Chunk> UnitData<C> {
+    pub fn bytes(&self) -> &[u8] {
+        &self.chunk.bytes()[self.range.clone()]
+    }
+    pub fn len(&self) -> usize {
+        self.range.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.range.is_empty()
+    }
+    /// A part referring to `range` of the unit (relative to its start);
+    /// `None` if it does not lie inside the unit.
+    pub fn part(&self, range: Range<usize>) -> Option<Part<C>> {
+        if range.start > range.end || range.end > self.range.len() {
+            return None;
+        }
+        Some(Part::Read {
+            chunk: self.chunk.clone(),
+            range: self.range.start + range.start..self.range.start + range.end,
+        })
+    }
+}
+
+/// One piece of a packet's payload.
+#[derive(Clone)]
+pub enum Part<C> {
+    /// Bytes of the input, as read.
+    Read { chunk: C, range: Range<usize> },
+    /// Bytes the format made up and shares between packets (parameter
+    /// sets, start codes). Front ends may cache one wrapper per allocation.
+    Shared(Arc<[u8]>),
+    /// Bytes made for this packet alone (telemetry JSON).
+    Owned(Vec<u8>),
+}
+
+impl<C: Chunk> Part<C> {
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Part::Read { chunk, range } => &chunk.bytes()[range.clone()],
+            Part::Shared(b) => b,
+            Part::Owned(b) => b,
+        }
+    }
+}
+
+/// One timestamped piece of one stream.
+pub struct Packet<C> {
+    pub stream: StreamId,
+    /// Running time (ns from the start of the recording), never decreasing
+    /// per stream. `None`: untimed.
+    pub pts: Option<u64>,
+    pub dts: Option<u64>,
+    pub duration: Option<u64>,
+    /// Decoding can start here.
+    pub key: bool,
+    /// Something was lost or skipped before this packet.
+    pub discont: bool,
+    /// Capture time, ns since the Unix epoch (UTC), when known.
+    pub wallclock_ns: Option<u64>,
+    pub parts: Vec<Part<C>>,
+}
+
+impl<C: Chunk> Packet<C> {
+    pub fn size(&self) -> usize {
+        self.parts.iter().map(|p| p.bytes().len()).sum()
+    }
+    /// The payload as one vector (copies: for tests and tools).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.size());
+        for p in &self.parts {
+            v.extend_from_slice(p.bytes());
+        }
+        v
+    }
+}
+
+/// The format-specific part of a demuxer: parsing units, streams, the
+/// timeline, and turning units into packets. The engine does the rest.
+pub trait Format: Send + 'static {
+    type Unit: Send + 'static;
+    /// Timeline state, saved at seek points so that playback can resume
+    /// there with the timestamps sequential playback gives.
+    type Timeline: Clone + Send + 'static;
+
+    /// Human-readable format name for messages, e.g. "PAVS (VMax .psf)".
+    fn name(&self) -> &'static str;
+    /// Length of a fixed file header at offset 0 (0 if none).
+    fn file_header_len(&self) -> usize {
+        0
+    }
+    fn parse_file_header(&mut self, _data: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+    /// Upper bound of any unit's length (and of any look-ahead): no read is
+    /// ever larger.
+    fn max_unit_len(&self) -> usize;
+    fn parse_unit(&self, data: &[u8], at_eof: bool) -> Parsed<Self::Unit>;
+    /// Bytes of `unit` that carry content (the rest of its `len` is
+    /// padding). When the next unit is not where `len` says, resync
+    /// searches from here, so a unit whose padding was cut short is found.
+    fn content_len(&self, _unit: &Self::Unit, len: usize) -> usize {
+        len
+    }
+    /// Offset (>= 1) of the next place in `data` where a unit may start;
+    /// `data` starts at a rejected position.
+    fn find_resync(&self, data: &[u8]) -> Option<usize>;
+    /// Whether decoding of the unit's stream may start at this unit.
+    fn is_seek_point(&self, unit: &Self::Unit) -> bool;
+    /// The stream a unit belongs to, if it produces output. Formats note
+    /// what they need for [`Format::stream_info`] here.
+    fn stream_of(&mut self, unit: &Self::Unit) -> Option<StreamId>;
+    /// Every stream a unit produces output on (e.g. video plus telemetry).
+    fn streams_of(&mut self, unit: &Self::Unit) -> Vec<StreamId> {
+        self.stream_of(unit).into_iter().collect()
+    }
+    /// Whether a unit carries no time of its own (it takes the time of the
+    /// units before it). Bisection steps over such units.
+    fn is_untimed(&self, _unit: &Self::Unit) -> bool {
+        false
+    }
+    fn stream_info(&self, id: StreamId) -> Option<StreamInfo>;
+    /// Called once the first units are known (discovery is over), before
+    /// any of them gets a time.
+    fn start_timeline(&mut self, first_units: &[&Self::Unit]);
+    fn timeline(&self) -> Self::Timeline;
+    fn set_timeline(&mut self, timeline: Self::Timeline);
+    /// Gives `unit` its running time (ns) and advances the timeline.
+    fn assign_time(&mut self, unit: &Self::Unit) -> Option<u64>;
+    /// The running time `unit` would get if it directly followed `after`,
+    /// and the timeline to restore right before it. `None` when that cannot
+    /// be predicted (time went backwards).
+    fn predict(&self, after: &Self::Timeline, unit: &Self::Unit) -> Option<(u64, Self::Timeline)>;
+    /// Turns a unit into packets. `pts` is what [`Format::assign_time`] gave.
+    fn packets<C: Chunk>(
+        &mut self,
+        unit: Self::Unit,
+        pts: Option<u64>,
+        data: &UnitData<C>,
+        discont: bool,
+        out: &mut Vec<Packet<C>>,
+    );
+    /// Metadata of the whole input, known once the first units are.
+    fn global_tags(&self) -> Option<Tags> {
+        None
+    }
+    /// A one-line account for the debug log at the end.
+    fn summary(&self) -> Option<String> {
+        None
+    }
+}

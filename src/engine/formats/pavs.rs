@@ -1,0 +1,591 @@
+// SPDX-License-Identifier: MIT
+//! VMax PAVS (`.psf`) for the engine: one H.264 stream per camera channel,
+//! parameter sets made up from the picture size in front of every key
+//! frame, per-channel timelines on one origin.
+
+use crate::common::h264::{BaselineParams, VuiHints, analog_pixel_aspect_ratio};
+use crate::engine::bytes::Chunk;
+use crate::engine::format::{
+    Codec, Format, Packet, Parsed, Part, StreamId, StreamInfo, StreamKind, Tags, UnitData,
+};
+use crate::engine::timeline::{GAP_NS, Timeline};
+use crate::formats::pavs::{self, BlockHeader, BlockParse};
+use std::sync::Arc;
+
+/// Options of the PAVS format.
+#[derive(Debug, Clone, Copy)]
+pub struct PavsOptions {
+    /// Compact forward gaps in capture time longer than this (ns).
+    pub max_gap: Option<u64>,
+    /// Put a VUI (pixel aspect, full range) in the generated SPS.
+    pub display_hints: bool,
+}
+
+impl Default for PavsOptions {
+    fn default() -> Self {
+        Self {
+            max_gap: None,
+            display_hints: true,
+        }
+    }
+}
+
+/// What is known about one camera channel.
+struct Channel {
+    id: u8,
+    camera_name: String,
+    width: u16,
+    height: u16,
+    first_capture_ns: u64,
+    /// Typical spacing of frames (median of the first forward steps).
+    frame_interval_ns: Option<u64>,
+    /// SPS + PPS for the current picture size, shared by every key frame.
+    parameter_sets: Option<Arc<[u8]>>,
+    parameter_sets_size: (u16, u16),
+}
+
+/// Per-channel timelines sharing one origin, so that cameras stay in sync.
+/// A small vector: cloned into seek-index snapshots.
+#[derive(Clone, Debug)]
+pub struct Timelines {
+    origin: u64,
+    max_gap: Option<u64>,
+    lines: Vec<(u8, Timeline)>,
+}
+
+impl Timelines {
+    fn line(&mut self, channel: u8) -> &mut Timeline {
+        let i = match self.lines.iter().position(|(c, _)| *c == channel) {
+            Some(i) => i,
+            None => {
+                self.lines
+                    .push((channel, Timeline::starting_at(self.origin, self.max_gap)));
+                self.lines.len() - 1
+            }
+        };
+        &mut self.lines[i].1
+    }
+}
+
+pub struct Pavs {
+    options: PavsOptions,
+    channels: Vec<Channel>,
+    timelines: Timelines,
+    blocks: u64,
+}
+
+impl Pavs {
+    pub fn new(options: PavsOptions) -> Self {
+        Self {
+            options,
+            channels: Vec::new(),
+            timelines: Timelines {
+                origin: 0,
+                max_gap: options.max_gap.filter(|&g| g > 0),
+                lines: Vec::new(),
+            },
+            blocks: 0,
+        }
+    }
+
+    fn channel(&self, id: u8) -> Option<&Channel> {
+        self.channels.iter().find(|c| c.id == id)
+    }
+
+    fn parameter_sets(&mut self, header: &BlockHeader) -> Option<Arc<[u8]>> {
+        let display_hints = self.options.display_hints;
+        let channel = self.channels.iter_mut().find(|c| c.id == header.channel)?;
+        let size = (header.width, header.height);
+        if channel.parameter_sets.is_none() || channel.parameter_sets_size != size {
+            let params = BaselineParams::for_size(header.width.into(), header.height.into())?;
+            let (par_n, par_d) =
+                analog_pixel_aspect_ratio(header.width.into(), header.height.into());
+            let vui = display_hints.then_some(VuiHints {
+                sample_aspect: (par_n as u16, par_d as u16),
+                full_range: true,
+            });
+            let mut bytes = params.sps(vui);
+            bytes.extend_from_slice(&params.pps());
+            channel.parameter_sets = Some(Arc::from(bytes));
+            channel.parameter_sets_size = size;
+        }
+        channel.parameter_sets.clone()
+    }
+}
+
+fn video(channel: u8) -> StreamId {
+    StreamId::new(StreamKind::Video, channel.into())
+}
+
+impl Format for Pavs {
+    type Unit = BlockHeader;
+    type Timeline = Timelines;
+
+    fn name(&self) -> &'static str {
+        "PAVS (VMax .psf)"
+    }
+
+    fn max_unit_len(&self) -> usize {
+        pavs::MAX_BLOCK_LEN
+    }
+
+    fn parse_unit(&self, data: &[u8], _at_eof: bool) -> Parsed<BlockHeader> {
+        match pavs::parse_block(data) {
+            BlockParse::Block(header) => {
+                let len = header.block_len;
+                Parsed::Unit(header, len)
+            }
+            BlockParse::NeedMore(n) => Parsed::NeedMore(n),
+            BlockParse::Invalid(_) => Parsed::Invalid,
+        }
+    }
+
+    fn content_len(&self, unit: &BlockHeader, len: usize) -> usize {
+        unit.payload_range().end.min(len)
+    }
+
+    fn find_resync(&self, data: &[u8]) -> Option<usize> {
+        pavs::find_magic(data, 1)
+    }
+
+    fn is_seek_point(&self, unit: &BlockHeader) -> bool {
+        unit.key
+    }
+
+    fn stream_of(&mut self, unit: &BlockHeader) -> Option<StreamId> {
+        if self.channel(unit.channel).is_none() {
+            self.channels.push(Channel {
+                id: unit.channel,
+                camera_name: unit.camera_name.clone(),
+                width: unit.width,
+                height: unit.height,
+                first_capture_ns: unit.capture_time_ns(),
+                frame_interval_ns: None,
+                parameter_sets: None,
+                parameter_sets_size: (0, 0),
+            });
+        }
+        Some(video(unit.channel))
+    }
+
+    fn stream_info(&self, id: StreamId) -> Option<StreamInfo> {
+        if id.kind != StreamKind::Video {
+            return None;
+        }
+        let channel_id = u8::try_from(id.number).ok()?;
+        let channel = self.channel(channel_id)?;
+        let par = analog_pixel_aspect_ratio(channel.width.into(), channel.height.into());
+        Some(StreamInfo {
+            id,
+            name: format!("video_{channel_id}"),
+            codec: Codec::H264 {
+                profile: Some("baseline"),
+                level: Some("3"),
+            },
+            width: Some(channel.width.into()),
+            height: Some(channel.height.into()),
+            pixel_aspect: Some(par),
+            framerate: Some(nominal_framerate(channel.frame_interval_ns)),
+            sparse: false,
+            tags: Tags {
+                title: Some(format!("{} [{:02}]", channel.camera_name, channel_id)),
+                comment: Some(format!(
+                    "VMax DVR camera \"{}\", channel {}",
+                    channel.camera_name, channel_id
+                )),
+                container_format: Some("VMax PAVS"),
+                video_codec: Some("H.264"),
+                start_unix_us: i64::try_from(channel.first_capture_ns / 1000).ok(),
+                ..Tags::default()
+            },
+        })
+    }
+
+    fn start_timeline(&mut self, first_units: &[&BlockHeader]) {
+        // The earliest first frame of any channel is running time zero.
+        let mut steps: Vec<(u8, u64, Vec<u64>)> = Vec::new();
+        let mut origin: Option<u64> = None;
+        for unit in first_units {
+            let capture = unit.capture_time_ns();
+            origin = Some(origin.map_or(capture, |o| o.min(capture)));
+            match steps.iter_mut().find(|(c, _, _)| *c == unit.channel) {
+                Some((_, prev, list)) => {
+                    if capture > *prev && capture - *prev <= GAP_NS {
+                        list.push(capture - *prev);
+                    }
+                    *prev = capture;
+                }
+                None => steps.push((unit.channel, capture, Vec::new())),
+            }
+        }
+        for (channel_id, _, mut list) in steps {
+            list.sort_unstable();
+            if let Some(channel) = self.channels.iter_mut().find(|c| c.id == channel_id) {
+                channel.frame_interval_ns = list.get(list.len() / 2).copied();
+            }
+        }
+        self.timelines.origin = origin.unwrap_or(0);
+        self.timelines.lines.clear();
+    }
+
+    fn timeline(&self) -> Timelines {
+        self.timelines.clone()
+    }
+
+    fn set_timeline(&mut self, timeline: Timelines) {
+        self.timelines = timeline;
+    }
+
+    fn assign_time(&mut self, unit: &BlockHeader) -> Option<u64> {
+        Some(
+            self.timelines
+                .line(unit.channel)
+                .next(unit.capture_time_ns())
+                .pts,
+        )
+    }
+
+    fn predict(&self, after: &Timelines, unit: &BlockHeader) -> Option<(u64, Timelines)> {
+        let mut after = after.clone();
+        let pts = after.line(unit.channel).predict(unit.capture_time_ns())?;
+        Some((pts, after))
+    }
+
+    fn packets<C: Chunk>(
+        &mut self,
+        unit: BlockHeader,
+        pts: Option<u64>,
+        data: &UnitData<C>,
+        discont: bool,
+        out: &mut Vec<Packet<C>>,
+    ) {
+        self.blocks += 1;
+        let Some(payload) = data.part(unit.payload_range()) else {
+            return;
+        };
+        // The timeline's own discontinuity (a jump in capture time) was
+        // decided when the time was assigned.
+        let jumped = self
+            .timelines
+            .lines
+            .iter()
+            .find(|(c, _)| *c == unit.channel)
+            .is_some_and(|(_, t)| t.last_was_discont());
+        let mut parts = Vec::with_capacity(2);
+        if unit.key
+            && let Some(ps) = self.parameter_sets(&unit)
+        {
+            parts.push(Part::Shared(ps));
+        }
+        parts.push(payload);
+        out.push(Packet {
+            stream: video(unit.channel),
+            pts,
+            dts: pts,
+            duration: None,
+            key: unit.key,
+            discont: discont || jumped,
+            wallclock_ns: Some(unit.capture_time_ns()),
+            parts,
+        });
+    }
+
+    fn summary(&self) -> Option<String> {
+        Some(format!(
+            "{} blocks in {} channel(s)",
+            self.blocks,
+            self.channels.len()
+        ))
+    }
+}
+
+/// A frame rate from a typical frame interval: the nearest common rate when
+/// within 2%, else the rate in thousandths. Downstream parsers need some
+/// rate to give the last frame a duration; 0/1 (variable) when unknown.
+pub fn nominal_framerate(interval_ns: Option<u64>) -> (u32, u32) {
+    const COMMON: [(u32, u32); 18] = [
+        (1, 1),
+        (2, 1),
+        (3, 1),
+        (4, 1),
+        (5, 1),
+        (6, 1),
+        (15, 2),
+        (8, 1),
+        (10, 1),
+        (12, 1),
+        (25, 2),
+        (15, 1),
+        (20, 1),
+        (24, 1),
+        (25, 1),
+        (30, 1),
+        (50, 1),
+        (60, 1),
+    ];
+    let Some(interval) = interval_ns.filter(|&i| i > 0) else {
+        return (0, 1);
+    };
+    let fps = 1e9 / interval as f64;
+    for (n, d) in COMMON {
+        let rate = f64::from(n) / f64::from(d);
+        if (fps - rate).abs() <= rate * 0.02 {
+            return (n, d);
+        }
+    }
+    (((fps * 1000.0).round() as u32).max(1), 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Demuxer, Event, MemorySource, NoSource, SharedBytes};
+    use crate::formats::pavs::writer::{BlockSpec, write_block};
+
+    const S: u64 = 1_000_000_000;
+    const T0: u64 = 1_630_479_601_000_000_000;
+
+    /// Blocks of `cams` interleaved cameras at 10 fps, a key frame every
+    /// `gop` frames with camera c's GOP shifted by c frames. Returns the
+    /// file and each block's (offset, channel, key, payload).
+    fn file(frames: u64, cams: u8, gop: u64) -> (Vec<u8>, Vec<(usize, u8, bool, Vec<u8>)>) {
+        let mut out = Vec::new();
+        let mut blocks = Vec::new();
+        for i in 0..frames {
+            for c in 0..cams {
+                let key = (i + u64::from(c)) % gop == 0;
+                let payload: Vec<u8> = [0, 0, 0, 1, if key { 0x65 } else { 0x41 }]
+                    .into_iter()
+                    .chain((0..(100 + (i % 7) * 50)).map(|b| (b as u8) ^ (i as u8) ^ c))
+                    .collect();
+                let spec = BlockSpec {
+                    channel: c + 1,
+                    camera_name: format!("CAM{c}"),
+                    width: 352,
+                    height: 240,
+                    key,
+                    capture_time_ns: T0 + i * S / 10 + u64::from(c) * 1000,
+                    sequence: i as u32,
+                };
+                let at = out.len();
+                write_block(&mut out, &spec, &payload).unwrap();
+                blocks.push((at, c + 1, key, payload));
+            }
+        }
+        (out, blocks)
+    }
+
+    fn demuxer_pull(bytes: Vec<u8>) -> (Demuxer<Pavs, SharedBytes>, MemorySource) {
+        let size = bytes.len() as u64;
+        (
+            Demuxer::new_pull(Pavs::new(PavsOptions::default()), Some(size)),
+            MemorySource::new(bytes),
+        )
+    }
+
+    /// (stream number, pts, key, payload without parameter sets)
+    type Out = (u32, u64, bool, Vec<u8>);
+
+    fn drain(
+        demux: &mut Demuxer<Pavs, SharedBytes>,
+        src: &mut MemorySource,
+    ) -> (Vec<Out>, Vec<StreamInfo>) {
+        let mut out = Vec::new();
+        let mut streams = Vec::new();
+        loop {
+            match demux.next(src).unwrap() {
+                Event::StreamsFound(s) => streams.extend(s),
+                Event::NewStream(s) => streams.push(s),
+                Event::Packet(p) => {
+                    let payload = p.parts.last().unwrap().bytes().to_vec();
+                    if p.key {
+                        assert_eq!(p.parts.len(), 2, "parameter sets before a key frame");
+                    }
+                    out.push((p.stream.number, p.pts.unwrap(), p.key, payload));
+                }
+                Event::NeedData => panic!("pull input never needs data"),
+                Event::Eos => return (out, streams),
+            }
+        }
+    }
+
+    #[test]
+    fn every_block_bit_exact_pull_and_push() {
+        let (bytes, blocks) = file(50, 2, 5);
+        let (mut demux, mut src) = demuxer_pull(bytes.clone());
+        let (pulled, streams) = drain(&mut demux, &mut src);
+        assert_eq!(streams.len(), 2);
+        assert_eq!(streams[0].name, "video_1");
+        assert_eq!(pulled.len(), blocks.len());
+        for (o, b) in pulled.iter().zip(&blocks) {
+            assert_eq!((o.0, o.2, &o.3), (u32::from(b.1), b.2, &b.3));
+        }
+        // Push input in odd-sized pieces gives the same packets.
+        let mut push: Demuxer<Pavs, SharedBytes> =
+            Demuxer::new_push(Pavs::new(PavsOptions::default()));
+        let mut none = NoSource::default();
+        let mut pushed = Vec::new();
+        for piece in bytes.chunks(777) {
+            push.push_data(SharedBytes::from_vec(piece.to_vec()));
+            loop {
+                match push.next(&mut none).unwrap() {
+                    Event::NeedData => break,
+                    Event::Packet(p) => pushed.push((p.stream.number, p.pts.unwrap())),
+                    _ => {}
+                }
+            }
+        }
+        push.push_eos();
+        loop {
+            match push.next(&mut none).unwrap() {
+                Event::Packet(p) => pushed.push((p.stream.number, p.pts.unwrap())),
+                Event::Eos => break,
+                Event::NeedData => panic!("data after EOS"),
+                _ => {}
+            }
+        }
+        let expected: Vec<_> = pulled.iter().map(|o| (o.0, o.1)).collect();
+        assert_eq!(pushed, expected);
+    }
+
+    #[test]
+    fn block_after_shortened_padding_is_kept() {
+        let (mut bytes, blocks) = file(10, 1, 3);
+        // Block 5's padding loses one byte: block 6 starts one byte early.
+        let pad_at = blocks[5].0 + pavs::HEADER_LEN + blocks[5].3.len() + 3;
+        bytes.remove(pad_at);
+        let (mut demux, mut src) = demuxer_pull(bytes);
+        let (out, _) = drain(&mut demux, &mut src);
+        assert_eq!(out.len(), blocks.len(), "every intact block comes out");
+        for (o, b) in out.iter().zip(&blocks) {
+            assert_eq!(o.3, b.3);
+        }
+        let report = demux.report();
+        assert_eq!(report.damage.regions, 1);
+        assert_eq!(report.damage.bytes, 0);
+    }
+
+    #[test]
+    fn garbage_is_skipped_and_counted() {
+        let (mut bytes, blocks) = file(10, 1, 3);
+        let at = blocks[4].0;
+        bytes.splice(at..at, std::iter::repeat_n(0xA5u8, 1000));
+        let (mut demux, mut src) = demuxer_pull(bytes);
+        let (out, _) = drain(&mut demux, &mut src);
+        assert_eq!(out.len(), blocks.len());
+        assert_eq!(demux.report().damage.bytes, 1000);
+        assert_eq!(demux.report().damage.first_offset, Some(at as u64));
+    }
+
+    #[test]
+    fn not_pavs_is_an_error() {
+        let (mut demux, mut src) = demuxer_pull(vec![0x55; 10_000]);
+        let err = demux.next(&mut src).err().unwrap();
+        assert!(err.to_string().contains("Not a PAVS"), "{err}");
+    }
+
+    fn seek_firsts(demux: &mut Demuxer<Pavs, SharedBytes>, src: &mut MemorySource) -> Vec<Out> {
+        let mut firsts: Vec<Out> = Vec::new();
+        loop {
+            match demux.next(src).unwrap() {
+                Event::Packet(p) => {
+                    if !firsts.iter().any(|f| f.0 == p.stream.number) {
+                        firsts.push((p.stream.number, p.pts.unwrap(), p.key, Vec::new()));
+                    }
+                }
+                Event::Eos => return firsts,
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn seek_restarts_every_camera_at_its_own_key_frame() {
+        // Indexed region (read first) and unread region (bisection).
+        for read_first in [true, false] {
+            let (bytes, _) = file(3000, 3, 25);
+            let (mut demux, mut src) = demuxer_pull(bytes);
+            if read_first {
+                drain(&mut demux, &mut src);
+            } else {
+                // Discovery only.
+                while !demux.discovered() {
+                    let _ = demux.next(&mut src).unwrap();
+                }
+            }
+            let target = 200 * S + S / 20;
+            let outcome = demux.seek(&mut src, target, None).unwrap();
+            let firsts = seek_firsts(&mut demux, &mut src);
+            assert_eq!(firsts.len(), 3, "read_first={read_first}");
+            for f in &firsts {
+                assert!(f.2, "camera {} starts on a key frame ({read_first})", f.0);
+                assert!(f.1 <= target, "camera {} key at or before the target", f.0);
+                assert!(target - f.1 < 25 * S / 10, "and not a GOP too early");
+            }
+            assert_eq!(outcome.key_pts, firsts.iter().map(|f| f.1).min());
+        }
+    }
+
+    #[test]
+    fn seek_gives_the_timestamps_of_sequential_playback() {
+        let (bytes, _) = file(3000, 2, 10);
+        let (mut demux, mut src) = demuxer_pull(bytes.clone());
+        let (all, _) = drain(&mut demux, &mut src);
+        for read_first in [true, false] {
+            let (mut demux, mut src) = demuxer_pull(bytes.clone());
+            if read_first {
+                drain(&mut demux, &mut src);
+            } else {
+                while !demux.discovered() {
+                    let _ = demux.next(&mut src).unwrap();
+                }
+            }
+            demux.seek(&mut src, 150 * S, Some(160 * S)).unwrap();
+            let (after, _) = drain(&mut demux, &mut src);
+            assert!(!after.is_empty());
+            let start = all
+                .iter()
+                .position(|o| o.1 == after[0].1 && o.0 == after[0].0)
+                .unwrap();
+            for (a, b) in after.iter().zip(&all[start..]) {
+                assert_eq!((a.0, a.1, &a.3), (b.0, b.1, &b.3));
+            }
+            assert!(after.iter().all(|o| o.1 < 160 * S), "stop respected");
+        }
+    }
+
+    #[test]
+    fn seek_past_the_end_ends_at_once() {
+        let (bytes, _) = file(100, 1, 10);
+        let (mut demux, mut src) = demuxer_pull(bytes);
+        drain(&mut demux, &mut src);
+        let outcome = demux.seek(&mut src, 3600 * S, None).unwrap();
+        assert!(outcome.past_end);
+        assert!(matches!(demux.next(&mut src).unwrap(), Event::Eos));
+    }
+
+    #[test]
+    fn duration_is_predicted_then_exact() {
+        let (bytes, _) = file(2000, 1, 10);
+        let (mut demux, mut src) = demuxer_pull(bytes);
+        while !demux.discovered() {
+            let _ = demux.next(&mut src).unwrap();
+        }
+        assert_eq!(demux.duration(&mut src), Some(200 * S));
+        drain(&mut demux, &mut src);
+        assert_eq!(demux.exact_duration(), Some(200 * S));
+    }
+
+    #[test]
+    fn index_memory_is_flat() {
+        let (bytes, _) = file(20_000, 1, 7);
+        let (mut demux, mut src) = demuxer_pull(bytes);
+        drain(&mut demux, &mut src);
+        // ~2900 key entries of 24 bytes plus a few snapshots.
+        assert!(
+            demux.index_heap_bytes() < 200_000,
+            "{}",
+            demux.index_heap_bytes()
+        );
+    }
+}

@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: MIT
+//! The GStreamer-free demux engine that every front end drives (the
+//! GStreamer elements, the fuzzers, tools).
+//!
+//! - [`bytes`]: what is read ([`Chunk`]), random access ([`ByteSource`]) and
+//!   the one reader that serves pull and push input alike;
+//! - [`format`]: what a container format supplies ([`Format`]) and what the
+//!   engine yields (stream descriptions, [`Packet`]s of payload ranges);
+//! - [`demuxer`]: the parse loop, resync, discovery and seeking;
+//! - [`index`]: the compact seek index; [`damage`]: the damage account;
+//! - [`timeline`]: the running-time policy for capture times;
+//! - [`formats`]: the format implementations.
+
+pub mod bytes;
+pub mod damage;
+pub mod demuxer;
+pub mod error;
+pub mod format;
+pub mod formats;
+pub mod index;
+pub mod timeline;
+
+pub use bytes::{ByteSource, Chunk, MemorySource, NoSource, SharedBytes};
+pub use damage::Damage;
+pub use demuxer::{Demuxer, Event, Report, SeekOutcome};
+pub use error::{EngineError, SourceError};
+pub use format::{Codec, Format, Packet, Parsed, Part, StreamId, StreamInfo, StreamKind, Tags};
