@@ -3,4 +3,7 @@
 
 pub mod demux;
 pub mod h264;
+pub mod legacy_demux;
+pub mod present;
+pub mod seek;
 pub mod streams;

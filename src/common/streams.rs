@@ -10,13 +10,21 @@
 use gst::prelude::*;
 use std::sync::Mutex;
 
-/// Identifies a stream within one element (e.g. a camera channel).
+/// Identifies a stream within one element (e.g. a track number).
 pub type StreamKey = u32;
+
+/// What identifies a stream of an element: any small copyable key.
+pub trait Key: Copy + Eq + Send + std::fmt::Debug + 'static {}
+impl<K: Copy + Eq + Send + std::fmt::Debug + 'static> Key for K {}
+
+/// A sparse stream further behind the others than this gets a GAP event,
+/// so that downstream (queues, sinks waiting for preroll) moves on.
+const SPARSE_LAG: gst::ClockTime = gst::ClockTime::from_mseconds(500);
 
 /// Everything needed to create a source pad.
 #[derive(Debug, Clone)]
-pub struct StreamSpec {
-    pub key: StreamKey,
+pub struct StreamSpec<K = StreamKey> {
+    pub key: K,
     /// Pad template name, e.g. `video_%u`.
     pub template: &'static str,
     /// Pad name, e.g. `video_9`.
@@ -27,9 +35,12 @@ pub struct StreamSpec {
     pub flags: gst::StreamFlags,
 }
 
-struct Stream {
-    key: StreamKey,
+struct Stream<K> {
+    key: K,
     pad: gst::Pad,
+    /// Snapshots and the like: pushed at once, never held, and kept moving
+    /// with GAP events.
+    sparse: bool,
     needs_segment: bool,
     pending_tags: Option<gst::TagList>,
     /// Held back until the next buffer of this stream tells its duration.
@@ -48,15 +59,18 @@ pub fn unix_time_caps() -> &'static gst::Caps {
 }
 
 /// The streams of an element and their pads.
-pub struct OutputStreams {
-    streams: Vec<Stream>,
+pub struct OutputStreams<K = StreamKey> {
+    streams: Vec<Stream<K>>,
     combiner: gst_base::UniqueFlowCombiner,
     group_id: gst::GroupId,
     segment: gst::FormattedSegment<gst::ClockTime>,
     seqnum: gst::Seqnum,
+    /// A flushing seek is between FLUSH_START and FLUSH_STOP: pads created
+    /// now are flushed at once, like the others.
+    flushing: bool,
 }
 
-impl Default for OutputStreams {
+impl<K: Key> Default for OutputStreams<K> {
     fn default() -> Self {
         Self {
             streams: Vec::new(),
@@ -64,12 +78,22 @@ impl Default for OutputStreams {
             group_id: gst::GroupId::next(),
             segment: gst::FormattedSegment::new(),
             seqnum: gst::Seqnum::next(),
+            flushing: false,
         }
     }
 }
 
-impl OutputStreams {
-    pub fn has(&self, key: StreamKey) -> bool {
+/// Locks `mutex` even if a panic poisoned it: the data of these locks stays
+/// consistent across a panic (plain bookkeeping), and one bad file must not
+/// leave an element that can no longer be stopped.
+pub fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<K: Key> OutputStreams<K> {
+    pub fn has(&self, key: K) -> bool {
         self.streams.iter().any(|s| s.key == key)
     }
 
@@ -128,12 +152,96 @@ impl OutputStreams {
     }
 
     /// Creates the pad for `spec`, sends stream-start, caps and tags, and
+    /// adds it to `element`, holding no lock while `pad-added` handlers
+    /// run. A pad created during a flushing seek is flushed too. The
+    /// segment follows with the first buffer. `setup` installs the pad's
+    /// event/query functions.
+    pub fn add_stream_unlocked(
+        this: &Mutex<Self>,
+        element: &gst::Element,
+        spec: StreamSpec<K>,
+        setup: impl FnOnce(gst::PadBuilder<gst::Pad>) -> gst::PadBuilder<gst::Pad>,
+    ) -> Result<(), gst::ErrorMessage> {
+        let templ = element.pad_template(spec.template).ok_or_else(|| {
+            gst::error_msg!(gst::CoreError::Pad, ["No pad template {}", spec.template])
+        })?;
+        let pad =
+            setup(gst::Pad::builder_from_template(&templ).name(spec.pad_name.as_str())).build();
+        pad.set_active(true)
+            .map_err(|_| gst::error_msg!(gst::CoreError::Pad, ["Failed to activate pad"]))?;
+        let stream_id = pad.create_stream_id(element, Some(spec.pad_name.as_str()));
+        let group_id = lock(this).group_id;
+        pad.push_event(
+            gst::event::StreamStart::builder(&stream_id)
+                .group_id(group_id)
+                .flags(spec.flags)
+                .build(),
+        );
+        pad.push_event(gst::event::Caps::new(&spec.caps));
+        let flushing = {
+            let mut me = lock(this);
+            if me.has(spec.key) {
+                return Ok(());
+            }
+            me.combiner.add_pad(&pad);
+            me.streams.push(Stream {
+                key: spec.key,
+                pad: pad.clone(),
+                sparse: spec.flags.contains(gst::StreamFlags::SPARSE),
+                needs_segment: true,
+                pending_tags: Some(spec.tags),
+                held: None,
+                last_duration: None,
+                position: None,
+                eos: false,
+            });
+            me.flushing
+        };
+        element.add_pad(&pad).map_err(|_| {
+            gst::error_msg!(gst::CoreError::Pad, ["Failed to add pad {}", spec.pad_name])
+        })?;
+        if flushing {
+            pad.push_event(gst::event::FlushStart::new());
+        }
+        Ok(())
+    }
+
+    /// Starts a flushing seek: FLUSH_START on every pad, and on any pad
+    /// created before [`OutputStreams::end_flush`].
+    pub fn begin_flush(this: &Mutex<Self>, seqnum: gst::Seqnum) {
+        let pads = {
+            let mut me = lock(this);
+            me.flushing = true;
+            me.pads()
+        };
+        let event = gst::event::FlushStart::builder().seqnum(seqnum).build();
+        for pad in pads {
+            pad.push_event(event.clone());
+        }
+    }
+
+    /// Ends a flushing seek: FLUSH_STOP on every pad (the streaming thread
+    /// is stopped, so the list is complete) and fresh flow state.
+    pub fn end_flush(this: &Mutex<Self>, seqnum: gst::Seqnum) {
+        let pads = {
+            let mut me = lock(this);
+            me.flushing = false;
+            me.reset_flow();
+            me.pads()
+        };
+        let event = gst::event::FlushStop::builder(true).seqnum(seqnum).build();
+        for pad in pads {
+            pad.push_event(event.clone());
+        }
+    }
+
+    /// Creates the pad for `spec`, sends stream-start, caps and tags, and
     /// adds it to `element`. The segment follows with the first buffer.
     /// `setup` installs the pad's event/query functions.
     pub fn add_stream(
         &mut self,
         element: &gst::Element,
-        spec: StreamSpec,
+        spec: StreamSpec<K>,
         setup: impl FnOnce(gst::PadBuilder<gst::Pad>) -> gst::PadBuilder<gst::Pad>,
     ) -> Result<(), gst::ErrorMessage> {
         let templ = element.pad_template(spec.template).ok_or_else(|| {
@@ -158,6 +266,7 @@ impl OutputStreams {
         self.streams.push(Stream {
             key: spec.key,
             pad,
+            sparse: spec.flags.contains(gst::StreamFlags::SPARSE),
             needs_segment: true,
             pending_tags: Some(spec.tags),
             held: None,
@@ -169,7 +278,7 @@ impl OutputStreams {
     }
 
     /// Queues a tag update for a stream, sent before its next buffer.
-    pub fn merge_tags(&mut self, key: StreamKey, tags: &gst::TagList) {
+    pub fn merge_tags(&mut self, key: K, tags: &gst::TagList) {
         if let Some(s) = self.streams.iter_mut().find(|s| s.key == key) {
             let merged = match s.pending_tags.take() {
                 Some(t) => t.merge(tags, gst::TagMergeMode::Replace),
@@ -181,47 +290,95 @@ impl OutputStreams {
 
     /// Pushes `buffer` on the stream `key`. The buffer is held until the
     /// next one of its stream arrives, so that a missing duration can be set
-    /// to the PTS difference. Returns the combined flow.
+    /// to the PTS difference; sparse streams are pushed at once, and any
+    /// sparse stream lagging behind gets a GAP event. Returns the combined
+    /// flow.
     pub fn push(
         this: &Mutex<Self>,
-        key: StreamKey,
+        key: K,
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let (pad, events, previous) = {
-            let mut guard = this.lock().unwrap();
+        let (pad, events, outgoing, gaps) = {
+            let mut guard = lock(this);
             let me = &mut *guard;
+            let (segment, seqnum) = (&me.segment, me.seqnum);
             let Some(s) = me.streams.iter_mut().find(|s| s.key == key) else {
                 return Ok(gst::FlowSuccess::Ok);
             };
-            let events = Self::pending_events(s, &me.segment, me.seqnum);
-            let previous = s.held.replace(buffer).map(|mut prev| {
-                if prev.duration().is_none() {
-                    let next_pts = s.held.as_ref().and_then(|b| b.pts());
-                    if let (Some(a), Some(b)) = (prev.pts(), next_pts) {
-                        let d = b.saturating_sub(a);
-                        prev.make_mut().set_duration(d);
-                        s.last_duration = Some(d).filter(|d| !d.is_zero()).or(s.last_duration);
+            let events = Self::pending_events(s, segment, seqnum);
+            let now = buffer.pts();
+            let outgoing = if s.sparse {
+                Some(buffer)
+            } else {
+                s.held.replace(buffer).map(|mut prev| {
+                    if prev.duration().is_none() {
+                        let next_pts = s.held.as_ref().and_then(|b| b.pts());
+                        if let (Some(a), Some(b)) = (prev.pts(), next_pts) {
+                            let d = b.saturating_sub(a);
+                            prev.make_mut().set_duration(d);
+                            s.last_duration = Some(d).filter(|d| !d.is_zero()).or(s.last_duration);
+                        }
                     }
-                }
-                prev
-            });
-            if let Some(end) = previous.as_ref().and_then(|b| b.pts()) {
+                    prev
+                })
+            };
+            if let Some(end) = outgoing.as_ref().and_then(|b| b.pts()) {
                 s.position = Some(s.position.map_or(end, |p| p.max(end)));
             }
-            (s.pad.clone(), events, previous)
+            let sparse = s.sparse;
+            let gaps = if sparse {
+                Vec::new()
+            } else {
+                me.sparse_gaps(now)
+            };
+            (s_pad(me, key), events, outgoing, gaps)
         };
+        let Some(pad) = pad else {
+            return Ok(gst::FlowSuccess::Ok);
+        };
+        for (gap_pad, events) in gaps {
+            for e in events {
+                gap_pad.push_event(e);
+            }
+        }
         for e in events {
             pad.push_event(e);
         }
-        let Some(previous) = previous else {
+        let Some(outgoing) = outgoing else {
             return Ok(gst::FlowSuccess::Ok);
         };
-        let res = pad.push(previous);
-        this.lock().unwrap().combiner.update_pad_flow(&pad, res)
+        let res = pad.push(outgoing);
+        lock(this).combiner.update_pad_flow(&pad, res)
+    }
+
+    /// GAP events for the sparse streams lagging behind running time `now`.
+    fn sparse_gaps(&mut self, now: Option<gst::ClockTime>) -> Vec<(gst::Pad, Vec<gst::Event>)> {
+        let Some(now) = now else { return Vec::new() };
+        let (segment, seqnum) = (self.segment.clone(), self.seqnum);
+        let start = segment.start().unwrap_or_default();
+        self.streams
+            .iter_mut()
+            .filter(|s| s.sparse && !s.eos)
+            .filter_map(|s| {
+                let from = s.position.unwrap_or(start);
+                if now <= from + SPARSE_LAG {
+                    return None;
+                }
+                let mut events = Self::pending_events(s, &segment, seqnum);
+                events.push(
+                    gst::event::Gap::builder(from)
+                        .duration(now - from)
+                        .seqnum(seqnum)
+                        .build(),
+                );
+                s.position = Some(now);
+                Some((s.pad.clone(), events))
+            })
+            .collect()
     }
 
     fn pending_events(
-        s: &mut Stream,
+        s: &mut Stream<K>,
         segment: &gst::FormattedSegment<gst::ClockTime>,
         seqnum: gst::Seqnum,
     ) -> Vec<gst::Event> {
@@ -240,7 +397,7 @@ impl OutputStreams {
     /// then EOS on every pad. Flow errors are ignored: this is the end.
     pub fn finish(this: &Mutex<Self>) {
         let work: Vec<_> = {
-            let mut guard = this.lock().unwrap();
+            let mut guard = lock(this);
             let me = &mut *guard;
             let (segment, seqnum) = (me.segment.clone(), me.seqnum);
             me.streams
@@ -264,7 +421,7 @@ impl OutputStreams {
                 })
                 .collect()
         };
-        let seqnum = this.lock().unwrap().seqnum;
+        let seqnum = lock(this).seqnum;
         for (pad, events, held) in work {
             for e in events {
                 pad.push_event(e);
@@ -295,7 +452,7 @@ impl OutputStreams {
                 Some(d.is_some())
             }
             gst::QueryViewMut::Position(q) if q.format() == gst::Format::Time => {
-                let me = this.lock().unwrap();
+                let me = lock(this);
                 q.set(me.position().or(me.segment.start()));
                 Some(true)
             }
@@ -312,7 +469,7 @@ impl OutputStreams {
     /// sends the segment-done event on every pad (instead of EOS).
     pub fn finish_segment(this: &Mutex<Self>, element: &gst::Element) {
         let (position, seqnum) = {
-            let me = this.lock().unwrap();
+            let me = lock(this);
             (me.position().unwrap_or_default(), me.seqnum)
         };
         let _ = element.post_message(
@@ -331,7 +488,7 @@ impl OutputStreams {
 
     /// Sends `event` on every source pad (flushes, EOS on errors).
     pub fn push_event_all(this: &Mutex<Self>, event: &gst::Event) -> bool {
-        let pads = this.lock().unwrap().pads();
+        let pads = lock(this).pads();
         // Every pad gets the event, even after one refused it.
         let mut all_ok = true;
         for pad in &pads {
@@ -339,4 +496,11 @@ impl OutputStreams {
         }
         all_ok
     }
+}
+
+fn s_pad<K: Key>(me: &OutputStreams<K>, key: K) -> Option<gst::Pad> {
+    me.streams
+        .iter()
+        .find(|s| s.key == key)
+        .map(|s| s.pad.clone())
 }

@@ -67,6 +67,8 @@ struct Queued<U, C> {
     unit: U,
     data: UnitData<C>,
     offset: u64,
+    /// The unit follows a hole.
+    discont: bool,
 }
 
 /// A unit found by [`Demuxer::walk`].
@@ -393,7 +395,13 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         self.units += 1;
         if self.discovering {
             self.discovered_bytes += len as u64;
-            self.queued.push(Queued { unit, data, offset });
+            let discont = std::mem::take(&mut self.discont);
+            self.queued.push(Queued {
+                unit,
+                data,
+                offset,
+                discont,
+            });
             if self.discovered_bytes >= DISCOVERY_BYTES || self.queued.len() >= DISCOVERY_UNITS {
                 self.end_discovery();
             }
@@ -407,7 +415,8 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
                 self.outbox.push_back(Event::NewStream(info));
             }
         }
-        self.emit(unit, data, offset, len);
+        let hole = std::mem::take(&mut self.discont);
+        self.emit(unit, data, offset, len, hole);
     }
 
     /// Announces the streams found so far and releases the queued units.
@@ -439,11 +448,13 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         self.pending_discont = self.announced.clone();
         for q in queued {
             let len = q.data.len();
-            self.emit(q.unit, q.data, q.offset, len);
+            self.emit(q.unit, q.data, q.offset, len, q.discont);
         }
     }
 
-    fn emit(&mut self, unit: F::Unit, data: UnitData<C>, offset: u64, len: usize) {
+    /// Times a unit, indexes it, and makes its packets. `hole`: it follows
+    /// skipped damage.
+    fn emit(&mut self, unit: F::Unit, data: UnitData<C>, offset: u64, len: usize, hole: bool) {
         let key = self.format.is_seek_point(&unit);
         let stream = self.format.stream_of(&unit);
         let indexing = self.at_frontier && offset >= self.index.frontier;
@@ -491,8 +502,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             }
             self.awaiting_key.swap_remove(i);
         }
-        let discont = std::mem::take(&mut self.discont)
-            || stream.is_some_and(|s| self.pending_discont.contains(&s));
+        let discont = hole || stream.is_some_and(|s| self.pending_discont.contains(&s));
         let mut packets = Vec::new();
         self.format.packets(unit, pts, &data, discont, &mut packets);
         for mut p in packets {

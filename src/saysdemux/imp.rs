@@ -13,8 +13,8 @@
 //! time). Snapshots have no timestamp: they get the time of the chunk
 //! before them.
 
-use crate::common::demux::{DemuxCore, DemuxElement, Driver, Output, Parsed, UnitBytes};
 use crate::common::h264::{Codec, annexb_nal_units};
+use crate::common::legacy_demux::{DemuxCore, DemuxElement, Driver, Output, Parsed, UnitBytes};
 use crate::common::streams::{StreamKey, StreamSpec, unix_time_caps};
 use crate::formats::says::{
     self, ChunkContext, ChunkKind, ChunkParse, FileHeader, MetaEntry, MetaValue, Telemetry,
@@ -725,8 +725,8 @@ impl ElementImpl for SaysDemux {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let sink = crate::common::demux::sink_pad_template(super::SINK_CAPS_NAME);
-            let video = crate::common::demux::h264_src_pad_template("video_%u");
+            let sink = crate::common::legacy_demux::sink_pad_template(super::SINK_CAPS_NAME);
+            let video = crate::common::legacy_demux::h264_src_pad_template("video_%u");
             let mut audio_caps = gst::Caps::builder("audio/x-mulaw")
                 .field("rate", 8000i32)
                 .field("channels", 1i32)

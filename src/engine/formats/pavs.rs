@@ -207,7 +207,6 @@ impl Format for Pavs {
         let mut origin: Option<u64> = None;
         for unit in first_units {
             let capture = unit.capture_time_ns();
-            origin = Some(origin.map_or(capture, |o| o.min(capture)));
             match steps.iter_mut().find(|(c, _, _)| *c == unit.channel) {
                 Some((_, prev, list)) => {
                     if capture > *prev && capture - *prev <= GAP_NS {
@@ -215,7 +214,10 @@ impl Format for Pavs {
                     }
                     *prev = capture;
                 }
-                None => steps.push((unit.channel, capture, Vec::new())),
+                None => {
+                    origin = Some(origin.map_or(capture, |o| o.min(capture)));
+                    steps.push((unit.channel, capture, Vec::new()));
+                }
             }
         }
         for (channel_id, _, mut list) in steps {

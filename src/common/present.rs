@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: MIT
+//! How the engine's stream descriptions, tags and packets look in
+//! GStreamer: caps, tag lists, stream flags, and buffers made of
+//! sub-buffers of what was read.
+
+use crate::engine::{Codec, Packet, Part, StreamInfo, StreamKind, Tags};
+use std::sync::Arc;
+
+use super::streams::unix_time_caps;
+
+/// Pad template name of a stream kind (the pad is named after the stream).
+pub fn template_name(kind: StreamKind) -> &'static str {
+    match kind {
+        StreamKind::Video => "video_%u",
+        StreamKind::Audio => "audio_%u",
+        StreamKind::Image => "image_%u",
+        StreamKind::Data => "meta_%u",
+    }
+}
+
+/// Caps of a stream.
+pub fn caps(info: &StreamInfo) -> gst::Caps {
+    let mut caps = match &info.codec {
+        Codec::H264 { profile, level } => {
+            let mut b = gst::Caps::builder("video/x-h264")
+                .field("stream-format", "byte-stream")
+                .field("alignment", "au");
+            if let Some(p) = profile {
+                b = b.field("profile", *p);
+            }
+            if let Some(l) = level {
+                b = b.field("level", *l);
+            }
+            b.build()
+        }
+        Codec::H265 => gst::Caps::builder("video/x-h265")
+            .field("stream-format", "byte-stream")
+            .field("alignment", "au")
+            .build(),
+        Codec::Mulaw { rate, channels } => gst::Caps::builder("audio/x-mulaw")
+            .field("rate", i32::try_from(*rate).unwrap_or(8000))
+            .field("channels", i32::try_from(*channels).unwrap_or(1))
+            .build(),
+        Codec::Opus { rate, channels } => gst::Caps::builder("audio/x-opus")
+            .field("rate", i32::try_from(*rate).unwrap_or(48000))
+            .field("channels", i32::try_from(*channels).unwrap_or(1))
+            .field("channel-mapping-family", 0i32)
+            .build(),
+        Codec::Jpeg => gst::Caps::new_empty_simple("image/jpeg"),
+        Codec::Json { schema } => gst::Caps::builder("application/x-json")
+            .field("format", *schema)
+            .build(),
+    };
+    let caps_mut = caps.make_mut();
+    let Some(s) = caps_mut.structure_mut(0) else {
+        return caps;
+    };
+    if let (Some(w), Some(h)) = (info.width, info.height)
+        && let (Ok(w), Ok(h)) = (i32::try_from(w), i32::try_from(h))
+        && w > 0
+        && h > 0
+    {
+        s.set("width", w);
+        s.set("height", h);
+    }
+    if let Some((n, d)) = info.pixel_aspect
+        && let (Ok(n), Ok(d)) = (i32::try_from(n), i32::try_from(d))
+        && n > 0
+        && d > 0
+    {
+        s.set("pixel-aspect-ratio", gst::Fraction::new(n, d));
+    }
+    if let Some((n, d)) = info.framerate
+        && let (Ok(n), Ok(d)) = (i32::try_from(n), i32::try_from(d))
+        && d > 0
+    {
+        s.set("framerate", gst::Fraction::new(n, d));
+    }
+    caps
+}
+
+/// A tag string: GStreamer strings cannot hold NUL bytes, so text stops
+/// at the first one.
+fn tag_text(text: &str) -> &str {
+    text.split('\0').next().unwrap_or_default()
+}
+
+/// Tags as a GStreamer tag list.
+pub fn tag_list(tags: &Tags) -> gst::TagList {
+    let mut list = gst::TagList::new();
+    {
+        let l = list.make_mut();
+        let replace = gst::TagMergeMode::Replace;
+        if let Some(t) = &tags.title {
+            l.add::<gst::tags::Title>(&tag_text(t), replace);
+        }
+        if let Some(t) = &tags.comment {
+            l.add::<gst::tags::Comment>(&tag_text(t), replace);
+        }
+        if let Some(t) = tags.container_format {
+            l.add::<gst::tags::ContainerFormat>(&t, replace);
+        }
+        if let Some(t) = tags.video_codec {
+            l.add::<gst::tags::VideoCodec>(&t, replace);
+        }
+        if let Some(t) = tags.audio_codec {
+            l.add::<gst::tags::AudioCodec>(&t, replace);
+        }
+        if let Some(us) = tags.start_unix_us
+            && let Ok(dt) = gst::DateTime::from_unix_epoch_utc_usecs(us)
+        {
+            l.add::<gst::tags::DateTime>(&dt, replace);
+        }
+        if let Some(t) = &tags.device_manufacturer {
+            l.add::<gst::tags::DeviceManufacturer>(&tag_text(t), replace);
+        }
+        if let Some(t) = &tags.device_model {
+            l.add::<gst::tags::DeviceModel>(&tag_text(t), replace);
+        }
+        if let Some(t) = &tags.encoder {
+            l.add::<gst::tags::Encoder>(&tag_text(t), replace);
+        }
+        if let Some(t) = &tags.application {
+            l.add::<gst::tags::ApplicationName>(&tag_text(t), replace);
+        }
+        if let Some((lat, lon, alt)) = tags.location {
+            l.add::<gst::tags::GeoLocationLatitude>(&lat, replace);
+            l.add::<gst::tags::GeoLocationLongitude>(&lon, replace);
+            if let Some(alt) = alt {
+                l.add::<gst::tags::GeoLocationElevation>(&alt, replace);
+            }
+        }
+        if let Some(h) = tags.heading {
+            l.add::<gst::tags::GeoLocationMovementDirection>(&h, replace);
+        }
+        if let Some(v) = tags.speed_mps {
+            l.add::<gst::tags::GeoLocationMovementSpeed>(&v, replace);
+        }
+        for ext in &tags.extended {
+            l.add::<gst::tags::ExtendedComment>(&tag_text(ext), gst::TagMergeMode::Append);
+        }
+    }
+    list
+}
+
+/// Stream-start flags of a stream.
+pub fn stream_flags(info: &StreamInfo) -> gst::StreamFlags {
+    if info.sparse {
+        gst::StreamFlags::SPARSE
+    } else {
+        gst::StreamFlags::empty()
+    }
+}
+
+/// A read chunk: a mapped buffer of the input, shared by the sub-buffers
+/// cut from it.
+#[derive(Clone)]
+pub struct GstChunk(pub Arc<gst::MappedBuffer<gst::buffer::Readable>>);
+
+impl GstChunk {
+    pub fn new(buffer: gst::Buffer) -> Option<Self> {
+        Some(Self(Arc::new(buffer.into_mapped_buffer_readable().ok()?)))
+    }
+}
+
+impl crate::engine::Chunk for GstChunk {
+    fn bytes(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+    fn from_vec(bytes: Vec<u8>) -> Self {
+        let buffer = gst::Buffer::from_mut_slice(bytes);
+        Self(Arc::new(
+            buffer
+                .into_mapped_buffer_readable()
+                .unwrap_or_else(|_| unreachable_mapping()),
+        ))
+    }
+}
+
+/// Mapping a fresh system-memory buffer for reading cannot fail; should it
+/// ever, an empty buffer stands in.
+fn unreachable_mapping() -> gst::MappedBuffer<gst::buffer::Readable> {
+    gst::Buffer::new()
+        .into_mapped_buffer_readable()
+        .expect("an empty buffer maps")
+}
+
+/// Turns packets into buffers: payload parts become sub-buffers of the
+/// read chunks (no copy); bytes the format shares become one GStreamer
+/// memory each, reused for every buffer.
+#[derive(Default)]
+pub struct BufferMaker {
+    shared: Vec<(Arc<[u8]>, gst::Memory)>,
+}
+
+/// Largest running time handed to GStreamer (ClockTime::NONE is u64::MAX).
+const MAX_CLOCK_NS: u64 = crate::engine::demuxer::MAX_RUNNING_TIME;
+
+pub fn clock_time(ns: u64) -> gst::ClockTime {
+    gst::ClockTime::from_nseconds(ns.min(MAX_CLOCK_NS))
+}
+
+impl BufferMaker {
+    fn shared_memory(&mut self, bytes: &Arc<[u8]>) -> gst::Memory {
+        if let Some((_, mem)) = self.shared.iter().find(|(b, _)| Arc::ptr_eq(b, bytes)) {
+            return mem.clone();
+        }
+        let mem = gst::Memory::from_slice(ArcBytes(bytes.clone()));
+        if self.shared.len() >= 32 {
+            self.shared.remove(0);
+        }
+        self.shared.push((bytes.clone(), mem.clone()));
+        mem
+    }
+
+    pub fn buffer(&mut self, packet: Packet<GstChunk>) -> Option<gst::Buffer> {
+        let mut buffer = gst::Buffer::new();
+        {
+            let b = buffer.get_mut()?;
+            for part in &packet.parts {
+                match part {
+                    Part::Read { chunk, range } => {
+                        let sub = chunk
+                            .0
+                            .buffer()
+                            .copy_region(gst::BufferCopyFlags::MEMORY, range.clone())
+                            .ok()?;
+                        for mem in sub.iter_memories_owned() {
+                            b.append_memory(mem);
+                        }
+                    }
+                    Part::Shared(bytes) => b.append_memory(self.shared_memory(bytes)),
+                    Part::Owned(bytes) => b.append_memory(gst::Memory::from_slice(bytes.clone())),
+                }
+            }
+            b.set_pts(packet.pts.map(clock_time));
+            b.set_dts(packet.dts.map(clock_time));
+            b.set_duration(packet.duration.map(clock_time));
+            let mut flags = gst::BufferFlags::empty();
+            if !packet.key {
+                flags |= gst::BufferFlags::DELTA_UNIT;
+            }
+            if packet.discont {
+                flags |= gst::BufferFlags::DISCONT;
+            }
+            b.set_flags(flags);
+            if let Some(wall) = packet.wallclock_ns.filter(|&w| w <= MAX_CLOCK_NS) {
+                gst::ReferenceTimestampMeta::add(
+                    b,
+                    unix_time_caps(),
+                    gst::ClockTime::from_nseconds(wall),
+                    gst::ClockTime::NONE,
+                );
+            }
+        }
+        Some(buffer)
+    }
+}
+
+/// Shared bytes as GStreamer memory without a copy.
+struct ArcBytes(Arc<[u8]>);
+
+impl AsRef<[u8]> for ArcBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
