@@ -361,7 +361,7 @@ fn locations_resolve_bases_track_files_and_directories() {
     ));
     let empty = TempDir::new("empty-dir");
     assert!(matches!(
-        resolve_location(&empty.0, None),
+        resolve_location(&empty.path(), None),
         Err(Rf1Error::NoTracks { .. })
     ));
 }
@@ -435,20 +435,21 @@ fn two_tracks_have_their_own_time_bases() {
 
 // ---------------------------------------------------------------- writer
 
-struct TempDir(PathBuf);
+/// A fresh temporary directory, removed when dropped (even if the test fails).
+struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("rf1-test-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
+        TempDir(
+            tempfile::Builder::new()
+                .prefix(&format!("rf1-test-{name}-"))
+                .tempdir()
+                .unwrap(),
+        )
     }
-}
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+    fn path(&self) -> &Path {
+        self.0.path()
     }
 }
 
@@ -488,7 +489,7 @@ fn writer_reproduces_every_clean_track_byte_for_byte() {
     let out = TempDir::new("rewrite");
     for case in CASES.into_iter().filter(|c| *c != "h264_dirty") {
         for (_, track, packets) in case_tracks(&samples, case) {
-            let base = out.0.join(
+            let base = out.path().join(
                 packets
                     .file_name()
                     .unwrap()
@@ -524,7 +525,7 @@ fn abandoned_preallocating_writer_reproduces_h264_dirty() {
     let writer = rewrite(
         &track,
         &packets,
-        &out.0.join("1712815946731"),
+        &out.path().join("1712815946731"),
         WriterOptions { preallocate: true },
     );
     let (index_path, packets_path) = (
@@ -540,7 +541,7 @@ fn abandoned_preallocating_writer_reproduces_h264_dirty() {
 #[test]
 fn writer_takes_nanoseconds_and_enforces_limits() {
     let out = TempDir::new("limits");
-    let base = out.0.join("1000");
+    let base = out.path().join("1000");
     let mut writer = TrackWriter::create(
         &base,
         "video",
@@ -626,7 +627,7 @@ fn open(paths: &(PathBuf, PathBuf)) -> Result<Track, Rf1Error> {
 #[test]
 fn hostile_index_headers_give_clear_errors() {
     let dir = TempDir::new("headers");
-    let paths = write_track(&dir.0, &gop_aus(), true);
+    let paths = write_track(&dir.path(), &gop_aus(), true);
     let clean = fs::read(&paths.0).unwrap();
     let cases: [(&str, Vec<u8>); 5] = [
         ("header cut", clean[..20].to_vec()),
@@ -657,7 +658,7 @@ fn hostile_index_headers_give_clear_errors() {
 #[test]
 fn huge_sparse_recovering_index_is_read_only_as_needed() {
     let dir = TempDir::new("sparse");
-    let paths = write_track(&dir.0, &gop_aus(), false);
+    let paths = write_track(&dir.path(), &gop_aus(), false);
     let header = fs::read(&paths.0).unwrap()[..32].to_vec();
     let index = fs::OpenOptions::new().write(true).open(&paths.0).unwrap();
     index.set_len(4 << 30).unwrap(); // 4 GiB of (sparse) zeros after the entries
@@ -674,7 +675,7 @@ fn huge_sparse_recovering_index_is_read_only_as_needed() {
 #[test]
 fn packet_file_cut_inside_an_access_unit_keeps_complete_units() {
     let dir = TempDir::new("cut");
-    let paths = write_track(&dir.0, &gop_aus(), true);
+    let paths = write_track(&dir.path(), &gop_aus(), true);
     let full = open(&paths).unwrap();
     let fourth = full.access_units[3].byte_range.clone();
     for (cut, usable_aus) in [
@@ -718,7 +719,7 @@ fn edit_entry(index_path: &Path, entry: usize, edit: impl Fn(u64) -> u64) {
 #[test]
 fn corrupt_entries_are_reported_and_earlier_units_kept() {
     let dir = TempDir::new("corrupt");
-    let paths = write_track(&dir.0, &gop_aus(), true);
+    let paths = write_track(&dir.path(), &gop_aus(), true);
     let pristine = fs::read(&paths.0).unwrap();
     // Entries: AU0 0-2, AU1 3-4, AU2 5-6, AU3 7-9 (from byte 44), AU4 10-11, sentinel 12 (74 bytes).
     let cases: [(usize, EntryEdit, usize, Problem); 4] = [
@@ -781,7 +782,7 @@ fn key_frames_and_parameter_sets_found_by_nal_type_despite_wrong_flags() {
     let pps_key: &[NaluData] = &[(&PPS[3..], 0), (&IDR[3..], 0)];
     let delta: &[NaluData] = &[(P, 4)];
     let paths = write_track(
-        &dir.0,
+        &dir.path(),
         &[(0, key), (10, delta), (20, pps_key), (30, delta)],
         true,
     );

@@ -6,7 +6,7 @@
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use gst::prelude::*;
 use gstcctv::common::h264::{BaselineParams, START_CODE, SyntheticEncoder, test_picture};
@@ -229,7 +229,7 @@ fn archive_dir_remuxes_to_mp4() {
     };
     support::init();
     let dir = TempDir::new("mp4");
-    let mp4 = dir.0.join("out.mp4");
+    let mp4 = dir.path().join("out.mp4");
     let pipeline = gst::parse::launch(&format!(
         "rf1src location=\"{}\" ! h264parse ! mp4mux ! filesink location=\"{}\"",
         samples.join("archive_dir/camera-0001").display(),
@@ -261,20 +261,21 @@ fn archive_dir_remuxes_to_mp4() {
 
 // ------------------------------------------------------------ generated archives
 
-struct TempDir(PathBuf);
+/// A fresh temporary directory, removed when dropped (even if the test fails).
+struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("rf1src-test-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
+        TempDir(
+            tempfile::Builder::new()
+                .prefix(&format!("rf1src-test-{name}-"))
+                .tempdir()
+                .unwrap(),
+        )
     }
-}
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+    fn path(&self) -> &Path {
+        self.0.path()
     }
 }
 
@@ -392,8 +393,8 @@ fn bare_nalus_get_start_codes_and_decode() {
         bare: true,
         parameter_sets_once: true,
     };
-    write_archive(&dir.0, spec);
-    let raw = play(&dir.0, "", "");
+    write_archive(&dir.path(), spec);
+    let raw = play(&dir.path(), "", "");
     assert!(raw.errors.is_empty() && raw.warnings.is_empty(), "{raw:?}");
     let outs = raw.only();
     assert_eq!(outs.len(), 40);
@@ -410,7 +411,7 @@ fn bare_nalus_get_start_codes_and_decode() {
         }
         assert_eq!(ms(out.pts), i as u64 * 100, "#{i}");
     }
-    let decoded = play(&dir.0, "", "h264parse ! avdec_h264");
+    let decoded = play(&dir.path(), "", "h264parse ! avdec_h264");
     assert!(decoded.errors.is_empty(), "{:?}", decoded.errors);
     let pictures = decoded.only();
     assert_eq!(pictures.len(), 40);
@@ -429,19 +430,19 @@ fn truncated_packet_file_gives_complete_frames_and_one_warning() {
         bare: false,
         parameter_sets_once: false,
     };
-    write_archive(&dir.0, spec);
-    let full = play(&dir.0, "", "");
+    write_archive(&dir.path(), spec);
+    let full = play(&dir.path(), "", "");
     let sizes: Vec<usize> = full.only().iter().map(|o| o.data.len()).collect();
     // Cut inside frame 20 (a key frame).
     let cut: usize = sizes[..20].iter().sum::<usize>() + 5;
-    let packets = dir.0.join(format!("{START_MS}_video.rf1p"));
+    let packets = dir.path().join(format!("{START_MS}_video.rf1p"));
     fs::OpenOptions::new()
         .write(true)
         .open(&packets)
         .unwrap()
         .set_len(cut as u64)
         .unwrap();
-    let run = play(&dir.0, "", "");
+    let run = play(&dir.path(), "", "");
     assert!(run.errors.is_empty(), "{:?}", run.errors);
     assert_eq!(run.warnings.len(), 1, "{:?}", run.warnings);
     let outs = run.only();
@@ -459,15 +460,15 @@ fn bad_magic_is_an_error() {
         bare: false,
         parameter_sets_once: false,
     };
-    write_archive(&dir.0, spec);
-    let index = dir.0.join(format!("{START_MS}_video.rf1i"));
+    write_archive(&dir.path(), spec);
+    let index = dir.path().join(format!("{START_MS}_video.rf1i"));
     let mut bytes = fs::read(&index).unwrap();
     bytes[..4].copy_from_slice(b"RIFF");
     fs::write(&index, bytes).unwrap();
     support::init();
     let pipeline = gst::parse::launch(&format!(
         "rf1src location=\"{}\" ! fakesink",
-        dir.0.display()
+        dir.path().display()
     ))
     .unwrap();
     assert!(pipeline.set_state(gst::State::Playing).is_err());
@@ -497,11 +498,11 @@ fn seek_spec() -> Spec {
 fn key_unit_seek_lands_exactly_on_the_key_frame() {
     let dir = TempDir::new("keyseek");
     let spec = seek_spec();
-    write_archive(&dir.0, spec);
-    let reference = play(&dir.0, "", "");
+    write_archive(&dir.path(), spec);
+    let reference = play(&dir.path(), "", "");
     let key_pts = reference.only()[20].pts.unwrap();
     for target in [key_pts, key_pts + gst::ClockTime::from_mseconds(50)] {
-        let run = play_seek(&dir.0, "", |p| {
+        let run = play_seek(&dir.path(), "", |p| {
             seek(p, gst::SeekFlags::KEY_UNIT, target, None)
         });
         assert!(run.errors.is_empty(), "{:?}", run.errors);
@@ -521,10 +522,10 @@ fn key_unit_seek_lands_exactly_on_the_key_frame() {
 fn accurate_seek_with_stop_starts_at_the_key_frame_before() {
     let dir = TempDir::new("accurate");
     let spec = seek_spec();
-    write_archive(&dir.0, spec);
+    write_archive(&dir.path(), spec);
     let start = gst::ClockTime::from_mseconds(2_350);
     let stop = gst::ClockTime::from_mseconds(3_500);
-    let run = play_seek(&dir.0, "", |p| {
+    let run = play_seek(&dir.path(), "", |p| {
         seek(p, gst::SeekFlags::ACCURATE, start, Some(stop))
     });
     assert!(run.errors.is_empty(), "{:?}", run.errors);
@@ -538,7 +539,7 @@ fn accurate_seek_with_stop_starts_at_the_key_frame_before() {
     let segment = segment.downcast_ref::<gst::ClockTime>().unwrap();
     assert_eq!((segment.start(), segment.stop()), (Some(start), Some(stop)));
     // Decoded pictures are right, so decoding started at the key frame.
-    let decoded = play_seek(&dir.0, "h264parse ! avdec_h264", |p| {
+    let decoded = play_seek(&dir.path(), "h264parse ! avdec_h264", |p| {
         seek(p, gst::SeekFlags::ACCURATE, start, Some(stop))
     });
     assert!(decoded.errors.is_empty(), "{:?}", decoded.errors);
@@ -555,11 +556,11 @@ fn accurate_seek_with_stop_starts_at_the_key_frame_before() {
 fn seek_across_a_segment_boundary_and_decode() {
     let dir = TempDir::new("segments");
     let spec = seek_spec();
-    write_archive(&dir.0, spec);
+    write_archive(&dir.path(), spec);
     // Segment 2 starts at 3.0 s; its key frames carry no SPS/PPS (only the
     // very first AU of the archive does): they are looked up in segment 1.
     let target = gst::ClockTime::from_mseconds(4_250);
-    let run = play_seek(&dir.0, "h264parse ! avdec_h264", |p| {
+    let run = play_seek(&dir.path(), "h264parse ! avdec_h264", |p| {
         seek(p, gst::SeekFlags::KEY_UNIT, target, None)
     });
     assert!(run.errors.is_empty(), "{:?}", run.errors);
@@ -575,7 +576,7 @@ fn seek_across_a_segment_boundary_and_decode() {
     support::init();
     let pipeline = gst::parse::launch(&format!(
         "rf1src location=\"{}\" ! fakesink",
-        dir.0.display()
+        dir.path().display()
     ))
     .unwrap();
     pipeline.set_state(gst::State::Paused).unwrap();
@@ -593,7 +594,7 @@ fn empty_and_missing_locations() {
     support::init();
     let pipeline = gst::parse::launch(&format!(
         "rf1src location=\"{}\" ! fakesink",
-        dir.0.join("nothing").display()
+        dir.path().join("nothing").display()
     ))
     .unwrap();
     assert!(pipeline.set_state(gst::State::Paused).is_err());
@@ -605,7 +606,7 @@ fn uri_handler() {
     support::init();
     let dir = TempDir::new("uri");
     write_archive(
-        &dir.0,
+        &dir.path(),
         Spec {
             segments: 1,
             frames_per_segment: 5,
@@ -614,16 +615,16 @@ fn uri_handler() {
             parameter_sets_once: false,
         },
     );
-    let uri = format!("rf1://{}", dir.0.display());
+    let uri = format!("rf1://{}", dir.path().display());
     let src = gst::Element::make_from_uri(gst::URIType::Src, &uri, None).unwrap();
     assert_eq!(src.factory().unwrap().name(), "rf1src");
     assert_eq!(
         src.property::<Option<String>>("location").as_deref(),
-        Some(dir.0.to_str().unwrap())
+        Some(dir.path().to_str().unwrap())
     );
     let handler = src.dynamic_cast_ref::<gst::URIHandler>().unwrap();
     handler
-        .set_uri(&format!("file://{}", dir.0.display()))
+        .set_uri(&format!("file://{}", dir.path().display()))
         .unwrap();
     assert_eq!(handler.uri().unwrap().as_str(), uri);
     assert!(handler.set_uri("http://example.com/x").is_err());
