@@ -361,7 +361,7 @@ fn locations_resolve_bases_track_files_and_directories() {
     ));
     let empty = TempDir::new("empty-dir");
     assert!(matches!(
-        resolve_location(&empty.0, None),
+        resolve_location(empty.path(), None),
         Err(Rf1Error::NoTracks { .. })
     ));
 }
@@ -435,20 +435,21 @@ fn two_tracks_have_their_own_time_bases() {
 
 // ---------------------------------------------------------------- writer
 
-struct TempDir(PathBuf);
+/// A fresh temporary directory, removed when dropped (even if the test fails).
+struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("rf1-test-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
+        TempDir(
+            tempfile::Builder::new()
+                .prefix(&format!("rf1-test-{name}-"))
+                .tempdir()
+                .unwrap(),
+        )
     }
-}
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+    fn path(&self) -> &Path {
+        self.0.path()
     }
 }
 
@@ -488,7 +489,7 @@ fn writer_reproduces_every_clean_track_byte_for_byte() {
     let out = TempDir::new("rewrite");
     for case in CASES.into_iter().filter(|c| *c != "h264_dirty") {
         for (_, track, packets) in case_tracks(&samples, case) {
-            let base = out.0.join(
+            let base = out.path().join(
                 packets
                     .file_name()
                     .unwrap()
@@ -524,7 +525,7 @@ fn abandoned_preallocating_writer_reproduces_h264_dirty() {
     let writer = rewrite(
         &track,
         &packets,
-        &out.0.join("1712815946731"),
+        &out.path().join("1712815946731"),
         WriterOptions { preallocate: true },
     );
     let (index_path, packets_path) = (
@@ -540,7 +541,7 @@ fn abandoned_preallocating_writer_reproduces_h264_dirty() {
 #[test]
 fn writer_takes_nanoseconds_and_enforces_limits() {
     let out = TempDir::new("limits");
-    let base = out.0.join("1000");
+    let base = out.path().join("1000");
     let mut writer = TrackWriter::create(
         &base,
         "video",
@@ -626,19 +627,14 @@ fn open(paths: &(PathBuf, PathBuf)) -> Result<Track, Rf1Error> {
 #[test]
 fn hostile_index_headers_give_clear_errors() {
     let dir = TempDir::new("headers");
-    let paths = write_track(&dir.0, &gop_aus(), true);
+    let paths = write_track(dir.path(), &gop_aus(), true);
     let clean = fs::read(&paths.0).unwrap();
-    let cases: [(&str, Vec<u8>); 5] = [
+    let cases: [(&str, Vec<u8>); 3] = [
         ("header cut", clean[..20].to_vec()),
-        ("entries cut", clean[..clean.len() - 12].to_vec()),
         ("bad magic", [b"RIFF".as_slice(), &clean[4..]].concat()),
         (
             "unknown codec",
             [&clean[..4], b"vp9 ".as_slice(), &clean[8..]].concat(),
-        ),
-        (
-            "huge count, tiny file",
-            [&clean[..24], &[0xff, 0xff], &clean[26..40]].concat(),
         ),
     ];
     for (what, bytes) in cases {
@@ -652,12 +648,33 @@ fn hostile_index_headers_give_clear_errors() {
         };
         assert!(expected, "{what}: {error:?}");
     }
+    // Fewer entries than counted: the complete ones are kept, the packet
+    // file's size (and its start codes) end the last one.
+    for (what, bytes, aus) in [
+        ("sentinel missing", clean[..clean.len() - 8].to_vec(), 5),
+        ("entries cut", clean[..clean.len() - 12].to_vec(), 5),
+        (
+            "huge count, tiny file",
+            [&clean[..24], &[0xff, 0xff], &clean[26..40]].concat(),
+            1,
+        ),
+    ] {
+        fs::write(&paths.0, bytes).unwrap();
+        let track = open(&paths).unwrap();
+        assert!(
+            matches!(track.problems[0], Problem::IndexCut { .. }),
+            "{what}: {:?}",
+            track.problems
+        );
+        assert_eq!(track.access_units.len(), aus, "{what}");
+        assert!(track.nalus.iter().all(|n| n.byte_range().end <= 74));
+    }
 }
 
 #[test]
 fn huge_sparse_recovering_index_is_read_only_as_needed() {
     let dir = TempDir::new("sparse");
-    let paths = write_track(&dir.0, &gop_aus(), false);
+    let paths = write_track(dir.path(), &gop_aus(), false);
     let header = fs::read(&paths.0).unwrap()[..32].to_vec();
     let index = fs::OpenOptions::new().write(true).open(&paths.0).unwrap();
     index.set_len(4 << 30).unwrap(); // 4 GiB of (sparse) zeros after the entries
@@ -674,7 +691,7 @@ fn huge_sparse_recovering_index_is_read_only_as_needed() {
 #[test]
 fn packet_file_cut_inside_an_access_unit_keeps_complete_units() {
     let dir = TempDir::new("cut");
-    let paths = write_track(&dir.0, &gop_aus(), true);
+    let paths = write_track(dir.path(), &gop_aus(), true);
     let full = open(&paths).unwrap();
     let fourth = full.access_units[3].byte_range.clone();
     for (cut, usable_aus) in [
@@ -688,7 +705,12 @@ fn packet_file_cut_inside_an_access_unit_keeps_complete_units() {
         let track = open(&paths).unwrap();
         assert_eq!(track.access_units.len(), usable_aus, "cut at {cut}");
         assert!(
-            matches!(track.problems[..], [Problem::DataBeyondPacketFile { .. }]),
+            track.problems.iter().all(|p| matches!(
+                p,
+                Problem::DataBeyondPacketFile { .. }
+                    | Problem::StartsBeyondPacketFile { .. }
+                    | Problem::UnknownEnd { .. }
+            )) && !track.problems.is_empty(),
             "{:?}",
             track.problems
         );
@@ -718,24 +740,35 @@ fn edit_entry(index_path: &Path, entry: usize, edit: impl Fn(u64) -> u64) {
 #[test]
 fn corrupt_entries_are_reported_and_earlier_units_kept() {
     let dir = TempDir::new("corrupt");
-    let paths = write_track(&dir.0, &gop_aus(), true);
+    let paths = write_track(dir.path(), &gop_aus(), true);
     let pristine = fs::read(&paths.0).unwrap();
     // Entries: AU0 0-2, AU1 3-4, AU2 5-6, AU3 7-9 (from byte 44), AU4 10-11, sentinel 12 (74 bytes).
-    let cases: [(usize, EntryEdit, usize, Problem); 4] = [
+    let full = open(&paths).unwrap();
+    let read_all = |track: &Track| -> Vec<Vec<u8>> {
+        let mut file = fs::File::open(&paths.1).unwrap();
+        (0..track.access_units.len())
+            .map(|au| track.read_access_unit(&mut file, au).unwrap())
+            .collect()
+    };
+    let pristine_aus = read_all(&full);
+    // Each case: the damaged entry is skipped, every other access unit stays
+    // (byte for byte, listed by pristine AU index; AU4 of case 3 loses the P
+    // slice of the skipped entry).
+    let cases: [(usize, EntryEdit, &[usize], Problem); 4] = [
         (
             8,
             |e| e | (0x3fff_0000 << 12),
-            3,
-            Problem::DataBeyondPacketFile {
-                entry: 7,
-                end: 0x3fff_0031,
+            &[0, 1, 2, 3, 4],
+            Problem::StartsBeyondPacketFile {
+                entry: 8,
+                offset: 0x3fff_0031,
                 packets_len: 74,
             },
         ),
         (
             8,
             |e| e & !(MAX_OFFSET << 12),
-            3,
+            &[0, 1, 2, 3, 4],
             Problem::DecreasingOffset {
                 entry: 8,
                 offset: 0,
@@ -745,7 +778,7 @@ fn corrupt_entries_are_reported_and_earlier_units_kept() {
         (
             10,
             |e| (e & ((1 << 42) - 1)) | (100 << 42),
-            4,
+            &[0, 1, 2, 3],
             Problem::DecreasingPts {
                 entry: 10,
                 pts_ticks: 100,
@@ -755,7 +788,7 @@ fn corrupt_entries_are_reported_and_earlier_units_kept() {
         (
             12,
             |e| e + (1000 << 12),
-            4,
+            &[0, 1, 2, 3],
             Problem::DataBeyondPacketFile {
                 entry: 11,
                 end: 1074,
@@ -763,13 +796,22 @@ fn corrupt_entries_are_reported_and_earlier_units_kept() {
             },
         ),
     ];
-    for (entry, edit, usable_aus, expected) in cases {
+    for (entry, edit, kept, expected) in cases {
         fs::write(&paths.0, &pristine).unwrap();
         edit_entry(&paths.0, entry, edit);
         let track = open(&paths).unwrap();
         println!("{}", track.problems[0]);
         assert_eq!(track.problems, [expected]);
-        assert_eq!(track.access_units.len(), usable_aus);
+        let aus = read_all(&track);
+        for (got, &au) in aus.iter().zip(kept) {
+            assert_eq!(got, &pristine_aus[au], "entry {entry}: AU {au}");
+        }
+        if entry == 10 {
+            assert_eq!(aus.len(), 5);
+            assert_eq!(aus[4], P, "AU4 keeps its second P slice");
+        } else {
+            assert_eq!(aus.len(), kept.len());
+        }
     }
 }
 
@@ -781,7 +823,7 @@ fn key_frames_and_parameter_sets_found_by_nal_type_despite_wrong_flags() {
     let pps_key: &[NaluData] = &[(&PPS[3..], 0), (&IDR[3..], 0)];
     let delta: &[NaluData] = &[(P, 4)];
     let paths = write_track(
-        &dir.0,
+        dir.path(),
         &[(0, key), (10, delta), (20, pps_key), (30, delta)],
         true,
     );

@@ -11,7 +11,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{LazyLock, Mutex, MutexGuard};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -22,6 +22,18 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 });
 
 const PAD_TEMPLATE: &str = "%s";
+
+/// Locks `mutex` even if a panic poisoned it: the data it guards is
+/// replaced or reset on every state change, so a stuck element is worse.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running time from file values, total: clamped to the largest valid
+/// `GstClockTime` instead of panicking on `GST_CLOCK_TIME_NONE`.
+fn clock_time(ns: u64) -> gst::ClockTime {
+    gst::ClockTime::from_nseconds(ns.min(gst::ClockTime::MAX.nseconds()))
+}
 
 #[derive(Debug, Clone, Default)]
 struct Settings {
@@ -74,6 +86,7 @@ impl Reader {
     fn open(location: &Path, tracks: &[String]) -> Result<Self, Rf1Error> {
         let names = (!tracks.is_empty()).then_some(tracks);
         let archive = Archive::open_tracks(location, names)?;
+        let problems = archive.skipped.clone();
         let cursors = archive
             .track_names()
             .into_iter()
@@ -99,8 +112,8 @@ impl Reader {
             cursors,
             stop: None,
             segment_flags: gst::SegmentFlags::empty(),
-            duration: gst::ClockTime::from_nseconds(duration),
-            problems: Vec::new(),
+            duration: clock_time(duration),
+            problems,
             reported: Vec::new(),
             skipped_backwards: 0,
             unix_caps: unix_time_caps().clone(),
@@ -130,7 +143,7 @@ impl Reader {
         }
         let mut tags = gst::TagList::new();
         {
-            let tags = tags.get_mut().unwrap();
+            let tags = tags.make_mut();
             tags.add::<gst::tags::Title>(&cursor.name.as_str(), gst::TagMergeMode::Replace);
             tags.add::<gst::tags::ContainerFormat>(&"Cyclops rf1", gst::TagMergeMode::Replace);
             let codec = match header.codec {
@@ -138,7 +151,9 @@ impl Reader {
                 Codec::H265 => "H.265",
             };
             tags.add::<gst::tags::VideoCodec>(&codec, gst::TagMergeMode::Replace);
-            if let Ok(us) = i64::try_from(header.timebase_us)
+            // An absurd time base loses the wall clock, not the frames.
+            if rf1::wall_clock_ns(header.timebase_us, 0).is_some()
+                && let Ok(us) = i64::try_from(header.timebase_us)
                 && let Ok(dt) = gst::DateTime::from_unix_epoch_utc_usecs(us)
             {
                 tags.add::<gst::tags::DateTime>(&dt, gst::TagMergeMode::Replace);
@@ -188,12 +203,21 @@ impl Reader {
         self.reported.push((segment, name.to_owned()));
     }
 
-    /// The next access unit in time order over all tracks.
+    /// Running time of a cursor's next access unit (`None` when it is done).
+    fn next_time(&self, cursor: &Cursor) -> Option<u64> {
+        let pos = cursor.next?;
+        // Never before the origin (the earliest time base); 0 if it were.
+        Some(self.archive.time_ns(&cursor.name, pos).unwrap_or(0))
+    }
+
+    /// The next access unit in time order over all tracks: always the one
+    /// with the smallest timestamp, so no pad runs ahead of another.
     fn step(&mut self) -> Result<Step, String> {
         let mut best: Option<(usize, u64)> = None;
         for (i, c) in self.cursors.iter().enumerate() {
-            let Some(pos) = c.next else { continue };
-            let time = self.archive.time_ns(&c.name, pos).unwrap_or(0);
+            let Some(time) = self.next_time(c) else {
+                continue;
+            };
             if best.is_none_or(|(_, t)| time < t) {
                 best = Some((i, time));
             }
@@ -201,29 +225,37 @@ impl Reader {
         let Some((ci, time)) = best else {
             return Ok(Step::Done);
         };
+        let Some(cursor) = self.cursors.get_mut(ci) else {
+            return Ok(Step::Done);
+        };
+        let Some(pos) = cursor.next else {
+            return Ok(Step::Continue);
+        };
         if self.stop.is_some_and(|stop| time >= stop) {
-            self.cursors[ci].next = None;
+            cursor.next = None;
             return Ok(Step::Continue);
         }
-        let pos = self.cursors[ci].next.expect("chosen cursor has a position");
-        let name = self.cursors[ci].name.clone();
+        let name = cursor.name.clone();
         let next = self.archive.next_au(&name, pos);
         if next.is_none_or(|n| n.segment != pos.segment) {
             self.note_problems(pos.segment, &name);
         }
-        self.cursors[ci].next = next;
-        if self.cursors[ci].last_time.is_some_and(|last| time < last) {
+        let Some(cursor) = self.cursors.get_mut(ci) else {
+            return Ok(Step::Done);
+        };
+        cursor.next = next;
+        if cursor.last_time.is_some_and(|last| time < last) {
             // Overlapping segments: never let time go backwards on a pad.
             self.skipped_backwards += 1;
-            self.cursors[ci].discont = true;
+            cursor.discont = true;
             return Ok(Step::Continue);
         }
+        let key = cursor.key;
         let buffer = self.read_buffer(ci, pos, time)?;
-        self.cursors[ci].last_time = Some(time);
-        Ok(Step::Push(Unit {
-            key: self.cursors[ci].key,
-            buffer,
-        }))
+        if let Some(cursor) = self.cursors.get_mut(ci) {
+            cursor.last_time = Some(time);
+        }
+        Ok(Step::Push(Unit { key, buffer }))
     }
 
     fn read_buffer(
@@ -232,11 +264,19 @@ impl Reader {
         pos: ArchivePosition,
         time: u64,
     ) -> Result<gst::Buffer, String> {
-        let name = self.cursors[ci].name.clone();
-        let discont = std::mem::take(&mut self.cursors[ci].discont);
-        let archive_segment = &self.archive.segments[pos.segment];
-        let track = archive_segment.track(&name).ok_or("track vanished")?;
-        let au = &track.access_units[pos.au];
+        let cursor = self.cursors.get_mut(ci).ok_or("no such track")?;
+        let name = cursor.name.clone();
+        let discont = std::mem::take(&mut cursor.discont);
+        let track = self
+            .archive
+            .segments
+            .get(pos.segment)
+            .and_then(|s| s.track(&name))
+            .ok_or("track vanished")?;
+        let au = track
+            .access_units
+            .get(pos.au)
+            .ok_or("access unit vanished")?;
         let (key, has_ps, nalus, ticks, timebase_us) = (
             au.key,
             au.has_parameter_sets,
@@ -251,17 +291,20 @@ impl Reader {
         let Reader {
             archive, cursors, ..
         } = self;
-        let track = archive.segments[pos.segment]
-            .track(&name)
+        let track = archive
+            .segments
+            .get(pos.segment)
+            .and_then(|s| s.track(&name))
             .ok_or("track vanished")?;
-        let file = open_packets(&mut cursors[ci], archive, pos.segment)?;
+        let cursor = cursors.get_mut(ci).ok_or("no such track")?;
+        let file = open_packets(cursor, archive, pos.segment)?;
         track
             .read_nalus_at(file, nalus, &mut data)
             .map_err(|e| format!("reading {name} access unit {}: {e}", pos.au))?;
         let mut buffer = gst::Buffer::from_mut_slice(data);
         {
-            let b = buffer.get_mut().expect("new buffer is writable");
-            let pts = gst::ClockTime::from_nseconds(time);
+            let b = buffer.make_mut();
+            let pts = clock_time(time);
             b.set_pts(pts);
             b.set_dts(pts);
             let mut flags = gst::BufferFlags::empty();
@@ -272,12 +315,15 @@ impl Reader {
                 flags |= gst::BufferFlags::DISCONT;
             }
             b.set_flags(flags);
-            gst::ReferenceTimestampMeta::add(
-                b,
-                &self.unix_caps,
-                gst::ClockTime::from_nseconds(rf1::absolute_ns(timebase_us, ticks.into())),
-                gst::ClockTime::NONE,
-            );
+            // An absurd time base loses the wall clock, not the frame.
+            if let Some(wall_clock) = rf1::wall_clock_ns(timebase_us, ticks.into()) {
+                gst::ReferenceTimestampMeta::add(
+                    b,
+                    &self.unix_caps,
+                    gst::ClockTime::from_nseconds(wall_clock),
+                    gst::ClockTime::NONE,
+                );
+            }
         }
         Ok(buffer)
     }
@@ -290,12 +336,13 @@ impl Reader {
         pos: ArchivePosition,
         out: &mut Vec<u8>,
     ) -> Result<(), String> {
-        let name = self.cursors[ci].name.clone();
         let Reader {
             archive, cursors, ..
         } = self;
+        let cursor = cursors.get_mut(ci).ok_or("no such track")?;
+        let name = cursor.name.clone();
         for segment in (0..=pos.segment).rev() {
-            let Some(track) = archive.segments[segment].track(&name) else {
+            let Some(track) = archive.segments.get(segment).and_then(|s| s.track(&name)) else {
                 continue;
             };
             let Some(last) = track.access_units.len().checked_sub(1) else {
@@ -306,7 +353,7 @@ impl Reader {
             if sets.is_empty() {
                 continue;
             }
-            let file = open_packets(&mut cursors[ci], archive, segment)?;
+            let file = open_packets(cursor, archive, segment)?;
             for n in sets {
                 track
                     .read_nalus_at(file, n..n + 1, out)
@@ -318,14 +365,19 @@ impl Reader {
     }
 
     /// Positions every track for a seek to `target`; returns the earliest
-    /// key-frame time used (for KEY_UNIT snapping).
-    fn seek(&mut self, target: u64) -> Option<u64> {
+    /// key-frame time used (for KEY_UNIT snapping). Past the end (and not
+    /// snapping to a key frame), nothing is left to play.
+    fn seek(&mut self, target: u64, snap: bool) -> Option<u64> {
         let mut earliest: Option<u64> = None;
+        let past_end = !snap && target > self.duration.nseconds();
         for c in &mut self.cursors {
-            let pos = self
-                .archive
-                .key_unit_at_or_before(&c.name, target)
-                .or_else(|| first_position(&self.archive, &c.name));
+            let pos = if past_end {
+                None
+            } else {
+                self.archive
+                    .key_unit_at_or_before(&c.name, target)
+                    .or_else(|| first_position(&self.archive, &c.name))
+            };
             if let Some(t) = pos.and_then(|p| self.archive.time_ns(&c.name, p)) {
                 earliest = Some(earliest.map_or(t, |e| e.min(t)));
             }
@@ -350,7 +402,10 @@ fn open_packets<'a>(
         let file = File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         cursor.file = Some((segment, file));
     }
-    Ok(&cursor.file.as_ref().expect("just opened").1)
+    match &cursor.file {
+        Some((_, file)) => Ok(file),
+        None => Err("packet file not open".into()),
+    }
 }
 
 fn first_position(archive: &Archive, name: &str) -> Option<ArchivePosition> {
@@ -378,7 +433,10 @@ fn last_position(archive: &Archive, name: &str) -> Option<ArchivePosition> {
 }
 
 fn packets_path(archive: &Archive, segment: usize, name: &str) -> Result<PathBuf, String> {
-    archive.segments[segment]
+    archive
+        .segments
+        .get(segment)
+        .ok_or("segment vanished")?
         .files
         .tracks
         .iter()
@@ -395,6 +453,15 @@ pub struct Rf1Src {
     task_pad: Mutex<Option<gst::Pad>>,
     /// A seek received before playback started.
     pending_seek: Mutex<Option<gst::Event>>,
+    /// Kept apart from `state` so queries never wait for the streaming
+    /// thread's file I/O.
+    duration: Mutex<Option<gst::ClockTime>>,
+    /// The last seek handled (it arrives once per linked pad) and its
+    /// result (`None` while it is being handled).
+    last_seek: Mutex<Option<(gst::Seqnum, Option<bool>)>>,
+    /// GAP events are due on lagging pads before the next push (after
+    /// start and after each seek).
+    gaps_due: Mutex<bool>,
 }
 
 #[glib::object_subclass]
@@ -411,13 +478,16 @@ impl ObjectSubclass for Rf1Src {
             streams: Mutex::new(OutputStreams::default()),
             task_pad: Mutex::new(None),
             pending_seek: Mutex::new(None),
+            duration: Mutex::new(None),
+            last_seek: Mutex::new(None),
+            gaps_due: Mutex::new(false),
         }
     }
 }
 
 impl Rf1Src {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let settings = self.settings.lock().unwrap().clone();
+        let settings = lock(&self.settings).clone();
         let Some(location) = settings.location else {
             return Err(gst::error_msg!(
                 gst::ResourceError::NotFound,
@@ -440,37 +510,6 @@ impl Rf1Src {
         if !reader.problems.is_empty() {
             gst::debug!(CAT, imp = self, "{:?}", reader.problems);
         }
-        let element: gst::Element = self.obj().clone().upcast();
-        {
-            let mut streams = self.streams.lock().unwrap();
-            let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
-            segment.set_start(gst::ClockTime::ZERO);
-            segment.set_duration(reader.duration);
-            streams.set_segment(segment, gst::Seqnum::next());
-            for cursor in &reader.cursors {
-                let Some(spec) = reader.stream_spec(cursor) else {
-                    continue;
-                };
-                streams.add_stream(&element, spec, |builder| {
-                    builder
-                        .event_function(|pad, parent, event| {
-                            Rf1Src::catch_panic_pad_function(
-                                parent,
-                                || false,
-                                |imp| imp.src_event(pad, event),
-                            )
-                        })
-                        .query_function(|pad, parent, query| {
-                            Rf1Src::catch_panic_pad_function(
-                                parent,
-                                || false,
-                                |imp| imp.src_query(pad, query),
-                            )
-                        })
-                })?;
-            }
-            *self.task_pad.lock().unwrap() = streams.pads().first().cloned();
-        }
         gst::info!(
             CAT,
             imp = self,
@@ -479,49 +518,169 @@ impl Rf1Src {
             reader.archive.segments.len(),
             reader.duration
         );
-        *self.state.lock().unwrap() = Some(reader);
+        let specs: Vec<StreamSpec> = reader
+            .cursors
+            .iter()
+            .filter_map(|c| reader.stream_spec(c))
+            .collect();
+        let duration = reader.duration;
+        // Everything a pad-added handler may ask for is in place before the
+        // first pad is added, and no lock is held while adding pads.
+        *lock(&self.duration) = Some(duration);
+        *lock(&self.state) = Some(reader);
+        *lock(&self.last_seek) = None;
+        *lock(&self.gaps_due) = true;
+        let element: gst::Element = self.obj().clone().upcast();
+        let mut streams = OutputStreams::default();
+        let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
+        segment.set_start(gst::ClockTime::ZERO);
+        segment.set_duration(duration);
+        streams.set_segment(segment, gst::Seqnum::next());
+        let mut added = Ok(());
+        for spec in specs {
+            added = streams.add_stream(&element, spec, |builder| {
+                builder
+                    .event_function(|pad, parent, event| {
+                        Rf1Src::catch_panic_pad_function(
+                            parent,
+                            || false,
+                            |imp| imp.src_event(pad, event),
+                        )
+                    })
+                    .query_function(|pad, parent, query| {
+                        Rf1Src::catch_panic_pad_function(
+                            parent,
+                            || false,
+                            |imp| imp.src_query(pad, query),
+                        )
+                    })
+            });
+            if added.is_err() {
+                break;
+            }
+        }
+        // Pads added so far are handed over even on failure, so stop() removes them.
+        let task_pad = streams.pads().first().cloned();
+        *lock(&self.streams) = streams;
+        added?;
+        *lock(&self.task_pad) = task_pad;
         element.no_more_pads();
-        if let Some(event) = self.pending_seek.lock().unwrap().take()
+        let pending = lock(&self.pending_seek).take();
+        if let Some(event) = pending
             && let gst::EventView::Seek(seek) = event.view()
-            && let Err(msg) = self.apply_seek(seek)
         {
-            gst::warning!(CAT, imp = self, "Seek before start failed: {}", msg);
+            let planned = self.plan_seek(seek);
+            match planned {
+                Ok(segment) => self.apply_seek(seek, segment),
+                Err(msg) => gst::warning!(CAT, imp = self, "Seek before start failed: {}", msg),
+            }
         }
         self.start_task()
             .map_err(|e| gst::error_msg!(gst::CoreError::Thread, ["Failed to start task: {}", e]))
     }
 
     fn start_task(&self) -> Result<(), glib::BoolError> {
-        let Some(pad) = self.task_pad.lock().unwrap().clone() else {
+        let Some(pad) = lock(&self.task_pad).clone() else {
             return Ok(());
         };
         let weak = self.obj().downgrade();
         pad.start_task(move || {
-            if let Some(obj) = weak.upgrade() {
-                obj.imp().stream_loop();
+            let Some(obj) = weak.upgrade() else { return };
+            let imp = obj.imp();
+            // A panic must not unwind into GStreamer's task thread (abort) nor
+            // leave the element stuck: report it and stop streaming.
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| imp.stream_loop()));
+            if outcome.is_err() {
+                gst::element_imp_error!(
+                    imp,
+                    gst::StreamError::Failed,
+                    ["Internal error in the rf1src streaming thread"]
+                );
+                OutputStreams::push_event_all(&imp.streams, &gst::event::Eos::new());
+                imp.pause_task();
             }
         })
     }
 
     fn pause_task(&self) {
-        if let Some(pad) = self.task_pad.lock().unwrap().clone() {
+        let pad = lock(&self.task_pad).clone();
+        if let Some(pad) = pad {
             let _ = pad.pause_task();
         }
     }
 
     fn stop(&self) {
-        if let Some(pad) = self.task_pad.lock().unwrap().take() {
+        let pad = lock(&self.task_pad).take();
+        if let Some(pad) = pad {
             let _ = pad.stop_task();
         }
-        *self.state.lock().unwrap() = None;
-        let mut streams = self.streams.lock().unwrap();
+        *lock(&self.state) = None;
+        *lock(&self.duration) = None;
+        *lock(&self.last_seek) = None;
+        let mut streams = std::mem::take(&mut *lock(&self.streams));
         streams.remove_all(self.obj().upcast_ref());
-        *streams = OutputStreams::default();
+    }
+
+    /// After a start or a seek: a pad whose first access unit comes later
+    /// than the earliest one gets a GAP up to it, so its sink prerolls while
+    /// the other pads fill their queues (and a pad with nothing left gets an
+    /// open GAP). Without this, small queues on the early pad block the
+    /// only streaming thread before the late pad ever prerolls.
+    fn send_gaps(&self) {
+        if !std::mem::take(&mut *lock(&self.gaps_due)) {
+            return;
+        }
+        let times: Vec<(String, Option<u64>)> = {
+            let guard = lock(&self.state);
+            let Some(reader) = guard.as_ref() else { return };
+            reader
+                .cursors
+                .iter()
+                .map(|c| (c.name.clone(), reader.next_time(c)))
+                .collect()
+        };
+        if times.len() < 2 {
+            return;
+        }
+        let Some(earliest) = times.iter().filter_map(|(_, t)| *t).min() else {
+            return;
+        };
+        let (segment, seqnum) = {
+            let streams = lock(&self.streams);
+            (streams.segment().clone(), streams.seqnum())
+        };
+        let from = clock_time(earliest).max(segment.start().unwrap_or_default());
+        for (name, time) in times {
+            if time == Some(earliest) {
+                continue;
+            }
+            let Some(pad) = self.obj().static_pad(&name) else {
+                continue;
+            };
+            let duration = time.map(|t| clock_time(t).saturating_sub(from));
+            if duration.is_some_and(|d| d.is_zero()) {
+                continue;
+            }
+            // The segment must precede the GAP; the same one follows with the first buffer.
+            pad.push_event(
+                gst::event::Segment::builder(&segment)
+                    .seqnum(seqnum)
+                    .build(),
+            );
+            pad.push_event(
+                gst::event::Gap::builder(from)
+                    .duration(duration)
+                    .seqnum(seqnum)
+                    .build(),
+            );
+        }
     }
 
     fn stream_loop(&self) {
+        self.send_gaps();
         let step = {
-            let mut guard = self.state.lock().unwrap();
+            let mut guard = lock(&self.state);
             let Some(reader) = guard.as_mut() else {
                 drop(guard);
                 self.pause_task();
@@ -574,7 +733,7 @@ impl Rf1Src {
     /// SEGMENT_DONE.
     fn finish(&self) {
         let (problems, skipped, segment_done) = {
-            let mut guard = self.state.lock().unwrap();
+            let mut guard = lock(&self.state);
             let Some(reader) = guard.as_mut() else { return };
             if reader.finished {
                 return;
@@ -599,32 +758,60 @@ impl Rf1Src {
             gst::element_imp_warning!(
                 self,
                 gst::StreamError::Demux,
-                ("Damaged rf1 recording: played every complete access unit before the damage"),
+                ("Damaged rf1 recording: played every access unit that could be read"),
                 ["{}", text]
             );
         }
         if segment_done {
             OutputStreams::finish_segment(&self.streams, self.obj().upcast_ref());
+            // Last: a prerolling sink blocks on the GAP until PLAYING.
+            self.preroll_idle_pads();
             return;
         }
         OutputStreams::finish(&self.streams);
     }
 
+    /// After SEGMENT_DONE (which does not preroll a sink): every pad gets
+    /// its segment and a GAP after what it played, so a pipeline waiting
+    /// for preroll (e.g. after a seek to or past the end, where every
+    /// buffer is clipped) completes its state change.
+    fn preroll_idle_pads(&self) {
+        let (segment, seqnum) = {
+            let streams = lock(&self.streams);
+            (streams.segment().clone(), streams.seqnum())
+        };
+        let pads: Vec<(String, Option<u64>)> = {
+            let guard = lock(&self.state);
+            let Some(reader) = guard.as_ref() else { return };
+            reader
+                .cursors
+                .iter()
+                .map(|c| (c.name.clone(), c.last_time))
+                .collect()
+        };
+        let start = segment.start().unwrap_or_default();
+        for (name, last_time) in pads {
+            if let Some(pad) = self.obj().static_pad(&name) {
+                let at = last_time.map_or(start, |t| clock_time(t).max(start));
+                pad.push_event(
+                    gst::event::Segment::builder(&segment)
+                        .seqnum(seqnum)
+                        .build(),
+                );
+                pad.push_event(gst::event::Gap::builder(at).seqnum(seqnum).build());
+            }
+        }
+    }
+
     fn src_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
         match event.view() {
-            gst::EventView::Seek(seek) => match self.handle_seek(seek) {
-                Ok(()) => true,
-                Err(msg) => {
-                    gst::warning!(CAT, imp = self, "Seek failed: {}", msg);
-                    false
-                }
-            },
+            gst::EventView::Seek(seek) => self.handle_seek(seek),
             _ => gst::Pad::event_default(pad, Some(&*self.obj()), event),
         }
     }
 
     fn duration(&self) -> Option<gst::ClockTime> {
-        self.state.lock().unwrap().as_ref().map(|r| r.duration)
+        *lock(&self.duration)
     }
 
     fn src_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
@@ -647,17 +834,43 @@ impl Rf1Src {
         }
     }
 
-    fn handle_seek(&self, seek: &gst::event::Seek) -> Result<(), String> {
-        let (rate, flags, _, start, _, _) = seek.get();
-        if rate <= 0.0 {
-            return Err("only forward playback is supported".into());
+    /// Handles a seek once per seqnum: a pipeline seek arrives through every
+    /// linked pad; the repeats get the first one's answer.
+    fn handle_seek(&self, seek: &gst::event::Seek) -> bool {
+        let seqnum = seek.seqnum();
+        {
+            let mut last = lock(&self.last_seek);
+            if let Some((handled, result)) = *last
+                && handled == seqnum
+            {
+                gst::debug!(CAT, imp = self, "Seek {:?} already handled", seqnum);
+                return result.unwrap_or(true);
+            }
+            *last = Some((seqnum, None));
         }
-        if start.format() != gst::Format::Time {
-            return Err(format!("cannot seek in {:?}", start.format()));
+        let result = match self.do_handle_seek(seek) {
+            Ok(()) => true,
+            Err(msg) => {
+                gst::warning!(CAT, imp = self, "Seek failed: {}", msg);
+                false
+            }
+        };
+        if let Some((handled, outcome)) = lock(&self.last_seek).as_mut()
+            && *handled == seqnum
+        {
+            *outcome = Some(result);
         }
-        let Some(task_pad) = self.task_pad.lock().unwrap().clone() else {
+        result
+    }
+
+    fn do_handle_seek(&self, seek: &gst::event::Seek) -> Result<(), String> {
+        let Some(task_pad) = lock(&self.task_pad).clone() else {
             return Err("not playing".into());
         };
+        // Everything is checked on a copy of the segment before anything
+        // reaches the pipeline: an invalid seek changes nothing.
+        let segment = self.plan_seek(seek)?;
+        let flags = seek.flags();
         let seqnum = seek.seqnum();
         let flush = flags.contains(gst::SeekFlags::FLUSH);
         if flush {
@@ -671,29 +884,70 @@ impl Rf1Src {
             let ev = gst::event::FlushStop::builder(true).seqnum(seqnum).build();
             OutputStreams::push_event_all(&self.streams, &ev);
         }
-
-        let outcome = self.apply_seek(seek);
+        self.apply_seek(seek, segment);
         drop(stream_lock);
         let _ = self.start_task();
-        outcome
+        Ok(())
     }
 
-    /// Positions the reader and the output segment for `seek` (the task is
-    /// not running). Also used for a seek received before starting.
-    fn apply_seek(&self, seek: &gst::event::Seek) -> Result<(), String> {
+    /// The output segment `seek` gives, computed on a copy of the current
+    /// one; an error for a seek that cannot be done (nothing is changed).
+    fn plan_seek(
+        &self,
+        seek: &gst::event::Seek,
+    ) -> Result<gst::FormattedSegment<gst::ClockTime>, String> {
         let (rate, flags, start_type, start, stop_type, stop) = seek.get();
-        let seqnum = seek.seqnum();
-        let mut segment = self.streams.lock().unwrap().segment().clone();
+        if rate <= 0.0 {
+            return Err("only forward playback is supported".into());
+        }
+        if start.format() != gst::Format::Time || stop.format() != gst::Format::Time {
+            return Err(format!("cannot seek in {:?}", start.format()));
+        }
+        let mut segment = lock(&self.streams).segment().clone();
         let start: Option<gst::ClockTime> = start.try_into().ok().flatten();
         let stop: Option<gst::ClockTime> = stop.try_into().ok().flatten();
-        let outcome = segment
+        // gst_segment_do_seek asserts start <= stop (a CRITICAL): check first.
+        let resolve = |kind: gst::SeekType,
+                       value: Option<gst::ClockTime>,
+                       current: Option<gst::ClockTime>|
+         -> Option<gst::ClockTime> {
+            match kind {
+                gst::SeekType::Set => value,
+                gst::SeekType::End => segment
+                    .duration()
+                    .zip(value)
+                    .map(|(d, v)| d.saturating_sub(v)),
+                _ => current,
+            }
+        };
+        let new_start = resolve(start_type, start, segment.start());
+        let new_stop = resolve(stop_type, stop, segment.stop());
+        if let (Some(a), Some(b)) = (new_start, new_stop)
+            && a > b
+        {
+            return Err(format!("invalid seek: start {a} after stop {b}"));
+        }
+        segment
             .do_seek(rate, flags, start_type, start, stop_type, stop)
-            .ok_or_else(|| "invalid seek".to_string())
-            .and_then(|_| {
-                let mut guard = self.state.lock().unwrap();
-                let reader = guard.as_mut().ok_or("not running")?;
+            .ok_or_else(|| "invalid seek".to_string())?;
+        Ok(segment)
+    }
+
+    /// Positions the reader and the output segment (the task is not
+    /// running). Also used for a seek received before starting.
+    fn apply_seek(
+        &self,
+        seek: &gst::event::Seek,
+        mut segment: gst::FormattedSegment<gst::ClockTime>,
+    ) {
+        let flags = seek.flags();
+        let seqnum = seek.seqnum();
+        {
+            let mut guard = lock(&self.state);
+            if let Some(reader) = guard.as_mut() {
                 let target = segment.start().unwrap_or_default();
-                let key_time = reader.seek(target.nseconds());
+                let snap = flags.contains(gst::SeekFlags::KEY_UNIT);
+                let key_time = reader.seek(target.nseconds(), snap);
                 gst::debug!(
                     CAT,
                     imp = self,
@@ -701,24 +955,23 @@ impl Rf1Src {
                     target,
                     key_time
                 );
-                if let (true, Some(t)) = (flags.contains(gst::SeekFlags::KEY_UNIT), key_time) {
-                    let t = gst::ClockTime::from_nseconds(t);
+                if let (true, Some(t)) = (snap, key_time) {
+                    let t = clock_time(t);
                     segment.set_start(t);
                     segment.set_time(t);
                     segment.set_position(t);
                 }
                 reader.stop = segment.stop().map(|s| s.nseconds());
                 reader.segment_flags = segment.flags();
-                Ok(())
-            });
-        {
-            let mut streams = self.streams.lock().unwrap();
-            streams.reset_flow();
-            if outcome.is_ok() {
-                streams.set_segment(segment.clone(), seqnum);
             }
         }
-        if outcome.is_ok() && flags.contains(gst::SeekFlags::SEGMENT) {
+        {
+            let mut streams = lock(&self.streams);
+            streams.reset_flow();
+            streams.set_segment(segment.clone(), seqnum);
+        }
+        *lock(&self.gaps_due) = true;
+        if flags.contains(gst::SeekFlags::SEGMENT) {
             let obj = self.obj();
             let _ = obj.post_message(
                 gst::message::SegmentStart::builder(segment.start().unwrap_or_default())
@@ -727,17 +980,16 @@ impl Rf1Src {
                     .build(),
             );
         }
-        outcome
     }
 
     fn set_location(&self, location: Option<PathBuf>) -> Result<(), glib::Error> {
-        if self.state.lock().unwrap().is_some() {
+        if lock(&self.state).is_some() {
             return Err(glib::Error::new(
                 gst::URIError::BadState,
                 "Changing the location is not supported while playing",
             ));
         }
-        self.settings.lock().unwrap().location = location;
+        lock(&self.settings).location = location;
         Ok(())
     }
 }
@@ -775,7 +1027,7 @@ impl ObjectImpl for Rf1Src {
             }
             "tracks" => {
                 let tracks: Option<String> = value.get().expect("type checked upstream");
-                self.settings.lock().unwrap().tracks = tracks
+                lock(&self.settings).tracks = tracks
                     .unwrap_or_default()
                     .split(',')
                     .map(str::trim)
@@ -788,7 +1040,7 @@ impl ObjectImpl for Rf1Src {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        let settings = self.settings.lock().unwrap();
+        let settings = lock(&self.settings);
         match pspec.name() {
             "location" => settings
                 .location
@@ -871,7 +1123,7 @@ impl ElementImpl for Rf1Src {
     fn send_event(&self, event: gst::Event) -> bool {
         match event.view() {
             gst::EventView::Seek(seek) => {
-                let pad = self.task_pad.lock().unwrap().clone();
+                let pad = lock(&self.task_pad).clone();
                 match pad {
                     Some(pad) => self.src_event(&pad, event),
                     None => {
@@ -881,7 +1133,7 @@ impl ElementImpl for Rf1Src {
                         if rate <= 0.0 || start.format() != gst::Format::Time {
                             return false;
                         }
-                        *self.pending_seek.lock().unwrap() = Some(event);
+                        *lock(&self.pending_seek) = Some(event);
                         true
                     }
                 }
@@ -899,7 +1151,7 @@ impl URIHandlerImpl for Rf1Src {
     }
 
     fn uri(&self) -> Option<String> {
-        let location = self.settings.lock().unwrap().location.clone()?;
+        let location = lock(&self.settings).location.clone()?;
         let absolute = if location.is_absolute() {
             location
         } else {

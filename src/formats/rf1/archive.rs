@@ -48,6 +48,8 @@ pub struct Archive {
     pub segments: Vec<ArchiveSegment>,
     /// Earliest time base of all tracks (ns since the epoch): time zero.
     pub origin_ns: u64,
+    /// Segments left out because they could not be opened, with the reason.
+    pub skipped: Vec<String>,
 }
 
 impl Archive {
@@ -73,18 +75,38 @@ impl Archive {
                 });
             }
         }
-        let segments = segments
-            .into_iter()
-            .map(|files| {
-                let tracks = files
-                    .tracks
-                    .iter()
-                    .map(|t| Track::open(&t.name, &t.index_path, &t.packets_path))
-                    .collect::<Result<_, _>>()?;
-                Ok(ArchiveSegment { files, tracks })
-            })
-            .collect::<Result<_, Rf1Error>>()?;
-        Ok(Self::from_segments(segments))
+        // One unreadable segment must not cost the others: it is skipped
+        // (and reported). Only when nothing is playable is it an error.
+        let mut opened = Vec::new();
+        let mut skipped = Vec::new();
+        let mut first_error = None;
+        for files in segments {
+            let tracks = files
+                .tracks
+                .iter()
+                .map(|t| {
+                    if !t.packets_path.is_file() {
+                        return Err(Rf1Error::MissingCompanion(t.packets_path.clone()));
+                    }
+                    Track::open(&t.name, &t.index_path, &t.packets_path)
+                })
+                .collect::<Result<Vec<_>, _>>();
+            match tracks {
+                Ok(tracks) => opened.push(ArchiveSegment { files, tracks }),
+                Err(e) => {
+                    skipped.push(format!("{}: segment skipped: {e}", files.base.display()));
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if opened.is_empty()
+            && let Some(e) = first_error
+        {
+            return Err(e);
+        }
+        let mut archive = Self::from_segments(opened);
+        archive.skipped = skipped;
+        Ok(archive)
     }
 
     pub fn from_segments(mut segments: Vec<ArchiveSegment>) -> Self {
@@ -96,6 +118,7 @@ impl Archive {
         Archive {
             segments,
             origin_ns,
+            skipped: Vec::new(),
         }
     }
 

@@ -86,11 +86,8 @@ pub fn resolve_location(
         });
     }
     segments.sort_by(|a, b| (a.start_ms, &a.base).cmp(&(b.start_ms, &b.base)));
-    for track in segments.iter().flat_map(|s| &s.tracks) {
-        if !track.packets_path.is_file() {
-            return Err(Rf1Error::MissingCompanion(track.packets_path.clone()));
-        }
-    }
+    // A missing packet file is reported when the segment is opened
+    // (`Archive::open`), so one broken segment does not hide the others.
     Ok(segments)
 }
 

@@ -247,6 +247,11 @@ pub struct Index {
     /// True when the count was 0 and entries were recovered by scanning
     /// (an unclosed recording; also how an empty, closed track looks).
     pub recovered: bool,
+    /// True when the file ends before the entries its count claims (or
+    /// before the sentinel): `entries` holds the complete ones that are
+    /// there and `sentinel` is a stand-in whose offset ([`MAX_OFFSET`]) lets
+    /// the packet file's size bound the last entry.
+    pub truncated: bool,
 }
 
 impl Index {
@@ -274,7 +279,6 @@ impl Index {
         let header = IndexHeader::parse(&header_bytes[..got])?;
 
         let mut raw = Vec::new();
-        let mut entry_bytes_read = 0;
         let mut chunk = [0u8; 4096];
         let wanted = match header.count {
             0 => MAX_INDEX_ENTRIES,
@@ -284,7 +288,6 @@ impl Index {
             // Read at most the remaining wanted entries, so a clean index is read exactly.
             let chunk_len = chunk.len().min((wanted - raw.len()) * INDEX_ENTRY_SIZE);
             let got = read_up_to(&mut reader, &mut chunk[..chunk_len]).map_err(read_err)?;
-            entry_bytes_read += got;
             raw.extend(
                 chunk[..got - got % INDEX_ENTRY_SIZE]
                     .chunks_exact(INDEX_ENTRY_SIZE)
@@ -300,19 +303,25 @@ impl Index {
                 break;
             }
         }
-        if header.count > 0 && raw.len() < wanted {
-            return Err(Rf1Error::ShortIndex {
-                len: (INDEX_HEADER_SIZE + entry_bytes_read) as u64,
-                needed: (INDEX_HEADER_SIZE + wanted * INDEX_ENTRY_SIZE) as u64,
-            });
-        }
+        // A counted index cut short (no sentinel, or cut inside an entry):
+        // keep the complete entries; the packet file's size ends the last one.
+        let truncated = header.count > 0 && raw.len() < wanted;
         let mut entries: Vec<IndexEntry> = raw.into_iter().map(IndexEntry::decode).collect();
-        let sentinel = entries.pop().unwrap_or_default();
+        let sentinel = if truncated {
+            IndexEntry {
+                pts_ticks: 0,
+                offset: MAX_OFFSET as u32,
+                flags: 0,
+            }
+        } else {
+            entries.pop().unwrap_or_default()
+        };
         Ok(Index {
             header,
             entries,
             sentinel,
             recovered: header.count == 0,
+            truncated,
         })
     }
 
@@ -381,7 +390,16 @@ pub fn first_ticks_at_or_after_ns(ns: u64) -> u64 {
     (u128::from(ns) * u128::from(TICKS_PER_SECOND)).div_ceil(1_000_000_000) as u64
 }
 
-/// Absolute time (ns since the Unix epoch) of a PTS.
+/// Absolute time (ns since the Unix epoch) of a PTS, when it is a valid
+/// `GstClockTime` (below `u64::MAX`); `None` for an absurd time base.
+pub fn wall_clock_ns(timebase_us: u64, ticks: u64) -> Option<u64> {
+    timebase_us
+        .checked_mul(1000)?
+        .checked_add(ticks_to_ns(ticks))
+        .filter(|&ns| ns < u64::MAX)
+}
+
+/// Absolute time (ns since the Unix epoch) of a PTS, saturating.
 pub fn absolute_ns(timebase_us: u64, ticks: u64) -> u64 {
     timebase_us
         .saturating_mul(1000)
@@ -391,8 +409,10 @@ pub fn absolute_ns(timebase_us: u64, ticks: u64) -> u64 {
 /// Time of a PTS relative to `origin_ns` (absolute), computed from the
 /// integers each time so no rounding accumulates; `None` if before the origin.
 pub fn ns_since(origin_ns: u64, timebase_us: u64, ticks: u64) -> Option<u64> {
-    let time =
-        i128::from(timebase_us) * 1000 + i128::from(ticks_to_ns(ticks)) - i128::from(origin_ns);
+    // The time base saturates exactly as in `IndexHeader::timebase_ns`, so a
+    // track whose absurd time base is the origin still starts at 0.
+    let time = i128::from(timebase_us.saturating_mul(1000)) + i128::from(ticks_to_ns(ticks))
+        - i128::from(origin_ns);
     u64::try_from(time).ok()
 }
 
@@ -466,15 +486,31 @@ mod tests {
     }
 
     #[test]
-    fn truncated_counted_index_is_an_error() {
-        let bytes = index_bytes(3, &[4, 0x1004]);
-        assert!(matches!(
-            Index::parse(&bytes),
-            Err(Rf1Error::ShortIndex {
-                len: 48,
-                needed: 64
-            })
-        ));
+    fn truncated_counted_index_keeps_its_complete_entries() {
+        let mut bytes = index_bytes(3, &[4, 0x1004]);
+        bytes.extend_from_slice(&[0x04, 0x20, 0]); // half an entry
+        let index = Index::parse(&bytes).unwrap();
+        assert!(index.truncated);
+        assert_eq!(index.entries.len(), 2);
+        assert_eq!(u64::from(index.sentinel.offset), MAX_OFFSET);
+        // Only the sentinel missing: every entry, still truncated.
+        let index = Index::parse(&index_bytes(2, &[4, 0x1004])).unwrap();
+        assert!(index.truncated);
+        assert_eq!(index.entries.len(), 2);
+        let index = Index::parse(&index_bytes(1, &[4, 0x1000])).unwrap();
+        assert!(!index.truncated);
+        assert_eq!((index.entries.len(), index.sentinel.offset), (1, 1));
+    }
+
+    #[test]
+    fn wall_clock_is_none_for_absurd_time_bases() {
+        assert_eq!(wall_clock_ns(1, 4096), Some(1_000_001_000));
+        assert_eq!(wall_clock_ns(u64::MAX, 0), None);
+        assert_eq!(
+            wall_clock_ns(u64::MAX / 1000, u64::from(MAX_PTS_TICKS)),
+            None
+        );
+        assert_eq!(ns_since(u64::MAX, u64::MAX, 4096), Some(1_000_000_000));
     }
 
     #[test]

@@ -70,27 +70,42 @@ pub struct PayloadPiece {
     pub prepend_start_code: bool,
 }
 
-/// Something wrong in the index. Playback stops before the access unit in
-/// which it occurs; every complete access unit before it stays usable.
+/// Something wrong in the index. The entry concerned is skipped; every
+/// access unit whose bytes are still known (from the neighbouring entries or
+/// from the Annex-B start codes) stays usable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
-    /// The payload of `entry` ends beyond the packet data (file cut short).
+    /// The payload of `entry` ends beyond the packet data (file cut short):
+    /// its access unit is lost.
     DataBeyondPacketFile {
         entry: usize,
         end: u64,
         packets_len: u64,
     },
-    /// `entry` (== entry count for the sentinel) starts before its predecessor.
+    /// `entry` starts beyond the packet data: skipped.
+    StartsBeyondPacketFile {
+        entry: usize,
+        offset: u64,
+        packets_len: u64,
+    },
+    /// `entry` (== entry count for the sentinel) starts before its
+    /// predecessor (or after its successor): skipped.
     DecreasingOffset {
         entry: usize,
         offset: u64,
         previous: u64,
     },
+    /// `entry` goes back in time (or jumps past its successor): skipped.
     DecreasingPts {
         entry: usize,
         pts_ticks: u32,
         previous: u32,
     },
+    /// The end of `entry` is unknown (its successor was skipped) and could
+    /// not be recovered from start codes: its access unit is lost.
+    UnknownEnd { entry: usize },
+    /// The index ends before its count (and sentinel): `entries` were read.
+    IndexCut { entries: usize },
 }
 
 impl fmt::Display for Problem {
@@ -104,6 +119,14 @@ impl fmt::Display for Problem {
                 f,
                 "index entry {entry} ends at byte {end} but the packet file has only {packets_len} bytes"
             ),
+            Self::StartsBeyondPacketFile {
+                entry,
+                offset,
+                packets_len,
+            } => write!(
+                f,
+                "index entry {entry} starts at byte {offset} but the packet file has only {packets_len} bytes"
+            ),
             Self::DecreasingOffset {
                 entry,
                 offset,
@@ -111,7 +134,7 @@ impl fmt::Display for Problem {
             } => {
                 write!(
                     f,
-                    "index entry {entry} has offset {offset}, before the previous {previous}"
+                    "index entry {entry} has offset {offset}, out of order after {previous}"
                 )
             }
             Self::DecreasingPts {
@@ -121,8 +144,14 @@ impl fmt::Display for Problem {
             } => {
                 write!(
                     f,
-                    "index entry {entry} has PTS {pts_ticks} ticks, before the previous {previous}"
+                    "index entry {entry} has PTS {pts_ticks} ticks, out of order after {previous}"
                 )
+            }
+            Self::UnknownEnd { entry } => {
+                write!(f, "the end of index entry {entry} is unknown")
+            }
+            Self::IndexCut { entries } => {
+                write!(f, "index cut short after {entries} complete entries")
             }
         }
     }
@@ -146,34 +175,54 @@ pub struct Track {
 }
 
 impl Track {
-    /// Opens a track and reads each NALU's type from the packet file.
+    /// Opens a track and reads each NALU's type from the packet file. The
+    /// end of a NALU whose successor entry is unusable is recovered from the
+    /// Annex-B start codes in the packet file.
     pub fn open(name: &str, index_path: &Path, packets_path: &Path) -> Result<Self, Rf1Error> {
         let index = Index::open(index_path)?;
         let packets = File::open(packets_path).map_err(io_error(packets_path))?;
         let packets_file_len = packets.metadata().map_err(io_error(packets_path))?.len();
-        let mut track = Track::from_index(name, index, packets_file_len);
+        let mut scan_error = None;
+        let mut track = {
+            let mut find_end = |start: u64, bound: u64, bound_is_end: bool| match find_nalu_end(
+                &packets,
+                start,
+                bound,
+                bound_is_end,
+            ) {
+                Ok(end) => end,
+                Err(e) => {
+                    scan_error.get_or_insert(e);
+                    None
+                }
+            };
+            Track::build(name, index, packets_file_len, &mut find_end)
+        };
+        if let Some(e) = scan_error {
+            return Err(io_error(packets_path)(e));
+        }
         track
             .probe_nal_types(packets)
             .map_err(io_error(packets_path))?;
         Ok(track)
     }
 
-    /// Builds the model from flags alone (no NAL types yet).
+    /// Builds the model from flags alone (no NAL types yet, and no start
+    /// code scan: a NALU whose end is unknown loses its access unit).
     pub fn from_index(name: &str, index: Index, packets_file_len: u64) -> Self {
+        Track::build(name, index, packets_file_len, &mut |_, _, _| None)
+    }
+
+    /// `find_end(start, bound, bound_is_end)`: the end of the Annex-B NALU at
+    /// `start`, at most `bound` (which is a real end when `bound_is_end`).
+    fn build(
+        name: &str,
+        index: Index,
+        packets_file_len: u64,
+        find_end: &mut dyn FnMut(u64, u64, bool) -> Option<u64>,
+    ) -> Self {
         let packets_len = packets_file_len.min(u64::from(index.sentinel.offset));
-        let (usable, problem) = usable_prefix(&index, packets_len);
-        let entry_end = |i: usize| index.entries.get(i + 1).unwrap_or(&index.sentinel).offset;
-        let nalus = index.entries[..usable]
-            .iter()
-            .enumerate()
-            .map(|(i, e)| Nalu {
-                pts_ticks: e.pts_ticks,
-                offset: e.offset.into(),
-                len: u64::from(entry_end(i) - e.offset),
-                flags: e.flags,
-                nal_type: None,
-            })
-            .collect();
+        let (nalus, problems) = usable_nalus(&index, packets_file_len, packets_len, find_end);
         let mut track = Track {
             name: name.to_owned(),
             header: index.header,
@@ -181,7 +230,7 @@ impl Track {
             packets_len,
             nalus,
             access_units: Vec::new(),
-            problems: problem.into_iter().collect(),
+            problems,
             key_aus: Vec::new(),
             parameter_set_aus: Vec::new(),
         };
@@ -337,6 +386,30 @@ impl Track {
             .collect()
     }
 
+    /// The piece of NALU `nalu`, checked to lie inside the packet data: the
+    /// check every read does before allocating anything.
+    pub fn checked_piece(&self, nalu: usize) -> io::Result<PayloadPiece> {
+        let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
+        let n = self
+            .nalus
+            .get(nalu)
+            .ok_or_else(|| invalid(format!("no NALU {nalu}")))?;
+        let end = n
+            .offset
+            .checked_add(n.len)
+            .filter(|&end| end <= self.packets_len)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "NALU {nalu} ({} + {} bytes) lies outside the {} bytes of packet data",
+                    n.offset, n.len, self.packets_len
+                ))
+            })?;
+        Ok(PayloadPiece {
+            range: n.offset..end,
+            prepend_start_code: n.needs_start_code(),
+        })
+    }
+
     /// Appends the Annex-B bytes of the given NALUs to `out`.
     pub fn read_nalus(
         &self,
@@ -344,7 +417,11 @@ impl Track {
         nalus: impl IntoIterator<Item = usize>,
         out: &mut Vec<u8>,
     ) -> io::Result<()> {
-        for piece in nalus.into_iter().map(|n| self.nalu_piece(n)) {
+        let pieces = nalus
+            .into_iter()
+            .map(|n| self.checked_piece(n))
+            .collect::<io::Result<Vec<_>>>()?;
+        for piece in pieces {
             if piece.prepend_start_code {
                 out.extend_from_slice(&START_CODE);
             }
@@ -367,7 +444,9 @@ impl Track {
         out: &mut Vec<u8>,
     ) -> io::Result<()> {
         use std::os::unix::fs::FileExt;
-        let pieces: Vec<PayloadPiece> = nalus.map(|n| self.nalu_piece(n)).collect();
+        let pieces = nalus
+            .map(|n| self.checked_piece(n))
+            .collect::<io::Result<Vec<_>>>()?;
         let extra: usize = pieces
             .iter()
             .map(|p| (p.range.end - p.range.start) as usize + 4 * p.prepend_start_code as usize)
@@ -376,8 +455,13 @@ impl Track {
         let contiguous = pieces
             .windows(2)
             .all(|w| w[0].range.end == w[1].range.start);
-        if contiguous && pieces.iter().all(|p| !p.prepend_start_code) && !pieces.is_empty() {
-            let range = pieces[0].range.start..pieces[pieces.len() - 1].range.end;
+        if let (true, true, Some(first), Some(last)) = (
+            contiguous,
+            pieces.iter().all(|p| !p.prepend_start_code),
+            pieces.first(),
+            pieces.last(),
+        ) {
+            let range = first.range.start..last.range.end;
             let start = out.len();
             out.resize(start + (range.end - range.start) as usize, 0);
             return packets.read_exact_at(&mut out[start..], range.start);
@@ -400,55 +484,198 @@ impl Track {
         au: usize,
     ) -> io::Result<Vec<u8>> {
         let mut out = Vec::new();
-        self.read_nalus(packets, self.access_units[au].nalu_range(), &mut out)?;
+        let nalus = self
+            .access_units
+            .get(au)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no such access unit"))?
+            .nalu_range();
+        self.read_nalus(packets, nalus, &mut out)?;
         Ok(out)
     }
 }
 
-/// How many leading entries form complete, valid access units, and the
-/// problem that stopped the walk, if any.
-fn usable_prefix(index: &Index, packets_len: u64) -> (usize, Option<Problem>) {
+/// The usable NALUs of `index`, every one inside `packets_len`, and what was
+/// wrong. An entry that starts outside the packet data or out of order
+/// (offset or PTS) is skipped; its neighbours keep going. A NALU whose
+/// successor was skipped ends at the next usable entry when both belong to
+/// the same access unit (the skipped bytes stay inside it, payloads being
+/// contiguous), else at the next start code (`find_end`). An access unit
+/// with a NALU whose end stays unknown is dropped.
+fn usable_nalus(
+    index: &Index,
+    packets_file_len: u64,
+    packets_len: u64,
+    find_end: &mut dyn FnMut(u64, u64, bool) -> Option<u64>,
+) -> (Vec<Nalu>, Vec<Problem>) {
     let entries = &index.entries;
-    let with_sentinel = entries.iter().chain([&index.sentinel]);
-    let mut previous: Option<&IndexEntry> = None;
-    for (i, entry) in with_sentinel.enumerate() {
-        let is_sentinel = i == entries.len();
-        let problem = match previous {
-            Some(prev) if entry.offset < prev.offset => Some(Problem::DecreasingOffset {
-                entry: i,
-                offset: entry.offset.into(),
-                previous: prev.offset.into(),
-            }),
-            Some(prev) if !is_sentinel && entry.pts_ticks < prev.pts_ticks => {
-                // The entries before form complete AUs: a PTS change closes an AU.
-                let problem = Problem::DecreasingPts {
-                    entry: i,
-                    pts_ticks: entry.pts_ticks,
-                    previous: prev.pts_ticks,
-                };
-                return (i, Some(problem));
-            }
-            Some(_) if u64::from(entry.offset) > packets_len => {
-                Some(Problem::DataBeyondPacketFile {
-                    entry: i - 1,
-                    end: entry.offset.into(),
-                    packets_len,
-                })
-            }
-            _ => None,
-        };
-        if let Some(problem) = problem {
-            // Entry i-1's payload is unusable: drop its whole (incomplete) access unit.
-            let broken = i - 1;
-            let au_start = entries[..broken]
-                .iter()
-                .rposition(|e| e.pts_ticks != entries[broken].pts_ticks)
-                .map_or(0, |p| p + 1);
-            return (au_start, Some(problem));
-        }
-        previous = Some(entry);
+    let mut problems = Vec::new();
+    if index.truncated {
+        problems.push(Problem::IndexCut {
+            entries: entries.len(),
+        });
     }
-    (entries.len(), None)
+    // 1. Which entries can be trusted.
+    let mut kept: Vec<usize> = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        let offset = u64::from(entry.offset);
+        let (lower_offset, lower_pts) = kept
+            .last()
+            .map_or((0, 0), |&k| (entries[k].offset, entries[k].pts_ticks));
+        // The successor tells which of two disagreeing entries is the odd one.
+        let next = entries
+            .get(i + 1)
+            .filter(|n| u64::from(n.offset) <= packets_len);
+        let problem = if offset > packets_len {
+            Some(Problem::StartsBeyondPacketFile {
+                entry: i,
+                offset,
+                packets_len,
+            })
+        } else if entry.offset < lower_offset
+            || next.is_some_and(|n| n.offset < entry.offset && n.offset >= lower_offset)
+        {
+            Some(Problem::DecreasingOffset {
+                entry: i,
+                offset,
+                previous: lower_offset.into(),
+            })
+        } else if entry.pts_ticks < lower_pts
+            || next.is_some_and(|n| n.pts_ticks < entry.pts_ticks && n.pts_ticks >= lower_pts)
+        {
+            Some(Problem::DecreasingPts {
+                entry: i,
+                pts_ticks: entry.pts_ticks,
+                previous: lower_pts,
+            })
+        } else {
+            None
+        };
+        match problem {
+            Some(p) => problems.push(p),
+            None => kept.push(i),
+        }
+    }
+    // 2. Where each kept NALU ends.
+    let sentinel_offset = u64::from(index.sentinel.offset);
+    // The packet data's end is a real NALU end unless the file was cut.
+    let tail_is_end = index.truncated || sentinel_offset <= packets_file_len;
+    let mut nalus = Vec::with_capacity(kept.len());
+    let mut lost_pts: Vec<u32> = Vec::new();
+    for (k, &i) in kept.iter().enumerate() {
+        let entry = &entries[i];
+        let offset = u64::from(entry.offset);
+        let next = kept.get(k + 1).map(|&j| (j, &entries[j]));
+        let end = match next {
+            Some((j, n)) if j == i + 1 || n.pts_ticks == entry.pts_ticks => {
+                Some(u64::from(n.offset))
+            }
+            Some((_, n)) => annexb_end(entry, offset, n.offset.into(), true, find_end),
+            None if i + 1 == entries.len() && !index.truncated => {
+                if sentinel_offset > packets_file_len {
+                    problems.push(Problem::DataBeyondPacketFile {
+                        entry: i,
+                        end: sentinel_offset,
+                        packets_len: packets_file_len,
+                    });
+                    None
+                } else if sentinel_offset < offset {
+                    problems.push(Problem::DecreasingOffset {
+                        entry: entries.len(),
+                        offset: sentinel_offset,
+                        previous: offset,
+                    });
+                    annexb_end(entry, offset, packets_len, true, find_end)
+                } else {
+                    Some(sentinel_offset)
+                }
+            }
+            None => annexb_end(entry, offset, packets_len, tail_is_end, find_end),
+        };
+        // Belt and braces: never a range outside the packet data.
+        match end.filter(|&end| end >= offset && end <= packets_len) {
+            Some(end) => nalus.push(Nalu {
+                pts_ticks: entry.pts_ticks,
+                offset,
+                len: end - offset,
+                flags: entry.flags,
+                nal_type: None,
+            }),
+            None => {
+                if !matches!(problems.last(), Some(Problem::DataBeyondPacketFile { .. })) {
+                    problems.push(Problem::UnknownEnd { entry: i });
+                }
+                lost_pts.push(entry.pts_ticks);
+            }
+        }
+    }
+    // 3. Drop the access units that lost a NALU.
+    if !lost_pts.is_empty() {
+        nalus.retain(|n| !lost_pts.contains(&n.pts_ticks));
+    }
+    (nalus, problems)
+}
+
+/// The end of an Annex-B NALU from the next start code (bare NALUs cannot
+/// be delimited).
+fn annexb_end(
+    entry: &IndexEntry,
+    offset: u64,
+    bound: u64,
+    bound_is_end: bool,
+    find_end: &mut dyn FnMut(u64, u64, bool) -> Option<u64>,
+) -> Option<u64> {
+    if !entry.has_flag(flags::ANNEXB) || bound < offset {
+        return None;
+    }
+    find_end(offset, bound, bound_is_end)
+}
+
+/// Scans `packets` from the Annex-B NALU at `start` for the next start code
+/// before `bound`. A 4-byte start code's leading zero belongs to the next
+/// NALU (as the corpus stores them). Without a start code the NALU ends at
+/// `bound` if that is a real end (trailing zero bytes, e.g. preallocation,
+/// excluded), else its end is unknown.
+pub(crate) fn find_nalu_end(
+    packets: &File,
+    start: u64,
+    bound: u64,
+    bound_is_end: bool,
+) -> io::Result<Option<u64>> {
+    use std::os::unix::fs::FileExt;
+    // Skip the NALU's own start code (at most 4 bytes) and header byte.
+    let mut at = start + 4;
+    let mut chunk = vec![0u8; 64 * 1024];
+    // The last two bytes of the previous chunk, to find codes across chunks.
+    let mut carry: Vec<u8> = Vec::new();
+    let mut last_nonzero = None;
+    while at < bound {
+        let want = chunk.len().min((bound - at) as usize);
+        let got = packets.read_at(&mut chunk[..want], at)?;
+        if got == 0 {
+            break;
+        }
+        let base = at - carry.len() as u64;
+        let window: Vec<u8> = carry.iter().chain(&chunk[..got]).copied().collect();
+        if let Some(p) = window.windows(3).position(|w| w == [0, 0, 1]) {
+            let code = base + p as u64;
+            let end = if p > 0 && window[p - 1] == 0 && code > start + 4 {
+                code - 1
+            } else {
+                code
+            };
+            return Ok(Some(end));
+        }
+        if let Some(p) = window.iter().rposition(|&b| b != 0) {
+            last_nonzero = Some(base + p as u64);
+        }
+        carry = window[window.len().saturating_sub(2)..].to_vec();
+        at += got as u64;
+    }
+    Ok(bound_is_end.then(|| {
+        last_nonzero
+            .map_or(bound.min(start + 4), |p| p + 1)
+            .min(bound)
+    }))
 }
 
 /// The first byte after an optional 3- or 4-byte start code.
@@ -458,4 +685,99 @@ fn nal_header(payload: &[u8]) -> Option<u8> {
         .or_else(|| payload.strip_prefix(&[0, 0, 1]))
         .unwrap_or(payload);
     bare.first().copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::rf1::{Codec, IndexHeader};
+
+    fn index(entries: &[(u32, u32, u16)], sentinel: u32) -> Index {
+        let entry = |&(pts_ticks, offset, flags): &(u32, u32, u16)| IndexEntry {
+            pts_ticks,
+            offset,
+            flags,
+        };
+        Index {
+            header: IndexHeader {
+                codec: Codec::H264,
+                flags: 0,
+                codec_flags: 0,
+                timebase_us: 0,
+                count: entries.len() as u16,
+                width: 0,
+                height: 0,
+            },
+            entries: entries.iter().map(entry).collect(),
+            sentinel: entry(&(0, sentinel, 0)),
+            recovered: false,
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn every_nalu_range_lies_inside_the_packet_data() {
+        // h264_basic's entry 100 turned into PTS 0, offset 2^30 - 1: the
+        // entry before it must not get a length of almost 1 GiB.
+        let hostile = (1 << 30) - 1;
+        let index = index(&[(0, 0, 6), (0, 10, 5), (0, hostile, 4), (409, 30, 4)], 40);
+        let track = Track::from_index("video", index, 40);
+        assert!(track.nalus.iter().all(|n| n.byte_range().end <= 40));
+        // Without a start code scan the key AU's end is still known: the
+        // skipped entry lies between two of its NALUs... here it does not
+        // (PTS 409 follows), so that AU is dropped, not stretched.
+        assert_eq!(track.access_units.len(), 1);
+        assert_eq!(track.nalus.last().unwrap().byte_range(), 30..40);
+        assert!(matches!(
+            track.problems[..],
+            [
+                Problem::StartsBeyondPacketFile { entry: 2, .. },
+                Problem::UnknownEnd { entry: 1 }
+            ]
+        ));
+        // The first entry's own offset is checked too.
+        let index2 = super::tests::index(&[(0, 1000, 4), (409, 5, 4)], 10);
+        let track2 = Track::from_index("video", index2, 10);
+        assert_eq!(track2.nalus.len(), 1);
+        assert_eq!(track2.nalus[0].byte_range(), 5..10);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn reads_check_the_range_before_allocating() {
+        let track = Track::from_index("video", index(&[(0, 0, 4)], 8), 8);
+        let mut hostile = track.clone();
+        hostile.nalus[0].len = (1 << 30) - 1;
+        assert!(hostile.checked_piece(0).is_err());
+        assert!(hostile.checked_piece(5).is_err());
+        let file = tempfile::tempfile().unwrap();
+        file.set_len(8).unwrap();
+        let mut out = Vec::new();
+        let err = hostile.read_nalus_at(&file, 0..1, &mut out).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(out.capacity() < 1024, "allocated {}", out.capacity());
+        let mut reader = std::io::Cursor::new(vec![0u8; 8]);
+        assert!(hostile.read_nalus(&mut reader, [0], &mut out).is_err());
+        assert!(out.capacity() < 1024);
+        track.read_nalus_at(&file, 0..1, &mut out).unwrap();
+        assert_eq!(out.len(), 8);
+    }
+
+    #[test]
+    fn nalu_ends_are_found_from_start_codes() {
+        use std::io::Write;
+        let mut file = tempfile::tempfile().unwrap();
+        let data = [
+            &[0, 0, 1, 0x65, 1, 2, 3][..],
+            &[0, 0, 0, 1, 0x41, 9],
+            &[0, 0, 1, 0x41, 7, 0, 0],
+        ]
+        .concat();
+        file.write_all(&data).unwrap();
+        assert_eq!(find_nalu_end(&file, 0, 19, false).unwrap(), Some(7));
+        assert_eq!(find_nalu_end(&file, 7, 19, false).unwrap(), Some(13));
+        assert_eq!(find_nalu_end(&file, 13, 19, false).unwrap(), None);
+        // A real end: trailing zeros (preallocation) are not part of the NALU.
+        assert_eq!(find_nalu_end(&file, 13, 19, true).unwrap(), Some(18));
+    }
 }
