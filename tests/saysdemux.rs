@@ -422,12 +422,29 @@ fn generate(g: &Gen) -> (Vec<u8>, Vec<GenChunk>) {
     (w.into_inner(), chunks)
 }
 
-fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("saysdemux-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+/// A file in its own temporary directory, removed when dropped. Derefs to
+/// its path.
+struct TempInput {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for TempInput {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn temp_file(name: &str, bytes: &[u8]) -> TempInput {
+    let dir = tempfile::Builder::new()
+        .prefix("saysdemux-test-")
+        .tempdir()
+        .unwrap();
+    let path = dir.path().join(name);
     std::fs::write(&path, bytes).unwrap();
-    path
+    TempInput { _dir: dir, path }
 }
 
 /// Checks a run against the generated chunks: per pad, bit-exact, in order,
@@ -828,7 +845,7 @@ fn run_to_eos(description: &str) {
     pipeline.set_state(gst::State::Null).unwrap();
 }
 
-fn pipeline_input() -> (PathBuf, Vec<GenChunk>) {
+fn pipeline_input() -> (TempInput, Vec<GenChunk>) {
     // With the frame rate in the header, h264parse gives the last frame a
     // duration and mp4mux keeps it.
     let camera = |name: &str| {
@@ -913,7 +930,6 @@ fn pipeline_to_mp4_with_aac() {
         assert!(text.contains("H.264"), "{text}");
         assert!(text.contains("AAC"), "{text}");
     }
-    let _ = std::fs::remove_file(out);
 }
 
 #[test]
@@ -960,7 +976,6 @@ fn pipeline_to_matroska_keeping_mulaw() {
         video.len(),
         chunks.iter().filter(|c| c.pad == "video_0").count()
     );
-    let _ = std::fs::remove_file(out);
 }
 
 #[test]
@@ -980,9 +995,4 @@ fn telemetry_to_gpx_and_csv_via_the_example() {
     let csv_text = std::fs::read_to_string(&csv).unwrap();
     assert_eq!(csv_text.lines().count(), n + 1);
     assert!(csv_text.lines().next().unwrap().starts_with("pts_ns,"));
-    check_path_gone(&gpx);
-}
-
-fn check_path_gone(p: &Path) {
-    let _ = std::fs::remove_file(p);
 }
