@@ -703,3 +703,34 @@ fn truncation_at_every_byte() {
         }
     }
 }
+
+#[test]
+fn chunk_times_beyond_clock_time_are_invalid() {
+    use gstcctv::formats::says::MAX_TIMESTAMP_US;
+    let ctx = ChunkContext::default();
+    for (ts, valid) in [
+        (MAX_TIMESTAMP_US, true),
+        (MAX_TIMESTAMP_US + 1, false),
+        (u64::MAX, false),
+    ] {
+        let header = HeaderSpec {
+            file_name: "t.nvr".into(),
+            ..Default::default()
+        };
+        let mut w = SaysWriter::new(Vec::new(), &header).unwrap();
+        w.write_audio(0, AudioCodec::Mulaw, ts, &[0x55; 40], false)
+            .unwrap();
+        w.write_video(1, true, ts, &[], &annexb(100, 3)).unwrap();
+        let data = w.into_inner();
+        let audio = &data[FILE_HEADER_LEN..];
+        let video = &audio[16 + 40..];
+        for chunk in [audio, video] {
+            let parsed = parse_chunk(chunk, &ctx, true);
+            assert_eq!(
+                matches!(parsed, ChunkParse::Chunk(_)),
+                valid,
+                "ts {ts}: {parsed:?}"
+            );
+        }
+    }
+}

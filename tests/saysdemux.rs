@@ -275,6 +275,18 @@ struct Gen {
     jpeg_after_frame: Option<u32>,
     telemetry: bool,
     base_us: u64,
+    /// Hostile values written into chunks (by write order).
+    hostile: Vec<(usize, Hostile)>,
+}
+
+/// A value a damaged or hostile recorder may write.
+#[derive(Debug, Clone, Copy)]
+enum Hostile {
+    /// The chunk timestamp (µs) written instead of the real one; a chunk
+    /// whose time is not representable is damage.
+    ChunkTime(u64),
+    /// The per-frame `ts` (ms) written instead of the real one.
+    MetaTs(i64),
 }
 
 impl Default for Gen {
@@ -292,6 +304,7 @@ impl Default for Gen {
             jpeg_after_frame: None,
             telemetry: true,
             base_us: BASE_US,
+            hostile: Vec::new(),
         }
     }
 }
@@ -322,6 +335,11 @@ struct GenChunk {
     ts_us: Option<u64>,
     key: bool,
     telemetry: Option<Value>,
+    /// Byte span of the chunk in the file.
+    offset: u64,
+    len: u64,
+    /// Written with a hostile time: damage, not output.
+    damaged: bool,
 }
 
 fn telemetry_for(frame: u32, ts_us: u64) -> Vec<MetaEntry> {
@@ -352,7 +370,12 @@ fn generate(g: &Gen) -> (Vec<u8>, Vec<GenChunk>) {
     let mut encoders: Vec<SyntheticEncoder> = (0..g.cameras)
         .map(|_| SyntheticEncoder::new(params))
         .collect();
-    let mut chunks = Vec::new();
+    let mut chunks: Vec<GenChunk> = Vec::new();
+    let hostile = |i: usize| g.hostile.iter().find(|(k, _)| *k == i).map(|(_, h)| *h);
+    let chunk_time = |i: usize, ts: u64| match hostile(i) {
+        Some(Hostile::ChunkTime(t)) => (t, true),
+        _ => (ts, false),
+    };
     let audio_every = 5;
     for f in 0..g.frames {
         let t = g.base_us + u64::from(f) * g.frame_us;
@@ -361,20 +384,26 @@ fn generate(g: &Gen) -> (Vec<u8>, Vec<GenChunk>) {
         {
             // Audio a little before the frame (it starts the file).
             let ts = t.saturating_sub(20_000);
-            let payload = match codec {
+            let payload: Vec<u8> = match codec {
                 // Continuous audio: one chunk covers the next `audio_every` frames.
                 AudioCodec::Mulaw => (0..(g.frame_us * u64::from(audio_every) / 125) as u32)
                     .map(|k| (k * 13 + f) as u8)
                     .collect(),
                 AudioCodec::Opus => opus_packet(f, false),
             };
-            w.write_audio(0, codec, ts, &payload, doubled).unwrap();
+            let offset = w.position();
+            let (written_ts, damaged) = chunk_time(chunks.len(), ts);
+            w.write_audio(0, codec, written_ts, &payload, doubled)
+                .unwrap();
             chunks.push(GenChunk {
                 pad: "audio_0".into(),
                 payload,
                 ts_us: Some(ts),
                 key: false,
                 telemetry: None,
+                offset,
+                len: w.position() - offset,
+                damaged,
             });
         }
         for cam in 0..g.cameras {
@@ -389,26 +418,39 @@ fn generate(g: &Gen) -> (Vec<u8>, Vec<GenChunk>) {
             } else {
                 encoders[cam as usize].skip_frame()
             };
-            let meta = if g.telemetry {
+            let meta_ts = match hostile(chunks.len()) {
+                Some(Hostile::MetaTs(ms)) => ms,
+                _ => (ts / 1000) as i64,
+            };
+            let mut meta = if g.telemetry {
                 telemetry_for(f, ts)
             } else {
                 Vec::new()
             };
-            w.write_video(cam, key, ts, &meta, &media).unwrap();
+            if let Some(e) = meta.iter_mut().find(|e| e.name == "ts") {
+                e.value = MetaValue::I64(meta_ts);
+            }
+            let offset = w.position();
+            let (written_ts, damaged) = chunk_time(chunks.len(), ts);
+            w.write_video(cam, key, written_ts, &meta, &media).unwrap();
             chunks.push(GenChunk {
                 pad: format!("video_{cam}"),
                 payload: media,
                 ts_us: Some(ts),
                 key,
                 telemetry: g.telemetry.then(|| {
-                    json!({"ts": (ts / 1000), "speed": 36.0 + f64::from(f),
+                    json!({"ts": meta_ts, "speed": 36.0 + f64::from(f),
                         "gps": {"valid": 1, "lat": 40.5 + f64::from(f) * 1e-4, "lon": -73.25, "alt": 30.5},
                         "frame": f})
                 }),
+                offset,
+                len: w.position() - offset,
+                damaged,
             });
         }
         if g.jpeg_after_frame == Some(f) {
             let j = tiny_jpeg(f as u8 + 3);
+            let offset = w.position();
             w.write_jpeg(&j).unwrap();
             chunks.push(GenChunk {
                 pad: "image_0".into(),
@@ -416,6 +458,9 @@ fn generate(g: &Gen) -> (Vec<u8>, Vec<GenChunk>) {
                 ts_us: None,
                 key: false,
                 telemetry: None,
+                offset,
+                len: w.position() - offset,
+                damaged: false,
             });
         }
     }
@@ -452,6 +497,7 @@ fn temp_file(name: &str, bytes: &[u8]) -> TempInput {
 /// of the chunk before them.
 fn check_generated(what: &str, run: &Run, chunks: &[GenChunk]) {
     assert!(run.errors.is_empty(), "{what}: {:?}", run.errors);
+    let chunks: Vec<&GenChunk> = chunks.iter().filter(|c| !c.damaged).collect();
     let base = chunks.iter().filter_map(|c| c.ts_us).min().unwrap();
     let mut per_pad: BTreeMap<String, Vec<(&GenChunk, u64)>> = BTreeMap::new();
     let mut last = 0;
@@ -480,7 +526,12 @@ fn check_generated(what: &str, run: &Run, chunks: &[GenChunk]) {
                     let v: Value = serde_json::from_slice(&m.data).unwrap();
                     assert_eq!(&v, t, "{what} meta_{n} #{i}");
                     assert_eq!(m.pts, o.pts);
-                    assert_eq!(o.unix_ns, Some(c.ts_us.unwrap() / 1000 * 1_000_000));
+                    // `ts` (ms) when it is a representable time, else the chunk time.
+                    let unix = t["ts"]
+                        .as_u64()
+                        .and_then(|ms| ms.checked_mul(1_000_000))
+                        .unwrap_or(c.ts_us.unwrap() * 1000);
+                    assert_eq!(o.unix_ns, Some(unix), "{what} {pad} #{i}: unix time");
                 }
             }
         }
@@ -995,4 +1046,104 @@ fn telemetry_to_gpx_and_csv_via_the_example() {
     let csv_text = std::fs::read_to_string(&csv).unwrap();
     assert_eq!(csv_text.lines().count(), n + 1);
     assert!(csv_text.lines().next().unwrap().starts_with("pts_ns,"));
+}
+
+// ---- hostile values ---------------------------------------------------------
+
+/// The one damage WARNING of a run: (regions, bytes, first offset).
+fn damage_warning(what: &str, run: &Run) -> (u64, u64, Option<u64>) {
+    assert_eq!(run.warnings.len(), 1, "{what}: {:?}", run.warnings);
+    let w = &run.warnings[0];
+    let number_before = |tail: &str| -> u64 {
+        let end = w.find(tail).unwrap_or_else(|| panic!("{what}: {w}"));
+        let digits: String = w[..end]
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        digits.chars().rev().collect::<String>().parse().unwrap()
+    };
+    let first = w.find("(first at byte ").map(|at| {
+        w[at + 15..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect::<String>()
+            .parse()
+            .unwrap()
+    });
+    (
+        number_before(" damaged region(s)"),
+        number_before(" bytes in total"),
+        first,
+    )
+}
+
+/// Pull and push over a generated file whose damaged chunks are flagged:
+/// every other chunk exact, one WARNING counting exactly the damaged bytes.
+fn check_damaged_generated(what: &str, bytes: &[u8], chunks: &[GenChunk]) {
+    let damaged: Vec<&GenChunk> = chunks.iter().filter(|c| c.damaged).collect();
+    assert!(!damaged.is_empty());
+    let path = temp_file("damaged.nvr", bytes);
+    for (mode, run) in [
+        ("pull", demux_file("saysdemux", &path, Q)),
+        ("push", demux_bytes_push("saysdemux", bytes, Q)),
+    ] {
+        let what = format!("{what} {mode}");
+        check_generated(&what, &run, chunks);
+        let (regions, skipped, first) = damage_warning(&what, &run);
+        assert_eq!(regions, damaged.len() as u64, "{what}: {:?}", run.warnings);
+        assert_eq!(
+            skipped,
+            damaged.iter().map(|c| c.len).sum::<u64>(),
+            "{what}: {:?}",
+            run.warnings
+        );
+        assert_eq!(first, Some(damaged[0].offset), "{what}");
+    }
+}
+
+#[test]
+fn impossible_chunk_times_are_damage_not_panics() {
+    // Chunk 0 is audio, 1 the key frame, 2..=5 delta frames, 6 audio.
+    for (what, hostile) in [
+        ("video at NONE", vec![(3, Hostile::ChunkTime(u64::MAX))]),
+        (
+            "audio just past ClockTime::MAX",
+            vec![(6, Hostile::ChunkTime(u64::MAX / 1000 + 1))],
+        ),
+        (
+            "two",
+            vec![
+                (2, Hostile::ChunkTime(u64::MAX - 1)),
+                (13, Hostile::ChunkTime(u64::MAX / 2)),
+            ],
+        ),
+    ] {
+        let g = Gen {
+            hostile,
+            ..Default::default()
+        };
+        let (bytes, chunks) = generate(&g);
+        check_damaged_generated(what, &bytes, &chunks);
+    }
+}
+
+#[test]
+fn telemetry_ts_out_of_range_falls_back_to_the_chunk_time() {
+    for ms in [i64::MAX, i64::MIN, u64::MAX as i64 / 1_000_000 + 1] {
+        let g = Gen {
+            hostile: vec![(2, Hostile::MetaTs(ms)), (4, Hostile::MetaTs(ms))],
+            ..Default::default()
+        };
+        let (bytes, chunks) = generate(&g);
+        let path = temp_file("meta-ts.nvr", &bytes);
+        for (mode, run) in [
+            ("pull", demux_file("saysdemux", &path, Q)),
+            ("push", demux_bytes_push("saysdemux", &bytes, Q)),
+        ] {
+            let what = format!("ts={ms} {mode}");
+            check_generated(&what, &run, &chunks);
+            assert!(run.warnings.is_empty(), "{what}: {:?}", run.warnings);
+        }
+    }
 }

@@ -215,6 +215,30 @@ impl SaysDriver {
             .contains(&ts_us)
             .then(|| ts_us * 1000)
     }
+
+    /// Wall-clock time of a timed chunk (ns): its `ts` metadata when that is
+    /// a representable time, else the chunk time when it looks like Unix time.
+    fn unix_ns_of(unit: &SaysUnit, ts_us: u64) -> Option<u64> {
+        unit.meta
+            .as_ref()
+            .and_then(|m| m.unix_ms)
+            .and_then(unix_ns_of_ms)
+            .or_else(|| Self::unix_ns_of_chunk(ts_us))
+    }
+}
+
+/// `ts` metadata (Unix ms) in ns; `None` when negative or too large.
+fn unix_ns_of_ms(ms: i64) -> Option<u64> {
+    u64::try_from(ms)
+        .ok()?
+        .checked_mul(1_000_000)
+        .filter(|&ns| ns <= gst::ClockTime::MAX.nseconds())
+}
+
+/// A clock time from nanoseconds computed from file values; `None` for
+/// `u64::MAX`, which is GST_CLOCK_TIME_NONE.
+fn clock_time(ns: u64) -> Option<gst::ClockTime> {
+    (ns <= gst::ClockTime::MAX.nseconds()).then(|| gst::ClockTime::from_nseconds(ns))
 }
 
 fn frame_meta(entries_bytes: &[u8]) -> FrameMeta {
@@ -324,15 +348,22 @@ impl Driver for SaysDriver {
             ChunkParse::NeedMore(n) => return Parsed::NeedMore(n),
             ChunkParse::Invalid => return Parsed::Invalid,
         };
-        let payload = &data[chunk.payload.clone()];
+        // The parser keeps its ranges inside `data`; a range that is not is
+        // damage all the same.
+        let Some(payload) = data.get(chunk.payload.clone()) else {
+            return Parsed::Invalid;
+        };
         let key = chunk.kind == ChunkKind::VideoKey && first_picture_is_idr(payload);
-        let meta = chunk
-            .metadata
-            .as_ref()
-            .map(|range| Box::new(frame_meta(&data[range.clone()])));
+        let meta = match &chunk.metadata {
+            Some(range) => match data.get(range.clone()) {
+                Some(bytes) => Some(Box::new(frame_meta(bytes))),
+                None => return Parsed::Invalid,
+            },
+            None => None,
+        };
         let (duration_ns, opus_channels) = match chunk.kind {
             // 8 kHz mono G.711: one byte per sample.
-            ChunkKind::AudioMulaw => (Some(payload.len() as u64 * 125_000), None),
+            ChunkKind::AudioMulaw => ((payload.len() as u64).checked_mul(125_000), None),
             ChunkKind::AudioOpus => opus_toc(payload),
             _ => (None, None),
         };
@@ -390,7 +421,7 @@ impl Driver for SaysDriver {
         let info = self.streams.get(&key)?;
         let mut tags = gst::TagList::new();
         let mut flags = gst::StreamFlags::empty();
-        let tags_mut = tags.get_mut().unwrap();
+        let tags_mut = tags.make_mut();
         self.common_tags(tags_mut);
         let (template, pad_name, caps) = match key {
             0..=9 => {
@@ -509,23 +540,22 @@ impl Driver for SaysDriver {
     fn assign_time(&mut self, unit: &SaysUnit) -> Option<gst::ClockTime> {
         let key = unit.stream();
         let t = &mut self.timeline;
+        // The parser rejects chunk times beyond MAX_TIMESTAMP_US; saturating
+        // at the largest clock time keeps this total regardless.
         let raw = match unit.timestamp_us {
-            Some(ts) => ts.saturating_sub(t.base_us).saturating_mul(1000),
+            Some(ts) => ts
+                .saturating_sub(t.base_us)
+                .saturating_mul(1000)
+                .min(gst::ClockTime::MAX.nseconds()),
             None => t.last_chunk_ns.unwrap_or(0),
         };
         let pts = t.last.get(&key).map_or(raw, |&last| raw.max(last));
         t.last.insert(key, pts);
         if let Some(ts) = unit.timestamp_us {
             t.last_chunk_ns = Some(pts);
-            t.last_chunk_unix_ns = unit
-                .meta
-                .as_ref()
-                .and_then(|m| m.unix_ms)
-                .and_then(|ms| u64::try_from(ms).ok())
-                .map(|ms| ms * 1_000_000)
-                .or_else(|| Self::unix_ns_of_chunk(ts));
+            t.last_chunk_unix_ns = Self::unix_ns_of(unit, ts);
         }
-        Some(gst::ClockTime::from_nseconds(pts))
+        clock_time(pts)
     }
 
     fn predict(
@@ -539,7 +569,7 @@ impl Driver for SaysDriver {
             base_us: after.base_us,
             ..Default::default()
         };
-        Some((gst::ClockTime::from_nseconds(since * 1000), before))
+        Some((clock_time(since.checked_mul(1000)?)?, before))
     }
 
     fn output(
@@ -559,24 +589,18 @@ impl Driver for SaysDriver {
             return;
         };
         let unix_ns = match unit.timestamp_us {
-            Some(ts) => unit
-                .meta
-                .as_ref()
-                .and_then(|m| m.unix_ms)
-                .and_then(|ms| u64::try_from(ms).ok())
-                .map(|ms| ms * 1_000_000)
-                .or_else(|| Self::unix_ns_of_chunk(ts)),
+            Some(ts) => Self::unix_ns_of(&unit, ts),
             None => self.timeline.last_chunk_unix_ns,
         };
         let stamp = |buffer: &mut gst::BufferRef, flags: gst::BufferFlags| {
             buffer.set_pts(pts);
             buffer.set_dts(pts);
             buffer.set_flags(flags);
-            if let Some(ns) = unix_ns {
+            if let Some(time) = unix_ns.and_then(clock_time) {
                 gst::ReferenceTimestampMeta::add(
                     buffer,
                     unix_time_caps(),
-                    gst::ClockTime::from_nseconds(ns),
+                    time,
                     gst::ClockTime::NONE,
                 );
             }
@@ -591,8 +615,8 @@ impl Driver for SaysDriver {
             }
             let buffer = buffer.make_mut();
             stamp(buffer, flags);
-            if let Some(d) = unit.duration_ns {
-                buffer.set_duration(gst::ClockTime::from_nseconds(d));
+            if let Some(d) = unit.duration_ns.and_then(clock_time) {
+                buffer.set_duration(d);
             }
         }
         out.push(Output {
@@ -609,7 +633,7 @@ impl Driver for SaysDriver {
             if self.take_discont(meta_key) {
                 flags |= gst::BufferFlags::DISCONT;
             }
-            stamp(buffer.get_mut().unwrap(), flags);
+            stamp(buffer.make_mut(), flags);
             out.push(Output {
                 stream: meta_key,
                 buffer,
@@ -620,7 +644,7 @@ impl Driver for SaysDriver {
     fn global_tags(&self) -> Option<gst::TagList> {
         let mut tags = gst::TagList::new();
         {
-            let tags = tags.get_mut().unwrap();
+            let tags = tags.make_mut();
             self.common_tags(tags);
             let header = self.header.as_ref()?;
             let mut comment = format!("Rosco SAYS recording {}", header.file_name);

@@ -48,6 +48,10 @@ const VIDEO_PREFIX_LEN: usize = VIDEO_HEADER_LEN + 4;
 pub const AUDIO_HEADER_LEN: usize = 16;
 /// Video media and JPEG snapshots are zero padded to a multiple of this.
 pub const PADDING_ALIGN: usize = 8;
+/// Largest chunk timestamp (µs) that is a time at all: its nanoseconds must
+/// fit a GStreamer clock time (`u64::MAX` ns is "none"). A chunk stamped
+/// later is damage ([`ChunkParse::Invalid`]).
+pub const MAX_TIMESTAMP_US: u64 = (u64::MAX - 1) / 1000;
 /// Enough bytes to tell whether a chunk header is plausible.
 pub const HEADER_PEEK_LEN: usize = 8;
 /// How much further a JPEG end-marker search asks for at a time.
@@ -347,7 +351,10 @@ fn parse_video(data: &[u8], kind: ChunkKind, at_eof: bool) -> ChunkParse {
         return ChunkParse::Invalid;
     };
     // Bounded lengths keep the sums below from overflowing.
-    if media_len > MAX_CHUNK_LEN || !(4..=MAX_FRAME_META_LEN).contains(&meta_len) {
+    if media_len > MAX_CHUNK_LEN
+        || !(4..=MAX_FRAME_META_LEN).contains(&meta_len)
+        || timestamp > MAX_TIMESTAMP_US
+    {
         return ChunkParse::Invalid;
     }
     let media_start = VIDEO_HEADER_LEN + meta_len;
@@ -380,7 +387,7 @@ fn parse_audio(data: &[u8], kind: ChunkKind, ctx: &ChunkContext, at_eof: bool) -
     else {
         return ChunkParse::NeedMore(AUDIO_HEADER_LEN);
     };
-    if channel_len_plus_8 != channel_len.wrapping_add(8) {
+    if channel_len_plus_8 != channel_len.wrapping_add(8) || timestamp > MAX_TIMESTAMP_US {
         return ChunkParse::Invalid;
     }
     let channel_len = usize::from(channel_len);
