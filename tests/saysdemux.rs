@@ -1147,3 +1147,95 @@ fn telemetry_ts_out_of_range_falls_back_to_the_chunk_time() {
         }
     }
 }
+
+/// Tag messages posted on the bus while demuxing `path` into fakesinks.
+fn bus_tags(path: &Path) -> Vec<gst::TagList> {
+    init();
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location=\"{}\" ! saysdemux ! fakesink",
+        path.display()
+    ))
+    .unwrap();
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut tags = Vec::new();
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(10)) {
+        match msg.view() {
+            gst::MessageView::Tag(t) => tags.push(t.tags()),
+            gst::MessageView::Eos(_) | gst::MessageView::Error(_) => break,
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    tags
+}
+
+#[test]
+fn header_strings_with_nul_bytes_make_truncated_tags() {
+    let g = Gen {
+        header_meta: vec![
+            MetaEntry::new("appVersion", MetaValue::Str("v1.6.5\0junk".into())),
+            MetaEntry::new("model", MetaValue::Str("DV440\0\u{1}x".into())),
+            MetaEntry::new("serial", MetaValue::Str("\0hidden".into())),
+            MetaEntry::new("vehicle", MetaValue::Str("BUS-1042\0".into())),
+            MetaEntry::new(
+                "camera0",
+                MetaValue::Nested(vec![MetaEntry::new(
+                    "name",
+                    MetaValue::Str("Road\0Cam".into()),
+                )]),
+            ),
+        ],
+        ..Default::default()
+    };
+    let (bytes, chunks) = generate(&g);
+    let path = temp_file("nul.nvr", &bytes);
+    for (mode, run) in [
+        ("pull", demux_file("saysdemux", &path, Q)),
+        ("push", demux_bytes_push("saysdemux", &bytes, Q)),
+    ] {
+        check_generated(mode, &run, &chunks);
+        assert!(run.warnings.is_empty(), "{mode}: {:?}", run.warnings);
+        let tags = &run.tags["video_0"];
+        let get = |f: &dyn Fn(&gst::TagList) -> Option<String>| tags.iter().find_map(f);
+        assert_eq!(
+            get(&|t| t
+                .get::<gst::tags::DeviceModel>()
+                .map(|v| v.get().to_string())),
+            Some("DV440".into()),
+            "{mode}"
+        );
+        assert_eq!(
+            get(&|t| t.get::<gst::tags::Title>().map(|v| v.get().to_string())),
+            Some("Road".into()),
+            "{mode}"
+        );
+        assert_eq!(
+            get(&|t| t.get::<gst::tags::Encoder>().map(|v| v.get().to_string())),
+            Some("Rosco firmware v1.6.5".into()),
+            "{mode}"
+        );
+    }
+    let tags = bus_tags(&path);
+    let comment = tags
+        .iter()
+        .find_map(|t| t.get::<gst::tags::Comment>().map(|c| c.get().to_string()))
+        .expect("global comment");
+    // The serial is empty before its NUL: left out.
+    assert_eq!(
+        comment,
+        "Rosco SAYS recording 20231114_221320_221330.nvr, vehicle BUS-1042"
+    );
+    let header_json = tags
+        .iter()
+        .flat_map(|t| {
+            t.iter_tag::<gst::tags::ExtendedComment>()
+                .map(|c| c.get().to_string())
+                .collect::<Vec<_>>()
+        })
+        .find_map(|c| c.strip_prefix("says-header=").map(str::to_string))
+        .expect("header JSON");
+    // The JSON keeps the raw strings (NUL escaped).
+    let v: Value = serde_json::from_str(&header_json).unwrap();
+    assert_eq!(v["model"], json!("DV440\0\u{1}x"));
+}

@@ -143,11 +143,9 @@ impl SaysDriver {
         says::find(self.header_get(entry)?.as_nested()?, name)
     }
 
+    /// A header string fit for a tag (see [`tag_text`]).
     fn header_str(&self, name: &str) -> Option<&str> {
-        self.header_get(name)?
-            .as_str()
-            .map(|s| s.trim_end_matches('\0'))
-            .filter(|s| !s.is_empty())
+        tag_text(name, self.header_get(name)?.as_str()?)
     }
 
     /// Recording start (header `startTime`, Unix ms) in the recorder's
@@ -225,6 +223,26 @@ impl SaysDriver {
             .and_then(unix_ns_of_ms)
             .or_else(|| Self::unix_ns_of_chunk(ts_us))
     }
+}
+
+/// A header string as tag text: GLib strings end at a NUL, so the text is
+/// cut at the first one (logged); `None` when nothing is left.
+fn tag_text<'a>(what: &str, text: &'a str) -> Option<&'a str> {
+    let cut = match text.split_once('\0') {
+        Some((before, after)) => {
+            if !after.trim_end_matches('\0').is_empty() {
+                gst::debug!(
+                    CAT,
+                    "Header {} {:?} contains a NUL byte: tag text cut there",
+                    what,
+                    text
+                );
+            }
+            before
+        }
+        None => text,
+    };
+    Some(cut).filter(|s| !s.is_empty())
 }
 
 /// `ts` metadata (Unix ms) in ns; `None` when negative or too large.
@@ -449,8 +467,7 @@ impl Driver for SaysDriver {
                 if let Some(name) = self
                     .header_nested(&camera, "name")
                     .and_then(MetaValue::as_str)
-                    .map(|s| s.trim_end_matches('\0'))
-                    .filter(|s| !s.is_empty())
+                    .and_then(|s| tag_text("camera name", s))
                 {
                     tags_mut.add::<gst::tags::Title>(&name, gst::TagMergeMode::Replace);
                 }
