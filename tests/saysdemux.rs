@@ -1239,3 +1239,79 @@ fn header_strings_with_nul_bytes_make_truncated_tags() {
     let v: Value = serde_json::from_str(&header_json).unwrap();
     assert_eq!(v["model"], json!("DV440\0\u{1}x"));
 }
+
+/// Replaces the header metadata of a generated file with raw entry bytes.
+fn set_header_metadata(bytes: &mut [u8], meta: &[u8]) {
+    bytes[164..168].copy_from_slice(&(meta.len() as u32).to_le_bytes());
+    bytes[168..65536].fill(0);
+    bytes[168..168 + meta.len()].copy_from_slice(meta);
+}
+
+#[test]
+fn header_entries_of_unknown_type_keep_the_entries_after_them() {
+    use gstcctv::formats::says::writer::encode_metadata;
+    let camera0 = MetaEntry::new(
+        "camera0",
+        MetaValue::Nested(vec![
+            MetaEntry::new("name", MetaValue::Str("Road".into())),
+            MetaEntry::new("width", MetaValue::I32(W as i32)),
+            MetaEntry::new("height", MetaValue::I32(H as i32)),
+        ]),
+    );
+    let g = Gen::default();
+    let (mut bytes, chunks) = generate(&g);
+    let mut meta = encode_metadata(&[
+        MetaEntry::new("appVersion", MetaValue::Str("v1.6.5".into())),
+        MetaEntry::new("model", MetaValue::Str("DV440".into())),
+        MetaEntry::new("startTime", MetaValue::I64((BASE_US / 1000) as i64)),
+    ]);
+    // An entry of a type nobody documented (8-byte value), then the time
+    // zone with the public description's type number 10.
+    meta.extend_from_slice(&[0x0b]);
+    meta.extend_from_slice(b"odometer\0");
+    meta.extend_from_slice(&123_456.5f64.to_le_bytes());
+    meta.extend_from_slice(&[10]);
+    meta.extend_from_slice(b"timeZone\0");
+    meta.extend_from_slice(&(-240i32).to_le_bytes());
+    meta.extend(encode_metadata(std::slice::from_ref(&camera0)));
+    set_header_metadata(&mut bytes, &meta);
+    let path = temp_file("unknown-type.nvr", &bytes);
+    for (mode, run) in [
+        ("pull", demux_file("saysdemux", &path, Q)),
+        ("push", demux_bytes_push("saysdemux", &bytes, Q)),
+    ] {
+        check_generated(mode, &run, &chunks);
+        assert!(run.warnings.is_empty(), "{mode}: {:?}", run.warnings);
+        let v = run.caps["video_0"].structure(0).unwrap().to_owned();
+        assert_eq!(v.get::<i32>("width").ok(), Some(W as i32), "{mode}: {v}");
+        assert_eq!(v.get::<i32>("height").ok(), Some(H as i32), "{mode}: {v}");
+        let tags = &run.tags["video_0"];
+        let title = tags.iter().find_map(|t| t.get::<gst::tags::Title>());
+        assert_eq!(title.map(|t| t.get().to_string()), Some("Road".into()));
+        let dt = tags
+            .iter()
+            .find_map(|t| t.get::<gst::tags::DateTime>())
+            .unwrap()
+            .get()
+            .clone();
+        // 2023-11-14 22:13:20 UTC in UTC-4.
+        assert_eq!(dt.time_zone_offset(), Some(-4.0), "{mode}");
+        assert_eq!((dt.hour(), dt.minute()), (Some(18), Some(13)), "{mode}");
+    }
+    let tags = bus_tags(&path);
+    let header_json: Value = tags
+        .iter()
+        .flat_map(|t| {
+            t.iter_tag::<gst::tags::ExtendedComment>()
+                .map(|c| c.get().to_string())
+                .collect::<Vec<_>>()
+        })
+        .find_map(|c| {
+            c.strip_prefix("says-header=")
+                .and_then(|j| serde_json::from_str(j).ok())
+        })
+        .expect("header JSON");
+    assert_eq!(header_json["timeZone"], json!(-240));
+    assert_eq!(header_json["camera0"]["width"], json!(W));
+    assert!(header_json.get("odometer").is_none());
+}

@@ -261,6 +261,15 @@ fn clock_time(ns: u64) -> Option<gst::ClockTime> {
 
 fn frame_meta(entries_bytes: &[u8]) -> FrameMeta {
     let list = says::parse_metadata(entries_bytes);
+    for unknown in &list.unknown {
+        gst::log!(
+            CAT,
+            "Frame metadata entry {:?} of unknown type {:#04x} stepped over ({} bytes)",
+            unknown.name,
+            unknown.type_code,
+            unknown.value_len
+        );
+    }
     let telemetry = Telemetry::from_metadata(&list.entries);
     let gps = says::find(&list.entries, "gps").and_then(MetaValue::as_nested);
     let gps_f64 = |name: &str| {
@@ -337,6 +346,17 @@ impl Driver for SaysDriver {
         let header = says::parse_file_header(data).map_err(|e| e.to_string())?;
         if let Some(issue) = header.metadata.issue {
             gst::warning!(CAT, "Header metadata incomplete: {:?}", issue);
+        }
+        for unknown in &header.metadata.unknown {
+            gst::debug!(
+                CAT,
+                "Header entry {:?} of unknown type {:#04x} at metadata byte {} \
+                 stepped over ({} value bytes)",
+                unknown.name,
+                unknown.type_code,
+                unknown.offset,
+                unknown.value_len
+            );
         }
         self.ctx = ChunkContext::from_header(&header);
         gst::debug!(

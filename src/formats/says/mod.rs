@@ -15,8 +15,9 @@ mod metadata;
 pub mod writer;
 
 pub use metadata::{
-    MAX_META_DEPTH, MAX_META_ENTRIES, MetaEntry, MetaIssue, MetaIssueKind, MetaList, MetaValue,
-    Telemetry, find, metadata_to_json, parse_metadata, type_code,
+    MAX_META_DEPTH, MAX_META_ENTRIES, MAX_UNKNOWN_ENTRIES, MetaEntry, MetaIssue, MetaIssueKind,
+    MetaList, MetaValue, Telemetry, UnknownEntry, find, metadata_to_json, parse_metadata,
+    type_code,
 };
 
 use std::fmt;
