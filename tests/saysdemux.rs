@@ -62,11 +62,21 @@ struct Expected {
 }
 
 fn expected_for(bytes: &[u8], index: &Value) -> Vec<Expected> {
+    expected_without(bytes, index, &[])
+}
+
+/// [`expected_for`] with the chunks of these indexes damaged as well.
+fn expected_without(bytes: &[u8], index: &Value, also_damaged: &[u64]) -> Vec<Expected> {
     let chunks = index["chunks"].as_array().unwrap();
     let damaged = index["damage"]["in_chunk"].as_u64();
+    let is_damaged = |c: &Value| {
+        c["index"]
+            .as_u64()
+            .is_some_and(|i| Some(i) == damaged || also_damaged.contains(&i))
+    };
     let base = chunks
         .iter()
-        .filter(|c| Some(c["index"].as_u64().unwrap_or(u64::MAX)) != damaged)
+        .filter(|c| !is_damaged(c))
         .filter_map(|c| c["timestamp"].as_u64())
         .min()
         .unwrap();
@@ -74,7 +84,7 @@ fn expected_for(bytes: &[u8], index: &Value) -> Vec<Expected> {
     let mut last_pts = 0;
     let mut last_unix = None;
     for c in chunks {
-        if c["index"].as_u64().is_some() && c["index"].as_u64() == damaged {
+        if is_damaged(c) {
             continue;
         }
         match c["kind"].as_str().unwrap() {
@@ -1314,4 +1324,224 @@ fn header_entries_of_unknown_type_keep_the_entries_after_them() {
     assert_eq!(header_json["timeZone"], json!(-240));
     assert_eq!(header_json["camera0"]["width"], json!(W));
     assert!(header_json.get("odometer").is_none());
+}
+
+// ---- lengths that lie -------------------------------------------------------
+
+/// A shared sample, mutated in memory, demuxed in pull mode (from a
+/// temporary copy) and push mode: every untouched chunk bit-exact on its
+/// pad and time, the damaged ones absent, one WARNING counting exactly the
+/// damaged bytes from the first damaged chunk.
+fn check_mutated_sample(
+    what: &str,
+    name: &str,
+    mutate: &dyn Fn(&mut Vec<u8>, &[Value]),
+    damaged: &[u64],
+    damaged_bytes: u64,
+) {
+    let Some(dir) = shared_samples("says") else {
+        return;
+    };
+    let mut bytes = std::fs::read(dir.join(format!("{name}.nvr"))).unwrap();
+    let index: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join(format!("{name}.index.json"))).unwrap(),
+    )
+    .unwrap();
+    let chunks = index["chunks"].as_array().unwrap();
+    // Snapshot hashes come from the untouched file (offsets per the index).
+    let expected = expected_without(&bytes, &index, damaged);
+    mutate(&mut bytes, chunks);
+    let first = chunks[damaged[0] as usize]["offset"].as_u64();
+    let path = temp_file(&format!("{name}.nvr"), &bytes);
+    for (mode, run) in [
+        ("pull", demux_file("saysdemux", &path, Q)),
+        ("push", demux_bytes_push("saysdemux", &bytes, Q)),
+    ] {
+        let what = format!("{what} {mode}");
+        check_run_against(&what, mode, &run, &expected, true);
+        let (regions, skipped, first_at) = damage_warning(&what, &run);
+        assert_eq!(
+            (regions, skipped, first_at),
+            (damaged.len() as u64, damaged_bytes, first),
+            "{what}: {:?}",
+            run.warnings
+        );
+    }
+}
+
+/// The index entry of the first chunk of `kind` at or after chunk `from`
+/// that is followed by a chunk of kind `next`.
+fn pick<'a>(chunks: &'a [Value], from: usize, kind: &str, next: &str) -> &'a Value {
+    chunks[from..]
+        .windows(2)
+        .find(|w| w[0]["kind"] == kind && w[1]["kind"] == next)
+        .map(|w| &w[0])
+        .unwrap()
+}
+
+#[test]
+fn sample_audio_length_pair_of_65535_is_one_damaged_chunk() {
+    let Some(dir) = shared_samples("says") else {
+        return;
+    };
+    let index: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("basic.index.json")).unwrap())
+            .unwrap();
+    let chunks = index["chunks"].as_array().unwrap();
+    for (from, next) in [(100, "video"), (150, "audio"), (3, "audio")] {
+        let target = pick(chunks, from, "audio", next);
+        let i = target["index"].as_u64().unwrap();
+        let size = target["size"].as_u64().unwrap();
+        let mutate = move |bytes: &mut Vec<u8>, chunks: &[Value]| {
+            let at = chunks[i as usize]["offset"].as_u64().unwrap() as usize;
+            bytes[at + 4..at + 6].copy_from_slice(&65535u16.to_le_bytes());
+            // 65535 + 8 in the u16 "length + 8" field (wraps to 7).
+            bytes[at + 6..at + 8].copy_from_slice(&65535u16.wrapping_add(8).to_le_bytes());
+        };
+        check_mutated_sample(
+            &format!("basic audio #{i} 65535"),
+            "basic",
+            &mutate,
+            &[i],
+            size,
+        );
+    }
+}
+
+#[test]
+fn sample_video_chunk_missing_one_media_byte_is_damage_and_the_next_chunk_is_kept() {
+    let Some(dir) = shared_samples("says") else {
+        return;
+    };
+    for (name, from, next) in [
+        ("basic", 10, "audio"),
+        ("two_cameras", 60, "video"),
+        ("two_cameras", 40, "audio"),
+        ("with_jpeg", 0, "image"),
+    ] {
+        let index: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("{name}.index.json"))).unwrap(),
+        )
+        .unwrap();
+        let chunks = index["chunks"].as_array().unwrap();
+        let target = pick(chunks, from, "video", next);
+        let i = target["index"].as_u64().unwrap();
+        let size = target["size"].as_u64().unwrap();
+        let mutate = move |bytes: &mut Vec<u8>, chunks: &[Value]| {
+            let c = &chunks[i as usize];
+            let at = c["offset"].as_u64().unwrap() as usize;
+            // Media starts after the 24-byte header and the metadata.
+            let meta_len = u32::from_le_bytes(bytes[at + 24..at + 28].try_into().unwrap());
+            let media = at + 24 + meta_len as usize;
+            let media_len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap());
+            bytes.remove(media + media_len as usize / 2);
+        };
+        check_mutated_sample(
+            &format!("{name} video #{i} -1 byte"),
+            name,
+            &mutate,
+            &[i],
+            size - 1,
+        );
+    }
+}
+
+/// A damage done to one chunk of a generated file.
+#[derive(Debug, Clone, Copy)]
+enum Lie {
+    /// Audio length pair set to 65535 / 65535 + 8.
+    AudioLen65535,
+    /// Video media length increased by this much.
+    VideoMediaLonger(u32),
+    /// The byte at this fraction (per mille) of the chunk's payload removed.
+    DropPayloadByte(usize),
+}
+
+fn lie_about(bytes: &mut Vec<u8>, chunk: &mut GenChunk, lie: Lie) {
+    let at = chunk.offset as usize;
+    chunk.damaged = true;
+    match lie {
+        Lie::AudioLen65535 => {
+            bytes[at + 4..at + 6].copy_from_slice(&65535u16.to_le_bytes());
+            bytes[at + 6..at + 8].copy_from_slice(&65535u16.wrapping_add(8).to_le_bytes());
+        }
+        Lie::VideoMediaLonger(n) => {
+            let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap());
+            bytes[at + 8..at + 12].copy_from_slice(&(len + n).to_le_bytes());
+        }
+        Lie::DropPayloadByte(per_mille) => {
+            // The payload is the chunk's last bytes before any padding.
+            let padding = if chunk.pad.starts_with("video_") {
+                chunk.payload.len().next_multiple_of(8) - chunk.payload.len()
+            } else {
+                0
+            };
+            let payload_start = at + chunk.len as usize - padding - chunk.payload.len();
+            bytes.remove(payload_start + chunk.payload.len() * per_mille / 1000);
+            chunk.len -= 1;
+        }
+    }
+}
+
+#[test]
+fn generated_lengths_that_lie_lose_only_their_own_chunk() {
+    let g = Gen {
+        cameras: 2,
+        frames: 60,
+        ..Default::default()
+    };
+    let (bytes, chunks) = generate(&g);
+    let find = |from: usize, pad: &str, next: &str| {
+        (from..chunks.len() - 1)
+            .find(|&i| chunks[i].pad.starts_with(pad) && chunks[i + 1].pad.starts_with(next))
+            .unwrap()
+    };
+    let cases = [
+        (
+            "audio 65535 before video",
+            find(20, "audio", "video"),
+            Lie::AudioLen65535,
+        ),
+        (
+            "video +40 before video",
+            find(20, "video", "video"),
+            Lie::VideoMediaLonger(40),
+        ),
+        (
+            "video +40 before audio",
+            find(20, "video", "audio"),
+            Lie::VideoMediaLonger(40),
+        ),
+        (
+            "video +9 before audio",
+            find(40, "video", "audio"),
+            Lie::VideoMediaLonger(9),
+        ),
+        (
+            "video -1 byte before video",
+            find(30, "video", "video"),
+            Lie::DropPayloadByte(500),
+        ),
+        (
+            "video -1 byte before audio",
+            find(30, "video", "audio"),
+            Lie::DropPayloadByte(999),
+        ),
+        (
+            "audio -1 byte before video",
+            find(30, "audio", "video"),
+            Lie::DropPayloadByte(10),
+        ),
+        (
+            "key video -1 byte",
+            find(1, "video", "video"),
+            Lie::DropPayloadByte(700),
+        ),
+    ];
+    for (what, i, lie) in cases {
+        let mut bytes = bytes.clone();
+        let mut chunks = chunks.clone();
+        lie_about(&mut bytes, &mut chunks[i], lie);
+        check_damaged_generated(&format!("{what} (#{i})"), &bytes, &chunks);
+    }
 }

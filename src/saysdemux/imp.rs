@@ -381,7 +381,7 @@ impl Driver for SaysDriver {
             let zeros = data.iter().take_while(|&&b| b == 0).count();
             return Parsed::Skip(zeros);
         }
-        let chunk = match says::parse_chunk(data, &self.ctx, at_eof) {
+        let chunk = match says::parse_chunk_checked(data, &self.ctx, at_eof) {
             ChunkParse::Chunk(chunk) => chunk,
             ChunkParse::NeedMore(n) => return Parsed::NeedMore(n),
             ChunkParse::Invalid => return Parsed::Invalid,
