@@ -436,7 +436,7 @@ fn detect_audio_copies(
         return Ok(1);
     }
     match data.get(single_end..double_end) {
-        Some(second) => Ok(if second == &data[AUDIO_HEADER_LEN..single_end] {
+        Some(second) => Ok(if data.get(AUDIO_HEADER_LEN..single_end) == Some(second) {
             2
         } else {
             1
@@ -470,11 +470,16 @@ fn parse_jpeg(data: &[u8], at_eof: bool) -> ChunkParse {
         if first != 0xFF {
             return ChunkParse::Invalid;
         }
-        let Some(code_offset) = data[pos..limit].iter().position(|&b| b != 0xFF) else {
+        let Some(code_offset) = data
+            .get(pos..limit)
+            .and_then(|rest| rest.iter().position(|&b| b != 0xFF))
+        else {
             return need_more();
         };
         pos += code_offset;
-        let code = data[pos];
+        let Some(&code) = data.get(pos) else {
+            return need_more();
+        };
         pos += 1;
         match code {
             0xD9 => break pos,
@@ -505,7 +510,9 @@ fn parse_jpeg(data: &[u8], at_eof: bool) -> ChunkParse {
     if available_end < padded_end && !at_eof {
         return ChunkParse::NeedMore(padded_end);
     }
-    let padding = data[jpeg_end..available_end]
+    let padding = data
+        .get(jpeg_end..available_end)
+        .unwrap_or_default()
         .iter()
         .take_while(|&&b| b == 0)
         .count();
