@@ -703,3 +703,168 @@ fn truncation_at_every_byte() {
         }
     }
 }
+
+#[test]
+fn chunk_times_beyond_clock_time_are_invalid() {
+    use gstcctv::formats::says::MAX_TIMESTAMP_US;
+    let ctx = ChunkContext::default();
+    for (ts, valid) in [
+        (MAX_TIMESTAMP_US, true),
+        (MAX_TIMESTAMP_US + 1, false),
+        (u64::MAX, false),
+    ] {
+        let header = HeaderSpec {
+            file_name: "t.nvr".into(),
+            ..Default::default()
+        };
+        let mut w = SaysWriter::new(Vec::new(), &header).unwrap();
+        w.write_audio(0, AudioCodec::Mulaw, ts, &[0x55; 40], false)
+            .unwrap();
+        w.write_video(1, true, ts, &[], &annexb(100, 3)).unwrap();
+        let data = w.into_inner();
+        let audio = &data[FILE_HEADER_LEN..];
+        let video = &audio[16 + 40..];
+        for chunk in [audio, video] {
+            let parsed = parse_chunk(chunk, &ctx, true);
+            assert_eq!(
+                matches!(parsed, ChunkParse::Chunk(_)),
+                valid,
+                "ts {ts}: {parsed:?}"
+            );
+        }
+    }
+}
+
+/// Three chunks (audio, video, audio) after the header, and their offsets.
+fn three_chunks() -> (Vec<u8>, [usize; 3]) {
+    let header = HeaderSpec {
+        file_name: "t.nvr".into(),
+        ..Default::default()
+    };
+    let mut w = SaysWriter::new(Vec::new(), &header).unwrap();
+    let ts = 1_618_581_807_000_000;
+    let a = w.position() as usize;
+    w.write_audio(0, AudioCodec::Mulaw, ts, &[0x55; 400], false)
+        .unwrap();
+    let v = w.position() as usize;
+    w.write_video(0, true, ts + 1000, &[], &annexb(301, 7))
+        .unwrap();
+    let a2 = w.position() as usize;
+    w.write_audio(0, AudioCodec::Mulaw, ts + 50_000, &[0x56; 400], false)
+        .unwrap();
+    (w.into_inner(), [a, v, a2])
+}
+
+#[test]
+fn checked_parse_rejects_extents_that_swallow_the_next_chunk() {
+    use gstcctv::formats::says::{FULL_HEADER_LEN, parse_chunk_checked};
+    let ctx = ChunkContext {
+        audio_copies: AudioCopies::One,
+    };
+    let (data, [a, v, a2]) = three_chunks();
+    // Intact: each chunk parses; the checked parse asks to see what follows.
+    let len = v - a;
+    assert_eq!(
+        parse_chunk_checked(&data[a..v], &ctx, false),
+        ChunkParse::NeedMore(len + FULL_HEADER_LEN)
+    );
+    assert!(matches!(
+        parse_chunk_checked(&data[a..], &ctx, false),
+        ChunkParse::Chunk(c) if c.len == len
+    ));
+    assert!(matches!(
+        parse_chunk_checked(&data[a2..], &ctx, true),
+        ChunkParse::Chunk(_)
+    ));
+    // Audio claiming 65535 bytes (file long enough): the video chunk sits
+    // inside its extent.
+    let mut long = data.clone();
+    long.extend(std::iter::repeat_n(0x33, 70_000));
+    long[a + 4..a + 6].copy_from_slice(&65535u16.to_le_bytes());
+    long[a + 6..a + 8].copy_from_slice(&7u16.to_le_bytes());
+    assert!(matches!(
+        parse_chunk(&long[a..], &ctx, false),
+        ChunkParse::Chunk(_)
+    ));
+    assert_eq!(
+        parse_chunk_checked(&long[a..], &ctx, false),
+        ChunkParse::Invalid
+    );
+    // One media byte less in the video chunk: its extent overlaps the next
+    // audio header by one byte.
+    let mut short = data.clone();
+    short.remove(v + 24 + 4 + 100);
+    assert_eq!(
+        parse_chunk_checked(&short[v..], &ctx, false),
+        ChunkParse::Invalid
+    );
+    // Walking keeps everything else and skips exactly the damaged chunk.
+    let (chunks, gaps) = walk(&short, ctx);
+    assert_eq!(
+        chunks.iter().map(|(o, _)| *o).collect::<Vec<_>>(),
+        [a, a2 - 1]
+    );
+    assert_eq!(gaps, [(v, a2 - 1 - v)]);
+    // An intact chunk followed by garbage is kept.
+    let mut garbage = data[..v].to_vec();
+    garbage.extend((0..300u32).map(|k| (k * 89 + 3) as u8));
+    garbage.extend_from_slice(&data[v..]);
+    let (chunks, gaps) = walk(&garbage, ctx);
+    assert_eq!(chunks.len(), 3);
+    assert_eq!(gaps, [(v, 300)]);
+    // A video chunk whose media does not start with a start code is damage.
+    let mut no_start = data.clone();
+    no_start[v + 24 + 4 + 3] = 0x02;
+    assert_eq!(
+        parse_chunk_checked(&no_start[v..], &ctx, false),
+        ChunkParse::Invalid
+    );
+}
+
+#[test]
+fn resync_finds_the_earliest_plausible_chunk_not_a_look_alike() {
+    use gstcctv::formats::says::{HeaderCheck, check_chunk_header};
+    let (data, [_, v, _]) = three_chunks();
+    let chunk = &data[v..];
+    assert_eq!(
+        check_chunk_header(chunk),
+        HeaderCheck::Valid {
+            timestamp_us: Some(1_618_581_807_001_000)
+        }
+    );
+    assert_eq!(check_chunk_header(&chunk[..10]), HeaderCheck::Incomplete);
+    // An audio id with a sane length pair but an impossible time, then a
+    // video id with an absurd metadata length, then the real chunk.
+    let mut junk = vec![0xAA; 5];
+    junk.extend_from_slice(b"07wb\x10\x00\x18\x00");
+    junk.extend_from_slice(&u64::MAX.to_le_bytes());
+    junk.extend_from_slice(b"11dcH264");
+    junk.extend_from_slice(&[0; 16]);
+    junk.extend_from_slice(&u32::MAX.to_le_bytes());
+    let real = junk.len();
+    junk.extend_from_slice(chunk);
+    assert_eq!(check_chunk_header(&junk[5..]), HeaderCheck::Invalid);
+    assert_eq!(check_chunk_header(&junk[21..]), HeaderCheck::Invalid);
+    assert_eq!(find_resync(&junk), Some(real));
+    // A look-alike too close to the end to check is still a candidate.
+    assert_eq!(find_resync(&junk[..21 + 6]), Some(21));
+}
+
+#[test]
+fn audio_said_to_be_doubled_but_written_once_is_kept() {
+    use gstcctv::formats::says::parse_chunk_checked;
+    let two = ChunkContext {
+        audio_copies: AudioCopies::Two,
+    };
+    let (data, [a, v, a2]) = three_chunks();
+    assert!(matches!(
+        parse_chunk_checked(&data[a..], &two, false),
+        ChunkParse::Chunk(c) if c.len == v - a && c.audio_copies == 1
+    ));
+    let (chunks, gaps) = walk(&data, two);
+    assert_eq!(
+        chunks.iter().map(|(o, _)| *o).collect::<Vec<_>>(),
+        [a, v, a2]
+    );
+    assert!(gaps.is_empty(), "{gaps:?}");
+}

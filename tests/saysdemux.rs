@@ -62,11 +62,21 @@ struct Expected {
 }
 
 fn expected_for(bytes: &[u8], index: &Value) -> Vec<Expected> {
+    expected_without(bytes, index, &[])
+}
+
+/// [`expected_for`] with the chunks of these indexes damaged as well.
+fn expected_without(bytes: &[u8], index: &Value, also_damaged: &[u64]) -> Vec<Expected> {
     let chunks = index["chunks"].as_array().unwrap();
     let damaged = index["damage"]["in_chunk"].as_u64();
+    let is_damaged = |c: &Value| {
+        c["index"]
+            .as_u64()
+            .is_some_and(|i| Some(i) == damaged || also_damaged.contains(&i))
+    };
     let base = chunks
         .iter()
-        .filter(|c| Some(c["index"].as_u64().unwrap_or(u64::MAX)) != damaged)
+        .filter(|c| !is_damaged(c))
         .filter_map(|c| c["timestamp"].as_u64())
         .min()
         .unwrap();
@@ -74,7 +84,7 @@ fn expected_for(bytes: &[u8], index: &Value) -> Vec<Expected> {
     let mut last_pts = 0;
     let mut last_unix = None;
     for c in chunks {
-        if c["index"].as_u64().is_some() && c["index"].as_u64() == damaged {
+        if is_damaged(c) {
             continue;
         }
         match c["kind"].as_str().unwrap() {
@@ -275,6 +285,18 @@ struct Gen {
     jpeg_after_frame: Option<u32>,
     telemetry: bool,
     base_us: u64,
+    /// Hostile values written into chunks (by write order).
+    hostile: Vec<(usize, Hostile)>,
+}
+
+/// A value a damaged or hostile recorder may write.
+#[derive(Debug, Clone, Copy)]
+enum Hostile {
+    /// The chunk timestamp (µs) written instead of the real one; a chunk
+    /// whose time is not representable is damage.
+    ChunkTime(u64),
+    /// The per-frame `ts` (ms) written instead of the real one.
+    MetaTs(i64),
 }
 
 impl Default for Gen {
@@ -292,6 +314,7 @@ impl Default for Gen {
             jpeg_after_frame: None,
             telemetry: true,
             base_us: BASE_US,
+            hostile: Vec::new(),
         }
     }
 }
@@ -322,6 +345,11 @@ struct GenChunk {
     ts_us: Option<u64>,
     key: bool,
     telemetry: Option<Value>,
+    /// Byte span of the chunk in the file.
+    offset: u64,
+    len: u64,
+    /// Written with a hostile time: damage, not output.
+    damaged: bool,
 }
 
 fn telemetry_for(frame: u32, ts_us: u64) -> Vec<MetaEntry> {
@@ -352,7 +380,12 @@ fn generate(g: &Gen) -> (Vec<u8>, Vec<GenChunk>) {
     let mut encoders: Vec<SyntheticEncoder> = (0..g.cameras)
         .map(|_| SyntheticEncoder::new(params))
         .collect();
-    let mut chunks = Vec::new();
+    let mut chunks: Vec<GenChunk> = Vec::new();
+    let hostile = |i: usize| g.hostile.iter().find(|(k, _)| *k == i).map(|(_, h)| *h);
+    let chunk_time = |i: usize, ts: u64| match hostile(i) {
+        Some(Hostile::ChunkTime(t)) => (t, true),
+        _ => (ts, false),
+    };
     let audio_every = 5;
     for f in 0..g.frames {
         let t = g.base_us + u64::from(f) * g.frame_us;
@@ -361,20 +394,26 @@ fn generate(g: &Gen) -> (Vec<u8>, Vec<GenChunk>) {
         {
             // Audio a little before the frame (it starts the file).
             let ts = t.saturating_sub(20_000);
-            let payload = match codec {
+            let payload: Vec<u8> = match codec {
                 // Continuous audio: one chunk covers the next `audio_every` frames.
                 AudioCodec::Mulaw => (0..(g.frame_us * u64::from(audio_every) / 125) as u32)
                     .map(|k| (k * 13 + f) as u8)
                     .collect(),
                 AudioCodec::Opus => opus_packet(f, false),
             };
-            w.write_audio(0, codec, ts, &payload, doubled).unwrap();
+            let offset = w.position();
+            let (written_ts, damaged) = chunk_time(chunks.len(), ts);
+            w.write_audio(0, codec, written_ts, &payload, doubled)
+                .unwrap();
             chunks.push(GenChunk {
                 pad: "audio_0".into(),
                 payload,
                 ts_us: Some(ts),
                 key: false,
                 telemetry: None,
+                offset,
+                len: w.position() - offset,
+                damaged,
             });
         }
         for cam in 0..g.cameras {
@@ -389,26 +428,39 @@ fn generate(g: &Gen) -> (Vec<u8>, Vec<GenChunk>) {
             } else {
                 encoders[cam as usize].skip_frame()
             };
-            let meta = if g.telemetry {
+            let meta_ts = match hostile(chunks.len()) {
+                Some(Hostile::MetaTs(ms)) => ms,
+                _ => (ts / 1000) as i64,
+            };
+            let mut meta = if g.telemetry {
                 telemetry_for(f, ts)
             } else {
                 Vec::new()
             };
-            w.write_video(cam, key, ts, &meta, &media).unwrap();
+            if let Some(e) = meta.iter_mut().find(|e| e.name == "ts") {
+                e.value = MetaValue::I64(meta_ts);
+            }
+            let offset = w.position();
+            let (written_ts, damaged) = chunk_time(chunks.len(), ts);
+            w.write_video(cam, key, written_ts, &meta, &media).unwrap();
             chunks.push(GenChunk {
                 pad: format!("video_{cam}"),
                 payload: media,
                 ts_us: Some(ts),
                 key,
                 telemetry: g.telemetry.then(|| {
-                    json!({"ts": (ts / 1000), "speed": 36.0 + f64::from(f),
+                    json!({"ts": meta_ts, "speed": 36.0 + f64::from(f),
                         "gps": {"valid": 1, "lat": 40.5 + f64::from(f) * 1e-4, "lon": -73.25, "alt": 30.5},
                         "frame": f})
                 }),
+                offset,
+                len: w.position() - offset,
+                damaged,
             });
         }
         if g.jpeg_after_frame == Some(f) {
             let j = tiny_jpeg(f as u8 + 3);
+            let offset = w.position();
             w.write_jpeg(&j).unwrap();
             chunks.push(GenChunk {
                 pad: "image_0".into(),
@@ -416,18 +468,38 @@ fn generate(g: &Gen) -> (Vec<u8>, Vec<GenChunk>) {
                 ts_us: None,
                 key: false,
                 telemetry: None,
+                offset,
+                len: w.position() - offset,
+                damaged: false,
             });
         }
     }
     (w.into_inner(), chunks)
 }
 
-fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("saysdemux-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+/// A file in its own temporary directory, removed when dropped. Derefs to
+/// its path.
+struct TempInput {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for TempInput {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn temp_file(name: &str, bytes: &[u8]) -> TempInput {
+    let dir = tempfile::Builder::new()
+        .prefix("saysdemux-test-")
+        .tempdir()
+        .unwrap();
+    let path = dir.path().join(name);
     std::fs::write(&path, bytes).unwrap();
-    path
+    TempInput { _dir: dir, path }
 }
 
 /// Checks a run against the generated chunks: per pad, bit-exact, in order,
@@ -435,6 +507,7 @@ fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
 /// of the chunk before them.
 fn check_generated(what: &str, run: &Run, chunks: &[GenChunk]) {
     assert!(run.errors.is_empty(), "{what}: {:?}", run.errors);
+    let chunks: Vec<&GenChunk> = chunks.iter().filter(|c| !c.damaged).collect();
     let base = chunks.iter().filter_map(|c| c.ts_us).min().unwrap();
     let mut per_pad: BTreeMap<String, Vec<(&GenChunk, u64)>> = BTreeMap::new();
     let mut last = 0;
@@ -463,7 +536,12 @@ fn check_generated(what: &str, run: &Run, chunks: &[GenChunk]) {
                     let v: Value = serde_json::from_slice(&m.data).unwrap();
                     assert_eq!(&v, t, "{what} meta_{n} #{i}");
                     assert_eq!(m.pts, o.pts);
-                    assert_eq!(o.unix_ns, Some(c.ts_us.unwrap() / 1000 * 1_000_000));
+                    // `ts` (ms) when it is a representable time, else the chunk time.
+                    let unix = t["ts"]
+                        .as_u64()
+                        .and_then(|ms| ms.checked_mul(1_000_000))
+                        .unwrap_or(c.ts_us.unwrap() * 1000);
+                    assert_eq!(o.unix_ns, Some(unix), "{what} {pad} #{i}: unix time");
                 }
             }
         }
@@ -828,7 +906,7 @@ fn run_to_eos(description: &str) {
     pipeline.set_state(gst::State::Null).unwrap();
 }
 
-fn pipeline_input() -> (PathBuf, Vec<GenChunk>) {
+fn pipeline_input() -> (TempInput, Vec<GenChunk>) {
     // With the frame rate in the header, h264parse gives the last frame a
     // duration and mp4mux keeps it.
     let camera = |name: &str| {
@@ -913,7 +991,6 @@ fn pipeline_to_mp4_with_aac() {
         assert!(text.contains("H.264"), "{text}");
         assert!(text.contains("AAC"), "{text}");
     }
-    let _ = std::fs::remove_file(out);
 }
 
 #[test]
@@ -960,7 +1037,6 @@ fn pipeline_to_matroska_keeping_mulaw() {
         video.len(),
         chunks.iter().filter(|c| c.pad == "video_0").count()
     );
-    let _ = std::fs::remove_file(out);
 }
 
 #[test]
@@ -980,9 +1056,492 @@ fn telemetry_to_gpx_and_csv_via_the_example() {
     let csv_text = std::fs::read_to_string(&csv).unwrap();
     assert_eq!(csv_text.lines().count(), n + 1);
     assert!(csv_text.lines().next().unwrap().starts_with("pts_ns,"));
-    check_path_gone(&gpx);
 }
 
-fn check_path_gone(p: &Path) {
-    let _ = std::fs::remove_file(p);
+// ---- hostile values ---------------------------------------------------------
+
+/// The one damage WARNING of a run: (regions, bytes, first offset).
+fn damage_warning(what: &str, run: &Run) -> (u64, u64, Option<u64>) {
+    assert_eq!(run.warnings.len(), 1, "{what}: {:?}", run.warnings);
+    let w = &run.warnings[0];
+    let number_before = |tail: &str| -> u64 {
+        let end = w.find(tail).unwrap_or_else(|| panic!("{what}: {w}"));
+        let digits: String = w[..end]
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        digits.chars().rev().collect::<String>().parse().unwrap()
+    };
+    let first = w.find("(first at byte ").map(|at| {
+        w[at + 15..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect::<String>()
+            .parse()
+            .unwrap()
+    });
+    (
+        number_before(" damaged region(s)"),
+        number_before(" bytes in total"),
+        first,
+    )
+}
+
+/// Pull and push over a generated file whose damaged chunks are flagged:
+/// every other chunk exact, one WARNING counting exactly the damaged bytes.
+fn check_damaged_generated(what: &str, bytes: &[u8], chunks: &[GenChunk]) {
+    let damaged: Vec<&GenChunk> = chunks.iter().filter(|c| c.damaged).collect();
+    assert!(!damaged.is_empty());
+    let path = temp_file("damaged.nvr", bytes);
+    for (mode, run) in [
+        ("pull", demux_file("saysdemux", &path, Q)),
+        ("push", demux_bytes_push("saysdemux", bytes, Q)),
+    ] {
+        let what = format!("{what} {mode}");
+        check_generated(&what, &run, chunks);
+        let (regions, skipped, first) = damage_warning(&what, &run);
+        assert_eq!(regions, damaged.len() as u64, "{what}: {:?}", run.warnings);
+        assert_eq!(
+            skipped,
+            damaged.iter().map(|c| c.len).sum::<u64>(),
+            "{what}: {:?}",
+            run.warnings
+        );
+        assert_eq!(first, Some(damaged[0].offset), "{what}");
+    }
+}
+
+#[test]
+fn impossible_chunk_times_are_damage_not_panics() {
+    // Chunk 0 is audio, 1 the key frame, 2..=5 delta frames, 6 audio.
+    for (what, hostile) in [
+        ("video at NONE", vec![(3, Hostile::ChunkTime(u64::MAX))]),
+        (
+            "audio just past ClockTime::MAX",
+            vec![(6, Hostile::ChunkTime(u64::MAX / 1000 + 1))],
+        ),
+        (
+            "two",
+            vec![
+                (2, Hostile::ChunkTime(u64::MAX - 1)),
+                (13, Hostile::ChunkTime(u64::MAX / 2)),
+            ],
+        ),
+    ] {
+        let g = Gen {
+            hostile,
+            ..Default::default()
+        };
+        let (bytes, chunks) = generate(&g);
+        check_damaged_generated(what, &bytes, &chunks);
+    }
+}
+
+#[test]
+fn telemetry_ts_out_of_range_falls_back_to_the_chunk_time() {
+    for ms in [i64::MAX, i64::MIN, u64::MAX as i64 / 1_000_000 + 1] {
+        let g = Gen {
+            hostile: vec![(2, Hostile::MetaTs(ms)), (4, Hostile::MetaTs(ms))],
+            ..Default::default()
+        };
+        let (bytes, chunks) = generate(&g);
+        let path = temp_file("meta-ts.nvr", &bytes);
+        for (mode, run) in [
+            ("pull", demux_file("saysdemux", &path, Q)),
+            ("push", demux_bytes_push("saysdemux", &bytes, Q)),
+        ] {
+            let what = format!("ts={ms} {mode}");
+            check_generated(&what, &run, &chunks);
+            assert!(run.warnings.is_empty(), "{what}: {:?}", run.warnings);
+        }
+    }
+}
+
+/// Tag messages posted on the bus while demuxing `path` into fakesinks.
+fn bus_tags(path: &Path) -> Vec<gst::TagList> {
+    init();
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location=\"{}\" ! saysdemux ! fakesink",
+        path.display()
+    ))
+    .unwrap();
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut tags = Vec::new();
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(10)) {
+        match msg.view() {
+            gst::MessageView::Tag(t) => tags.push(t.tags()),
+            gst::MessageView::Eos(_) | gst::MessageView::Error(_) => break,
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    tags
+}
+
+#[test]
+fn header_strings_with_nul_bytes_make_truncated_tags() {
+    let g = Gen {
+        header_meta: vec![
+            MetaEntry::new("appVersion", MetaValue::Str("v1.6.5\0junk".into())),
+            MetaEntry::new("model", MetaValue::Str("DV440\0\u{1}x".into())),
+            MetaEntry::new("serial", MetaValue::Str("\0hidden".into())),
+            MetaEntry::new("vehicle", MetaValue::Str("BUS-1042\0".into())),
+            MetaEntry::new(
+                "camera0",
+                MetaValue::Nested(vec![MetaEntry::new(
+                    "name",
+                    MetaValue::Str("Road\0Cam".into()),
+                )]),
+            ),
+        ],
+        ..Default::default()
+    };
+    let (bytes, chunks) = generate(&g);
+    let path = temp_file("nul.nvr", &bytes);
+    for (mode, run) in [
+        ("pull", demux_file("saysdemux", &path, Q)),
+        ("push", demux_bytes_push("saysdemux", &bytes, Q)),
+    ] {
+        check_generated(mode, &run, &chunks);
+        assert!(run.warnings.is_empty(), "{mode}: {:?}", run.warnings);
+        let tags = &run.tags["video_0"];
+        let get = |f: &dyn Fn(&gst::TagList) -> Option<String>| tags.iter().find_map(f);
+        assert_eq!(
+            get(&|t| t
+                .get::<gst::tags::DeviceModel>()
+                .map(|v| v.get().to_string())),
+            Some("DV440".into()),
+            "{mode}"
+        );
+        assert_eq!(
+            get(&|t| t.get::<gst::tags::Title>().map(|v| v.get().to_string())),
+            Some("Road".into()),
+            "{mode}"
+        );
+        assert_eq!(
+            get(&|t| t.get::<gst::tags::Encoder>().map(|v| v.get().to_string())),
+            Some("Rosco firmware v1.6.5".into()),
+            "{mode}"
+        );
+    }
+    let tags = bus_tags(&path);
+    let comment = tags
+        .iter()
+        .find_map(|t| t.get::<gst::tags::Comment>().map(|c| c.get().to_string()))
+        .expect("global comment");
+    // The serial is empty before its NUL: left out.
+    assert_eq!(
+        comment,
+        "Rosco SAYS recording 20231114_221320_221330.nvr, vehicle BUS-1042"
+    );
+    let header_json = tags
+        .iter()
+        .flat_map(|t| {
+            t.iter_tag::<gst::tags::ExtendedComment>()
+                .map(|c| c.get().to_string())
+                .collect::<Vec<_>>()
+        })
+        .find_map(|c| c.strip_prefix("says-header=").map(str::to_string))
+        .expect("header JSON");
+    // The JSON keeps the raw strings (NUL escaped).
+    let v: Value = serde_json::from_str(&header_json).unwrap();
+    assert_eq!(v["model"], json!("DV440\0\u{1}x"));
+}
+
+/// Replaces the header metadata of a generated file with raw entry bytes.
+fn set_header_metadata(bytes: &mut [u8], meta: &[u8]) {
+    bytes[164..168].copy_from_slice(&(meta.len() as u32).to_le_bytes());
+    bytes[168..65536].fill(0);
+    bytes[168..168 + meta.len()].copy_from_slice(meta);
+}
+
+#[test]
+fn header_entries_of_unknown_type_keep_the_entries_after_them() {
+    use gstcctv::formats::says::writer::encode_metadata;
+    let camera0 = MetaEntry::new(
+        "camera0",
+        MetaValue::Nested(vec![
+            MetaEntry::new("name", MetaValue::Str("Road".into())),
+            MetaEntry::new("width", MetaValue::I32(W as i32)),
+            MetaEntry::new("height", MetaValue::I32(H as i32)),
+        ]),
+    );
+    let g = Gen::default();
+    let (mut bytes, chunks) = generate(&g);
+    let mut meta = encode_metadata(&[
+        MetaEntry::new("appVersion", MetaValue::Str("v1.6.5".into())),
+        MetaEntry::new("model", MetaValue::Str("DV440".into())),
+        MetaEntry::new("startTime", MetaValue::I64((BASE_US / 1000) as i64)),
+    ]);
+    // An entry of a type nobody documented (8-byte value), then the time
+    // zone with the public description's type number 10.
+    meta.extend_from_slice(&[0x0b]);
+    meta.extend_from_slice(b"odometer\0");
+    meta.extend_from_slice(&123_456.5f64.to_le_bytes());
+    meta.extend_from_slice(&[10]);
+    meta.extend_from_slice(b"timeZone\0");
+    meta.extend_from_slice(&(-240i32).to_le_bytes());
+    meta.extend(encode_metadata(std::slice::from_ref(&camera0)));
+    set_header_metadata(&mut bytes, &meta);
+    let path = temp_file("unknown-type.nvr", &bytes);
+    for (mode, run) in [
+        ("pull", demux_file("saysdemux", &path, Q)),
+        ("push", demux_bytes_push("saysdemux", &bytes, Q)),
+    ] {
+        check_generated(mode, &run, &chunks);
+        assert!(run.warnings.is_empty(), "{mode}: {:?}", run.warnings);
+        let v = run.caps["video_0"].structure(0).unwrap().to_owned();
+        assert_eq!(v.get::<i32>("width").ok(), Some(W as i32), "{mode}: {v}");
+        assert_eq!(v.get::<i32>("height").ok(), Some(H as i32), "{mode}: {v}");
+        let tags = &run.tags["video_0"];
+        let title = tags.iter().find_map(|t| t.get::<gst::tags::Title>());
+        assert_eq!(title.map(|t| t.get().to_string()), Some("Road".into()));
+        let dt = tags
+            .iter()
+            .find_map(|t| t.get::<gst::tags::DateTime>())
+            .unwrap()
+            .get()
+            .clone();
+        // 2023-11-14 22:13:20 UTC in UTC-4.
+        assert_eq!(dt.time_zone_offset(), Some(-4.0), "{mode}");
+        assert_eq!((dt.hour(), dt.minute()), (Some(18), Some(13)), "{mode}");
+    }
+    let tags = bus_tags(&path);
+    let header_json: Value = tags
+        .iter()
+        .flat_map(|t| {
+            t.iter_tag::<gst::tags::ExtendedComment>()
+                .map(|c| c.get().to_string())
+                .collect::<Vec<_>>()
+        })
+        .find_map(|c| {
+            c.strip_prefix("says-header=")
+                .and_then(|j| serde_json::from_str(j).ok())
+        })
+        .expect("header JSON");
+    assert_eq!(header_json["timeZone"], json!(-240));
+    assert_eq!(header_json["camera0"]["width"], json!(W));
+    assert!(header_json.get("odometer").is_none());
+}
+
+// ---- lengths that lie -------------------------------------------------------
+
+/// A shared sample, mutated in memory, demuxed in pull mode (from a
+/// temporary copy) and push mode: every untouched chunk bit-exact on its
+/// pad and time, the damaged ones absent, one WARNING counting exactly the
+/// damaged bytes from the first damaged chunk.
+fn check_mutated_sample(
+    what: &str,
+    name: &str,
+    mutate: &dyn Fn(&mut Vec<u8>, &[Value]),
+    damaged: &[u64],
+    damaged_bytes: u64,
+) {
+    let Some(dir) = shared_samples("says") else {
+        return;
+    };
+    let mut bytes = std::fs::read(dir.join(format!("{name}.nvr"))).unwrap();
+    let index: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join(format!("{name}.index.json"))).unwrap(),
+    )
+    .unwrap();
+    let chunks = index["chunks"].as_array().unwrap();
+    // Snapshot hashes come from the untouched file (offsets per the index).
+    let expected = expected_without(&bytes, &index, damaged);
+    mutate(&mut bytes, chunks);
+    let first = chunks[damaged[0] as usize]["offset"].as_u64();
+    let path = temp_file(&format!("{name}.nvr"), &bytes);
+    for (mode, run) in [
+        ("pull", demux_file("saysdemux", &path, Q)),
+        ("push", demux_bytes_push("saysdemux", &bytes, Q)),
+    ] {
+        let what = format!("{what} {mode}");
+        check_run_against(&what, mode, &run, &expected, true);
+        let (regions, skipped, first_at) = damage_warning(&what, &run);
+        assert_eq!(
+            (regions, skipped, first_at),
+            (damaged.len() as u64, damaged_bytes, first),
+            "{what}: {:?}",
+            run.warnings
+        );
+    }
+}
+
+/// The index entry of the first chunk of `kind` at or after chunk `from`
+/// that is followed by a chunk of kind `next`.
+fn pick<'a>(chunks: &'a [Value], from: usize, kind: &str, next: &str) -> &'a Value {
+    chunks[from..]
+        .windows(2)
+        .find(|w| w[0]["kind"] == kind && w[1]["kind"] == next)
+        .map(|w| &w[0])
+        .unwrap()
+}
+
+#[test]
+fn sample_audio_length_pair_of_65535_is_one_damaged_chunk() {
+    let Some(dir) = shared_samples("says") else {
+        return;
+    };
+    let index: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("basic.index.json")).unwrap())
+            .unwrap();
+    let chunks = index["chunks"].as_array().unwrap();
+    for (from, next) in [(100, "video"), (150, "audio"), (3, "audio")] {
+        let target = pick(chunks, from, "audio", next);
+        let i = target["index"].as_u64().unwrap();
+        let size = target["size"].as_u64().unwrap();
+        let mutate = move |bytes: &mut Vec<u8>, chunks: &[Value]| {
+            let at = chunks[i as usize]["offset"].as_u64().unwrap() as usize;
+            bytes[at + 4..at + 6].copy_from_slice(&65535u16.to_le_bytes());
+            // 65535 + 8 in the u16 "length + 8" field (wraps to 7).
+            bytes[at + 6..at + 8].copy_from_slice(&65535u16.wrapping_add(8).to_le_bytes());
+        };
+        check_mutated_sample(
+            &format!("basic audio #{i} 65535"),
+            "basic",
+            &mutate,
+            &[i],
+            size,
+        );
+    }
+}
+
+#[test]
+fn sample_video_chunk_missing_one_media_byte_is_damage_and_the_next_chunk_is_kept() {
+    let Some(dir) = shared_samples("says") else {
+        return;
+    };
+    for (name, from, next) in [
+        ("basic", 10, "audio"),
+        ("two_cameras", 60, "video"),
+        ("two_cameras", 40, "audio"),
+        ("with_jpeg", 0, "image"),
+    ] {
+        let index: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("{name}.index.json"))).unwrap(),
+        )
+        .unwrap();
+        let chunks = index["chunks"].as_array().unwrap();
+        let target = pick(chunks, from, "video", next);
+        let i = target["index"].as_u64().unwrap();
+        let size = target["size"].as_u64().unwrap();
+        let mutate = move |bytes: &mut Vec<u8>, chunks: &[Value]| {
+            let c = &chunks[i as usize];
+            let at = c["offset"].as_u64().unwrap() as usize;
+            // Media starts after the 24-byte header and the metadata.
+            let meta_len = u32::from_le_bytes(bytes[at + 24..at + 28].try_into().unwrap());
+            let media = at + 24 + meta_len as usize;
+            let media_len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap());
+            bytes.remove(media + media_len as usize / 2);
+        };
+        check_mutated_sample(
+            &format!("{name} video #{i} -1 byte"),
+            name,
+            &mutate,
+            &[i],
+            size - 1,
+        );
+    }
+}
+
+/// A damage done to one chunk of a generated file.
+#[derive(Debug, Clone, Copy)]
+enum Lie {
+    /// Audio length pair set to 65535 / 65535 + 8.
+    AudioLen65535,
+    /// Video media length increased by this much.
+    VideoMediaLonger(u32),
+    /// The byte at this fraction (per mille) of the chunk's payload removed.
+    DropPayloadByte(usize),
+}
+
+fn lie_about(bytes: &mut Vec<u8>, chunk: &mut GenChunk, lie: Lie) {
+    let at = chunk.offset as usize;
+    chunk.damaged = true;
+    match lie {
+        Lie::AudioLen65535 => {
+            bytes[at + 4..at + 6].copy_from_slice(&65535u16.to_le_bytes());
+            bytes[at + 6..at + 8].copy_from_slice(&65535u16.wrapping_add(8).to_le_bytes());
+        }
+        Lie::VideoMediaLonger(n) => {
+            let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap());
+            bytes[at + 8..at + 12].copy_from_slice(&(len + n).to_le_bytes());
+        }
+        Lie::DropPayloadByte(per_mille) => {
+            // The payload is the chunk's last bytes before any padding.
+            let padding = if chunk.pad.starts_with("video_") {
+                chunk.payload.len().next_multiple_of(8) - chunk.payload.len()
+            } else {
+                0
+            };
+            let payload_start = at + chunk.len as usize - padding - chunk.payload.len();
+            bytes.remove(payload_start + chunk.payload.len() * per_mille / 1000);
+            chunk.len -= 1;
+        }
+    }
+}
+
+#[test]
+fn generated_lengths_that_lie_lose_only_their_own_chunk() {
+    let g = Gen {
+        cameras: 2,
+        frames: 60,
+        ..Default::default()
+    };
+    let (bytes, chunks) = generate(&g);
+    let find = |from: usize, pad: &str, next: &str| {
+        (from..chunks.len() - 1)
+            .find(|&i| chunks[i].pad.starts_with(pad) && chunks[i + 1].pad.starts_with(next))
+            .unwrap()
+    };
+    let cases = [
+        (
+            "audio 65535 before video",
+            find(20, "audio", "video"),
+            Lie::AudioLen65535,
+        ),
+        (
+            "video +40 before video",
+            find(20, "video", "video"),
+            Lie::VideoMediaLonger(40),
+        ),
+        (
+            "video +40 before audio",
+            find(20, "video", "audio"),
+            Lie::VideoMediaLonger(40),
+        ),
+        (
+            "video +9 before audio",
+            find(40, "video", "audio"),
+            Lie::VideoMediaLonger(9),
+        ),
+        (
+            "video -1 byte before video",
+            find(30, "video", "video"),
+            Lie::DropPayloadByte(500),
+        ),
+        (
+            "video -1 byte before audio",
+            find(30, "video", "audio"),
+            Lie::DropPayloadByte(999),
+        ),
+        (
+            "audio -1 byte before video",
+            find(30, "audio", "video"),
+            Lie::DropPayloadByte(10),
+        ),
+        (
+            "key video -1 byte",
+            find(1, "video", "video"),
+            Lie::DropPayloadByte(700),
+        ),
+    ];
+    for (what, i, lie) in cases {
+        let mut bytes = bytes.clone();
+        let mut chunks = chunks.clone();
+        lie_about(&mut bytes, &mut chunks[i], lie);
+        check_damaged_generated(&format!("{what} (#{i})"), &bytes, &chunks);
+    }
 }

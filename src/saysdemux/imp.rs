@@ -143,11 +143,9 @@ impl SaysDriver {
         says::find(self.header_get(entry)?.as_nested()?, name)
     }
 
+    /// A header string fit for a tag (see [`tag_text`]).
     fn header_str(&self, name: &str) -> Option<&str> {
-        self.header_get(name)?
-            .as_str()
-            .map(|s| s.trim_end_matches('\0'))
-            .filter(|s| !s.is_empty())
+        tag_text(name, self.header_get(name)?.as_str()?)
     }
 
     /// Recording start (header `startTime`, Unix ms) in the recorder's
@@ -215,10 +213,63 @@ impl SaysDriver {
             .contains(&ts_us)
             .then(|| ts_us * 1000)
     }
+
+    /// Wall-clock time of a timed chunk (ns): its `ts` metadata when that is
+    /// a representable time, else the chunk time when it looks like Unix time.
+    fn unix_ns_of(unit: &SaysUnit, ts_us: u64) -> Option<u64> {
+        unit.meta
+            .as_ref()
+            .and_then(|m| m.unix_ms)
+            .and_then(unix_ns_of_ms)
+            .or_else(|| Self::unix_ns_of_chunk(ts_us))
+    }
+}
+
+/// A header string as tag text: GLib strings end at a NUL, so the text is
+/// cut at the first one (logged); `None` when nothing is left.
+fn tag_text<'a>(what: &str, text: &'a str) -> Option<&'a str> {
+    let cut = match text.split_once('\0') {
+        Some((before, after)) => {
+            if !after.trim_end_matches('\0').is_empty() {
+                gst::debug!(
+                    CAT,
+                    "Header {} {:?} contains a NUL byte: tag text cut there",
+                    what,
+                    text
+                );
+            }
+            before
+        }
+        None => text,
+    };
+    Some(cut).filter(|s| !s.is_empty())
+}
+
+/// `ts` metadata (Unix ms) in ns; `None` when negative or too large.
+fn unix_ns_of_ms(ms: i64) -> Option<u64> {
+    u64::try_from(ms)
+        .ok()?
+        .checked_mul(1_000_000)
+        .filter(|&ns| ns <= gst::ClockTime::MAX.nseconds())
+}
+
+/// A clock time from nanoseconds computed from file values; `None` for
+/// `u64::MAX`, which is GST_CLOCK_TIME_NONE.
+fn clock_time(ns: u64) -> Option<gst::ClockTime> {
+    (ns <= gst::ClockTime::MAX.nseconds()).then(|| gst::ClockTime::from_nseconds(ns))
 }
 
 fn frame_meta(entries_bytes: &[u8]) -> FrameMeta {
     let list = says::parse_metadata(entries_bytes);
+    for unknown in &list.unknown {
+        gst::log!(
+            CAT,
+            "Frame metadata entry {:?} of unknown type {:#04x} stepped over ({} bytes)",
+            unknown.name,
+            unknown.type_code,
+            unknown.value_len
+        );
+    }
     let telemetry = Telemetry::from_metadata(&list.entries);
     let gps = says::find(&list.entries, "gps").and_then(MetaValue::as_nested);
     let gps_f64 = |name: &str| {
@@ -296,6 +347,17 @@ impl Driver for SaysDriver {
         if let Some(issue) = header.metadata.issue {
             gst::warning!(CAT, "Header metadata incomplete: {:?}", issue);
         }
+        for unknown in &header.metadata.unknown {
+            gst::debug!(
+                CAT,
+                "Header entry {:?} of unknown type {:#04x} at metadata byte {} \
+                 stepped over ({} value bytes)",
+                unknown.name,
+                unknown.type_code,
+                unknown.offset,
+                unknown.value_len
+            );
+        }
         self.ctx = ChunkContext::from_header(&header);
         gst::debug!(
             CAT,
@@ -319,20 +381,27 @@ impl Driver for SaysDriver {
             let zeros = data.iter().take_while(|&&b| b == 0).count();
             return Parsed::Skip(zeros);
         }
-        let chunk = match says::parse_chunk(data, &self.ctx, at_eof) {
+        let chunk = match says::parse_chunk_checked(data, &self.ctx, at_eof) {
             ChunkParse::Chunk(chunk) => chunk,
             ChunkParse::NeedMore(n) => return Parsed::NeedMore(n),
             ChunkParse::Invalid => return Parsed::Invalid,
         };
-        let payload = &data[chunk.payload.clone()];
+        // The parser keeps its ranges inside `data`; a range that is not is
+        // damage all the same.
+        let Some(payload) = data.get(chunk.payload.clone()) else {
+            return Parsed::Invalid;
+        };
         let key = chunk.kind == ChunkKind::VideoKey && first_picture_is_idr(payload);
-        let meta = chunk
-            .metadata
-            .as_ref()
-            .map(|range| Box::new(frame_meta(&data[range.clone()])));
+        let meta = match &chunk.metadata {
+            Some(range) => match data.get(range.clone()) {
+                Some(bytes) => Some(Box::new(frame_meta(bytes))),
+                None => return Parsed::Invalid,
+            },
+            None => None,
+        };
         let (duration_ns, opus_channels) = match chunk.kind {
             // 8 kHz mono G.711: one byte per sample.
-            ChunkKind::AudioMulaw => (Some(payload.len() as u64 * 125_000), None),
+            ChunkKind::AudioMulaw => ((payload.len() as u64).checked_mul(125_000), None),
             ChunkKind::AudioOpus => opus_toc(payload),
             _ => (None, None),
         };
@@ -390,7 +459,7 @@ impl Driver for SaysDriver {
         let info = self.streams.get(&key)?;
         let mut tags = gst::TagList::new();
         let mut flags = gst::StreamFlags::empty();
-        let tags_mut = tags.get_mut().unwrap();
+        let tags_mut = tags.make_mut();
         self.common_tags(tags_mut);
         let (template, pad_name, caps) = match key {
             0..=9 => {
@@ -418,8 +487,7 @@ impl Driver for SaysDriver {
                 if let Some(name) = self
                     .header_nested(&camera, "name")
                     .and_then(MetaValue::as_str)
-                    .map(|s| s.trim_end_matches('\0'))
-                    .filter(|s| !s.is_empty())
+                    .and_then(|s| tag_text("camera name", s))
                 {
                     tags_mut.add::<gst::tags::Title>(&name, gst::TagMergeMode::Replace);
                 }
@@ -509,23 +577,22 @@ impl Driver for SaysDriver {
     fn assign_time(&mut self, unit: &SaysUnit) -> Option<gst::ClockTime> {
         let key = unit.stream();
         let t = &mut self.timeline;
+        // The parser rejects chunk times beyond MAX_TIMESTAMP_US; saturating
+        // at the largest clock time keeps this total regardless.
         let raw = match unit.timestamp_us {
-            Some(ts) => ts.saturating_sub(t.base_us).saturating_mul(1000),
+            Some(ts) => ts
+                .saturating_sub(t.base_us)
+                .saturating_mul(1000)
+                .min(gst::ClockTime::MAX.nseconds()),
             None => t.last_chunk_ns.unwrap_or(0),
         };
         let pts = t.last.get(&key).map_or(raw, |&last| raw.max(last));
         t.last.insert(key, pts);
         if let Some(ts) = unit.timestamp_us {
             t.last_chunk_ns = Some(pts);
-            t.last_chunk_unix_ns = unit
-                .meta
-                .as_ref()
-                .and_then(|m| m.unix_ms)
-                .and_then(|ms| u64::try_from(ms).ok())
-                .map(|ms| ms * 1_000_000)
-                .or_else(|| Self::unix_ns_of_chunk(ts));
+            t.last_chunk_unix_ns = Self::unix_ns_of(unit, ts);
         }
-        Some(gst::ClockTime::from_nseconds(pts))
+        clock_time(pts)
     }
 
     fn predict(
@@ -539,7 +606,7 @@ impl Driver for SaysDriver {
             base_us: after.base_us,
             ..Default::default()
         };
-        Some((gst::ClockTime::from_nseconds(since * 1000), before))
+        Some((clock_time(since.checked_mul(1000)?)?, before))
     }
 
     fn output(
@@ -559,24 +626,18 @@ impl Driver for SaysDriver {
             return;
         };
         let unix_ns = match unit.timestamp_us {
-            Some(ts) => unit
-                .meta
-                .as_ref()
-                .and_then(|m| m.unix_ms)
-                .and_then(|ms| u64::try_from(ms).ok())
-                .map(|ms| ms * 1_000_000)
-                .or_else(|| Self::unix_ns_of_chunk(ts)),
+            Some(ts) => Self::unix_ns_of(&unit, ts),
             None => self.timeline.last_chunk_unix_ns,
         };
         let stamp = |buffer: &mut gst::BufferRef, flags: gst::BufferFlags| {
             buffer.set_pts(pts);
             buffer.set_dts(pts);
             buffer.set_flags(flags);
-            if let Some(ns) = unix_ns {
+            if let Some(time) = unix_ns.and_then(clock_time) {
                 gst::ReferenceTimestampMeta::add(
                     buffer,
                     unix_time_caps(),
-                    gst::ClockTime::from_nseconds(ns),
+                    time,
                     gst::ClockTime::NONE,
                 );
             }
@@ -591,8 +652,8 @@ impl Driver for SaysDriver {
             }
             let buffer = buffer.make_mut();
             stamp(buffer, flags);
-            if let Some(d) = unit.duration_ns {
-                buffer.set_duration(gst::ClockTime::from_nseconds(d));
+            if let Some(d) = unit.duration_ns.and_then(clock_time) {
+                buffer.set_duration(d);
             }
         }
         out.push(Output {
@@ -609,7 +670,7 @@ impl Driver for SaysDriver {
             if self.take_discont(meta_key) {
                 flags |= gst::BufferFlags::DISCONT;
             }
-            stamp(buffer.get_mut().unwrap(), flags);
+            stamp(buffer.make_mut(), flags);
             out.push(Output {
                 stream: meta_key,
                 buffer,
@@ -620,7 +681,7 @@ impl Driver for SaysDriver {
     fn global_tags(&self) -> Option<gst::TagList> {
         let mut tags = gst::TagList::new();
         {
-            let tags = tags.get_mut().unwrap();
+            let tags = tags.make_mut();
             self.common_tags(tags);
             let header = self.header.as_ref()?;
             let mut comment = format!("Rosco SAYS recording {}", header.file_name);

@@ -15,8 +15,9 @@ mod metadata;
 pub mod writer;
 
 pub use metadata::{
-    MAX_META_DEPTH, MAX_META_ENTRIES, MetaEntry, MetaIssue, MetaIssueKind, MetaList, MetaValue,
-    Telemetry, find, metadata_to_json, parse_metadata, type_code,
+    MAX_META_DEPTH, MAX_META_ENTRIES, MAX_UNKNOWN_ENTRIES, MetaEntry, MetaIssue, MetaIssueKind,
+    MetaList, MetaValue, Telemetry, UnknownEntry, find, metadata_to_json, parse_metadata,
+    type_code,
 };
 
 use std::fmt;
@@ -48,6 +49,10 @@ const VIDEO_PREFIX_LEN: usize = VIDEO_HEADER_LEN + 4;
 pub const AUDIO_HEADER_LEN: usize = 16;
 /// Video media and JPEG snapshots are zero padded to a multiple of this.
 pub const PADDING_ALIGN: usize = 8;
+/// Largest chunk timestamp (µs) that is a time at all: its nanoseconds must
+/// fit a GStreamer clock time (`u64::MAX` ns is "none"). A chunk stamped
+/// later is damage ([`ChunkParse::Invalid`]).
+pub const MAX_TIMESTAMP_US: u64 = (u64::MAX - 1) / 1000;
 /// Enough bytes to tell whether a chunk header is plausible.
 pub const HEADER_PEEK_LEN: usize = 8;
 /// How much further a JPEG end-marker search asks for at a time.
@@ -347,7 +352,10 @@ fn parse_video(data: &[u8], kind: ChunkKind, at_eof: bool) -> ChunkParse {
         return ChunkParse::Invalid;
     };
     // Bounded lengths keep the sums below from overflowing.
-    if media_len > MAX_CHUNK_LEN || !(4..=MAX_FRAME_META_LEN).contains(&meta_len) {
+    if media_len > MAX_CHUNK_LEN
+        || !(4..=MAX_FRAME_META_LEN).contains(&meta_len)
+        || timestamp > MAX_TIMESTAMP_US
+    {
         return ChunkParse::Invalid;
     }
     let media_start = VIDEO_HEADER_LEN + meta_len;
@@ -380,7 +388,7 @@ fn parse_audio(data: &[u8], kind: ChunkKind, ctx: &ChunkContext, at_eof: bool) -
     else {
         return ChunkParse::NeedMore(AUDIO_HEADER_LEN);
     };
-    if channel_len_plus_8 != channel_len.wrapping_add(8) {
+    if channel_len_plus_8 != channel_len.wrapping_add(8) || timestamp > MAX_TIMESTAMP_US {
         return ChunkParse::Invalid;
     }
     let channel_len = usize::from(channel_len);
@@ -428,7 +436,7 @@ fn detect_audio_copies(
         return Ok(1);
     }
     match data.get(single_end..double_end) {
-        Some(second) => Ok(if second == &data[AUDIO_HEADER_LEN..single_end] {
+        Some(second) => Ok(if data.get(AUDIO_HEADER_LEN..single_end) == Some(second) {
             2
         } else {
             1
@@ -462,11 +470,16 @@ fn parse_jpeg(data: &[u8], at_eof: bool) -> ChunkParse {
         if first != 0xFF {
             return ChunkParse::Invalid;
         }
-        let Some(code_offset) = data[pos..limit].iter().position(|&b| b != 0xFF) else {
+        let Some(code_offset) = data
+            .get(pos..limit)
+            .and_then(|rest| rest.iter().position(|&b| b != 0xFF))
+        else {
             return need_more();
         };
         pos += code_offset;
-        let code = data[pos];
+        let Some(&code) = data.get(pos) else {
+            return need_more();
+        };
         pos += 1;
         match code {
             0xD9 => break pos,
@@ -497,7 +510,9 @@ fn parse_jpeg(data: &[u8], at_eof: bool) -> ChunkParse {
     if available_end < padded_end && !at_eof {
         return ChunkParse::NeedMore(padded_end);
     }
-    let padding = data[jpeg_end..available_end]
+    let padding = data
+        .get(jpeg_end..available_end)
+        .unwrap_or_default()
         .iter()
         .take_while(|&&b| b == 0)
         .count();
@@ -548,12 +563,191 @@ pub fn looks_like_chunk_start(data: &[u8]) -> bool {
     }
 }
 
+/// How a full chunk header at some position looks (see [`check_chunk_header`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderCheck {
+    /// Every field of the header is sane: id and type, `H264` tag, lengths
+    /// within bounds, a representable timestamp (`None` for JPEG).
+    Valid {
+        timestamp_us: Option<u64>,
+    },
+    /// The bytes present agree with a header but do not hold all of it.
+    Incomplete,
+    Invalid,
+}
+
+/// Bytes [`check_chunk_header`] needs to decide on any chunk kind.
+pub const FULL_HEADER_LEN: usize = VIDEO_PREFIX_LEN;
+/// JPEG starts [`check_chunk_header`] accepts: SOI then an APP0 `JFIF`,
+/// APP1 `Exif` or DQT segment (needs this many bytes).
+const JPEG_HEADER_LEN: usize = 12;
+/// An embedded chunk header counts only if its time is this close to the
+/// time of the chunk that seems to contain it (µs).
+pub const NEIGHBOUR_TIME_US: u64 = 600_000_000;
+
+/// Checks every field of a chunk header at `data[0]`, not only the id.
+pub fn check_chunk_header(data: &[u8]) -> HeaderCheck {
+    if data.starts_with(&JPEG_SOI) {
+        return check_jpeg_header(data);
+    }
+    if !looks_like_chunk_start(data) {
+        return HeaderCheck::Invalid;
+    }
+    let Some(kind) = data
+        .get(..4)
+        .and_then(|head| ChunkKind::from_id_and_type(head[1], &head[2..]))
+    else {
+        return HeaderCheck::Incomplete;
+    };
+    if kind.is_video() {
+        let (Some(media_len), Some(timestamp), Some(meta_len)) =
+            (read_u32(data, 8), read_u64(data, 16), read_u32(data, 24))
+        else {
+            return HeaderCheck::Incomplete;
+        };
+        let (Ok(media_len), Ok(meta_len)) = (usize::try_from(media_len), usize::try_from(meta_len))
+        else {
+            return HeaderCheck::Invalid;
+        };
+        let sane = media_len <= MAX_CHUNK_LEN
+            && (4..=MAX_FRAME_META_LEN).contains(&meta_len)
+            && VIDEO_HEADER_LEN + meta_len + media_len.next_multiple_of(PADDING_ALIGN)
+                <= MAX_CHUNK_LEN
+            && timestamp <= MAX_TIMESTAMP_US;
+        return if sane {
+            HeaderCheck::Valid {
+                timestamp_us: Some(timestamp),
+            }
+        } else {
+            HeaderCheck::Invalid
+        };
+    }
+    // Audio: the length pair was checked by looks_like_chunk_start.
+    match read_u64(data, 8) {
+        Some(timestamp) if timestamp <= MAX_TIMESTAMP_US => HeaderCheck::Valid {
+            timestamp_us: Some(timestamp),
+        },
+        Some(_) => HeaderCheck::Invalid,
+        None => HeaderCheck::Incomplete,
+    }
+}
+
+fn check_jpeg_header(data: &[u8]) -> HeaderCheck {
+    const JFIF: &[u8] = b"\xFF\xD8\xFF\xE0";
+    const EXIF: &[u8] = b"\xFF\xD8\xFF\xE1";
+    const DQT: &[u8] = b"\xFF\xD8\xFF\xDB";
+    let Some(head) = data.get(..JPEG_HEADER_LEN) else {
+        let prefix_ok = [JFIF, EXIF, DQT]
+            .iter()
+            .any(|sig| sig.starts_with(&data[..data.len().min(4)]));
+        return if prefix_ok {
+            HeaderCheck::Incomplete
+        } else {
+            HeaderCheck::Invalid
+        };
+    };
+    let valid = match &head[..4] {
+        sig if sig == JFIF => &head[6..11] == b"JFIF\0",
+        sig if sig == EXIF => &head[6..12] == b"Exif\0\0",
+        // Quantisation tables of 65 (8-bit) bytes each plus the length.
+        sig if sig == DQT => read_u16_be(head, 4).is_some_and(|len| len % 65 == 2),
+        _ => false,
+    };
+    if valid {
+        HeaderCheck::Valid { timestamp_us: None }
+    } else {
+        HeaderCheck::Invalid
+    }
+}
+
+/// [`parse_chunk`] plus checks that the chunk's claimed extent is true, for
+/// damaged files: a chunk whose length would swallow what follows, or whose
+/// content does not parse as its kind, is [`ChunkParse::Invalid`] (resync
+/// with [`find_resync`]), so that every intact chunk after it is kept.
+///
+/// - Video media must start with an Annex-B start code.
+/// - What follows the chunk is looked at ([`FULL_HEADER_LEN`] bytes, asked
+///   for with `NeedMore` unless `at_eof` or beyond [`MAX_CHUNK_LEN`]). A
+///   valid chunk header there, or the end of the file, confirms the extent.
+/// - Otherwise (garbage, zero padding, stray bytes after the chunk) the
+///   chunk is damaged only if a valid header starts inside its claimed
+///   extent: a timed one whose time lies within [`NEIGHBOUR_TIME_US`] of
+///   the chunk's, or a JPEG start. An intact chunk followed by garbage is
+///   kept. Audio taken for doubled (firmware < v1.6.0) whose second copy
+///   is where the next chunk starts is one copy after all. JPEGs carry no
+///   length and are not checked.
+pub fn parse_chunk_checked(data: &[u8], ctx: &ChunkContext, at_eof: bool) -> ChunkParse {
+    let chunk = match parse_chunk(data, ctx, at_eof) {
+        ChunkParse::Chunk(chunk) => chunk,
+        other => return other,
+    };
+    let Some(timestamp) = chunk.timestamp_us else {
+        return ChunkParse::Chunk(chunk); // JPEG
+    };
+    if chunk.kind.is_video() {
+        let media = data.get(chunk.payload.clone()).unwrap_or_default();
+        if !media.is_empty() && !media.starts_with(&[0, 0, 1]) && !media.starts_with(&[0, 0, 0, 1])
+        {
+            return ChunkParse::Invalid;
+        }
+    }
+    let end = chunk.len;
+    let following = data.get(end..).unwrap_or_default();
+    if following.len() < FULL_HEADER_LEN && !at_eof {
+        let want = end + FULL_HEADER_LEN;
+        if want <= MAX_CHUNK_LEN {
+            return ChunkParse::NeedMore(want);
+        }
+    }
+    if following.is_empty() && at_eof {
+        return ChunkParse::Chunk(chunk);
+    }
+    if matches!(check_chunk_header(following), HeaderCheck::Valid { .. }) {
+        return ChunkParse::Chunk(chunk);
+    }
+    match embedded_header(data, end, timestamp) {
+        // A chunk taken for doubled audio that the next chunk follows
+        // after one copy: the firmware wrote it once after all.
+        Some(at) if chunk.audio_copies == 2 && at == chunk.payload.end => {
+            ChunkParse::Chunk(Chunk {
+                len: at,
+                audio_copies: 1,
+                ..chunk
+            })
+        }
+        Some(_) => ChunkParse::Invalid,
+        None => ChunkParse::Chunk(chunk),
+    }
+}
+
+/// The first position in `1..end` where a valid chunk header starts that
+/// belongs to the neighbourhood of a chunk stamped `timestamp`: a timed one
+/// within [`NEIGHBOUR_TIME_US`], or a JPEG start.
+fn embedded_header(data: &[u8], end: usize, timestamp: u64) -> Option<usize> {
+    (1..end.min(data.len())).find(|&at| {
+        let candidate = &data[at..];
+        let plausible = candidate.get(2).is_some_and(|&b| b == b'd' || b == b'w')
+            || candidate.starts_with(&JPEG_SOI);
+        plausible
+            && match check_chunk_header(candidate) {
+                HeaderCheck::Valid {
+                    timestamp_us: Some(t),
+                } => t.abs_diff(timestamp) <= NEIGHBOUR_TIME_US,
+                HeaderCheck::Valid { timestamp_us: None } => true,
+                _ => false,
+            }
+    })
+}
+
 /// Bytes a streaming caller must keep at the end of a buffer searched with
 /// [`find_resync`] without success: a header may start there.
 pub const RESYNC_KEEP: usize = 3;
 
-/// Next offset in `data` where [`looks_like_chunk_start`] holds. Positions
-/// in the last [`RESYNC_KEEP`] bytes are not examined.
+/// Next offset in `data` where a chunk may start: [`looks_like_chunk_start`]
+/// holds and, as far as `data` reaches, [`check_chunk_header`] does not
+/// reject the header (so the earliest plausible chunk, not the earliest id
+/// look-alike, is found). Positions in the last [`RESYNC_KEEP`] bytes are
+/// not examined.
 pub fn find_resync(data: &[u8]) -> Option<usize> {
     // Every candidate has a type byte 'd', 'w' (at +2) or a JPEG's D8 (at +1),
     // so hop between those rare bytes instead of testing every position.
@@ -571,6 +765,7 @@ pub fn find_resync(data: &[u8]) -> Option<usize> {
         if let Some(start) = start
             && data.len() - start > RESYNC_KEEP
             && looks_like_chunk_start(&data[start..])
+            && (data[start] == 0xFF || check_chunk_header(&data[start..]) != HeaderCheck::Invalid)
         {
             return Some(start);
         }
@@ -587,8 +782,8 @@ pub enum WalkItem {
 }
 
 /// Walks the chunks of a whole file held in memory, exactly like a demuxer:
-/// parse, on `Invalid` resync from the next byte, stop at the end. Also the
-/// reference for streaming implementations.
+/// parse with [`parse_chunk_checked`], on `Invalid` resync from the next
+/// byte, stop at the end. Also the reference for streaming implementations.
 pub struct ChunkWalker<'a> {
     data: &'a [u8],
     pos: usize,
@@ -612,7 +807,7 @@ impl Iterator for ChunkWalker<'_> {
     fn next(&mut self) -> Option<WalkItem> {
         let rest = self.data.get(self.pos..).filter(|rest| !rest.is_empty())?;
         let offset = self.pos;
-        if let ChunkParse::Chunk(chunk) = parse_chunk(rest, &self.ctx, true) {
+        if let ChunkParse::Chunk(chunk) = parse_chunk_checked(rest, &self.ctx, true) {
             self.pos += chunk.len;
             return Some(WalkItem::Chunk { offset, chunk });
         }
