@@ -211,12 +211,15 @@ fn regular(n: usize, gop: usize) -> Vec<Frame> {
         .collect()
 }
 
-fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gstcctv-tests-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
+/// A temporary file holding `bytes`, removed when the returned path drops.
+fn temp_file(name: &str, bytes: &[u8]) -> tempfile::TempPath {
+    let mut file = tempfile::Builder::new()
+        .prefix("gstcctv-test-")
+        .suffix(&format!("-{name}"))
+        .tempfile()
+        .unwrap();
+    std::io::Write::write_all(&mut file, bytes).unwrap();
+    file.into_temp_path()
 }
 
 #[test]
@@ -663,4 +666,54 @@ fn queries_duration_position_seeking() {
     assert!(q.result().0);
     assert!(pipeline.query_position::<gst::ClockTime>().is_some());
     pipeline.set_state(gst::State::Null).unwrap();
+}
+
+#[test]
+fn muxers_take_the_output_without_a_parser() {
+    init();
+    let frames = regular(12, 3);
+    let (file, payloads) = write_psf(&frames, 176, 144);
+    let psf = temp_file("avc.psf", &file);
+    let mp4 = tempfile::Builder::new()
+        .suffix(".mp4")
+        .tempfile()
+        .unwrap()
+        .into_temp_path();
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location={} ! pavsdemux ! mp4mux ! filesink location={}",
+        psf.display(),
+        mp4.display()
+    ))
+    .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let msg = pipeline
+        .bus()
+        .unwrap()
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(20),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("EOS or ERROR within 20 s");
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert_eq!(msg.type_(), gst::MessageType::Eos, "{msg:?}");
+    // qtdemux gives back every frame: length-prefixed, bit-exact NAL units.
+    let run = demux_file("qtdemux", &mp4, "");
+    assert!(run.errors.is_empty(), "{:?}", run.errors);
+    let out = run.only();
+    assert_eq!(out.len(), frames.len());
+    for (o, payload) in out.iter().zip(&payloads) {
+        let mut annexb = Vec::new();
+        let mut at = 0;
+        while at + 4 <= o.data.len() {
+            let len = u32::from_be_bytes(o.data[at..at + 4].try_into().unwrap()) as usize;
+            annexb.extend_from_slice(&[0, 0, 0, 1]);
+            annexb.extend_from_slice(&o.data[at + 4..at + 4 + len]);
+            at += 4 + len;
+        }
+        assert_eq!(&annexb, payload);
+    }
+    // and they decode.
+    let decoded = demux_file("qtdemux", &mp4, "h264parse ! avdec_h264");
+    assert!(decoded.errors.is_empty(), "{:?}", decoded.errors);
+    assert_eq!(decoded.only().len(), frames.len());
 }

@@ -45,14 +45,16 @@ pub fn sink_pad_template(caps_name: &str) -> gst::PadTemplate {
     .expect("valid sink template")
 }
 
-/// A "sometimes" source pad template for H.264 byte-stream access units.
+/// A "sometimes" source pad template for H.264 access units: byte-stream,
+/// or length-prefixed where the parameter sets are known and downstream
+/// takes only that.
 pub fn h264_src_pad_template(name_template: &str) -> gst::PadTemplate {
     gst::PadTemplate::new(
         name_template,
         gst::PadDirection::Src,
         gst::PadPresence::Sometimes,
         &gst::Caps::builder("video/x-h264")
-            .field("stream-format", "byte-stream")
+            .field("stream-format", gst::List::new(["byte-stream", "avc"]))
             .field("alignment", "au")
             .build(),
     )
@@ -145,6 +147,8 @@ struct Running<F: Format> {
     engine: Demuxer<F, GstChunk>,
     source: Option<PadSource>,
     maker: BufferMaker,
+    /// Streams negotiated to length-prefixed output (`stream-format=avc`).
+    avc: Vec<StreamId>,
 }
 
 impl<F: Format> Running<F> {
@@ -298,12 +302,14 @@ impl<F: Format> DemuxAdapter<F> {
                     fill_supported: true,
                 }),
                 maker: BufferMaker::default(),
+                avc: Vec::new(),
             }
         } else {
             Running {
                 engine: Demuxer::new_push(format),
                 source: None,
                 maker: BufferMaker::default(),
+                avc: Vec::new(),
             }
         };
         *lock(&self.running) = Some(running);
@@ -362,7 +368,8 @@ impl<F: Format> DemuxAdapter<F> {
             match running.next() {
                 Ok(Event::Packet(packet)) => {
                     let stream = packet.stream;
-                    if let Some(buffer) = running.maker.buffer(packet) {
+                    let avc = running.avc.contains(&stream);
+                    if let Some(buffer) = running.maker.buffer(packet, avc) {
                         work.push(Work::Push(stream, buffer));
                     }
                 }
@@ -496,27 +503,52 @@ impl<F: Format> DemuxAdapter<F> {
             tags: present::tag_list(&info.tags),
             flags: present::stream_flags(info),
         };
-        OutputStreams::add_stream_unlocked(&self.streams, element, spec, |builder| {
-            builder
-                .event_function(|pad, parent, event| {
-                    T::catch_panic_pad_function(
-                        parent,
-                        || false,
-                        |imp| imp.adapter().src_event(imp, pad, event),
-                    )
-                })
-                .query_function(|pad, parent, query| {
-                    T::catch_panic_pad_function(
-                        parent,
-                        || false,
-                        |imp| imp.adapter().src_query(imp, pad, query),
-                    )
-                })
-        })
+        let avc_caps = present::avc_caps(info);
+        let default_caps = spec.caps.clone();
+        let mut avc = false;
+        OutputStreams::add_stream_negotiated(
+            &self.streams,
+            element,
+            spec,
+            |builder| {
+                builder
+                    .event_function(|pad, parent, event| {
+                        T::catch_panic_pad_function(
+                            parent,
+                            || false,
+                            |imp| imp.adapter().src_event(imp, pad, event),
+                        )
+                    })
+                    .query_function(|pad, parent, query| {
+                        T::catch_panic_pad_function(
+                            parent,
+                            || false,
+                            |imp| imp.adapter().src_query(imp, pad, query),
+                        )
+                    })
+            },
+            |pad| {
+                // Byte-stream is the default; a peer that takes only
+                // length-prefixed H.264 (a muxer with no parser in front) gets
+                // stream-format=avc.
+                let avc_caps = avc_caps?;
+                let peer = pad.peer()?.query_caps(None);
+                if peer.can_intersect(&default_caps) || !peer.can_intersect(&avc_caps) {
+                    return None;
+                }
+                gst::debug!(CAT, obj = pad, "Downstream takes avc: {}", avc_caps);
+                avc = true;
+                Some(avc_caps)
+            },
+        )
         .map_err(|err| {
             element.post_error_message(err);
             gst::FlowError::Error
-        })
+        })?;
+        if avc && let Some(running) = lock(&self.running).as_mut() {
+            running.avc.push(info.id);
+        }
+        Ok(())
     }
 
     fn post_global_tags(&self, element: &gst::Element) {

@@ -95,6 +95,52 @@ fn next_start_code(data: &[u8], from: usize) -> Option<(usize, usize)> {
     None
 }
 
+/// The ranges of the NAL units (without start codes and trailing zeros)
+/// of Annex-B data; bytes before the first start code are not a NAL unit.
+pub fn annexb_nal_ranges(data: &[u8]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let mut next = next_start_code(data, 0);
+    std::iter::from_fn(move || {
+        let (_, nal_start) = next?;
+        next = next_start_code(data, nal_start);
+        let mut end = next.map_or(data.len(), |(sc, _)| sc);
+        while end > nal_start && data[end - 1] == 0 {
+            end -= 1;
+        }
+        Some(nal_start..end)
+    })
+}
+
+/// An `AVCDecoderConfigurationRecord` (`avcC`, the `codec_data` of
+/// `stream-format=avc`) for the SPS and PPS found in Annex-B data, with
+/// 4-byte NAL lengths. `None` without an SPS and a PPS.
+pub fn avc_decoder_config(annexb: &[u8]) -> Option<Vec<u8>> {
+    let nals: Vec<&[u8]> = annexb_nal_units(annexb).filter(|n| !n.is_empty()).collect();
+    let sps: Vec<&[u8]> = nals.iter().copied().filter(|n| n[0] & 0x1f == 7).collect();
+    let pps: Vec<&[u8]> = nals.iter().copied().filter(|n| n[0] & 0x1f == 8).collect();
+    let first = sps.first().filter(|s| s.len() >= 4)?;
+    if pps.is_empty() || sps.len() > 31 || pps.len() > 255 {
+        return None;
+    }
+    let mut out = vec![
+        1,
+        first[1],
+        first[2],
+        first[3],
+        0xff,
+        0xe0 | sps.len() as u8,
+    ];
+    for s in &sps {
+        out.extend_from_slice(&u16::try_from(s.len()).ok()?.to_be_bytes());
+        out.extend_from_slice(s);
+    }
+    out.push(pps.len() as u8);
+    for p in &pps {
+        out.extend_from_slice(&u16::try_from(p.len()).ok()?.to_be_bytes());
+        out.extend_from_slice(p);
+    }
+    Some(out)
+}
+
 /// Iterates over the NAL units (without start codes) of an Annex-B byte
 /// stream. Bytes before the first start code are ignored; trailing zero bytes
 /// of a NAL unit belong to the next start code and are not returned.
@@ -462,6 +508,22 @@ pub fn test_picture(width: usize, height: usize, seed: u32) -> (Vec<u8>, Vec<u8>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn avc_config_from_parameter_sets() {
+        let params = BaselineParams::for_size(352, 240).unwrap();
+        let mut ps = params.sps(None);
+        ps.extend_from_slice(&params.pps());
+        let config = avc_decoder_config(&ps).unwrap();
+        let sps = annexb_nal_units(&params.sps(None)).next().unwrap().to_vec();
+        assert_eq!(&config[..6], &[1, sps[1], sps[2], sps[3], 0xff, 0xe1]);
+        assert_eq!(&config[8..8 + sps.len()], &sps[..]);
+        assert_eq!(config[8 + sps.len()], 1, "one PPS");
+        assert!(avc_decoder_config(&params.pps()).is_none());
+        let ranges: Vec<_> = annexb_nal_ranges(&ps).collect();
+        assert_eq!(ranges.len(), 2);
+        assert_eq!(&ps[ranges[0].clone()], &sps[..]);
+    }
 
     #[test]
     fn documented_pavs_parameter_sets() {

@@ -3,7 +3,7 @@
 //! GStreamer: caps, tag lists, stream flags, and buffers made of
 //! sub-buffers of what was read.
 
-use crate::engine::{Codec, Packet, Part, StreamInfo, StreamKind, Tags};
+use crate::engine::{Chunk, Codec, Packet, Part, StreamInfo, StreamKind, Tags};
 use std::sync::Arc;
 
 use super::streams::unix_time_caps;
@@ -143,6 +143,22 @@ pub fn tag_list(tags: &Tags) -> gst::TagList {
     list
 }
 
+/// Caps for length-prefixed H.264 (`stream-format=avc`) with a decoder
+/// config built from the stream's parameter sets, for downstream elements
+/// that take no byte-stream (muxers without a parser in front). `None`
+/// when the parameter sets are not known up front.
+pub fn avc_caps(info: &StreamInfo) -> Option<gst::Caps> {
+    if !matches!(info.codec, Codec::H264 { .. }) {
+        return None;
+    }
+    let config = crate::common::h264::avc_decoder_config(info.codec_config.as_deref()?)?;
+    let mut caps = caps(info);
+    let s = caps.make_mut().structure_mut(0)?;
+    s.set("stream-format", "avc");
+    s.set("codec_data", gst::Buffer::from_mut_slice(config));
+    Some(caps)
+}
+
 /// Stream-start flags of a stream.
 pub fn stream_flags(info: &StreamInfo) -> gst::StreamFlags {
     if info.sparse {
@@ -213,11 +229,17 @@ impl BufferMaker {
         mem
     }
 
-    pub fn buffer(&mut self, packet: Packet<GstChunk>) -> Option<gst::Buffer> {
+    /// The buffer of a packet. `avc`: length-prefixed NAL units instead of
+    /// Annex-B (a 4-byte length memory in front of each NAL unit's
+    /// sub-memory; parameter sets are left out, they are in `codec_data`).
+    pub fn buffer(&mut self, packet: Packet<GstChunk>, avc: bool) -> Option<gst::Buffer> {
         let mut buffer = gst::Buffer::new();
         {
             let b = buffer.get_mut()?;
-            for part in &packet.parts {
+            if avc {
+                append_avc(b, &packet.parts)?;
+            }
+            for part in packet.parts.iter().filter(|_| !avc) {
                 match part {
                     Part::Read { chunk, range } => {
                         let sub = chunk
@@ -255,6 +277,46 @@ impl BufferMaker {
         }
         Some(buffer)
     }
+}
+
+/// Appends the NAL units of Annex-B `parts` as length-prefixed units.
+fn append_avc(b: &mut gst::BufferRef, parts: &[Part<GstChunk>]) -> Option<()> {
+    use crate::common::h264::annexb_nal_ranges;
+    for part in parts {
+        match part {
+            Part::Read { chunk, range } => {
+                let data = &chunk.bytes()[range.clone()];
+                for nal in annexb_nal_ranges(data) {
+                    let len = u32::try_from(nal.len()).ok()?;
+                    b.append_memory(gst::Memory::from_slice(len.to_be_bytes()));
+                    let start = range.start + nal.start;
+                    let sub = chunk
+                        .0
+                        .buffer()
+                        .copy_region(gst::BufferCopyFlags::MEMORY, start..start + nal.len())
+                        .ok()?;
+                    for mem in sub.iter_memories_owned() {
+                        b.append_memory(mem);
+                    }
+                }
+            }
+            Part::Shared(_) | Part::Owned(_) => {
+                // Made-up NAL units other than parameter sets (those are in
+                // the decoder config) are copied.
+                let bytes = part.bytes();
+                for nal in annexb_nal_ranges(bytes) {
+                    let unit = &bytes[nal];
+                    if unit.first().is_some_and(|h| matches!(h & 0x1f, 7 | 8)) {
+                        continue;
+                    }
+                    let mut v = u32::try_from(unit.len()).ok()?.to_be_bytes().to_vec();
+                    v.extend_from_slice(unit);
+                    b.append_memory(gst::Memory::from_mut_slice(v));
+                }
+            }
+        }
+    }
+    Some(())
 }
 
 /// Shared bytes as GStreamer memory without a copy.

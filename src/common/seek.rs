@@ -11,7 +11,8 @@ pub fn validate(
     duration: Option<gst::ClockTime>,
 ) -> Result<gst::FormattedSegment<gst::ClockTime>, String> {
     let (rate, flags, start_type, start, stop_type, stop) = seek.get();
-    if !(rate > 0.0) || !rate.is_finite() {
+    let forward = rate.is_finite() && rate > 0.0;
+    if !forward {
         return Err(format!(
             "rate {rate} is not supported (forward playback only)"
         ));

@@ -162,6 +162,19 @@ impl<K: Key> OutputStreams<K> {
         spec: StreamSpec<K>,
         setup: impl FnOnce(gst::PadBuilder<gst::Pad>) -> gst::PadBuilder<gst::Pad>,
     ) -> Result<(), gst::ErrorMessage> {
+        Self::add_stream_negotiated(this, element, spec, setup, |_| None)
+    }
+
+    /// As [`OutputStreams::add_stream_unlocked`], but the caps are decided
+    /// once the pad is added (and linked by `pad-added` handlers): `choose`
+    /// may replace `spec.caps` with what the peer takes.
+    pub fn add_stream_negotiated(
+        this: &Mutex<Self>,
+        element: &gst::Element,
+        spec: StreamSpec<K>,
+        setup: impl FnOnce(gst::PadBuilder<gst::Pad>) -> gst::PadBuilder<gst::Pad>,
+        choose: impl FnOnce(&gst::Pad) -> Option<gst::Caps>,
+    ) -> Result<(), gst::ErrorMessage> {
         let templ = element.pad_template(spec.template).ok_or_else(|| {
             gst::error_msg!(gst::CoreError::Pad, ["No pad template {}", spec.template])
         })?;
@@ -177,7 +190,6 @@ impl<K: Key> OutputStreams<K> {
                 .flags(spec.flags)
                 .build(),
         );
-        pad.push_event(gst::event::Caps::new(&spec.caps));
         let flushing = {
             let mut me = lock(this);
             if me.has(spec.key) {
@@ -200,6 +212,10 @@ impl<K: Key> OutputStreams<K> {
         element.add_pad(&pad).map_err(|_| {
             gst::error_msg!(gst::CoreError::Pad, ["Failed to add pad {}", spec.pad_name])
         })?;
+        // Caps after add_pad: until then the pad offers its template, so
+        // pad-added handlers can link it to anything it may produce.
+        let caps = choose(&pad).unwrap_or(spec.caps);
+        pad.push_event(gst::event::Caps::new(&caps));
         if flushing {
             pad.push_event(gst::event::FlushStart::new());
         }

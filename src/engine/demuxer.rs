@@ -29,6 +29,9 @@ const BACKOFF_START: u64 = 1 << 20;
 pub const MAX_RUNNING_TIME: u64 = 1 << 62;
 
 /// What the engine has for its front end.
+// Packets are the common case and move once: boxing them would cost an
+// allocation per packet to save a few bytes on the rare other events.
+#[allow(clippy::large_enum_variant)]
 pub enum Event<C> {
     /// Discovery is over: these streams exist (GStreamer: add the pads,
     /// then no-more-pads). Comes once, before any packet.
@@ -77,6 +80,19 @@ struct Walked<U> {
     unit: U,
     len: usize,
     content_end: u64,
+}
+
+/// A parse result with the bytes it was made from.
+type ParsedAt<U, C> = (Parsed<U>, View<C>);
+
+/// A timed unit found while probing, with its predicted running time and
+/// the timeline to restore right before it; or `Unpredictable` (time went
+/// backwards there).
+enum Probe<U, T> {
+    Timed(Walked<U>, u64, T),
+    Unpredictable,
+    /// No unit before the limit.
+    End,
 }
 
 /// Where to resume after a seek.
@@ -332,7 +348,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         &mut self,
         src: &mut S,
         offset: u64,
-    ) -> Result<Option<(Parsed<F::Unit>, View<C>)>, EngineError> {
+    ) -> Result<Option<ParsedAt<F::Unit, C>>, EngineError> {
         let max = self.format.max_unit_len();
         let mut need = 16.min(max);
         loop {
@@ -598,27 +614,27 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
     }
 
     /// The next timed unit at or after `at`, with its predicted time after
-    /// `base`. `Err(())` inside: not predictable.
+    /// `base`.
     fn probe_timed<S: ByteSource<Chunk = C>>(
         &mut self,
         src: &mut S,
         at: u64,
         limit: Option<u64>,
         base: &F::Timeline,
-    ) -> Result<Option<Result<(Walked<F::Unit>, u64, F::Timeline), ()>>, EngineError> {
+    ) -> Result<Probe<F::Unit, F::Timeline>, EngineError> {
         let mut at = at;
         loop {
             let Some(w) = self.walk(src, at, None, limit)? else {
-                return Ok(None);
+                return Ok(Probe::End);
             };
             if self.format.is_untimed(&w.unit) {
                 at = w.offset + w.len as u64;
                 continue;
             }
-            return Ok(Some(match self.format.predict(base, &w.unit) {
-                Some((pts, before)) => Ok((w, pts, before)),
-                None => Err(()),
-            }));
+            return Ok(match self.format.predict(base, &w.unit) {
+                Some((pts, before)) => Probe::Timed(w, pts, before),
+                None => Probe::Unpredictable,
+            });
         }
     }
 
@@ -866,12 +882,13 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         while hi.saturating_sub(lo) > BISECT_MIN_SPAN {
             let mid = lo + (hi - lo) / 2;
             let limit = Some(hi.min(mid.saturating_add(PROBE_SCAN_LIMIT)));
-            let Some(probe) = self.probe_timed(src, mid, limit, &base)? else {
-                hi = mid;
-                continue;
-            };
-            let Ok((w, pts, _)) = probe else {
-                return Ok(None);
+            let (w, pts) = match self.probe_timed(src, mid, limit, &base)? {
+                Probe::Timed(w, pts, _) => (w, pts),
+                Probe::End => {
+                    hi = mid;
+                    continue;
+                }
+                Probe::Unpredictable => return Ok(None),
             };
             let pos = probes.partition_point(|&(o, _)| o < w.offset);
             let ordered = (pos == 0 || probes[pos - 1].1 <= pts)
@@ -931,9 +948,11 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         let mut found: Vec<(KeyEntry, F::Timeline)> = Vec::new();
         let mut at = from;
         let mut last_pts = None;
-        while let Some(probe) = self.probe_timed(src, at, None, base)? {
-            let Ok((w, pts, before)) = probe else {
-                return Ok(None);
+        loop {
+            let (w, pts, before) = match self.probe_timed(src, at, None, base)? {
+                Probe::Timed(w, pts, before) => (w, pts, before),
+                Probe::End => break,
+                Probe::Unpredictable => return Ok(None),
             };
             if last_pts.is_some_and(|l| pts < l) {
                 return Ok(None);

@@ -109,6 +109,9 @@ pub struct StreamInfo {
     pub framerate: Option<(u32, u32)>,
     /// Sparse streams (snapshots) have long stretches with no packet.
     pub sparse: bool,
+    /// H.264/H.265: the parameter sets (Annex-B) when known up front, so
+    /// front ends can offer length-prefixed output with a decoder config.
+    pub codec_config: Option<Arc<[u8]>>,
     pub tags: Tags,
 }
 

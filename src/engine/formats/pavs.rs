@@ -92,24 +92,28 @@ impl Pavs {
         self.channels.iter().find(|c| c.id == id)
     }
 
+    fn parameter_sets_for(&self, width: u16, height: u16) -> Option<Arc<[u8]>> {
+        let params = BaselineParams::for_size(width.into(), height.into())?;
+        let (par_n, par_d) = analog_pixel_aspect_ratio(width.into(), height.into());
+        let vui = self.options.display_hints.then_some(VuiHints {
+            sample_aspect: (par_n as u16, par_d as u16),
+            full_range: true,
+        });
+        let mut bytes = params.sps(vui);
+        bytes.extend_from_slice(&params.pps());
+        Some(Arc::from(bytes))
+    }
+
     fn parameter_sets(&mut self, header: &BlockHeader) -> Option<Arc<[u8]>> {
-        let display_hints = self.options.display_hints;
-        let channel = self.channels.iter_mut().find(|c| c.id == header.channel)?;
         let size = (header.width, header.height);
+        let channel = self.channel(header.channel)?;
         if channel.parameter_sets.is_none() || channel.parameter_sets_size != size {
-            let params = BaselineParams::for_size(header.width.into(), header.height.into())?;
-            let (par_n, par_d) =
-                analog_pixel_aspect_ratio(header.width.into(), header.height.into());
-            let vui = display_hints.then_some(VuiHints {
-                sample_aspect: (par_n as u16, par_d as u16),
-                full_range: true,
-            });
-            let mut bytes = params.sps(vui);
-            bytes.extend_from_slice(&params.pps());
-            channel.parameter_sets = Some(Arc::from(bytes));
+            let fresh = self.parameter_sets_for(header.width, header.height);
+            let channel = self.channels.iter_mut().find(|c| c.id == header.channel)?;
+            channel.parameter_sets = fresh;
             channel.parameter_sets_size = size;
         }
-        channel.parameter_sets.clone()
+        self.channel(header.channel)?.parameter_sets.clone()
     }
 }
 
@@ -187,6 +191,7 @@ impl Format for Pavs {
             pixel_aspect: Some(par),
             framerate: Some(nominal_framerate(channel.frame_interval_ns)),
             sparse: false,
+            codec_config: self.parameter_sets_for(channel.width, channel.height),
             tags: Tags {
                 title: Some(format!("{} [{:02}]", channel.camera_name, channel_id)),
                 comment: Some(format!(
@@ -350,7 +355,10 @@ mod tests {
     /// Blocks of `cams` interleaved cameras at 10 fps, a key frame every
     /// `gop` frames with camera c's GOP shifted by c frames. Returns the
     /// file and each block's (offset, channel, key, payload).
-    fn file(frames: u64, cams: u8, gop: u64) -> (Vec<u8>, Vec<(usize, u8, bool, Vec<u8>)>) {
+    /// (offset, channel, key, payload) of a written block.
+    type Written = (usize, u8, bool, Vec<u8>);
+
+    fn file(frames: u64, cams: u8, gop: u64) -> (Vec<u8>, Vec<Written>) {
         let mut out = Vec::new();
         let mut blocks = Vec::new();
         for i in 0..frames {
@@ -490,10 +498,8 @@ mod tests {
         let mut firsts: Vec<Out> = Vec::new();
         loop {
             match demux.next(src).unwrap() {
-                Event::Packet(p) => {
-                    if !firsts.iter().any(|f| f.0 == p.stream.number) {
-                        firsts.push((p.stream.number, p.pts.unwrap(), p.key, Vec::new()));
-                    }
+                Event::Packet(p) if !firsts.iter().any(|f| f.0 == p.stream.number) => {
+                    firsts.push((p.stream.number, p.pts.unwrap(), p.key, Vec::new()));
                 }
                 Event::Eos => return firsts,
                 _ => {}
