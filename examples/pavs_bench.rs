@@ -8,6 +8,11 @@
 //! median wall time, the ratio, the peak RSS of each, and the latency from a
 //! key-unit seek near the end of the file to the first buffer.
 //!
+//! It also reads the file with `filesrc blocksize=1048576 ! fakesink` (the
+//! floor: what reading the bytes costs), and repeats the peak-RSS
+//! measurement on a file of a tenth of the blocks, to show that memory does
+//! not grow with the file.
+//!
 //! Usage: pavs_bench [BLOCKS] [DIR]
 
 use gst::prelude::*;
@@ -73,12 +78,15 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// Child: demux `file` with `demuxer` into fakesink; print seconds and RSS.
+/// Child: demux `file` with `demuxer` into fakesink (`floor`: no demuxer,
+/// 1 MiB reads); print seconds and RSS.
 fn child_demux(demuxer: &str, file: &str) {
-    let pipeline = gst::parse::launch(&format!(
-        "filesrc location=\"{file}\" ! {demuxer} ! fakesink sync=false"
-    ))
-    .unwrap();
+    let description = if demuxer == "floor" {
+        format!("filesrc location=\"{file}\" blocksize=1048576 ! fakesink sync=false")
+    } else {
+        format!("filesrc location=\"{file}\" ! {demuxer} ! fakesink sync=false")
+    };
+    let pipeline = gst::parse::launch(&description).unwrap();
     let start = Instant::now();
     run_to_eos(&pipeline);
     println!("{} {}", start.elapsed().as_secs_f64(), peak_rss_kib());
@@ -133,22 +141,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    gst::init().unwrap();
-    gstcctv::plugin_register_static().unwrap();
-    match args.first().map(String::as_str) {
-        Some("demux") => return child_demux(&args[1], &args[2]),
-        Some("seek") => return child_seek(&args[1], &args[2]),
-        _ => {}
-    }
-    let blocks: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let dir = PathBuf::from(
-        args.get(1)
-            .cloned()
-            .unwrap_or_else(|| "target/bench".into()),
-    );
-    std::fs::create_dir_all(&dir).unwrap();
+/// The .psf of `blocks` blocks and the same frames as MP4 (made once).
+fn prepare(dir: &Path, blocks: u64) -> (PathBuf, PathBuf) {
     let psf = dir.join(format!("bench-{blocks}.psf"));
     let mp4 = dir.join(format!("bench-{blocks}.mp4"));
     if !psf.exists() {
@@ -157,7 +151,7 @@ fn main() {
         println!(
             "generated {} ({} MB, {blocks} blocks) in {:.1} s",
             psf.display(),
-            bytes >> 20,
+            bytes / 1_000_000,
             t.elapsed().as_secs_f64()
         );
     }
@@ -176,12 +170,48 @@ fn main() {
             t.elapsed().as_secs_f64()
         );
     }
+    (psf, mp4)
+}
+
+/// Median peak RSS (MiB) of demuxing `file` with `demuxer`, over a few runs.
+fn peak_mib(demuxer: &str, file: &Path) -> f64 {
+    let runs: Vec<f64> = (0..3)
+        .map(|_| {
+            child(&[
+                "demux".into(),
+                demuxer.into(),
+                file.to_string_lossy().into(),
+            ])[1]
+        })
+        .collect();
+    median(runs) / 1024.0
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    gst::init().unwrap();
+    gstcctv::plugin_register_static().unwrap();
+    match args.first().map(String::as_str) {
+        Some("demux") => return child_demux(&args[1], &args[2]),
+        Some("seek") => return child_seek(&args[1], &args[2]),
+        _ => {}
+    }
+    let blocks: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let dir = PathBuf::from(
+        args.get(1)
+            .cloned()
+            .unwrap_or_else(|| "target/bench".into()),
+    );
+    std::fs::create_dir_all(&dir).unwrap();
+    let (psf, mp4) = prepare(&dir, blocks);
     let (psf_s, mp4_s) = (
         psf.to_string_lossy().to_string(),
         mp4.to_string_lossy().to_string(),
     );
     let (mut pavs, mut qt, mut pavs_rss, mut qt_rss) = (vec![], vec![], vec![], vec![]);
+    let mut floor = vec![];
     for _ in 0..RUNS {
+        floor.push(child(&["demux".into(), "floor".into(), psf_s.clone()])[0]);
         let r = child(&["demux".into(), "pavsdemux".into(), psf_s.clone()]);
         pavs.push(r[0]);
         pavs_rss.push(r[1]);
@@ -199,7 +229,34 @@ fn main() {
         "  qtdemux:   median {q:.3} s  runs {qt:.3?}  peak RSS {:.1} MiB",
         median(qt_rss) / 1024.0
     );
+    let f = median(floor.clone());
+    println!("  floor (filesrc blocksize=1048576 ! fakesink): median {f:.3} s  runs {floor:.3?}");
     println!("  ratio pavsdemux/qtdemux: {:.2}", p / q);
+    println!(
+        "  pavsdemux above the floor: {:.3} s ({:.1}x the floor)",
+        p - f,
+        p / f
+    );
+    let small_blocks = (blocks / 10).max(1);
+    let (small_psf, small_mp4) = prepare(&dir, small_blocks);
+    let (ps, qs) = (
+        peak_mib("pavsdemux", &small_psf),
+        peak_mib("qtdemux", &small_mp4),
+    );
+    let (pl, ql) = (peak_mib("pavsdemux", &psf), peak_mib("qtdemux", &mp4));
+    println!("peak RSS, median of 3 runs ({small_blocks} and {blocks} blocks):");
+    println!(
+        "  pavsdemux: {ps:.1} MiB -> {pl:.1} MiB (grows {:.1} MiB)",
+        pl - ps
+    );
+    println!(
+        "  qtdemux:   {qs:.1} MiB -> {ql:.1} MiB (grows {:.1} MiB)",
+        ql - qs
+    );
+    println!(
+        "  pavsdemux - qtdemux on the large file: {:.1} MiB",
+        pl - ql
+    );
     let mut seeks = vec![];
     let mut qt_seeks = vec![];
     for _ in 0..RUNS {

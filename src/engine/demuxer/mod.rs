@@ -11,19 +11,15 @@ use super::format::{Format, Packet, Parsed, StreamId, StreamInfo, Tags, UnitData
 use super::index::{KeyEntry, SeekIndex};
 use std::collections::VecDeque;
 
+mod probe;
+mod seek;
+
 /// Window scanned per step while resynchronising.
 const RESYNC_WINDOW: usize = 64 * 1024;
 /// Bytes of units looked at before streams are announced.
 const DISCOVERY_BYTES: u64 = 4 << 20;
 /// Units looked at before streams are announced, whichever comes first.
 const DISCOVERY_UNITS: usize = 2048;
-/// Below this many bytes a bisection stops and scans forward.
-const BISECT_MIN_SPAN: u64 = 512 * 1024;
-/// How far a bisection probe looks for a valid unit.
-const PROBE_SCAN_LIMIT: u64 = 4 << 20;
-/// First step back when a stream has no key unit in the window found by
-/// bisection (doubles each time).
-const BACKOFF_START: u64 = 1 << 20;
 /// Running times beyond this (about 146 years) are impossible: such a unit
 /// is damage. Keeps every time convertible and sums from overflowing.
 pub const MAX_RUNNING_TIME: u64 = 1 << 62;
@@ -257,7 +253,10 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
     }
 
     /// One step; `false` when push input needs more bytes.
-    fn step<S: ByteSource<Chunk = C>>(&mut self, src: &mut S) -> Result<bool, EngineError> {
+    pub(super) fn step<S: ByteSource<Chunk = C>>(
+        &mut self,
+        src: &mut S,
+    ) -> Result<bool, EngineError> {
         if !self.header_done && !self.read_header(src)? {
             return Ok(false);
         }
@@ -317,7 +316,10 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         Ok(true)
     }
 
-    fn read_header<S: ByteSource<Chunk = C>>(&mut self, src: &mut S) -> Result<bool, EngineError> {
+    pub(super) fn read_header<S: ByteSource<Chunk = C>>(
+        &mut self,
+        src: &mut S,
+    ) -> Result<bool, EngineError> {
         let len = self.format.file_header_len();
         if len > 0 {
             let Some(view) = self.input.view(src, 0, len)? else {
@@ -344,7 +346,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
 
     /// Parses the unit at `offset`, reading as needed. `None`: push input
     /// needs more bytes.
-    fn parse_at<S: ByteSource<Chunk = C>>(
+    pub(super) fn parse_at<S: ByteSource<Chunk = C>>(
         &mut self,
         src: &mut S,
         offset: u64,
@@ -402,7 +404,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         }
     }
 
-    fn mark_discont(&mut self) {
+    pub(super) fn mark_discont(&mut self) {
         self.discont = true;
         self.pending_discont = self.announced.clone();
     }
@@ -538,447 +540,5 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             self.index.complete = true;
         }
         self.ended = true;
-    }
-
-    // ---- probing (pull input) ----------------------------------------------
-
-    /// The next valid unit at or after `at` (before `limit`), found the way
-    /// sequential reading finds it: `floor` is the content end of the unit
-    /// before `at`, where resync searches first.
-    fn walk<S: ByteSource<Chunk = C>>(
-        &mut self,
-        src: &mut S,
-        mut at: u64,
-        mut floor: Option<u64>,
-        limit: Option<u64>,
-    ) -> Result<Option<Walked<F::Unit>>, EngineError> {
-        loop {
-            if limit.is_some_and(|l| at >= l) || self.input.size().is_some_and(|s| at >= s) {
-                return Ok(None);
-            }
-            let Some((parsed, view)) = self.parse_at(src, at)? else {
-                return Ok(None);
-            };
-            match parsed {
-                Parsed::Unit(unit, len) => {
-                    let content = self.format.content_len(&unit, len).clamp(1, len);
-                    return Ok(Some(Walked {
-                        offset: at,
-                        unit,
-                        len,
-                        content_end: at + content as u64,
-                    }));
-                }
-                Parsed::Skip(len) => at += len.clamp(1, view.range.len().max(1)) as u64,
-                Parsed::Invalid => {
-                    if view.range.is_empty() {
-                        return Ok(None);
-                    }
-                    let from = match floor.take() {
-                        Some(end) if end <= at => end - 1,
-                        _ => at,
-                    };
-                    match self.scan_for_resync(src, from, limit)? {
-                        Some(next) => at = next,
-                        None => return Ok(None),
-                    }
-                }
-                Parsed::NeedMore(_) => unreachable!("parse_at resolves NeedMore"),
-            }
-        }
-    }
-
-    fn scan_for_resync<S: ByteSource<Chunk = C>>(
-        &mut self,
-        src: &mut S,
-        from: u64,
-        limit: Option<u64>,
-    ) -> Result<Option<u64>, EngineError> {
-        let mut at = from;
-        loop {
-            if limit.is_some_and(|l| at >= l) {
-                return Ok(None);
-            }
-            let Some(view) = self.input.view(src, at, RESYNC_WINDOW)? else {
-                return Ok(None);
-            };
-            let data = view.data();
-            if let Some(k) = self.format.find_resync(data) {
-                return Ok(Some(at + k.max(1) as u64));
-            }
-            if view.eof || data.len() < 16 {
-                return Ok(None);
-            }
-            at += (data.len() - 15) as u64;
-        }
-    }
-
-    /// The next timed unit at or after `at`, with its predicted time after
-    /// `base`.
-    fn probe_timed<S: ByteSource<Chunk = C>>(
-        &mut self,
-        src: &mut S,
-        at: u64,
-        limit: Option<u64>,
-        base: &F::Timeline,
-    ) -> Result<Probe<F::Unit, F::Timeline>, EngineError> {
-        let mut at = at;
-        loop {
-            let Some(w) = self.walk(src, at, None, limit)? else {
-                return Ok(Probe::End);
-            };
-            if self.format.is_untimed(&w.unit) {
-                at = w.offset + w.len as u64;
-                continue;
-            }
-            return Ok(match self.format.predict(base, &w.unit) {
-                Some((pts, before)) => Probe::Timed(w, pts, before),
-                None => Probe::Unpredictable,
-            });
-        }
-    }
-
-    // ---- duration ----------------------------------------------------------
-
-    /// The running time at which the last unit ends: exact once the whole
-    /// input was indexed, else predicted from the last units of the input
-    /// (pull input, after discovery). Reads the input's tail once.
-    pub fn duration<S: ByteSource<Chunk = C>>(&mut self, src: &mut S) -> Option<u64> {
-        if self.discovering || !self.input.is_pull() {
-            return None;
-        }
-        if self.index.complete {
-            return self.index.end.end();
-        }
-        if let Some(d) = self.predicted_duration {
-            return d;
-        }
-        let predicted = self
-            .predict_end(src)
-            .ok()
-            .flatten()
-            .or(self.index.end.end());
-        self.predicted_duration = Some(predicted);
-        predicted
-    }
-
-    /// The exact duration, once the input has been read to its end.
-    pub fn exact_duration(&self) -> Option<u64> {
-        self.index.complete.then(|| self.index.end.end()).flatten()
-    }
-
-    fn predict_end<S: ByteSource<Chunk = C>>(
-        &mut self,
-        src: &mut S,
-    ) -> Result<Option<u64>, EngineError> {
-        let Some(size) = self.input.size() else {
-            return Ok(None);
-        };
-        let Some((base_offset, base)) = self.index.last_snapshot().cloned() else {
-            return Ok(None);
-        };
-        let mut back = (self.format.max_unit_len() as u64)
-            .min(1 << 20)
-            .max(RESYNC_WINDOW as u64);
-        loop {
-            let from = size.saturating_sub(back).max(base_offset);
-            let mut at = from;
-            let mut end = super::index::EndTracker::default();
-            while let Some(w) = self.walk(src, at, None, Some(size))? {
-                if !self.format.is_untimed(&w.unit)
-                    && let Some((pts, _)) = self.format.predict(&base, &w.unit)
-                    && pts <= MAX_RUNNING_TIME
-                {
-                    end.note(pts);
-                }
-                at = w.offset + w.len as u64;
-            }
-            if end.last().is_some() || from <= base_offset {
-                return Ok(end.end());
-            }
-            back = back.saturating_mul(4);
-        }
-    }
-
-    // ---- seeking -----------------------------------------------------------
-
-    /// Restarts output at running time `target` (ns): every stream with key
-    /// units restarts at its own key unit at or before the target; output
-    /// ends before `stop`. Pull input only.
-    pub fn seek<S: ByteSource<Chunk = C>>(
-        &mut self,
-        src: &mut S,
-        target: u64,
-        stop: Option<u64>,
-    ) -> Result<SeekOutcome, EngineError> {
-        if !self.input.is_pull() {
-            return Err(EngineError::NotSeekable);
-        }
-        if !self.header_done && !self.read_header(src)? {
-            return Err(EngineError::NotSeekable);
-        }
-        // A seek before the streams are known: discover them first so that
-        // the timeline exists. Stream events are kept for the front end.
-        while self.discovering && !self.ended {
-            self.step(src)?;
-        }
-        self.outbox.retain(|e| !matches!(e, Event::Packet(_)));
-        let beyond_index = self.index.end.last().is_none_or(|last| last < target);
-        let mut plan = None;
-        if beyond_index && !self.index.complete {
-            plan = self.bisect(src, target)?;
-            if plan.is_none() {
-                self.scan_index_to(src, target)?;
-            }
-        }
-        let plan = match plan {
-            Some(p) => p,
-            None => self.index_plan(src, target)?,
-        };
-        let end = self.exact_duration().or(self.predicted_duration.flatten());
-        let past_end = end.is_some_and(|d| target >= d);
-        self.offset = plan.offset;
-        self.format.set_timeline(plan.timeline);
-        self.at_frontier = plan.known && plan.offset <= self.index.frontier;
-        self.scan_from = None;
-        self.last_content_end = None;
-        self.stop = stop;
-        self.ended = past_end;
-        self.awaiting_key = self.keyed.clone();
-        self.mark_discont();
-        Ok(SeekOutcome {
-            key_pts: plan.key_pts,
-            offset: plan.offset,
-            past_end,
-        })
-    }
-
-    /// Where to resume for `target` from what the index knows.
-    fn index_plan<S: ByteSource<Chunk = C>>(
-        &mut self,
-        src: &mut S,
-        target: u64,
-    ) -> Result<Plan<F::Timeline>, EngineError> {
-        let keys = self.index.keys_at_or_before(target);
-        let start = self.index.snapshot_before(0).map_or(0, |(o, _)| *o);
-        let (offset, key_pts) = match keys.iter().min_by_key(|k| k.offset) {
-            Some(first) => (first.offset, keys.iter().map(|k| k.pts).min()),
-            None => (start, None),
-        };
-        let timeline = self.timeline_at(src, offset)?;
-        Ok(Plan {
-            offset,
-            timeline,
-            key_pts,
-            known: true,
-        })
-    }
-
-    /// The timeline sequential reading has right before the unit at
-    /// `offset` (inside the indexed region): the snapshot before it, then
-    /// the units in between replayed.
-    fn timeline_at<S: ByteSource<Chunk = C>>(
-        &mut self,
-        src: &mut S,
-        offset: u64,
-    ) -> Result<F::Timeline, EngineError> {
-        let saved = self.format.timeline();
-        let Some((mut at, timeline)) = self
-            .index
-            .snapshot_before(offset)
-            .cloned()
-            .or_else(|| Some((offset, self.initial_timeline.clone()?)))
-        else {
-            return Ok(saved);
-        };
-        self.format.set_timeline(timeline);
-        let mut floor = None;
-        while at < offset {
-            let Some(w) = self.walk(src, at, floor, Some(offset))? else {
-                break;
-            };
-            self.format.assign_time(&w.unit);
-            floor = Some(w.content_end);
-            at = w.offset + w.len as u64;
-        }
-        let result = self.format.timeline();
-        self.format.set_timeline(saved);
-        Ok(result)
-    }
-
-    /// Extends the index by reading forward from its frontier until a key
-    /// unit after `target` (or the end) is known.
-    fn scan_index_to<S: ByteSource<Chunk = C>>(
-        &mut self,
-        src: &mut S,
-        target: u64,
-    ) -> Result<(), EngineError> {
-        let saved = self.format.timeline();
-        let Some((mut at, timeline)) = self.index.last_snapshot().cloned() else {
-            return Ok(());
-        };
-        self.format.set_timeline(timeline);
-        let mut floor = None;
-        let mut reached_end = true;
-        while let Some(w) = self.walk(src, at, floor, None)? {
-            let indexing = w.offset >= self.index.frontier;
-            let key = self.format.is_seek_point(&w.unit);
-            if indexing && key && self.index.wants_snapshot(w.offset) {
-                self.index.add_snapshot(w.offset, self.format.timeline());
-            }
-            let stream = self.format.stream_of(&w.unit);
-            let pts = self
-                .format
-                .assign_time(&w.unit)
-                .filter(|&p| p <= MAX_RUNNING_TIME);
-            floor = Some(w.content_end);
-            at = w.offset + w.len as u64;
-            if !indexing {
-                continue;
-            }
-            self.index.frontier = at;
-            if let Some(p) = pts {
-                self.index.end.note(p);
-            }
-            if key && let (Some(p), Some(s)) = (pts, stream) {
-                self.index.push(KeyEntry {
-                    offset: w.offset,
-                    pts: p,
-                    stream: s,
-                });
-                if !self.keyed.contains(&s) {
-                    self.keyed.push(s);
-                }
-                if p > target {
-                    reached_end = false;
-                    break;
-                }
-            }
-        }
-        if reached_end {
-            self.index.complete = true;
-        }
-        self.format.set_timeline(saved);
-        Ok(())
-    }
-
-    /// Bisects the unread part of the input on predicted running time, then
-    /// finds each keyed stream's key unit at or before `target`. `None`
-    /// when times there are not monotonic (the caller scans instead).
-    fn bisect<S: ByteSource<Chunk = C>>(
-        &mut self,
-        src: &mut S,
-        target: u64,
-    ) -> Result<Option<Plan<F::Timeline>>, EngineError> {
-        let Some(size) = self.input.size() else {
-            return Ok(None);
-        };
-        let Some((base_offset, base)) = self.index.last_snapshot().cloned() else {
-            return Ok(None);
-        };
-        let (mut lo, mut hi) = (base_offset, size);
-        // Probes in offset order must give non-decreasing predicted times.
-        let mut probes: Vec<(u64, u64)> = Vec::new();
-        while hi.saturating_sub(lo) > BISECT_MIN_SPAN {
-            let mid = lo + (hi - lo) / 2;
-            let limit = Some(hi.min(mid.saturating_add(PROBE_SCAN_LIMIT)));
-            let (w, pts) = match self.probe_timed(src, mid, limit, &base)? {
-                Probe::Timed(w, pts, _) => (w, pts),
-                Probe::End => {
-                    hi = mid;
-                    continue;
-                }
-                Probe::Unpredictable => return Ok(None),
-            };
-            let pos = probes.partition_point(|&(o, _)| o < w.offset);
-            let ordered = (pos == 0 || probes[pos - 1].1 <= pts)
-                && probes.get(pos).is_none_or(|p| pts <= p.1);
-            if !ordered {
-                return Ok(None);
-            }
-            probes.insert(pos, (w.offset, pts));
-            if pts <= target {
-                lo = w.offset;
-            } else {
-                hi = mid;
-            }
-        }
-        // From `lo`, find each keyed stream's last key unit at or before the
-        // target; step back while a stream has none in the window.
-        let mut from = lo;
-        loop {
-            let Some(found) = self.keys_in_window(src, from, target, &base)? else {
-                return Ok(None);
-            };
-            let missing = self
-                .keyed
-                .iter()
-                .any(|s| !found.iter().any(|(k, _)| k.stream == *s));
-            if (!missing && !found.is_empty()) || from <= base_offset {
-                let Some((first, timeline)) = found
-                    .iter()
-                    .min_by_key(|(k, _)| k.offset)
-                    .map(|(k, t)| (*k, t.clone()))
-                else {
-                    return Ok(None);
-                };
-                return Ok(Some(Plan {
-                    offset: first.offset,
-                    timeline,
-                    key_pts: found.iter().map(|(k, _)| k.pts).min(),
-                    known: false,
-                }));
-            }
-            let back = lo.saturating_sub(from).max(BACKOFF_START / 2) * 2;
-            from = lo.saturating_sub(back).max(base_offset);
-        }
-    }
-
-    /// Each stream's last key unit at or before `target`, scanning from
-    /// `from` until a unit after the target; with the timeline to restore
-    /// right before it. `None`: not predictable.
-    #[allow(clippy::type_complexity)]
-    fn keys_in_window<S: ByteSource<Chunk = C>>(
-        &mut self,
-        src: &mut S,
-        from: u64,
-        target: u64,
-        base: &F::Timeline,
-    ) -> Result<Option<Vec<(KeyEntry, F::Timeline)>>, EngineError> {
-        let mut found: Vec<(KeyEntry, F::Timeline)> = Vec::new();
-        let mut at = from;
-        let mut last_pts = None;
-        loop {
-            let (w, pts, before) = match self.probe_timed(src, at, None, base)? {
-                Probe::Timed(w, pts, before) => (w, pts, before),
-                Probe::End => break,
-                Probe::Unpredictable => return Ok(None),
-            };
-            if last_pts.is_some_and(|l| pts < l) {
-                return Ok(None);
-            }
-            last_pts = Some(pts);
-            if pts > target {
-                break;
-            }
-            at = w.offset + w.len as u64;
-            if self.format.is_seek_point(&w.unit)
-                && let Some(stream) = self.format.stream_of(&w.unit)
-            {
-                let entry = KeyEntry {
-                    offset: w.offset,
-                    pts,
-                    stream,
-                };
-                if !self.keyed.contains(&stream) {
-                    self.keyed.push(stream);
-                }
-                match found.iter_mut().find(|(k, _)| k.stream == stream) {
-                    Some(slot) => *slot = (entry, before),
-                    None => found.push((entry, before)),
-                }
-            }
-        }
-        Ok(Some(found))
     }
 }

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: MIT
+//! Probing with random access: finding units the way sequential reading
+//! finds them (for seeking and duration) without producing output, and the
+//! duration.
+
+use super::{Demuxer, MAX_RUNNING_TIME, Probe, RESYNC_WINDOW, Walked};
+use crate::engine::bytes::{ByteSource, Chunk};
+use crate::engine::error::EngineError;
+use crate::engine::format::Format;
+use crate::engine::format::Parsed;
+use crate::engine::index::EndTracker;
+
+impl<F: Format, C: Chunk> Demuxer<F, C> {
+    // ---- probing (pull input) ----------------------------------------------
+
+    /// The next valid unit at or after `at` (before `limit`), found the way
+    /// sequential reading finds it: `floor` is the content end of the unit
+    /// before `at`, where resync searches first.
+    pub(super) fn walk<S: ByteSource<Chunk = C>>(
+        &mut self,
+        src: &mut S,
+        mut at: u64,
+        mut floor: Option<u64>,
+        limit: Option<u64>,
+    ) -> Result<Option<Walked<F::Unit>>, EngineError> {
+        loop {
+            if limit.is_some_and(|l| at >= l) || self.input.size().is_some_and(|s| at >= s) {
+                return Ok(None);
+            }
+            let Some((parsed, view)) = self.parse_at(src, at)? else {
+                return Ok(None);
+            };
+            match parsed {
+                Parsed::Unit(unit, len) => {
+                    let content = self.format.content_len(&unit, len).clamp(1, len);
+                    return Ok(Some(Walked {
+                        offset: at,
+                        unit,
+                        len,
+                        content_end: at + content as u64,
+                    }));
+                }
+                Parsed::Skip(len) => at += len.clamp(1, view.range.len().max(1)) as u64,
+                Parsed::Invalid => {
+                    if view.range.is_empty() {
+                        return Ok(None);
+                    }
+                    let from = match floor.take() {
+                        Some(end) if end <= at => end - 1,
+                        _ => at,
+                    };
+                    match self.scan_for_resync(src, from, limit)? {
+                        Some(next) => at = next,
+                        None => return Ok(None),
+                    }
+                }
+                Parsed::NeedMore(_) => unreachable!("parse_at resolves NeedMore"),
+            }
+        }
+    }
+
+    pub(super) fn scan_for_resync<S: ByteSource<Chunk = C>>(
+        &mut self,
+        src: &mut S,
+        from: u64,
+        limit: Option<u64>,
+    ) -> Result<Option<u64>, EngineError> {
+        let mut at = from;
+        loop {
+            if limit.is_some_and(|l| at >= l) {
+                return Ok(None);
+            }
+            let Some(view) = self.input.view(src, at, RESYNC_WINDOW)? else {
+                return Ok(None);
+            };
+            let data = view.data();
+            if let Some(k) = self.format.find_resync(data) {
+                return Ok(Some(at + k.max(1) as u64));
+            }
+            if view.eof || data.len() < 16 {
+                return Ok(None);
+            }
+            at += (data.len() - 15) as u64;
+        }
+    }
+
+    /// The next timed unit at or after `at`, with its predicted time after
+    /// `base`.
+    pub(super) fn probe_timed<S: ByteSource<Chunk = C>>(
+        &mut self,
+        src: &mut S,
+        at: u64,
+        limit: Option<u64>,
+        base: &F::Timeline,
+    ) -> Result<Probe<F::Unit, F::Timeline>, EngineError> {
+        let mut at = at;
+        loop {
+            let Some(w) = self.walk(src, at, None, limit)? else {
+                return Ok(Probe::End);
+            };
+            if self.format.is_untimed(&w.unit) {
+                at = w.offset + w.len as u64;
+                continue;
+            }
+            return Ok(match self.format.predict(base, &w.unit) {
+                Some((pts, before)) => Probe::Timed(w, pts, before),
+                None => Probe::Unpredictable,
+            });
+        }
+    }
+
+    // ---- duration ----------------------------------------------------------
+
+    /// The running time at which the last unit ends: exact once the whole
+    /// input was indexed, else predicted from the last units of the input
+    /// (pull input, after discovery). Reads the input's tail once.
+    pub fn duration<S: ByteSource<Chunk = C>>(&mut self, src: &mut S) -> Option<u64> {
+        if self.discovering || !self.input.is_pull() {
+            return None;
+        }
+        if self.index.complete {
+            return self.index.end.end();
+        }
+        if let Some(d) = self.predicted_duration {
+            return d;
+        }
+        let predicted = self
+            .predict_end(src)
+            .ok()
+            .flatten()
+            .or(self.index.end.end());
+        self.predicted_duration = Some(predicted);
+        predicted
+    }
+
+    /// The exact duration, once the input has been read to its end.
+    pub fn exact_duration(&self) -> Option<u64> {
+        self.index.complete.then(|| self.index.end.end()).flatten()
+    }
+
+    pub(super) fn predict_end<S: ByteSource<Chunk = C>>(
+        &mut self,
+        src: &mut S,
+    ) -> Result<Option<u64>, EngineError> {
+        let Some(size) = self.input.size() else {
+            return Ok(None);
+        };
+        let Some((base_offset, base)) = self.index.last_snapshot().cloned() else {
+            return Ok(None);
+        };
+        let mut back = (self.format.max_unit_len() as u64)
+            .min(1 << 20)
+            .max(RESYNC_WINDOW as u64);
+        loop {
+            let from = size.saturating_sub(back).max(base_offset);
+            let mut at = from;
+            let mut end = EndTracker::default();
+            while let Some(w) = self.walk(src, at, None, Some(size))? {
+                if !self.format.is_untimed(&w.unit)
+                    && let Some((pts, _)) = self.format.predict(&base, &w.unit)
+                    && pts <= MAX_RUNNING_TIME
+                {
+                    end.note(pts);
+                }
+                at = w.offset + w.len as u64;
+            }
+            if end.last().is_some() || from <= base_offset {
+                return Ok(end.end());
+            }
+            back = back.saturating_mul(4);
+        }
+    }
+}
