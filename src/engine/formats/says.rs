@@ -675,3 +675,438 @@ impl Format for Says {
         Some(s)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Demuxer, Event, MemorySource, NoSource, SharedBytes};
+    use crate::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter};
+
+    const S: u64 = 1_000_000_000;
+    const BASE_US: u64 = 1_700_000_000_000_000;
+
+    /// One chunk as written: offset, length, stream, key, payload, chunk
+    /// time (µs).
+    #[derive(Debug, Clone)]
+    struct Written {
+        offset: usize,
+        len: usize,
+        stream: StreamId,
+        key: bool,
+        payload: Vec<u8>,
+        ts_us: Option<u64>,
+    }
+
+    /// Media bytes that hold no start code, chunk id or JPEG marker.
+    fn filler(n: usize, seed: u64) -> impl Iterator<Item = u8> {
+        (0..n as u64).map(move |i| 0x80 | ((i * 7 + seed * 13) % 0x70) as u8)
+    }
+
+    /// `cams` cameras at 10 fps with a key frame every `gop` frames (camera
+    /// c's GOP shifted by 3c frames), telemetry on camera 0, doubled mu-law
+    /// audio every 5 frames, one JPEG after frame 2. `time` may replace a
+    /// chunk's time (by write order).
+    fn file(
+        frames: u64,
+        cams: u8,
+        gop: u64,
+        time: &dyn Fn(usize, u64) -> u64,
+    ) -> (Vec<u8>, Vec<Written>) {
+        let header = HeaderSpec {
+            file_name: "20231114_221320_221330.nvr".into(),
+            metadata: vec![
+                // Before v1.6.0: every audio channel written twice.
+                MetaEntry::new("appVersion", MetaValue::Str("v1.5.2".into())),
+                MetaEntry::new("model", MetaValue::Str("DV440".into())),
+                MetaEntry::new("startTime", MetaValue::I64((BASE_US / 1000) as i64)),
+                MetaEntry::new("timeZone", MetaValue::I32Alt(-240)),
+                MetaEntry::new("vehicle", MetaValue::Str("BUS-7".into())),
+                MetaEntry::new(
+                    "camera0",
+                    MetaValue::Nested(vec![
+                        MetaEntry::new("name", MetaValue::Str("Road".into())),
+                        MetaEntry::new("width", MetaValue::I32(640)),
+                        MetaEntry::new("height", MetaValue::I32(360)),
+                        MetaEntry::new("fps", MetaValue::I8(10)),
+                    ]),
+                ),
+            ],
+            ..Default::default()
+        };
+        let mut w = SaysWriter::new(Vec::new(), &header).unwrap();
+        let mut out = Vec::new();
+        // The chunk just written, from `at`.
+        let note = |out: &mut Vec<Written>, w: &SaysWriter<Vec<u8>>, at: u64, chunk: Written| {
+            out.push(Written {
+                offset: at as usize,
+                len: (w.position() - at) as usize,
+                ..chunk
+            });
+        };
+        let chunk = |stream, key, payload, ts_us| Written {
+            offset: 0,
+            len: 0,
+            stream,
+            key,
+            payload,
+            ts_us,
+        };
+        for f in 0..frames {
+            let t = BASE_US + f * 100_000;
+            if f % 5 == 0 {
+                let payload: Vec<u8> = filler(400, f).collect();
+                let ts = time(out.len(), t.saturating_sub(20_000));
+                let at = w.position();
+                w.write_audio(0, AudioCodec::Mulaw, ts, &payload, true)
+                    .unwrap();
+                let c = chunk(StreamId::new(StreamKind::Audio, 0), true, payload, Some(ts));
+                note(&mut out, &w, at, c);
+            }
+            for c in 0..cams {
+                let key = f == 0 || (f + 3 * u64::from(c)) % gop == 0;
+                let payload: Vec<u8> = [0, 0, 0, 1, if key { 0x65 } else { 0x41 }]
+                    .into_iter()
+                    .chain(filler(60 + (f % 7) as usize * 30, f ^ u64::from(c)))
+                    .collect();
+                let ts = time(out.len(), t + u64::from(c) * 3_000);
+                let meta = if c == 0 {
+                    vec![
+                        MetaEntry::new("ts", MetaValue::I64((ts / 1000) as i64)),
+                        MetaEntry::new(
+                            "gps",
+                            MetaValue::Nested(vec![
+                                MetaEntry::new("lat", MetaValue::F64(40.5)),
+                                MetaEntry::new("lon", MetaValue::F64(-74.25)),
+                            ]),
+                        ),
+                        MetaEntry::new("frame", MetaValue::I32(f as i32)),
+                    ]
+                } else {
+                    Vec::new()
+                };
+                let at = w.position();
+                w.write_video(c, key, ts, &meta, &payload).unwrap();
+                let video = StreamId::new(StreamKind::Video, c.into());
+                note(&mut out, &w, at, chunk(video, key, payload, Some(ts)));
+            }
+            if f == 2 {
+                let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
+                jpeg.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
+                // Start of scan, then entropy-coded data.
+                jpeg.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x08, 1, 1, 0, 0, 0x3F, 0]);
+                jpeg.extend(filler(50, 3));
+                jpeg.extend_from_slice(&[0xFF, 0xD9]);
+                let at = w.position();
+                w.write_jpeg(&jpeg).unwrap();
+                note(&mut out, &w, at, chunk(IMAGE, true, jpeg, None));
+            }
+        }
+        (w.into_inner(), out)
+    }
+
+    fn plain(frames: u64, cams: u8, gop: u64) -> (Vec<u8>, Vec<Written>) {
+        file(frames, cams, gop, &|_, ts| ts)
+    }
+
+    /// (stream, pts, key, discont, wall clock, payload)
+    type Out = (StreamId, u64, bool, bool, Option<u64>, Vec<u8>);
+
+    fn out_of(p: &Packet<SharedBytes>) -> Out {
+        (
+            p.stream,
+            p.pts.unwrap(),
+            p.key,
+            p.discont,
+            p.wallclock_ns,
+            p.to_vec(),
+        )
+    }
+
+    fn pull(bytes: Vec<u8>) -> (Demuxer<Says, SharedBytes>, MemorySource) {
+        let size = bytes.len() as u64;
+        (
+            Demuxer::new_pull(Says::new(), Some(size)),
+            MemorySource::new(bytes),
+        )
+    }
+
+    fn drain(
+        demux: &mut Demuxer<Says, SharedBytes>,
+        src: &mut MemorySource,
+    ) -> (Vec<Out>, Vec<StreamInfo>) {
+        let mut out = Vec::new();
+        let mut streams = Vec::new();
+        loop {
+            match demux.next(src).unwrap() {
+                Event::StreamsFound(s) => streams.extend(s),
+                Event::NewStream(s) => streams.push(s),
+                Event::Packet(p) => out.push(out_of(&p)),
+                Event::NeedData => panic!("pull input never needs data"),
+                Event::Eos => return (out, streams),
+            }
+        }
+    }
+
+    fn push_all(bytes: &[u8], piece: usize) -> Vec<Out> {
+        let mut demux: Demuxer<Says, SharedBytes> = Demuxer::new_push(Says::new());
+        let mut none = NoSource::default();
+        let mut out = Vec::new();
+        let mut pieces = bytes.chunks(piece);
+        loop {
+            match demux.next(&mut none).unwrap() {
+                Event::NeedData => match pieces.next() {
+                    Some(p) => demux.push_data(SharedBytes::from_vec(p.to_vec())),
+                    None => demux.push_eos(),
+                },
+                Event::Packet(p) => out.push(out_of(&p)),
+                Event::Eos => return out,
+                _ => {}
+            }
+        }
+    }
+
+    /// The packets of the media streams (not telemetry).
+    fn media(out: &[Out]) -> Vec<&Out> {
+        out.iter().filter(|o| o.0.kind != StreamKind::Data).collect()
+    }
+
+    #[test]
+    fn every_chunk_bit_exact_pull_and_push() {
+        let (bytes, written) = plain(60, 2, 10);
+        let (mut demux, mut src) = pull(bytes.clone());
+        let (pulled, streams) = drain(&mut demux, &mut src);
+        assert!(!demux.report().damage.any(), "{:?}", demux.report().damage);
+        let names: Vec<&str> = streams.iter().map(|s| s.name.as_str()).collect();
+        // Every video chunk has a metadata list (camera 1's are empty).
+        for want in ["video_0", "video_1", "audio_0", "meta_0", "meta_1", "image_0"] {
+            assert!(names.contains(&want), "{names:?}");
+        }
+        let got = media(&pulled);
+        assert_eq!(got.len(), written.len());
+        for (o, w) in got.iter().zip(&written) {
+            assert_eq!((o.0, &o.5), (w.stream, &w.payload), "chunk at {}", w.offset);
+            // One clock: chunk time minus the smallest (the first audio).
+            if let Some(ts) = w.ts_us {
+                assert_eq!(o.1, (ts - (BASE_US - 20_000)) * 1000);
+                assert_eq!(o.4, Some(ts * 1000), "wall clock per packet");
+            }
+            if w.stream.kind == StreamKind::Video {
+                assert_eq!(o.2, w.key);
+            } else {
+                assert!(o.2, "audio and snapshots are never delta units");
+            }
+        }
+        // Doubled mu-law: one copy, 8000 bytes per second.
+        let audio = &written[0];
+        assert_eq!(audio.payload.len(), 400);
+        // The snapshot takes the time and wall clock of the chunk before it.
+        let j = written.iter().position(|w| w.stream == IMAGE).unwrap();
+        assert_eq!(got[j].1, got[j - 1].1);
+        assert_eq!(got[j].4, got[j - 1].4);
+        // Every stream's first packet is discontinuous.
+        for s in &streams {
+            let first = pulled.iter().find(|o| o.0 == s.id).unwrap();
+            assert!(first.3, "{}", s.name);
+        }
+        // Telemetry: one JSON object per camera-0 frame, at its time.
+        let meta: Vec<&Out> = pulled
+            .iter()
+            .filter(|o| o.0 == StreamId::new(StreamKind::Data, 0))
+            .collect();
+        assert_eq!(meta.len(), 60);
+        let empty = pulled
+            .iter()
+            .find(|o| o.0 == StreamId::new(StreamKind::Data, 1))
+            .unwrap();
+        assert_eq!(empty.5, b"{}");
+        let json = String::from_utf8(meta[3].5.clone()).unwrap();
+        assert!(json.contains("\"frame\":3"), "{json}");
+        assert!(json.contains("\"lat\":40.5"), "{json}");
+        let frame3 = pulled
+            .iter()
+            .filter(|o| o.0 == StreamId::new(StreamKind::Video, 0))
+            .nth(3)
+            .unwrap();
+        assert_eq!(meta[3].1, frame3.1);
+        // Push input in odd-sized pieces gives the same packets.
+        for piece in [777, 65_537] {
+            assert_eq!(push_all(&bytes, piece), pulled, "pieces of {piece}");
+        }
+    }
+
+    #[test]
+    fn streams_and_tags() {
+        let (bytes, _) = plain(20, 2, 10);
+        let (mut demux, mut src) = pull(bytes);
+        let (_, streams) = drain(&mut demux, &mut src);
+        let info = |name: &str| streams.iter().find(|s| s.name == name).unwrap();
+        let v0 = info("video_0");
+        assert_eq!((v0.width, v0.height, v0.framerate), (Some(640), Some(360), Some((10, 1))));
+        assert_eq!(v0.tags.title.as_deref(), Some("Road"));
+        assert_eq!(v0.tags.device_model.as_deref(), Some("DV440"));
+        assert_eq!(v0.tags.start_unix_us, Some(BASE_US as i64));
+        assert_eq!(v0.tags.start_utc_offset_min, Some(-240));
+        assert_eq!(v0.tags.encoder.as_deref(), Some("Rosco firmware v1.5.2"));
+        assert_eq!(info("video_1").width, None, "no header entry for camera 1");
+        assert_eq!(
+            info("audio_0").codec,
+            Codec::Mulaw {
+                rate: 8000,
+                channels: 1
+            }
+        );
+        assert_eq!(
+            info("meta_0").codec,
+            Codec::Json {
+                schema: "says-telemetry"
+            }
+        );
+        let image = info("image_0");
+        assert_eq!((image.codec.clone(), image.sparse), (Codec::Jpeg, true));
+        let global = demux.global_tags().unwrap();
+        assert_eq!(global.container_format, Some("Rosco SAYS"));
+        assert_eq!(global.device_manufacturer.as_deref(), Some("Rosco"));
+        assert_eq!(
+            global.comment.as_deref(),
+            Some("Rosco SAYS recording 20231114_221320_221330.nvr, vehicle BUS-7")
+        );
+        assert_eq!(global.location, Some((40.5, -74.25, None)));
+        let header = global.extended[0].strip_prefix("says-header=").unwrap();
+        assert!(header.contains("\"fileName\":\"20231114_221320_221330.nvr\""));
+        assert!(header.contains("\"timeZone\":-240"));
+    }
+
+    #[test]
+    fn a_lying_length_loses_only_its_own_chunk() {
+        let (bytes, written) = plain(40, 2, 10);
+        // A delta frame of camera 1 followed by video claims 40 more bytes.
+        let i = (20..written.len() - 1)
+            .find(|&i| {
+                written[i].stream == StreamId::new(StreamKind::Video, 1)
+                    && !written[i].key
+                    && written[i + 1].stream.kind == StreamKind::Video
+            })
+            .unwrap();
+        let at = written[i].offset;
+        let mut bytes = bytes;
+        let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap());
+        bytes[at + 8..at + 12].copy_from_slice(&(len + 40).to_le_bytes());
+        let (mut demux, mut src) = pull(bytes.clone());
+        let (pulled, _) = drain(&mut demux, &mut src);
+        let kept: Vec<&Written> = written
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| *k != i)
+            .map(|(_, w)| w)
+            .collect();
+        let got = media(&pulled);
+        assert_eq!(got.len(), kept.len());
+        for (o, w) in got.iter().zip(&kept) {
+            assert_eq!((o.0, &o.5), (w.stream, &w.payload));
+        }
+        let damage = demux.report().damage;
+        assert_eq!(damage.regions, 1);
+        assert_eq!(damage.bytes, written[i].len as u64);
+        assert_eq!(damage.first_offset, Some(at as u64));
+        // The packet after the hole is discontinuous.
+        let next = got
+            .iter()
+            .position(|o| o.5 == written[i + 1].payload)
+            .unwrap();
+        assert!(got[next].3);
+        assert_eq!(push_all(&bytes, 1000), pulled);
+    }
+
+    #[test]
+    fn hostile_chunk_times_are_damage() {
+        // Chunk 7 beyond what the parser accepts (skipped as damage, its
+        // bytes counted), chunk 12 accepted by the parser but beyond any
+        // running time (dropped, counted as a bad time).
+        let time = |k: usize, ts: u64| match k {
+            7 => u64::MAX,
+            12 => says::MAX_TIMESTAMP_US,
+            _ => ts,
+        };
+        let (bytes, written) = file(30, 1, 10, &time);
+        let (mut demux, mut src) = pull(bytes.clone());
+        let (pulled, _) = drain(&mut demux, &mut src);
+        let got = media(&pulled);
+        assert_eq!(got.len(), written.len() - 2);
+        let kept = written
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| *k != 7 && *k != 12);
+        for (o, (_, w)) in got.iter().zip(kept) {
+            assert_eq!((o.0, &o.5), (w.stream, &w.payload));
+            // The chunks after the hostile times keep theirs.
+            if let Some(ts) = w.ts_us {
+                assert_eq!(o.1, (ts - (BASE_US - 20_000)) * 1000);
+            }
+        }
+        let damage = demux.report().damage;
+        assert_eq!(damage.regions, 1);
+        assert_eq!(damage.bytes, written[7].len as u64);
+        assert_eq!(damage.bad_times, 1);
+        assert_eq!(push_all(&bytes, 4096), pulled);
+    }
+
+    fn seek_firsts(demux: &mut Demuxer<Says, SharedBytes>, src: &mut MemorySource) -> Vec<Out> {
+        let mut firsts: Vec<Out> = Vec::new();
+        loop {
+            match demux.next(src).unwrap() {
+                Event::Packet(p) => {
+                    if !firsts.iter().any(|f| f.0 == p.stream) {
+                        firsts.push(out_of(&p));
+                    }
+                }
+                Event::Eos => return firsts,
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn key_seek_restarts_every_camera_at_its_own_key_frame() {
+        // Indexed region (read first) and unread region (bisection).
+        for read_first in [true, false] {
+            let (bytes, _) = plain(3000, 3, 25);
+            let (mut demux, mut src) = pull(bytes);
+            if read_first {
+                drain(&mut demux, &mut src);
+            } else {
+                while !demux.discovered() {
+                    let _ = demux.next(&mut src).unwrap();
+                }
+            }
+            let target = 200 * S + S / 20;
+            let outcome = demux.seek(&mut src, target, None).unwrap();
+            let firsts = seek_firsts(&mut demux, &mut src);
+            let video: Vec<&Out> = firsts
+                .iter()
+                .filter(|f| f.0.kind == StreamKind::Video)
+                .collect();
+            assert_eq!(video.len(), 3, "read_first={read_first}");
+            for f in &video {
+                assert!(f.2, "camera {} starts on a key frame ({read_first})", f.0.number);
+                assert!(f.1 <= target, "camera {} key at or before the target", f.0.number);
+                assert!(target - f.1 < 25 * S / 10, "and not a GOP too early");
+                assert!(f.3, "discontinuous after the seek");
+            }
+            assert_eq!(outcome.key_pts, video.iter().map(|f| f.1).min());
+            // Telemetry restarts with its camera.
+            let meta = firsts
+                .iter()
+                .find(|f| f.0 == StreamId::new(StreamKind::Data, 0))
+                .unwrap();
+            let cam0 = video.iter().find(|f| f.0.number == 0).unwrap();
+            assert_eq!(meta.1, cam0.1);
+        }
+    }
+
+    #[test]
+    fn not_says_is_an_error() {
+        let (mut demux, mut src) = pull(vec![0x55; 70_000]);
+        let err = demux.next(&mut src).err().unwrap();
+        assert!(err.to_string().contains("SAYS"), "{err}");
+    }
+}
