@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::{Out, Run, init};
+use support::{Run, init};
 
 // ---- bounded execution -------------------------------------------------------
 
@@ -778,10 +778,7 @@ fn sparse_stream_is_flagged_and_gets_gap_events_while_others_advance() {
 
 fn check_multicam_seek(
     what: &str,
-    (run, firsts): &(
-        Run,
-        BTreeMap<String, Option<(Option<gst::ClockTime>, bool)>>,
-    ),
+    (run, firsts): &(Run, Firsts),
     video_pads: &[&str],
     target: gst::ClockTime,
     accurate: bool,
@@ -812,7 +809,9 @@ fn check_multicam_seek(
 /// First buffer (pts, delta) leaving each demuxer source pad after the last
 /// FLUSH_STOP: what the demuxer sent, before any sink clips it (an ACCURATE
 /// seek's key frames lie before the segment start, so sinks drop them).
-type FirstAfterFlush = Arc<Mutex<BTreeMap<String, Option<(Option<gst::ClockTime>, bool)>>>>;
+/// Per pad: the first buffer after the seek's flush (PTS, key), if any.
+type Firsts = BTreeMap<String, Option<(Option<gst::ClockTime>, bool)>>;
+type FirstAfterFlush = Arc<Mutex<Firsts>>;
 
 fn probe_first_after_flush(pipeline: &gst::Pipeline, firsts: FirstAfterFlush) {
     let demux = pipeline.by_name("demux").expect("element named demux");
@@ -847,10 +846,7 @@ fn run_seek_probed(
     what: &str,
     description: String,
     seek: PipelineAction,
-) -> (
-    Run,
-    BTreeMap<String, Option<(Option<gst::ClockTime>, bool)>>,
-) {
+) -> (Run, Firsts) {
     with_deadline(secs, what, move || {
         let firsts: FirstAfterFlush = Arc::default();
         let f2 = firsts.clone();

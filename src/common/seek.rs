@@ -11,7 +11,8 @@ pub fn validate(
     duration: Option<gst::ClockTime>,
 ) -> Result<gst::FormattedSegment<gst::ClockTime>, String> {
     let (rate, flags, start_type, start, stop_type, stop) = seek.get();
-    if !(rate > 0.0) || !rate.is_finite() {
+    // NaN fails both checks.
+    if !(rate.is_finite() && rate > 0.0) {
         return Err(format!(
             "rate {rate} is not supported (forward playback only)"
         ));

@@ -28,7 +28,9 @@ const BACKOFF_START: u64 = 1 << 20;
 /// is damage. Keeps every time convertible and sums from overflowing.
 pub const MAX_RUNNING_TIME: u64 = 1 << 62;
 
-/// What the engine has for its front end.
+/// What the engine has for its front end. Packets are by far the most
+/// frequent events, so the rare stream descriptions are not boxed.
+#[allow(clippy::large_enum_variant)]
 pub enum Event<C> {
     /// Discovery is over: these streams exist (GStreamer: add the pads,
     /// then no-more-pads). Comes once, before any packet.
@@ -328,6 +330,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
 
     /// Parses the unit at `offset`, reading as needed. `None`: push input
     /// needs more bytes.
+    #[allow(clippy::type_complexity)]
     fn parse_at<S: ByteSource<Chunk = C>>(
         &mut self,
         src: &mut S,
@@ -599,6 +602,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
 
     /// The next timed unit at or after `at`, with its predicted time after
     /// `base`. `Err(())` inside: not predictable.
+    #[allow(clippy::type_complexity)]
     fn probe_timed<S: ByteSource<Chunk = C>>(
         &mut self,
         src: &mut S,

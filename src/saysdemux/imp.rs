@@ -79,7 +79,8 @@ impl ElementImpl for SaysDemux {
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             let sink = crate::common::demux::sink_pad_template(super::SINK_CAPS_NAME);
-            let video = crate::common::demux::h264_src_pad_template(template_name(StreamKind::Video));
+            let video =
+                crate::common::demux::h264_src_pad_template(template_name(StreamKind::Video));
             let mut audio_caps = gst::Caps::builder("audio/x-mulaw")
                 .field("rate", 8000i32)
                 .field("channels", 1i32)

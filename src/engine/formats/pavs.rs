@@ -350,7 +350,10 @@ mod tests {
     /// Blocks of `cams` interleaved cameras at 10 fps, a key frame every
     /// `gop` frames with camera c's GOP shifted by c frames. Returns the
     /// file and each block's (offset, channel, key, payload).
-    fn file(frames: u64, cams: u8, gop: u64) -> (Vec<u8>, Vec<(usize, u8, bool, Vec<u8>)>) {
+    /// A written block: offset, channel, key, payload.
+    type Written = (usize, u8, bool, Vec<u8>);
+
+    fn file(frames: u64, cams: u8, gop: u64) -> (Vec<u8>, Vec<Written>) {
         let mut out = Vec::new();
         let mut blocks = Vec::new();
         for i in 0..frames {
@@ -490,10 +493,8 @@ mod tests {
         let mut firsts: Vec<Out> = Vec::new();
         loop {
             match demux.next(src).unwrap() {
-                Event::Packet(p) => {
-                    if !firsts.iter().any(|f| f.0 == p.stream.number) {
-                        firsts.push((p.stream.number, p.pts.unwrap(), p.key, Vec::new()));
-                    }
+                Event::Packet(p) if !firsts.iter().any(|f| f.0 == p.stream.number) => {
+                    firsts.push((p.stream.number, p.pts.unwrap(), p.key, Vec::new()));
                 }
                 Event::Eos => return firsts,
                 _ => {}

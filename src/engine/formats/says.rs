@@ -867,7 +867,9 @@ mod tests {
 
     /// The packets of the media streams (not telemetry).
     fn media(out: &[Out]) -> Vec<&Out> {
-        out.iter().filter(|o| o.0.kind != StreamKind::Data).collect()
+        out.iter()
+            .filter(|o| o.0.kind != StreamKind::Data)
+            .collect()
     }
 
     #[test]
@@ -878,7 +880,9 @@ mod tests {
         assert!(!demux.report().damage.any(), "{:?}", demux.report().damage);
         let names: Vec<&str> = streams.iter().map(|s| s.name.as_str()).collect();
         // Every video chunk has a metadata list (camera 1's are empty).
-        for want in ["video_0", "video_1", "audio_0", "meta_0", "meta_1", "image_0"] {
+        for want in [
+            "video_0", "video_1", "audio_0", "meta_0", "meta_1", "image_0",
+        ] {
             assert!(names.contains(&want), "{names:?}");
         }
         let got = media(&pulled);
@@ -941,7 +945,10 @@ mod tests {
         let (_, streams) = drain(&mut demux, &mut src);
         let info = |name: &str| streams.iter().find(|s| s.name == name).unwrap();
         let v0 = info("video_0");
-        assert_eq!((v0.width, v0.height, v0.framerate), (Some(640), Some(360), Some((10, 1))));
+        assert_eq!(
+            (v0.width, v0.height, v0.framerate),
+            (Some(640), Some(360), Some((10, 1)))
+        );
         assert_eq!(v0.tags.title.as_deref(), Some("Road"));
         assert_eq!(v0.tags.device_model.as_deref(), Some("DV440"));
         assert_eq!(v0.tags.start_unix_us, Some(BASE_US as i64));
@@ -1054,10 +1061,8 @@ mod tests {
         let mut firsts: Vec<Out> = Vec::new();
         loop {
             match demux.next(src).unwrap() {
-                Event::Packet(p) => {
-                    if !firsts.iter().any(|f| f.0 == p.stream) {
-                        firsts.push(out_of(&p));
-                    }
+                Event::Packet(p) if !firsts.iter().any(|f| f.0 == p.stream) => {
+                    firsts.push(out_of(&p));
                 }
                 Event::Eos => return firsts,
                 _ => {}
@@ -1087,8 +1092,16 @@ mod tests {
                 .collect();
             assert_eq!(video.len(), 3, "read_first={read_first}");
             for f in &video {
-                assert!(f.2, "camera {} starts on a key frame ({read_first})", f.0.number);
-                assert!(f.1 <= target, "camera {} key at or before the target", f.0.number);
+                assert!(
+                    f.2,
+                    "camera {} starts on a key frame ({read_first})",
+                    f.0.number
+                );
+                assert!(
+                    f.1 <= target,
+                    "camera {} key at or before the target",
+                    f.0.number
+                );
                 assert!(target - f.1 < 25 * S / 10, "and not a GOP too early");
                 assert!(f.3, "discontinuous after the seek");
             }
