@@ -3,7 +3,6 @@
 
 pub mod demux;
 pub mod h264;
-pub mod legacy_demux;
 pub mod present;
 pub mod seek;
 pub mod streams;

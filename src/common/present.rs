@@ -85,6 +85,29 @@ fn tag_text(text: &str) -> &str {
     text.split('\0').next().unwrap_or_default()
 }
 
+/// A date-time from µs since the Unix epoch, in the time zone `offset_min`
+/// minutes east of UTC when given (and plausible), else in UTC.
+fn start_date_time(unix_us: i64, offset_min: Option<i32>) -> Option<gst::DateTime> {
+    let local = offset_min
+        .filter(|m| m.abs() <= 16 * 60)
+        .and_then(|minutes| {
+            let utc = gst::glib::DateTime::from_unix_utc(unix_us.div_euclid(1_000_000))
+                .ok()?
+                .add(gst::glib::TimeSpan::from_microseconds(
+                    unix_us.rem_euclid(1_000_000),
+                ))
+                .ok()?;
+            let sign = if minutes < 0 { '-' } else { '+' };
+            let (h, m) = (minutes.abs() / 60, minutes.abs() % 60);
+            let tz = gst::glib::TimeZone::new(Some(&format!("{sign}{h:02}:{m:02}")));
+            utc.to_timezone(&tz).ok()
+        });
+    match local {
+        Some(dt) => Some(gst::DateTime::from_g_date_time(dt)),
+        None => gst::DateTime::from_unix_epoch_utc_usecs(unix_us).ok(),
+    }
+}
+
 /// Tags as a GStreamer tag list.
 pub fn tag_list(tags: &Tags) -> gst::TagList {
     let mut list = gst::TagList::new();
@@ -106,8 +129,9 @@ pub fn tag_list(tags: &Tags) -> gst::TagList {
         if let Some(t) = tags.audio_codec {
             l.add::<gst::tags::AudioCodec>(&t, replace);
         }
-        if let Some(us) = tags.start_unix_us
-            && let Ok(dt) = gst::DateTime::from_unix_epoch_utc_usecs(us)
+        if let Some(dt) = tags
+            .start_unix_us
+            .and_then(|us| start_date_time(us, tags.start_utc_offset_min))
         {
             l.add::<gst::tags::DateTime>(&dt, replace);
         }

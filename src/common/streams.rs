@@ -304,9 +304,10 @@ impl<K: Key> OutputStreams<K> {
         }
     }
 
-    /// Pushes `buffer` on the stream `key`. The buffer is held until the
-    /// next one of its stream arrives, so that a missing duration can be set
-    /// to the PTS difference; sparse streams are pushed at once, and any
+    /// Pushes `buffer` on the stream `key`. A buffer without a duration is
+    /// held until the next one of its stream arrives, so that the duration
+    /// can be set to the PTS difference; buffers with a duration and those
+    /// of sparse streams are pushed at once, and any
     /// sparse stream lagging behind gets a GAP event. Returns the combined
     /// flow.
     pub fn push(
@@ -323,22 +324,33 @@ impl<K: Key> OutputStreams<K> {
             };
             let events = Self::pending_events(s, segment, seqnum);
             let now = buffer.pts();
-            let outgoing = if s.sparse {
-                Some(buffer)
+            // A buffer that knows its duration (audio) has nothing to wait
+            // for: holding it would keep a pad without data while the
+            // others fill their queues (preroll stalls).
+            let complete = buffer.duration().is_some();
+            let mut outgoing = Vec::with_capacity(2);
+            if s.sparse {
+                outgoing.push(buffer);
             } else {
-                s.held.replace(buffer).map(|mut prev| {
-                    if prev.duration().is_none() {
-                        let next_pts = s.held.as_ref().and_then(|b| b.pts());
-                        if let (Some(a), Some(b)) = (prev.pts(), next_pts) {
-                            let d = b.saturating_sub(a);
-                            prev.make_mut().set_duration(d);
-                            s.last_duration = Some(d).filter(|d| !d.is_zero()).or(s.last_duration);
-                        }
+                let next_pts = buffer.pts();
+                let (held, current) = if complete {
+                    (s.held.take(), Some(buffer))
+                } else {
+                    (s.held.replace(buffer), None)
+                };
+                if let Some(mut prev) = held {
+                    if prev.duration().is_none()
+                        && let (Some(a), Some(b)) = (prev.pts(), next_pts)
+                    {
+                        let d = b.saturating_sub(a);
+                        prev.make_mut().set_duration(d);
+                        s.last_duration = Some(d).filter(|d| !d.is_zero()).or(s.last_duration);
                     }
-                    prev
-                })
-            };
-            if let Some(end) = outgoing.as_ref().and_then(|b| b.pts()) {
+                    outgoing.push(prev);
+                }
+                outgoing.extend(current);
+            }
+            if let Some(end) = outgoing.iter().filter_map(|b| b.pts()).max() {
                 s.position = Some(s.position.map_or(end, |p| p.max(end)));
             }
             let sparse = s.sparse;
@@ -360,11 +372,15 @@ impl<K: Key> OutputStreams<K> {
         for e in events {
             pad.push_event(e);
         }
-        let Some(outgoing) = outgoing else {
-            return Ok(gst::FlowSuccess::Ok);
-        };
-        let res = pad.push(outgoing);
-        lock(this).combiner.update_pad_flow(&pad, res)
+        let mut flow = Ok(gst::FlowSuccess::Ok);
+        for buffer in outgoing {
+            let res = pad.push(buffer);
+            flow = lock(this).combiner.update_pad_flow(&pad, res);
+            if flow.is_err() {
+                break;
+            }
+        }
+        flow
     }
 
     /// GAP events for the sparse streams lagging behind running time `now`.

@@ -82,6 +82,9 @@ pub struct Tags {
     pub audio_codec: Option<&'static str>,
     /// Start of the recording, µs since the Unix epoch (UTC).
     pub start_unix_us: Option<i64>,
+    /// Offset of the recorder's local time from UTC (minutes): the start
+    /// is presented in that time zone. `None`: UTC.
+    pub start_utc_offset_min: Option<i32>,
     pub device_manufacturer: Option<String>,
     pub device_model: Option<String>,
     pub encoder: Option<String>,

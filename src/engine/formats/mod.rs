@@ -3,3 +3,4 @@
 //! container, on top of the pure parsers in `crate::formats`.
 
 pub mod pavs;
+pub mod says;
