@@ -12,11 +12,13 @@ pub mod formats;
 pub mod pavsdemux;
 pub mod rf1src;
 pub mod saysdemux;
+mod typefind;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     pavsdemux::register(plugin)?;
     rf1src::register(plugin)?;
     saysdemux::register(plugin)?;
+    typefind::register(plugin)?;
     Ok(())
 }
 

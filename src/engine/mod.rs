@@ -18,6 +18,7 @@ pub mod error;
 pub mod format;
 pub mod formats;
 pub mod index;
+pub mod probe;
 pub mod timeline;
 
 pub use bytes::{ByteSource, Chunk, MemorySource, NoSource, SharedBytes};

@@ -21,25 +21,5 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
         "saysdemux",
         gst::Rank::PRIMARY,
         SaysDemux::static_type(),
-    )?;
-    gst::TypeFind::register(
-        Some(plugin),
-        "cctv_says_typefind",
-        gst::Rank::PRIMARY,
-        Some("nvr"),
-        Some(&gst::Caps::new_empty_simple(SINK_CAPS_NAME)),
-        typefind,
     )
-}
-
-/// `SAYS` magic, a printable file name and a header metadata length that
-/// fits the 64 KiB header: certain; the magic alone is not enough.
-fn typefind(tf: &mut gst::TypeFind) {
-    use crate::formats::says;
-    if tf.peek(0, says::PROBE_LEN as u32).is_some_and(says::probe) {
-        tf.suggest(
-            gst::TypeFindProbability::Maximum,
-            &gst::Caps::new_empty_simple(SINK_CAPS_NAME),
-        );
-    }
 }
