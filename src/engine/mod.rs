@@ -9,7 +9,8 @@
 //! - [`demuxer`]: the parse loop, resync, discovery and seeking;
 //! - [`index`]: the compact seek index; [`damage`]: the damage account;
 //! - [`timeline`]: the running-time policy for capture times;
-//! - [`formats`]: the format implementations.
+//! - [`formats`]: the format implementations;
+//! - [`rf1`]: Cyclops rf1 archives (indexed files, read by the engine).
 
 pub mod bytes;
 pub mod damage;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod format;
 pub mod formats;
 pub mod index;
+pub mod rf1;
 pub mod timeline;
 
 pub use bytes::{ByteSource, Chunk, MemorySource, NoSource, SharedBytes};
