@@ -533,10 +533,7 @@ fn piece_len(piece: &PayloadPiece) -> usize {
 }
 
 /// The pieces of `nalus`, each checked to lie inside the packet data.
-fn checked_pieces(
-    track: &Track,
-    nalus: std::ops::Range<usize>,
-) -> io::Result<Vec<PayloadPiece>> {
+fn checked_pieces(track: &Track, nalus: std::ops::Range<usize>) -> io::Result<Vec<PayloadPiece>> {
     nalus.map(|n| track.checked_piece(n)).collect()
 }
 
@@ -643,10 +640,8 @@ mod tests {
 
     impl Dir {
         fn new(name: &str) -> Self {
-            let path = std::env::temp_dir().join(format!(
-                "gst-cctv-rf1-engine-{}-{name}",
-                std::process::id()
-            ));
+            let path = std::env::temp_dir()
+                .join(format!("gst-cctv-rf1-engine-{}-{name}", std::process::id()));
             let _ = std::fs::remove_dir_all(&path);
             std::fs::create_dir_all(&path).unwrap();
             Self(path)
@@ -724,7 +719,9 @@ mod tests {
     }
 
     fn annexb(nals: &[&[u8]]) -> Vec<u8> {
-        nals.iter().flat_map(|n| [&START_CODE[..], n].concat()).collect()
+        nals.iter()
+            .flat_map(|n| [&START_CODE[..], n].concat())
+            .collect()
     }
 
     #[test]
@@ -745,8 +742,8 @@ mod tests {
             assert_eq!(p.dts, p.pts);
             assert_eq!(p.key, i % 5 == 0, "#{i}");
             assert_eq!(p.discont, i == 0, "#{i}");
-            let wall = (START_MS * 1000 + (i / 10) as u64 * 1_000_000) * 1000
-                + rf1::ticks_to_ns(ticks);
+            let wall =
+                (START_MS * 1000 + (i / 10) as u64 * 1_000_000) * 1000 + rf1::ticks_to_ns(ticks);
             assert_eq!(p.wallclock_ns, Some(wall));
             let want = match (i, i % 5) {
                 (0, _) => annexb(&[SPS, PPS, &idr(0)]),
@@ -766,8 +763,17 @@ mod tests {
                 })
                 .collect()
         };
-        assert!(packets[1].parts.iter().any(|p| matches!(p, Part::Read { .. })));
-        let (k5, k10, k15) = (shared(&packets[5]), shared(&packets[10]), shared(&packets[15]));
+        assert!(
+            packets[1]
+                .parts
+                .iter()
+                .any(|p| matches!(p, Part::Read { .. }))
+        );
+        let (k5, k10, k15) = (
+            shared(&packets[5]),
+            shared(&packets[10]),
+            shared(&packets[15]),
+        );
         assert_eq!(&*k5[0], &annexb(&[SPS, PPS])[..]);
         assert!(Arc::ptr_eq(&k5[0], &k10[0]) && Arc::ptr_eq(&k10[0], &k15[0]));
         assert!(Arc::ptr_eq(&k5[1], &shared(&packets[1])[0]));
@@ -783,10 +789,19 @@ mod tests {
         let infos = engine.streams();
         let names: Vec<_> = infos.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(names, ["annexb", "late"]);
-        assert_eq!(infos[0].codec, Codec::H264 { profile: None, level: None });
+        assert_eq!(
+            infos[0].codec,
+            Codec::H264 {
+                profile: None,
+                level: None
+            }
+        );
         assert_eq!((infos[1].width, infos[1].height), (Some(32), Some(16)));
         assert_eq!(infos[1].tags.title.as_deref(), Some("late"));
-        assert_eq!(infos[1].tags.start_unix_us, Some((START_MS + 50) as i64 * 1000));
+        assert_eq!(
+            infos[1].tags.start_unix_us,
+            Some((START_MS + 50) as i64 * 1000)
+        );
         assert_eq!(engine.tags().start_unix_us, Some(START_MS as i64 * 1000));
         let packets = all(&mut engine);
         assert_eq!(packets.len(), 20);
@@ -798,7 +813,10 @@ mod tests {
         assert_eq!(packets[2].parts.len(), 1);
         assert_eq!(
             engine.last_times(),
-            vec![(infos[0].id, packets[18].pts), (infos[1].id, packets[19].pts)]
+            vec![
+                (infos[0].id, packets[18].pts),
+                (infos[1].id, packets[19].pts)
+            ]
         );
         let filtered = Rf1Engine::<SharedBytes>::open(&dir.0, &["late".into()]).unwrap();
         assert_eq!(filtered.streams().len(), 1);
