@@ -363,7 +363,9 @@ impl Rf1Src {
     fn finish(&self) {
         let damage = {
             let mut guard = lock(&self.state);
-            let Some(running) = guard.as_mut() else { return };
+            let Some(running) = guard.as_mut() else {
+                return;
+            };
             if running.finished {
                 return;
             }
@@ -409,15 +411,16 @@ impl Rf1Src {
 
     fn src_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
         match event.view() {
-            gst::EventView::Seek(seek) => self.last_seek.handle(event.seqnum(), || {
-                match self.handle_seek(seek) {
-                    Ok(()) => true,
-                    Err(msg) => {
-                        gst::warning!(CAT, imp = self, "Seek refused: {}", msg);
-                        false
-                    }
-                }
-            }),
+            gst::EventView::Seek(seek) => {
+                self.last_seek
+                    .handle(event.seqnum(), || match self.handle_seek(seek) {
+                        Ok(()) => true,
+                        Err(msg) => {
+                            gst::warning!(CAT, imp = self, "Seek refused: {}", msg);
+                            false
+                        }
+                    })
+            }
             _ => gst::Pad::event_default(pad, Some(&*self.obj()), event),
         }
     }
