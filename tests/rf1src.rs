@@ -1349,3 +1349,43 @@ fn one_pipeline_seek_flushes_each_pad_once() {
         }
     });
 }
+
+#[test]
+fn segment_seek_delivers_its_last_frame_and_one_segment() {
+    let dir = TempDir::new("segment-seek");
+    write_archive(dir.path(), seek_spec());
+    let location = dir.path().to_owned();
+    within(30, "segment seek", move || {
+        let (pipeline, sink) = prerolled(&location);
+        let seen = record_flow(&sink.static_pad("sink").unwrap());
+        seek(
+            &pipeline,
+            gst::SeekFlags::SEGMENT,
+            gst::ClockTime::from_seconds(2),
+            Some(gst::ClockTime::from_mseconds(3_500)),
+        );
+        let _ = pipeline.state(gst::ClockTime::from_seconds(5));
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let msg = wait_for(
+            &pipeline,
+            5,
+            &[gst::MessageType::SegmentDone, gst::MessageType::Error],
+        );
+        pipeline.set_state(gst::State::Null).unwrap();
+        assert_eq!(msg.map(|m| m.type_()), Some(gst::MessageType::SegmentDone));
+        let seen = seen.lock().unwrap().clone();
+        let after_flush = seen.iter().rposition(|w| *w == "flush-stop").unwrap();
+        let rest = &seen[after_flush + 1..];
+        // 2.0 .. 3.4 s: the frame held back for its duration is not lost.
+        assert_eq!(
+            rest.iter().filter(|w| **w == "buffer").count(),
+            15,
+            "{seen:?}"
+        );
+        assert_eq!(
+            rest.iter().filter(|w| **w == "segment").count(),
+            1,
+            "{seen:?}"
+        );
+    });
+}

@@ -185,7 +185,7 @@ pub struct DemuxAdapter<F: Format> {
     /// Duration as computed by the streaming thread (queries read it).
     duration: Mutex<Option<gst::ClockTime>>,
     /// The last seek handled: it reaches the element once per linked pad.
-    last_seek: Mutex<Option<(gst::Seqnum, bool)>>,
+    last_seek: super::seek::SeekOnce,
 }
 
 impl<F: Format> DemuxAdapter<F> {
@@ -235,7 +235,7 @@ impl<F: Format> DemuxAdapter<F> {
             streams: Mutex::new(OutputStreams::default()),
             pull_mode: AtomicBool::new(false),
             duration: Mutex::new(None),
-            last_seek: Mutex::new(None),
+            last_seek: super::seek::SeekOnce::default(),
         }
     }
 
@@ -244,7 +244,7 @@ impl<F: Format> DemuxAdapter<F> {
     pub fn reset(&self, element: &gst::Element) {
         *lock(&self.running) = None;
         *lock(&self.duration) = None;
-        *lock(&self.last_seek) = None;
+        self.last_seek.reset();
         let old = std::mem::take(&mut *lock(&self.streams));
         let mut old = old;
         old.remove_all(element);
@@ -730,23 +730,14 @@ impl<F: Format> DemuxAdapter<F> {
                 if !self.pull_mode.load(Ordering::Relaxed) {
                     return self.sinkpad.push_event(event.clone());
                 }
-                let seqnum = event.seqnum();
-                {
-                    let mut last = lock(&self.last_seek);
-                    if let Some((s, ok)) = *last
-                        && s == seqnum
-                    {
-                        // The same seek through another pad: done once.
-                        return ok;
+                // The same seek through another pad is done once.
+                self.last_seek.handle(event.seqnum(), || {
+                    let result = self.handle_seek(imp, seek);
+                    if let Err(msg) = &result {
+                        gst::warning!(CAT, imp = imp, "Seek refused: {}", msg);
                     }
-                    *last = Some((seqnum, true));
-                }
-                let result = self.handle_seek(imp, seek);
-                if let Err(msg) = &result {
-                    gst::warning!(CAT, imp = imp, "Seek refused: {}", msg);
-                }
-                *lock(&self.last_seek) = Some((seqnum, result.is_ok()));
-                result.is_ok()
+                    result.is_ok()
+                })
             }
             _ => gst::Pad::event_default(pad, Some(&*imp.obj()), event),
         }
@@ -771,39 +762,28 @@ impl<F: Format> DemuxAdapter<F> {
         <T as ObjectSubclass>::Type: IsA<gst::Element>,
     {
         let element = imp.obj().clone().upcast::<gst::Element>();
-        let seqnum = seek.seqnum();
-        let flags = seek.get().1;
-        let duration = *lock(&self.duration);
-        let current = lock(&self.streams).segment().clone();
-        // Everything is checked before the pipeline is touched.
-        let mut segment = super::seek::validate(seek, &current, duration)?;
-        let flush = flags.contains(gst::SeekFlags::FLUSH);
-        if flush {
-            self.sinkpad
-                .push_event(gst::event::FlushStart::builder().seqnum(seqnum).build());
-            OutputStreams::begin_flush(&self.streams, seqnum);
-        } else {
-            let _ = self.sinkpad.pause_task();
-        }
-        let stream_lock = self.sinkpad.stream_lock();
-        if flush {
-            self.sinkpad
-                .push_event(gst::event::FlushStop::builder(true).seqnum(seqnum).build());
-        }
-        let target = segment.start().unwrap_or_default().nseconds();
-        let stop = segment.stop().map(|s| s.nseconds());
-        let outcome = {
-            let mut guard = lock(&self.running);
-            match guard.as_mut() {
-                Some(Running {
-                    engine,
-                    source: Some(src),
-                    ..
-                }) => engine.seek(src, target, stop).map_err(|e| e.to_string()),
-                _ => Err("not running".to_string()),
-            }
+        let key_unit = seek.flags().contains(gst::SeekFlags::KEY_UNIT);
+        let target = super::seek::SeekTarget {
+            element: &element,
+            streams: &self.streams,
+            task_pad: &self.sinkpad,
+            upstream: Some(&self.sinkpad),
+            duration: *lock(&self.duration),
         };
-        if let Ok(outcome) = &outcome {
+        let reposition = |segment: &mut gst::FormattedSegment<gst::ClockTime>| {
+            let target = segment.start().unwrap_or_default().nseconds();
+            let stop = segment.stop().map(|s| s.nseconds());
+            let outcome = {
+                let mut guard = lock(&self.running);
+                match guard.as_mut() {
+                    Some(Running {
+                        engine,
+                        source: Some(src),
+                        ..
+                    }) => engine.seek(src, target, stop).map_err(|e| e.to_string())?,
+                    _ => return Err("not running".to_string()),
+                }
+            };
             gst::debug!(
                 CAT,
                 obj = &element,
@@ -812,7 +792,7 @@ impl<F: Format> DemuxAdapter<F> {
                 outcome.offset,
                 outcome.key_pts
             );
-            if flags.contains(gst::SeekFlags::KEY_UNIT)
+            if key_unit
                 && !outcome.past_end
                 && let Some(key) = outcome.key_pts.map(clock_time)
                 && key < segment.start().unwrap_or_default()
@@ -821,23 +801,10 @@ impl<F: Format> DemuxAdapter<F> {
                 segment.set_time(key);
                 segment.set_position(key);
             }
-        }
-        if flush {
-            OutputStreams::end_flush(&self.streams, seqnum);
-        } else {
-            lock(&self.streams).reset_flow();
-        }
-        lock(&self.streams).set_segment(segment.clone(), seqnum);
-        if outcome.is_ok() && flags.contains(gst::SeekFlags::SEGMENT) {
-            let _ = element.post_message(
-                gst::message::SegmentStart::builder(segment.start().unwrap_or_default())
-                    .src(&element)
-                    .seqnum(seqnum)
-                    .build(),
-            );
-        }
-        drop(stream_lock);
-        let _ = self.start_task(imp);
-        outcome.map(|_| ())
+            Ok(())
+        };
+        super::seek::perform(&target, seek, reposition, || {
+            let _ = self.start_task(imp);
+        })
     }
 }

@@ -425,44 +425,99 @@ impl<K: Key> OutputStreams<K> {
         events
     }
 
-    /// Pushes every held buffer (with the stream's last known duration) and
-    /// then EOS on every pad. Flow errors are ignored: this is the end.
-    pub fn finish(this: &Mutex<Self>) {
-        let work: Vec<_> = {
-            let mut guard = lock(this);
-            let me = &mut *guard;
-            let (segment, seqnum) = (me.segment.clone(), me.seqnum);
-            me.streams
-                .iter_mut()
-                .filter(|s| !s.eos)
-                .map(|s| {
-                    s.eos = true;
-                    let held = s.held.take().map(|mut b| {
-                        if b.duration().is_none()
-                            && let Some(d) = s.last_duration
-                        {
-                            b.make_mut().set_duration(d);
-                        }
-                        b
-                    });
-                    (
-                        s.pad.clone(),
-                        Self::pending_events(s, &segment, seqnum),
-                        held,
-                    )
-                })
-                .collect()
-        };
-        let seqnum = lock(this).seqnum;
-        for (pad, events, held) in work {
+    /// Takes the buffer every stream still holds (with the stream's last
+    /// known duration) and the pending events of every stream; `eos` marks
+    /// them ended. Buffers come in time order across streams.
+    #[allow(clippy::type_complexity)]
+    fn take_held(
+        &mut self,
+        eos: bool,
+    ) -> (
+        Vec<(gst::Pad, Vec<gst::Event>)>,
+        Vec<(gst::Pad, gst::Buffer)>,
+    ) {
+        let (segment, seqnum) = (self.segment.clone(), self.seqnum);
+        let mut events = Vec::new();
+        let mut held = Vec::new();
+        for s in self.streams.iter_mut().filter(|s| !s.eos) {
+            s.eos = eos;
+            if let Some(mut b) = s.held.take() {
+                if b.duration().is_none()
+                    && let Some(d) = s.last_duration
+                {
+                    b.make_mut().set_duration(d);
+                }
+                if let Some(end) = b.pts() {
+                    s.position = Some(s.position.map_or(end, |p| p.max(end)));
+                }
+                held.push((s.pad.clone(), b));
+            }
+            events.push((s.pad.clone(), Self::pending_events(s, &segment, seqnum)));
+        }
+        // Stable: buffers without a time keep their place before the rest.
+        held.sort_by_key(|(_, b)| b.pts());
+        (events, held)
+    }
+
+    /// Pushes what [`OutputStreams::take_held`] took; flow errors are
+    /// ignored (this is the end of the stream or segment).
+    fn push_held(events: Vec<(gst::Pad, Vec<gst::Event>)>, held: Vec<(gst::Pad, gst::Buffer)>) {
+        for (pad, events) in events {
             for e in events {
                 pad.push_event(e);
             }
-            if let Some(b) = held {
-                let _ = pad.push(b);
-            }
+        }
+        for (pad, buffer) in held {
+            let _ = pad.push(buffer);
+        }
+    }
+
+    /// Pushes every held buffer (with the stream's last known duration), in
+    /// time order across pads, and then EOS on every pad. Flow errors are
+    /// ignored: this is the end.
+    pub fn finish(this: &Mutex<Self>) {
+        let (events, held, seqnum) = {
+            let mut me = lock(this);
+            let (events, held) = me.take_held(true);
+            (events, held, me.seqnum)
+        };
+        let pads: Vec<gst::Pad> = events.iter().map(|(p, _)| p.clone()).collect();
+        Self::push_held(events, held);
+        for pad in pads {
             pad.push_event(gst::event::Eos::builder().seqnum(seqnum).build());
         }
+    }
+
+    /// Sends a GAP from `start` (for `duration`, open when `None`) on the
+    /// stream `key`, preceded by its pending sticky events (the segment,
+    /// tags), which are then not sent again before its next buffer.
+    pub fn push_gap(
+        this: &Mutex<Self>,
+        key: K,
+        start: gst::ClockTime,
+        duration: Option<gst::ClockTime>,
+    ) -> bool {
+        let (pad, events) = {
+            let mut guard = lock(this);
+            let me = &mut *guard;
+            let (segment, seqnum) = (&me.segment, me.seqnum);
+            let Some(s) = me.streams.iter_mut().find(|s| s.key == key) else {
+                return false;
+            };
+            let mut events = Self::pending_events(s, segment, seqnum);
+            events.push(
+                gst::event::Gap::builder(start)
+                    .duration(duration)
+                    .seqnum(seqnum)
+                    .build(),
+            );
+            (s.pad.clone(), events)
+        };
+        let mut ok = true;
+        for e in events {
+            ok &= pad.push_event(e);
+        }
+        ok
     }
 
     /// Answers the TIME queries every source pad of these elements handles
@@ -499,7 +554,11 @@ impl<K: Key> OutputStreams<K> {
 
     /// Ends a SEGMENT seek's playback: posts SEGMENT_DONE from `element` and
     /// sends the segment-done event on every pad (instead of EOS).
+    /// The frames the pads hold back are pushed first (in time order), so
+    /// the last frame of the segment is not lost.
     pub fn finish_segment(this: &Mutex<Self>, element: &gst::Element) {
+        let (events, held) = lock(this).take_held(false);
+        Self::push_held(events, held);
         let (position, seqnum) = {
             let me = lock(this);
             (me.position().unwrap_or_default(), me.seqnum)

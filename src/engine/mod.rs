@@ -9,7 +9,8 @@
 //! - [`demuxer`]: the parse loop, resync, discovery and seeking;
 //! - [`index`]: the compact seek index; [`damage`]: the damage account;
 //! - [`timeline`]: the running-time policy for capture times;
-//! - [`formats`]: the format implementations.
+//! - [`formats`]: the format implementations;
+//! - [`rf1`]: Cyclops rf1 archives (indexed files, read by the engine).
 
 pub mod bytes;
 pub mod damage;

@@ -1,0 +1,888 @@
+// SPDX-License-Identifier: MIT
+//! Cyclops rf1 recordings for the engine: an archive (one segment, or every
+//! segment of a camera directory) played as one timeline, one stream per
+//! track.
+//!
+//! Unlike the byte-stream formats ([`Format`](super::Format)), rf1 is a set
+//! of files with an index: the [`Rf1Engine`] opens them itself (plain file
+//! I/O, no GStreamer) and yields [`Packet`]s in time order across tracks and
+//! segments. Payloads are [`Part::Read`] ranges of what was read from the
+//! packet file; start codes and the parameter sets put in front of key
+//! frames are [`Part::Shared`], one allocation reused for many packets.
+//!
+//! Times are exact: ns since the earliest time base of the played tracks,
+//! computed from the integers of each access unit (no drift across
+//! segments). Every read is checked against the packet data's size before
+//! anything is allocated (see [`Track::checked_piece`]).
+
+use crate::common::h264;
+use crate::engine::bytes::{Chunk, SharedBytes};
+use crate::engine::format::{Codec, Packet, Part, StreamId, StreamInfo, StreamKind, Tags};
+use crate::formats::rf1::{
+    self, Archive, ArchivePosition, PayloadPiece, Rf1Error, START_CODE, Track,
+};
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Name of the container in tags and messages.
+pub const CONTAINER: &str = "Cyclops rf1";
+
+/// Reading a packet failed (I/O, or a file that changed under us).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadError(pub String);
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+impl From<&str> for ReadError {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+/// What was wrong with the recording: segments left out, tracks with
+/// damaged indexes (as they were played), access units skipped because
+/// overlapping segments went back in time. Reported once, at the end.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rf1Damage {
+    pub problems: Vec<String>,
+    pub skipped_backwards: u64,
+}
+
+impl Rf1Damage {
+    pub fn any(&self) -> bool {
+        !self.problems.is_empty() || self.skipped_backwards > 0
+    }
+
+    /// One line per problem.
+    pub fn describe(&self) -> String {
+        let mut text = self.problems.join("\n");
+        if self.skipped_backwards > 0 {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&format!(
+                "{} access unit(s) skipped: earlier than what was already played (overlapping segments)",
+                self.skipped_backwards
+            ));
+        }
+        text
+    }
+}
+
+/// Parameter sets last put in front of a key frame: which NALUs, and
+/// their Annex-B bytes.
+struct ParameterSets {
+    segment: usize,
+    nalus: Vec<usize>,
+    bytes: Arc<[u8]>,
+}
+
+/// Where one track's playback is.
+struct Cursor {
+    id: StreamId,
+    name: String,
+    next: Option<ArchivePosition>,
+    /// The packet file of the segment being read.
+    file: Option<(usize, File)>,
+    discont: bool,
+    last_time: Option<u64>,
+    parameter_sets: Option<ParameterSets>,
+}
+
+/// Plays the tracks of an rf1 archive as packets, in time order.
+pub struct Rf1Engine<C = SharedBytes> {
+    archive: Archive,
+    cursors: Vec<Cursor>,
+    /// Running time (ns) at which playback stops (exclusive).
+    stop: Option<u64>,
+    duration_ns: u64,
+    damage: Rf1Damage,
+    /// (segment, track) whose problems are in `damage` already.
+    reported: Vec<(usize, String)>,
+    start_code: Arc<[u8]>,
+    _chunk: PhantomData<fn() -> C>,
+}
+
+impl<C: Chunk> Rf1Engine<C> {
+    /// Opens `location` (a segment base, a track file or a camera
+    /// directory), keeping the tracks named in `tracks` (all when empty).
+    pub fn open(location: &Path, tracks: &[String]) -> Result<Self, Rf1Error> {
+        let names = (!tracks.is_empty()).then_some(tracks);
+        Ok(Self::from_archive(Archive::open_tracks(location, names)?))
+    }
+
+    /// Plays an archive opened already.
+    pub fn from_archive(archive: Archive) -> Self {
+        let damage = Rf1Damage {
+            problems: archive.skipped.clone(),
+            skipped_backwards: 0,
+        };
+        let cursors: Vec<Cursor> = archive
+            .track_names()
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| Cursor {
+                id: StreamId::new(StreamKind::Video, u32::try_from(i).unwrap_or(u32::MAX)),
+                name: name.to_owned(),
+                next: first_position(&archive, name),
+                file: None,
+                discont: true,
+                last_time: None,
+                parameter_sets: None,
+            })
+            .collect();
+        let duration_ns = cursors
+            .iter()
+            .filter_map(|c| {
+                last_position(&archive, &c.name).and_then(|p| archive.time_ns(&c.name, p))
+            })
+            .max()
+            .unwrap_or(0);
+        Self {
+            archive,
+            cursors,
+            stop: None,
+            duration_ns,
+            damage,
+            reported: Vec::new(),
+            start_code: Arc::from(&START_CODE[..]),
+            _chunk: PhantomData,
+        }
+    }
+
+    pub fn archive(&self) -> &Archive {
+        &self.archive
+    }
+
+    /// Time of the last access unit of any track (ns), like the reference
+    /// `Duration()`: not that time plus a frame duration.
+    pub fn duration_ns(&self) -> u64 {
+        self.duration_ns
+    }
+
+    /// One stream per track, in the order of their names.
+    pub fn streams(&self) -> Vec<StreamInfo> {
+        self.cursors
+            .iter()
+            .filter_map(|c| self.stream_info(c))
+            .collect()
+    }
+
+    fn stream_info(&self, cursor: &Cursor) -> Option<StreamInfo> {
+        let track = self
+            .archive
+            .segments
+            .iter()
+            .find_map(|s| s.track(&cursor.name))?;
+        let header = &track.header;
+        let (codec, codec_name) = match header.codec {
+            h264::Codec::H264 => (
+                Codec::H264 {
+                    profile: None,
+                    level: None,
+                },
+                "H.264",
+            ),
+            h264::Codec::H265 => (Codec::H265, "H.265"),
+        };
+        let size = (header.width > 0 && header.height > 0)
+            .then_some((u32::from(header.width), u32::from(header.height)));
+        Some(StreamInfo {
+            id: cursor.id,
+            name: cursor.name.clone(),
+            codec,
+            width: size.map(|s| s.0),
+            height: size.map(|s| s.1),
+            pixel_aspect: None,
+            framerate: None,
+            sparse: false,
+            codec_config: None,
+            tags: Tags {
+                title: Some(cursor.name.clone()),
+                container_format: Some(CONTAINER),
+                video_codec: Some(codec_name),
+                start_unix_us: start_unix_us(header.timebase_us),
+                ..Tags::default()
+            },
+        })
+    }
+
+    /// Metadata of the whole recording: its start (time zero).
+    pub fn tags(&self) -> Tags {
+        let start = self
+            .archive
+            .segments
+            .iter()
+            .flat_map(|s| &s.tracks)
+            .map(|t| t.header.timebase_us)
+            .min();
+        Tags {
+            container_format: Some(CONTAINER),
+            start_unix_us: start.and_then(start_unix_us),
+            ..Tags::default()
+        }
+    }
+
+    /// Where every stream will continue: the running time of its next
+    /// access unit (`None` when it has nothing left).
+    pub fn next_times(&self) -> Vec<(StreamId, Option<u64>)> {
+        self.cursors
+            .iter()
+            .map(|c| (c.id, self.next_time(c)))
+            .collect()
+    }
+
+    /// The running time of the last packet of every stream since the
+    /// start or the last seek.
+    pub fn last_times(&self) -> Vec<(StreamId, Option<u64>)> {
+        self.cursors.iter().map(|c| (c.id, c.last_time)).collect()
+    }
+
+    /// The damage found so far; it is handed out once (a seek and a replay
+    /// report only what was not reported yet).
+    pub fn take_damage(&mut self) -> Rf1Damage {
+        std::mem::take(&mut self.damage)
+    }
+
+    pub fn damage(&self) -> &Rf1Damage {
+        &self.damage
+    }
+
+    /// Running time of a cursor's next access unit.
+    fn next_time(&self, cursor: &Cursor) -> Option<u64> {
+        let pos = cursor.next?;
+        // Never before the origin (the earliest time base); 0 if it were.
+        Some(self.archive.time_ns(&cursor.name, pos).unwrap_or(0))
+    }
+
+    /// The next access unit in time order over all tracks: always the one
+    /// with the smallest timestamp, so no stream runs ahead of another.
+    /// `None` at the end (or at the stop).
+    pub fn next_packet(&mut self) -> Result<Option<Packet<C>>, ReadError> {
+        loop {
+            let mut best: Option<(usize, u64)> = None;
+            for (i, c) in self.cursors.iter().enumerate() {
+                let Some(time) = self.next_time(c) else {
+                    continue;
+                };
+                if best.is_none_or(|(_, t)| time < t) {
+                    best = Some((i, time));
+                }
+            }
+            let Some((ci, time)) = best else {
+                return Ok(None);
+            };
+            let Some(pos) = self.cursors.get(ci).and_then(|c| c.next) else {
+                return Ok(None);
+            };
+            if self.stop.is_some_and(|stop| time >= stop) {
+                if let Some(cursor) = self.cursors.get_mut(ci) {
+                    cursor.next = None;
+                }
+                continue;
+            }
+            let name = self.cursors[ci].name.clone();
+            let next = self.archive.next_au(&name, pos);
+            if next.is_none_or(|n| n.segment != pos.segment) {
+                self.note_problems(pos.segment, &name);
+            }
+            let cursor = &mut self.cursors[ci];
+            cursor.next = next;
+            if cursor.last_time.is_some_and(|last| time < last) {
+                // Overlapping segments: never let time go backwards.
+                self.damage.skipped_backwards += 1;
+                cursor.discont = true;
+                continue;
+            }
+            let packet = self.read_packet(ci, pos, time)?;
+            self.cursors[ci].last_time = Some(time);
+            return Ok(Some(packet));
+        }
+    }
+
+    /// Notes the problems of the track `name` in `segment` (once).
+    fn note_problems(&mut self, segment: usize, name: &str) {
+        if self
+            .reported
+            .iter()
+            .any(|(s, n)| *s == segment && n == name)
+        {
+            return;
+        }
+        let Some(seg) = self.archive.segments.get(segment) else {
+            return;
+        };
+        let Some(track) = seg.track(name) else { return };
+        if track.problems.is_empty() {
+            return;
+        }
+        let text = track
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        self.damage.problems.push(format!(
+            "{}_{}: {} (kept {} of {} index entries, {} access units)",
+            seg.files.base.display(),
+            name,
+            text,
+            track.nalus.len(),
+            track.index_entry_count,
+            track.access_units.len()
+        ));
+        self.reported.push((segment, name.to_owned()));
+    }
+
+    fn read_packet(
+        &mut self,
+        ci: usize,
+        pos: ArchivePosition,
+        time: u64,
+    ) -> Result<Packet<C>, ReadError> {
+        let cursor = self.cursors.get_mut(ci).ok_or("no such track")?;
+        let discont = std::mem::take(&mut cursor.discont);
+        let (id, name) = (cursor.id, cursor.name.clone());
+        let track = track_of(&self.archive, pos.segment, &name)?;
+        let au = track
+            .access_units
+            .get(pos.au)
+            .ok_or("access unit vanished")?;
+        let (key, has_ps, nalus, ticks, timebase_us) = (
+            au.key,
+            au.has_parameter_sets,
+            au.nalu_range(),
+            au.pts_ticks,
+            track.header.timebase_us,
+        );
+        let mut parts = Vec::new();
+        if (key || discont)
+            && !has_ps
+            && let Some(sets) = self.parameter_sets(ci, pos)?
+        {
+            parts.push(Part::Shared(sets));
+        }
+        let Self {
+            archive,
+            cursors,
+            start_code,
+            ..
+        } = self;
+        let track = track_of(archive, pos.segment, &name)?;
+        let cursor = cursors.get_mut(ci).ok_or("no such track")?;
+        let file = open_packets(cursor, archive, pos.segment)?;
+        let pieces = checked_pieces(track, nalus)
+            .map_err(|e| ReadError(format!("{name} access unit {}: {e}", pos.au)))?;
+        let bytes = read_pieces(file, &pieces)
+            .map_err(|e| ReadError(format!("reading {name} access unit {}: {e}", pos.au)))?;
+        let chunk = C::from_vec(bytes);
+        let mut at = 0;
+        let mut run_start = 0;
+        for piece in &pieces {
+            if piece.prepend_start_code {
+                if at > run_start {
+                    parts.push(read_part(&chunk, run_start..at));
+                }
+                parts.push(Part::Shared(start_code.clone()));
+                run_start = at;
+            }
+            at += piece_len(piece);
+        }
+        if at > run_start {
+            parts.push(read_part(&chunk, run_start..at));
+        }
+        Ok(Packet {
+            stream: id,
+            pts: Some(time),
+            dts: Some(time),
+            duration: None,
+            key,
+            discont,
+            // An absurd time base loses the wall clock, not the frame.
+            wallclock_ns: rf1::wall_clock_ns(timebase_us, ticks.into()),
+            parts,
+        })
+    }
+
+    /// The parameter sets in effect at `pos` (looking back into earlier
+    /// segments when this one has none yet), as one shared allocation that
+    /// is reused as long as they stay the same.
+    fn parameter_sets(
+        &mut self,
+        ci: usize,
+        pos: ArchivePosition,
+    ) -> Result<Option<Arc<[u8]>>, ReadError> {
+        let Self {
+            archive, cursors, ..
+        } = self;
+        let cursor = cursors.get_mut(ci).ok_or("no such track")?;
+        let name = cursor.name.clone();
+        for segment in (0..=pos.segment).rev() {
+            let Some(track) = archive.segments.get(segment).and_then(|s| s.track(&name)) else {
+                continue;
+            };
+            let Some(last) = track.access_units.len().checked_sub(1) else {
+                continue;
+            };
+            let au = if segment == pos.segment { pos.au } else { last };
+            let nalus = track.parameter_sets_for(au);
+            if nalus.is_empty() {
+                continue;
+            }
+            if let Some(cached) = &cursor.parameter_sets
+                && cached.segment == segment
+                && cached.nalus == nalus
+            {
+                return Ok(Some(cached.bytes.clone()));
+            }
+            let mut pieces = Vec::with_capacity(nalus.len());
+            for &n in &nalus {
+                pieces.push(
+                    track
+                        .checked_piece(n)
+                        .map_err(|e| ReadError(format!("{name} parameter sets: {e}")))?,
+                );
+            }
+            let file = open_packets(cursor, archive, segment)?;
+            let read = read_pieces(file, &pieces)
+                .map_err(|e| ReadError(format!("reading {name} parameter sets: {e}")))?;
+            let mut bytes = Vec::with_capacity(read.len() + 4 * pieces.len());
+            let mut at = 0;
+            for piece in &pieces {
+                if piece.prepend_start_code {
+                    bytes.extend_from_slice(&START_CODE);
+                }
+                let len = piece_len(piece);
+                bytes.extend_from_slice(read.get(at..at + len).unwrap_or_default());
+                at += len;
+            }
+            let bytes: Arc<[u8]> = Arc::from(bytes);
+            cursor.parameter_sets = Some(ParameterSets {
+                segment,
+                nalus,
+                bytes: bytes.clone(),
+            });
+            return Ok(Some(bytes));
+        }
+        Ok(None)
+    }
+
+    /// Positions every track for a seek to `target_ns`, playing up to
+    /// `stop_ns` (exclusive): each starts at its last key access unit at or
+    /// before the target (exact tick arithmetic: a key frame at exactly the
+    /// target is taken itself), or at its first one. Returns the earliest
+    /// key-frame time used (for KEY_UNIT snapping). Past the end, and not
+    /// `key_unit`, nothing is left to play; with `key_unit` the last GOP
+    /// plays.
+    pub fn seek(&mut self, target_ns: u64, stop_ns: Option<u64>, key_unit: bool) -> Option<u64> {
+        let mut earliest: Option<u64> = None;
+        let past_end = !key_unit && target_ns > self.duration_ns;
+        for c in &mut self.cursors {
+            let pos = if past_end {
+                None
+            } else {
+                self.archive
+                    .key_unit_at_or_before(&c.name, target_ns)
+                    .or_else(|| first_position(&self.archive, &c.name))
+            };
+            if let Some(t) = pos.and_then(|p| self.archive.time_ns(&c.name, p)) {
+                earliest = Some(earliest.map_or(t, |e| e.min(t)));
+            }
+            c.next = pos;
+            c.discont = true;
+            c.last_time = None;
+        }
+        self.stop = stop_ns;
+        earliest
+    }
+}
+
+fn start_unix_us(timebase_us: u64) -> Option<i64> {
+    // An absurd time base loses the wall clock, not the frames.
+    rf1::wall_clock_ns(timebase_us, 0)?;
+    i64::try_from(timebase_us).ok()
+}
+
+fn read_part<C: Chunk>(chunk: &C, range: std::ops::Range<usize>) -> Part<C> {
+    Part::Read {
+        chunk: chunk.clone(),
+        range,
+    }
+}
+
+fn track_of<'a>(archive: &'a Archive, segment: usize, name: &str) -> Result<&'a Track, ReadError> {
+    archive
+        .segments
+        .get(segment)
+        .and_then(|s| s.track(name))
+        .ok_or_else(|| "track vanished".into())
+}
+
+fn piece_len(piece: &PayloadPiece) -> usize {
+    usize::try_from(piece.range.end - piece.range.start).unwrap_or(usize::MAX)
+}
+
+/// The pieces of `nalus`, each checked to lie inside the packet data.
+fn checked_pieces(track: &Track, nalus: std::ops::Range<usize>) -> io::Result<Vec<PayloadPiece>> {
+    nalus.map(|n| track.checked_piece(n)).collect()
+}
+
+/// The bytes of `pieces`, concatenated (no start codes): one read when
+/// they are contiguous. The pieces were checked against the file's size.
+fn read_pieces(file: &File, pieces: &[PayloadPiece]) -> io::Result<Vec<u8>> {
+    let total = pieces
+        .iter()
+        .try_fold(0usize, |sum, p| sum.checked_add(piece_len(p)))
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "access unit too large"))?;
+    let mut out = vec![0; total];
+    let contiguous = pieces
+        .windows(2)
+        .all(|w| w[0].range.end == w[1].range.start);
+    if let (true, Some(first)) = (contiguous, pieces.first()) {
+        read_exact_at(file, &mut out, first.range.start)?;
+        return Ok(out);
+    }
+    let mut at = 0;
+    for piece in pieces {
+        let len = piece_len(piece);
+        read_exact_at(file, &mut out[at..at + len], piece.range.start)?;
+        at += len;
+    }
+    Ok(out)
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    file.read_exact_at(buf, offset)
+}
+
+#[cfg(not(unix))]
+fn read_exact_at(mut file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    file.seek(SeekFrom::Start(offset))?;
+    file.read_exact(buf)
+}
+
+/// The packet file of `segment` for the cursor's track, kept open while the
+/// cursor stays in that segment.
+fn open_packets<'a>(
+    cursor: &'a mut Cursor,
+    archive: &Archive,
+    segment: usize,
+) -> Result<&'a File, ReadError> {
+    if cursor.file.as_ref().is_none_or(|(s, _)| *s != segment) {
+        let path = packets_path(archive, segment, &cursor.name)?;
+        let file = File::open(&path).map_err(|e| ReadError(format!("{}: {e}", path.display())))?;
+        cursor.file = Some((segment, file));
+    }
+    match &cursor.file {
+        Some((_, file)) => Ok(file),
+        None => Err("packet file not open".into()),
+    }
+}
+
+fn first_position(archive: &Archive, name: &str) -> Option<ArchivePosition> {
+    archive
+        .segments
+        .iter()
+        .enumerate()
+        .find_map(|(segment, s)| {
+            let t = s.track(name)?;
+            (!t.access_units.is_empty()).then_some(ArchivePosition { segment, au: 0 })
+        })
+}
+
+fn last_position(archive: &Archive, name: &str) -> Option<ArchivePosition> {
+    archive
+        .segments
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(segment, s)| {
+            let t = s.track(name)?;
+            let au = t.access_units.len().checked_sub(1)?;
+            Some(ArchivePosition { segment, au })
+        })
+}
+
+fn packets_path(archive: &Archive, segment: usize, name: &str) -> Result<PathBuf, ReadError> {
+    archive
+        .segments
+        .get(segment)
+        .ok_or("segment vanished")?
+        .files
+        .tracks
+        .iter()
+        .find(|t| t.name == name)
+        .map(|t| t.packets_path.clone())
+        .ok_or_else(|| ReadError(format!("no packet file for track {name}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::rf1::flags;
+    use crate::formats::rf1::writer::{NaluData, Pts, TrackWriter};
+
+    /// A directory removed when dropped.
+    struct Dir(PathBuf);
+
+    impl Dir {
+        fn new(name: &str) -> Self {
+            let path = std::env::temp_dir()
+                .join(format!("gst-cctv-rf1-engine-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).unwrap();
+            Self(path)
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    const START_MS: u64 = 1_700_000_000_000;
+    const SPS: &[u8] = &[0x67, 1, 2, 3];
+    const PPS: &[u8] = &[0x68, 4];
+
+    fn idr(frame: usize) -> Vec<u8> {
+        vec![0x65, frame as u8, 0xaa]
+    }
+
+    fn slice(frame: usize) -> Vec<u8> {
+        vec![0x41, frame as u8]
+    }
+
+    /// `segments` segments of `frames` frames at 10 fps, a key frame every
+    /// `gop`; bare NALUs (no start codes) when `bare`; SPS/PPS only in the
+    /// very first access unit. Track `name`, time base shifted by `shift_ms`.
+    fn write(dir: &Path, name: &str, shift_ms: u64, segments: usize, frames: usize, gop: usize) {
+        let bare = name != "annexb";
+        let with_code = |nal: &[u8]| -> Vec<u8> {
+            if bare {
+                nal.to_vec()
+            } else {
+                [&START_CODE[..], nal].concat()
+            }
+        };
+        let annexb = if bare { 0 } else { flags::ANNEXB };
+        let mut frame = 0;
+        for s in 0..segments {
+            let start_ms = START_MS + (s * frames) as u64 * 100;
+            let base = dir.join(start_ms.to_string());
+            let mut w = TrackWriter::create(
+                &base,
+                name,
+                h264::Codec::H264,
+                (start_ms + shift_ms) * 1000,
+                (32, 16),
+                Default::default(),
+            )
+            .unwrap();
+            for k in 0..frames {
+                let pts = Pts::Ns(k as u64 * 100_000_000);
+                let (sps, pps) = (with_code(SPS), with_code(PPS));
+                if frame % gop == 0 {
+                    let idr = with_code(&idr(frame));
+                    let mut nalus: Vec<NaluData> = Vec::new();
+                    if frame == 0 {
+                        nalus.push((&sps, flags::ESSENTIAL_META | annexb));
+                        nalus.push((&pps, flags::ESSENTIAL_META | annexb));
+                    }
+                    nalus.push((&idr, flags::KEY | annexb));
+                    w.write_access_unit(pts, &nalus).unwrap();
+                } else {
+                    w.write_access_unit(pts, &[(&with_code(&slice(frame)), annexb)])
+                        .unwrap();
+                }
+                frame += 1;
+            }
+            w.close().unwrap();
+        }
+    }
+
+    fn all(engine: &mut Rf1Engine) -> Vec<Packet<SharedBytes>> {
+        std::iter::from_fn(|| engine.next_packet().unwrap()).collect()
+    }
+
+    fn annexb(nals: &[&[u8]]) -> Vec<u8> {
+        nals.iter()
+            .flat_map(|n| [&START_CODE[..], n].concat())
+            .collect()
+    }
+
+    #[test]
+    fn plays_segments_as_one_timeline_with_start_codes_and_parameter_sets() {
+        let dir = Dir::new("timeline");
+        write(&dir.0, "video", 0, 2, 10, 5);
+        let mut engine = Rf1Engine::open(&dir.0, &[]).unwrap();
+        assert_eq!(
+            engine.duration_ns(),
+            1_000_000_000 + rf1::ticks_to_ns(rf1::ns_to_ticks(900_000_000))
+        );
+        let packets = all(&mut engine);
+        assert_eq!(packets.len(), 20);
+        for (i, p) in packets.iter().enumerate() {
+            let seg_start = (i / 10) as u64 * 1_000_000_000;
+            let ticks = rf1::ns_to_ticks((i % 10) as u64 * 100_000_000);
+            assert_eq!(p.pts, Some(seg_start + rf1::ticks_to_ns(ticks)), "#{i}");
+            assert_eq!(p.dts, p.pts);
+            assert_eq!(p.key, i % 5 == 0, "#{i}");
+            assert_eq!(p.discont, i == 0, "#{i}");
+            let wall =
+                (START_MS * 1000 + (i / 10) as u64 * 1_000_000) * 1000 + rf1::ticks_to_ns(ticks);
+            assert_eq!(p.wallclock_ns, Some(wall));
+            let want = match (i, i % 5) {
+                (0, _) => annexb(&[SPS, PPS, &idr(0)]),
+                (_, 0) => annexb(&[SPS, PPS, &idr(i)]),
+                _ => annexb(&[&slice(i)]),
+            };
+            assert_eq!(p.to_vec(), want, "#{i}");
+        }
+        // Read bytes are shared ranges; start codes and parameter sets are shared
+        // allocations, the same for every packet.
+        let shared = |p: &Packet<SharedBytes>| -> Vec<Arc<[u8]>> {
+            p.parts
+                .iter()
+                .filter_map(|part| match part {
+                    Part::Shared(b) => Some(b.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert!(
+            packets[1]
+                .parts
+                .iter()
+                .any(|p| matches!(p, Part::Read { .. }))
+        );
+        let (k5, k10, k15) = (
+            shared(&packets[5]),
+            shared(&packets[10]),
+            shared(&packets[15]),
+        );
+        assert_eq!(&*k5[0], &annexb(&[SPS, PPS])[..]);
+        assert!(Arc::ptr_eq(&k5[0], &k10[0]) && Arc::ptr_eq(&k10[0], &k15[0]));
+        assert!(Arc::ptr_eq(&k5[1], &shared(&packets[1])[0]));
+        assert!(!engine.take_damage().any());
+    }
+
+    #[test]
+    fn tracks_interleave_by_time_and_describe_themselves() {
+        let dir = Dir::new("tracks");
+        write(&dir.0, "annexb", 0, 1, 10, 5);
+        write(&dir.0, "late", 50, 1, 10, 5);
+        let mut engine = Rf1Engine::open(&dir.0, &[]).unwrap();
+        let infos = engine.streams();
+        let names: Vec<_> = infos.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["annexb", "late"]);
+        assert_eq!(
+            infos[0].codec,
+            Codec::H264 {
+                profile: None,
+                level: None
+            }
+        );
+        assert_eq!((infos[1].width, infos[1].height), (Some(32), Some(16)));
+        assert_eq!(infos[1].tags.title.as_deref(), Some("late"));
+        assert_eq!(
+            infos[1].tags.start_unix_us,
+            Some((START_MS + 50) as i64 * 1000)
+        );
+        assert_eq!(engine.tags().start_unix_us, Some(START_MS as i64 * 1000));
+        let packets = all(&mut engine);
+        assert_eq!(packets.len(), 20);
+        let times: Vec<u64> = packets.iter().map(|p| p.pts.unwrap()).collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+        assert_eq!(packets[1].stream, infos[1].id);
+        assert_eq!(packets[1].pts, Some(50_000_000));
+        // Already Annex-B: the access unit is one read range.
+        assert_eq!(packets[2].parts.len(), 1);
+        assert_eq!(
+            engine.last_times(),
+            vec![
+                (infos[0].id, packets[18].pts),
+                (infos[1].id, packets[19].pts)
+            ]
+        );
+        let filtered = Rf1Engine::<SharedBytes>::open(&dir.0, &["late".into()]).unwrap();
+        assert_eq!(filtered.streams().len(), 1);
+        // Time zero is the kept track's time base.
+        assert_eq!(filtered.next_times()[0].1, Some(0));
+    }
+
+    #[test]
+    fn seeks_start_at_the_key_unit_at_or_before_the_target() {
+        let dir = Dir::new("seek");
+        write(&dir.0, "video", 0, 2, 10, 5);
+        let mut engine = Rf1Engine::open(&dir.0, &[]).unwrap();
+        let key = |i: u64| {
+            (i / 10) * 1_000_000_000 + rf1::ticks_to_ns(rf1::ns_to_ticks((i % 10) * 100_000_000))
+        };
+        // Exactly on a key frame: that key frame (not the GOP before).
+        assert_eq!(engine.seek(key(10), None, false), Some(key(10)));
+        // Just before it: the previous one.
+        assert_eq!(engine.seek(key(10) - 1, None, true), Some(key(5)));
+        let packets = all(&mut engine);
+        assert_eq!(packets.len(), 15);
+        assert!(packets[0].discont && packets[0].key);
+        // After a seek, the parameter sets come first again.
+        assert_eq!(packets[0].to_vec(), annexb(&[SPS, PPS, &idr(5)]));
+        // Stop is exclusive.
+        engine.seek(key(12), Some(key(17)), false);
+        let pts: Vec<_> = all(&mut engine).iter().map(|p| p.pts.unwrap()).collect();
+        assert_eq!(pts, (10..17).map(key).collect::<Vec<_>>());
+        // Past the end: nothing, unless snapping to a key unit (the last GOP).
+        assert_eq!(engine.seek(key(19) + 1, None, false), None);
+        assert!(all(&mut engine).is_empty());
+        assert_eq!(engine.seek(key(19) + 1, None, true), Some(key(15)));
+        assert_eq!(all(&mut engine).len(), 5);
+        // Before the first key frame of a track: its first access unit.
+        assert_eq!(engine.seek(0, None, true), Some(0));
+    }
+
+    #[test]
+    fn damage_is_reported_once_with_every_intact_access_unit_played() {
+        let dir = Dir::new("damage");
+        write(&dir.0, "video", 0, 1, 10, 5);
+        let packets = dir.0.join(format!("{START_MS}_video.rf1p"));
+        let len = std::fs::metadata(&packets).unwrap().len();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&packets)
+            .unwrap()
+            .set_len(len - 1)
+            .unwrap();
+        let mut engine = Rf1Engine::open(&dir.0, &[]).unwrap();
+        assert!(!engine.damage().any(), "reported as played");
+        assert_eq!(all(&mut engine).len(), 9);
+        let damage = engine.take_damage();
+        assert!(damage.any());
+        assert!(damage.describe().contains("kept"), "{}", damage.describe());
+        engine.seek(0, None, false);
+        assert_eq!(all(&mut engine).len(), 9);
+        assert!(!engine.take_damage().any(), "reported once");
+    }
+
+    #[test]
+    fn missing_location_is_an_error() {
+        let dir = Dir::new("missing");
+        assert!(matches!(
+            Rf1Engine::<SharedBytes>::open(&dir.0.join("nothing"), &[]),
+            Err(Rf1Error::NotFound(_) | Rf1Error::NoTracks { .. })
+        ));
+    }
+}
