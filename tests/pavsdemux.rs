@@ -674,43 +674,14 @@ fn muxers_take_the_output_without_a_parser() {
     let frames = regular(12, 3);
     let (file, payloads) = write_psf(&frames, 176, 144);
     let psf = temp_file("avc.psf", &file);
-    let mp4 = tempfile::Builder::new()
-        .suffix(".mp4")
-        .tempfile()
-        .unwrap()
-        .into_temp_path();
-    let pipeline = gst::parse::launch(&format!(
-        "filesrc location={} ! pavsdemux ! mp4mux ! filesink location={}",
-        psf.display(),
-        mp4.display()
-    ))
-    .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let msg = pipeline
-        .bus()
-        .unwrap()
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(20),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .expect("EOS or ERROR within 20 s");
-    pipeline.set_state(gst::State::Null).unwrap();
-    assert_eq!(msg.type_(), gst::MessageType::Eos, "{msg:?}");
+    let mp4 = mux_mp4_without_parser(&format!("filesrc location={} ! pavsdemux", psf.display()));
     // qtdemux gives back every frame: length-prefixed, bit-exact NAL units.
     let run = demux_file("qtdemux", &mp4, "");
     assert!(run.errors.is_empty(), "{:?}", run.errors);
     let out = run.only();
     assert_eq!(out.len(), frames.len());
     for (o, payload) in out.iter().zip(&payloads) {
-        let mut annexb = Vec::new();
-        let mut at = 0;
-        while at + 4 <= o.data.len() {
-            let len = u32::from_be_bytes(o.data[at..at + 4].try_into().unwrap()) as usize;
-            annexb.extend_from_slice(&[0, 0, 0, 1]);
-            annexb.extend_from_slice(&o.data[at + 4..at + 4 + len]);
-            at += 4 + len;
-        }
-        assert_eq!(&annexb, payload);
+        assert_eq!(&avc_to_annexb(&o.data), payload);
     }
     // and they decode.
     let decoded = demux_file("qtdemux", &mp4, "h264parse ! avdec_h264");

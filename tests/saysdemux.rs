@@ -1545,3 +1545,35 @@ fn generated_lengths_that_lie_lose_only_their_own_chunk() {
         check_damaged_generated(&format!("{what} (#{i})"), &bytes, &chunks);
     }
 }
+
+#[test]
+fn muxers_take_the_video_without_a_parser() {
+    let (input, chunks) = pipeline_input();
+    let mp4 = support::mux_mp4_without_parser(&format!(
+        "filesrc location=\"{}\" ! saysdemux name=d d.video_1",
+        input.path.display()
+    ));
+    let run = support::demux_file("qtdemux", &mp4, "");
+    assert!(run.errors.is_empty(), "{:?}", run.errors);
+    let out = run.only();
+    let want: Vec<&GenChunk> = chunks.iter().filter(|c| c.pad == "video_1").collect();
+    assert_eq!(out.len(), want.len());
+    // Bit-exact apart from the in-band parameter sets, which are in the
+    // decoder config now.
+    let strip = |annexb: &[u8]| -> Vec<u8> {
+        let mut v = Vec::new();
+        for nal in gstcctv::common::h264::annexb_nal_units(annexb) {
+            if !matches!(nal[0] & 0x1f, 7 | 8) {
+                v.extend_from_slice(&[0, 0, 0, 1]);
+                v.extend_from_slice(nal);
+            }
+        }
+        v
+    };
+    for (o, c) in out.iter().zip(&want) {
+        assert_eq!(strip(&support::avc_to_annexb(&o.data)), strip(&c.payload));
+    }
+    let decoded = support::demux_file("qtdemux", &mp4, "h264parse ! avdec_h264");
+    assert!(decoded.errors.is_empty(), "{:?}", decoded.errors);
+    assert_eq!(decoded.only().len(), want.len());
+}

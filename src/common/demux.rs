@@ -503,8 +503,6 @@ impl<F: Format> DemuxAdapter<F> {
             tags: present::tag_list(&info.tags),
             flags: present::stream_flags(info),
         };
-        let avc_caps = present::avc_caps(info);
-        let default_caps = spec.caps.clone();
         let mut avc = false;
         OutputStreams::add_stream_negotiated(
             &self.streams,
@@ -528,17 +526,10 @@ impl<F: Format> DemuxAdapter<F> {
                     })
             },
             |pad| {
-                // Byte-stream is the default; a peer that takes only
-                // length-prefixed H.264 (a muxer with no parser in front) gets
-                // stream-format=avc.
-                let avc_caps = avc_caps?;
-                let peer = pad.peer()?.query_caps(None);
-                if peer.can_intersect(&default_caps) || !peer.can_intersect(&avc_caps) {
-                    return None;
-                }
-                gst::debug!(CAT, obj = pad, "Downstream takes avc: {}", avc_caps);
+                let caps = present::negotiate_avc(pad, info)?;
+                gst::debug!(CAT, obj = pad, "Downstream takes avc: {}", caps);
                 avc = true;
-                Some(avc_caps)
+                Some(caps)
             },
         )
         .map_err(|err| {

@@ -183,6 +183,19 @@ pub fn avc_caps(info: &StreamInfo) -> Option<gst::Caps> {
     Some(caps)
 }
 
+/// Byte-stream is the default; a peer that takes only length-prefixed H.264
+/// (a muxer with no parser in front) gets `stream-format=avc`. Called once
+/// the pad is added and linked; `None` keeps the default caps.
+pub fn negotiate_avc(pad: &gst::Pad, info: &StreamInfo) -> Option<gst::Caps> {
+    use gst::prelude::*;
+    let avc_caps = avc_caps(info)?;
+    let peer = pad.peer()?.query_caps(None);
+    if peer.can_intersect(&caps(info)) || !peer.can_intersect(&avc_caps) {
+        return None;
+    }
+    Some(avc_caps)
+}
+
 /// Stream-start flags of a stream.
 pub fn stream_flags(info: &StreamInfo) -> gst::StreamFlags {
     if info.sparse {

@@ -44,6 +44,8 @@ struct Settings {
 struct Running {
     engine: Rf1Engine<GstChunk>,
     maker: BufferMaker,
+    /// Tracks negotiated to length-prefixed output (`stream-format=avc`).
+    avc: Vec<StreamId>,
     /// EOS (or SEGMENT_DONE) was sent for the current segment.
     finished: bool,
 }
@@ -103,7 +105,7 @@ impl Rf1Src {
                 ["No location set"]
             ));
         };
-        let engine = Rf1Engine::<GstChunk>::open(&location, &settings.tracks).map_err(|e| {
+        let mut engine = Rf1Engine::<GstChunk>::open(&location, &settings.tracks).map_err(|e| {
             let kind = match e {
                 Rf1Error::Io { .. } => gst::ResourceError::Read,
                 Rf1Error::NotFound(_)
@@ -135,6 +137,7 @@ impl Rf1Src {
         *lock(&self.state) = Some(Running {
             engine,
             maker: BufferMaker::default(),
+            avc: Vec::new(),
             finished: false,
         });
         self.last_seek.reset();
@@ -158,23 +161,37 @@ impl Rf1Src {
                 flags: present::stream_flags(info),
             };
             // Pads added so far stay in `streams` on failure: stop() removes them.
-            OutputStreams::add_stream_unlocked(&self.streams, &element, spec, |builder| {
-                builder
-                    .event_function(|pad, parent, event| {
-                        Rf1Src::catch_panic_pad_function(
-                            parent,
-                            || false,
-                            |imp| imp.src_event(pad, event),
-                        )
-                    })
-                    .query_function(|pad, parent, query| {
-                        Rf1Src::catch_panic_pad_function(
-                            parent,
-                            || false,
-                            |imp| imp.src_query(pad, query),
-                        )
-                    })
-            })?;
+            let mut avc = false;
+            OutputStreams::add_stream_negotiated(
+                &self.streams,
+                &element,
+                spec,
+                |builder| {
+                    builder
+                        .event_function(|pad, parent, event| {
+                            Rf1Src::catch_panic_pad_function(
+                                parent,
+                                || false,
+                                |imp| imp.src_event(pad, event),
+                            )
+                        })
+                        .query_function(|pad, parent, query| {
+                            Rf1Src::catch_panic_pad_function(
+                                parent,
+                                || false,
+                                |imp| imp.src_query(pad, query),
+                            )
+                        })
+                },
+                |pad| {
+                    let caps = present::negotiate_avc(pad, info)?;
+                    avc = true;
+                    Some(caps)
+                },
+            )?;
+            if avc && let Some(running) = lock(&self.state).as_mut() {
+                running.avc.push(info.id);
+            }
         }
         let task_pad = lock(&self.streams).pads().first().cloned();
         *lock(&self.task_pad) = task_pad;
@@ -288,7 +305,8 @@ impl Rf1Src {
             match running.engine.next_packet() {
                 Ok(Some(packet)) => {
                     let stream = packet.stream;
-                    if let Some(buffer) = running.maker.buffer(packet, false) {
+                    let avc = running.avc.contains(&stream);
+                    if let Some(buffer) = running.maker.buffer(packet, avc) {
                         work.push(Work::Push(stream, buffer));
                     }
                 }
@@ -624,14 +642,20 @@ impl ElementImpl for Rf1Src {
             let mut caps = gst::Caps::new_empty();
             {
                 let caps = caps.get_mut().unwrap();
-                for name in ["video/x-h264", "video/x-h265"] {
-                    caps.append(
-                        gst::Caps::builder(name)
-                            .field("stream-format", "byte-stream")
-                            .field("alignment", "au")
-                            .build(),
-                    );
-                }
+                // H.264 also as length-prefixed (`avc`) for muxers with no
+                // parser in front; H.265 as byte-stream only.
+                caps.append(
+                    gst::Caps::builder("video/x-h264")
+                        .field("stream-format", gst::List::new(["byte-stream", "avc"]))
+                        .field("alignment", "au")
+                        .build(),
+                );
+                caps.append(
+                    gst::Caps::builder("video/x-h265")
+                        .field("stream-format", "byte-stream")
+                        .field("alignment", "au")
+                        .build(),
+                );
             }
             vec![
                 gst::PadTemplate::new(

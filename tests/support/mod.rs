@@ -298,3 +298,46 @@ pub fn i420_bytes(sample_caps: &gst::Caps, buffer: &gst::BufferRef) -> Vec<u8> {
     }
     out
 }
+
+/// Runs `head ! mp4mux ! filesink` with no parser in between (the element
+/// must offer what mp4mux takes) and returns the MP4, removed on drop.
+#[allow(dead_code)]
+pub fn mux_mp4_without_parser(head: &str) -> tempfile::TempPath {
+    init();
+    let mp4 = tempfile::Builder::new()
+        .suffix(".mp4")
+        .tempfile()
+        .unwrap()
+        .into_temp_path();
+    let pipeline = gst::parse::launch(&format!(
+        "{head} ! mp4mux ! filesink location=\"{}\"",
+        mp4.display()
+    ))
+    .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let msg = pipeline
+        .bus()
+        .unwrap()
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(30),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("EOS or ERROR within 30 s");
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert_eq!(msg.type_(), gst::MessageType::Eos, "{msg:?}");
+    mp4
+}
+
+/// Length-prefixed (avc) access units back to Annex-B.
+#[allow(dead_code)]
+pub fn avc_to_annexb(data: &[u8]) -> Vec<u8> {
+    let mut annexb = Vec::new();
+    let mut at = 0;
+    while at + 4 <= data.len() {
+        let len = u32::from_be_bytes(data[at..at + 4].try_into().unwrap()) as usize;
+        annexb.extend_from_slice(&[0, 0, 0, 1]);
+        annexb.extend_from_slice(&data[at + 4..(at + 4 + len).min(data.len())]);
+        at += 4 + len;
+    }
+    annexb
+}

@@ -170,12 +170,23 @@ impl<C: Chunk> Rf1Engine<C> {
         self.duration_ns
     }
 
-    /// One stream per track, in the order of their names.
-    pub fn streams(&self) -> Vec<StreamInfo> {
-        self.cursors
-            .iter()
-            .filter_map(|c| self.stream_info(c))
-            .collect()
+    /// One stream per track, in the order of their names. H.264 tracks
+    /// carry the parameter sets of their first access unit (read here), so
+    /// front ends can offer length-prefixed output.
+    pub fn streams(&mut self) -> Vec<StreamInfo> {
+        let mut infos = Vec::new();
+        for ci in 0..self.cursors.len() {
+            let Some(mut info) = self.stream_info(&self.cursors[ci]) else {
+                continue;
+            };
+            if matches!(info.codec, Codec::H264 { .. })
+                && let Some(first) = self.cursors[ci].next
+            {
+                info.codec_config = self.parameter_sets(ci, first).ok().flatten();
+            }
+            infos.push(info);
+        }
+        infos
     }
 
     fn stream_info(&self, cursor: &Cursor) -> Option<StreamInfo> {
@@ -818,7 +829,7 @@ mod tests {
                 (infos[1].id, packets[19].pts)
             ]
         );
-        let filtered = Rf1Engine::<SharedBytes>::open(&dir.0, &["late".into()]).unwrap();
+        let mut filtered = Rf1Engine::<SharedBytes>::open(&dir.0, &["late".into()]).unwrap();
         assert_eq!(filtered.streams().len(), 1);
         // Time zero is the kept track's time base.
         assert_eq!(filtered.next_times()[0].1, Some(0));
