@@ -202,11 +202,10 @@ fn check_run_against(name: &str, mode: &str, run: &Run, expected: &[Expected], d
     }
 }
 
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
 #[test]
 fn samples_every_intact_chunk_bit_exact_on_one_clock_pull_and_push() {
-    let Some(dir) = shared_samples("says") else {
-        return;
-    };
+    let dir = shared_samples("says");
     for name in SAMPLES {
         let path = dir.join(format!("{name}.nvr"));
         let bytes = std::fs::read(&path).unwrap();
@@ -1339,9 +1338,7 @@ fn check_mutated_sample(
     damaged: &[u64],
     damaged_bytes: u64,
 ) {
-    let Some(dir) = shared_samples("says") else {
-        return;
-    };
+    let dir = shared_samples("says");
     let mut bytes = std::fs::read(dir.join(format!("{name}.nvr"))).unwrap();
     let index: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join(format!("{name}.index.json"))).unwrap(),
@@ -1379,11 +1376,10 @@ fn pick<'a>(chunks: &'a [Value], from: usize, kind: &str, next: &str) -> &'a Val
         .unwrap()
 }
 
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
 #[test]
 fn sample_audio_length_pair_of_65535_is_one_damaged_chunk() {
-    let Some(dir) = shared_samples("says") else {
-        return;
-    };
+    let dir = shared_samples("says");
     let index: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("basic.index.json")).unwrap())
             .unwrap();
@@ -1408,11 +1404,10 @@ fn sample_audio_length_pair_of_65535_is_one_damaged_chunk() {
     }
 }
 
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
 #[test]
 fn sample_video_chunk_missing_one_media_byte_is_damage_and_the_next_chunk_is_kept() {
-    let Some(dir) = shared_samples("says") else {
-        return;
-    };
+    let dir = shared_samples("says");
     for (name, from, next) in [
         ("basic", 10, "audio"),
         ("two_cameras", 60, "video"),

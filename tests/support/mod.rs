@@ -17,18 +17,20 @@ pub fn init() {
     });
 }
 
-/// `../shared/samples/<dir>` beside the checkout, or `None` (and a message)
-/// when it is not there.
-pub fn shared_samples(dir: &str) -> Option<PathBuf> {
+/// `../shared/samples/<dir>` beside the checkout. Tests that need it are
+/// `#[ignore]`d, so that without the samples they are reported as skipped;
+/// `scripts/test.sh` runs them (`--include-ignored`) where the samples
+/// exist, and there a missing directory is a failure, not a pass.
+pub fn shared_samples(dir: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/samples")
         .join(dir);
-    if path.is_dir() {
-        Some(path)
-    } else {
-        eprintln!("SKIPPED: {} not found", path.display());
-        None
-    }
+    assert!(
+        path.is_dir(),
+        "needs {} (run the sample tests only where ../shared/samples exists)",
+        path.display()
+    );
+    path
 }
 
 /// One buffer as it left the element.
