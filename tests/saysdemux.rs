@@ -935,10 +935,10 @@ fn pipeline_input() -> (TempInput, Vec<GenChunk>) {
 #[test]
 fn pipeline_to_mp4_with_aac() {
     init();
-    if gst::ElementFactory::find("avenc_aac").is_none() {
-        eprintln!("SKIPPED: avenc_aac missing");
-        return;
-    }
+    assert!(
+        gst::ElementFactory::find("avenc_aac").is_some(),
+        "avenc_aac missing (scripts/setup.sh installs gstreamer1.0-libav)"
+    );
     let (input, chunks) = pipeline_input();
     let out = input.with_file_name("out.mp4");
     run_to_eos(&format!(
