@@ -2,7 +2,7 @@
 //! Turns capture times that may run backwards, repeat, or jump by hours into
 //! a zero-based running time that never decreases (pure Rust, nanoseconds).
 //!
-//! Policy (documented in the README):
+//! Policy (documented in `docs/pavs.md`, "Running time"):
 //! - Running time is capture time minus the first capture time, as long as
 //!   capture time moves forward: real time is kept, including long gaps
 //!   (they are flagged as discontinuities). With `max_gap` set, a forward

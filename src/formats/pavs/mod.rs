@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-//! VMax DVR backup blocks (`.psf`, "PAVS"). See `docs/pavs.md` in the shared
-//! ground truth for the layout and the evidence behind every field.
+//! VMax DVR backup blocks (`.psf`, "PAVS"). See `docs/pavs.md` for the layout,
+//! the validation rules and the evidence behind every field.
 //!
 //! A file is a plain sequence of blocks, one H.264 frame each: a 0x240-byte
 //! header, the payload, then padding (stale bytes, not zeros) up to a multiple

@@ -4,8 +4,8 @@
 //!
 //! A track is `<base>_<name>.rf1i` (32-byte header + one u64 entry per NALU +
 //! a sentinel) and `<base>_<name>.rf1p` (concatenated NALU payloads).
-//! See `shared/docs/rf1.md` and `docs/rf1-findings.md` for the layout and the facts
-//! observed on real files.
+//! See `docs/rf1.md` for the layout, crash recovery, damage rules and the
+//! facts observed on the reference corpus.
 
 mod archive;
 mod location;

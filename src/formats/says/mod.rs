@@ -5,7 +5,8 @@
 //! back to back. Chunks start with a two-digit stream id `NS` (N = camera,
 //! S = substream: 0 key, 1 delta, 7 mu-law, 9 Opus) and a type (`dc` video,
 //! `wb` audio), except JPEG snapshots, which are raw `FF D8 .. FF D9` blobs.
-//! See `docs/says-findings.md` for what the sample data showed beyond the spec.
+//! See `docs/says.md` for the layout, the resync rules and what the sample
+//! data showed beyond the public description.
 //!
 //! Everything here works on byte slices, never panics on arbitrary input and
 //! never trusts a length before checking it against [`MAX_CHUNK_LEN`] and the
@@ -169,7 +170,7 @@ fn header_metadata_len(data: &[u8]) -> Result<usize, Error> {
     let len = read_u32(data, HEADER_META_LEN_OFFSET).ok_or(Error::Truncated {
         needed: HEADER_META_OFFSET,
     })?;
-    // The header metadata length does not count its own 4 bytes (see notes).
+    // The header metadata length does not count its own 4 bytes (see docs/says.md).
     match usize::try_from(len) {
         Ok(len) if len <= FILE_HEADER_LEN - HEADER_META_OFFSET => Ok(len),
         _ => Err(Error::BadMetadataLength(len)),
