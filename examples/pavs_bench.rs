@@ -16,8 +16,8 @@
 //! Usage: pavs_bench [BLOCKS] [DIR]
 
 use gst::prelude::*;
-use gstcctv::common::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
+use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -5,8 +5,8 @@
 //!
 //! Usage: psf_sample OUTPUT.psf
 
-use gstcctv::common::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
+use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use std::io::{BufWriter, Write};
 
 fn main() -> std::io::Result<()> {

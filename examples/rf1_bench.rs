@@ -15,9 +15,9 @@
 //!   flushing KEY_UNIT seek to the first buffer at an appsink, for both.
 
 use gst::prelude::*;
-use gstcctv::common::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use gstcctv::formats::rf1::writer::{NaluData, Pts, TrackWriter};
 use gstcctv::formats::rf1::{Codec, flags};
+use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use std::path::Path;
 use std::time::{Duration, Instant};
 

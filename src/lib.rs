@@ -6,12 +6,16 @@
 
 use gst::glib;
 
-pub mod common;
+// The GStreamer side: private to the plugin.
+mod common;
+mod pavsdemux;
+mod rf1src;
+mod saysdemux;
+
+// GStreamer-free: what other front ends (tools, tests, fuzzers) build on.
 pub mod engine;
 pub mod formats;
-pub mod pavsdemux;
-pub mod rf1src;
-pub mod saysdemux;
+pub mod h264;
 mod typefind;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
@@ -28,8 +32,10 @@ gst::plugin_define!(
     plugin_init,
     concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
     "MIT/X11",
+    // source module, binary package, origin (no public URL yet: the
+    // project's name rather than a placeholder address)
     env!("CARGO_PKG_NAME"),
     env!("CARGO_PKG_NAME"),
-    env!("CARGO_PKG_REPOSITORY"),
+    "gst-cctv",
     env!("BUILD_REL_DATE")
 );

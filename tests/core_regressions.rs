@@ -13,10 +13,10 @@
 mod support;
 
 use gst::prelude::*;
-use gstcctv::common::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
 use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter};
 use gstcctv::formats::says::{MetaEntry, MetaValue};
+use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

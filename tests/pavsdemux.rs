@@ -5,8 +5,8 @@
 mod support;
 
 use gst::prelude::*;
-use gstcctv::common::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
+use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use support::*;

@@ -9,9 +9,9 @@ use std::fs;
 use std::path::Path;
 
 use gst::prelude::*;
-use gstcctv::common::h264::{BaselineParams, START_CODE, SyntheticEncoder, test_picture};
 use gstcctv::formats::rf1::writer::{NaluData, Pts, TrackWriter};
 use gstcctv::formats::rf1::{Codec, flags, ticks_to_ns};
+use gstcctv::h264::{BaselineParams, START_CODE, SyntheticEncoder, test_picture};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use support::{Out, Run, run_pipeline};
@@ -400,7 +400,7 @@ fn bare_nalus_get_start_codes_and_decode() {
         assert_eq!(!out.is_delta(), key, "#{i}");
         if key {
             // SPS + PPS in front of every key frame, though stored only once.
-            let types: Vec<u8> = gstcctv::common::h264::annexb_nal_units(&out.data)
+            let types: Vec<u8> = gstcctv::h264::annexb_nal_units(&out.data)
                 .map(|n| n[0] & 0x1f)
                 .collect();
             assert_eq!(types, [7, 8, 5], "#{i}");
@@ -507,7 +507,7 @@ fn muxers_take_the_output_without_a_parser() {
     // in front of key frames into the decoder config.
     let strip = |annexb: &[u8]| -> Vec<u8> {
         let mut out = Vec::new();
-        for nal in gstcctv::common::h264::annexb_nal_units(annexb) {
+        for nal in gstcctv::h264::annexb_nal_units(annexb) {
             if !matches!(nal[0] & 0x1f, 7 | 8) {
                 out.extend_from_slice(&[0, 0, 0, 1]);
                 out.extend_from_slice(nal);

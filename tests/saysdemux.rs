@@ -11,9 +11,9 @@ mod support;
 mod says_gpx;
 
 use gst::prelude::*;
-use gstcctv::common::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter};
 use gstcctv::formats::says::{MetaEntry, MetaValue};
+use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -1557,7 +1557,7 @@ fn muxers_take_the_video_without_a_parser() {
     // decoder config now.
     let strip = |annexb: &[u8]| -> Vec<u8> {
         let mut v = Vec::new();
-        for nal in gstcctv::common::h264::annexb_nal_units(annexb) {
+        for nal in gstcctv::h264::annexb_nal_units(annexb) {
             if !matches!(nal[0] & 0x1f, 7 | 8) {
                 v.extend_from_slice(&[0, 0, 0, 1]);
                 v.extend_from_slice(nal);

@@ -2,7 +2,6 @@
 //! Machinery shared by the elements of this plugin.
 
 pub mod demux;
-pub mod h264;
 pub mod present;
 pub mod seek;
 pub mod streams;

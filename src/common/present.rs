@@ -175,7 +175,7 @@ pub fn avc_caps(info: &StreamInfo) -> Option<gst::Caps> {
     if !matches!(info.codec, Codec::H264 { .. }) {
         return None;
     }
-    let config = crate::common::h264::avc_decoder_config(info.codec_config.as_deref()?)?;
+    let config = crate::h264::avc_decoder_config(info.codec_config.as_deref()?)?;
     let mut caps = caps(info);
     let s = caps.make_mut().structure_mut(0)?;
     s.set("stream-format", "avc");
@@ -318,7 +318,7 @@ impl BufferMaker {
 
 /// Appends the NAL units of Annex-B `parts` as length-prefixed units.
 fn append_avc(b: &mut gst::BufferRef, parts: &[Part<GstChunk>]) -> Option<()> {
-    use crate::common::h264::annexb_nal_ranges;
+    use crate::h264::annexb_nal_ranges;
     for part in parts {
         match part {
             Part::Read { chunk, range } => {

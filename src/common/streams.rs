@@ -97,10 +97,6 @@ impl<K: Key> OutputStreams<K> {
         self.streams.iter().any(|s| s.key == key)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.streams.is_empty()
-    }
-
     pub fn pads(&self) -> Vec<gst::Pad> {
         self.streams.iter().map(|s| s.pad.clone()).collect()
     }
@@ -151,23 +147,13 @@ impl<K: Key> OutputStreams<K> {
         self.group_id = gst::GroupId::next();
     }
 
-    /// Creates the pad for `spec`, sends stream-start, caps and tags, and
-    /// adds it to `element`, holding no lock while `pad-added` handlers
-    /// run. A pad created during a flushing seek is flushed too. The
-    /// segment follows with the first buffer. `setup` installs the pad's
-    /// event/query functions.
-    pub fn add_stream_unlocked(
-        this: &Mutex<Self>,
-        element: &gst::Element,
-        spec: StreamSpec<K>,
-        setup: impl FnOnce(gst::PadBuilder<gst::Pad>) -> gst::PadBuilder<gst::Pad>,
-    ) -> Result<(), gst::ErrorMessage> {
-        Self::add_stream_negotiated(this, element, spec, setup, |_| None)
-    }
-
-    /// As [`OutputStreams::add_stream_unlocked`], but the caps are decided
-    /// once the pad is added (and linked by `pad-added` handlers): `choose`
-    /// may replace `spec.caps` with what the peer takes.
+    /// Creates the pad for `spec`, sends stream-start, adds it to `element`
+    /// holding no lock while `pad-added` handlers run, then sends caps: the
+    /// caps are decided once the pad is added (and linked by the handlers):
+    /// `choose` may replace `spec.caps` with what the peer takes. A pad
+    /// created during a flushing seek is flushed too. The segment and tags
+    /// follow with the first buffer. `setup` installs the pad's event and
+    /// query functions.
     pub fn add_stream_negotiated(
         this: &Mutex<Self>,
         element: &gst::Element,
@@ -248,59 +234,6 @@ impl<K: Key> OutputStreams<K> {
         let event = gst::event::FlushStop::builder(true).seqnum(seqnum).build();
         for pad in pads {
             pad.push_event(event.clone());
-        }
-    }
-
-    /// Creates the pad for `spec`, sends stream-start, caps and tags, and
-    /// adds it to `element`. The segment follows with the first buffer.
-    /// `setup` installs the pad's event/query functions.
-    pub fn add_stream(
-        &mut self,
-        element: &gst::Element,
-        spec: StreamSpec<K>,
-        setup: impl FnOnce(gst::PadBuilder<gst::Pad>) -> gst::PadBuilder<gst::Pad>,
-    ) -> Result<(), gst::ErrorMessage> {
-        let templ = element.pad_template(spec.template).ok_or_else(|| {
-            gst::error_msg!(gst::CoreError::Pad, ["No pad template {}", spec.template])
-        })?;
-        let pad =
-            setup(gst::Pad::builder_from_template(&templ).name(spec.pad_name.as_str())).build();
-        pad.set_active(true)
-            .map_err(|_| gst::error_msg!(gst::CoreError::Pad, ["Failed to activate pad"]))?;
-        let stream_id = pad.create_stream_id(element, Some(spec.pad_name.as_str()));
-        pad.push_event(
-            gst::event::StreamStart::builder(&stream_id)
-                .group_id(self.group_id)
-                .flags(spec.flags)
-                .build(),
-        );
-        pad.push_event(gst::event::Caps::new(&spec.caps));
-        self.combiner.add_pad(&pad);
-        element.add_pad(&pad).map_err(|_| {
-            gst::error_msg!(gst::CoreError::Pad, ["Failed to add pad {}", spec.pad_name])
-        })?;
-        self.streams.push(Stream {
-            key: spec.key,
-            pad,
-            sparse: spec.flags.contains(gst::StreamFlags::SPARSE),
-            needs_segment: true,
-            pending_tags: Some(spec.tags),
-            held: None,
-            last_duration: None,
-            position: None,
-            eos: false,
-        });
-        Ok(())
-    }
-
-    /// Queues a tag update for a stream, sent before its next buffer.
-    pub fn merge_tags(&mut self, key: K, tags: &gst::TagList) {
-        if let Some(s) = self.streams.iter_mut().find(|s| s.key == key) {
-            let merged = match s.pending_tags.take() {
-                Some(t) => t.merge(tags, gst::TagMergeMode::Replace),
-                None => tags.clone(),
-            };
-            s.pending_tags = Some(merged);
         }
     }
 

@@ -3,13 +3,13 @@
 //! parameter sets made up from the picture size in front of every key
 //! frame, per-channel timelines on one origin.
 
-use crate::common::h264::{BaselineParams, VuiHints, analog_pixel_aspect_ratio};
 use crate::engine::bytes::Chunk;
 use crate::engine::format::{
     Codec, Format, Packet, Parsed, Part, StreamId, StreamInfo, StreamKind, Tags, UnitData,
 };
 use crate::engine::timeline::{GAP_NS, Timeline};
 use crate::formats::pavs::{self, BlockHeader, BlockParse};
+use crate::h264::{BaselineParams, VuiHints, analog_pixel_aspect_ratio};
 use std::sync::Arc;
 
 /// Options of the PAVS format.

@@ -15,12 +15,12 @@
 //! segments). Every read is checked against the packet data's size before
 //! anything is allocated (see [`Track::checked_piece`]).
 
-use crate::common::h264;
 use crate::engine::bytes::{Chunk, SharedBytes};
 use crate::engine::format::{Codec, Packet, Part, StreamId, StreamInfo, StreamKind, Tags};
 use crate::formats::rf1::{
     self, Archive, ArchivePosition, PayloadPiece, Rf1Error, START_CODE, Track,
 };
+use crate::h264;
 use std::fmt;
 use std::fs::File;
 use std::io;

@@ -17,7 +17,6 @@
 //! before them. A chunk whose time is beyond what the engine can represent
 //! is damage (the engine drops it) and leaves the timeline untouched.
 
-use crate::common::h264::{Codec as NalCodec, annexb_nal_units};
 use crate::engine::bytes::Chunk;
 use crate::engine::demuxer::MAX_RUNNING_TIME;
 use crate::engine::format::{
@@ -26,6 +25,7 @@ use crate::engine::format::{
 use crate::formats::says::{
     self, ChunkContext, ChunkKind, ChunkParse, FileHeader, MetaEntry, MetaValue, Telemetry,
 };
+use crate::h264::{Codec as NalCodec, annexb_nal_units};
 use std::ops::Range;
 
 /// Chunk timestamps in this range (µs) are taken for Unix time.

@@ -6,6 +6,9 @@
 //! header, the payload, then padding (stale bytes, not zeros) up to a multiple
 //! of 512. There is no file header and no index.
 
+/// Writes the format: for tests, fuzz seeds and examples (feature
+/// `writers`), not shipped in the plugin.
+#[cfg(any(test, feature = "writers"))]
 pub mod writer;
 
 use std::ops::Range;
@@ -23,6 +26,8 @@ pub const PROBE_LEN: usize = HEADER_LEN + 5;
 /// larger is taken as a corrupt length, never allocated.
 pub const MAX_BLOCK_LEN: usize = 16 << 20;
 
+// Some fields are only written (by the writer), never read.
+#[cfg_attr(not(any(test, feature = "writers")), allow(dead_code))]
 mod offsets {
     pub const VERSION: usize = 0x04;
     pub const CHANNEL: usize = 0x05;

@@ -10,6 +10,9 @@
 mod archive;
 mod location;
 mod track;
+/// Writes the format: for tests, fuzz seeds and examples (feature
+/// `writers`), not shipped in the plugin.
+#[cfg(any(test, feature = "writers"))]
 pub mod writer;
 
 pub use archive::{Archive, ArchivePosition, ArchiveSegment};
@@ -35,7 +38,7 @@ pub const TICKS_PER_SECOND: u64 = 4096;
 pub const MAX_PTS_TICKS: u32 = (1 << 22) - 1;
 pub const MAX_OFFSET: u64 = (1 << 30) - 1;
 /// Start code prepended to payloads stored without the ANNEXB flag.
-pub use crate::common::h264::START_CODE;
+pub use crate::h264::START_CODE;
 
 /// Per-entry flag bits (12-bit field).
 pub mod flags {
@@ -128,9 +131,9 @@ pub(crate) fn io_error(path: &Path) -> impl FnOnce(io::Error) -> Rf1Error + '_ {
     }
 }
 
-/// The codec of a track: the crate-wide [`crate::common::h264::Codec`]
+/// The codec of a track: the crate-wide [`crate::h264::Codec`]
 /// (NAL-type helpers live there).
-pub use crate::common::h264::Codec;
+pub use crate::h264::Codec;
 
 /// The codec field of the index header.
 pub fn codec_fourcc(codec: Codec) -> [u8; 4] {

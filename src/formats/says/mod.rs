@@ -13,6 +13,9 @@
 //! available data, so a streaming demuxer can use it on damaged files.
 
 mod metadata;
+/// Writes the format: for tests, fuzz seeds and examples (feature
+/// `writers`), not shipped in the plugin.
+#[cfg(any(test, feature = "writers"))]
 pub mod writer;
 
 pub use metadata::{

@@ -386,6 +386,7 @@ fn gcd(mut a: u32, mut b: u32) -> u32 {
     a.max(1)
 }
 
+#[cfg(any(test, feature = "writers"))]
 /// A minimal encoder for [`BaselineParams`] streams, for tests and
 /// benchmarks: key frames are I_PCM (the decoder reproduces the given samples
 /// exactly), delta frames skip every macroblock (decode to the previous
@@ -396,6 +397,7 @@ pub struct SyntheticEncoder {
     idr_pic_id: u32,
 }
 
+#[cfg(any(test, feature = "writers"))]
 impl SyntheticEncoder {
     pub fn new(params: BaselineParams) -> Self {
         Self {
@@ -482,6 +484,7 @@ impl SyntheticEncoder {
     }
 }
 
+#[cfg(any(test, feature = "writers"))]
 /// A deterministic test picture (I420 planes) that differs per `seed`, with
 /// no zero samples.
 pub fn test_picture(width: usize, height: usize, seed: u32) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
