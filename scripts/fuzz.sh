@@ -17,6 +17,15 @@ sanitizer=${FUZZ_SANITIZER:-address}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root/fuzz"
 export RUSTC_BOOTSTRAP=1 # cargo-fuzz needs nightly flags; stable works this way
+# GStreamer keeps its registry and types for the process lifetime by design:
+# no leak report at exit.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+# FUZZ_KEEP_GOING=1: do not stop at the first crash (libFuzzer fork mode),
+# to collect several distinct findings in one run.
+keep_going=()
+if [ "${FUZZ_KEEP_GOING:-0}" = 1 ]; then
+    keep_going=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
+fi
 
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 
@@ -36,12 +45,14 @@ for target in $targets; do
     log=$(mktemp)
     echo "== $target ($seconds s, sanitizer $sanitizer)"
     status=0
-    # Leak checking is off: GStreamer keeps its registry and types for the
-    # process lifetime by design.
     cargo fuzz run --sanitizer "$sanitizer" "$target" -- \
         -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 \
-        -detect_leaks=0 -print_final_stats=1 >"$log" 2>&1 || status=$?
+        -detect_leaks=0 -print_final_stats=1 "${keep_going[@]}" >"$log" 2>&1 || status=$?
+    if [ "$status" -eq 0 ] && grep -q 'Test unit written to' "$log"; then
+        status=1 # fork mode: crashes were ignored but written
+    fi
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1)
+    [ -n "$runs" ] || runs=$(grep -o 'exec/s\|#[0-9]*' "$log" | grep -o '[0-9]*' | sort -n | tail -n 1)
     corpus=$(ls "corpus/$target" | wc -l)
     if [ "$status" -ne 0 ]; then
         failed+=("$target")

@@ -32,7 +32,7 @@ impl Tally {
         self.expected += expected;
         self.found += found;
         if !o.clean() {
-            self.unclean.push(format!("{what}: {o:?}"));
+            self.unclean.push(format!("{what}: {o}"));
         }
         if found < expected {
             self.losses.push(format!(
@@ -72,9 +72,12 @@ impl Tally {
 /// Pristine files come out whole: the expectations are right and non-vacuous.
 fn pristine(element: &'static str, g: &Generated) {
     for mode in [Mode::Pull, Mode::Push] {
-        let o = run_demux(element, &g.files[0], mode);
+        let o = {
+            let _serial = serial();
+            run_demux(element, &g.files[0], mode)
+        };
         let (expected, found, missing) = untouched_found(element, g, None, &o);
-        assert!(o.clean() && o.eos, "{element} {mode:?} pristine: {o:?}");
+        assert!(o.clean() && o.eos, "{element} {mode:?} pristine: {o}");
         assert!(expected > 0);
         assert_eq!(found, expected, "{element} {mode:?} pristine: {missing:?}");
     }
@@ -89,7 +92,10 @@ fn demux_study(name: &str, element: &'static str, make: impl Fn(u64) -> Generate
         let within = g.damageable[0].clone();
         let (bytes, d) = damage_once(&mut rng, &g, 0, within, false);
         for mode in [Mode::Pull, Mode::Push] {
-            let o = run_demux(element, &bytes, mode);
+            let o = {
+                let _serial = serial();
+                run_demux(element, &bytes, mode)
+            };
             tally.add(format!("trial {trial} {mode:?} {d:?}"), &g, element, Some(&d), &o);
         }
     }
@@ -126,9 +132,12 @@ fn says_doubled_audio_one_damage_keeps_every_untouched_chunk() {
 fn rf1_pristine(g: &Generated, segs: &[Rf1Segment], location: impl Fn(&Path, &[std::path::PathBuf]) -> std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let bases = write_rf1(dir.path(), g, segs);
-    let o = run_rf1src(&location(dir.path(), &bases));
+    let o = {
+        let _serial = serial();
+        run_rf1src(&location(dir.path(), &bases))
+    };
     let (expected, found, missing) = untouched_found("rf1src", g, None, &o);
-    assert!(o.clean() && o.eos, "rf1 pristine: {o:?}");
+    assert!(o.clean() && o.eos, "rf1 pristine: {o}");
     assert!(expected > 0);
     assert_eq!(found, expected, "rf1 pristine: {missing:?}");
 }
@@ -166,7 +175,10 @@ fn rf1_study(
             format!("{}_video.rf1p", segs[file / 2].start_ms)
         };
         std::fs::write(dir.path().join(target), &bytes).unwrap();
-        let o = run_rf1src(&location(dir.path(), &bases));
+        let o = {
+            let _serial = serial();
+            run_rf1src(&location(dir.path(), &bases))
+        };
         tally.add(format!("trial {trial} {d:?}"), &g, "rf1src", Some(&d), &o);
     }
     tally.finish(name);
@@ -221,7 +233,10 @@ fn rf1_index_without_its_sentinel_keeps_all_but_the_last_unit() {
         inserted: 0,
         to_end: false,
     };
-    let o = run_rf1src(&bases[0]);
+    let o = {
+        let _serial = serial();
+        run_rf1src(&bases[0])
+    };
     let mut tally = Tally::default();
     tally.add("sentinel cut".into(), &g, "rf1src", Some(&d), &o);
     tally.finish("rf1-no-sentinel");

@@ -25,22 +25,24 @@ fuzz_target!(|data: &[u8]| {
     let list = parse_metadata(data);
     let _ = metadata_to_json(&list.entries);
     let _ = Telemetry::from_metadata(&list.entries);
-    // Chunks: the demuxer's walk, from the chunk area when there is one.
-    let body = if data.len() > FILE_HEADER_LEN && probe(data) {
-        &data[FILE_HEADER_LEN..]
+    // Chunks: the demuxer's walk over a whole file; input that is not a
+    // SAYS file gets a blank 64 KiB header, so every input is a chunk area.
+    let file: std::borrow::Cow<[u8]> = if probe(data) {
+        data.into()
     } else {
-        data
+        [&[0u8; FILE_HEADER_LEN][..], data].concat().into()
     };
-    let mut covered = 0;
-    for item in ChunkWalker::new(body, ctx) {
+    let body = file.get(FILE_HEADER_LEN..).unwrap_or_default();
+    let mut covered = FILE_HEADER_LEN;
+    for item in ChunkWalker::new(&file, ctx) {
         match item {
             WalkItem::Chunk { offset, chunk } => {
                 assert_eq!(offset, covered, "walk left a hole");
-                assert!(chunk.len > 0 && offset + chunk.len <= body.len());
+                assert!(chunk.len > 0 && offset + chunk.len <= file.len());
                 assert!(chunk.payload.end <= chunk.len);
                 if let Some(m) = &chunk.metadata {
                     assert!(m.end <= chunk.len);
-                    let _ = parse_metadata(&body[offset..][m.clone()]);
+                    let _ = parse_metadata(&file[offset..][m.clone()]);
                 }
                 covered = offset + chunk.len;
             }
@@ -51,7 +53,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    assert!(covered <= body.len());
+    assert!(covered <= file.len().max(FILE_HEADER_LEN));
     for at in 0..body.len().min(512) {
         for at_eof in [false, true] {
             match parse_chunk(&body[at..], &ctx, at_eof) {

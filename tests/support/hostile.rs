@@ -312,7 +312,9 @@ pub fn nvr(seed: u64, cameras: u8, frames: usize, doubled: bool) -> Generated {
             let end = w.position() as usize;
             g.length_fields
                 .extend([(0, start + 8, 4), (0, start + 24, 4), (0, start + 12, 2)]);
-            g.time_fields.push((0, start + 16, 8));
+            // The chunk timestamp, and the telemetry `ts` (ms): metadata
+            // length u32, type byte, "ts\0", then the i64.
+            g.time_fields.extend([(0, start + 16, 8), (0, start + 32, 8)]);
             g.units.push(Unit {
                 pad: format!("video_{cam}"),
                 data: media,
@@ -419,7 +421,8 @@ pub fn rf1(seed: u64, segments: usize, frames: usize, close: bool) -> (Generated
             g.length_fields.push((file, at + 1, 4));
             g.time_fields.push((file, at + 5, 3));
         }
-        g.time_fields.push((file, 8, 8));
+        // The header time base (µs), weighted: one field among many entries.
+        g.time_fields.extend([(file, 8, 8); 4]);
         g.length_fields.push((file, 16, 2));
         g.files.push(index);
         g.files.push(packets);
@@ -474,6 +477,35 @@ pub struct Outcome {
     /// A state change failed and no ERROR message explained it.
     pub silent_state_failure: bool,
     pub criticals: usize,
+}
+
+/// Serialises runs within a test binary, so that panics and CRITICALs
+/// (counted process-wide) are attributed to the run that caused them.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pads: Vec<String> = self
+            .pads
+            .iter()
+            .map(|(pad, bufs)| format!("{pad}:{}", bufs.len()))
+            .collect();
+        write!(
+            f,
+            "eos {} panicked {} hang {} silent-state-failure {} criticals {} pads [{}] errors {:?} warnings {:?}",
+            self.eos,
+            self.panicked,
+            self.hang,
+            self.silent_state_failure,
+            self.criticals,
+            pads.join(" "),
+            self.errors,
+            self.warnings
+        )
+    }
 }
 
 impl Outcome {
