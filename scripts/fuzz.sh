@@ -51,13 +51,15 @@ for target in $targets; do
     if [ "$status" -eq 0 ] && grep -q 'Test unit written to' "$log"; then
         status=1 # fork mode: crashes were ignored but written
     fi
-    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1)
-    [ -n "$runs" ] || runs=$(grep -o 'exec/s\|#[0-9]*' "$log" | grep -o '[0-9]*' | sort -n | tail -n 1)
-    corpus=$(ls "corpus/$target" | wc -l)
+    # Executions: the final stats line, or in fork mode the last "#N:" status.
+    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1 || true)
+    [ -n "$runs" ] || runs=$(grep -o '^#[0-9]*' "$log" | tr -d '#' | sort -n | tail -n 1 || true)
+    crashes=$(grep -c 'Test unit written to' "$log" || true)
+    corpus=$(find "corpus/$target" -type f | wc -l)
     if [ "$status" -ne 0 ]; then
         failed+=("$target")
         grep -E 'panicked at|ERROR: libFuzzer|SUMMARY|Test unit written to|deadly signal|timeout' "$log" | head -n 12 || true
-        summary+=("$target: FINDING after ${runs:-?} runs (log $log)")
+        summary+=("$target: ${runs:-?} runs, $crashes reproducer(s) (log $log)")
     else
         summary+=("$target: ${runs:-?} runs, corpus $corpus, no finding")
         rm -f "$log"

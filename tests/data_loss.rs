@@ -4,7 +4,7 @@
 //! still give every unit whose bytes were not touched, bit-exact, in pull
 //! and push mode. Which units are untouched comes from the writers'
 //! knowledge of where each unit's bytes live (see `support/hostile.rs`).
-//! `CCTV_DATA_LOSS_TRIALS` sets the trials per case (default 12).
+//! `CCTV_DATA_LOSS_TRIALS` sets the trials per case (default 25).
 
 #[path = "support/hostile.rs"]
 mod hostile;
@@ -13,7 +13,7 @@ use hostile::*;
 use std::path::Path;
 
 fn trials() -> usize {
-    env_scale("CCTV_DATA_LOSS_TRIALS", 12)
+    env_scale("CCTV_DATA_LOSS_TRIALS", 25)
 }
 
 #[derive(Default)]
@@ -89,14 +89,20 @@ fn demux_study(name: &str, element: &'static str, make: impl Fn(u64) -> Generate
     let mut tally = Tally::default();
     for trial in 0..trials() {
         let g = make(seed + trial as u64);
-        let within = g.damageable[0].clone();
+        let within = g.damageable.clone();
         let (bytes, d) = damage_once(&mut rng, &g, 0, within, false);
         for mode in [Mode::Pull, Mode::Push] {
             let o = {
                 let _serial = serial();
                 run_demux(element, &bytes, mode)
             };
-            tally.add(format!("trial {trial} {mode:?} {d:?}"), &g, element, Some(&d), &o);
+            tally.add(
+                format!("trial {trial} {mode:?} {d:?}"),
+                &g,
+                element,
+                Some(&d),
+                &o,
+            );
         }
     }
     tally.finish(name);
@@ -129,7 +135,11 @@ fn says_doubled_audio_one_damage_keeps_every_untouched_chunk() {
 
 // ---- rf1 ---------------------------------------------------------------------
 
-fn rf1_pristine(g: &Generated, segs: &[Rf1Segment], location: impl Fn(&Path, &[std::path::PathBuf]) -> std::path::PathBuf) {
+fn rf1_pristine(
+    g: &Generated,
+    segs: &[Rf1Segment],
+    location: impl Fn(&Path, &[std::path::PathBuf]) -> std::path::PathBuf,
+) {
     let dir = tempfile::tempdir().unwrap();
     let bases = write_rf1(dir.path(), g, segs);
     let o = {
@@ -169,7 +179,7 @@ fn rf1_study(
         let (bytes, d) = damage_once(&mut rng, &g, file, within, true);
         let dir = tempfile::tempdir().unwrap();
         let bases = write_rf1(dir.path(), &g, &segs);
-        let target = if file % 2 == 0 {
+        let target = if file.is_multiple_of(2) {
             format!("{}_video.rf1i", segs[file / 2].start_ms)
         } else {
             format!("{}_video.rf1p", segs[file / 2].start_ms)
@@ -190,7 +200,9 @@ fn index_entries(g: &Generated, file: usize) -> std::ops::Range<usize> {
 
 #[test]
 fn rf1_index_damage_keeps_every_untouched_access_unit() {
-    rf1_study("rf1-index", 1, true, 0x1d3, |_, g, _| (0, index_entries(g, 0)));
+    rf1_study("rf1-index", 1, true, 0x1d3, |_, g, _| {
+        (0, index_entries(g, 0))
+    });
 }
 
 #[test]
@@ -202,7 +214,9 @@ fn rf1_crashed_index_damage_keeps_every_untouched_access_unit() {
 
 #[test]
 fn rf1_packet_damage_keeps_every_untouched_access_unit() {
-    rf1_study("rf1-packets", 1, true, 0xbac, |_, g, _| (1, 0..g.files[1].len()));
+    rf1_study("rf1-packets", 1, true, 0xbac, |_, g, _| {
+        (1, 0..g.files[1].len())
+    });
 }
 
 #[test]

@@ -21,9 +21,8 @@ fn runs() -> usize {
 fn mutate(rng: &mut XorShift, g: &Generated, file: usize) -> (Vec<u8>, Vec<String>) {
     let mut data = g.files[file].clone();
     let mut what = Vec::new();
-    let fields = |list: &[Field]| -> Vec<Field> {
-        list.iter().filter(|f| f.0 == file).copied().collect()
-    };
+    let fields =
+        |list: &[Field]| -> Vec<Field> { list.iter().filter(|f| f.0 == file).copied().collect() };
     let (lengths, times) = (fields(&g.length_fields), fields(&g.time_fields));
     let count = 1 + rng.below(3);
     let mut kinds: Vec<usize> = (0..count).map(|_| rng.below(9)).collect();
@@ -53,7 +52,7 @@ fn mutate(rng: &mut XorShift, g: &Generated, file: usize) -> (Vec<u8>, Vec<Strin
                 data[at..at + width].copy_from_slice(&value.to_le_bytes()[..width]);
                 what.push(format!("time@{at}={value:#x}"));
             }
-            2 | 0 | 1 => {
+            0..=2 => {
                 let flips = 1 + rng.below(16);
                 for _ in 0..flips {
                     let at = rng.below(len);
@@ -132,7 +131,9 @@ impl Stats {
         self.errors += usize::from(!o.errors.is_empty());
         self.eos += usize::from(o.eos);
         self.frames += o.frames();
-        self.max_lost = self.max_lost.max(pristine_frames.saturating_sub(o.frames()));
+        self.max_lost = self
+            .max_lost
+            .max(pristine_frames.saturating_sub(o.frames()));
         if !o.clean() {
             self.bad.push(format!("{what}: {o}"));
         }
@@ -167,7 +168,10 @@ impl Stats {
 fn pristine_frames(element: &'static str, bytes: &[u8]) -> usize {
     let _serial = serial();
     let o = run_demux(element, bytes, Mode::Pull);
-    assert!(o.clean() && o.eos && o.frames() > 0, "{element} pristine: {o}");
+    assert!(
+        o.clean() && o.eos && o.frames() > 0,
+        "{element} pristine: {o}"
+    );
     o.frames()
 }
 
@@ -184,7 +188,11 @@ fn demux_mutations(name: &str, element: &'static str, bases: Vec<Generated>, see
         for mode in [Mode::Pull, Mode::Push] {
             let _serial = serial();
             let o = run_demux(element, &bytes, mode);
-            stats.add(format!("run {run} base {which} {mode:?} {what:?}"), frames[which], &o);
+            stats.add(
+                format!("run {run} base {which} {mode:?} {what:?}"),
+                frames[which],
+                &o,
+            );
         }
     }
     stats.finish(name);
@@ -241,7 +249,11 @@ fn rf1src_survives_mutations() {
         let dir = tempfile::tempdir().unwrap();
         let locations = write_rf1(dir.path(), g, segs);
         let seg = &segs[file / 2];
-        let ext = if file % 2 == 0 { "rf1i" } else { "rf1p" };
+        let ext = if file.is_multiple_of(2) {
+            "rf1i"
+        } else {
+            "rf1p"
+        };
         std::fs::write(
             dir.path().join(format!("{}_video.{ext}", seg.start_ms)),
             &bytes,
@@ -256,7 +268,11 @@ fn rf1src_survives_mutations() {
             let _serial = serial();
             run_rf1src(&location)
         };
-        stats.add(format!("run {run} base {which} file {file} {what:?}"), frames[which], &o);
+        stats.add(
+            format!("run {run} base {which} file {file} {what:?}"),
+            frames[which],
+            &o,
+        );
     }
     stats.finish("rf1src");
 }

@@ -25,7 +25,11 @@ fn main() {
     write(&pavs, "single_block", &one[..one.len() / 2]);
     let says = ["says_chunks", "saysdemux_push"];
     write(&says, "mulaw", &nvr_seed(2, 8, AudioCodec::Mulaw, false));
-    write(&says, "mulaw_doubled", &nvr_seed(1, 6, AudioCodec::Mulaw, true));
+    write(
+        &says,
+        "mulaw_doubled",
+        &nvr_seed(1, 6, AudioCodec::Mulaw, true),
+    );
     write(&says, "opus", &nvr_seed(1, 6, AudioCodec::Opus, false));
     // The chunk area alone: mutations there are not wasted on the header.
     let body = nvr_seed(2, 10, AudioCodec::Mulaw, false);

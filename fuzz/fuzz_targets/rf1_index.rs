@@ -18,7 +18,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = index.entry_bytes();
     let mut track = Track::from_index("video", index, packets.len() as u64);
     let mut cursor = Cursor::new(packets);
-    track.probe_nal_types(&mut cursor).expect("in-memory reads never fail");
+    track
+        .probe_nal_types(&mut cursor)
+        .expect("in-memory reads never fail");
     let aus = track.access_units.len();
     let mut nalus = 0;
     for au in 0..aus {
@@ -26,7 +28,9 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(unit.first_nalu, nalus, "access units must tile the NALUs");
         nalus += unit.nalu_count;
         assert!(unit.byte_range.end <= track.packets_len);
-        let bytes = track.read_access_unit(&mut cursor, au).expect("AU in range");
+        let bytes = track
+            .read_access_unit(&mut cursor, au)
+            .expect("AU in range");
         assert!(bytes.len() as u64 >= unit.byte_range.end - unit.byte_range.start);
         for n in track.parameter_sets_for(au) {
             assert!(n < track.nalus.len());

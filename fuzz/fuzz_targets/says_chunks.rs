@@ -4,9 +4,8 @@
 #![no_main]
 
 use gstcctv::formats::says::{
-    AudioCopies, ChunkContext, ChunkParse, ChunkWalker, FILE_HEADER_LEN, MAX_CHUNK_LEN,
-    Telemetry, WalkItem, find_resync, metadata_to_json, parse_chunk, parse_file_header,
-    parse_metadata, probe,
+    AudioCopies, ChunkContext, ChunkParse, ChunkWalker, FILE_HEADER_LEN, MAX_CHUNK_LEN, Telemetry,
+    WalkItem, find_resync, metadata_to_json, parse_chunk, parse_file_header, parse_metadata, probe,
 };
 use libfuzzer_sys::fuzz_target;
 

@@ -38,7 +38,9 @@ pub fn join_rf1(index: &[u8], packets: &[u8]) -> Vec<u8> {
 /// A small decodable `.psf`: `cameras` interleaved cameras, `frames` each.
 pub fn psf_seed(cameras: u8, frames: u32, gop: u32) -> Vec<u8> {
     let params = BaselineParams::for_size(32, 32).unwrap();
-    let mut encoders: Vec<_> = (0..cameras).map(|_| SyntheticEncoder::new(params)).collect();
+    let mut encoders: Vec<_> = (0..cameras)
+        .map(|_| SyntheticEncoder::new(params))
+        .collect();
     let mut out = Vec::new();
     for f in 0..frames {
         for cam in 0..cameras {
@@ -106,7 +108,9 @@ pub fn nvr_seed(cameras: u8, frames: u32, audio: AudioCodec, doubled: bool) -> V
     };
     let mut w = SaysWriter::new(Vec::new(), &header).unwrap();
     let params = BaselineParams::for_size(32, 32).unwrap();
-    let mut encoders: Vec<_> = (0..cameras).map(|_| SyntheticEncoder::new(params)).collect();
+    let mut encoders: Vec<_> = (0..cameras)
+        .map(|_| SyntheticEncoder::new(params))
+        .collect();
     for f in 0..frames {
         let t = 1_700_000_000_000_000 + u64::from(f) * 66_000;
         if f % 4 == 0 {
@@ -133,7 +137,8 @@ pub fn nvr_seed(cameras: u8, frames: u32, audio: AudioCodec, doubled: bool) -> V
                 encoders[usize::from(cam)].skip_frame()
             };
             let ts = t + u64::from(cam) * 1_000;
-            w.write_video(cam, key, ts, &telemetry(f, ts), &media).unwrap();
+            w.write_video(cam, key, ts, &telemetry(f, ts), &media)
+                .unwrap();
         }
         if f == frames / 2 {
             w.write_jpeg(&tiny_jpeg(f as u8)).unwrap();
@@ -233,8 +238,7 @@ fn run_bounded(pipeline: &gst::Pipeline) {
         if left.is_zero() {
             panic!("hang: no EOS or ERROR within {RUN_BOUND:?}");
         }
-        let Some(msg) = bus.timed_pop(gst::ClockTime::from_nseconds(left.as_nanos() as u64))
-        else {
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_nseconds(left.as_nanos() as u64)) else {
             continue;
         };
         match msg.view() {

@@ -70,6 +70,8 @@ pub fn env_scale(name: &str, default: usize) -> usize {
 static CRITICALS: AtomicUsize = AtomicUsize::new(0);
 static SEGMENT_WARNINGS: AtomicUsize = AtomicUsize::new(0);
 static ELEMENT_PANICS: AtomicUsize = AtomicUsize::new(0);
+static SELF_CHECKS: AtomicUsize = AtomicUsize::new(0);
+const SELF_CHECK: &str = "cctv-selfcheck";
 static NOTES: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 fn note(text: String) {
@@ -95,6 +97,10 @@ pub fn init() {
         gst::init().unwrap();
         gstcctv::plugin_register_static().expect("register plugin");
         glib::log_set_default_handler(|domain, level, message| {
+            if domain == Some(SELF_CHECK) {
+                SELF_CHECKS.fetch_add(1, Ordering::SeqCst);
+                return;
+            }
             match level {
                 glib::LogLevel::Critical | glib::LogLevel::Error => {
                     CRITICALS.fetch_add(1, Ordering::SeqCst);
@@ -109,8 +115,10 @@ pub fn init() {
         });
         gst::log::remove_default_log_function();
         gst::log::set_default_threshold(gst::DebugLevel::Warning);
-        gst::log::add_log_function(|_cat, level, _file, _func, _line, _obj, message| {
-            if level <= gst::DebugLevel::Warning
+        gst::log::add_log_function(|cat, level, _file, _func, _line, _obj, message| {
+            if cat.name() == SELF_CHECK {
+                SELF_CHECKS.fetch_add(1, Ordering::SeqCst);
+            } else if level <= gst::DebugLevel::Warning
                 && let Some(text) = message.get()
                 && is_segment_warning(&text)
             {
@@ -128,6 +136,21 @@ pub fn init() {
             default_hook(info);
         }));
     });
+}
+
+/// Proves the capture works: a GLib CRITICAL and a GStreamer WARNING with
+/// the segment text, from a self-check domain/category, must both arrive.
+pub fn self_check() {
+    init();
+    let before = SELF_CHECKS.load(Ordering::SeqCst);
+    glib::g_critical!(SELF_CHECK, "self-check critical");
+    let cat = gst::DebugCategory::new(SELF_CHECK, gst::DebugColorFlags::empty(), None);
+    gst::warning!(cat, "Got data flow before segment event (self-check)");
+    assert_eq!(
+        SELF_CHECKS.load(Ordering::SeqCst) - before,
+        2,
+        "the GLib/GStreamer log capture is not working"
+    );
 }
 
 pub fn criticals() -> usize {
@@ -169,7 +192,7 @@ pub struct Generated {
     pub time_fields: Vec<Field>,
     /// Bytes of file 0 that damage may hit in the data-loss study (SAYS:
     /// the chunk area; a broken 64 KiB file header is "not SAYS").
-    pub damageable: Vec<Range<usize>>,
+    pub damageable: Range<usize>,
 }
 
 /// Output normalisation: pavsdemux puts SPS/PPS in front of key frames;
@@ -223,8 +246,11 @@ pub fn psf(seed: u64, cameras: u8, frames: usize, time: PavsTime) -> Generated {
             };
             let start = out.len();
             write_block(&mut out, &spec, &payload).unwrap();
-            g.length_fields
-                .extend([(0, start + 0x3C, 4), (0, start + 0x48, 4), (0, start + 0x228, 4)]);
+            g.length_fields.extend([
+                (0, start + 0x3C, 4),
+                (0, start + 0x48, 4),
+                (0, start + 0x228, 4),
+            ]);
             g.length_fields.push((0, start + 0x200, 2));
             g.units.push(Unit {
                 pad: format!("video_{}", cam + 1),
@@ -233,7 +259,7 @@ pub fn psf(seed: u64, cameras: u8, frames: usize, time: PavsTime) -> Generated {
             });
         }
     }
-    g.damageable = vec![0..out.len()];
+    g.damageable = 0..out.len();
     g.files = vec![out];
     g
 }
@@ -308,13 +334,15 @@ pub fn nvr(seed: u64, cameras: u8, frames: usize, doubled: bool) -> Generated {
             media.extend(rng.nonzero_bytes(len));
             let ts = t + u64::from(cam) * 1_000;
             let start = w.position() as usize;
-            w.write_video(cam, key, ts, &telemetry(f, ts), &media).unwrap();
+            w.write_video(cam, key, ts, &telemetry(f, ts), &media)
+                .unwrap();
             let end = w.position() as usize;
             g.length_fields
                 .extend([(0, start + 8, 4), (0, start + 24, 4), (0, start + 12, 2)]);
             // The chunk timestamp, and the telemetry `ts` (ms): metadata
             // length u32, type byte, "ts\0", then the i64.
-            g.time_fields.extend([(0, start + 16, 8), (0, start + 32, 8)]);
+            g.time_fields
+                .extend([(0, start + 16, 8), (0, start + 32, 8)]);
             g.units.push(Unit {
                 pad: format!("video_{cam}"),
                 data: media,
@@ -334,7 +362,7 @@ pub fn nvr(seed: u64, cameras: u8, frames: usize, doubled: bool) -> Generated {
         }
     }
     let bytes = w.into_inner();
-    g.damageable = vec![FILE_HEADER_LEN..bytes.len()];
+    g.damageable = FILE_HEADER_LEN..bytes.len();
     g.files = vec![bytes];
     g
 }
@@ -382,7 +410,8 @@ pub fn rf1(seed: u64, segments: usize, frames: usize, close: bool) -> (Generated
                 )
                 .unwrap();
             } else {
-                w.write_access_unit(pts, &[(&slice, flags::ANNEXB)]).unwrap();
+                w.write_access_unit(pts, &[(&slice, flags::ANNEXB)])
+                    .unwrap();
             }
         }
         let (ip, pp) = (w.index_path().to_owned(), w.packets_path().to_owned());
@@ -580,11 +609,7 @@ fn drive(pipeline: gst::Pipeline, element: gst::Element, timeout: Duration) -> O
                     .new_sample(move |sink| {
                         let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
                         let data = sample.buffer().unwrap().map_readable().unwrap().to_vec();
-                        pads.lock()
-                            .unwrap()
-                            .get_mut(&name)
-                            .unwrap()
-                            .push(data);
+                        pads.lock().unwrap().get_mut(&name).unwrap().push(data);
                         Ok(gst::FlowSuccess::Ok)
                     })
                     .build(),
@@ -606,8 +631,7 @@ fn drive(pipeline: gst::Pipeline, element: gst::Element, timeout: Duration) -> O
             out.hang = true;
             break;
         }
-        let Some(msg) = bus.timed_pop(gst::ClockTime::from_nseconds(left.as_nanos() as u64))
-        else {
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_nseconds(left.as_nanos() as u64)) else {
             continue;
         };
         match msg.view() {
@@ -830,7 +854,9 @@ pub fn untouched_found(
     let mut available: BTreeMap<(&str, Vec<u8>), usize> = BTreeMap::new();
     for (pad, bufs) in &outcome.pads {
         for b in bufs {
-            *available.entry((pad.as_str(), normalize(element, b))).or_default() += 1;
+            *available
+                .entry((pad.as_str(), normalize(element, b)))
+                .or_default() += 1;
         }
     }
     let (mut expected, mut found, mut missing) = (0, 0, Vec::new());
