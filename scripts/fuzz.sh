@@ -45,21 +45,28 @@ for target in $targets; do
     log=$(mktemp)
     echo "== $target ($seconds s, sanitizer $sanitizer)"
     status=0
+    artifacts_before=$(find "artifacts/$target" -type f | wc -l)
     cargo fuzz run --sanitizer "$sanitizer" "$target" -- \
         -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 \
         -detect_leaks=0 -print_final_stats=1 "${keep_going[@]}" >"$log" 2>&1 || status=$?
-    if [ "$status" -eq 0 ] && grep -q 'Test unit written to' "$log"; then
+    new_artifacts=$(($(find "artifacts/$target" -type f | wc -l) - artifacts_before))
+    if [ "$status" -eq 0 ] && [ "$new_artifacts" -gt 0 ]; then
         status=1 # fork mode: crashes were ignored but written
     fi
     # Executions: the final stats line, or in fork mode the last "#N:" status.
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1 || true)
     [ -n "$runs" ] || runs=$(grep -o '^#[0-9]*' "$log" | tr -d '#' | sort -n | tail -n 1 || true)
-    crashes=$(grep -c 'Test unit written to' "$log" || true)
     corpus=$(find "corpus/$target" -type f | wc -l)
     if [ "$status" -ne 0 ]; then
         failed+=("$target")
         grep -E 'panicked at|ERROR: libFuzzer|SUMMARY|Test unit written to|deadly signal|timeout' "$log" | head -n 12 || true
-        summary+=("$target: ${runs:-?} runs, $crashes reproducer(s) (log $log)")
+        # Replay the newest reproducers for their panic messages (fork mode
+        # keeps the children's output out of the log).
+        for crash in $(ls -t "artifacts/$target" | head -n 3); do
+            "target/x86_64-unknown-linux-gnu/release/$target" "artifacts/$target/$crash" 2>&1 |
+                grep -A1 'panicked at' | head -n 2 || true
+        done
+        summary+=("$target: ${runs:-?} runs, $new_artifacts new reproducer(s) (log $log)")
     else
         summary+=("$target: ${runs:-?} runs, corpus $corpus, no finding")
         rm -f "$log"

@@ -450,9 +450,10 @@ pub fn rf1(seed: u64, segments: usize, frames: usize, close: bool) -> (Generated
             g.length_fields.push((file, at + 1, 4));
             g.time_fields.push((file, at + 5, 3));
         }
-        // The header time base (µs), weighted: one field among many entries.
-        g.time_fields.extend([(file, 8, 8); 4]);
-        g.length_fields.push((file, 16, 2));
+        // The header time base (µs) at 16, weighted: one field among many
+        // entries; the entry count at 24.
+        g.time_fields.extend([(file, 16, 8); 4]);
+        g.length_fields.push((file, 24, 2));
         g.files.push(index);
         g.files.push(packets);
         segs.push(Rf1Segment {
