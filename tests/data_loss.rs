@@ -23,6 +23,8 @@ struct Tally {
     found: usize,
     unclean: Vec<String>,
     losses: Vec<String>,
+    /// Damage kind → (runs, lossy runs).
+    kinds: std::collections::BTreeMap<&'static str, (usize, usize)>,
 }
 
 impl Tally {
@@ -34,6 +36,9 @@ impl Tally {
         if !o.clean() {
             self.unclean.push(format!("{what}: {o}"));
         }
+        let kind = self.kinds.entry(d.map_or("none", |d| d.kind)).or_default();
+        kind.0 += 1;
+        kind.1 += usize::from(found < expected);
         if found < expected {
             self.losses.push(format!(
                 "{what}: {found}/{expected} untouched units out, first missing: {:?} (errors {:?})",
@@ -52,6 +57,12 @@ impl Tally {
             self.losses.len(),
             self.unclean.len()
         );
+        let kinds: Vec<String> = self
+            .kinds
+            .iter()
+            .map(|(k, (runs, lossy))| format!("{k} {lossy}/{runs}"))
+            .collect();
+        println!("  lossy/runs by damage: {}", kinds.join(", "));
         for l in self.losses.iter().take(8) {
             println!("  LOSS {l}");
         }
