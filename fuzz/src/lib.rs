@@ -6,7 +6,7 @@ use gst::prelude::*;
 use std::sync::Once;
 use std::time::Duration;
 
-use gstcctv::common::h264::{BaselineParams, SyntheticEncoder, test_picture};
+use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
 use gstcctv::formats::rf1::writer::{Pts, TrackWriter};
 use gstcctv::formats::rf1::{Codec, flags};
