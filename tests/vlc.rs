@@ -280,8 +280,8 @@ fn psf_remuxed_by_vlc_decodes_to_the_expected_pictures() {
     // Every picture through the PS muxer.
     let (ps, run) = work.remux(&input, "video1.ps", "ps", &[]);
     assert_eq!(decoded_md5s(&ps, 704, 240), want);
-    // The date and device reach VLC as input meta (the date in the log).
-    assert!(run.log.contains("cctv"), "{}", tail(&run.log));
+    // The input meta reaches VLC: the title names the playlist item.
+    assert!(run.log.contains("ALLEY [09]"), "{}", tail(&run.log));
     // Through TS, the command of the issue: the same pictures, but VLC's TS
     // muxer drops what it holds back of the stream's end (the last one).
     let (ts, _) = work.remux(&input, "video1.ts", "ts", &[]);
@@ -336,6 +336,31 @@ fn rf1_track_path_gives_all_its_frames_and_start_time_seeks() {
         let seeked = decoded_md5s(&ps, 320, 240);
         assert_eq!(seeked[..], all[180..], "{track}");
     }
+}
+
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn rf1_camera_directory_plays_its_segments_as_one_stream() {
+    let work = Work::new();
+    let dir = work.input(&shared_samples("rf1").join("archive_dir/camera-0001"));
+    // Three segments of 200 frames each, VLC's filesystem access lists the
+    // directory and the module claims it.
+    let (ps, _) = work.remux(&dir, "dir.ps", "ps", &[]);
+    assert_eq!(decoded_md5s(&ps, 320, 240).len(), 600);
+    // A directory without rf1 segments is left to VLC's directory demuxer.
+    let other = work.path("not-rf1");
+    std::fs::create_dir(&other).unwrap();
+    chmod(&other, 0o755);
+    work.write("not-rf1/a.txt", b"hello");
+    let run = work.vlc(
+        &[other],
+        &[],
+        &format!(
+            "#std{{access=file,mux=ps,dst={}}}",
+            work.path("o.ps").display()
+        ),
+    );
+    assert!(!run.claimed(), "{}", tail(&run.log));
 }
 
 #[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]

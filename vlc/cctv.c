@@ -13,10 +13,12 @@
 #endif
 
 #include <string.h>
+#include <sys/stat.h>
 #include <vlc_common.h>
 #include <vlc_plugin.h>
 #include <vlc_demux.h>
 #include <vlc_meta.h>
+#include <vlc_fs.h>
 
 #include "cctv.h"
 
@@ -307,8 +309,20 @@ static int Open(vlc_object_t *obj)
     cctv_handle *h = NULL;
     const char *path = demux->psz_file;
 
-    if (path != NULL && (HasSuffix(path, ".rf1i") || HasSuffix(path, ".rf1p")))
+    /* rf1 is a set of files the engine opens itself: a track file plays
+     * its segment, a directory (VLC's filesystem access lists it) plays
+     * every segment of a camera as one stream. */
+    struct stat info;
+    bool dir = path != NULL && demux->s->pf_readdir != NULL
+            && vlc_stat(path, &info) == 0 && S_ISDIR(info.st_mode);
+    if (path != NULL && (dir || HasSuffix(path, ".rf1i") || HasSuffix(path, ".rf1p")))
+    {
         h = cctv_open_rf1(path);
+        if (h == NULL)
+            return VLC_EGENERIC;
+    }
+    else if (dir)
+        return VLC_EGENERIC;
     else
     {
         const uint8_t *peek;
