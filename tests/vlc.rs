@@ -377,6 +377,41 @@ fn start_time_seeks_a_psf_to_the_key_frame_before_it() {
     assert_eq!(decoded_md5s(&ps, 704, 240)[..], want[2..]);
 }
 
+/// The C ABI from C without VLC (tests/capi.c): streams, meta, packets,
+/// duration and seeks as the shim uses them.
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn c_abi_from_c() {
+    module();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest().join("target"));
+    let lib = target.join("vlc/release/libgstcctv.a");
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("capi_test");
+    let m = manifest();
+    run_tool(&[
+        "cc",
+        "-O1",
+        "-Wall",
+        "-Werror",
+        &format!("-I{}", m.join("vlc").display()),
+        &m.join("tests/capi.c").to_string_lossy(),
+        &lib.to_string_lossy(),
+        "-lgcc_s",
+        "-lutil",
+        "-lrt",
+        "-lpthread",
+        "-lm",
+        "-ldl",
+        "-o",
+        &exe.to_string_lossy(),
+    ]);
+    let samples = shared_samples("");
+    let out = run_tool(&[&exe.to_string_lossy(), &samples.to_string_lossy()]);
+    assert!(String::from_utf8_lossy(&out).contains("all checks passed"));
+}
+
 #[test]
 fn mp4_and_random_files_are_not_claimed() {
     let work = Work::new();
