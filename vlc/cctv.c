@@ -173,6 +173,10 @@ static int Demux(demux_t *demux)
     AddStreams(demux);
     if (r <= 0)
     {
+        /* read to the end: the length is exact now */
+        int64_t length = cctv_duration(sys->h);
+        if (length >= 0)
+            sys->length = length;
         Drain(demux);
         return r == 0 ? VLC_DEMUXER_EOF : VLC_DEMUXER_EGENERIC;
     }
