@@ -413,22 +413,36 @@ fn c_abi_from_c() {
 }
 
 #[test]
-fn mp4_and_random_files_are_not_claimed() {
+fn mp4_mkv_ts_jpeg_and_random_files_are_not_claimed() {
     let work = Work::new();
-    let mp4 = work.path("clip.mp4");
-    run_tool(&[
-        "ffmpeg",
-        "-v",
-        "error",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=duration=1:size=64x48:rate=10",
-        "-c:v",
-        "mpeg4",
-        &mp4.to_string_lossy(),
-    ]);
-    chmod(&mp4, 0o644);
+    let mut inputs = Vec::new();
+    for (name, codec) in [
+        ("clip.mp4", "mpeg4"),
+        ("clip.mkv", "mpeg4"),
+        ("clip.ts", "mpeg2video"),
+        ("still.jpg", "mjpeg"),
+    ] {
+        let path = work.path(name);
+        let frames = if name.ends_with(".jpg") { "1" } else { "10" };
+        run_tool(&[
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=duration=1:size=64x48:rate=10",
+            "-frames:v",
+            frames,
+            "-c:v",
+            codec,
+            "-pix_fmt",
+            "yuvj420p",
+            &path.to_string_lossy(),
+        ]);
+        chmod(&path, 0o644);
+        inputs.push(path);
+    }
     let mut x: u32 = 0x1234_5678;
     let random: Vec<u8> = (0..1 << 20)
         .map(|_| {
@@ -438,8 +452,8 @@ fn mp4_and_random_files_are_not_claimed() {
             x as u8
         })
         .collect();
-    let random = work.write("random.psf", &random);
-    for input in [mp4, random] {
+    inputs.push(work.write("random.psf", &random));
+    for input in inputs {
         let dst = work.path("out.ts");
         let run = work.vlc(
             std::slice::from_ref(&input),
