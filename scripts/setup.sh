@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages this crate needs to build and test
-# (GStreamer 1.22 development files, stock plugins, tools, ffmpeg).
+# (GStreamer 1.22 development files, stock plugins, tools, ffmpeg; VLC 3
+# plugin headers, cvlc and its base plugins, a C compiler and meson for the
+# VLC module).
 # Skips apt when everything is already there.
 set -euo pipefail
 packages=(
@@ -8,6 +10,7 @@ packages=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-libav gstreamer1.0-plugins-base-apps
   ffmpeg time
+  gcc libc6-dev meson ninja-build libvlccore-dev vlc-bin vlc-plugin-base
 )
 missing=()
 for p in "${packages[@]}"; do
