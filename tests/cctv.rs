@@ -631,3 +631,43 @@ fn sample_damaged_nvr_converts_with_exit_0_and_telemetry_exports() {
     let g: Value = serde_json::from_str(&std::fs::read_to_string(&geo).unwrap()).unwrap();
     assert_eq!(g["type"], "FeatureCollection");
 }
+
+#[test]
+fn psf_window_starts_at_the_key_frame_at_or_before_from() {
+    // Blocks every 0.5 s from 07:00:01.454448, key on even blocks.
+    // --from 07:00:06.6 → block 11 is the first in the window; the key
+    // frame at or before it is block 10. --to 07:00:11.454448 → blocks
+    // before it end with 19. Blocks 10..=19.
+    let dir = tempfile::tempdir().unwrap();
+    let psf = dir.path().join("w.psf");
+    write_psf(&psf, 40, None);
+    let out = cctv(&[
+        "convert",
+        "-q",
+        s(&psf),
+        "--from",
+        "2021-09-01T07:00:06.6Z",
+        "--to",
+        "2021-09-01T07:00:11.454448Z",
+        "-o",
+        s(dir.path()),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p = ffprobe(&dir.path().join("w.mp4"));
+    assert_eq!(p.frames("video"), Some(10));
+    let out = cctv(&[
+        "convert",
+        "-q",
+        s(&psf),
+        "--from",
+        "2030-01-01T00:00:00Z",
+        "-o",
+        s(&dir.path().join("x")),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no frames between"));
+}
