@@ -671,3 +671,47 @@ fn psf_window_starts_at_the_key_frame_at_or_before_from() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no frames between"));
 }
+
+#[test]
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+fn sample_nvr_camera_choice_and_local_time_in_the_recorders_zone() {
+    // two_cameras.nvr: recorded at UTC-4 (header), 14:03:27 .. 14:03:35 UTC.
+    // "10:03:30" local is 14:03:30 UTC: about half the frames.
+    let says = support::shared_samples("says");
+    let dir = tempfile::tempdir().unwrap();
+    let out = cctv(&[
+        "convert",
+        "-q",
+        "--camera",
+        "1",
+        "--from",
+        "2021-04-16 10:03:30",
+        s(&says.join("two_cameras.nvr")),
+        "-o",
+        s(dir.path()),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        files_in(dir.path()),
+        vec![dir.path().join("two_cameras_cam1.mp4")]
+    );
+    let frames = ffprobe(&dir.path().join("two_cameras_cam1.mp4"))
+        .frames("video")
+        .unwrap();
+    assert!((50..=80).contains(&frames), "{frames} frames");
+    let out = cctv(&[
+        "convert",
+        "-q",
+        "--camera",
+        "7",
+        s(&says.join("two_cameras.nvr")),
+        "-o",
+        s(dir.path()),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no camera"));
+}

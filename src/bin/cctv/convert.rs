@@ -786,7 +786,9 @@ fn build_and_run(
                 .map(|b| *b);
             {
                 let s = sh_lock(&shared);
-                job.update(bytes.unwrap_or(s.bytes), s.frames);
+                // filesrc in pull mode may not track its position: the
+                // media bytes passed are the floor.
+                job.update(bytes.unwrap_or(0).max(s.bytes), s.frames);
             }
             let Some(msg) = msg else { continue };
             match msg.view() {
