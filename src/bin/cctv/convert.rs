@@ -474,17 +474,16 @@ fn make(factory: &str) -> Result<gst::Element> {
 }
 
 fn wall_of(buffer: &gst::BufferRef) -> Option<u64> {
-    let caps = gst::Caps::builder("timestamp/x-unix").build();
+    // The elements put one `timestamp/x-unix` reference timestamp on each
+    // buffer; compare the caps by name (no caps built per buffer).
     buffer
-        .meta::<gst::ReferenceTimestampMeta>()
-        .filter(|m| m.reference().is_subset(&caps))
-        .map(|m| m.timestamp().nseconds())
-        .or_else(|| {
-            buffer
-                .iter_meta::<gst::ReferenceTimestampMeta>()
-                .find(|m| m.reference().is_subset(&caps))
-                .map(|m| m.timestamp().nseconds())
+        .iter_meta::<gst::ReferenceTimestampMeta>()
+        .find(|m| {
+            m.reference()
+                .structure(0)
+                .is_some_and(|s| s.name() == "timestamp/x-unix")
         })
+        .map(|m| m.timestamp().nseconds())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -883,8 +882,9 @@ fn probe(
             s.frames += 1;
             s.first_pts = Some(s.first_pts.map_or(mapped, |f| f.min(mapped)));
             s.last_end = s.last_end.max(mapped + dur.unwrap_or(0).min(1_000_000_000));
-            let wall = wall_of(buffer);
-            if let (Some(c), Some(wall)) = (s.cues.get_mut(&cam), wall) {
+            if let Some(c) = s.cues.get_mut(&cam)
+                && let Some(wall) = wall_of(buffer)
+            {
                 let second = wall / 1_000_000_000;
                 if c.last_second != Some(second) && c.started {
                     c.last_second = Some(second);
