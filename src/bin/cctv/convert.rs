@@ -18,6 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// Set by Ctrl-C / SIGTERM: running jobs stop and remove their temporary
+/// files, so an interrupted run leaves nothing under a final name.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Gaps longer than this are compacted (or split at).
 const MAX_GAP_NS: u64 = 10_000_000_000;
 
@@ -58,6 +62,7 @@ pub fn run(args: &ConvertArgs) -> bool {
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, recordings.len());
+    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
     let progress = Progress::new(args.quiet);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Result<Outcome>)>> = Mutex::new(Vec::new());
@@ -68,6 +73,9 @@ pub fn run(args: &ConvertArgs) -> bool {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(rec) = recordings.get(i) else { break };
+                    if INTERRUPTED.load(Ordering::SeqCst) {
+                        break;
+                    }
                     let r = convert_one(rec, args, &progress, &taken);
                     match &r {
                         Err(e) => progress.println(&format!("cctv: {}: {e:#}", rec.path.display())),
@@ -102,7 +110,7 @@ pub fn run(args: &ConvertArgs) -> bool {
             Err(_) => failed += 1,
         }
     }
-    ok &= failed == 0;
+    ok &= failed == 0 && !INTERRUPTED.load(Ordering::SeqCst);
     if !args.quiet {
         let mut line = format!(
             "cctv: {} of {} input(s) converted: {} file(s) written, {} video frames, {} of video",
@@ -788,6 +796,9 @@ fn build_and_run(
                 // filesrc in pull mode may not track its position: the
                 // media bytes passed are the floor.
                 job.update(bytes.unwrap_or(0).max(s.bytes), s.frames);
+            }
+            if INTERRUPTED.load(Ordering::SeqCst) {
+                bail!("interrupted");
             }
             let Some(msg) = msg else { continue };
             match msg.view() {
