@@ -780,4 +780,61 @@ mod tests {
         // A real end: trailing zeros (preallocation) are not part of the NALU.
         assert_eq!(find_nalu_end(&file, 13, 19, true).unwrap(), Some(18));
     }
+
+    /// Writes `<dir>/1_video.rf1i` (count 0, `entries` as given, nothing
+    /// after them) and `<dir>/1_video.rf1p` and opens the track.
+    fn open_crashed(dir: &Path, entries: &[(u32, u32, u16)], packets: &[u8]) -> Track {
+        let header = IndexHeader {
+            codec: Codec::H264,
+            flags: 0,
+            codec_flags: 0,
+            timebase_us: 1_000_000,
+            count: 0,
+            width: 0,
+            height: 0,
+        };
+        let mut bytes = header.to_bytes().to_vec();
+        for &(pts_ticks, offset, flags) in entries {
+            let e = IndexEntry {
+                pts_ticks,
+                offset,
+                flags,
+            };
+            bytes.extend(e.encode().to_le_bytes());
+        }
+        let (index, packets_path) = (dir.join("1_video.rf1i"), dir.join("1_video.rf1p"));
+        std::fs::write(&index, bytes).unwrap();
+        std::fs::write(&packets_path, packets).unwrap();
+        Track::open("video", &index, &packets_path).unwrap()
+    }
+
+    #[test]
+    fn crashed_index_cut_after_an_entry_keeps_that_entry() {
+        // data_loss rf1-index-crashed trial 11: a crashed (count 0) index lost
+        // everything from the last entry's end on, sentinel and zero tail
+        // included. The last entry is a real NALU, not the sentinel: the
+        // packet data (zero-filled preallocation) ends it.
+        let dir = tempfile::tempdir().unwrap();
+        let packets = [
+            &[0, 0, 1, 0x67, 1][..],
+            &[0, 0, 1, 0x68, 2],
+            &[0, 0, 1, 0x65, 3, 4],
+            &[0, 0, 1, 0x41, 5, 6],
+            &[0; 16],
+        ]
+        .concat();
+        let entries = [(0, 0, 6), (0, 5, 6), (0, 10, 5), (409, 16, 4)];
+        let track = open_crashed(dir.path(), &entries, &packets);
+        assert_eq!(track.access_units.len(), 2);
+        assert_eq!(track.access_units[0].byte_range, 0..16);
+        assert_eq!(track.access_units[1].byte_range, 16..22);
+        assert_eq!(track.problems, [Problem::IndexCut { entries: 4 }]);
+        // A crashed index that ends with its sentinel still reads as sound.
+        let mut with_sentinel = entries.to_vec();
+        with_sentinel.push((0, 22, 0));
+        let track = open_crashed(dir.path(), &with_sentinel, &packets);
+        assert_eq!(track.access_units.len(), 2);
+        assert_eq!(track.access_units[1].byte_range, 16..22);
+        assert!(track.is_sound(), "{:?}", track.problems);
+    }
 }
