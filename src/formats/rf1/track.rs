@@ -106,6 +106,10 @@ pub enum Problem {
     UnknownEnd { entry: usize },
     /// The index ends before its count (and sentinel): `entries` were read.
     IndexCut { entries: usize },
+    /// `access_units` access units from PTS `pts_ticks` on lie at or after
+    /// the start of the track's next segment (bogus times of a damaged
+    /// index): dropped, so that the next segment keeps its real times.
+    PastNextSegment { access_units: usize, pts_ticks: u32 },
 }
 
 impl fmt::Display for Problem {
@@ -153,6 +157,13 @@ impl fmt::Display for Problem {
             Self::IndexCut { entries } => {
                 write!(f, "index cut short after {entries} complete entries")
             }
+            Self::PastNextSegment {
+                access_units,
+                pts_ticks,
+            } => write!(
+                f,
+                "{access_units} access unit(s) from PTS {pts_ticks} ticks on lie past the start of the next segment"
+            ),
         }
     }
 }
@@ -319,6 +330,23 @@ impl Track {
             self.header.timebase_us,
             self.access_units[au].pts_ticks.into(),
         )
+    }
+
+    /// Drops the access units at or after `limit_ns` (ns since the epoch),
+    /// the start of the track's next segment: segments follow each other, so
+    /// such times come from a damaged index (reported as `PastNextSegment`).
+    pub fn drop_access_units_from(&mut self, limit_ns: u64) {
+        let first = self.access_units.partition_point(|au| {
+            ns_since(0, self.header.timebase_us, au.pts_ticks.into()) < Some(limit_ns)
+        });
+        if let Some(au) = self.access_units.get(first) {
+            self.problems.push(Problem::PastNextSegment {
+                access_units: self.access_units.len() - first,
+                pts_ticks: au.pts_ticks,
+            });
+            self.nalus.truncate(au.first_nalu);
+            self.derive_access_units();
+        }
     }
 
     /// The last key access unit with PTS ≤ `ticks` (a key frame exactly at
