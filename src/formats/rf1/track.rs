@@ -865,4 +865,60 @@ mod tests {
         assert_eq!(track.access_units[1].byte_range, 16..22);
         assert!(track.is_sound(), "{:?}", track.problems);
     }
+
+    #[test]
+    fn fuzz_reproducers_stay_inside_the_packet_data() {
+        // The fuzzer's findings (`[u32 LE index length][index][packets]`):
+        // an entry failing on its PTS must not leave the entry before it
+        // (or entry 0) reaching past the packet data.
+        let cases: [&[u8]; 3] = [
+            include_bytes!(
+                "../../../fuzz/artifacts/rf1_index/crash-844e1eba4152542af6699534ede7ada83f933d06"
+            ),
+            include_bytes!(
+                "../../../fuzz/artifacts/rf1_index/crash-380375837519eba797c88555557ff1574ce67af4"
+            ),
+            include_bytes!(
+                "../../../fuzz/artifacts/rf1src_files/crash-d6164d9152de6352adb10db5b2c81198deea143c"
+            ),
+        ];
+        // The finding itself: entry 1 goes back in time *and* starts beyond
+        // the data; entry 0 (beyond the data too) and entry 1 are skipped,
+        // nothing is stretched to their offsets.
+        let index = index(&[(409, 1000, 4), (0, 900, 4), (818, 10, 4)], 20);
+        let track = Track::from_index("video", index, 20);
+        assert_eq!(track.nalus.len(), 1);
+        assert_eq!(track.nalus[0].byte_range(), 10..20);
+        let index = super::tests::index(&[(409, 0, 4), (0, 900, 4), (818, 10, 4)], 20);
+        let track = Track::from_index("video", index, 20);
+        assert!(track.nalus.iter().all(|n| n.byte_range().end <= 20));
+        assert_eq!(track.nalus.last().unwrap().byte_range(), 10..20);
+        let dir = tempfile::tempdir().unwrap();
+        for data in cases {
+            let len = u32::from_le_bytes(data[..4].try_into().unwrap()) as usize;
+            let (index_bytes, packets) = data[4..].split_at(len.min(data.len() - 4));
+            let Ok(index) = Index::parse(index_bytes) else {
+                continue;
+            };
+            let from_index = Track::from_index("video", index, packets.len() as u64);
+            let (index_path, packets_path) = (
+                dir.path().join("1_video.rf1i"),
+                dir.path().join("1_video.rf1p"),
+            );
+            std::fs::write(&index_path, index_bytes).unwrap();
+            std::fs::write(&packets_path, packets).unwrap();
+            let opened = Track::open("video", &index_path, &packets_path).unwrap();
+            for track in [from_index, opened] {
+                assert!(track.packets_len <= packets.len() as u64);
+                for n in 0..track.nalus.len() {
+                    assert!(track.nalus[n].byte_range().end <= track.packets_len);
+                    track.checked_piece(n).unwrap();
+                }
+                let mut cursor = std::io::Cursor::new(packets);
+                for au in 0..track.access_units.len() {
+                    track.read_access_unit(&mut cursor, au).unwrap();
+                }
+            }
+        }
+    }
 }
