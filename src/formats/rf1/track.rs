@@ -232,7 +232,22 @@ impl Track {
         packets_file_len: u64,
         find_end: &mut dyn FnMut(u64, u64, bool) -> Option<u64>,
     ) -> Self {
-        let packets_len = packets_file_len.min(u64::from(index.sentinel.offset));
+        // A sentinel before the last entry that fits in the file is damaged:
+        // it must not cut the packet data short (the entries are checked
+        // against the file's size instead, and the last one ends at a start code).
+        let sentinel = u64::from(index.sentinel.offset);
+        let last_fitting = index
+            .entries
+            .iter()
+            .map(|e| u64::from(e.offset))
+            .filter(|&offset| offset <= packets_file_len)
+            .max()
+            .unwrap_or(0);
+        let packets_len = if sentinel >= last_fitting {
+            packets_file_len.min(sentinel)
+        } else {
+            packets_file_len
+        };
         let (nalus, problems) = usable_nalus(&index, packets_file_len, packets_len, find_end);
         let mut track = Track {
             name: name.to_owned(),
@@ -920,5 +935,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_damaged_sentinel_does_not_cut_the_packet_data() {
+        // data_loss rf1-index (200 trials) trial 119: the sentinel's offset
+        // overwritten with a small value capped the packet data before every
+        // entry, and the whole track was lost.
+        let track = Track::from_index("video", index(&[(0, 0, 5), (409, 10, 4)], 3), 20);
+        assert_eq!(track.packets_len, 20);
+        assert_eq!(track.access_units.len(), 1);
+        assert_eq!(track.nalus[0].byte_range(), 0..10);
+        assert!(matches!(
+            track.problems[..],
+            [
+                Problem::DecreasingOffset { entry: 2, .. },
+                Problem::UnknownEnd { entry: 1 }
+            ]
+        ));
     }
 }
