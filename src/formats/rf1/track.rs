@@ -558,16 +558,25 @@ fn usable_nalus(
         });
     }
     // 1. Which entries can be trusted.
+    let fits = |e: &IndexEntry| u64::from(e.offset) <= packets_len;
+    // The successor tells which of two disagreeing entries is the odd one:
+    // the next entry that fits in the packet data (entries beyond it, e.g.
+    // random bytes, would leave a bogus entry before them unchallenged).
+    let mut next_fitting = vec![None; entries.len()];
+    for i in (0..entries.len().saturating_sub(1)).rev() {
+        next_fitting[i] = if fits(&entries[i + 1]) {
+            Some(i + 1)
+        } else {
+            next_fitting[i + 1]
+        };
+    }
     let mut kept: Vec<usize> = Vec::with_capacity(entries.len());
     for (i, entry) in entries.iter().enumerate() {
         let offset = u64::from(entry.offset);
         let (lower_offset, lower_pts) = kept
             .last()
             .map_or((0, 0), |&k| (entries[k].offset, entries[k].pts_ticks));
-        // The successor tells which of two disagreeing entries is the odd one.
-        let next = entries
-            .get(i + 1)
-            .filter(|n| u64::from(n.offset) <= packets_len);
+        let next = next_fitting[i].map(|j| &entries[j]);
         let problem = if offset > packets_len {
             Some(Problem::StartsBeyondPacketFile {
                 entry: i,
@@ -951,6 +960,35 @@ mod tests {
             [
                 Problem::DecreasingOffset { entry: 2, .. },
                 Problem::UnknownEnd { entry: 1 }
+            ]
+        ));
+    }
+
+    #[test]
+    fn a_bogus_pts_before_unfitting_entries_is_challenged() {
+        // data_loss rf1-index (200 trials) trial 105: an overwrite gave
+        // entry 1 a huge PTS (offset intact) and entries 2-3 random offsets
+        // beyond the data. With only entry 2 as judge, entry 1 was kept and
+        // every later entry looked like it went back in time.
+        let hostile = (1 << 30) - 1;
+        let entries = [
+            (0, 0, 5),
+            (4_000_000, 10, 4),
+            (123, hostile, 4),
+            (77, hostile - 5, 4),
+            (818, 30, 4),
+            (1227, 40, 4),
+        ];
+        let track = Track::from_index("video", index(&entries, 50), 50);
+        let pts: Vec<u32> = track.access_units.iter().map(|au| au.pts_ticks).collect();
+        // (AU 0 ends where the skipped entry 1 starts: only a start code
+        // scan, which `from_index` does not do, could recover it.)
+        assert_eq!(pts, [818, 1227]);
+        assert!(matches!(
+            track.problems[..2],
+            [
+                Problem::DecreasingPts { entry: 1, .. },
+                Problem::StartsBeyondPacketFile { entry: 2, .. }
             ]
         ));
     }
