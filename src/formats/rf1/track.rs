@@ -559,9 +559,11 @@ fn usable_nalus(
     }
     // 1. Which entries can be trusted.
     let fits = |e: &IndexEntry| u64::from(e.offset) <= packets_len;
-    // The successor tells which of two disagreeing entries is the odd one:
-    // the next entry that fits in the packet data (entries beyond it, e.g.
-    // random bytes, would leave a bogus entry before them unchallenged).
+    // The successors tell which of two disagreeing entries is the odd one:
+    // the direct successor when it fits in the packet data, else the next
+    // two entries that fit, when both agree (entries beyond the data, e.g.
+    // random bytes, would leave a bogus entry before them unchallenged, and
+    // one more random entry that happens to fit must not outvote it).
     let mut next_fitting = vec![None; entries.len()];
     for i in (0..entries.len().saturating_sub(1)).rev() {
         next_fitting[i] = if fits(&entries[i + 1]) {
@@ -576,7 +578,13 @@ fn usable_nalus(
         let (lower_offset, lower_pts) = kept
             .last()
             .map_or((0, 0), |&k| (entries[k].offset, entries[k].pts_ticks));
-        let next = next_fitting[i].map(|j| &entries[j]);
+        let first = next_fitting[i];
+        let second = first.and_then(|j| next_fitting[j]);
+        let judged_odd = |odd: &dyn Fn(&IndexEntry) -> bool| match (first, second) {
+            (Some(j), _) if j == i + 1 => odd(&entries[j]),
+            (Some(j), Some(k)) => odd(&entries[j]) && odd(&entries[k]),
+            _ => false,
+        };
         let problem = if offset > packets_len {
             Some(Problem::StartsBeyondPacketFile {
                 entry: i,
@@ -584,7 +592,7 @@ fn usable_nalus(
                 packets_len,
             })
         } else if entry.offset < lower_offset
-            || next.is_some_and(|n| n.offset < entry.offset && n.offset >= lower_offset)
+            || judged_odd(&|n| n.offset < entry.offset && n.offset >= lower_offset)
         {
             Some(Problem::DecreasingOffset {
                 entry: i,
@@ -592,7 +600,7 @@ fn usable_nalus(
                 previous: lower_offset.into(),
             })
         } else if entry.pts_ticks < lower_pts
-            || next.is_some_and(|n| n.pts_ticks < entry.pts_ticks && n.pts_ticks >= lower_pts)
+            || judged_odd(&|n| n.pts_ticks < entry.pts_ticks && n.pts_ticks >= lower_pts)
         {
             Some(Problem::DecreasingPts {
                 entry: i,
@@ -878,6 +886,13 @@ mod tests {
         let entries = [(0, 0, 6), (0, 5, 6), (0, 10, 5), (409, 16, 4)];
         let track = open_crashed(dir.path(), &entries, &packets);
         assert_eq!(track.access_units.len(), 2);
+        // The same with random bytes after the cut (as in that trial): a
+        // single later entry that happens to fit does not outvote the last
+        // real one.
+        let mut with_random = entries.to_vec();
+        with_random.extend([(11552, 4_195_225, 2048), (15088, 11, 1024)]);
+        let random = open_crashed(dir.path(), &with_random, &packets);
+        assert_eq!(random.access_units[..2], track.access_units[..]);
         assert_eq!(track.access_units[0].byte_range, 0..16);
         assert_eq!(track.access_units[1].byte_range, 16..22);
         assert_eq!(track.problems, [Problem::IndexCut { entries: 4 }]);
