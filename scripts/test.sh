@@ -30,7 +30,7 @@ fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --lib --tests -- "${extra[@]}" 2>&1 | tee "$log" || status=$?
+cargo test --no-fail-fast --lib --tests -- "${extra[@]}" 2>&1 | tee "$log" || status=$?
 # The C ABI's unit tests, built without GStreamer as the VLC module is.
 cargo test --lib --no-default-features --features capi --target-dir "$target/vlc" capi:: 2>&1 | tee -a "$log" || status=$?
 passed=$(grep -E '^test result:' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
