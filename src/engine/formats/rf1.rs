@@ -316,6 +316,15 @@ impl<C: Chunk> Rf1Engine<C> {
                 continue;
             }
             let packet = self.read_packet(ci, pos, time)?;
+            if packet.size() == 0 {
+                // Entries whose NAL units are all empty: nothing to decode.
+                self.damage.problems.push(format!(
+                    "{name}: access unit {} of segment {} has no bytes: skipped",
+                    pos.au, pos.segment
+                ));
+                self.cursors[ci].discont = true;
+                continue;
+            }
             self.cursors[ci].last_time = Some(time);
             return Ok(Some(packet));
         }
