@@ -9,7 +9,7 @@ use crate::engine::format::{
 };
 use crate::engine::timeline::{GAP_NS, Timeline};
 use crate::formats::pavs::{self, BlockHeader, BlockParse};
-use crate::h264::{BaselineParams, VuiHints, analog_pixel_aspect_ratio};
+use crate::h264::{BaselineParams, Vui, VuiHints, analog_pixel_aspect_ratio};
 use std::sync::Arc;
 
 /// Options of the PAVS format.
@@ -95,11 +95,16 @@ impl Pavs {
     fn parameter_sets_for(&self, width: u16, height: u16) -> Option<Arc<[u8]>> {
         let params = BaselineParams::for_size(width.into(), height.into())?;
         let (par_n, par_d) = analog_pixel_aspect_ratio(width.into(), height.into());
-        let vui = self.options.display_hints.then_some(VuiHints {
-            sample_aspect: (par_n as u16, par_d as u16),
-            full_range: true,
-        });
-        let mut bytes = params.sps(vui);
+        // Always declare that nothing is reordered (decoders output each
+        // picture at once); pixel aspect and colours only with display hints.
+        let vui = Vui {
+            hints: self.options.display_hints.then_some(VuiHints {
+                sample_aspect: (par_n as u16, par_d as u16),
+                full_range: true,
+            }),
+            no_reordering: true,
+        };
+        let mut bytes = params.sps(Some(vui));
         bytes.extend_from_slice(&params.pps());
         Some(Arc::from(bytes))
     }
