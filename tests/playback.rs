@@ -82,3 +82,60 @@ fn pavs_pictures_come_out_of_avdec_h264_at_once() {
         }
     }
 }
+
+/// The stream id of the video playbin (`element`: "playbin" or "playbin3")
+/// selects by default, once prerolled: playbin's `current-video` input,
+/// playbin3's STREAMS_SELECTED message.
+fn default_video_stream(element: &str, file: &Path) -> String {
+    init();
+    let playbin = gst::ElementFactory::make(element)
+        .property(
+            "uri",
+            gst::glib::filename_to_uri(file, None).unwrap().as_str(),
+        )
+        .build()
+        .unwrap();
+    for prop in ["video-sink", "audio-sink", "text-sink"] {
+        playbin.set_property(prop, gst::ElementFactory::make("fakesink").build().unwrap());
+    }
+    let bus = playbin.bus().unwrap();
+    playbin.set_state(gst::State::Paused).unwrap();
+    let mut selected = None;
+    let mut prerolled = false;
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(30)) {
+        match msg.view() {
+            gst::MessageView::StreamsSelected(s) => {
+                selected = s
+                    .streams()
+                    .into_iter()
+                    .find(|st| st.stream_type().contains(gst::StreamType::VIDEO))
+                    .and_then(|st| st.stream_id())
+                    .map(|id| id.to_string());
+            }
+            gst::MessageView::AsyncDone(_) => {
+                prerolled = true;
+                break;
+            }
+            gst::MessageView::Error(e) => panic!("{element} {}: {}", file.display(), e.error()),
+            _ => {}
+        }
+    }
+    assert!(prerolled, "{element} {}: no preroll", file.display());
+    if element == "playbin" {
+        let current = playbin.property::<i32>("current-video");
+        let pad = playbin.emit_by_name::<Option<gst::Pad>>("get-video-pad", &[&current]);
+        selected = pad.and_then(|p| p.stream_id()).map(|id| id.to_string());
+    }
+    playbin.set_state(gst::State::Null).unwrap();
+    selected.unwrap_or_default()
+}
+
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn playbin_shows_camera_0_of_an_nvr_with_snapshots() {
+    let file = shared_samples("says").join("with_jpeg.nvr");
+    for element in ["playbin", "playbin3"] {
+        let id = default_video_stream(element, &file);
+        assert!(id.ends_with("/video_0"), "{element} shows {id}");
+    }
+}

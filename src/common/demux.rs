@@ -499,6 +499,7 @@ impl<F: Format> DemuxAdapter<F> {
             key: info.id,
             template: present::template_name(info.id.kind),
             pad_name: info.name.clone(),
+            stream_id: present::stream_id_name(info),
             caps: present::caps(info),
             tags: present::tag_list(&info.tags),
             flags: present::stream_flags(info),

@@ -15,6 +15,37 @@ pub fn template_name(kind: StreamKind) -> &'static str {
         StreamKind::Audio => "audio_%u",
         StreamKind::Image => "image_%u",
         StreamKind::Data => "meta_%u",
+        StreamKind::Subtitle => "subtitle_%u",
+    }
+}
+
+/// Caps of subtitle cues.
+pub fn text_caps() -> gst::Caps {
+    gst::Caps::builder("text/x-raw")
+        .field("format", "utf8")
+        .build()
+}
+
+/// The `subtitle_%u` source pad template.
+pub fn subtitle_pad_template() -> gst::PadTemplate {
+    gst::PadTemplate::new(
+        template_name(StreamKind::Subtitle),
+        gst::PadDirection::Src,
+        gst::PadPresence::Sometimes,
+        &text_caps(),
+    )
+    .expect("subtitle pad template")
+}
+
+/// The last part of a stream's stream-id. decodebin (and so playbin, which
+/// shows the first video it exposes) orders decoded streams of one media
+/// type by stream-id: snapshots decode to video too, so their id must sort
+/// after every camera's (`video_0` < `video_snapshots_0`). Everything else
+/// is named like its pad.
+pub fn stream_id_name(info: &StreamInfo) -> String {
+    match info.id.kind {
+        StreamKind::Image => format!("video_snapshots_{}", info.id.number),
+        _ => info.name.clone(),
     }
 }
 
@@ -50,6 +81,7 @@ pub fn caps(info: &StreamInfo) -> gst::Caps {
         Codec::Json { schema } => gst::Caps::builder("application/x-json")
             .field("format", *schema)
             .build(),
+        Codec::Text => text_caps(),
     };
     let caps_mut = caps.make_mut();
     let Some(s) = caps_mut.structure_mut(0) else {
@@ -129,6 +161,9 @@ pub fn tag_list(tags: &Tags) -> gst::TagList {
         if let Some(t) = tags.audio_codec {
             l.add::<gst::tags::AudioCodec>(&t, replace);
         }
+        if let Some(t) = tags.subtitle_codec {
+            l.add::<gst::tags::SubtitleCodec>(&t, replace);
+        }
         if let Some(dt) = tags
             .start_unix_us
             .and_then(|us| start_date_time(us, tags.start_utc_offset_min))
@@ -196,13 +231,17 @@ pub fn negotiate_avc(pad: &gst::Pad, info: &StreamInfo) -> Option<gst::Caps> {
     Some(avc_caps)
 }
 
-/// Stream-start flags of a stream.
+/// Stream-start flags of a stream: sparse streams are SPARSE; snapshots
+/// are also UNSELECT (never shown by default: a camera is).
 pub fn stream_flags(info: &StreamInfo) -> gst::StreamFlags {
+    let mut flags = gst::StreamFlags::empty();
     if info.sparse {
-        gst::StreamFlags::SPARSE
-    } else {
-        gst::StreamFlags::empty()
+        flags |= gst::StreamFlags::SPARSE;
     }
+    if info.id.kind == StreamKind::Image {
+        flags |= gst::StreamFlags::UNSELECT;
+    }
+    flags
 }
 
 /// A read chunk: a mapped buffer of the input, shared by the sub-buffers

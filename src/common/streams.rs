@@ -29,6 +29,8 @@ pub struct StreamSpec<K = StreamKey> {
     pub template: &'static str,
     /// Pad name, e.g. `video_9`.
     pub pad_name: String,
+    /// Last part of the stream-id (see `present::stream_id_name`).
+    pub stream_id: String,
     pub caps: gst::Caps,
     pub tags: gst::TagList,
     /// Stream flags for the stream-start event (e.g. SPARSE for snapshots).
@@ -168,7 +170,7 @@ impl<K: Key> OutputStreams<K> {
             setup(gst::Pad::builder_from_template(&templ).name(spec.pad_name.as_str())).build();
         pad.set_active(true)
             .map_err(|_| gst::error_msg!(gst::CoreError::Pad, ["Failed to activate pad"]))?;
-        let stream_id = pad.create_stream_id(element, Some(spec.pad_name.as_str()));
+        let stream_id = pad.create_stream_id(element, Some(spec.stream_id.as_str()));
         let group_id = lock(this).group_id;
         pad.push_event(
             gst::event::StreamStart::builder(&stream_id)

@@ -156,6 +156,7 @@ impl Rf1Src {
                 key: info.id,
                 template: PAD_TEMPLATE,
                 pad_name: info.name.clone(),
+                stream_id: present::stream_id_name(info),
                 caps: present::caps(info),
                 tags: present::tag_list(&info.tags),
                 flags: present::stream_flags(info),

@@ -7,6 +7,7 @@ use crate::engine::bytes::Chunk;
 use crate::engine::format::{
     Codec, Format, Packet, Parsed, Part, StreamId, StreamInfo, StreamKind, Tags, UnitData,
 };
+use crate::engine::subtitle;
 use crate::engine::timeline::{GAP_NS, Timeline};
 use crate::formats::pavs::{self, BlockHeader, BlockParse};
 use crate::h264::{BaselineParams, Vui, VuiHints, analog_pixel_aspect_ratio};
@@ -17,8 +18,12 @@ use std::sync::Arc;
 pub struct PavsOptions {
     /// Compact forward gaps in capture time longer than this (ns).
     pub max_gap: Option<u64>,
-    /// Put a VUI (pixel aspect, full range) in the generated SPS.
+    /// Put pixel aspect, full range and BT.601 colours in the generated
+    /// SPS's VUI.
     pub display_hints: bool,
+    /// A subtitle stream per camera (`subtitle_<channel>`) with the capture
+    /// time, one cue per frame.
+    pub subtitles: bool,
 }
 
 impl Default for PavsOptions {
@@ -26,6 +31,7 @@ impl Default for PavsOptions {
         Self {
             max_gap: None,
             display_hints: true,
+            subtitles: true,
         }
     }
 }
@@ -177,12 +183,35 @@ impl Format for Pavs {
         Some(video(unit.channel))
     }
 
+    fn streams_of(&mut self, unit: &BlockHeader) -> Vec<StreamId> {
+        let mut ids: Vec<StreamId> = self.stream_of(unit).into_iter().collect();
+        if self.options.subtitles {
+            ids.push(subtitle::stream_for(video(unit.channel)));
+        }
+        ids
+    }
+
     fn stream_info(&self, id: StreamId) -> Option<StreamInfo> {
+        let channel_id = u8::try_from(id.number).ok()?;
+        let channel = self.channel(channel_id)?;
+        if id.kind == StreamKind::Subtitle {
+            return Some(subtitle::stream_info(
+                id,
+                format!("subtitle_{channel_id}"),
+                format!(
+                    "{} [{:02}]: capture time (UTC)",
+                    channel.camera_name, channel_id
+                ),
+                Tags {
+                    container_format: Some("VMax PAVS"),
+                    start_unix_us: i64::try_from(channel.first_capture_ns / 1000).ok(),
+                    ..Tags::default()
+                },
+            ));
+        }
         if id.kind != StreamKind::Video {
             return None;
         }
-        let channel_id = u8::try_from(id.number).ok()?;
-        let channel = self.channel(channel_id)?;
         let par = analog_pixel_aspect_ratio(channel.width.into(), channel.height.into());
         Some(StreamInfo {
             id,
@@ -290,6 +319,7 @@ impl Format for Pavs {
             parts.push(Part::Shared(ps));
         }
         parts.push(payload);
+        let wallclock = unit.capture_time_ns();
         out.push(Packet {
             stream: video(unit.channel),
             pts,
@@ -297,9 +327,21 @@ impl Format for Pavs {
             duration: None,
             key: unit.key,
             discont: discont || jumped,
-            wallclock_ns: Some(unit.capture_time_ns()),
+            wallclock_ns: Some(wallclock),
             parts,
         });
+        if self.options.subtitles {
+            // The DVR stores UTC; the zone it showed is not in the file.
+            let text = subtitle::capture_time(wallclock, None);
+            let mut cue = subtitle::cue(
+                subtitle::stream_for(video(unit.channel)),
+                pts,
+                Some(wallclock),
+                text,
+            );
+            cue.discont = discont || jumped;
+            out.push(cue);
+        }
     }
 
     fn summary(&self) -> Option<String> {
