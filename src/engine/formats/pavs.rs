@@ -399,6 +399,50 @@ mod tests {
     const S: u64 = 1_000_000_000;
     const T0: u64 = 1_630_479_601_000_000_000;
 
+    /// Video streams only: these tests are about the pictures.
+    fn video_only() -> PavsOptions {
+        PavsOptions {
+            subtitles: false,
+            ..PavsOptions::default()
+        }
+    }
+
+    #[test]
+    fn one_capture_time_cue_per_frame_by_default() {
+        let (bytes, blocks) = file(12, 2, 5);
+        let size = bytes.len() as u64;
+        let mut demux: Demuxer<Pavs, SharedBytes> =
+            Demuxer::new_pull(Pavs::new(PavsOptions::default()), Some(size));
+        let mut src = MemorySource::new(bytes);
+        let mut streams = Vec::new();
+        let mut last_video = std::collections::HashMap::new();
+        let mut cues = 0;
+        loop {
+            match demux.next(&mut src).unwrap() {
+                Event::StreamsFound(s) => streams.extend(s),
+                Event::Packet(p) if p.stream.kind == StreamKind::Video => {
+                    last_video.insert(p.stream.number, (p.pts, p.wallclock_ns));
+                }
+                Event::Packet(p) => {
+                    assert_eq!(p.stream.kind, StreamKind::Subtitle);
+                    // Right after its frame, with the frame's times.
+                    let (pts, wall) = last_video[&p.stream.number];
+                    assert_eq!((p.pts, p.wallclock_ns), (pts, wall));
+                    let text = String::from_utf8(p.to_vec()).unwrap();
+                    assert_eq!(text, subtitle::capture_time(wall.unwrap(), None));
+                    cues += 1;
+                }
+                Event::Eos => break,
+                _ => {}
+            }
+        }
+        assert_eq!(cues, blocks.len());
+        let names: Vec<_> = streams.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["video_1", "subtitle_1", "video_2", "subtitle_2"]);
+        assert_eq!(streams[1].codec, Codec::Text);
+        assert_eq!(subtitle::capture_time(T0, None), "2021-09-01 07:00:01 UTC");
+    }
+
     /// Blocks of `cams` interleaved cameras at 10 fps, a key frame every
     /// `gop` frames with camera c's GOP shifted by c frames. Returns the
     /// file and each block's (offset, channel, key, payload).
@@ -435,7 +479,7 @@ mod tests {
     fn demuxer_pull(bytes: Vec<u8>) -> (Demuxer<Pavs, SharedBytes>, MemorySource) {
         let size = bytes.len() as u64;
         (
-            Demuxer::new_pull(Pavs::new(PavsOptions::default()), Some(size)),
+            Demuxer::new_pull(Pavs::new(video_only()), Some(size)),
             MemorySource::new(bytes),
         )
     }
@@ -478,8 +522,7 @@ mod tests {
             assert_eq!((o.0, o.2, &o.3), (u32::from(b.1), b.2, &b.3));
         }
         // Push input in odd-sized pieces gives the same packets.
-        let mut push: Demuxer<Pavs, SharedBytes> =
-            Demuxer::new_push(Pavs::new(PavsOptions::default()));
+        let mut push: Demuxer<Pavs, SharedBytes> = Demuxer::new_push(Pavs::new(video_only()));
         let mut none = NoSource::default();
         let mut pushed = Vec::new();
         for piece in bytes.chunks(777) {
