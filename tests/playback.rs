@@ -60,8 +60,7 @@ fn decoder_input_counts(file: &Path) -> Vec<usize> {
             gst::PadProbeReturn::Ok
         });
     assert_eq!(run_to_eos(&pipeline), None, "{}", file.display());
-    let counts = counts.lock().unwrap().clone();
-    counts
+    counts.lock().unwrap().clone()
 }
 
 #[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
@@ -138,4 +137,203 @@ fn playbin_shows_camera_0_of_an_nvr_with_snapshots() {
         let id = default_video_stream(element, &file);
         assert!(id.ends_with("/video_0"), "{element} shows {id}");
     }
+}
+
+/// The directory of the built plugin (the cdylib beside the test binary).
+fn plugin_dir() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    assert!(
+        dir.join("libgstcctv.so").exists(),
+        "no libgstcctv.so in {}",
+        dir.display()
+    );
+    dir
+}
+
+/// gst-discoverer-1.0 -v on `uri_or_path` with the built plugin (bounded).
+fn discoverer(target: &str) -> String {
+    let out = std::process::Command::new("timeout")
+        .args(["60", "gst-discoverer-1.0", "-v", target])
+        .env("GST_PLUGIN_PATH", plugin_dir())
+        .output()
+        .expect("gst-discoverer-1.0 (scripts/setup.sh installs it)");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Every sample: .psf, .nvr and each rf1 case's index files.
+fn every_sample() -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for (dir, ext) in [("pavs", "psf"), ("says", "nvr")] {
+        for e in std::fs::read_dir(shared_samples(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == ext) {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn discoverer_reports_no_missing_plugin_for_any_sample() {
+    for file in every_sample() {
+        let out = discoverer(file.to_str().unwrap());
+        assert!(
+            out.contains("Done discovering"),
+            "{}: {out}",
+            file.display()
+        );
+        assert!(
+            !out.contains("Missing plugins") && !out.contains("missing-plugins"),
+            "{}: {out}",
+            file.display()
+        );
+        assert!(out.contains("video #"), "{}: {out}", file.display());
+        assert!(out.contains("subtitles #"), "{}: {out}", file.display());
+    }
+}
+
+/// Runs `pipeline` to EOS and returns the cues of the first subtitle track
+/// of the `.mp4` or `.mkv` it wrote, as (start, text), read back by ffprobe.
+fn cues_of(container: &Path) -> Vec<(f64, String)> {
+    let out = std::process::Command::new("timeout")
+        .args([
+            "60",
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "s:0",
+            "-show_entries",
+            "stream=codec_name:packet=pts_time:packet_tags",
+            "-show_data",
+            "-of",
+            "json",
+            "-show_packets",
+        ])
+        .arg(container)
+        .output()
+        .expect("ffprobe (scripts/setup.sh installs it)");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let codec = json["streams"][0]["codec_name"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        matches!(codec, "mov_text" | "subrip" | "text"),
+        "{}: subtitle codec {codec:?}",
+        container.display()
+    );
+    json["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let t: f64 = p["pts_time"].as_str().unwrap().parse().unwrap();
+            (t, hexdump_text(p["data"].as_str().unwrap_or_default()))
+        })
+        // mp4mux fills the time between cues with empty samples.
+        .filter(|(_, text)| !text.is_empty())
+        .collect()
+}
+
+/// The bytes of an ffprobe `-show_data` hexdump as text (mov_text samples
+/// start with a 16-bit length, which is dropped).
+fn hexdump_text(dump: &str) -> String {
+    let mut bytes = Vec::new();
+    for line in dump.lines() {
+        // "00000000: 0017 3230 ...  ..text.."
+        let Some((_, rest)) = line.split_once(": ") else {
+            continue;
+        };
+        let hex: String = rest
+            .chars()
+            .take(40)
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        for i in (0..hex.len()).step_by(2) {
+            bytes.push(u8::from_str_radix(&hex[i..i + 2], 16).unwrap());
+        }
+    }
+    if bytes.len() >= 2 && usize::from(u16::from_be_bytes([bytes[0], bytes[1]])) == bytes.len() - 2
+    {
+        bytes.drain(..2);
+    }
+    String::from_utf8(bytes).unwrap()
+}
+
+fn mux(pipeline: &str) {
+    init();
+    let p = gst::parse::launch(pipeline).unwrap();
+    assert_eq!(run_to_eos(&p), None, "{pipeline}");
+}
+
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn mp4_and_mkv_from_psf_keep_the_capture_time_track() {
+    let (_, expected) = {
+        let dir = shared_samples("pavs");
+        let json = std::fs::read_to_string(dir.join("expected.json")).unwrap();
+        (
+            dir,
+            serde_json::from_str::<serde_json::Value>(&json).unwrap(),
+        )
+    };
+    let psf = shared_samples("pavs").join("video1.psf");
+    let tmp = tempfile::tempdir().unwrap();
+    for (mux_el, ext) in [("mp4mux", "mp4"), ("matroskamux", "mkv")] {
+        let out = tmp.path().join(format!("v.{ext}"));
+        mux(&format!(
+            "filesrc location=\"{}\" ! pavsdemux name=d \
+             d.video_9 ! queue ! h264parse ! {mux_el} name=m ! filesink location=\"{}\" \
+             d.subtitle_9 ! queue ! m.subtitle_%u",
+            psf.display(),
+            out.display()
+        ));
+        let cues = cues_of(&out);
+        let blocks = expected["video1"]["blocks"].as_array().unwrap();
+        assert_eq!(cues.len(), blocks.len(), "{ext}");
+        for (i, ((t, text), b)) in cues.iter().zip(blocks).enumerate() {
+            let unix_ns = b["pts_unix_ns"].as_u64().unwrap();
+            let want = gstcctv::engine::subtitle::capture_time(unix_ns, None);
+            assert_eq!(text, &want, "{ext} cue {i}");
+            assert!(text.starts_with("2021-09-01 "), "{ext} cue {i}: {text}");
+            if i == 0 {
+                assert_eq!(*t, 0.0, "{ext}");
+            }
+        }
+    }
+}
+
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn mp4_from_nvr_keeps_capture_time_speed_and_gps() {
+    let nvr = shared_samples("says").join("with_jpeg.nvr");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cam0.mp4");
+    mux(&format!(
+        "filesrc location=\"{}\" ! saysdemux name=d \
+         d.video_0 ! queue ! h264parse ! mp4mux name=m ! filesink location=\"{}\" \
+         d.subtitle_0 ! queue ! m.subtitle_%u",
+        nvr.display(),
+        out.display()
+    ));
+    let cues = cues_of(&out);
+    assert!(cues.len() > 100, "{} cues", cues.len());
+    // startTime 1618581807000 ms = 2021-04-16 14:03:27 UTC; timeZone -240.
+    assert!(
+        cues[0].1.starts_with("2021-04-16 10:03:27 -04:00  "),
+        "{}",
+        cues[0].1
+    );
+    assert!(cues[0].1.contains(" km/h"), "{}", cues[0].1);
+    assert!(cues[0].1.contains("GPS "), "{}", cues[0].1);
+    // Cues follow the frames: times never go back.
+    assert!(cues.windows(2).all(|w| w[0].0 <= w[1].0));
 }
