@@ -337,3 +337,97 @@ fn mp4_from_nvr_keeps_capture_time_speed_and_gps() {
     // Cues follow the frames: times never go back.
     assert!(cues.windows(2).all(|w| w[0].0 <= w[1].0));
 }
+
+/// Plays `description` (its element named `demux`) to EOS and returns the
+/// DURATION answered then and the latest end (PTS + duration) of any buffer.
+fn duration_and_last_end(description: &str) -> (gst::ClockTime, gst::ClockTime) {
+    init();
+    let pipeline = gst::parse::launch(description)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap_or_else(|e| {
+            let p = gst::Pipeline::new();
+            p.add(&e).unwrap();
+            p
+        });
+    let demux = pipeline.by_name("demux").unwrap();
+    let end = Arc::new(Mutex::new(gst::ClockTime::ZERO));
+    let weak = pipeline.downgrade();
+    let end2 = end.clone();
+    demux.connect_pad_added(move |_, pad| {
+        let Some(pipeline) = weak.upgrade() else {
+            return;
+        };
+        let sink = gst::parse::bin_from_description(
+            "queue max-size-buffers=0 max-size-time=0 max-size-bytes=0 ! fakesink sync=false",
+            true,
+        )
+        .unwrap();
+        let end3 = end2.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            if let Some(b) = info.buffer()
+                && let (Some(pts), Some(d)) = (b.pts(), b.duration())
+            {
+                let mut end = end3.lock().unwrap();
+                *end = (*end).max(pts + d);
+            }
+            gst::PadProbeReturn::Ok
+        });
+        pipeline.add(&sink).unwrap();
+        sink.sync_state_with_parent().unwrap();
+        pad.link(&sink.static_pad("sink").unwrap()).unwrap();
+    });
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let msg = bus.timed_pop_filtered(
+        gst::ClockTime::from_seconds(60),
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    );
+    assert!(
+        matches!(
+            msg.as_ref().map(|m| m.view()),
+            Some(gst::MessageView::Eos(_))
+        ),
+        "{description}: {msg:?}"
+    );
+    let duration = demux
+        .src_pads()
+        .first()
+        .and_then(|p| p.query_duration::<gst::ClockTime>())
+        .unwrap();
+    pipeline.set_state(gst::State::Null).unwrap();
+    let end = *end.lock().unwrap();
+    (duration, end)
+}
+
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn duration_is_the_end_of_the_last_frame() {
+    let mut pipelines: Vec<String> = every_sample()
+        .iter()
+        .map(|f| {
+            let el = if f.extension().is_some_and(|e| e == "psf") {
+                "pavsdemux"
+            } else {
+                "saysdemux"
+            };
+            format!("filesrc location=\"{}\" ! {el} name=demux", f.display())
+        })
+        .collect();
+    let rf1 = shared_samples("rf1");
+    for case in [
+        "h264_basic",
+        "h265_basic",
+        "two_tracks",
+        "archive_dir/camera-0001",
+    ] {
+        pipelines.push(format!(
+            "rf1src name=demux location=\"{}\"",
+            rf1.join(case).display()
+        ));
+    }
+    for p in pipelines {
+        let (duration, end) = duration_and_last_end(&p);
+        assert_eq!(duration, end, "{p}");
+    }
+}

@@ -251,6 +251,17 @@ pub trait Format: Send + 'static {
     fn is_untimed(&self, _unit: &Self::Unit) -> bool {
         false
     }
+    /// The stream whose timeline a unit continues, noting nothing (used
+    /// for the duration: the end of the stream that ends last). `None`:
+    /// all units count as one stream.
+    fn timing_stream(&self, _unit: &Self::Unit) -> Option<StreamId> {
+        None
+    }
+    /// How long a unit lasts (ns), when the format knows it (audio);
+    /// otherwise the step to the stream's next unit is its duration.
+    fn unit_duration(&self, _unit: &Self::Unit) -> Option<u64> {
+        None
+    }
     fn stream_info(&self, id: StreamId) -> Option<StreamInfo>;
     /// Called once the first units are known (discovery is over), before
     /// any of them gets a time.

@@ -11,8 +11,8 @@
 use crate::common::present::{self, BufferMaker, GstChunk, clock_time};
 use crate::common::seek::{self, SeekOnce, SeekTarget};
 use crate::common::streams::{OutputStreams, StreamSpec, lock};
-use crate::engine::StreamId;
 use crate::engine::formats::rf1::Rf1Engine;
+use crate::engine::{StreamId, StreamKind};
 use crate::formats::rf1::Rf1Error;
 use gst::glib;
 use gst::prelude::*;
@@ -29,16 +29,30 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 });
 
 const PAD_TEMPLATE: &str = "%s";
+/// The capture-time subtitle pad.
+const SUBTITLE_PAD_TEMPLATE: &str = "subtitle";
 
 /// Packets turned into buffers per pass of the streaming loop (the engine
 /// lock is released between passes).
 const BATCH: usize = 16;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Settings {
     location: Option<PathBuf>,
     /// Track names to play; empty = every track.
     tracks: Vec<String>,
+    /// A `subtitle` pad with the capture time.
+    subtitles: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            location: None,
+            tracks: Vec::new(),
+            subtitles: true,
+        }
+    }
 }
 
 struct Running {
@@ -118,6 +132,7 @@ impl Rf1Src {
                 ["Cannot play rf1 recording {}: {}", location.display(), e]
             )
         })?;
+        engine.set_subtitles(settings.subtitles);
         if engine.damage().any() {
             gst::debug!(CAT, imp = self, "{}", engine.damage().describe());
         }
@@ -154,7 +169,11 @@ impl Rf1Src {
         for info in &infos {
             let spec = StreamSpec {
                 key: info.id,
-                template: PAD_TEMPLATE,
+                template: if info.id.kind == StreamKind::Subtitle {
+                    SUBTITLE_PAD_TEMPLATE
+                } else {
+                    PAD_TEMPLATE
+                },
                 pad_name: info.name.clone(),
                 stream_id: present::stream_id_name(info),
                 caps: present::caps(info),
@@ -578,6 +597,16 @@ impl ObjectImpl for Rf1Src {
                     .blurb("Comma-separated track names to play (default: every track)")
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecBoolean::builder("subtitles")
+                    .nick("Subtitles")
+                    .blurb(
+                        "Add a pad 'subtitle' (text/x-raw) with the capture time (UTC) of each \
+                         access unit of the first track: players show it over the picture, \
+                         mp4mux and matroskamux keep it as a text track.",
+                    )
+                    .default_value(true)
+                    .mutable_ready()
+                    .build(),
             ]
         });
         PROPERTIES.as_ref()
@@ -590,6 +619,9 @@ impl ObjectImpl for Rf1Src {
                 if let Err(e) = self.set_location(location.map(PathBuf::from)) {
                     gst::warning!(CAT, imp = self, "{}", e);
                 }
+            }
+            "subtitles" => {
+                lock(&self.settings).subtitles = value.get().expect("type checked upstream");
             }
             "tracks" => {
                 let tracks: Option<String> = value.get().expect("type checked upstream");
@@ -613,6 +645,7 @@ impl ObjectImpl for Rf1Src {
                 .as_ref()
                 .map(|p| p.to_string_lossy().into_owned())
                 .to_value(),
+            "subtitles" => settings.subtitles.to_value(),
             "tracks" => (!settings.tracks.is_empty())
                 .then(|| settings.tracks.join(","))
                 .to_value(),
@@ -664,6 +697,13 @@ impl ElementImpl for Rf1Src {
                     gst::PadDirection::Src,
                     gst::PadPresence::Sometimes,
                     &caps,
+                )
+                .unwrap(),
+                gst::PadTemplate::new(
+                    SUBTITLE_PAD_TEMPLATE,
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Sometimes,
+                    &crate::common::present::text_caps(),
                 )
                 .unwrap(),
             ]

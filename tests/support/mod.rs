@@ -130,7 +130,7 @@ pub fn run_pipeline(
             // A queue per branch, as decodebin would have: with several pads
             // and one streaming thread, sinks must not block each other.
             let queue = "queue max-size-buffers=0 max-size-time=0 max-size-bytes=0";
-            let subtitle = name.starts_with("subtitle_");
+            let subtitle = name == "subtitle" || name.starts_with("subtitle_");
             // The tail (parser, decoder) is for the media pads.
             let sink_desc = if tail.is_empty() || subtitle {
                 format!("{queue} ! appsink name=sink sync=false")

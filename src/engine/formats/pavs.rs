@@ -183,6 +183,10 @@ impl Format for Pavs {
         Some(video(unit.channel))
     }
 
+    fn timing_stream(&self, unit: &BlockHeader) -> Option<StreamId> {
+        Some(video(unit.channel))
+    }
+
     fn streams_of(&mut self, unit: &BlockHeader) -> Vec<StreamId> {
         let mut ids: Vec<StreamId> = self.stream_of(unit).into_iter().collect();
         if self.options.subtitles {

@@ -510,6 +510,14 @@ impl Format for Says {
         unit.timestamp_us.is_none()
     }
 
+    fn timing_stream(&self, unit: &SaysUnit) -> Option<StreamId> {
+        Some(unit.stream())
+    }
+
+    fn unit_duration(&self, unit: &SaysUnit) -> Option<u64> {
+        unit.duration_ns
+    }
+
     fn stream_of(&mut self, unit: &SaysUnit) -> Option<StreamId> {
         let id = unit.stream();
         let notes = self.notes_mut(id);
