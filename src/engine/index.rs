@@ -28,8 +28,11 @@ pub struct EndTracker {
     /// Per stream (`None`: units of no known stream): last PTS, last
     /// positive step, and the duration of the last unit when the format
     /// knows it.
-    streams: Vec<(Option<StreamId>, u64, Option<u64>, Option<u64>)>,
+    streams: Vec<StreamEnd>,
 }
+
+/// (stream, last PTS, last positive step, duration of the last unit).
+type StreamEnd = (Option<StreamId>, u64, Option<u64>, Option<u64>);
 
 impl EndTracker {
     /// A unit of unknown stream and duration.
