@@ -770,14 +770,25 @@ impl URIHandlerImpl for Rf1Src {
             std::env::current_dir().ok()?.join(location)
         };
         let uri = glib::filename_to_uri(&absolute, None).ok()?;
-        Some(uri.replacen("file://", "rf1://", 1))
+        let uri = uri.replacen("file://", "rf1://", 1);
+        let tracks = lock(&self.settings).tracks.join(",");
+        Some(if tracks.is_empty() {
+            uri
+        } else {
+            format!("{uri}?tracks={tracks}")
+        })
     }
 
     fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
-        let file_uri = if let Some(rest) = uri.strip_prefix("rf1://") {
+        // `rf1:///path?tracks=video,lowres`: the query selects tracks.
+        let (path_part, query) = match uri.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (uri, None),
+        };
+        let file_uri = if let Some(rest) = path_part.strip_prefix("rf1://") {
             format!("file://{rest}")
-        } else if uri.starts_with("file://") {
-            uri.to_owned()
+        } else if path_part.starts_with("file://") {
+            path_part.to_owned()
         } else {
             return Err(glib::Error::new(
                 gst::URIError::UnsupportedProtocol,
@@ -787,6 +798,48 @@ impl URIHandlerImpl for Rf1Src {
         let (path, _) = glib::filename_from_uri(&file_uri).map_err(|e| {
             glib::Error::new(gst::URIError::BadUri, &format!("Invalid URI {uri}: {e}"))
         })?;
-        self.set_location(Some(path))
+        let mut tracks = None;
+        for param in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = param.split_once('=').unwrap_or((param, ""));
+            let value = percent_decode(value);
+            match key {
+                "tracks" => tracks = Some(value),
+                _ => {
+                    return Err(glib::Error::new(
+                        gst::URIError::BadUri,
+                        &format!("Invalid URI {uri}: unknown parameter \"{key}\" (rf1 URIs take ?tracks=name,name)"),
+                    ));
+                }
+            }
+        }
+        self.set_location(Some(path))?;
+        if let Some(tracks) = tracks {
+            self.obj().set_property("tracks", tracks);
+        }
+        Ok(())
     }
+}
+
+/// `%XX` escapes of a URI query value decoded (invalid ones kept as they are).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
