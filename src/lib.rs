@@ -9,6 +9,7 @@ use gst::glib;
 // The GStreamer side: private to the plugin.
 mod common;
 mod pavsdemux;
+mod rf1demux;
 mod rf1src;
 mod saysdemux;
 
@@ -21,6 +22,7 @@ mod typefind;
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     pavsdemux::register(plugin)?;
     rf1src::register(plugin)?;
+    rf1demux::register(plugin)?;
     saysdemux::register(plugin)?;
     typefind::register(plugin)?;
     Ok(())

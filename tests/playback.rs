@@ -180,6 +180,25 @@ fn every_sample() -> Vec<std::path::PathBuf> {
     files
 }
 
+/// Every rf1 index file of the samples (each case, each archive segment).
+fn every_rf1_index() -> Vec<std::path::PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rf1i") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&shared_samples("rf1"), &mut files);
+    files.sort();
+    assert!(files.len() >= 8, "{files:?}");
+    files
+}
+
 #[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
 #[test]
 fn discoverer_reports_no_missing_plugin_for_any_sample() {
@@ -198,6 +217,88 @@ fn discoverer_reports_no_missing_plugin_for_any_sample() {
         assert!(out.contains("video #"), "{}: {out}", file.display());
         assert!(out.contains("subtitles #"), "{}: {out}", file.display());
     }
+    // rf1 by index file name (rf1demux) and by URI (rf1src: a segment, a
+    // camera directory, a track selection).
+    let rf1 = shared_samples("rf1");
+    let mut targets: Vec<String> = every_rf1_index()
+        .iter()
+        .map(|p| p.to_str().unwrap().to_owned())
+        .collect();
+    let uri = |p: &Path| format!("rf1://{}", p.display());
+    targets.push(uri(&rf1.join("archive_dir/camera-0001")));
+    targets.push(format!(
+        "{}?tracks=lowres",
+        uri(&rf1.join("two_tracks/1712815946731"))
+    ));
+    for target in targets {
+        let out = discoverer(&target);
+        assert!(out.contains("Done discovering"), "{target}: {out}");
+        assert!(!out.contains("Missing plugins"), "{target}: {out}");
+        assert!(!out.contains("rror"), "{target}: {out}");
+        assert!(out.contains("video #"), "{target}: {out}");
+    }
+    let out = discoverer(&format!(
+        "{}?tracks=lowres",
+        uri(&rf1.join("two_tracks/1712815946731"))
+    ));
+    assert_eq!(out.matches("video #").count(), 1, "{out}");
+    assert!(out.contains("Width: 320"), "{out}");
+}
+
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn gst_play_plays_an_rf1_index_file() {
+    let rf1 = shared_samples("rf1");
+    for case in [
+        "h264_basic",
+        "h265_basic",
+        "two_tracks",
+        "archive_dir/camera-0001",
+    ] {
+        let index = std::fs::read_dir(rf1.join(case))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "rf1i"))
+            .unwrap();
+        let out = std::process::Command::new("timeout")
+            .args([
+                "60",
+                "gst-play-1.0",
+                "--videosink=fakesink sync=false",
+                "--audiosink=fakesink",
+            ])
+            .arg(&index)
+            .env("GST_PLUGIN_PATH", plugin_dir())
+            .output()
+            .expect("gst-play-1.0 (scripts/setup.sh installs it)");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("Reached end of play list"),
+            "{}: {text}",
+            index.display()
+        );
+        assert!(!text.contains("ERROR"), "{}: {text}", index.display());
+        assert!(
+            !text.contains("Could not determine type"),
+            "{}: {text}",
+            index.display()
+        );
+    }
+}
+
+/// playbin on `file://…/x_video.rf1i` prerolls every track of the segment.
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn playbin_plays_an_rf1_index_uri() {
+    let index = shared_samples("rf1").join("two_tracks/1712815946731_video.rf1i");
+    let id = default_video_stream("playbin", &index);
+    assert!(id.ends_with("/lowres") || id.ends_with("/video"), "{id}");
+    let id = default_video_stream("playbin3", &index);
+    assert!(id.ends_with("/lowres") || id.ends_with("/video"), "{id}");
 }
 
 /// Runs `pipeline` to EOS and returns the cues of the first subtitle track

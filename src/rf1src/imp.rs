@@ -799,7 +799,11 @@ impl URIHandlerImpl for Rf1Src {
             glib::Error::new(gst::URIError::BadUri, &format!("Invalid URI {uri}: {e}"))
         })?;
         let mut tracks = None;
-        for param in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        for param in query
+            .unwrap_or_default()
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
             let (key, value) = param.split_once('=').unwrap_or((param, ""));
             let value = percent_decode(value);
             match key {
@@ -807,7 +811,9 @@ impl URIHandlerImpl for Rf1Src {
                 _ => {
                     return Err(glib::Error::new(
                         gst::URIError::BadUri,
-                        &format!("Invalid URI {uri}: unknown parameter \"{key}\" (rf1 URIs take ?tracks=name,name)"),
+                        &format!(
+                            "Invalid URI {uri}: unknown parameter \"{key}\" (rf1 URIs take ?tracks=name,name)"
+                        ),
                     ));
                 }
             }
