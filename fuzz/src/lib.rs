@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: MIT
+//! Shared code of the fuzz targets: seed generators built on the crate's own
+//! writers, the rf1 input framing, and bounded element runs.
+
+use gst::prelude::*;
+use std::sync::Once;
+use std::time::Duration;
+
+use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
+use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
+use gstcctv::formats::rf1::writer::{Pts, TrackWriter};
+use gstcctv::formats::rf1::{Codec, flags};
+use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter};
+use gstcctv::formats::says::{MetaEntry, MetaValue};
+
+/// Wall-clock bound for one element run; longer is reported as a hang.
+pub const RUN_BOUND: Duration = Duration::from_secs(10);
+
+/// rf1 fuzz inputs are `[u32 LE index length][index bytes][packet bytes]`.
+pub fn split_rf1(data: &[u8]) -> (&[u8], &[u8]) {
+    if data.len() < 4 {
+        return (data, &[]);
+    }
+    let len = u32::from_le_bytes(data[..4].try_into().unwrap()) as usize;
+    let rest = &data[4..];
+    rest.split_at(len.min(rest.len()))
+}
+
+pub fn join_rf1(index: &[u8], packets: &[u8]) -> Vec<u8> {
+    let mut out = (index.len() as u32).to_le_bytes().to_vec();
+    out.extend_from_slice(index);
+    out.extend_from_slice(packets);
+    out
+}
+
+// ---- seeds -----------------------------------------------------------------
+
+/// A small decodable `.psf`: `cameras` interleaved cameras, `frames` each.
+pub fn psf_seed(cameras: u8, frames: u32, gop: u32) -> Vec<u8> {
+    let params = BaselineParams::for_size(32, 32).unwrap();
+    let mut encoders: Vec<_> = (0..cameras)
+        .map(|_| SyntheticEncoder::new(params))
+        .collect();
+    let mut out = Vec::new();
+    for f in 0..frames {
+        for cam in 0..cameras {
+            let key = f % gop == 0;
+            let payload = if key {
+                let (y, u, v) = test_picture(32, 32, f);
+                encoders[usize::from(cam)].key_frame(&y, &u, &v)
+            } else {
+                encoders[usize::from(cam)].skip_frame()
+            };
+            let spec = BlockSpec {
+                channel: cam + 1,
+                camera_name: format!("CAM{cam}"),
+                width: 32,
+                height: 32,
+                key,
+                capture_time_ns: 1_630_479_601_000_000_000
+                    + u64::from(f) * 40_000_000
+                    + u64::from(cam) * 1_000_000,
+                sequence: f * u32::from(cameras) + u32::from(cam),
+            };
+            write_block(&mut out, &spec, &payload).unwrap();
+        }
+    }
+    out
+}
+
+fn telemetry(frame: u32, ts_us: u64) -> Vec<MetaEntry> {
+    vec![
+        MetaEntry::new("ts", MetaValue::I64((ts_us / 1000) as i64)),
+        MetaEntry::new("speed", MetaValue::F64(30.0 + f64::from(frame))),
+        MetaEntry::new(
+            "gps",
+            MetaValue::Nested(vec![
+                MetaEntry::new("valid", MetaValue::I8(1)),
+                MetaEntry::new("lat", MetaValue::F64(40.5)),
+                MetaEntry::new("lon", MetaValue::F64(-73.25)),
+            ]),
+        ),
+        MetaEntry::new("frame", MetaValue::I32Alt(frame as i32)),
+    ]
+}
+
+fn tiny_jpeg(seed: u8) -> Vec<u8> {
+    let mut j = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
+    j.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
+    j.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x08, 1, 1, 0, 0, 0x3F, 0]);
+    j.extend((0..29u8).map(|i| (i.wrapping_mul(seed) & 0x7F) | 1));
+    j.extend_from_slice(&[0xFF, 0xD9]);
+    j
+}
+
+/// A small `.nvr`: cameras, audio (mu-law or Opus, single or doubled),
+/// telemetry and one JPEG. `header_padding` keeps the 64 KiB header (it
+/// must stay: the chunks start there) – seeds use it as is.
+pub fn nvr_seed(cameras: u8, frames: u32, audio: AudioCodec, doubled: bool) -> Vec<u8> {
+    let version = if doubled { "v1.5.0" } else { "v1.6.5" };
+    let header = HeaderSpec {
+        file_name: "20231114_221320_221330.nvr".into(),
+        metadata: vec![
+            MetaEntry::new("appVersion", MetaValue::Str(version.into())),
+            MetaEntry::new("camera0", MetaValue::Str("1280x720@15".into())),
+        ],
+        ..Default::default()
+    };
+    let mut w = SaysWriter::new(Vec::new(), &header).unwrap();
+    let params = BaselineParams::for_size(32, 32).unwrap();
+    let mut encoders: Vec<_> = (0..cameras)
+        .map(|_| SyntheticEncoder::new(params))
+        .collect();
+    for f in 0..frames {
+        let t = 1_700_000_000_000_000 + u64::from(f) * 66_000;
+        if f % 4 == 0 {
+            let payload: Vec<u8> = match audio {
+                AudioCodec::Mulaw => (0..64u32).map(|k| (k * 13 + f) as u8).collect(),
+                AudioCodec::Opus => {
+                    let mut p = vec![31 << 3];
+                    p.extend((0..20u32).map(|k| (k * 7 + f) as u8));
+                    p
+                }
+            };
+            w.write_audio(0, audio, t.saturating_sub(5_000), &payload, doubled)
+                .unwrap();
+        }
+        for cam in 0..cameras {
+            let key = f % 8 == 0;
+            let media = if key {
+                let (y, u, v) = test_picture(32, 32, f);
+                let mut m = params.sps(None);
+                m.extend_from_slice(&params.pps());
+                m.extend_from_slice(&encoders[usize::from(cam)].key_frame(&y, &u, &v));
+                m
+            } else {
+                encoders[usize::from(cam)].skip_frame()
+            };
+            let ts = t + u64::from(cam) * 1_000;
+            w.write_video(cam, key, ts, &telemetry(f, ts), &media)
+                .unwrap();
+        }
+        if f == frames / 2 {
+            w.write_jpeg(&tiny_jpeg(f as u8)).unwrap();
+        }
+    }
+    w.into_inner()
+}
+
+/// One rf1 track (index bytes, packet bytes) written by the crate's
+/// writer into a scratch directory; `close` false leaves it as a crash does.
+pub fn rf1_seed(frames: u32, gop: u32, annexb: bool, close: bool) -> (Vec<u8>, Vec<u8>) {
+    let dir = std::env::temp_dir().join(format!("cctv-fuzz-seed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = dir.join("1700000000000");
+    let params = BaselineParams::for_size(32, 32).unwrap();
+    let mut enc = SyntheticEncoder::new(params);
+    let strip = |nal: Vec<u8>| if annexb { nal } else { nal[4..].to_vec() };
+    let flag = if annexb { flags::ANNEXB } else { 0 };
+    let mut w = TrackWriter::create(
+        &base,
+        "video",
+        Codec::H264,
+        1_700_000_000_000_000,
+        (32, 32),
+        Default::default(),
+    )
+    .unwrap();
+    let (sps, pps) = (strip(params.sps(None)), strip(params.pps()));
+    for f in 0..frames {
+        let pts = Pts::Ns(u64::from(f) * 100_000_000);
+        if f % gop == 0 {
+            let (y, u, v) = test_picture(32, 32, f);
+            let idr = strip(enc.key_frame(&y, &u, &v));
+            w.write_access_unit(
+                pts,
+                &[
+                    (&sps, flags::ESSENTIAL_META | flag),
+                    (&pps, flags::ESSENTIAL_META | flag),
+                    (&idr, flags::KEY | flag),
+                ],
+            )
+            .unwrap();
+        } else {
+            let p = strip(enc.skip_frame());
+            w.write_access_unit(pts, &[(&p, flag)]).unwrap();
+        }
+    }
+    let (ip, pp) = (w.index_path().to_owned(), w.packets_path().to_owned());
+    if close {
+        w.close().unwrap();
+    } else {
+        w.abandon();
+    }
+    let out = (std::fs::read(&ip).unwrap(), std::fs::read(&pp).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}
+
+// ---- bounded element runs --------------------------------------------------
+
+pub fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().unwrap();
+        gstcctv::plugin_register_static().unwrap();
+    });
+}
+
+/// Links every pad `element` adds to its own fakesink.
+fn sink_every_pad(pipeline: &gst::Pipeline, element: &gst::Element) {
+    let weak = pipeline.downgrade();
+    element.connect_pad_added(move |_, pad| {
+        let Some(pipeline) = weak.upgrade() else {
+            return;
+        };
+        let sink = gst::ElementFactory::make("fakesink")
+            .property("sync", false)
+            .property("async", false)
+            .build()
+            .unwrap();
+        pipeline.add(&sink).unwrap();
+        sink.sync_state_with_parent().unwrap();
+        let _ = pad.link(&sink.static_pad("sink").unwrap());
+    });
+}
+
+/// Runs the pipeline to EOS or ERROR. A run longer than [`RUN_BOUND`] is a
+/// hang (panics, which libFuzzer reports as a crash). ERROR messages are a
+/// clean outcome; a panic in an element aborts through libFuzzer's hook
+/// before GStreamer can turn it into an ERROR.
+fn run_bounded(pipeline: &gst::Pipeline) {
+    let bus = pipeline.bus().unwrap();
+    let _ = pipeline.set_state(gst::State::Playing);
+    let deadline = std::time::Instant::now() + RUN_BOUND;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            panic!("hang: no EOS or ERROR within {RUN_BOUND:?}");
+        }
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_nseconds(left.as_nanos() as u64)) else {
+            continue;
+        };
+        match msg.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => {
+                let text = format!("{} {:?}", e.error(), e.debug());
+                assert!(!text.contains("Panicked"), "element panicked: {text}");
+                break;
+            }
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+}
+
+/// `appsrc ! <element>` in push mode with the bytes in uneven buffers.
+pub fn demux_push(element: &str, data: &[u8]) {
+    init();
+    let pipeline = gst::Pipeline::new();
+    let src = gst_app::AppSrc::builder()
+        .format(gst::Format::Bytes)
+        .max_bytes(0)
+        .build();
+    let demux = gst::ElementFactory::make(element).build().unwrap();
+    pipeline.add_many([src.upcast_ref(), &demux]).unwrap();
+    src.link(&demux).unwrap();
+    sink_every_pad(&pipeline, &demux);
+    let (mut at, mut size) = (0, 701);
+    while at < data.len() {
+        let end = (at + size).min(data.len());
+        src.push_buffer(gst::Buffer::from_slice(data[at..end].to_vec()))
+            .unwrap();
+        at = end;
+        size = size * 7 % 8191 + 1;
+    }
+    src.end_of_stream().unwrap();
+    run_bounded(&pipeline);
+}
+
+/// `rf1src` on one segment made of the given index and packet bytes,
+/// written to a per-process scratch directory (rf1src only reads files).
+pub fn rf1src_bytes(index: &[u8], packets: &[u8]) {
+    init();
+    let dir = std::env::temp_dir().join(format!("cctv-fuzz-rf1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = dir.join("1700000000000");
+    std::fs::write(dir.join("1700000000000_video.rf1i"), index).unwrap();
+    std::fs::write(dir.join("1700000000000_video.rf1p"), packets).unwrap();
+    let pipeline = gst::Pipeline::new();
+    let src = gst::ElementFactory::make("rf1src")
+        .property("location", base.to_str().unwrap())
+        .build()
+        .unwrap();
+    pipeline.add(&src).unwrap();
+    sink_every_pad(&pipeline, &src);
+    run_bounded(&pipeline);
+}
