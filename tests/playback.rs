@@ -532,3 +532,107 @@ fn duration_is_the_end_of_the_last_frame() {
         assert_eq!(duration, end, "{p}");
     }
 }
+
+/// The first ERROR or WARNING message text of `pipeline` (bounded), with
+/// pads of the element named `demux` linked by `link`.
+fn first_message(
+    pipeline: &str,
+    link: impl Fn(&gst::Pipeline, &gst::Pad) + Send + Sync + 'static,
+) -> String {
+    init();
+    let pipeline = gst::parse::launch(pipeline)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap_or_else(|e| {
+            let p = gst::Pipeline::new();
+            p.add(&e).unwrap();
+            p
+        });
+    let demux = pipeline.by_name("demux").unwrap();
+    let weak = pipeline.downgrade();
+    demux.connect_pad_added(move |_, pad| {
+        if let Some(p) = weak.upgrade() {
+            link(&p, pad);
+        }
+    });
+    let bus = pipeline.bus().unwrap();
+    let _ = pipeline.set_state(gst::State::Playing);
+    let msg = bus.timed_pop_filtered(
+        gst::ClockTime::from_seconds(30),
+        &[gst::MessageType::Error, gst::MessageType::Warning],
+    );
+    pipeline.set_state(gst::State::Null).unwrap();
+    match msg.as_ref().map(|m| m.view()) {
+        Some(gst::MessageView::Error(e)) => e.error().to_string(),
+        Some(gst::MessageView::Warning(w)) => w.error().to_string(),
+        _ => panic!("no message"),
+    }
+}
+
+/// A message a person can read: no Rust debug formatting.
+fn assert_readable(text: &str) {
+    for debug in [
+        "NotNegotiated",
+        "NotLinked",
+        "MetaIssue",
+        "{ ",
+        "Some(",
+        "Err(",
+    ] {
+        assert!(!text.contains(debug), "{text}");
+    }
+}
+
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn errors_name_the_file_and_say_what_is_wrong() {
+    let psf = shared_samples("pavs").join("video1.psf");
+    // Downstream refuses the caps.
+    let text = first_message(
+        &format!(
+            "filesrc location=\"{}\" ! pavsdemux name=demux",
+            psf.display()
+        ),
+        |p, pad| {
+            let sink =
+                gst::parse::bin_from_description("capsfilter caps=video/x-h265 ! fakesink", true)
+                    .unwrap();
+            p.add(&sink).unwrap();
+            sink.sync_state_with_parent().unwrap();
+            let _ = pad.link_full(
+                &sink.static_pad("sink").unwrap(),
+                gst::PadLinkCheck::empty(),
+            );
+        },
+    );
+    assert!(text.contains("/pavs/video1.psf: "), "{text}");
+    assert!(text.contains("not negotiated"), "{text}");
+    assert_readable(&text);
+    // Not this format at all.
+    let tmp = tempfile::tempdir().unwrap();
+    let junk = tmp.path().join("junk.psf");
+    std::fs::write(&junk, vec![0x5a; 100_000]).unwrap();
+    let text = first_message(
+        &format!(
+            "filesrc location=\"{}\" ! pavsdemux name=demux",
+            junk.display()
+        ),
+        |_, _| {},
+    );
+    assert!(text.contains("junk.psf: "), "{text}");
+    assert!(text.contains("Not a PAVS"), "{text}");
+    assert_readable(&text);
+    // An rf1 index whose companion files are gone.
+    let index = tmp.path().join("1712815946731_video.rf1i");
+    std::fs::copy(
+        shared_samples("rf1").join("h264_basic/1712815946731_video.rf1i"),
+        &index,
+    )
+    .unwrap();
+    let text = first_message(
+        &format!("rf1src name=demux location=\"{}\"", index.display()),
+        |_, _| {},
+    );
+    assert!(text.contains("1712815946731_video.rf1i"), "{text}");
+    assert_readable(&text);
+}

@@ -19,6 +19,41 @@ pub fn template_name(kind: StreamKind) -> &'static str {
     }
 }
 
+/// Why streaming stopped, for people: what a flow return means.
+pub fn flow_error_text(err: gst::FlowError) -> &'static str {
+    match err {
+        gst::FlowError::NotLinked => "no element is linked to the output",
+        gst::FlowError::NotNegotiated => {
+            "the element after it does not accept the stream's format (caps not negotiated)"
+        }
+        gst::FlowError::Error => "an element after it failed",
+        gst::FlowError::NotSupported => "an element after it does not support the operation",
+        gst::FlowError::Flushing => "playback was stopped",
+        gst::FlowError::Eos => "the end was reached",
+        _ => "an element after it stopped the stream",
+    }
+}
+
+/// The file (or URI) an element reads, as upstream reports it (URI query
+/// on `sinkpad`'s peer): for messages that name the file.
+pub fn upstream_file(sinkpad: &gst::Pad) -> Option<String> {
+    use gst::prelude::*;
+    let mut query = gst::query::Uri::new();
+    if !sinkpad.peer_query(&mut query) {
+        return None;
+    }
+    let uri = query.uri()?.to_string();
+    Some(match gst::glib::filename_from_uri(&uri) {
+        Ok((path, _)) => path.display().to_string(),
+        Err(_) => uri,
+    })
+}
+
+/// `"<file>: "` when the file is known, else nothing.
+pub fn file_prefix(sinkpad: &gst::Pad) -> String {
+    upstream_file(sinkpad).map_or_else(String::new, |f| format!("{f}: "))
+}
+
 /// Caps of subtitle cues.
 pub fn text_caps() -> gst::Caps {
     gst::Caps::builder("text/x-raw")

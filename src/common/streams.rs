@@ -164,12 +164,12 @@ impl<K: Key> OutputStreams<K> {
         choose: impl FnOnce(&gst::Pad) -> Option<gst::Caps>,
     ) -> Result<(), gst::ErrorMessage> {
         let templ = element.pad_template(spec.template).ok_or_else(|| {
-            gst::error_msg!(gst::CoreError::Pad, ["No pad template {}", spec.template])
+            gst::error_msg!(gst::CoreError::Pad, ("No pad template {}", spec.template))
         })?;
         let pad =
             setup(gst::Pad::builder_from_template(&templ).name(spec.pad_name.as_str())).build();
         pad.set_active(true)
-            .map_err(|_| gst::error_msg!(gst::CoreError::Pad, ["Failed to activate pad"]))?;
+            .map_err(|_| gst::error_msg!(gst::CoreError::Pad, ("Failed to activate pad")))?;
         let stream_id = pad.create_stream_id(element, Some(spec.stream_id.as_str()));
         let group_id = lock(this).group_id;
         pad.push_event(
@@ -198,7 +198,7 @@ impl<K: Key> OutputStreams<K> {
             me.flushing
         };
         element.add_pad(&pad).map_err(|_| {
-            gst::error_msg!(gst::CoreError::Pad, ["Failed to add pad {}", spec.pad_name])
+            gst::error_msg!(gst::CoreError::Pad, ("Failed to add pad {}", spec.pad_name))
         })?;
         // Caps after add_pad: until then the pad offers its template, so
         // pad-added handlers can link it to anything it may produce.

@@ -33,11 +33,9 @@ impl Rf1Demux {
             .ok_or_else(|| {
                 gst::error_msg!(
                     gst::ResourceError::NotFound,
-                    [
-                        "Cannot play this rf1 index: upstream does not say which file it is \
+                    ("Cannot play this rf1 index: upstream does not say which file it is \
                          reading, and an rf1 recording needs the files beside it (open it by \
-                         file name, or use rf1src location=…)"
-                    ]
+                         file name, or use rf1src location=…)")
                 )
             })?;
         glib::filename_from_uri(&uri)
@@ -45,11 +43,11 @@ impl Rf1Demux {
             .map_err(|_| {
                 gst::error_msg!(
                     gst::ResourceError::NotFound,
-                    [
+                    (
                         "Cannot play the rf1 index {}: it is not a local file, and an rf1 \
                          recording needs the files beside it",
                         uri
-                    ]
+                    )
                 )
             })
     }

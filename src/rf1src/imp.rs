@@ -111,12 +111,20 @@ enum Work {
 }
 
 impl Rf1Src {
+    /// The location played, for messages.
+    fn location_text(&self) -> String {
+        lock(&self.settings)
+            .location
+            .as_ref()
+            .map_or_else(|| "(no location)".into(), |l| l.display().to_string())
+    }
+
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
         let Some(location) = settings.location else {
             return Err(gst::error_msg!(
                 gst::ResourceError::NotFound,
-                ["No location set"]
+                ("No location set")
             ));
         };
         let mut engine = Rf1Engine::<GstChunk>::open(&location, &settings.tracks).map_err(|e| {
@@ -129,7 +137,7 @@ impl Rf1Src {
             };
             gst::error_msg!(
                 kind,
-                ["Cannot play rf1 recording {}: {}", location.display(), e]
+                ("Cannot play rf1 recording {}: {}", location.display(), e)
             )
         })?;
         engine.set_subtitles(settings.subtitles);
@@ -223,7 +231,7 @@ impl Rf1Src {
             self.apply_pending_seek(seek);
         }
         self.start_task()
-            .map_err(|e| gst::error_msg!(gst::CoreError::Thread, ["Failed to start task: {}", e]))
+            .map_err(|e| gst::error_msg!(gst::CoreError::Thread, ("Failed to start task: {}", e)))
     }
 
     fn start_task(&self) -> Result<(), glib::BoolError> {
@@ -372,8 +380,12 @@ impl Rf1Src {
                             gst::element_imp_error!(
                                 self,
                                 gst::StreamError::Failed,
-                                ("Internal data stream error"),
-                                ["streaming stopped, reason {:?}", err]
+                                (
+                                    "{}: playback stopped: {}",
+                                    self.location_text(),
+                                    present::flow_error_text(err)
+                                ),
+                                ["streaming stopped, reason {}", err]
                             );
                             self.send_eos();
                             self.pause_task();
@@ -387,7 +399,15 @@ impl Rf1Src {
                     return;
                 }
                 Work::Failed(msg) => {
-                    gst::element_imp_error!(self, gst::ResourceError::Read, ["{}", msg]);
+                    gst::element_imp_error!(
+                        self,
+                        gst::ResourceError::Read,
+                        (
+                            "Cannot read rf1 recording {}: {}",
+                            self.location_text(),
+                            msg
+                        )
+                    );
                     self.send_eos();
                     self.pause_task();
                     return;
@@ -414,8 +434,11 @@ impl Rf1Src {
             gst::element_imp_warning!(
                 self,
                 gst::StreamError::Demux,
-                ("Damaged rf1 recording: played every access unit that could be read"),
-                ["{}", damage.describe()]
+                (
+                    "Damaged rf1 recording {}: {}; played every access unit that could be read",
+                    self.location_text(),
+                    damage.describe()
+                )
             );
         }
         let segment_seek = lock(&self.streams)

@@ -430,7 +430,7 @@ impl Format for Says {
         let header = says::parse_file_header(data).map_err(|e| e.to_string())?;
         if let Some(issue) = &header.metadata.issue {
             self.header_notes
-                .push(format!("header metadata incomplete: {issue:?}"));
+                .push(format!("header metadata incomplete: {issue}"));
         }
         for unknown in &header.metadata.unknown {
             self.header_notes.push(format!(
