@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages this crate needs to build and test
-# (GStreamer 1.22 development files, stock plugins, tools, ffmpeg).
+# (GStreamer 1.22 development files, stock plugins, tools, ffmpeg, and meson
+# with ninja for the system-wide install the README describes).
 # Skips apt when everything is already there.
 set -euo pipefail
 packages=(
   pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-libav gstreamer1.0-plugins-base-apps
-  ffmpeg time
+  ffmpeg time meson ninja-build
 )
 missing=()
 for p in "${packages[@]}"; do
