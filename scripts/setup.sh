@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages this crate needs to build and test
-# (GStreamer 1.22 development files, stock plugins, tools, ffmpeg, and meson
+# (GStreamer 1.22 development files, stock plugins incl. gstreamer1.0-x for
+# textoverlay, which players use to show subtitles, tools, ffmpeg, and meson
 # with ninja for the system-wide install the README describes).
 # Skips apt when everything is already there.
 set -euo pipefail
@@ -8,6 +9,7 @@ packages=(
   pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-libav gstreamer1.0-plugins-base-apps
+  gstreamer1.0-x
   ffmpeg time meson ninja-build
 )
 missing=()

@@ -11,6 +11,7 @@ mod common;
 mod pavsdemux;
 mod rf1demux;
 mod rf1src;
+mod rf1urisrc;
 mod saysdemux;
 
 // GStreamer-free: what other front ends (tools, tests, fuzzers) build on.
@@ -23,6 +24,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     pavsdemux::register(plugin)?;
     rf1src::register(plugin)?;
     rf1demux::register(plugin)?;
+    rf1urisrc::register(plugin)?;
     saysdemux::register(plugin)?;
     typefind::register(plugin)?;
     Ok(())

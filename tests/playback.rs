@@ -247,26 +247,45 @@ fn discoverer_reports_no_missing_plugin_for_any_sample() {
 
 #[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
 #[test]
-fn gst_play_plays_an_rf1_index_file() {
+fn gst_play_plays_an_rf1_index_file_and_rf1_uris() {
     let rf1 = shared_samples("rf1");
-    for case in [
-        "h264_basic",
-        "h265_basic",
-        "two_tracks",
-        "archive_dir/camera-0001",
-    ] {
-        let index = std::fs::read_dir(rf1.join(case))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| p.extension().is_some_and(|x| x == "rf1i"))
-            .unwrap();
+    // (target, real time): gst-play-1.0 renders the subtitles with
+    // textoverlay (gstreamer1.0-x, setup.sh); in real time, as players
+    // run, every stream must reach its end (a cue waiting for a picture
+    // that never comes stalled the player at the end).
+    #[allow(clippy::useless_vec)]
+    let targets: Vec<(std::path::PathBuf, bool)> = vec![
+        (rf1.join("h264_basic/1712815946731_video.rf1i"), false),
+        (rf1.join("h265_basic/1712815946731_video.rf1i"), false),
+        (
+            rf1.join("archive_dir/camera-0001/1712815946731_video.rf1i"),
+            false,
+        ),
+        (
+            format!(
+                "rf1://{}?tracks=lowres",
+                rf1.join("two_tracks/1712815946731").display()
+            )
+            .into(),
+            true,
+        ),
+        (
+            format!("rf1://{}", rf1.join("archive_dir/camera-0001").display()).into(),
+            false,
+        ),
+        (shared_samples("pavs").join("video1.psf"), false),
+        // Known issue: .nvr with the subtitles rendered by playbin's
+        // overlay sometimes stalls at the very end (a race between the last
+        // cue and the last picture); not asserted here until fixed.
+    ];
+    for (index, real_time) in targets {
+        let sink = if real_time {
+            "--videosink=fakesink"
+        } else {
+            "--videosink=fakesink sync=false"
+        };
         let out = std::process::Command::new("timeout")
-            .args([
-                "60",
-                "gst-play-1.0",
-                "--videosink=fakesink sync=false",
-                "--audiosink=fakesink",
-            ])
+            .args(["60", "gst-play-1.0", sink, "--audiosink=fakesink"])
             .arg(&index)
             .env("GST_PLUGIN_PATH", plugin_dir())
             .output()
@@ -282,6 +301,12 @@ fn gst_play_plays_an_rf1_index_file() {
             index.display()
         );
         assert!(!text.contains("ERROR"), "{}: {text}", index.display());
+        // textoverlay (gstreamer1.0-x, setup.sh) renders the subtitles.
+        assert!(
+            !text.contains("missing a plug-in"),
+            "{}: {text}",
+            index.display()
+        );
         assert!(
             !text.contains("Could not determine type"),
             "{}: {text}",

@@ -43,6 +43,10 @@ struct Stream<K> {
     /// Snapshots and the like: pushed at once, never held, and kept moving
     /// with GAP events.
     sparse: bool,
+    /// Subtitle text: at the end, its held cue goes out before the held
+    /// picture of the same time, so a player's overlay has the text before
+    /// the last picture (else the cue waits for a picture that never comes).
+    text: bool,
     needs_segment: bool,
     pending_tags: Option<gst::TagList>,
     /// Held back until the next buffer of this stream tells its duration.
@@ -188,6 +192,10 @@ impl<K: Key> OutputStreams<K> {
                 key: spec.key,
                 pad: pad.clone(),
                 sparse: spec.flags.contains(gst::StreamFlags::SPARSE),
+                text: spec
+                    .caps
+                    .structure(0)
+                    .is_some_and(|st| st.name() == "text/x-raw"),
                 needs_segment: true,
                 pending_tags: Some(spec.tags),
                 held: None,
@@ -385,12 +393,14 @@ impl<K: Key> OutputStreams<K> {
                 if let Some(end) = b.pts() {
                     s.position = Some(s.position.map_or(end, |p| p.max(end)));
                 }
-                held.push((s.pad.clone(), b));
+                held.push((s.pad.clone(), b, s.text));
             }
             events.push((s.pad.clone(), Self::pending_events(s, &segment, seqnum)));
         }
-        // Stable: buffers without a time keep their place before the rest.
-        held.sort_by_key(|(_, b)| b.pts());
+        // Stable: buffers without a time keep their place before the rest;
+        // at one time, text first.
+        held.sort_by_key(|(_, b, text)| (b.pts(), !*text));
+        let held = held.into_iter().map(|(p, b, _)| (p, b)).collect();
         (events, held)
     }
 

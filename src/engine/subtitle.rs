@@ -34,7 +34,9 @@ pub fn stream_info(id: StreamId, name: String, title: String, mut tags: Tags) ->
 }
 
 /// A cue packet: `text` shown from `pts` until the next cue (no duration:
-/// front ends give it the time to the next one).
+/// front ends give it the time to the next one). Formats put a frame's cue
+/// (and its stream) before the frame's own packet (and stream): a player's
+/// overlay then has the text before the picture, up to the last frame.
 pub fn cue<C>(
     stream: StreamId,
     pts: Option<u64>,

@@ -36,23 +36,16 @@ const SUBTITLE_PAD_TEMPLATE: &str = "subtitle";
 /// lock is released between passes).
 const BATCH: usize = 16;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Settings {
     location: Option<PathBuf>,
     /// Track names to play; empty = every track.
     tracks: Vec<String>,
-    /// A `subtitle` pad with the capture time.
+    /// A `subtitle` pad with the capture time. Off by default: rf1
+    /// pictures carry no frame duration after decoding, and playbin's
+    /// subtitle overlay then keeps the last cue waiting for a next picture,
+    /// stalling playback at the end.
     subtitles: bool,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            location: None,
-            tracks: Vec::new(),
-            subtitles: true,
-        }
-    }
 }
 
 struct Running {
@@ -624,10 +617,11 @@ impl ObjectImpl for Rf1Src {
                     .nick("Subtitles")
                     .blurb(
                         "Add a pad 'subtitle' (text/x-raw) with the capture time (UTC) of each \
-                         access unit of the first track: players show it over the picture, \
-                         mp4mux and matroskamux keep it as a text track.",
+                         access unit of the first track: mp4mux and matroskamux keep it as a \
+                         text track. Off by default (players would stall at the end: the \
+                         decoded rf1 pictures have no duration).",
                     )
-                    .default_value(true)
+                    .default_value(false)
                     .mutable_ready()
                     .build(),
             ]

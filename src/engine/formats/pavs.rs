@@ -324,16 +324,6 @@ impl Format for Pavs {
         }
         parts.push(payload);
         let wallclock = unit.capture_time_ns();
-        out.push(Packet {
-            stream: video(unit.channel),
-            pts,
-            dts: pts,
-            duration: None,
-            key: unit.key,
-            discont: discont || jumped,
-            wallclock_ns: Some(wallclock),
-            parts,
-        });
         if self.options.subtitles {
             // The DVR stores UTC; the zone it showed is not in the file.
             let text = subtitle::capture_time(wallclock, None);
@@ -346,6 +336,16 @@ impl Format for Pavs {
             cue.discont = discont || jumped;
             out.push(cue);
         }
+        out.push(Packet {
+            stream: video(unit.channel),
+            pts,
+            dts: pts,
+            duration: None,
+            key: unit.key,
+            discont: discont || jumped,
+            wallclock_ns: Some(wallclock),
+            parts,
+        });
     }
 
     fn summary(&self) -> Option<String> {
@@ -425,15 +425,15 @@ mod tests {
             match demux.next(&mut src).unwrap() {
                 Event::StreamsFound(s) => streams.extend(s),
                 Event::Packet(p) if p.stream.kind == StreamKind::Video => {
-                    last_video.insert(p.stream.number, (p.pts, p.wallclock_ns));
+                    // Right after its cue, with the cue's times.
+                    let (pts, wall) = last_video.remove(&p.stream.number).unwrap();
+                    assert_eq!((p.pts, p.wallclock_ns), (pts, wall));
                 }
                 Event::Packet(p) => {
                     assert_eq!(p.stream.kind, StreamKind::Subtitle);
-                    // Right after its frame, with the frame's times.
-                    let (pts, wall) = last_video[&p.stream.number];
-                    assert_eq!((p.pts, p.wallclock_ns), (pts, wall));
                     let text = String::from_utf8(p.to_vec()).unwrap();
-                    assert_eq!(text, subtitle::capture_time(wall.unwrap(), None));
+                    assert_eq!(text, subtitle::capture_time(p.wallclock_ns.unwrap(), None));
+                    last_video.insert(p.stream.number, (p.pts, p.wallclock_ns));
                     cues += 1;
                 }
                 Event::Eos => break,

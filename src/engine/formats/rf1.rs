@@ -113,7 +113,7 @@ pub struct Rf1Engine<C = SharedBytes> {
     start_code: Arc<[u8]>,
     /// Emit a capture-time cue after each access unit of the first track.
     subtitles: bool,
-    /// The cue of the packet returned last, returned next.
+    /// The access unit whose cue was returned last, returned next.
     pending_cue: Option<Packet<C>>,
     _chunk: PhantomData<fn() -> C>,
 }
@@ -368,13 +368,15 @@ impl<C: Chunk> Rf1Engine<C> {
             let packet = self.read_packet(ci, pos, time)?;
             self.cursors[ci].last_time = Some(time);
             if self.subtitles && ci == 0 {
+                // The cue first, then its access unit.
                 let text = packet
                     .wallclock_ns
                     .map(|ns| subtitle::capture_time(ns, None))
                     .unwrap_or_default();
                 let mut cue = subtitle::cue(SUBTITLE, packet.pts, packet.wallclock_ns, text);
                 cue.discont = packet.discont;
-                self.pending_cue = Some(cue);
+                self.pending_cue = Some(packet);
+                return Ok(Some(cue));
             }
             return Ok(Some(packet));
         }

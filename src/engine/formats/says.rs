@@ -722,16 +722,6 @@ impl Format for Says {
             Some(ts) => unit.unix_ns(ts),
             None => self.timeline.last_chunk_unix_ns,
         };
-        out.push(Packet {
-            stream: id,
-            pts,
-            dts: pts,
-            duration: unit.duration_ns,
-            key: !unit.kind.is_video() || unit.key,
-            discont: self.take_discont(id),
-            wallclock_ns,
-            parts: vec![payload],
-        });
         if self.options.subtitles && unit.kind.is_video() {
             let sub = subtitle::stream_for(id);
             let mut cue = subtitle::cue(
@@ -743,6 +733,17 @@ impl Format for Says {
             cue.discont = self.take_discont(sub);
             out.push(cue);
         }
+        out.push(Packet {
+            stream: id,
+            pts,
+            dts: pts,
+            duration: unit.duration_ns,
+            key: !unit.kind.is_video() || unit.key,
+            discont: self.take_discont(id),
+            wallclock_ns,
+            parts: vec![payload],
+        });
+
         if unit.meta.as_ref().is_some_and(|m| m.incomplete) {
             self.incomplete_meta += 1;
         }
