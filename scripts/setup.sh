@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages this crate needs to build and test
 # (GStreamer 1.22 development files, stock plugins incl. gstreamer1.0-x for
-# textoverlay, which players use to show subtitles, tools, ffmpeg, and meson
-# with ninja for the system-wide install the README describes).
+# textoverlay, which players use to show subtitles, tools, ffmpeg; meson and
+# ninja for the system-wide install the README describes; VLC 3 plugin
+# headers, cvlc and its base plugins and a C compiler for the VLC module).
 # Skips apt when everything is already there.
 set -euo pipefail
 packages=(
@@ -10,7 +11,8 @@ packages=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-libav gstreamer1.0-plugins-base-apps
   gstreamer1.0-x
-  ffmpeg time meson ninja-build
+  ffmpeg time
+  gcc libc6-dev meson ninja-build libvlccore-dev vlc-bin vlc-plugin-base
 )
 missing=()
 for p in "${packages[@]}"; do

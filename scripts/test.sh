@@ -8,6 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --examples
+# The VLC module through meson (option vlc), as an install would build it;
+# tests/vlc.rs builds its own copy with scripts/build-vlc.sh.
+target="${CARGO_TARGET_DIR:-target}"
+if [ -f "$target/meson/build.ninja" ]; then
+  meson configure "$target/meson" -Dvlc=enabled >/dev/null
+else
+  meson setup "$target/meson" -Dvlc=enabled >/dev/null
+fi
+ninja -C "$target/meson" libcctv_plugin.so >/dev/null
 samples="$(pwd)/../shared/samples"
 extra=()
 if [ -d "$samples" ]; then
@@ -21,7 +30,9 @@ fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --lib --tests -- "${extra[@]}" 2>&1 | tee "$log" || status=$?
+cargo test --no-fail-fast --lib --tests -- "${extra[@]}" 2>&1 | tee "$log" || status=$?
+# The C ABI's unit tests, built without GStreamer as the VLC module is.
+cargo test --lib --no-default-features --features capi --target-dir "$target/vlc" capi:: 2>&1 | tee -a "$log" || status=$?
 passed=$(grep -E '^test result:' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -E '^test result:' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
 skipped=$(grep -E '^test result:' "$log" | grep -Eo '[0-9]+ ignored' | awk '{s+=$1} END {print s+0}')

@@ -18,12 +18,12 @@ fn main() {
             std::fs::write(dir.join(name), bytes).unwrap();
         }
     };
-    let pavs = ["pavs_blocks", "pavsdemux_push"];
+    let pavs = ["pavs_blocks", "pavsdemux_push", "pavs_engine"];
     write(&pavs, "one_camera", &psf_seed(1, 6, 3));
     write(&pavs, "two_cameras", &psf_seed(2, 4, 2));
     let one = psf_seed(1, 2, 1);
     write(&pavs, "single_block", &one[..one.len() / 2]);
-    let says = ["says_chunks", "saysdemux_push"];
+    let says = ["says_chunks", "saysdemux_push", "says_engine"];
     write(&says, "mulaw", &nvr_seed(2, 8, AudioCodec::Mulaw, false));
     write(
         &says,
@@ -34,7 +34,7 @@ fn main() {
     // The chunk area alone: mutations there are not wasted on the header.
     let body = nvr_seed(2, 10, AudioCodec::Mulaw, false);
     write(&["says_chunks"], "chunks_only", &body[65536..]);
-    let rf1 = ["rf1_index", "rf1src_files"];
+    let rf1 = ["rf1_index", "rf1src_files", "rf1_engine"];
     for (name, annexb, close) in [
         ("closed", true, true),
         ("crashed", true, false),

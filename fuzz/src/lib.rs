@@ -6,12 +6,12 @@ use gst::prelude::*;
 use std::sync::Once;
 use std::time::Duration;
 
-use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
 use gstcctv::formats::rf1::writer::{Pts, TrackWriter};
 use gstcctv::formats::rf1::{Codec, flags};
 use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter};
 use gstcctv::formats::says::{MetaEntry, MetaValue};
+use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 
 /// Wall-clock bound for one element run; longer is reported as a hang.
 pub const RUN_BOUND: Duration = Duration::from_secs(10);
@@ -295,4 +295,115 @@ pub fn rf1src_bytes(index: &[u8], packets: &[u8]) {
     pipeline.add(&src).unwrap();
     sink_every_pad(&pipeline, &src);
     run_bounded(&pipeline);
+}
+
+/// Drives the engine on `data` the way every front end does, checking the
+/// engine's promises: pull mode to the end, push mode in pieces whose sizes
+/// come from the input, then a few seeks. Packets must be non-empty, per
+/// stream running times never decrease (pull), push must give the same
+/// packets as pull, and nothing may panic or loop.
+pub fn engine_roundtrip<F: gstcctv::engine::Format>(make: impl Fn() -> F, data: &[u8]) {
+    use gstcctv::engine::{Chunk, Demuxer, Event, MemorySource, NoSource, SharedBytes};
+    let summary = |p: &gstcctv::engine::Packet<SharedBytes>| (p.stream, p.pts, p.key, p.to_vec());
+    let mut pulled = Vec::new();
+    let mut demux: Demuxer<F, SharedBytes> = Demuxer::new_pull(make(), Some(data.len() as u64));
+    let mut src = MemorySource::new(data.to_vec());
+    let mut last: Vec<(gstcctv::engine::StreamId, u64)> = Vec::new();
+    for _ in 0..1_000_000 {
+        match demux.next(&mut src) {
+            Ok(Event::Packet(p)) => {
+                assert!(p.size() > 0, "empty packet");
+                if let Some(pts) = p.pts {
+                    match last.iter_mut().find(|(s, _)| *s == p.stream) {
+                        Some((_, l)) => {
+                            assert!(pts >= *l, "time went back on {:?}", p.stream);
+                            *l = pts;
+                        }
+                        None => last.push((p.stream, pts)),
+                    }
+                }
+                pulled.push(summary(&p));
+            }
+            Ok(Event::NeedData) => panic!("pull input asked for data"),
+            Ok(Event::Eos) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    // Push, in pieces of 1..=4096 bytes chosen by the data itself.
+    let mut push: Demuxer<F, SharedBytes> = Demuxer::new_push(make());
+    let mut none = NoSource::default();
+    let mut pushed = Vec::new();
+    let mut at = 0;
+    let mut ended = false;
+    let mut drain = |demux: &mut Demuxer<F, SharedBytes>, out: &mut Vec<_>| -> bool {
+        for _ in 0..1_000_000 {
+            match demux.next(&mut none) {
+                Ok(Event::Packet(p)) => out.push(summary(&p)),
+                Ok(Event::NeedData) => return false,
+                Ok(Event::Eos) | Err(_) => return true,
+                Ok(_) => {}
+            }
+        }
+        panic!("push mode does not stop");
+    };
+    while at < data.len() && !ended {
+        let piece = 1 + (usize::from(data[at]) * 16 + at) % 4096;
+        let end = (at + piece).min(data.len());
+        push.push_data(SharedBytes::from_vec(data[at..end].to_vec()));
+        at = end;
+        ended = drain(&mut push, &mut pushed);
+    }
+    if !ended {
+        push.push_eos();
+        drain(&mut push, &mut pushed);
+    }
+    assert_eq!(pushed.len(), pulled.len(), "push and pull disagree");
+    for (a, b) in pushed.iter().zip(&pulled) {
+        assert_eq!((a.0, a.1, a.2), (b.0, b.1, b.2));
+        assert_eq!(a.3, b.3);
+    }
+    // Seeks: to the start, the middle and past the end of what was read.
+    let end = last.iter().map(|(_, t)| *t).max().unwrap_or(0);
+    for target in [0, end / 2, end.saturating_add(1_000_000_000)] {
+        if demux.seek(&mut src, target, None).is_err() {
+            break;
+        }
+        for _ in 0..1_000_000 {
+            match demux.next(&mut src) {
+                Ok(Event::Packet(p)) => assert!(p.size() > 0),
+                Ok(Event::Eos) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+/// The rf1 engine on one segment made of `index` and `packets`: every
+/// packet, then seeks; nothing may panic, loop or allocate by a file value.
+pub fn rf1_engine_bytes(index: &[u8], packets: &[u8]) {
+    use gstcctv::engine::SharedBytes;
+    use gstcctv::engine::formats::rf1::Rf1Engine;
+    let dir = std::env::temp_dir().join(format!("cctv-fuzz-rf1e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("1700000000000_video.rf1i"), index).unwrap();
+    std::fs::write(dir.join("1700000000000_video.rf1p"), packets).unwrap();
+    let Ok(mut engine) = Rf1Engine::<SharedBytes>::open(&dir.join("1700000000000"), &[]) else {
+        return;
+    };
+    let _ = engine.streams();
+    let play = |engine: &mut Rf1Engine<SharedBytes>| {
+        for _ in 0..1_000_000 {
+            match engine.next_packet() {
+                Ok(Some(p)) => assert!(p.size() > 0, "empty packet"),
+                Ok(None) | Err(_) => return,
+            }
+        }
+        panic!("rf1 engine does not stop");
+    };
+    play(&mut engine);
+    let end = engine.duration_ns();
+    for target in [0, end / 2, end.saturating_add(1)] {
+        engine.seek(target, None, true);
+        play(&mut engine);
+    }
 }

@@ -186,6 +186,10 @@ pub struct DemuxAdapter<F: Format> {
     duration: Mutex<Option<gst::ClockTime>>,
     /// The last seek handled: it reaches the element once per linked pad.
     last_seek: super::seek::SeekOnce,
+    /// A seek sent to the element before it runs (READY): applied when the
+    /// pull task starts, before anything is output (so a muxer downstream
+    /// never sees a flush). Used by `cctv convert --from/--to`.
+    pending_seek: Mutex<Option<gst::Event>>,
 }
 
 impl<F: Format> DemuxAdapter<F> {
@@ -236,6 +240,65 @@ impl<F: Format> DemuxAdapter<F> {
             pull_mode: AtomicBool::new(false),
             duration: Mutex::new(None),
             last_seek: super::seek::SeekOnce::default(),
+            pending_seek: Mutex::new(None),
+        }
+    }
+
+    /// For the element's `send_event`: a TIME seek before the element runs
+    /// is kept and applied when the pull task starts (as basesrc does).
+    /// `None`: not such a seek, handle it as usual.
+    pub fn send_event_before_start(&self, event: &gst::Event) -> Option<bool> {
+        let gst::EventView::Seek(seek) = event.view() else {
+            return None;
+        };
+        if lock(&self.running).is_some() {
+            return None;
+        }
+        let (rate, _, _, start, _, _) = seek.get();
+        if rate <= 0.0 || start.format() != gst::Format::Time {
+            return Some(false);
+        }
+        *lock(&self.pending_seek) = Some(event.clone());
+        Some(true)
+    }
+
+    /// Applies a seek received before the start (pull mode, task not
+    /// running yet: nothing to flush).
+    fn apply_pending_seek(&self, element: &gst::Element) {
+        let Some(event) = lock(&self.pending_seek).take() else {
+            return;
+        };
+        let gst::EventView::Seek(seek) = event.view() else {
+            return;
+        };
+        let key_unit = seek.flags().contains(gst::SeekFlags::KEY_UNIT);
+        let current = lock(&self.streams).segment().clone();
+        let result = super::seek::validate(seek, &current, None).and_then(|mut segment| {
+            let target = segment.start().unwrap_or_default().nseconds();
+            let stop = segment.stop().map(|s| s.nseconds());
+            let outcome = match lock(&self.running).as_mut() {
+                Some(Running {
+                    engine,
+                    source: Some(src),
+                    ..
+                }) => engine.seek(src, target, stop).map_err(|e| e.to_string()),
+                _ => Err("not running".to_string()),
+            };
+            if let Ok(outcome) = &outcome
+                && key_unit
+                && !outcome.past_end
+                && let Some(key) = outcome.key_pts.map(clock_time)
+                && key < segment.start().unwrap_or_default()
+            {
+                segment.set_start(key);
+                segment.set_time(key);
+                segment.set_position(key);
+            }
+            super::seek::commit(element, &self.streams, seek, segment, outcome.is_ok());
+            outcome.map(|_| ())
+        });
+        if let Err(msg) = result {
+            gst::warning!(CAT, obj = element, "Seek before start failed: {}", msg);
         }
     }
 
@@ -244,6 +307,7 @@ impl<F: Format> DemuxAdapter<F> {
     pub fn reset(&self, element: &gst::Element) {
         *lock(&self.running) = None;
         *lock(&self.duration) = None;
+        *lock(&self.pending_seek) = None;
         self.last_seek.reset();
         let old = std::mem::take(&mut *lock(&self.streams));
         let mut old = old;
@@ -319,6 +383,7 @@ impl<F: Format> DemuxAdapter<F> {
             lock(&self.streams).set_segment(segment, gst::Seqnum::next());
         }
         if pull {
+            self.apply_pending_seek(imp.obj().upcast_ref());
             self.start_task(imp)
                 .map_err(|e| gst::loggable_error!(*CAT, "Failed to start task: {}", e))?;
         }

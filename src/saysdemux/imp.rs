@@ -171,6 +171,13 @@ impl ElementImpl for SaysDemux {
         TEMPLATES.as_ref()
     }
 
+    fn send_event(&self, event: gst::Event) -> bool {
+        match self.adapter.send_event_before_start(&event) {
+            Some(handled) => handled,
+            None => self.parent_send_event(event),
+        }
+    }
+
     fn change_state(
         &self,
         transition: gst::StateChange,

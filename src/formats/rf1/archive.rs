@@ -114,6 +114,22 @@ impl Archive {
             segment.tracks.sort_by(|a, b| a.name.cmp(&b.name));
         }
         segments.sort_by_key(ArchiveSegment::start_ns);
+        // A segment ends where the next one of the same track starts: later
+        // times come from a damaged index and would make every access unit
+        // of the following segments look like it goes back in time.
+        for s in 0..segments.len() {
+            let (head, later) = segments.split_at_mut(s + 1);
+            for track in &mut head[s].tracks {
+                let next_start = later.iter().find_map(|segment| {
+                    let next = segment.track(&track.name)?;
+                    next.access_units.first()?;
+                    next.au_time_since(0, 0)
+                });
+                if let Some(limit_ns) = next_start {
+                    track.drop_access_units_from(limit_ns);
+                }
+            }
+        }
         let origin_ns = segments.first().map_or(0, ArchiveSegment::start_ns);
         Archive {
             segments,
@@ -189,5 +205,77 @@ impl Archive {
             let track = self.segments[segment].track(track)?;
             (!track.access_units.is_empty()).then_some(ArchivePosition { segment, au: 0 })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::rf1::{Codec, Index, IndexEntry, IndexHeader, Problem, Segment};
+
+    /// A segment of one `video` track at `timebase_us`: one 10-byte NALU
+    /// per PTS in `pts`.
+    fn segment(timebase_us: u64, pts: &[u32]) -> ArchiveSegment {
+        let entry = |(i, &pts_ticks): (usize, &u32)| IndexEntry {
+            pts_ticks,
+            offset: 10 * i as u32,
+            flags: 5,
+        };
+        let index = Index {
+            header: IndexHeader {
+                codec: Codec::H264,
+                flags: 0,
+                codec_flags: 0,
+                timebase_us,
+                count: pts.len() as u16,
+                width: 0,
+                height: 0,
+            },
+            entries: pts.iter().enumerate().map(entry).collect(),
+            sentinel: entry((pts.len(), &0)),
+            recovered: false,
+            truncated: false,
+        };
+        let len = 10 * pts.len() as u64;
+        ArchiveSegment {
+            files: Segment {
+                base: timebase_us.to_string().into(),
+                start_ms: Some(timebase_us / 1000),
+                tracks: Vec::new(),
+            },
+            tracks: vec![Track::from_index("video", index, len)],
+        }
+    }
+
+    #[test]
+    fn bogus_times_of_a_broken_segment_stay_inside_it() {
+        // data_loss rf1-directory trial 15: 24 bytes inserted into the
+        // middle segment's index gave its last entries times far past the
+        // next segment's start, and every access unit of that segment then
+        // went "back in time" and was skipped.
+        let archive = Archive::from_segments(vec![
+            segment(0, &[0, 4096]),
+            segment(2_000_000, &[0, 4096, 900 * 4096, 901 * 4096]),
+            segment(4_000_000, &[0, 4096]),
+        ]);
+        let broken = &archive.segments[1].tracks[0];
+        assert_eq!(broken.access_units.len(), 2);
+        assert_eq!(
+            broken.problems,
+            [Problem::PastNextSegment {
+                access_units: 2,
+                pts_ticks: 900 * 4096
+            }]
+        );
+        let last = &archive.segments[2].tracks[0];
+        assert_eq!((last.access_units.len(), last.problems.len()), (2, 0));
+        let times: Vec<u64> = (0..3)
+            .flat_map(|segment| (0..2).map(move |au| ArchivePosition { segment, au }))
+            .map(|p| archive.time_ns("video", p).unwrap() / 1_000_000_000)
+            .collect();
+        assert_eq!(times, [0, 1, 2, 3, 4, 5]);
+        // Sound segments are left alone.
+        let sound = Archive::from_segments(vec![segment(0, &[0, 4096]), segment(2_000_000, &[0])]);
+        assert!(sound.segments.iter().all(|s| s.tracks[0].is_sound()));
     }
 }

@@ -251,7 +251,8 @@ pub struct Index {
     /// (an unclosed recording; also how an empty, closed track looks).
     pub recovered: bool,
     /// True when the file ends before the entries its count claims (or
-    /// before the sentinel): `entries` holds the complete ones that are
+    /// before the sentinel), or, with count 0, when the entries run into the
+    /// end of the file and the last one is no sentinel: `entries` holds the complete ones that are
     /// there and `sentinel` is a stand-in whose offset ([`MAX_OFFSET`]) lets
     /// the packet file's size bound the last entry.
     pub truncated: bool,
@@ -282,6 +283,8 @@ impl Index {
         let header = IndexHeader::parse(&header_bytes[..got])?;
 
         let mut raw = Vec::new();
+        // Count 0: whether the entries ran into the end of the file rather than a zero entry.
+        let mut ran_out = false;
         let mut chunk = [0u8; 4096];
         let wanted = match header.count {
             0 => MAX_INDEX_ENTRIES,
@@ -299,6 +302,7 @@ impl Index {
             let done = got < chunk_len || raw.len() >= wanted;
             if header.count == 0 {
                 if let Some(end) = first_unused_entry(&raw, done) {
+                    ran_out = end == raw.len() && end > 0 && end < wanted && raw[end - 1] != 0;
                     raw.truncate(end);
                     break;
                 }
@@ -306,10 +310,19 @@ impl Index {
                 break;
             }
         }
-        // A counted index cut short (no sentinel, or cut inside an entry):
-        // keep the complete entries; the packet file's size ends the last one.
-        let truncated = header.count > 0 && raw.len() < wanted;
         let mut entries: Vec<IndexEntry> = raw.into_iter().map(IndexEntry::decode).collect();
+        // A counted index cut short (no sentinel, or cut inside an entry), or
+        // a crashed one (count 0, preallocated) whose entries run into the end
+        // of the file and whose last entry is no sentinel (PTS 0, flags 0):
+        // keep the complete entries; the packet file's size ends the last one.
+        let truncated = if header.count > 0 {
+            entries.len() < wanted
+        } else {
+            ran_out
+                && entries
+                    .last()
+                    .is_some_and(|e| e.pts_ticks != 0 || e.flags != 0)
+        };
         let sentinel = if truncated {
             IndexEntry {
                 pts_ticks: 0,

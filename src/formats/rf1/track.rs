@@ -106,6 +106,10 @@ pub enum Problem {
     UnknownEnd { entry: usize },
     /// The index ends before its count (and sentinel): `entries` were read.
     IndexCut { entries: usize },
+    /// `access_units` access units from PTS `pts_ticks` on lie at or after
+    /// the start of the track's next segment (bogus times of a damaged
+    /// index): dropped, so that the next segment keeps its real times.
+    PastNextSegment { access_units: usize, pts_ticks: u32 },
 }
 
 impl fmt::Display for Problem {
@@ -153,6 +157,13 @@ impl fmt::Display for Problem {
             Self::IndexCut { entries } => {
                 write!(f, "index cut short after {entries} complete entries")
             }
+            Self::PastNextSegment {
+                access_units,
+                pts_ticks,
+            } => write!(
+                f,
+                "{access_units} access unit(s) from PTS {pts_ticks} ticks on lie past the start of the next segment"
+            ),
         }
     }
 }
@@ -221,7 +232,22 @@ impl Track {
         packets_file_len: u64,
         find_end: &mut dyn FnMut(u64, u64, bool) -> Option<u64>,
     ) -> Self {
-        let packets_len = packets_file_len.min(u64::from(index.sentinel.offset));
+        // A sentinel before the last entry that fits in the file is damaged:
+        // it must not cut the packet data short (the entries are checked
+        // against the file's size instead, and the last one ends at a start code).
+        let sentinel = u64::from(index.sentinel.offset);
+        let last_fitting = index
+            .entries
+            .iter()
+            .map(|e| u64::from(e.offset))
+            .filter(|&offset| offset <= packets_file_len)
+            .max()
+            .unwrap_or(0);
+        let packets_len = if sentinel >= last_fitting {
+            packets_file_len.min(sentinel)
+        } else {
+            packets_file_len
+        };
         let (nalus, problems) = usable_nalus(&index, packets_file_len, packets_len, find_end);
         let mut track = Track {
             name: name.to_owned(),
@@ -319,6 +345,23 @@ impl Track {
             self.header.timebase_us,
             self.access_units[au].pts_ticks.into(),
         )
+    }
+
+    /// Drops the access units at or after `limit_ns` (ns since the epoch),
+    /// the start of the track's next segment: segments follow each other, so
+    /// such times come from a damaged index (reported as `PastNextSegment`).
+    pub fn drop_access_units_from(&mut self, limit_ns: u64) {
+        let first = self.access_units.partition_point(|au| {
+            ns_since(0, self.header.timebase_us, au.pts_ticks.into()) < Some(limit_ns)
+        });
+        if let Some(au) = self.access_units.get(first) {
+            self.problems.push(Problem::PastNextSegment {
+                access_units: self.access_units.len() - first,
+                pts_ticks: au.pts_ticks,
+            });
+            self.nalus.truncate(au.first_nalu);
+            self.derive_access_units();
+        }
     }
 
     /// The last key access unit with PTS ≤ `ticks` (a key frame exactly at
@@ -515,16 +558,33 @@ fn usable_nalus(
         });
     }
     // 1. Which entries can be trusted.
+    let fits = |e: &IndexEntry| u64::from(e.offset) <= packets_len;
+    // The successors tell which of two disagreeing entries is the odd one:
+    // the direct successor when it fits in the packet data, else the next
+    // two entries that fit, when both agree (entries beyond the data, e.g.
+    // random bytes, would leave a bogus entry before them unchallenged, and
+    // one more random entry that happens to fit must not outvote it).
+    let mut next_fitting = vec![None; entries.len()];
+    for i in (0..entries.len().saturating_sub(1)).rev() {
+        next_fitting[i] = if fits(&entries[i + 1]) {
+            Some(i + 1)
+        } else {
+            next_fitting[i + 1]
+        };
+    }
     let mut kept: Vec<usize> = Vec::with_capacity(entries.len());
     for (i, entry) in entries.iter().enumerate() {
         let offset = u64::from(entry.offset);
         let (lower_offset, lower_pts) = kept
             .last()
             .map_or((0, 0), |&k| (entries[k].offset, entries[k].pts_ticks));
-        // The successor tells which of two disagreeing entries is the odd one.
-        let next = entries
-            .get(i + 1)
-            .filter(|n| u64::from(n.offset) <= packets_len);
+        let first = next_fitting[i];
+        let second = first.and_then(|j| next_fitting[j]);
+        let judged_odd = |odd: &dyn Fn(&IndexEntry) -> bool| match (first, second) {
+            (Some(j), _) if j == i + 1 => odd(&entries[j]),
+            (Some(j), Some(k)) => odd(&entries[j]) && odd(&entries[k]),
+            _ => false,
+        };
         let problem = if offset > packets_len {
             Some(Problem::StartsBeyondPacketFile {
                 entry: i,
@@ -532,7 +592,7 @@ fn usable_nalus(
                 packets_len,
             })
         } else if entry.offset < lower_offset
-            || next.is_some_and(|n| n.offset < entry.offset && n.offset >= lower_offset)
+            || judged_odd(&|n| n.offset < entry.offset && n.offset >= lower_offset)
         {
             Some(Problem::DecreasingOffset {
                 entry: i,
@@ -540,7 +600,7 @@ fn usable_nalus(
                 previous: lower_offset.into(),
             })
         } else if entry.pts_ticks < lower_pts
-            || next.is_some_and(|n| n.pts_ticks < entry.pts_ticks && n.pts_ticks >= lower_pts)
+            || judged_odd(&|n| n.pts_ticks < entry.pts_ticks && n.pts_ticks >= lower_pts)
         {
             Some(Problem::DecreasingPts {
                 entry: i,
@@ -779,5 +839,172 @@ mod tests {
         assert_eq!(find_nalu_end(&file, 13, 19, false).unwrap(), None);
         // A real end: trailing zeros (preallocation) are not part of the NALU.
         assert_eq!(find_nalu_end(&file, 13, 19, true).unwrap(), Some(18));
+    }
+
+    /// Writes `<dir>/1_video.rf1i` (count 0, `entries` as given, nothing
+    /// after them) and `<dir>/1_video.rf1p` and opens the track.
+    fn open_crashed(dir: &Path, entries: &[(u32, u32, u16)], packets: &[u8]) -> Track {
+        let header = IndexHeader {
+            codec: Codec::H264,
+            flags: 0,
+            codec_flags: 0,
+            timebase_us: 1_000_000,
+            count: 0,
+            width: 0,
+            height: 0,
+        };
+        let mut bytes = header.to_bytes().to_vec();
+        for &(pts_ticks, offset, flags) in entries {
+            let e = IndexEntry {
+                pts_ticks,
+                offset,
+                flags,
+            };
+            bytes.extend(e.encode().to_le_bytes());
+        }
+        let (index, packets_path) = (dir.join("1_video.rf1i"), dir.join("1_video.rf1p"));
+        std::fs::write(&index, bytes).unwrap();
+        std::fs::write(&packets_path, packets).unwrap();
+        Track::open("video", &index, &packets_path).unwrap()
+    }
+
+    #[test]
+    fn crashed_index_cut_after_an_entry_keeps_that_entry() {
+        // data_loss rf1-index-crashed trial 11: a crashed (count 0) index lost
+        // everything from the last entry's end on, sentinel and zero tail
+        // included. The last entry is a real NALU, not the sentinel: the
+        // packet data (zero-filled preallocation) ends it.
+        let dir = tempfile::tempdir().unwrap();
+        let packets = [
+            &[0, 0, 1, 0x67, 1][..],
+            &[0, 0, 1, 0x68, 2],
+            &[0, 0, 1, 0x65, 3, 4],
+            &[0, 0, 1, 0x41, 5, 6],
+            &[0; 16],
+        ]
+        .concat();
+        let entries = [(0, 0, 6), (0, 5, 6), (0, 10, 5), (409, 16, 4)];
+        let track = open_crashed(dir.path(), &entries, &packets);
+        assert_eq!(track.access_units.len(), 2);
+        // The same with random bytes after the cut (as in that trial): a
+        // single later entry that happens to fit does not outvote the last
+        // real one.
+        let mut with_random = entries.to_vec();
+        with_random.extend([(11552, 4_195_225, 2048), (15088, 11, 1024)]);
+        let random = open_crashed(dir.path(), &with_random, &packets);
+        assert_eq!(random.access_units[..2], track.access_units[..]);
+        assert_eq!(track.access_units[0].byte_range, 0..16);
+        assert_eq!(track.access_units[1].byte_range, 16..22);
+        assert_eq!(track.problems, [Problem::IndexCut { entries: 4 }]);
+        // A crashed index that ends with its sentinel still reads as sound.
+        let mut with_sentinel = entries.to_vec();
+        with_sentinel.push((0, 22, 0));
+        let track = open_crashed(dir.path(), &with_sentinel, &packets);
+        assert_eq!(track.access_units.len(), 2);
+        assert_eq!(track.access_units[1].byte_range, 16..22);
+        assert!(track.is_sound(), "{:?}", track.problems);
+    }
+
+    #[test]
+    fn fuzz_reproducers_stay_inside_the_packet_data() {
+        // The fuzzer's findings (`[u32 LE index length][index][packets]`):
+        // an entry failing on its PTS must not leave the entry before it
+        // (or entry 0) reaching past the packet data.
+        let cases: [&[u8]; 3] = [
+            include_bytes!(
+                "../../../fuzz/artifacts/rf1_index/crash-844e1eba4152542af6699534ede7ada83f933d06"
+            ),
+            include_bytes!(
+                "../../../fuzz/artifacts/rf1_index/crash-380375837519eba797c88555557ff1574ce67af4"
+            ),
+            include_bytes!(
+                "../../../fuzz/artifacts/rf1src_files/crash-d6164d9152de6352adb10db5b2c81198deea143c"
+            ),
+        ];
+        // The finding itself: entry 1 goes back in time *and* starts beyond
+        // the data; entry 0 (beyond the data too) and entry 1 are skipped,
+        // nothing is stretched to their offsets.
+        let index = index(&[(409, 1000, 4), (0, 900, 4), (818, 10, 4)], 20);
+        let track = Track::from_index("video", index, 20);
+        assert_eq!(track.nalus.len(), 1);
+        assert_eq!(track.nalus[0].byte_range(), 10..20);
+        let index = super::tests::index(&[(409, 0, 4), (0, 900, 4), (818, 10, 4)], 20);
+        let track = Track::from_index("video", index, 20);
+        assert!(track.nalus.iter().all(|n| n.byte_range().end <= 20));
+        assert_eq!(track.nalus.last().unwrap().byte_range(), 10..20);
+        let dir = tempfile::tempdir().unwrap();
+        for data in cases {
+            let len = u32::from_le_bytes(data[..4].try_into().unwrap()) as usize;
+            let (index_bytes, packets) = data[4..].split_at(len.min(data.len() - 4));
+            let Ok(index) = Index::parse(index_bytes) else {
+                continue;
+            };
+            let from_index = Track::from_index("video", index, packets.len() as u64);
+            let (index_path, packets_path) = (
+                dir.path().join("1_video.rf1i"),
+                dir.path().join("1_video.rf1p"),
+            );
+            std::fs::write(&index_path, index_bytes).unwrap();
+            std::fs::write(&packets_path, packets).unwrap();
+            let opened = Track::open("video", &index_path, &packets_path).unwrap();
+            for track in [from_index, opened] {
+                assert!(track.packets_len <= packets.len() as u64);
+                for n in 0..track.nalus.len() {
+                    assert!(track.nalus[n].byte_range().end <= track.packets_len);
+                    track.checked_piece(n).unwrap();
+                }
+                let mut cursor = std::io::Cursor::new(packets);
+                for au in 0..track.access_units.len() {
+                    track.read_access_unit(&mut cursor, au).unwrap();
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_damaged_sentinel_does_not_cut_the_packet_data() {
+        // data_loss rf1-index (200 trials) trial 119: the sentinel's offset
+        // overwritten with a small value capped the packet data before every
+        // entry, and the whole track was lost.
+        let track = Track::from_index("video", index(&[(0, 0, 5), (409, 10, 4)], 3), 20);
+        assert_eq!(track.packets_len, 20);
+        assert_eq!(track.access_units.len(), 1);
+        assert_eq!(track.nalus[0].byte_range(), 0..10);
+        assert!(matches!(
+            track.problems[..],
+            [
+                Problem::DecreasingOffset { entry: 2, .. },
+                Problem::UnknownEnd { entry: 1 }
+            ]
+        ));
+    }
+
+    #[test]
+    fn a_bogus_pts_before_unfitting_entries_is_challenged() {
+        // data_loss rf1-index (200 trials) trial 105: an overwrite gave
+        // entry 1 a huge PTS (offset intact) and entries 2-3 random offsets
+        // beyond the data. With only entry 2 as judge, entry 1 was kept and
+        // every later entry looked like it went back in time.
+        let hostile = (1 << 30) - 1;
+        let entries = [
+            (0, 0, 5),
+            (4_000_000, 10, 4),
+            (123, hostile, 4),
+            (77, hostile - 5, 4),
+            (818, 30, 4),
+            (1227, 40, 4),
+        ];
+        let track = Track::from_index("video", index(&entries, 50), 50);
+        let pts: Vec<u32> = track.access_units.iter().map(|au| au.pts_ticks).collect();
+        // (AU 0 ends where the skipped entry 1 starts: only a start code
+        // scan, which `from_index` does not do, could recover it.)
+        assert_eq!(pts, [818, 1227]);
+        assert!(matches!(
+            track.problems[..2],
+            [
+                Problem::DecreasingPts { entry: 1, .. },
+                Problem::StartsBeyondPacketFile { entry: 2, .. }
+            ]
+        ));
     }
 }

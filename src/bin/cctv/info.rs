@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+//! `cctv info`: per input the format, per stream kind, codec, size, frames,
+//! wall-clock span and duration, and the damage found (one engine pass).
+
+use crate::inputs::{self, Recording};
+use crate::scan::{self, Depth, Scan, StreamStat};
+use crate::times::{human_duration, rfc3339_utc};
+use gstcctv::engine::{Codec, StreamKind};
+use serde_json::{Value, json};
+
+pub fn kind_name(kind: StreamKind) -> &'static str {
+    match kind {
+        StreamKind::Video => "video",
+        StreamKind::Audio => "audio",
+        StreamKind::Image => "image",
+        StreamKind::Data => "data",
+        StreamKind::Subtitle => "subtitle",
+    }
+}
+
+pub fn codec_name(codec: &Codec) -> String {
+    match codec {
+        Codec::H264 { .. } => "h264".into(),
+        Codec::H265 => "h265".into(),
+        Codec::Mulaw { .. } => "mulaw".into(),
+        Codec::Opus { .. } => "opus".into(),
+        Codec::Jpeg => "jpeg".into(),
+        Codec::Json { schema } => format!("json ({schema})"),
+        Codec::Text => "text".into(),
+    }
+}
+
+pub fn run(args: &[std::path::PathBuf], as_json: bool) -> bool {
+    let (recordings, failures) = inputs::expand(args);
+    let mut ok = failures.is_empty();
+    for f in &failures {
+        eprintln!("cctv: {}: {}", f.name.display(), f.reason);
+    }
+    let mut objects = Vec::new();
+    for rec in &recordings {
+        match scan::scan(rec, Depth::Full, |_, _| {}) {
+            Ok(scan) => {
+                if as_json {
+                    objects.push(to_json(rec, &scan));
+                } else {
+                    print_text(rec, &scan);
+                }
+            }
+            Err(e) => {
+                eprintln!("cctv: {}: {e:#}", rec.path.display());
+                ok = false;
+            }
+        }
+    }
+    if as_json {
+        let text = serde_json::to_string_pretty(&Value::Array(objects)).unwrap_or_default();
+        println!("{text}");
+    }
+    ok
+}
+
+fn stream_json(s: &StreamStat) -> Value {
+    json!({
+        "id": s.info.name,
+        "kind": kind_name(s.info.id.kind),
+        "codec": codec_name(&s.info.codec),
+        "width": s.info.width,
+        "height": s.info.height,
+        "frames": s.frames,
+        "key_frames": s.keys,
+        "first_time": s.first_wall_ns.map(rfc3339_utc),
+        "last_time": s.last_wall_ns.map(rfc3339_utc),
+        "duration_s": (s.duration_s() * 1e6).round() / 1e6,
+        "title": s.info.tags.title,
+    })
+}
+
+pub fn to_json(rec: &Recording, scan: &Scan) -> Value {
+    json!({
+        "file": rec.path.display().to_string(),
+        "format": rec.kind.name(),
+        "streams": scan.streams.iter().map(stream_json).collect::<Vec<_>>(),
+        "damage": {
+            "regions": scan.damage.regions,
+            "bytes": scan.damage.bytes,
+            "description": (!scan.damage.text.is_empty()).then_some(&scan.damage.text),
+        },
+    })
+}
+
+fn print_text(rec: &Recording, scan: &Scan) {
+    println!("{}: {}", rec.path.display(), rec.kind.name());
+    for s in &scan.streams {
+        let size = match (s.info.width, s.info.height) {
+            (Some(w), Some(h)) => format!(" {w}x{h}"),
+            _ => String::new(),
+        };
+        let span = match (s.first_wall_ns, s.last_wall_ns) {
+            (Some(a), Some(b)) => format!(", {} .. {}", rfc3339_utc(a), rfc3339_utc(b)),
+            _ => String::new(),
+        };
+        let title = s
+            .info
+            .tags
+            .title
+            .as_deref()
+            .map(|t| format!(" \"{t}\""))
+            .unwrap_or_default();
+        println!(
+            "  {} ({} {}{}){}: {} frames ({} key), {}{}",
+            s.info.name,
+            kind_name(s.info.id.kind),
+            codec_name(&s.info.codec),
+            size,
+            title,
+            s.frames,
+            s.keys,
+            human_duration(s.duration_s()),
+            span
+        );
+    }
+    if scan.damage.text.is_empty() {
+        println!("  damage: none");
+    } else {
+        println!(
+            "  damage: {} region(s), {} bytes skipped: {}",
+            scan.damage.regions, scan.damage.bytes, scan.damage.text
+        );
+    }
+}

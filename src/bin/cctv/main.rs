@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: MIT
+//! `cctv`: CCTV and dashcam recordings (VMax `.psf`, Rosco `.nvr`, Cyclops
+//! rf1 archives) to ordinary media files, with the plugin's elements
+//! registered in-process (no GST_PLUGIN_PATH needed).
+
+mod convert;
+mod info;
+mod inputs;
+mod mp4time;
+mod progress;
+mod scan;
+mod telemetry;
+mod times;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "cctv",
+    version,
+    about = "Convert and inspect CCTV / dashcam recordings (VMax .psf, Rosco .nvr, Cyclops rf1)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Format, streams (codec, size, frames, wall-clock span) and damage of each input.
+    Info {
+        /// Print one JSON array of objects (file, format, streams, damage).
+        #[arg(long)]
+        json: bool,
+        /// Recordings: files, rf1 segments or camera directories, or directories to search.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+    },
+    /// Convert recordings to MP4/MKV: one file per camera, video stream-copied.
+    Convert(ConvertArgs),
+    /// Export the dashcam track (time, position, speed, heading, voltage, g-sensor).
+    Telemetry {
+        /// A Rosco `.nvr` recording.
+        input: PathBuf,
+        /// GPX 1.1 track (positions with a valid fix).
+        #[arg(long, value_name = "FILE")]
+        gpx: Option<PathBuf>,
+        /// CSV, one row per sample.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+        /// GeoJSON FeatureCollection (one LineString, one Point per sample).
+        #[arg(long, value_name = "FILE")]
+        geojson: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutFormat {
+    Mp4,
+    Mkv,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Gaps {
+    /// Gaps longer than 10 s shrink to one frame in the output timeline.
+    Compact,
+    /// Real time, gaps included.
+    Keep,
+    /// A new file per continuous run.
+    Split,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ConvertArgs {
+    /// Recordings: files, rf1 segments or camera directories, or directories searched recursively.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Output directory (created if missing).
+    #[arg(short = 'o', long = "output", value_name = "OUTDIR")]
+    pub outdir: PathBuf,
+    #[arg(long, value_enum, default_value_t = OutFormat::Mp4)]
+    pub format: OutFormat,
+    /// Start at this wall-clock time (RFC 3339, or "YYYY-MM-DD HH:MM:SS" in the recording's zone).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// End at this wall-clock time (same forms as --from).
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// Only this camera (repeatable).
+    #[arg(long = "camera", value_name = "N")]
+    pub cameras: Vec<u32>,
+    #[arg(long, value_enum, default_value_t = Gaps::Compact)]
+    pub gaps: Gaps,
+    /// Inputs converted in parallel (default: number of cores).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Overwrite existing outputs.
+    #[arg(long)]
+    pub force: bool,
+    /// No progress and no summary (errors and damage are still reported).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// No subtitle track with the capture time.
+    #[arg(long)]
+    pub no_subtitles: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ok = match cli.command {
+        Command::Info { json, inputs } => info::run(&inputs, json),
+        Command::Convert(args) => match init_gst() {
+            Ok(()) => convert::run(&args),
+            Err(e) => {
+                eprintln!("cctv: {e:#}");
+                false
+            }
+        },
+        Command::Telemetry {
+            input,
+            gpx,
+            csv,
+            geojson,
+        } => match telemetry::run(&input, gpx.as_deref(), csv.as_deref(), geojson.as_deref()) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("cctv: {}: {e:#}", input.display());
+                false
+            }
+        },
+    };
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// GStreamer with this crate's elements registered in-process.
+fn init_gst() -> anyhow::Result<()> {
+    gst::init()?;
+    gstcctv::plugin_register_static()?;
+    Ok(())
+}

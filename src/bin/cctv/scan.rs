@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: MIT
+//! One pass of the engine over a recording (no GStreamer): what `info`,
+//! `telemetry` and the planning of `convert` (wall-clock windows, runs)
+//! need. Format knowledge stays in the engine.
+
+use crate::inputs::{Kind, Recording};
+use anyhow::{Context, Result, bail};
+use gstcctv::engine::formats::pavs::{Pavs, PavsOptions};
+use gstcctv::engine::formats::rf1::Rf1Engine;
+use gstcctv::engine::formats::says::Says;
+use gstcctv::engine::{
+    ByteSource, Chunk as _, Demuxer, EngineError, Event, Format, Packet, SharedBytes, SourceError,
+    StreamInfo, Tags,
+};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+
+/// Random access to a file for the engine (pull mode).
+pub struct FileSource {
+    file: File,
+    size: u64,
+}
+
+impl FileSource {
+    pub fn open(path: &std::path::Path) -> std::io::Result<Self> {
+        let file = File::open(path)?;
+        let size = file.metadata()?.len();
+        Ok(Self { file, size })
+    }
+}
+
+impl ByteSource for FileSource {
+    type Chunk = SharedBytes;
+    fn size(&self) -> Option<u64> {
+        Some(self.size)
+    }
+    fn read_at(&mut self, offset: u64, len: usize) -> Result<SharedBytes, SourceError> {
+        if offset >= self.size {
+            return Err(SourceError::Eos);
+        }
+        let len = len.min(usize::try_from(self.size - offset).unwrap_or(usize::MAX));
+        let mut buf = vec![0; len];
+        self.file
+            .read_exact_at(&mut buf, offset)
+            .map_err(|e| SourceError::Io(e.to_string()))?;
+        Ok(SharedBytes::from_vec(buf))
+    }
+}
+
+/// Per stream: what was seen.
+#[derive(Clone, Debug)]
+pub struct StreamStat {
+    pub info: StreamInfo,
+    pub frames: u64,
+    pub keys: u64,
+    pub first_wall_ns: Option<u64>,
+    pub last_wall_ns: Option<u64>,
+    pub first_pts: Option<u64>,
+    pub last_pts: Option<u64>,
+    pub last_duration: Option<u64>,
+}
+
+impl StreamStat {
+    /// From the first PTS to the end of the last packet, in seconds.
+    pub fn duration_s(&self) -> f64 {
+        match (self.first_pts, self.last_pts) {
+            (Some(a), Some(b)) => {
+                (b + self.last_duration.unwrap_or(0)).saturating_sub(a) as f64 / 1e9
+            }
+            _ => 0.0,
+        }
+    }
+}
+
+/// The damage found, in one form for every format.
+#[derive(Clone, Debug, Default)]
+pub struct DamageSummary {
+    pub regions: u64,
+    pub bytes: u64,
+    /// One human line (empty: none).
+    pub text: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Scan {
+    pub streams: Vec<StreamStat>,
+    pub damage: DamageSummary,
+    pub tags: Option<Tags>,
+}
+
+impl Scan {
+    /// The recorder's UTC offset in minutes, where the format records it.
+    pub fn utc_offset_min(&self) -> Option<i32> {
+        self.tags
+            .as_ref()
+            .and_then(|t| t.start_utc_offset_min)
+            .or_else(|| {
+                self.streams
+                    .iter()
+                    .find_map(|s| s.info.tags.start_utc_offset_min)
+            })
+    }
+}
+
+/// What a pass wants after discovery: everything, or only the stream list.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    StreamsOnly,
+    Full,
+}
+
+/// Runs the engine over `rec`, calling `on_packet` for every packet.
+pub fn scan(
+    rec: &Recording,
+    depth: Depth,
+    mut on_packet: impl FnMut(&StreamInfo, &Packet<SharedBytes>),
+) -> Result<Scan> {
+    match rec.kind {
+        Kind::Pavs => scan_demuxer(
+            rec,
+            // The engine's subtitle cues are not used here (yet).
+            Pavs::new(PavsOptions {
+                subtitles: false,
+                ..PavsOptions::default()
+            }),
+            depth,
+            &mut on_packet,
+        ),
+        Kind::Says => scan_demuxer(rec, Says::new(), depth, &mut on_packet),
+        Kind::Rf1 => scan_rf1(rec, depth, &mut on_packet),
+    }
+}
+
+fn stat(info: StreamInfo) -> StreamStat {
+    StreamStat {
+        info,
+        frames: 0,
+        keys: 0,
+        first_wall_ns: None,
+        last_wall_ns: None,
+        first_pts: None,
+        last_pts: None,
+        last_duration: None,
+    }
+}
+
+fn account(streams: &mut [StreamStat], p: &Packet<SharedBytes>) -> Option<usize> {
+    let i = streams.iter().position(|s| s.info.id == p.stream)?;
+    let s = &mut streams[i];
+    s.frames += 1;
+    s.keys += u64::from(p.key);
+    if let Some(w) = p.wallclock_ns {
+        s.first_wall_ns.get_or_insert(w);
+        s.last_wall_ns = Some(w);
+    }
+    if let Some(t) = p.pts {
+        s.first_pts = Some(s.first_pts.map_or(t, |f| f.min(t)));
+        s.last_pts = Some(s.last_pts.map_or(t, |l| l.max(t)));
+        s.last_duration = p.duration;
+    }
+    Some(i)
+}
+
+fn scan_demuxer<F: Format>(
+    rec: &Recording,
+    format: F,
+    depth: Depth,
+    on_packet: &mut dyn FnMut(&StreamInfo, &Packet<SharedBytes>),
+) -> Result<Scan> {
+    let mut src = FileSource::open(&rec.path).context("cannot open")?;
+    let mut demux = Demuxer::new_pull(format, src.size());
+    let mut streams: Vec<StreamStat> = Vec::new();
+    loop {
+        let event = match demux.next(&mut src) {
+            Ok(e) => e,
+            Err(e @ EngineError::NotThisFormat { .. }) => bail!("{e}"),
+            Err(e) => bail!("read error: {e}"),
+        };
+        match event {
+            Event::StreamsFound(infos) => {
+                streams.extend(infos.into_iter().map(stat));
+                if depth == Depth::StreamsOnly {
+                    break;
+                }
+            }
+            Event::NewStream(info) => streams.push(stat(info)),
+            Event::Packet(p) => {
+                if let Some(i) = account(&mut streams, &p) {
+                    on_packet(&streams[i].info, &p);
+                }
+            }
+            Event::NeedData | Event::Eos => break,
+        }
+    }
+    let report = demux.report();
+    let damage = DamageSummary {
+        regions: report.damage.regions,
+        bytes: report.damage.bytes,
+        text: if report.damage.any() {
+            report.damage.describe()
+        } else {
+            String::new()
+        },
+    };
+    Ok(Scan {
+        streams,
+        damage,
+        tags: demux.global_tags(),
+    })
+}
+
+fn scan_rf1(
+    rec: &Recording,
+    depth: Depth,
+    on_packet: &mut dyn FnMut(&StreamInfo, &Packet<SharedBytes>),
+) -> Result<Scan> {
+    let mut engine: Rf1Engine<SharedBytes> =
+        Rf1Engine::open(&rec.path, &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut streams: Vec<StreamStat> = engine.streams().into_iter().map(stat).collect();
+    if depth == Depth::Full {
+        while let Some(p) = engine.next_packet().map_err(|e| anyhow::anyhow!("{e}"))? {
+            if let Some(i) = account(&mut streams, &p) {
+                on_packet(&streams[i].info, &p);
+            }
+        }
+    }
+    let d = engine.damage();
+    let damage = DamageSummary {
+        regions: d.problems.len() as u64 + u64::from(d.skipped_backwards > 0),
+        bytes: 0,
+        text: if d.any() {
+            d.describe().replace('\n', "; ")
+        } else {
+            String::new()
+        },
+    };
+    Ok(Scan {
+        streams,
+        damage,
+        tags: Some(engine.tags()),
+    })
+}

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: MIT
+//! `cctv telemetry`: the dashcam track of a `.nvr` (the engine's per-frame
+//! telemetry JSON of camera 0, or of the first camera that has it) as GPX,
+//! CSV and GeoJSON.
+
+use crate::inputs::{self, Kind};
+use crate::scan::{self, Depth};
+use crate::times::rfc3339_utc;
+use anyhow::{Context, Result, bail};
+use gstcctv::engine::StreamKind;
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// One telemetry sample.
+#[derive(Clone, Debug, Default)]
+pub struct Sample {
+    pub time_ns: Option<u64>,
+    pub fix: Option<(f64, f64)>,
+    pub alt: Option<f64>,
+    pub speed_kmh: Option<f64>,
+    pub heading: Option<f64>,
+    pub voltage: Option<f64>,
+    pub g: Option<(f64, f64, f64)>,
+}
+
+/// Reads one of the engine's telemetry objects (`says-telemetry`).
+pub fn parse_sample(json: &[u8], wall_ns: Option<u64>) -> Option<Sample> {
+    let v: Value = serde_json::from_slice(json).ok()?;
+    let f = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64);
+    let gps = v.get("gps");
+    let fix = gps.and_then(|g| {
+        let valid = g.get("valid").and_then(Value::as_bool).unwrap_or(true);
+        Some((f(g, "lat")?, f(g, "lon")?)).filter(|_| valid)
+    });
+    Some(Sample {
+        time_ns: wall_ns,
+        fix,
+        alt: gps.and_then(|g| f(g, "alt")),
+        speed_kmh: f(&v, "speed"),
+        heading: gps.and_then(|g| f(g, "heading")),
+        voltage: f(&v, "voltage"),
+        g: v.get("gsensor")
+            .and_then(|g| Some((f(g, "x")?, f(g, "y")?, f(g, "z")?))),
+    })
+}
+
+pub fn run(
+    input: &Path,
+    gpx: Option<&Path>,
+    csv: Option<&Path>,
+    geojson: Option<&Path>,
+) -> Result<()> {
+    let (recs, failures) = inputs::expand(&[input.to_path_buf()]);
+    if let Some(f) = failures.first() {
+        bail!("{}", f.reason);
+    }
+    let Some(rec) = recs.into_iter().find(|r| r.kind == Kind::Says) else {
+        bail!("no telemetry: not a Rosco .nvr recording");
+    };
+    let mut camera = None;
+    let mut samples = Vec::new();
+    scan::scan(&rec, Depth::Full, |info, p| {
+        if info.id.kind != StreamKind::Data
+            || *camera.get_or_insert(info.id.number) != info.id.number
+        {
+            return;
+        }
+        if let Some(s) = parse_sample(&p.to_vec(), p.wallclock_ns) {
+            samples.push(s);
+        }
+    })?;
+    if samples.is_empty() {
+        bail!("no telemetry in this recording");
+    }
+    if gpx.is_none() && csv.is_none() && geojson.is_none() {
+        print!("{}", to_csv(&samples));
+    }
+    if let Some(p) = gpx {
+        std::fs::write(p, to_gpx(&samples))
+            .with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    if let Some(p) = csv {
+        std::fs::write(p, to_csv(&samples))
+            .with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    if let Some(p) = geojson {
+        std::fs::write(p, to_geojson(&samples))
+            .with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    let fixes = samples.iter().filter(|s| s.fix.is_some()).count();
+    eprintln!(
+        "{}: {} samples, {} with a GPS fix",
+        input.display(),
+        samples.len(),
+        fixes
+    );
+    Ok(())
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+pub fn to_csv(samples: &[Sample]) -> String {
+    let mut out = String::from("time,lat,lon,alt_m,speed_kmh,heading_deg,voltage_v,g_x,g_y,g_z\n");
+    for s in samples {
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{}",
+            s.time_ns.map(rfc3339_utc).unwrap_or_default(),
+            opt(s.fix.map(|f| f.0)),
+            opt(s.fix.map(|f| f.1)),
+            opt(s.alt),
+            opt(s.speed_kmh),
+            opt(s.heading),
+            opt(s.voltage),
+            opt(s.g.map(|g| g.0)),
+            opt(s.g.map(|g| g.1)),
+            opt(s.g.map(|g| g.2)),
+        );
+    }
+    out
+}
+
+pub fn to_gpx(samples: &[Sample]) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<gpx version=\"1.1\" creator=\"cctv\" xmlns=\"http://www.topografix.com/GPX/1/1\">\n<trk><trkseg>\n",
+    );
+    for s in samples {
+        let Some((lat, lon)) = s.fix else { continue };
+        let _ = write!(out, "<trkpt lat=\"{lat}\" lon=\"{lon}\">");
+        if let Some(a) = s.alt {
+            let _ = write!(out, "<ele>{a}</ele>");
+        }
+        if let Some(t) = s.time_ns {
+            let _ = write!(out, "<time>{}</time>", rfc3339_utc(t));
+        }
+        out.push_str("</trkpt>\n");
+    }
+    out.push_str("</trkseg></trk>\n</gpx>\n");
+    out
+}
+
+pub fn to_geojson(samples: &[Sample]) -> String {
+    let line: Vec<Value> = samples
+        .iter()
+        .filter_map(|s| s.fix.map(|(lat, lon)| json!([lon, lat])))
+        .collect();
+    let mut features = vec![json!({
+        "type": "Feature",
+        "geometry": {"type": "LineString", "coordinates": line},
+        "properties": {"name": "track"},
+    })];
+    features.extend(samples.iter().filter_map(|s| {
+        let (lat, lon) = s.fix?;
+        Some(json!({
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [lon, lat]},
+            "properties": {
+                "time": s.time_ns.map(rfc3339_utc),
+                "speed_kmh": s.speed_kmh,
+                "heading": s.heading,
+                "voltage": s.voltage,
+                "g": s.g.map(|g| [g.0, g.1, g.2]),
+            },
+        }))
+    }));
+    serde_json::to_string_pretty(&json!({"type": "FeatureCollection", "features": features}))
+        .unwrap_or_default()
+}

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: MIT
+//! Wall-clock times: RFC 3339 output, and the `--from/--to` forms.
+
+use anyhow::{Result, anyhow};
+use chrono::{DateTime, FixedOffset, Local, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+
+/// RFC 3339 UTC with microseconds.
+pub fn rfc3339_utc(unix_ns: u64) -> String {
+    utc(unix_ns).to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub fn utc(unix_ns: u64) -> DateTime<Utc> {
+    let secs = i64::try_from(unix_ns / 1_000_000_000).unwrap_or(i64::MAX);
+    let nanos = u32::try_from(unix_ns % 1_000_000_000).unwrap_or(0);
+    DateTime::from_timestamp(secs, nanos).unwrap_or_default()
+}
+
+/// The capture time as shown in subtitles: local to the recorder when its
+/// offset is known, else UTC.
+pub fn display(unix_ns: u64, utc_offset_min: Option<i32>) -> String {
+    let t = utc(unix_ns);
+    match utc_offset_min.and_then(|m| FixedOffset::east_opt(m * 60)) {
+        Some(zone) => t
+            .with_timezone(&zone)
+            .format("%Y-%m-%d %H:%M:%S %:z")
+            .to_string(),
+        None => t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    }
+}
+
+/// `--from/--to`: RFC 3339, or "YYYY-MM-DD HH:MM:SS" (also with a `T`,
+/// optional fractional seconds) in the recording's zone when known, else the
+/// zone of this machine. Unix ns.
+pub fn parse_wall(text: &str, utc_offset_min: Option<i32>) -> Result<u64> {
+    let ns = |t: DateTime<Utc>| {
+        t.timestamp_nanos_opt()
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| anyhow!("time out of range: {text}"))
+    };
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return ns(t.with_timezone(&Utc));
+    }
+    let naive = [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+    .ok_or_else(|| {
+        anyhow!("cannot read time {text:?} (use RFC 3339 or \"YYYY-MM-DD HH:MM:SS\")")
+    })?;
+    let t = match utc_offset_min.and_then(|m| FixedOffset::east_opt(m * 60)) {
+        Some(zone) => zone
+            .from_local_datetime(&naive)
+            .single()
+            .map(|t| t.with_timezone(&Utc)),
+        None => Local
+            .from_local_datetime(&naive)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc)),
+    }
+    .ok_or_else(|| anyhow!("time {text:?} does not exist in the local zone"))?;
+    ns(t)
+}
+
+/// "1h02m03s" style.
+pub fn human_duration(s: f64) -> String {
+    let total = s.max(0.0).round() as u64;
+    let (h, m, sec) = (total / 3600, total / 60 % 60, total % 60);
+    if h > 0 {
+        format!("{h}h{m:02}m{sec:02}s")
+    } else if m > 0 {
+        format!("{m}m{sec:02}s")
+    } else {
+        format!("{:.1}s", s.max(0.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms() {
+        let a = parse_wall("2021-09-01T06:20:01Z", None).unwrap();
+        assert_eq!(rfc3339_utc(a), "2021-09-01T06:20:01.000000Z");
+        let b = parse_wall("2021-09-01 08:20:01", Some(120)).unwrap();
+        assert_eq!(a, b);
+        assert!(parse_wall("yesterday", None).is_err());
+    }
+}

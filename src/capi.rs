@@ -1,0 +1,788 @@
+// SPDX-License-Identifier: MIT
+//! The engine behind a small C ABI, for front ends written in C (the VLC
+//! module in `vlc/`). The crate's only unsafe code lives here.
+//!
+//! - Opaque handles: [`cctv_open`] (a byte-stream recording read through a
+//!   `read_at` callback) or [`cctv_open_rf1`] (an rf1 path), freed by
+//!   [`cctv_close`].
+//! - [`cctv_stream_count`] / [`cctv_stream_get`]: the streams found so far
+//!   (more may appear while playing: front ends compare the count after
+//!   every packet).
+//! - [`cctv_next`]: the next packet (stream index, PTS/DTS in µs, key flag,
+//!   bytes valid until the next call on the handle).
+//! - [`cctv_seek`], [`cctv_duration`], [`cctv_meta_count`] /
+//!   [`cctv_meta_get`], [`cctv_probe`].
+//!
+//! Every entry point catches panics (`catch_unwind`): nothing unwinds into
+//! C, a panicking handle reports errors from then on. Strings and buffers
+//! handed out are owned by the handle.
+#![allow(unsafe_code)]
+
+use crate::engine::formats::pavs::{Pavs, PavsOptions};
+use crate::engine::formats::rf1::Rf1Engine;
+use crate::engine::formats::says::Says;
+use crate::engine::probe::{self, Certainty};
+use crate::engine::{
+    ByteSource, Chunk, Codec, Demuxer, EngineError, Event, Format, Packet, SharedBytes,
+    SourceError, StreamId, StreamInfo, StreamKind, Tags,
+};
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+/// Reads up to `len` bytes at `offset` into `buf`: the number read (fewer
+/// only at the end), or a negative value on error. For an input that cannot
+/// seek, offsets are always sequential.
+pub type CctvReadFn =
+    Option<unsafe extern "C" fn(opaque: *mut c_void, offset: u64, buf: *mut u8, len: usize) -> i64>;
+
+pub const CCTV_KIND_VIDEO: c_int = 0;
+pub const CCTV_KIND_AUDIO: c_int = 1;
+pub const CCTV_KIND_TEXT: c_int = 2;
+
+/// PAVS gaps in capture time longer than this are compacted to one frame
+/// duration: VLC's input clock takes a jump of more than a minute for a
+/// broken stream (it re-bases, and its muxers drop the frames after it),
+/// and a player should not sit hours on one picture.
+const MAX_GAP_NS: u64 = 30_000_000_000;
+
+/// Probe results of [`cctv_probe`].
+pub const CCTV_PROBE_NONE: c_int = 0;
+pub const CCTV_PROBE_PAVS_LIKELY: c_int = 1;
+pub const CCTV_PROBE_PAVS: c_int = 2;
+pub const CCTV_PROBE_SAYS: c_int = 3;
+
+/// Bytes [`cctv_probe`] wants to see (fewer are fine for short inputs).
+#[unsafe(no_mangle)]
+pub static CCTV_PROBE_WINDOW: usize = probe::PAVS_PROBE_WINDOW;
+
+/// One stream as the front end presents it.
+#[repr(C)]
+pub struct CctvStream {
+    pub kind: c_int,
+    /// VLC-style fourcc: `h264`, `hevc`, `mlaw`, `Opus`, `jpeg`, `subt`.
+    pub fourcc: [c_char; 4],
+    pub width: u32,
+    pub height: u32,
+    pub sar_num: u32,
+    pub sar_den: u32,
+    pub fps_num: u32,
+    pub fps_den: u32,
+    pub rate: u32,
+    pub channels: u32,
+    /// Stable name (`video_9`, `audio_0`, a track name).
+    pub name: *const c_char,
+    /// Human-readable description (camera name).
+    pub description: *const c_char,
+    /// Codec configuration (H.264: Annex-B SPS/PPS), may be null.
+    pub extra: *const u8,
+    pub extra_len: usize,
+}
+
+/// One packet. `data` stays valid until the next call on the handle.
+#[repr(C)]
+pub struct CctvPacket {
+    /// Index into the stream list.
+    pub stream: u32,
+    pub key: c_int,
+    pub discont: c_int,
+    /// µs from the start of the recording; -1 when unknown.
+    pub pts_us: i64,
+    pub dts_us: i64,
+    pub duration_us: i64,
+    pub data: *const u8,
+    pub len: usize,
+}
+
+/// `read_at` callback of the C side as a [`ByteSource`].
+struct CallbackSource {
+    read: unsafe extern "C" fn(*mut c_void, u64, *mut u8, usize) -> i64,
+    opaque: *mut c_void,
+    size: Option<u64>,
+}
+
+impl CallbackSource {
+    fn read_into(&mut self, offset: u64, len: usize) -> Result<Vec<u8>, SourceError> {
+        let mut buf = vec![0u8; len];
+        // SAFETY: `buf` is a live, writable allocation of `len` bytes for the
+        // whole call; the C side promises to write at most `len` bytes and
+        // only during the call, and `opaque` is what it gave us at open.
+        let n = unsafe { (self.read)(self.opaque, offset, buf.as_mut_ptr(), len) };
+        if n < 0 {
+            return Err(SourceError::Io("the read callback failed".into()));
+        }
+        buf.truncate(usize::try_from(n).unwrap_or(0).min(len));
+        Ok(buf)
+    }
+}
+
+impl ByteSource for CallbackSource {
+    type Chunk = SharedBytes;
+    fn size(&self) -> Option<u64> {
+        self.size
+    }
+    fn read_at(&mut self, offset: u64, len: usize) -> Result<SharedBytes, SourceError> {
+        if self.size.is_some_and(|s| offset >= s) {
+            return Ok(SharedBytes::default());
+        }
+        self.read_into(offset, len).map(SharedBytes::from_vec)
+    }
+}
+
+/// A byte-stream recording: pull input when the C side can seek, else
+/// push input read sequentially.
+struct Streamed<F: Format> {
+    demux: Demuxer<F, SharedBytes>,
+    src: CallbackSource,
+    /// Push input: the next offset to read.
+    push_at: u64,
+}
+
+impl<F: Format> Streamed<F> {
+    fn new(format: F, src: CallbackSource, seekable: bool) -> Self {
+        let demux = if seekable {
+            Demuxer::new_pull(format, src.size)
+        } else {
+            Demuxer::new_push(format)
+        };
+        Self {
+            demux,
+            src,
+            push_at: 0,
+        }
+    }
+
+    fn next(&mut self) -> Result<Event<SharedBytes>, EngineError> {
+        loop {
+            let event = self.demux.next(&mut self.src)?;
+            if !matches!(event, Event::NeedData) {
+                return Ok(event);
+            }
+            let chunk = self
+                .src
+                .read_into(self.push_at, crate::engine::bytes::READ_CHUNK)?;
+            if chunk.is_empty() {
+                self.demux.push_eos();
+            } else {
+                self.push_at += chunk.len() as u64;
+                self.demux.push_data(SharedBytes::from_vec(chunk));
+            }
+        }
+    }
+}
+
+enum Engine {
+    Pavs(Box<Streamed<Pavs>>),
+    Says(Box<Streamed<Says>>),
+    Rf1(Box<Rf1Engine<SharedBytes>>),
+}
+
+/// What [`cctv_next`] yields, engine-independent.
+enum Step {
+    Streams(Vec<StreamInfo>),
+    Packet(Packet<SharedBytes>),
+    Eos,
+}
+
+impl Engine {
+    fn step(&mut self) -> Result<Step, String> {
+        fn map(e: Result<Event<SharedBytes>, EngineError>) -> Result<Step, String> {
+            match e.map_err(|e| e.to_string())? {
+                Event::StreamsFound(infos) => Ok(Step::Streams(infos)),
+                Event::NewStream(info) => Ok(Step::Streams(vec![info])),
+                Event::Packet(p) => Ok(Step::Packet(p)),
+                Event::NeedData | Event::Eos => Ok(Step::Eos),
+            }
+        }
+        match self {
+            Engine::Pavs(s) => map(s.next()),
+            Engine::Says(s) => map(s.next()),
+            Engine::Rf1(r) => match r.next_packet() {
+                Ok(Some(p)) => Ok(Step::Packet(p)),
+                Ok(None) => Ok(Step::Eos),
+                Err(e) => Err(e.to_string()),
+            },
+        }
+    }
+
+    fn seek(&mut self, target_ns: u64) -> Result<Option<u64>, String> {
+        match self {
+            Engine::Pavs(s) => s
+                .demux
+                .seek(&mut s.src, target_ns, None)
+                .map(|o| o.key_pts)
+                .map_err(|e| e.to_string()),
+            Engine::Says(s) => s
+                .demux
+                .seek(&mut s.src, target_ns, None)
+                .map(|o| o.key_pts)
+                .map_err(|e| e.to_string()),
+            Engine::Rf1(r) => Ok(r.seek(target_ns, None, true)),
+        }
+    }
+
+    fn duration_ns(&mut self) -> Option<u64> {
+        match self {
+            Engine::Pavs(s) => s.demux.duration(&mut s.src),
+            Engine::Says(s) => s.demux.duration(&mut s.src),
+            Engine::Rf1(r) => Some(r.duration_ns()),
+        }
+    }
+
+    fn global_tags(&self) -> Option<Tags> {
+        match self {
+            Engine::Pavs(s) => s.demux.global_tags(),
+            Engine::Says(s) => s.demux.global_tags(),
+            Engine::Rf1(r) => Some(r.tags()),
+        }
+    }
+
+    fn can_seek(&self) -> bool {
+        match self {
+            Engine::Pavs(s) => s.demux.is_pull(),
+            Engine::Says(s) => s.demux.is_pull(),
+            Engine::Rf1(_) => true,
+        }
+    }
+}
+
+/// A stream as handed to C, with the strings it points to.
+struct OutStream {
+    id: StreamId,
+    c: CctvStream,
+    _name: CString,
+    _description: CString,
+    _extra: Option<std::sync::Arc<[u8]>>,
+}
+
+/// The handle behind the C ABI's opaque pointer.
+pub struct CctvHandle {
+    engine: Engine,
+    streams: Vec<OutStream>,
+    /// Packets read ahead (while discovering streams at open).
+    pending: std::collections::VecDeque<Packet<SharedBytes>>,
+    /// The last packet's bytes.
+    out: Vec<u8>,
+    meta: Vec<(CString, CString)>,
+    failed: bool,
+    ended: bool,
+}
+
+fn cstring(s: &str) -> CString {
+    CString::new(s.split('\0').next().unwrap_or("")).unwrap_or_default()
+}
+
+fn fourcc(s: &[u8; 4]) -> [c_char; 4] {
+    s.map(|b| b as c_char)
+}
+
+fn ns_to_us(ns: Option<u64>) -> i64 {
+    ns.map_or(-1, |ns| i64::try_from(ns / 1000).unwrap_or(i64::MAX))
+}
+
+/// Calendar date of µs since the epoch (UTC), `YYYY-MM-DD HH:MM:SS`.
+fn date_text(us: i64, offset_min: Option<i32>) -> String {
+    let secs = us.div_euclid(1_000_000) + i64::from(offset_min.unwrap_or(0)) * 60;
+    let days = secs.div_euclid(86_400);
+    let tod = secs.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let zone = match offset_min {
+        Some(o) if o != 0 => format!(
+            " UTC{}{:02}:{:02}",
+            if o < 0 { '-' } else { '+' },
+            o.abs() / 60,
+            o.abs() % 60
+        ),
+        _ => " UTC".into(),
+    };
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}{zone}",
+        tod / 3600,
+        tod / 60 % 60,
+        tod % 60
+    )
+}
+
+fn description(info: &StreamInfo) -> String {
+    let t = &info.tags;
+    match info.id.kind {
+        StreamKind::Video => t.title.clone().unwrap_or_else(|| info.name.clone()),
+        StreamKind::Audio => format!("audio {}", info.id.number),
+        StreamKind::Image => format!("snapshots {}", info.id.number),
+        StreamKind::Data => format!("telemetry {}", info.id.number),
+        StreamKind::Subtitle => t.title.clone().unwrap_or_else(|| info.name.clone()),
+    }
+}
+
+impl CctvHandle {
+    fn new(engine: Engine) -> Self {
+        Self {
+            engine,
+            streams: Vec::new(),
+            pending: Default::default(),
+            out: Vec::new(),
+            meta: Vec::new(),
+            failed: false,
+            ended: false,
+        }
+    }
+
+    fn add_stream(&mut self, info: StreamInfo) {
+        if self.streams.iter().any(|s| s.id == info.id) {
+            return;
+        }
+        let (kind, cc, rate, channels) = match &info.codec {
+            Codec::H264 { .. } => (CCTV_KIND_VIDEO, b"h264", 0, 0),
+            Codec::H265 => (CCTV_KIND_VIDEO, b"hevc", 0, 0),
+            Codec::Jpeg => (CCTV_KIND_VIDEO, b"jpeg", 0, 0),
+            Codec::Mulaw { rate, channels } => (CCTV_KIND_AUDIO, b"mlaw", *rate, *channels),
+            Codec::Opus { rate, channels } => (CCTV_KIND_AUDIO, b"Opus", *rate, *channels),
+            Codec::Json { .. } | Codec::Text => (CCTV_KIND_TEXT, b"subt", 0, 0),
+        };
+        let name = cstring(&info.name);
+        let desc = cstring(&description(&info));
+        let extra = info.codec_config.clone();
+        let (sar_num, sar_den) = info.pixel_aspect.unwrap_or((0, 0));
+        let (fps_num, fps_den) = info.framerate.unwrap_or((0, 0));
+        let c = CctvStream {
+            kind,
+            fourcc: fourcc(cc),
+            width: info.width.unwrap_or(0),
+            height: info.height.unwrap_or(0),
+            sar_num,
+            sar_den,
+            fps_num,
+            fps_den,
+            rate,
+            channels,
+            name: name.as_ptr(),
+            description: desc.as_ptr(),
+            extra: extra.as_ref().map_or(std::ptr::null(), |e| e.as_ptr()),
+            extra_len: extra.as_ref().map_or(0, |e| e.len()),
+        };
+        self.streams.push(OutStream {
+            id: info.id,
+            c,
+            _name: name,
+            _description: desc,
+            _extra: extra,
+        });
+        if self.meta.is_empty() {
+            self.collect_meta(&info.tags);
+        }
+    }
+
+    /// Input meta: the recording's date and device, from the global tags
+    /// or else the first stream's.
+    fn collect_meta(&mut self, stream_tags: &Tags) {
+        let global = self.engine.global_tags().unwrap_or_default();
+        let pick = |f: fn(&Tags) -> Option<String>| f(&global).or_else(|| f(stream_tags));
+        let mut meta = Vec::new();
+        let start = global.start_unix_us.or(stream_tags.start_unix_us);
+        let offset = global
+            .start_utc_offset_min
+            .or(stream_tags.start_utc_offset_min);
+        if let Some(us) = start {
+            meta.push(("date", date_text(us, offset)));
+        }
+        let device = [
+            pick(|t| t.device_manufacturer.clone()),
+            pick(|t| t.device_model.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+        if !device.is_empty() {
+            meta.push(("device", device));
+        }
+        if let Some(c) = global.container_format.or(stream_tags.container_format) {
+            meta.push(("format", c.to_string()));
+        }
+        if let Some(c) = global.comment.clone() {
+            meta.push(("description", c));
+        }
+        if let Some(title) = pick(|t| t.title.clone()) {
+            meta.push(("title", title));
+        }
+        self.meta = meta
+            .into_iter()
+            .map(|(k, v)| (cstring(k), cstring(&v)))
+            .collect();
+    }
+
+    /// Reads until the streams are known (or the end): packets read on the
+    /// way are kept for [`CctvHandle::next`].
+    fn discover(&mut self) -> Result<(), String> {
+        if let Engine::Rf1(r) = &mut self.engine {
+            for info in r.streams() {
+                self.add_stream(info);
+            }
+            return Ok(());
+        }
+        while self.streams.is_empty() {
+            match self.engine.step()? {
+                Step::Streams(infos) => infos.into_iter().for_each(|i| self.add_stream(i)),
+                Step::Packet(p) => self.pending.push_back(p),
+                Step::Eos => break,
+            }
+        }
+        Ok(())
+    }
+
+    fn next(&mut self, out: &mut CctvPacket) -> c_int {
+        if self.failed {
+            return -1;
+        }
+        loop {
+            let packet = match self.pending.pop_front() {
+                Some(p) => p,
+                None if self.ended => return 0,
+                None => match self.engine.step() {
+                    Ok(Step::Streams(infos)) => {
+                        infos.into_iter().for_each(|i| self.add_stream(i));
+                        continue;
+                    }
+                    Ok(Step::Packet(p)) => p,
+                    Ok(Step::Eos) => {
+                        self.ended = true;
+                        return 0;
+                    }
+                    Err(_) => {
+                        self.failed = true;
+                        return -1;
+                    }
+                },
+            };
+            let Some(index) = self.streams.iter().position(|s| s.id == packet.stream) else {
+                continue;
+            };
+            self.out.clear();
+            for part in &packet.parts {
+                self.out.extend_from_slice(part.bytes());
+            }
+            *out = CctvPacket {
+                stream: u32::try_from(index).unwrap_or(u32::MAX),
+                key: c_int::from(packet.key),
+                discont: c_int::from(packet.discont),
+                pts_us: ns_to_us(packet.pts),
+                dts_us: ns_to_us(packet.dts.or(packet.pts)),
+                duration_us: ns_to_us(packet.duration),
+                data: self.out.as_ptr(),
+                len: self.out.len(),
+            };
+            return 1;
+        }
+    }
+}
+
+/// Runs `f`, turning a panic into `fallback`.
+fn guard<T>(fallback: T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
+}
+
+/// The handle behind `h`, if any.
+///
+/// # Safety
+/// `h` is null or a pointer from [`cctv_open`]/[`cctv_open_rf1`] that was
+/// not closed, used by one thread at a time.
+unsafe fn handle<'a>(h: *mut CctvHandle) -> Option<&'a mut CctvHandle> {
+    // SAFETY: per this function's contract, a non-null `h` is a live,
+    // exclusively used Box<CctvHandle> allocation.
+    unsafe { h.as_mut() }
+}
+
+/// What the first bytes of an input are: one of the `CCTV_PROBE_*` values.
+///
+/// # Safety
+/// `data` points to `len` readable bytes (or `len` is 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cctv_probe(data: *const u8, len: usize) -> c_int {
+    if data.is_null() || len == 0 {
+        return CCTV_PROBE_NONE;
+    }
+    // SAFETY: the caller gives `len` readable bytes at `data` (checked not
+    // null above), alive for this call.
+    let bytes = unsafe { std::slice::from_raw_parts(data, len) };
+    guard(CCTV_PROBE_NONE, || probe_bytes(bytes))
+}
+
+fn probe_bytes(bytes: &[u8]) -> c_int {
+    if probe::says(bytes).is_some() {
+        return CCTV_PROBE_SAYS;
+    }
+    match probe::pavs(bytes) {
+        Some(Certainty::Certain) => CCTV_PROBE_PAVS,
+        Some(Certainty::Likely) => CCTV_PROBE_PAVS_LIKELY,
+        None => CCTV_PROBE_NONE,
+    }
+}
+
+/// Opens a PAVS or SAYS recording (chosen by probing `peek`, the first
+/// bytes) read through `read`. `size` < 0: unknown. `seekable` = 0: the
+/// input is read once, in order (no seeking). Returns null when it is not
+/// a recording or no stream was found.
+///
+/// # Safety
+/// `peek` points to `peek_len` readable bytes; `read` is safe to call with
+/// `opaque` until [`cctv_close`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cctv_open(
+    peek: *const u8,
+    peek_len: usize,
+    size: i64,
+    seekable: c_int,
+    read: CctvReadFn,
+    opaque: *mut c_void,
+) -> *mut CctvHandle {
+    let Some(read) = read else {
+        return std::ptr::null_mut();
+    };
+    // SAFETY: same contract as `cctv_probe`.
+    let kind = unsafe { cctv_probe(peek, peek_len) };
+    guard(std::ptr::null_mut(), || {
+        let src = CallbackSource {
+            read,
+            opaque,
+            size: u64::try_from(size).ok(),
+        };
+        let seekable = seekable != 0;
+        let engine = match kind {
+            CCTV_PROBE_SAYS => Engine::Says(Box::new(Streamed::new(Says::new(), src, seekable))),
+            CCTV_PROBE_PAVS | CCTV_PROBE_PAVS_LIKELY => Engine::Pavs(Box::new(Streamed::new(
+                Pavs::new(PavsOptions {
+                    max_gap: Some(MAX_GAP_NS),
+                    // The VLC module takes no subtitle stream yet.
+                    subtitles: false,
+                    ..PavsOptions::default()
+                }),
+                src,
+                seekable,
+            ))),
+            _ => return std::ptr::null_mut(),
+        };
+        finish_open(engine)
+    })
+}
+
+fn finish_open(engine: Engine) -> *mut CctvHandle {
+    let mut h = CctvHandle::new(engine);
+    if h.discover().is_err() || h.streams.is_empty() {
+        return std::ptr::null_mut();
+    }
+    Box::into_raw(Box::new(h))
+}
+
+/// Opens an rf1 recording: a `.rf1i`/`.rf1p` track file (its segment), a
+/// segment base or a camera directory. Null when it cannot be played.
+///
+/// # Safety
+/// `path` is a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cctv_open_rf1(path: *const c_char) -> *mut CctvHandle {
+    if path.is_null() {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: the caller gives a NUL-terminated string alive for the call.
+    let path = unsafe { CStr::from_ptr(path) };
+    guard(std::ptr::null_mut(), || {
+        let Ok(path) = path.to_str() else {
+            return std::ptr::null_mut();
+        };
+        match Rf1Engine::open(Path::new(path), &[]) {
+            Ok(engine) => finish_open(Engine::Rf1(Box::new(engine))),
+            Err(_) => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// Frees a handle (null is fine).
+///
+/// # Safety
+/// `h` is null or an open handle; it is not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cctv_close(h: *mut CctvHandle) {
+    if h.is_null() {
+        return;
+    }
+    // SAFETY: `h` came from Box::into_raw in `finish_open` and is given up
+    // by the caller.
+    let boxed = unsafe { Box::from_raw(h) };
+    guard((), move || drop(boxed));
+}
+
+/// Number of streams known so far.
+///
+/// # Safety
+/// See [`handle`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cctv_stream_count(h: *mut CctvHandle) -> usize {
+    // SAFETY: see `handle`.
+    unsafe { handle(h) }.map_or(0, |h| h.streams.len())
+}
+
+/// Stream `index`, or null. Valid until [`cctv_close`].
+///
+/// # Safety
+/// See [`handle`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cctv_stream_get(h: *mut CctvHandle, index: usize) -> *const CctvStream {
+    // SAFETY: see `handle`.
+    unsafe { handle(h) }
+        .and_then(|h| h.streams.get(index))
+        .map_or(std::ptr::null(), |s| &s.c as *const CctvStream)
+}
+
+/// The next packet into `*out`: 1, 0 at the end, -1 on a fatal error.
+///
+/// # Safety
+/// See [`handle`]; `out` points to a writable [`CctvPacket`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cctv_next(h: *mut CctvHandle, out: *mut CctvPacket) -> c_int {
+    // SAFETY: see `handle`.
+    let Some(h) = (unsafe { handle(h) }) else {
+        return -1;
+    };
+    // SAFETY: the caller gives a writable packet struct, alive for the call.
+    let Some(out) = (unsafe { out.as_mut() }) else {
+        return -1;
+    };
+    let r = guard(-1, || h.next(out));
+    if r < 0 {
+        // A panic leaves the handle in an unknown state: no more packets.
+        h.failed = true;
+    }
+    r
+}
+
+/// Restarts at `time_us` (µs from the start): every video stream at its own
+/// key frame at or before it. Returns the earliest key frame time used (µs,
+/// 0 from the start), or -1 when the input cannot seek.
+///
+/// # Safety
+/// See [`handle`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cctv_seek(h: *mut CctvHandle, time_us: i64) -> i64 {
+    // SAFETY: see `handle`.
+    let Some(h) = (unsafe { handle(h) }) else {
+        return -1;
+    };
+    guard(-1, || {
+        if h.failed || !h.engine.can_seek() {
+            return -1;
+        }
+        let target = u64::try_from(time_us.max(0))
+            .unwrap_or(0)
+            .saturating_mul(1000);
+        match h.engine.seek(target) {
+            Ok(key) => {
+                h.pending.clear();
+                h.ended = false;
+                ns_to_us(Some(key.unwrap_or(0)))
+            }
+            Err(_) => -1,
+        }
+    })
+}
+
+/// Whether [`cctv_seek`] works (1) or not (0).
+///
+/// # Safety
+/// See [`handle`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cctv_can_seek(h: *mut CctvHandle) -> c_int {
+    // SAFETY: see `handle`.
+    unsafe { handle(h) }.map_or(0, |h| c_int::from(h.engine.can_seek()))
+}
+
+/// Duration in µs (exact once read to the end, else predicted), -1 unknown.
+///
+/// # Safety
+/// See [`handle`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cctv_duration(h: *mut CctvHandle) -> i64 {
+    // SAFETY: see `handle`.
+    let Some(h) = (unsafe { handle(h) }) else {
+        return -1;
+    };
+    guard(-1, || {
+        if h.failed {
+            return -1;
+        }
+        ns_to_us(h.engine.duration_ns())
+    })
+}
+
+/// Number of input meta entries (`date`, `device`, `title`, `format`,
+/// `description`).
+///
+/// # Safety
+/// See [`handle`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cctv_meta_count(h: *mut CctvHandle) -> usize {
+    // SAFETY: see `handle`.
+    unsafe { handle(h) }.map_or(0, |h| h.meta.len())
+}
+
+/// Meta entry `index`: 1 with `*key`/`*value` set (valid until
+/// [`cctv_close`]), 0 when there is none.
+///
+/// # Safety
+/// See [`handle`]; `key` and `value` point to writable pointers.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cctv_meta_get(
+    h: *mut CctvHandle,
+    index: usize,
+    key: *mut *const c_char,
+    value: *mut *const c_char,
+) -> c_int {
+    // SAFETY: see `handle`.
+    let Some((k, v)) = (unsafe { handle(h) }).and_then(|h| h.meta.get(index)) else {
+        return 0;
+    };
+    if key.is_null() || value.is_null() {
+        return 0;
+    }
+    // SAFETY: both were checked not null; the caller gives writable
+    // pointer slots, alive for the call.
+    unsafe {
+        *key = k.as_ptr();
+        *value = v.as_ptr();
+    }
+    1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(date_text(0, None), "1970-01-01 00:00:00 UTC");
+        assert_eq!(
+            date_text(1_630_479_601_454_448, None),
+            "2021-09-01 07:00:01 UTC"
+        );
+        assert_eq!(
+            date_text(1_700_000_000_000_000, Some(-240)),
+            "2023-11-14 18:13:20 UTC-04:00"
+        );
+    }
+
+    #[test]
+    fn random_bytes_are_not_probed() {
+        let junk: Vec<u8> = (0..70_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        assert_eq!(probe_bytes(&junk), CCTV_PROBE_NONE);
+    }
+}
