@@ -20,7 +20,7 @@ fn collect(input: &Path, camera: u32) -> Result<Vec<Sample>, String> {
     gst::init().map_err(|e| e.to_string())?;
     let _ = gstcctv::plugin_register_static();
     let pipeline = gst::parse::launch(&format!(
-        "filesrc location=\"{}\" ! saysdemux name=d",
+        "filesrc location=\"{}\" ! saysdemux telemetry=true name=d",
         input.display()
     ))
     .map_err(|e| e.to_string())?

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages this crate needs to build and test
-# (GStreamer 1.22 development files, stock plugins, tools, ffmpeg; VLC 3
-# plugin headers, cvlc and its base plugins, a C compiler and meson for the
-# VLC module).
+# (GStreamer 1.22 development files, stock plugins incl. gstreamer1.0-x for
+# textoverlay, which players use to show subtitles, tools, ffmpeg; meson and
+# ninja for the system-wide install the README describes; VLC 3 plugin
+# headers, cvlc and its base plugins and a C compiler for the VLC module).
 # Skips apt when everything is already there.
 set -euo pipefail
 packages=(
   pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-libav gstreamer1.0-plugins-base-apps
+  gstreamer1.0-x
   ffmpeg time
   gcc libc6-dev meson ninja-build libvlccore-dev vlc-bin vlc-plugin-base
 )

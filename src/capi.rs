@@ -319,6 +319,7 @@ fn description(info: &StreamInfo) -> String {
         StreamKind::Audio => format!("audio {}", info.id.number),
         StreamKind::Image => format!("snapshots {}", info.id.number),
         StreamKind::Data => format!("telemetry {}", info.id.number),
+        StreamKind::Subtitle => t.title.clone().unwrap_or_else(|| info.name.clone()),
     }
 }
 
@@ -345,7 +346,7 @@ impl CctvHandle {
             Codec::Jpeg => (CCTV_KIND_VIDEO, b"jpeg", 0, 0),
             Codec::Mulaw { rate, channels } => (CCTV_KIND_AUDIO, b"mlaw", *rate, *channels),
             Codec::Opus { rate, channels } => (CCTV_KIND_AUDIO, b"Opus", *rate, *channels),
-            Codec::Json { .. } => (CCTV_KIND_TEXT, b"subt", 0, 0),
+            Codec::Json { .. } | Codec::Text => (CCTV_KIND_TEXT, b"subt", 0, 0),
         };
         let name = cstring(&info.name);
         let desc = cstring(&description(&info));
@@ -560,6 +561,8 @@ pub unsafe extern "C" fn cctv_open(
             CCTV_PROBE_PAVS | CCTV_PROBE_PAVS_LIKELY => Engine::Pavs(Box::new(Streamed::new(
                 Pavs::new(PavsOptions {
                     max_gap: Some(MAX_GAP_NS),
+                    // The VLC module takes no subtitle stream yet.
+                    subtitles: false,
                     ..PavsOptions::default()
                 }),
                 src,

@@ -263,6 +263,26 @@ pub struct VuiHints {
     pub full_range: bool,
 }
 
+/// Colour description of a standard-definition (analog CCTV) picture:
+/// ITU-R BT.601 matrix and transfer; SMPTE 170M primaries for 525-line
+/// sizes, BT.470BG for 625-line ones (heights 288 and 576).
+fn sd_colour_primaries(height: u32) -> u8 {
+    if matches!(height, 288 | 576) { 5 } else { 6 }
+}
+
+/// What the generated VUI declares. Its `bitstream_restriction` tells
+/// decoders that no picture is reordered, so each one is output as soon as
+/// it is decoded (without it decoders assume the worst and hold up to 16
+/// frames before the first picture).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vui {
+    /// Pixel aspect and colour description (`None`: neither is written).
+    pub hints: Option<VuiHints>,
+    /// Write `bitstream_restriction` (no reordering, the DPB holds only the
+    /// reference frames).
+    pub no_reordering: bool,
+}
+
 /// The fixed Baseline parameters VMax DVRs use: the stream carries no SPS/PPS
 /// and the vendor player hard-codes these (see docs/pavs.md). Only the picture
 /// size varies.
@@ -299,9 +319,12 @@ impl BaselineParams {
         })
     }
 
-    /// The SPS as an Annex-B NAL unit. Without hints this is exactly the SPS
+    /// Reference frames the SPS declares (`max_num_ref_frames`).
+    pub const REF_FRAMES: u32 = 1;
+
+    /// The SPS as an Annex-B NAL unit. Without a VUI this is exactly the SPS
     /// documented for 704x240 (`67 42 00 1e 9a 74 05 83 f2`).
-    pub fn sps(&self, vui: Option<VuiHints>) -> Vec<u8> {
+    pub fn sps(&self, vui: Option<Vui>) -> Vec<u8> {
         let mut w = BitWriter::new();
         w.bits(Self::PROFILE_IDC.into(), 8);
         w.bits(0, 8); // constraint flags + reserved
@@ -310,7 +333,7 @@ impl BaselineParams {
         w.ue((Self::LOG2_MAX_FRAME_NUM - 4).into());
         w.ue(0); // pic_order_cnt_type
         w.ue((Self::LOG2_MAX_POC_LSB - 4).into());
-        w.ue(1); // max_num_ref_frames
+        w.ue(Self::REF_FRAMES); // max_num_ref_frames
         w.bit(false); // gaps_in_frame_num_value_allowed_flag
         w.ue(self.width_mbs - 1);
         w.ue(self.height_mbs - 1);
@@ -319,7 +342,7 @@ impl BaselineParams {
         w.bit(false); // frame_cropping_flag
         w.bit(vui.is_some());
         if let Some(vui) = vui {
-            let (sar_w, sar_h) = vui.sample_aspect;
+            let (sar_w, sar_h) = vui.hints.map_or((0, 0), |h| h.sample_aspect);
             let has_sar = sar_w > 0 && sar_h > 0;
             w.bit(has_sar); // aspect_ratio_info_present_flag
             if has_sar {
@@ -328,16 +351,30 @@ impl BaselineParams {
                 w.bits(sar_h.into(), 16);
             }
             w.bit(false); // overscan_info_present_flag
-            w.bit(true); // video_signal_type_present_flag
-            w.bits(5, 3); // video_format: unspecified
-            w.bit(vui.full_range);
-            w.bit(false); // colour_description_present_flag
+            w.bit(vui.hints.is_some()); // video_signal_type_present_flag
+            if let Some(hints) = vui.hints {
+                w.bits(5, 3); // video_format: unspecified
+                w.bit(hints.full_range);
+                w.bit(true); // colour_description_present_flag
+                w.bits(sd_colour_primaries(self.height_mbs * 16).into(), 8);
+                w.bits(6, 8); // transfer_characteristics: BT.601
+                w.bits(6, 8); // matrix_coefficients: BT.601
+            }
             w.bit(false); // chroma_loc_info_present_flag
             w.bit(false); // timing_info_present_flag
             w.bit(false); // nal_hrd_parameters_present_flag
             w.bit(false); // vcl_hrd_parameters_present_flag
             w.bit(false); // pic_struct_present_flag
-            w.bit(false); // bitstream_restriction_flag
+            w.bit(vui.no_reordering); // bitstream_restriction_flag
+            if vui.no_reordering {
+                w.bit(true); // motion_vectors_over_pic_boundaries_flag
+                w.ue(2); // max_bytes_per_pic_denom (the inferred default)
+                w.ue(1); // max_bits_per_mb_denom (the inferred default)
+                w.ue(15); // log2_max_mv_length_horizontal (no limit)
+                w.ue(15); // log2_max_mv_length_vertical (no limit)
+                w.ue(0); // max_num_reorder_frames
+                w.ue(Self::REF_FRAMES); // max_dec_frame_buffering
+            }
         }
         annexb_nal(0x67, &w.finish_rbsp())
     }
@@ -539,9 +576,12 @@ mod tests {
         );
         assert_eq!(p.pps(), [0, 0, 0, 1, 0x68, 0xce, 0x38, 0x80]);
         // The VUI variant differs only after the vui_parameters_present_flag.
-        let vui = p.sps(Some(VuiHints {
-            sample_aspect: (5, 11),
-            full_range: true,
+        let vui = p.sps(Some(Vui {
+            hints: Some(VuiHints {
+                sample_aspect: (5, 11),
+                full_range: true,
+            }),
+            no_reordering: true,
         }));
         assert_eq!(
             &vui[..12],

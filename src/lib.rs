@@ -13,7 +13,11 @@ mod common;
 #[cfg(feature = "gstreamer")]
 mod pavsdemux;
 #[cfg(feature = "gstreamer")]
+mod rf1demux;
+#[cfg(feature = "gstreamer")]
 mod rf1src;
+#[cfg(feature = "gstreamer")]
+mod rf1urisrc;
 #[cfg(feature = "gstreamer")]
 mod saysdemux;
 
@@ -32,6 +36,8 @@ mod typefind;
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     pavsdemux::register(plugin)?;
     rf1src::register(plugin)?;
+    rf1demux::register(plugin)?;
+    rf1urisrc::register(plugin)?;
     saysdemux::register(plugin)?;
     typefind::register(plugin)?;
     Ok(())

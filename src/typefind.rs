@@ -53,7 +53,27 @@ fn says(tf: &mut gst::TypeFind) {
     }
 }
 
+fn rf1_index(tf: &mut gst::TypeFind) {
+    let len = probe::RF1_INDEX_PROBE_LEN as u32;
+    if let Some(c) = tf.peek(0, len).and_then(probe::rf1_index) {
+        tf.suggest(
+            probability(c),
+            &gst::Caps::new_empty_simple(crate::rf1demux::SINK_CAPS_NAME),
+        );
+    }
+}
+
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    gst::TypeFind::register(
+        Some(plugin),
+        "cctv_rf1_index_typefind",
+        gst::Rank::PRIMARY,
+        Some("rf1i"),
+        Some(&gst::Caps::new_empty_simple(
+            crate::rf1demux::SINK_CAPS_NAME,
+        )),
+        rf1_index,
+    )?;
     gst::TypeFind::register(
         Some(plugin),
         "cctv_pavs_typefind",

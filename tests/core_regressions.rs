@@ -529,7 +529,8 @@ fn small_nvr() -> (tempfile::TempDir, PathBuf) {
 fn lock_across_add_pad_pad_added_position_and_duration_query_pavsdemux() {
     let (_dir, path) = small_psf();
     let seen = pad_added_queries("pavsdemux", path, true, true);
-    assert_eq!(seen.pads.len(), 2, "{seen:?}");
+    // Two cameras, each with its subtitle pad.
+    assert_eq!(seen.pads.len(), 4, "{seen:?}");
     assert!(seen.position.iter().all(|p| p.1), "{seen:?}");
 }
 
@@ -1026,7 +1027,7 @@ fn check_one_seek(element: &str, counts: &BTreeMap<String, PadEvents>, pads: usi
 
 #[test]
 fn one_seek_runs_once_not_once_per_sink_saysdemux() {
-    // video_0, meta_0, audio_0
+    // video_0, subtitle_0, audio_0
     let dir = tempfile::tempdir().unwrap();
     let bytes = write_nvr(&Nvr::default());
     let path = temp_file(&dir, "three.nvr", &bytes);
@@ -1040,7 +1041,8 @@ fn one_seek_runs_once_not_once_per_sink_pavsdemux() {
     let (file, _, _) = write_psf(&multicam_psf(20, 4, &[0, 1, 2]));
     let path = temp_file(&dir, "three.psf", &file);
     let counts = one_seek_counts("pavsdemux", path);
-    check_one_seek("pavsdemux", &counts, 3);
+    // Three cameras and their subtitle pads: each flushed and segmented once.
+    check_one_seek("pavsdemux", &counts, 6);
 }
 
 // ---- 5. seeks are validated before flushing ----------------------------------------
@@ -1277,7 +1279,7 @@ fn flushing_seeks_while_pads_are_added_do_not_deadlock() {
     let run = run_bounded(
         30,
         "six pads",
-        format!("{} ! saysdemux name=demux", filesrc(&path)),
+        format!("{} ! saysdemux telemetry=true name=demux", filesrc(&path)),
         None,
     );
     assert!(run.errors.is_empty(), "{:?}", run.errors);

@@ -610,7 +610,8 @@ fn seek_across_a_segment_boundary_and_decode() {
     .unwrap();
     pipeline.set_state(gst::State::Paused).unwrap();
     let _ = pipeline.state(gst::ClockTime::from_seconds(5));
-    assert_eq!(ms(pipeline.query_duration::<gst::ClockTime>()), 8_900);
+    // The last frame (8.9 s) plus its duration.
+    assert_eq!(ms(pipeline.query_duration::<gst::ClockTime>()), 9_000);
     let mut q = gst::query::Seeking::new(gst::Format::Time);
     assert!(pipeline.query(&mut q));
     assert!(q.result().0);
@@ -645,8 +646,22 @@ fn uri_handler() {
         },
     );
     let uri = format!("rf1://{}", dir.path().display());
-    let src = gst::Element::make_from_uri(gst::URIType::Src, &uri, None).unwrap();
-    assert_eq!(src.factory().unwrap().name(), "rf1src");
+    // rf1:// goes to rf1urisrc (rf1src with a queue per pad, for playbin).
+    let bin = gst::Element::make_from_uri(gst::URIType::Src, &uri, None).unwrap();
+    assert_eq!(bin.factory().unwrap().name(), "rf1urisrc");
+    assert_eq!(
+        bin.dynamic_cast_ref::<gst::URIHandler>()
+            .unwrap()
+            .uri()
+            .unwrap()
+            .as_str(),
+        uri
+    );
+    let src = gst::ElementFactory::make("rf1src").build().unwrap();
+    src.dynamic_cast_ref::<gst::URIHandler>()
+        .unwrap()
+        .set_uri(&uri)
+        .unwrap();
     assert_eq!(
         src.property::<Option<String>>("location").as_deref(),
         Some(dir.path().to_str().unwrap())
@@ -834,8 +849,10 @@ fn pad_added_handler_may_query_position_and_duration() {
         answers.lock().unwrap().clone()
     });
     assert_eq!(answers.len(), 2);
-    // lowres: 99 frames at 5 fps after +500 ms; video ends at 19.9 s.
-    let expected = gst::ClockTime::from_nseconds(500_000_000 + ticks_to_ns(81100));
+    // lowres: 99 frames at 5 fps after +500 ms, the last at tick 81100 and
+    // 819 ticks after the one before it; video ends at 19.9 s. The
+    // duration is the end of the last frame.
+    let expected = gst::ClockTime::from_nseconds(500_000_000 + ticks_to_ns(81100 + 819));
     for (duration, position, pad_duration) in answers {
         assert_eq!(duration, Some(expected));
         assert_eq!(pad_duration, Some(expected));
@@ -1017,7 +1034,9 @@ fn discoverer_finds_both_tracks() {
         + &String::from_utf8_lossy(&output.stderr);
     assert!(!text.contains("timed out"), "{text}");
     assert_eq!(text.matches("video #").count(), 2, "{text}");
-    assert!(text.contains("Duration: 0:00:20.29"), "{text}");
+    // The end of lowres's last frame (20.2998 s + its 819-tick step).
+    assert!(text.contains("Duration: 0:00:20.49"), "{text}");
+    assert!(!text.contains("Missing plugins"), "{text}");
 }
 
 #[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]

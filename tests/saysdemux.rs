@@ -220,9 +220,9 @@ fn samples_every_intact_chunk_bit_exact_on_one_clock_pull_and_push() {
                 .unwrap()
                 .iter()
                 .any(|c| c["kind"] == "garbage");
-        let pull = demux_file("saysdemux", &path, Q);
+        let pull = demux_file("saysdemux telemetry=true", &path, Q);
         check_run_against(name, "pull", &pull, &expected, damaged);
-        let push = demux_bytes_push("saysdemux", &bytes, Q);
+        let push = demux_bytes_push("saysdemux telemetry=true", &bytes, Q);
         check_run_against(name, "push", &push, &expected, damaged);
         if name == "opus" {
             let s = pull.caps["audio_1"].structure(0).unwrap().to_owned();
@@ -566,8 +566,8 @@ fn two_cameras_mulaw_single_and_doubled_pull_and_push() {
         let path = temp_file(&format!("two-{doubled}-{version:?}.nvr"), &bytes);
         let what = format!("doubled={doubled} version={version:?}");
         for run in [
-            demux_file("saysdemux", &path, Q),
-            demux_bytes_push("saysdemux", &bytes, Q),
+            demux_file("saysdemux telemetry=true", &path, Q),
+            demux_bytes_push("saysdemux telemetry=true", &bytes, Q),
         ] {
             assert_eq!(
                 run.pads.keys().cloned().collect::<Vec<_>>(),
@@ -596,7 +596,7 @@ fn opus_caps_and_durations() {
         ..Default::default()
     };
     let (bytes, chunks) = generate(&g);
-    let run = demux_bytes_push("saysdemux", &bytes, Q);
+    let run = demux_bytes_push("saysdemux telemetry=true", &bytes, Q);
     check_generated("opus", &run, &chunks);
     let s = run.caps["audio_0"].structure(0).unwrap().to_owned();
     assert_eq!(s.name(), "audio/x-opus");
@@ -620,8 +620,8 @@ fn jpeg_snapshot_is_exact_and_timed_by_the_chunk_before() {
     let (bytes, chunks) = generate(&g);
     let path = temp_file("jpeg.nvr", &bytes);
     for run in [
-        demux_file("saysdemux", &path, Q),
-        demux_bytes_push("saysdemux", &bytes, Q),
+        demux_file("saysdemux telemetry=true", &path, Q),
+        demux_bytes_push("saysdemux telemetry=true", &bytes, Q),
     ] {
         check_generated("jpeg", &run, &chunks);
         assert_eq!(run.pads["image_0"].len(), 1);
@@ -655,7 +655,7 @@ fn telemetry_json_and_header_tags() {
     };
     let (bytes, chunks) = generate(&g);
     let path = temp_file("telemetry.nvr", &bytes);
-    let run = demux_file("saysdemux", &path, Q);
+    let run = demux_file("saysdemux telemetry=true", &path, Q);
     check_generated("telemetry", &run, &chunks);
     let meta0: Value = serde_json::from_slice(&run.pads["meta_0"][3].data).unwrap();
     assert_eq!(meta0["gps"]["lat"], json!(40.5003));
@@ -714,8 +714,11 @@ fn telemetry_json_and_header_tags() {
 fn tail_variant(what: &str, bytes: &[u8], chunks: &[GenChunk], warnings: usize) {
     let path = temp_file(&format!("{what}.nvr"), bytes);
     for (mode, run) in [
-        ("pull", demux_file("saysdemux", &path, Q)),
-        ("push", demux_bytes_push("saysdemux", bytes, Q)),
+        ("pull", demux_file("saysdemux telemetry=true", &path, Q)),
+        (
+            "push",
+            demux_bytes_push("saysdemux telemetry=true", bytes, Q),
+        ),
     ] {
         let what = format!("{what} {mode}");
         check_generated(&what, &run, chunks);
@@ -782,8 +785,8 @@ fn not_says_is_a_clear_error() {
     junk[..4].copy_from_slice(b"RIFF");
     let path = temp_file("junk.nvr", &junk);
     for run in [
-        demux_file("saysdemux", &path, Q),
-        demux_bytes_push("saysdemux", &junk, Q),
+        demux_file("saysdemux telemetry=true", &path, Q),
+        demux_bytes_push("saysdemux telemetry=true", &junk, Q),
     ] {
         assert!(run.pads.is_empty());
         assert_eq!(run.errors.len(), 1, "{:?}", run.errors);
@@ -796,7 +799,7 @@ fn not_says_is_a_clear_error() {
     // A valid header with no chunk at all.
     let (bytes, _) = generate(&Gen::default());
     let header_only = &bytes[..65536];
-    let run = demux_bytes_push("saysdemux", header_only, Q);
+    let run = demux_bytes_push("saysdemux telemetry=true", header_only, Q);
     assert_eq!(run.errors.len(), 1, "{:?}", run.errors);
 }
 
@@ -812,7 +815,7 @@ fn typefinding_picks_saysdemux() {
     let path = temp_file("typefind.nvr", &bytes);
     let run = run_pipeline(
         &format!(
-            "filesrc location=\"{}\" ! typefind ! saysdemux name=demux",
+            "filesrc location=\"{}\" ! typefind ! saysdemux telemetry=true name=demux",
             path.display()
         ),
         Q,
@@ -849,7 +852,7 @@ fn key_unit_seek_lands_on_a_video_key_chunk() {
     };
     let run = run_pipeline(
         &format!(
-            "filesrc location=\"{}\" ! saysdemux name=demux",
+            "filesrc location=\"{}\" ! saysdemux telemetry=true name=demux",
             path.display()
         ),
         "queue",
@@ -942,7 +945,7 @@ fn pipeline_to_mp4_with_aac() {
     let (input, chunks) = pipeline_input();
     let out = input.with_file_name("out.mp4");
     run_to_eos(&format!(
-        "filesrc location=\"{}\" ! saysdemux name=d \
+        "filesrc location=\"{}\" ! saysdemux telemetry=true name=d \
          d.video_0 ! queue ! h264parse ! mp4mux name=m ! filesink location=\"{}\" \
          d.audio_0 ! queue ! mulawdec ! audioconvert ! audioresample ! avenc_aac ! aacparse ! m.audio_%u",
         input.display(),
@@ -997,7 +1000,7 @@ fn pipeline_to_matroska_keeping_mulaw() {
     let (input, chunks) = pipeline_input();
     let out = input.with_file_name("out.mkv");
     run_to_eos(&format!(
-        "filesrc location=\"{}\" ! saysdemux name=d \
+        "filesrc location=\"{}\" ! saysdemux telemetry=true name=d \
          d.video_0 ! queue ! h264parse ! matroskamux name=m ! filesink location=\"{}\" \
          d.audio_0 ! queue ! m.audio_%u",
         input.display(),
@@ -1094,8 +1097,11 @@ fn check_damaged_generated(what: &str, bytes: &[u8], chunks: &[GenChunk]) {
     assert!(!damaged.is_empty());
     let path = temp_file("damaged.nvr", bytes);
     for (mode, run) in [
-        ("pull", demux_file("saysdemux", &path, Q)),
-        ("push", demux_bytes_push("saysdemux", bytes, Q)),
+        ("pull", demux_file("saysdemux telemetry=true", &path, Q)),
+        (
+            "push",
+            demux_bytes_push("saysdemux telemetry=true", bytes, Q),
+        ),
     ] {
         let what = format!("{what} {mode}");
         check_generated(&what, &run, chunks);
@@ -1147,8 +1153,11 @@ fn telemetry_ts_out_of_range_falls_back_to_the_chunk_time() {
         let (bytes, chunks) = generate(&g);
         let path = temp_file("meta-ts.nvr", &bytes);
         for (mode, run) in [
-            ("pull", demux_file("saysdemux", &path, Q)),
-            ("push", demux_bytes_push("saysdemux", &bytes, Q)),
+            ("pull", demux_file("saysdemux telemetry=true", &path, Q)),
+            (
+                "push",
+                demux_bytes_push("saysdemux telemetry=true", &bytes, Q),
+            ),
         ] {
             let what = format!("ts={ms} {mode}");
             check_generated(&what, &run, &chunks);
@@ -1200,8 +1209,11 @@ fn header_strings_with_nul_bytes_make_truncated_tags() {
     let (bytes, chunks) = generate(&g);
     let path = temp_file("nul.nvr", &bytes);
     for (mode, run) in [
-        ("pull", demux_file("saysdemux", &path, Q)),
-        ("push", demux_bytes_push("saysdemux", &bytes, Q)),
+        ("pull", demux_file("saysdemux telemetry=true", &path, Q)),
+        (
+            "push",
+            demux_bytes_push("saysdemux telemetry=true", &bytes, Q),
+        ),
     ] {
         check_generated(mode, &run, &chunks);
         assert!(run.warnings.is_empty(), "{mode}: {:?}", run.warnings);
@@ -1286,8 +1298,11 @@ fn header_entries_of_unknown_type_keep_the_entries_after_them() {
     set_header_metadata(&mut bytes, &meta);
     let path = temp_file("unknown-type.nvr", &bytes);
     for (mode, run) in [
-        ("pull", demux_file("saysdemux", &path, Q)),
-        ("push", demux_bytes_push("saysdemux", &bytes, Q)),
+        ("pull", demux_file("saysdemux telemetry=true", &path, Q)),
+        (
+            "push",
+            demux_bytes_push("saysdemux telemetry=true", &bytes, Q),
+        ),
     ] {
         check_generated(mode, &run, &chunks);
         assert!(run.warnings.is_empty(), "{mode}: {:?}", run.warnings);
@@ -1351,8 +1366,11 @@ fn check_mutated_sample(
     let first = chunks[damaged[0] as usize]["offset"].as_u64();
     let path = temp_file(&format!("{name}.nvr"), &bytes);
     for (mode, run) in [
-        ("pull", demux_file("saysdemux", &path, Q)),
-        ("push", demux_bytes_push("saysdemux", &bytes, Q)),
+        ("pull", demux_file("saysdemux telemetry=true", &path, Q)),
+        (
+            "push",
+            demux_bytes_push("saysdemux telemetry=true", &bytes, Q),
+        ),
     ] {
         let what = format!("{what} {mode}");
         check_run_against(&what, mode, &run, &expected, true);
@@ -1545,7 +1563,7 @@ fn generated_lengths_that_lie_lose_only_their_own_chunk() {
 fn muxers_take_the_video_without_a_parser() {
     let (input, chunks) = pipeline_input();
     let mp4 = support::mux_mp4_without_parser(&format!(
-        "filesrc location=\"{}\" ! saysdemux name=d d.video_1",
+        "filesrc location=\"{}\" ! saysdemux telemetry=true name=d d.video_1",
         input.path.display()
     ));
     let run = support::demux_file("qtdemux", &mp4, "");

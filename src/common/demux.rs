@@ -485,8 +485,12 @@ impl<F: Format> DemuxAdapter<F> {
                     gst::element_error!(
                         element,
                         gst::StreamError::Failed,
-                        ("Internal data stream error."),
-                        ["streaming stopped, reason {:?}", err]
+                        (
+                            "{}Playback stopped: {}",
+                            present::file_prefix(&self.sinkpad),
+                            present::flow_error_text(err)
+                        ),
+                        ["streaming stopped, reason {}", err]
                     );
                     self.send_eos();
                 }
@@ -502,10 +506,12 @@ impl<F: Format> DemuxAdapter<F> {
     fn fail(&self, element: &gst::Element, err: &EngineError) {
         match err {
             EngineError::NotThisFormat { .. } => {
-                gst::element_error!(element, gst::StreamError::WrongType, ("{}", err));
+                let file = present::file_prefix(&self.sinkpad);
+                gst::element_error!(element, gst::StreamError::WrongType, ("{}{}", file, err));
             }
             _ => {
-                gst::element_error!(element, gst::StreamError::Failed, ("{}", err));
+                let file = present::file_prefix(&self.sinkpad);
+                gst::element_error!(element, gst::StreamError::Failed, ("{}{}", file, err));
             }
         }
         self.send_eos();
@@ -564,6 +570,7 @@ impl<F: Format> DemuxAdapter<F> {
             key: info.id,
             template: present::template_name(info.id.kind),
             pad_name: info.name.clone(),
+            stream_id: present::stream_id_name(info),
             caps: present::caps(info),
             tags: present::tag_list(&info.tags),
             flags: present::stream_flags(info),
@@ -669,7 +676,8 @@ impl<F: Format> DemuxAdapter<F> {
                 element,
                 gst::StreamError::Demux,
                 (
-                    "Damaged {} file: {}; kept {} intact units",
+                    "{}Damaged {} file: {}; kept {} intact units",
+                    present::file_prefix(&self.sinkpad),
                     report.format,
                     report.damage.describe(),
                     report.units

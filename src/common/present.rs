@@ -15,6 +15,72 @@ pub fn template_name(kind: StreamKind) -> &'static str {
         StreamKind::Audio => "audio_%u",
         StreamKind::Image => "image_%u",
         StreamKind::Data => "meta_%u",
+        StreamKind::Subtitle => "subtitle_%u",
+    }
+}
+
+/// Why streaming stopped, for people: what a flow return means.
+pub fn flow_error_text(err: gst::FlowError) -> &'static str {
+    match err {
+        gst::FlowError::NotLinked => "no element is linked to the output",
+        gst::FlowError::NotNegotiated => {
+            "the element after it does not accept the stream's format (caps not negotiated)"
+        }
+        gst::FlowError::Error => "an element after it failed",
+        gst::FlowError::NotSupported => "an element after it does not support the operation",
+        gst::FlowError::Flushing => "playback was stopped",
+        gst::FlowError::Eos => "the end was reached",
+        _ => "an element after it stopped the stream",
+    }
+}
+
+/// The file (or URI) an element reads, as upstream reports it (URI query
+/// on `sinkpad`'s peer): for messages that name the file.
+pub fn upstream_file(sinkpad: &gst::Pad) -> Option<String> {
+    use gst::prelude::*;
+    let mut query = gst::query::Uri::new();
+    if !sinkpad.peer_query(&mut query) {
+        return None;
+    }
+    let uri = query.uri()?.to_string();
+    Some(match gst::glib::filename_from_uri(&uri) {
+        Ok((path, _)) => path.display().to_string(),
+        Err(_) => uri,
+    })
+}
+
+/// `"<file>: "` when the file is known, else nothing.
+pub fn file_prefix(sinkpad: &gst::Pad) -> String {
+    upstream_file(sinkpad).map_or_else(String::new, |f| format!("{f}: "))
+}
+
+/// Caps of subtitle cues.
+pub fn text_caps() -> gst::Caps {
+    gst::Caps::builder("text/x-raw")
+        .field("format", "utf8")
+        .build()
+}
+
+/// The `subtitle_%u` source pad template.
+pub fn subtitle_pad_template() -> gst::PadTemplate {
+    gst::PadTemplate::new(
+        template_name(StreamKind::Subtitle),
+        gst::PadDirection::Src,
+        gst::PadPresence::Sometimes,
+        &text_caps(),
+    )
+    .expect("subtitle pad template")
+}
+
+/// The last part of a stream's stream-id. decodebin (and so playbin, which
+/// shows the first video it exposes) orders decoded streams of one media
+/// type by stream-id: snapshots decode to video too, so their id must sort
+/// after every camera's (`video_0` < `video_snapshots_0`). Everything else
+/// is named like its pad.
+pub fn stream_id_name(info: &StreamInfo) -> String {
+    match info.id.kind {
+        StreamKind::Image => format!("video_snapshots_{}", info.id.number),
+        _ => info.name.clone(),
     }
 }
 
@@ -50,6 +116,7 @@ pub fn caps(info: &StreamInfo) -> gst::Caps {
         Codec::Json { schema } => gst::Caps::builder("application/x-json")
             .field("format", *schema)
             .build(),
+        Codec::Text => text_caps(),
     };
     let caps_mut = caps.make_mut();
     let Some(s) = caps_mut.structure_mut(0) else {
@@ -129,6 +196,9 @@ pub fn tag_list(tags: &Tags) -> gst::TagList {
         if let Some(t) = tags.audio_codec {
             l.add::<gst::tags::AudioCodec>(&t, replace);
         }
+        if let Some(t) = tags.subtitle_codec {
+            l.add::<gst::tags::SubtitleCodec>(&t, replace);
+        }
         if let Some(dt) = tags
             .start_unix_us
             .and_then(|us| start_date_time(us, tags.start_utc_offset_min))
@@ -196,13 +266,17 @@ pub fn negotiate_avc(pad: &gst::Pad, info: &StreamInfo) -> Option<gst::Caps> {
     Some(avc_caps)
 }
 
-/// Stream-start flags of a stream.
+/// Stream-start flags of a stream: sparse streams are SPARSE; snapshots
+/// are also UNSELECT (never shown by default: a camera is).
 pub fn stream_flags(info: &StreamInfo) -> gst::StreamFlags {
+    let mut flags = gst::StreamFlags::empty();
     if info.sparse {
-        gst::StreamFlags::SPARSE
-    } else {
-        gst::StreamFlags::empty()
+        flags |= gst::StreamFlags::SPARSE;
     }
+    if info.id.kind == StreamKind::Image {
+        flags |= gst::StreamFlags::UNSELECT;
+    }
+    flags
 }
 
 /// A read chunk: a mapped buffer of the input, shared by the sub-buffers

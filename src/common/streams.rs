@@ -29,6 +29,8 @@ pub struct StreamSpec<K = StreamKey> {
     pub template: &'static str,
     /// Pad name, e.g. `video_9`.
     pub pad_name: String,
+    /// Last part of the stream-id (see `present::stream_id_name`).
+    pub stream_id: String,
     pub caps: gst::Caps,
     pub tags: gst::TagList,
     /// Stream flags for the stream-start event (e.g. SPARSE for snapshots).
@@ -41,6 +43,10 @@ struct Stream<K> {
     /// Snapshots and the like: pushed at once, never held, and kept moving
     /// with GAP events.
     sparse: bool,
+    /// Subtitle text: at the end, its held cue goes out before the held
+    /// picture of the same time, so a player's overlay has the text before
+    /// the last picture (else the cue waits for a picture that never comes).
+    text: bool,
     needs_segment: bool,
     pending_tags: Option<gst::TagList>,
     /// Held back until the next buffer of this stream tells its duration.
@@ -162,13 +168,13 @@ impl<K: Key> OutputStreams<K> {
         choose: impl FnOnce(&gst::Pad) -> Option<gst::Caps>,
     ) -> Result<(), gst::ErrorMessage> {
         let templ = element.pad_template(spec.template).ok_or_else(|| {
-            gst::error_msg!(gst::CoreError::Pad, ["No pad template {}", spec.template])
+            gst::error_msg!(gst::CoreError::Pad, ("No pad template {}", spec.template))
         })?;
         let pad =
             setup(gst::Pad::builder_from_template(&templ).name(spec.pad_name.as_str())).build();
         pad.set_active(true)
-            .map_err(|_| gst::error_msg!(gst::CoreError::Pad, ["Failed to activate pad"]))?;
-        let stream_id = pad.create_stream_id(element, Some(spec.pad_name.as_str()));
+            .map_err(|_| gst::error_msg!(gst::CoreError::Pad, ("Failed to activate pad")))?;
+        let stream_id = pad.create_stream_id(element, Some(spec.stream_id.as_str()));
         let group_id = lock(this).group_id;
         pad.push_event(
             gst::event::StreamStart::builder(&stream_id)
@@ -186,6 +192,10 @@ impl<K: Key> OutputStreams<K> {
                 key: spec.key,
                 pad: pad.clone(),
                 sparse: spec.flags.contains(gst::StreamFlags::SPARSE),
+                text: spec
+                    .caps
+                    .structure(0)
+                    .is_some_and(|st| st.name() == "text/x-raw"),
                 needs_segment: true,
                 pending_tags: Some(spec.tags),
                 held: None,
@@ -196,7 +206,7 @@ impl<K: Key> OutputStreams<K> {
             me.flushing
         };
         element.add_pad(&pad).map_err(|_| {
-            gst::error_msg!(gst::CoreError::Pad, ["Failed to add pad {}", spec.pad_name])
+            gst::error_msg!(gst::CoreError::Pad, ("Failed to add pad {}", spec.pad_name))
         })?;
         // Caps after add_pad: until then the pad offers its template, so
         // pad-added handlers can link it to anything it may produce.
@@ -383,12 +393,14 @@ impl<K: Key> OutputStreams<K> {
                 if let Some(end) = b.pts() {
                     s.position = Some(s.position.map_or(end, |p| p.max(end)));
                 }
-                held.push((s.pad.clone(), b));
+                held.push((s.pad.clone(), b, s.text));
             }
             events.push((s.pad.clone(), Self::pending_events(s, &segment, seqnum)));
         }
-        // Stable: buffers without a time keep their place before the rest.
-        held.sort_by_key(|(_, b)| b.pts());
+        // Stable: buffers without a time keep their place before the rest;
+        // at one time, text first.
+        held.sort_by_key(|(_, b, text)| (b.pts(), !*text));
+        let held = held.into_iter().map(|(p, b, _)| (p, b)).collect();
         (events, held)
     }
 

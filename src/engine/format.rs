@@ -29,6 +29,9 @@ pub enum StreamKind {
     Image,
     /// Structured per-frame data (telemetry).
     Data,
+    /// On-screen text (capture time, speed, position), one cue per frame
+    /// of the video stream with the same number.
+    Subtitle,
 }
 
 /// Identifies a stream of one input: its kind and the number the file gives
@@ -70,6 +73,8 @@ pub enum Codec {
     Json {
         schema: &'static str,
     },
+    /// UTF-8 text, one subtitle cue per packet (no NUL, no markup).
+    Text,
 }
 
 /// Descriptive metadata (of a stream or of the whole input).
@@ -80,6 +85,7 @@ pub struct Tags {
     pub container_format: Option<&'static str>,
     pub video_codec: Option<&'static str>,
     pub audio_codec: Option<&'static str>,
+    pub subtitle_codec: Option<&'static str>,
     /// Start of the recording, µs since the Unix epoch (UTC).
     pub start_unix_us: Option<i64>,
     /// Offset of the recorder's local time from UTC (minutes): the start
@@ -244,6 +250,17 @@ pub trait Format: Send + 'static {
     /// units before it). Bisection steps over such units.
     fn is_untimed(&self, _unit: &Self::Unit) -> bool {
         false
+    }
+    /// The stream whose timeline a unit continues, noting nothing (used
+    /// for the duration: the end of the stream that ends last). `None`:
+    /// all units count as one stream.
+    fn timing_stream(&self, _unit: &Self::Unit) -> Option<StreamId> {
+        None
+    }
+    /// How long a unit lasts (ns), when the format knows it (audio);
+    /// otherwise the step to the stream's next unit is its duration.
+    fn unit_duration(&self, _unit: &Self::Unit) -> Option<u64> {
+        None
     }
     fn stream_info(&self, id: StreamId) -> Option<StreamInfo>;
     /// Called once the first units are known (discovery is over), before

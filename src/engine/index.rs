@@ -23,28 +23,50 @@ pub struct KeyEntry {
 
 /// The end of the latest unit seen: its PTS plus the last step between
 /// units (the best guess of its duration).
-#[derive(Default, Debug, Clone, Copy)]
+#[derive(Default, Debug, Clone)]
 pub struct EndTracker {
-    last: Option<u64>,
-    step: Option<u64>,
+    /// Per stream (`None`: units of no known stream): last PTS, last
+    /// positive step, and the duration of the last unit when the format
+    /// knows it.
+    streams: Vec<StreamEnd>,
 }
 
+/// (stream, last PTS, last positive step, duration of the last unit).
+type StreamEnd = (Option<StreamId>, u64, Option<u64>, Option<u64>);
+
 impl EndTracker {
+    /// A unit of unknown stream and duration.
     pub fn note(&mut self, pts: u64) {
-        if let Some(last) = self.last
-            && pts > last
-        {
-            self.step = Some(pts - last);
+        self.note_unit(None, pts, None);
+    }
+
+    /// A unit of `stream` at `pts`, lasting `duration` when known.
+    pub fn note_unit(&mut self, stream: Option<StreamId>, pts: u64, duration: Option<u64>) {
+        match self.streams.iter_mut().find(|s| s.0 == stream) {
+            Some((_, last, step, dur)) => {
+                if pts > *last {
+                    *step = Some(pts - *last);
+                }
+                if pts >= *last {
+                    *dur = duration;
+                }
+                *last = (*last).max(pts);
+            }
+            None => self.streams.push((stream, pts, None, duration)),
         }
-        self.last = Some(self.last.map_or(pts, |l| l.max(pts)));
     }
 
     pub fn last(&self) -> Option<u64> {
-        self.last
+        self.streams.iter().map(|s| s.1).max()
     }
 
+    /// The end of the last frame of any stream: its PTS plus its duration,
+    /// or plus the stream's last step when the duration is not known.
     pub fn end(&self) -> Option<u64> {
-        Some(self.last?.saturating_add(self.step.unwrap_or_default()))
+        self.streams
+            .iter()
+            .map(|&(_, last, step, dur)| last.saturating_add(dur.or(step).unwrap_or_default()))
+            .max()
     }
 }
 
@@ -205,6 +227,21 @@ mod tests {
         assert!((9..=11).contains(&n), "{n}");
         assert_eq!(idx.snapshot_before(1_500_000).unwrap().0, 1_050_000);
         assert!(idx.snapshot_before(0).is_some());
+    }
+
+    #[test]
+    fn end_tracker_ends_with_the_stream_that_ends_last() {
+        let video = Some(StreamId::new(crate::engine::StreamKind::Video, 0));
+        let audio = Some(StreamId::new(crate::engine::StreamKind::Audio, 0));
+        let mut t = EndTracker::default();
+        t.note_unit(video, 0, None);
+        t.note_unit(audio, 5, Some(20));
+        t.note_unit(video, 100, None);
+        t.note_unit(audio, 105, Some(20));
+        // Audio's last step (100) is not its duration (20).
+        assert_eq!(t.end(), Some(200));
+        t.note_unit(audio, 250, Some(20));
+        assert_eq!(t.end(), Some(270));
     }
 
     #[test]

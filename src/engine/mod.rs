@@ -9,6 +9,7 @@
 //! - [`demuxer`]: the parse loop, resync, discovery and seeking;
 //! - [`index`]: the compact seek index; [`damage`]: the damage account;
 //! - [`timeline`]: the running-time policy for capture times;
+//! - [`subtitle`]: on-screen cues (capture time, speed, position);
 //! - [`formats`]: the format implementations;
 //! - [`rf1`]: Cyclops rf1 archives (indexed files, read by the engine).
 
@@ -20,6 +21,7 @@ pub mod format;
 pub mod formats;
 pub mod index;
 pub mod probe;
+pub mod subtitle;
 pub mod timeline;
 
 pub use bytes::{ByteSource, Chunk, MemorySource, NoSource, SharedBytes};

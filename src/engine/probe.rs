@@ -50,6 +50,16 @@ pub fn says(data: &[u8]) -> Option<Certainty> {
         .then_some(Certainty::Certain)
 }
 
+/// Bytes an rf1 index probe wants: the magic and the codec.
+pub const RF1_INDEX_PROBE_LEN: usize = 8;
+
+/// An rf1 index file (`.rf1i`): magic `rf1v` and codec `h264`/`h265`
+/// (the packet file has no header: it is an elementary stream).
+pub fn rf1_index(data: &[u8]) -> Option<Certainty> {
+    let head = data.get(..RF1_INDEX_PROBE_LEN)?;
+    (&head[..4] == b"rf1v" && matches!(&head[4..], b"h264" | b"h265")).then_some(Certainty::Certain)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +73,8 @@ mod tests {
         assert_eq!(says(&junk), None);
         assert_eq!(pavs(b"PAVS"), None);
         assert_eq!(says(b"SAYS"), None);
+        assert_eq!(rf1_index(&junk), None);
+        assert_eq!(rf1_index(b"rf1vh264\0\0"), Some(Certainty::Certain));
+        assert_eq!(rf1_index(b"rf1vvp80"), None);
     }
 }

@@ -66,9 +66,20 @@ impl ObjectImpl for PavsDemux {
                 glib::ParamSpecBoolean::builder("display-hints")
                     .nick("Display hints")
                     .blurb(
-                        "Put a VUI in the generated SPS that tells players the picture is full \
-                         range with the DVR's pixel aspect ratio (e.g. 5:11 for 704x240). Decoded \
-                         samples are the same either way.",
+                        "Tell players in the generated SPS that the picture is full range \
+                         BT.601 with the DVR's pixel aspect ratio (e.g. 5:11 for 704x240). The SPS \
+                         always declares that no picture is reordered. Decoded samples are the \
+                         same either way.",
+                    )
+                    .default_value(true)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoolean::builder("subtitles")
+                    .nick("Subtitles")
+                    .blurb(
+                        "Add a subtitle pad per camera (subtitle_<channel>, text/x-raw) with the \
+                         capture time (UTC), one cue per frame: players show it over the \
+                         picture, mp4mux and matroskamux keep it as a text track.",
                     )
                     .default_value(true)
                     .mutable_ready()
@@ -86,6 +97,7 @@ impl ObjectImpl for PavsDemux {
                 settings.max_gap = (ns > 0).then_some(ns);
             }
             "display-hints" => settings.display_hints = value.get().expect("type checked upstream"),
+            "subtitles" => settings.subtitles = value.get().expect("type checked upstream"),
             _ => unimplemented!(),
         }
     }
@@ -95,6 +107,7 @@ impl ObjectImpl for PavsDemux {
         match pspec.name() {
             "max-gap" => settings.max_gap.unwrap_or(0).to_value(),
             "display-hints" => settings.display_hints.to_value(),
+            "subtitles" => settings.subtitles.to_value(),
             _ => unimplemented!(),
         }
     }
@@ -127,7 +140,7 @@ impl ElementImpl for PavsDemux {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             let sink = crate::common::demux::sink_pad_template(super::SINK_CAPS_NAME);
             let src = crate::common::demux::h264_src_pad_template("video_%u");
-            vec![sink, src]
+            vec![sink, src, crate::common::present::subtitle_pad_template()]
         });
         TEMPLATES.as_ref()
     }

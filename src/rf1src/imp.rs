@@ -11,8 +11,8 @@
 use crate::common::present::{self, BufferMaker, GstChunk, clock_time};
 use crate::common::seek::{self, SeekOnce, SeekTarget};
 use crate::common::streams::{OutputStreams, StreamSpec, lock};
-use crate::engine::StreamId;
 use crate::engine::formats::rf1::Rf1Engine;
+use crate::engine::{StreamId, StreamKind};
 use crate::formats::rf1::Rf1Error;
 use gst::glib;
 use gst::prelude::*;
@@ -29,6 +29,8 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 });
 
 const PAD_TEMPLATE: &str = "%s";
+/// The capture-time subtitle pad.
+const SUBTITLE_PAD_TEMPLATE: &str = "subtitle";
 
 /// Packets turned into buffers per pass of the streaming loop (the engine
 /// lock is released between passes).
@@ -39,6 +41,11 @@ struct Settings {
     location: Option<PathBuf>,
     /// Track names to play; empty = every track.
     tracks: Vec<String>,
+    /// A `subtitle` pad with the capture time. Off by default: rf1
+    /// pictures carry no frame duration after decoding, and playbin's
+    /// subtitle overlay then keeps the last cue waiting for a next picture,
+    /// stalling playback at the end.
+    subtitles: bool,
 }
 
 struct Running {
@@ -97,12 +104,20 @@ enum Work {
 }
 
 impl Rf1Src {
+    /// The location played, for messages.
+    fn location_text(&self) -> String {
+        lock(&self.settings)
+            .location
+            .as_ref()
+            .map_or_else(|| "(no location)".into(), |l| l.display().to_string())
+    }
+
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
         let Some(location) = settings.location else {
             return Err(gst::error_msg!(
                 gst::ResourceError::NotFound,
-                ["No location set"]
+                ("No location set")
             ));
         };
         let mut engine = Rf1Engine::<GstChunk>::open(&location, &settings.tracks).map_err(|e| {
@@ -115,9 +130,10 @@ impl Rf1Src {
             };
             gst::error_msg!(
                 kind,
-                ["Cannot play rf1 recording {}: {}", location.display(), e]
+                ("Cannot play rf1 recording {}: {}", location.display(), e)
             )
         })?;
+        engine.set_subtitles(settings.subtitles);
         if engine.damage().any() {
             gst::debug!(CAT, imp = self, "{}", engine.damage().describe());
         }
@@ -154,8 +170,13 @@ impl Rf1Src {
         for info in &infos {
             let spec = StreamSpec {
                 key: info.id,
-                template: PAD_TEMPLATE,
+                template: if info.id.kind == StreamKind::Subtitle {
+                    SUBTITLE_PAD_TEMPLATE
+                } else {
+                    PAD_TEMPLATE
+                },
                 pad_name: info.name.clone(),
+                stream_id: present::stream_id_name(info),
                 caps: present::caps(info),
                 tags: present::tag_list(&info.tags),
                 flags: present::stream_flags(info),
@@ -203,7 +224,7 @@ impl Rf1Src {
             self.apply_pending_seek(seek);
         }
         self.start_task()
-            .map_err(|e| gst::error_msg!(gst::CoreError::Thread, ["Failed to start task: {}", e]))
+            .map_err(|e| gst::error_msg!(gst::CoreError::Thread, ("Failed to start task: {}", e)))
     }
 
     fn start_task(&self) -> Result<(), glib::BoolError> {
@@ -352,8 +373,12 @@ impl Rf1Src {
                             gst::element_imp_error!(
                                 self,
                                 gst::StreamError::Failed,
-                                ("Internal data stream error"),
-                                ["streaming stopped, reason {:?}", err]
+                                (
+                                    "{}: playback stopped: {}",
+                                    self.location_text(),
+                                    present::flow_error_text(err)
+                                ),
+                                ["streaming stopped, reason {}", err]
                             );
                             self.send_eos();
                             self.pause_task();
@@ -367,7 +392,15 @@ impl Rf1Src {
                     return;
                 }
                 Work::Failed(msg) => {
-                    gst::element_imp_error!(self, gst::ResourceError::Read, ["{}", msg]);
+                    gst::element_imp_error!(
+                        self,
+                        gst::ResourceError::Read,
+                        (
+                            "Cannot read rf1 recording {}: {}",
+                            self.location_text(),
+                            msg
+                        )
+                    );
                     self.send_eos();
                     self.pause_task();
                     return;
@@ -394,8 +427,11 @@ impl Rf1Src {
             gst::element_imp_warning!(
                 self,
                 gst::StreamError::Demux,
-                ("Damaged rf1 recording: played every access unit that could be read"),
-                ["{}", damage.describe()]
+                (
+                    "Damaged rf1 recording {}: {}; played every access unit that could be read",
+                    self.location_text(),
+                    damage.describe()
+                )
             );
         }
         let segment_seek = lock(&self.streams)
@@ -577,6 +613,17 @@ impl ObjectImpl for Rf1Src {
                     .blurb("Comma-separated track names to play (default: every track)")
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecBoolean::builder("subtitles")
+                    .nick("Subtitles")
+                    .blurb(
+                        "Add a pad 'subtitle' (text/x-raw) with the capture time (UTC) of each \
+                         access unit of the first track: mp4mux and matroskamux keep it as a \
+                         text track. Off by default (players would stall at the end: the \
+                         decoded rf1 pictures have no duration).",
+                    )
+                    .default_value(false)
+                    .mutable_ready()
+                    .build(),
             ]
         });
         PROPERTIES.as_ref()
@@ -589,6 +636,9 @@ impl ObjectImpl for Rf1Src {
                 if let Err(e) = self.set_location(location.map(PathBuf::from)) {
                     gst::warning!(CAT, imp = self, "{}", e);
                 }
+            }
+            "subtitles" => {
+                lock(&self.settings).subtitles = value.get().expect("type checked upstream");
             }
             "tracks" => {
                 let tracks: Option<String> = value.get().expect("type checked upstream");
@@ -612,6 +662,7 @@ impl ObjectImpl for Rf1Src {
                 .as_ref()
                 .map(|p| p.to_string_lossy().into_owned())
                 .to_value(),
+            "subtitles" => settings.subtitles.to_value(),
             "tracks" => (!settings.tracks.is_empty())
                 .then(|| settings.tracks.join(","))
                 .to_value(),
@@ -663,6 +714,13 @@ impl ElementImpl for Rf1Src {
                     gst::PadDirection::Src,
                     gst::PadPresence::Sometimes,
                     &caps,
+                )
+                .unwrap(),
+                gst::PadTemplate::new(
+                    SUBTITLE_PAD_TEMPLATE,
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Sometimes,
+                    &crate::common::present::text_caps(),
                 )
                 .unwrap(),
             ]
@@ -729,14 +787,25 @@ impl URIHandlerImpl for Rf1Src {
             std::env::current_dir().ok()?.join(location)
         };
         let uri = glib::filename_to_uri(&absolute, None).ok()?;
-        Some(uri.replacen("file://", "rf1://", 1))
+        let uri = uri.replacen("file://", "rf1://", 1);
+        let tracks = lock(&self.settings).tracks.join(",");
+        Some(if tracks.is_empty() {
+            uri
+        } else {
+            format!("{uri}?tracks={tracks}")
+        })
     }
 
     fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
-        let file_uri = if let Some(rest) = uri.strip_prefix("rf1://") {
+        // `rf1:///path?tracks=video,lowres`: the query selects tracks.
+        let (path_part, query) = match uri.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (uri, None),
+        };
+        let file_uri = if let Some(rest) = path_part.strip_prefix("rf1://") {
             format!("file://{rest}")
-        } else if uri.starts_with("file://") {
-            uri.to_owned()
+        } else if path_part.starts_with("file://") {
+            path_part.to_owned()
         } else {
             return Err(glib::Error::new(
                 gst::URIError::UnsupportedProtocol,
@@ -746,6 +815,54 @@ impl URIHandlerImpl for Rf1Src {
         let (path, _) = glib::filename_from_uri(&file_uri).map_err(|e| {
             glib::Error::new(gst::URIError::BadUri, &format!("Invalid URI {uri}: {e}"))
         })?;
-        self.set_location(Some(path))
+        let mut tracks = None;
+        for param in query
+            .unwrap_or_default()
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
+            let (key, value) = param.split_once('=').unwrap_or((param, ""));
+            let value = percent_decode(value);
+            match key {
+                "tracks" => tracks = Some(value),
+                _ => {
+                    return Err(glib::Error::new(
+                        gst::URIError::BadUri,
+                        &format!(
+                            "Invalid URI {uri}: unknown parameter \"{key}\" (rf1 URIs take ?tracks=name,name)"
+                        ),
+                    ));
+                }
+            }
+        }
+        self.set_location(Some(path))?;
+        if let Some(tracks) = tracks {
+            self.obj().set_property("tracks", tracks);
+        }
+        Ok(())
     }
+}
+
+/// `%XX` escapes of a URI query value decoded (invalid ones kept as they are).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

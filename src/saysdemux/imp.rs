@@ -6,11 +6,11 @@
 use crate::common::demux::{DemuxAdapter, DemuxElement};
 use crate::common::present::template_name;
 use crate::engine::StreamKind;
-use crate::engine::formats::says::{Says, TELEMETRY_SCHEMA};
+use crate::engine::formats::says::{Says, SaysOptions, TELEMETRY_SCHEMA};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -22,6 +22,7 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 
 pub struct SaysDemux {
     adapter: DemuxAdapter<Says>,
+    settings: Mutex<SaysOptions>,
 }
 
 impl DemuxElement for SaysDemux {
@@ -32,7 +33,7 @@ impl DemuxElement for SaysDemux {
     }
 
     fn new_format(&self) -> Says {
-        Says::new()
+        Says::with_options(*crate::common::streams::lock(&self.settings))
     }
 }
 
@@ -46,11 +47,60 @@ impl ObjectSubclass for SaysDemux {
         let templ = klass.pad_template("sink").expect("sink template");
         Self {
             adapter: DemuxAdapter::new::<Self>(&templ),
+            settings: Mutex::new(SaysOptions::default()),
         }
     }
 }
 
 impl ObjectImpl for SaysDemux {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecBoolean::builder("subtitles")
+                    .nick("Subtitles")
+                    .blurb(
+                        "Add a subtitle pad per camera (subtitle_N, text/x-raw) with the capture \
+                         time in the recorder's time zone, the speed and the GPS position, one \
+                         cue per video frame: players show it over the picture, mp4mux and \
+                         matroskamux keep it as a text track.",
+                    )
+                    .default_value(true)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoolean::builder("telemetry")
+                    .nick("Telemetry")
+                    .blurb(
+                        "Add a pad per camera (meta_N, application/x-json, \
+                         format=says-telemetry) with each video frame's metadata as one JSON \
+                         object (speed, GPS, voltage, g-sensor, ...), for applications. Off by \
+                         default: no player decodes it.",
+                    )
+                    .default_value(false)
+                    .mutable_ready()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut settings = crate::common::streams::lock(&self.settings);
+        match pspec.name() {
+            "subtitles" => settings.subtitles = value.get().expect("type checked upstream"),
+            "telemetry" => settings.telemetry = value.get().expect("type checked upstream"),
+            _ => unimplemented!(),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let settings = crate::common::streams::lock(&self.settings);
+        match pspec.name() {
+            "subtitles" => settings.subtitles.to_value(),
+            "telemetry" => settings.telemetry.to_value(),
+            _ => unimplemented!(),
+        }
+    }
+
     fn constructed(&self) {
         self.parent_constructed();
         self.obj()
@@ -68,8 +118,8 @@ impl ElementImpl for SaysDemux {
                 "Rosco SAYS demuxer",
                 "Codec/Demuxer",
                 "Demuxes Rosco dashcam recordings (.nvr, SAYS) into H.264 per camera, mu-law or \
-                 Opus audio, JPEG snapshots and per-frame telemetry JSON, on one clock, with \
-                 resynchronisation over damage",
+                 Opus audio, JPEG snapshots, capture time/speed/GPS subtitles and (on request) \
+                 per-frame telemetry JSON, on one clock, with resynchronisation over damage",
                 "gst-cctv developers",
             )
         });
@@ -115,7 +165,8 @@ impl ElementImpl for SaysDemux {
                 &gst::Caps::new_empty_simple("image/jpeg"),
             )
             .unwrap();
-            vec![sink, video, audio, meta, image]
+            let subtitle = crate::common::present::subtitle_pad_template();
+            vec![sink, video, audio, meta, image, subtitle]
         });
         TEMPLATES.as_ref()
     }

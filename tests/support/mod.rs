@@ -55,8 +55,11 @@ impl Out {
 /// What came out of a pipeline run.
 #[derive(Debug, Default)]
 pub struct Run {
-    /// Buffers per pad name, in order.
+    /// Buffers per pad name, in order (subtitle pads are in `subtitles`).
     pub pads: BTreeMap<String, Vec<Out>>,
+    /// Cues of the `subtitle_*` pads, kept apart so that tests about the
+    /// media pads see only those.
+    pub subtitles: BTreeMap<String, Vec<Out>>,
     pub caps: BTreeMap<String, gst::Caps>,
     pub segments: BTreeMap<String, Vec<gst::Segment>>,
     pub tags: BTreeMap<String, Vec<gst::TagList>>,
@@ -127,7 +130,9 @@ pub fn run_pipeline(
             // A queue per branch, as decodebin would have: with several pads
             // and one streaming thread, sinks must not block each other.
             let queue = "queue max-size-buffers=0 max-size-time=0 max-size-bytes=0";
-            let sink_desc = if tail.is_empty() {
+            let subtitle = name == "subtitle" || name.starts_with("subtitle_");
+            // The tail (parser, decoder) is for the media pads.
+            let sink_desc = if tail.is_empty() || subtitle {
                 format!("{queue} ! appsink name=sink sync=false")
             } else {
                 format!("{queue} ! {tail} ! appsink name=sink sync=false")
@@ -138,7 +143,15 @@ pub fn run_pipeline(
                 .unwrap()
                 .downcast::<gst_app::AppSink>()
                 .unwrap();
-            run.lock().unwrap().pads.entry(name.clone()).or_default();
+            {
+                let mut run = run.lock().unwrap();
+                let map = if subtitle {
+                    &mut run.subtitles
+                } else {
+                    &mut run.pads
+                };
+                map.entry(name.clone()).or_default();
+            }
             let run2 = run.clone();
             let name2 = name.clone();
             appsink.set_callbacks(
@@ -162,7 +175,12 @@ pub fn run_pipeline(
                         {
                             out.data = i420_bytes(&caps.to_owned(), buffer);
                         }
-                        run.pads.get_mut(&name2).unwrap().push(out);
+                        let map = if subtitle {
+                            &mut run.subtitles
+                        } else {
+                            &mut run.pads
+                        };
+                        map.get_mut(&name2).unwrap().push(out);
                         Ok(gst::FlowSuccess::Ok)
                     })
                     .build(),
@@ -205,9 +223,12 @@ pub fn run_pipeline(
             return Arc::try_unwrap(run).unwrap().into_inner().unwrap();
         }
         // Forget what was prerolled: only what follows the preparation counts.
-        for v in run.lock().unwrap().pads.values_mut() {
+        let mut guard = run.lock().unwrap();
+        let r = &mut *guard;
+        for v in r.pads.values_mut().chain(r.subtitles.values_mut()) {
             v.clear();
         }
+        drop(guard);
         f(&pipeline);
     }
     // A failing state change (missing file, not our format) still leaves its

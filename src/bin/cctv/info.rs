@@ -14,6 +14,7 @@ pub fn kind_name(kind: StreamKind) -> &'static str {
         StreamKind::Audio => "audio",
         StreamKind::Image => "image",
         StreamKind::Data => "data",
+        StreamKind::Subtitle => "subtitle",
     }
 }
 
@@ -25,6 +26,7 @@ pub fn codec_name(codec: &Codec) -> String {
         Codec::Opus { .. } => "opus".into(),
         Codec::Jpeg => "jpeg".into(),
         Codec::Json { schema } => format!("json ({schema})"),
+        Codec::Text => "text".into(),
     }
 }
 

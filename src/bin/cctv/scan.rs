@@ -118,7 +118,11 @@ pub fn scan(
     match rec.kind {
         Kind::Pavs => scan_demuxer(
             rec,
-            Pavs::new(PavsOptions::default()),
+            // The engine's subtitle cues are not used here (yet).
+            Pavs::new(PavsOptions {
+                subtitles: false,
+                ..PavsOptions::default()
+            }),
             depth,
             &mut on_packet,
         ),

@@ -490,7 +490,9 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         }
         if indexing {
             if let Some(p) = pts {
-                self.index.end.note(p);
+                let stream = self.format.timing_stream(&unit);
+                let duration = self.format.unit_duration(&unit);
+                self.index.end.note_unit(stream, p, duration);
             }
             if key && let (Some(p), Some(s)) = (pts, stream) {
                 self.index.push(KeyEntry {

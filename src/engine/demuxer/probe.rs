@@ -160,7 +160,11 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
                     && let Some((pts, _)) = self.format.predict(&base, &w.unit)
                     && pts <= MAX_RUNNING_TIME
                 {
-                    end.note(pts);
+                    end.note_unit(
+                        self.format.timing_stream(&w.unit),
+                        pts,
+                        self.format.unit_duration(&w.unit),
+                    );
                 }
                 at = w.offset + w.len as u64;
             }

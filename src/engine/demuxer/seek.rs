@@ -157,7 +157,9 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             }
             self.index.frontier = at;
             if let Some(p) = pts {
-                self.index.end.note(p);
+                let stream = self.format.timing_stream(&w.unit);
+                let duration = self.format.unit_duration(&w.unit);
+                self.index.end.note_unit(stream, p, duration);
             }
             if key && let (Some(p), Some(s)) = (pts, stream) {
                 self.index.push(KeyEntry {

@@ -7,9 +7,10 @@ use crate::engine::bytes::Chunk;
 use crate::engine::format::{
     Codec, Format, Packet, Parsed, Part, StreamId, StreamInfo, StreamKind, Tags, UnitData,
 };
+use crate::engine::subtitle;
 use crate::engine::timeline::{GAP_NS, Timeline};
 use crate::formats::pavs::{self, BlockHeader, BlockParse};
-use crate::h264::{BaselineParams, VuiHints, analog_pixel_aspect_ratio};
+use crate::h264::{BaselineParams, Vui, VuiHints, analog_pixel_aspect_ratio};
 use std::sync::Arc;
 
 /// Options of the PAVS format.
@@ -17,8 +18,12 @@ use std::sync::Arc;
 pub struct PavsOptions {
     /// Compact forward gaps in capture time longer than this (ns).
     pub max_gap: Option<u64>,
-    /// Put a VUI (pixel aspect, full range) in the generated SPS.
+    /// Put pixel aspect, full range and BT.601 colours in the generated
+    /// SPS's VUI.
     pub display_hints: bool,
+    /// A subtitle stream per camera (`subtitle_<channel>`) with the capture
+    /// time, one cue per frame.
+    pub subtitles: bool,
 }
 
 impl Default for PavsOptions {
@@ -26,6 +31,7 @@ impl Default for PavsOptions {
         Self {
             max_gap: None,
             display_hints: true,
+            subtitles: true,
         }
     }
 }
@@ -95,11 +101,16 @@ impl Pavs {
     fn parameter_sets_for(&self, width: u16, height: u16) -> Option<Arc<[u8]>> {
         let params = BaselineParams::for_size(width.into(), height.into())?;
         let (par_n, par_d) = analog_pixel_aspect_ratio(width.into(), height.into());
-        let vui = self.options.display_hints.then_some(VuiHints {
-            sample_aspect: (par_n as u16, par_d as u16),
-            full_range: true,
-        });
-        let mut bytes = params.sps(vui);
+        // Always declare that nothing is reordered (decoders output each
+        // picture at once); pixel aspect and colours only with display hints.
+        let vui = Vui {
+            hints: self.options.display_hints.then_some(VuiHints {
+                sample_aspect: (par_n as u16, par_d as u16),
+                full_range: true,
+            }),
+            no_reordering: true,
+        };
+        let mut bytes = params.sps(Some(vui));
         bytes.extend_from_slice(&params.pps());
         Some(Arc::from(bytes))
     }
@@ -172,12 +183,39 @@ impl Format for Pavs {
         Some(video(unit.channel))
     }
 
+    fn timing_stream(&self, unit: &BlockHeader) -> Option<StreamId> {
+        Some(video(unit.channel))
+    }
+
+    fn streams_of(&mut self, unit: &BlockHeader) -> Vec<StreamId> {
+        let mut ids: Vec<StreamId> = self.stream_of(unit).into_iter().collect();
+        if self.options.subtitles {
+            ids.push(subtitle::stream_for(video(unit.channel)));
+        }
+        ids
+    }
+
     fn stream_info(&self, id: StreamId) -> Option<StreamInfo> {
+        let channel_id = u8::try_from(id.number).ok()?;
+        let channel = self.channel(channel_id)?;
+        if id.kind == StreamKind::Subtitle {
+            return Some(subtitle::stream_info(
+                id,
+                format!("subtitle_{channel_id}"),
+                format!(
+                    "{} [{:02}]: capture time (UTC)",
+                    channel.camera_name, channel_id
+                ),
+                Tags {
+                    container_format: Some("VMax PAVS"),
+                    start_unix_us: i64::try_from(channel.first_capture_ns / 1000).ok(),
+                    ..Tags::default()
+                },
+            ));
+        }
         if id.kind != StreamKind::Video {
             return None;
         }
-        let channel_id = u8::try_from(id.number).ok()?;
-        let channel = self.channel(channel_id)?;
         let par = analog_pixel_aspect_ratio(channel.width.into(), channel.height.into());
         Some(StreamInfo {
             id,
@@ -285,6 +323,19 @@ impl Format for Pavs {
             parts.push(Part::Shared(ps));
         }
         parts.push(payload);
+        let wallclock = unit.capture_time_ns();
+        if self.options.subtitles {
+            // The DVR stores UTC; the zone it showed is not in the file.
+            let text = subtitle::capture_time(wallclock, None);
+            let mut cue = subtitle::cue(
+                subtitle::stream_for(video(unit.channel)),
+                pts,
+                Some(wallclock),
+                text,
+            );
+            cue.discont = discont || jumped;
+            out.push(cue);
+        }
         out.push(Packet {
             stream: video(unit.channel),
             pts,
@@ -292,7 +343,7 @@ impl Format for Pavs {
             duration: None,
             key: unit.key,
             discont: discont || jumped,
-            wallclock_ns: Some(unit.capture_time_ns()),
+            wallclock_ns: Some(wallclock),
             parts,
         });
     }
@@ -352,6 +403,50 @@ mod tests {
     const S: u64 = 1_000_000_000;
     const T0: u64 = 1_630_479_601_000_000_000;
 
+    /// Video streams only: these tests are about the pictures.
+    fn video_only() -> PavsOptions {
+        PavsOptions {
+            subtitles: false,
+            ..PavsOptions::default()
+        }
+    }
+
+    #[test]
+    fn one_capture_time_cue_per_frame_by_default() {
+        let (bytes, blocks) = file(12, 2, 5);
+        let size = bytes.len() as u64;
+        let mut demux: Demuxer<Pavs, SharedBytes> =
+            Demuxer::new_pull(Pavs::new(PavsOptions::default()), Some(size));
+        let mut src = MemorySource::new(bytes);
+        let mut streams = Vec::new();
+        let mut last_video = std::collections::HashMap::new();
+        let mut cues = 0;
+        loop {
+            match demux.next(&mut src).unwrap() {
+                Event::StreamsFound(s) => streams.extend(s),
+                Event::Packet(p) if p.stream.kind == StreamKind::Video => {
+                    // Right after its cue, with the cue's times.
+                    let (pts, wall) = last_video.remove(&p.stream.number).unwrap();
+                    assert_eq!((p.pts, p.wallclock_ns), (pts, wall));
+                }
+                Event::Packet(p) => {
+                    assert_eq!(p.stream.kind, StreamKind::Subtitle);
+                    let text = String::from_utf8(p.to_vec()).unwrap();
+                    assert_eq!(text, subtitle::capture_time(p.wallclock_ns.unwrap(), None));
+                    last_video.insert(p.stream.number, (p.pts, p.wallclock_ns));
+                    cues += 1;
+                }
+                Event::Eos => break,
+                _ => {}
+            }
+        }
+        assert_eq!(cues, blocks.len());
+        let names: Vec<_> = streams.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["video_1", "subtitle_1", "video_2", "subtitle_2"]);
+        assert_eq!(streams[1].codec, Codec::Text);
+        assert_eq!(subtitle::capture_time(T0, None), "2021-09-01 07:00:01 UTC");
+    }
+
     /// Blocks of `cams` interleaved cameras at 10 fps, a key frame every
     /// `gop` frames with camera c's GOP shifted by c frames. Returns the
     /// file and each block's (offset, channel, key, payload).
@@ -388,7 +483,7 @@ mod tests {
     fn demuxer_pull(bytes: Vec<u8>) -> (Demuxer<Pavs, SharedBytes>, MemorySource) {
         let size = bytes.len() as u64;
         (
-            Demuxer::new_pull(Pavs::new(PavsOptions::default()), Some(size)),
+            Demuxer::new_pull(Pavs::new(video_only()), Some(size)),
             MemorySource::new(bytes),
         )
     }
@@ -431,8 +526,7 @@ mod tests {
             assert_eq!((o.0, o.2, &o.3), (u32::from(b.1), b.2, &b.3));
         }
         // Push input in odd-sized pieces gives the same packets.
-        let mut push: Demuxer<Pavs, SharedBytes> =
-            Demuxer::new_push(Pavs::new(PavsOptions::default()));
+        let mut push: Demuxer<Pavs, SharedBytes> = Demuxer::new_push(Pavs::new(video_only()));
         let mut none = NoSource::default();
         let mut pushed = Vec::new();
         for piece in bytes.chunks(777) {

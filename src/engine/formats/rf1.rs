@@ -17,6 +17,7 @@
 
 use crate::engine::bytes::{Chunk, SharedBytes};
 use crate::engine::format::{Codec, Packet, Part, StreamId, StreamInfo, StreamKind, Tags};
+use crate::engine::subtitle;
 use crate::formats::rf1::{
     self, Archive, ArchivePosition, PayloadPiece, Rf1Error, START_CODE, Track,
 };
@@ -110,8 +111,15 @@ pub struct Rf1Engine<C = SharedBytes> {
     /// (segment, track) whose problems are in `damage` already.
     reported: Vec<(usize, String)>,
     start_code: Arc<[u8]>,
+    /// Emit a capture-time cue after each access unit of the first track.
+    subtitles: bool,
+    /// The access unit whose cue was returned last, returned next.
+    pending_cue: Option<Packet<C>>,
     _chunk: PhantomData<fn() -> C>,
 }
+
+/// The subtitle stream (capture time of the first track).
+const SUBTITLE: StreamId = StreamId::new(StreamKind::Subtitle, 0);
 
 impl<C: Chunk> Rf1Engine<C> {
     /// Opens `location` (a segment base, a track file or a camera
@@ -143,9 +151,7 @@ impl<C: Chunk> Rf1Engine<C> {
             .collect();
         let duration_ns = cursors
             .iter()
-            .filter_map(|c| {
-                last_position(&archive, &c.name).and_then(|p| archive.time_ns(&c.name, p))
-            })
+            .filter_map(|c| end_of_track(&archive, &c.name))
             .max()
             .unwrap_or(0);
         Self {
@@ -156,6 +162,8 @@ impl<C: Chunk> Rf1Engine<C> {
             damage,
             reported: Vec::new(),
             start_code: Arc::from(&START_CODE[..]),
+            subtitles: false,
+            pending_cue: None,
             _chunk: PhantomData,
         }
     }
@@ -164,10 +172,18 @@ impl<C: Chunk> Rf1Engine<C> {
         &self.archive
     }
 
-    /// Time of the last access unit of any track (ns), like the reference
-    /// `Duration()`: not that time plus a frame duration.
+    /// The end of the last access unit of any track (ns): its time plus
+    /// its duration (the step from the access unit before it), so that a
+    /// player's position never passes the duration.
     pub fn duration_ns(&self) -> u64 {
         self.duration_ns
+    }
+
+    /// Adds a subtitle stream (`subtitle`) with the capture time (UTC) of
+    /// each access unit of the first track, one cue per access unit. Call
+    /// before [`Rf1Engine::streams`].
+    pub fn set_subtitles(&mut self, on: bool) {
+        self.subtitles = on;
     }
 
     /// One stream per track, in the order of their names. H.264 tracks
@@ -186,7 +202,36 @@ impl<C: Chunk> Rf1Engine<C> {
             }
             infos.push(info);
         }
+        if self.subtitles
+            && let Some(first) = infos.first()
+        {
+            let title = format!("{}: capture time (UTC)", first.name);
+            let tags = Tags {
+                container_format: Some(CONTAINER),
+                start_unix_us: first.tags.start_unix_us,
+                ..Tags::default()
+            };
+            infos.push(subtitle::stream_info(
+                SUBTITLE,
+                "subtitle".into(),
+                title,
+                tags,
+            ));
+        }
         infos
+    }
+
+    /// The running time of the subtitle stream: that of the first track.
+    fn with_subtitle(
+        &self,
+        mut times: Vec<(StreamId, Option<u64>)>,
+    ) -> Vec<(StreamId, Option<u64>)> {
+        if self.subtitles
+            && let Some(&(_, t)) = times.first()
+        {
+            times.push((SUBTITLE, t));
+        }
+        times
     }
 
     fn stream_info(&self, cursor: &Cursor) -> Option<StreamInfo> {
@@ -247,16 +292,18 @@ impl<C: Chunk> Rf1Engine<C> {
     /// Where every stream will continue: the running time of its next
     /// access unit (`None` when it has nothing left).
     pub fn next_times(&self) -> Vec<(StreamId, Option<u64>)> {
-        self.cursors
-            .iter()
-            .map(|c| (c.id, self.next_time(c)))
-            .collect()
+        self.with_subtitle(
+            self.cursors
+                .iter()
+                .map(|c| (c.id, self.next_time(c)))
+                .collect(),
+        )
     }
 
     /// The running time of the last packet of every stream since the
     /// start or the last seek.
     pub fn last_times(&self) -> Vec<(StreamId, Option<u64>)> {
-        self.cursors.iter().map(|c| (c.id, c.last_time)).collect()
+        self.with_subtitle(self.cursors.iter().map(|c| (c.id, c.last_time)).collect())
     }
 
     /// The damage found so far; it is handed out once (a seek and a replay
@@ -280,6 +327,9 @@ impl<C: Chunk> Rf1Engine<C> {
     /// with the smallest timestamp, so no stream runs ahead of another.
     /// `None` at the end (or at the stop).
     pub fn next_packet(&mut self) -> Result<Option<Packet<C>>, ReadError> {
+        if let Some(cue) = self.pending_cue.take() {
+            return Ok(Some(cue));
+        }
         loop {
             let mut best: Option<(usize, u64)> = None;
             for (i, c) in self.cursors.iter().enumerate() {
@@ -326,6 +376,17 @@ impl<C: Chunk> Rf1Engine<C> {
                 continue;
             }
             self.cursors[ci].last_time = Some(time);
+            if self.subtitles && ci == 0 {
+                // The cue first, then its access unit.
+                let text = packet
+                    .wallclock_ns
+                    .map(|ns| subtitle::capture_time(ns, None))
+                    .unwrap_or_default();
+                let mut cue = subtitle::cue(SUBTITLE, packet.pts, packet.wallclock_ns, text);
+                cue.discont = packet.discont;
+                self.pending_cue = Some(packet);
+                return Ok(Some(cue));
+            }
             return Ok(Some(packet));
         }
     }
@@ -507,6 +568,7 @@ impl<C: Chunk> Rf1Engine<C> {
     pub fn seek(&mut self, target_ns: u64, stop_ns: Option<u64>, key_unit: bool) -> Option<u64> {
         let mut earliest: Option<u64> = None;
         let past_end = !key_unit && target_ns > self.duration_ns;
+        self.pending_cue = None;
         for c in &mut self.cursors {
             let pos = if past_end {
                 None
@@ -621,6 +683,32 @@ fn first_position(archive: &Archive, name: &str) -> Option<ArchivePosition> {
             let t = s.track(name)?;
             (!t.access_units.is_empty()).then_some(ArchivePosition { segment, au: 0 })
         })
+}
+
+/// The end of a track: its last access unit's time plus the step from the
+/// one before it (0 for a single access unit).
+fn end_of_track(archive: &Archive, name: &str) -> Option<u64> {
+    let last = last_position(archive, name)?;
+    let end = archive.time_ns(name, last)?;
+    let before = if last.au > 0 {
+        Some(ArchivePosition {
+            segment: last.segment,
+            au: last.au - 1,
+        })
+    } else {
+        archive.segments[..last.segment]
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(segment, s)| {
+                let au = s.track(name)?.access_units.len().checked_sub(1)?;
+                Some(ArchivePosition { segment, au })
+            })
+    };
+    let step = before
+        .and_then(|p| archive.time_ns(name, p))
+        .map_or(0, |t| end.saturating_sub(t));
+    Some(end.saturating_add(step))
 }
 
 fn last_position(archive: &Archive, name: &str) -> Option<ArchivePosition> {
@@ -749,10 +837,11 @@ mod tests {
         let dir = Dir::new("timeline");
         write(&dir.0, "video", 0, 2, 10, 5);
         let mut engine = Rf1Engine::open(&dir.0, &[]).unwrap();
-        assert_eq!(
-            engine.duration_ns(),
-            1_000_000_000 + rf1::ticks_to_ns(rf1::ns_to_ticks(900_000_000))
-        );
+        // The last access unit (1 s + 0.9 s) plus its step from the one
+        // before it (0.8 s): the end of the last frame.
+        let last = 1_000_000_000 + rf1::ticks_to_ns(rf1::ns_to_ticks(900_000_000));
+        let before = 1_000_000_000 + rf1::ticks_to_ns(rf1::ns_to_ticks(800_000_000));
+        assert_eq!(engine.duration_ns(), last + (last - before));
         let packets = all(&mut engine);
         assert_eq!(packets.len(), 20);
         for (i, p) in packets.iter().enumerate() {
@@ -866,9 +955,10 @@ mod tests {
         let pts: Vec<_> = all(&mut engine).iter().map(|p| p.pts.unwrap()).collect();
         assert_eq!(pts, (10..17).map(key).collect::<Vec<_>>());
         // Past the end: nothing, unless snapping to a key unit (the last GOP).
-        assert_eq!(engine.seek(key(19) + 1, None, false), None);
+        let end = engine.duration_ns();
+        assert_eq!(engine.seek(end + 1, None, false), None);
         assert!(all(&mut engine).is_empty());
-        assert_eq!(engine.seek(key(19) + 1, None, true), Some(key(15)));
+        assert_eq!(engine.seek(end + 1, None, true), Some(key(15)));
         assert_eq!(all(&mut engine).len(), 5);
         // Before the first key frame of a track: its first access unit.
         assert_eq!(engine.seek(0, None, true), Some(0));

@@ -6,8 +6,11 @@
 //! Streams: video of camera N ([`StreamKind::Video`] N, `video_N`), audio
 //! whose chunk id starts with digit N ([`StreamKind::Audio`] N, `audio_N`),
 //! the per-frame telemetry of camera N ([`StreamKind::Data`] N, `meta_N`,
-//! one compact JSON object per video chunk) and JPEG snapshots
-//! ([`StreamKind::Image`] 0, `image_0`, sparse).
+//! one compact JSON object per video chunk, only with
+//! [`SaysOptions::telemetry`]), JPEG snapshots ([`StreamKind::Image`] 0,
+//! `image_0`, sparse) and, with [`SaysOptions::subtitles`], the on-screen
+//! text of camera N ([`StreamKind::Subtitle`] N, `subtitle_N`: capture time
+//! in the recorder's time zone, speed and GPS position, one cue per frame).
 //!
 //! Time: running time = chunk timestamp − base, where base is the smallest
 //! chunk timestamp seen during discovery, so every stream keeps the exact
@@ -22,6 +25,7 @@ use crate::engine::demuxer::MAX_RUNNING_TIME;
 use crate::engine::format::{
     Codec, Format, Packet, Parsed, StreamId, StreamInfo, StreamKind, Tags, UnitData,
 };
+use crate::engine::subtitle;
 use crate::formats::says::{
     self, ChunkContext, ChunkKind, ChunkParse, FileHeader, MetaEntry, MetaValue, Telemetry,
 };
@@ -31,6 +35,26 @@ use std::ops::Range;
 /// Chunk timestamps in this range (µs) are taken for Unix time.
 const UNIX_US_MIN: u64 = 946_684_800_000_000; // 2000-01-01
 const UNIX_US_MAX: u64 = 4_102_444_800_000_000; // 2100-01-01
+
+/// Which streams besides video, audio and snapshots a SAYS input yields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SaysOptions {
+    /// Per-frame telemetry as JSON (`meta_N`), for applications.
+    pub telemetry: bool,
+    /// Subtitle cues per camera (`subtitle_N`), for players and muxers.
+    pub subtitles: bool,
+}
+
+impl Default for SaysOptions {
+    /// What a player wants: subtitles, no telemetry JSON (no player
+    /// decodes it).
+    fn default() -> Self {
+        Self {
+            telemetry: false,
+            subtitles: true,
+        }
+    }
+}
 
 /// The schema name of the telemetry JSON.
 pub const TELEMETRY_SCHEMA: &str = "says-telemetry";
@@ -50,6 +74,7 @@ struct Fix {
 struct FrameMeta {
     json: String,
     unix_ms: Option<i64>,
+    speed_kmh: Option<f64>,
     fix: Option<Fix>,
     /// The list stopped early (unknown type, bad length).
     incomplete: bool,
@@ -151,6 +176,7 @@ struct Notes {
 }
 
 pub struct Says {
+    options: SaysOptions,
     header: Option<FileHeader>,
     ctx: ChunkContext,
     timeline: SaysTimeline,
@@ -171,8 +197,18 @@ impl Default for Says {
 }
 
 impl Says {
+    /// Every stream as data: telemetry JSON, no subtitles (tools and tests
+    /// that read the telemetry).
     pub fn new() -> Self {
+        Self::with_options(SaysOptions {
+            telemetry: true,
+            subtitles: false,
+        })
+    }
+
+    pub fn with_options(options: SaysOptions) -> Self {
         Self {
+            options,
             header: None,
             ctx: ChunkContext::default(),
             timeline: SaysTimeline::default(),
@@ -231,6 +267,32 @@ impl Says {
         Some(says::metadata_to_json(&entries))
     }
 
+    /// The recorder's time zone (minutes east of UTC), when plausible.
+    fn utc_offset_min(&self) -> Option<i32> {
+        self.header_get("timeZone")
+            .and_then(MetaValue::as_i64)
+            .filter(|m| m.abs() <= 16 * 60)
+            .and_then(|m| i32::try_from(m).ok())
+    }
+
+    /// The on-screen text of a video frame: capture time, speed, position.
+    fn cue_text(&self, wallclock_ns: Option<u64>, meta: Option<&FrameMeta>) -> String {
+        let mut items = Vec::new();
+        if let Some(ns) = wallclock_ns {
+            items.push(subtitle::capture_time(ns, self.utc_offset_min()));
+        }
+        if let Some(speed) = meta.and_then(|m| m.speed_kmh).and_then(subtitle::speed) {
+            items.push(speed);
+        }
+        if let Some(pos) = meta
+            .and_then(|m| m.fix)
+            .and_then(|f| subtitle::position(f.lat, f.lon))
+        {
+            items.push(pos);
+        }
+        items.join("  ")
+    }
+
     /// Tags every stream carries.
     fn common_tags(&self) -> Tags {
         let start_ms = self.header_get("startTime").and_then(MetaValue::as_i64);
@@ -240,11 +302,7 @@ impl Says {
             device_model: self.header_str("model").map(str::to_string),
             start_unix_us: start_ms.and_then(|ms| ms.checked_mul(1000)),
             // Recording start in the recorder's time zone (minutes).
-            start_utc_offset_min: self
-                .header_get("timeZone")
-                .and_then(MetaValue::as_i64)
-                .filter(|m| m.abs() <= 16 * 60)
-                .and_then(|m| i32::try_from(m).ok()),
+            start_utc_offset_min: self.utc_offset_min(),
             encoder: self
                 .header_str("appVersion")
                 .map(|v| format!("Rosco firmware {v}")),
@@ -315,6 +373,7 @@ fn frame_meta(entries_bytes: &[u8]) -> FrameMeta {
     FrameMeta {
         json: says::metadata_to_json(&list.entries),
         unix_ms: telemetry.unix_ms,
+        speed_kmh: telemetry.speed,
         fix,
         incomplete: list.issue.is_some(),
     }
@@ -371,7 +430,7 @@ impl Format for Says {
         let header = says::parse_file_header(data).map_err(|e| e.to_string())?;
         if let Some(issue) = &header.metadata.issue {
             self.header_notes
-                .push(format!("header metadata incomplete: {issue:?}"));
+                .push(format!("header metadata incomplete: {issue}"));
         }
         for unknown in &header.metadata.unknown {
             self.header_notes.push(format!(
@@ -451,6 +510,14 @@ impl Format for Says {
         unit.timestamp_us.is_none()
     }
 
+    fn timing_stream(&self, unit: &SaysUnit) -> Option<StreamId> {
+        Some(unit.stream())
+    }
+
+    fn unit_duration(&self, unit: &SaysUnit) -> Option<u64> {
+        unit.duration_ns
+    }
+
     fn stream_of(&mut self, unit: &SaysUnit) -> Option<StreamId> {
         let id = unit.stream();
         let notes = self.notes_mut(id);
@@ -468,7 +535,12 @@ impl Format for Says {
 
     fn streams_of(&mut self, unit: &SaysUnit) -> Vec<StreamId> {
         let mut ids: Vec<StreamId> = self.stream_of(unit).into_iter().collect();
-        if unit.meta.is_some() {
+        if self.options.subtitles && unit.kind.is_video() {
+            let id = subtitle::stream_for(unit.stream());
+            self.notes_mut(id);
+            ids.push(id);
+        }
+        if self.options.telemetry && unit.meta.is_some() {
             let id = unit.meta_stream();
             self.notes_mut(id);
             ids.push(id);
@@ -559,6 +631,19 @@ impl Format for Says {
                 info.sparse = true;
                 info.name = format!("image_{}", id.number);
             }
+            StreamKind::Subtitle => {
+                let camera = self
+                    .header_nested(&format!("camera{}", id.number), "name")
+                    .and_then(MetaValue::as_str)
+                    .and_then(tag_text)
+                    .map_or_else(|| format!("camera {}", id.number), |n| n.to_string());
+                return Some(subtitle::stream_info(
+                    id,
+                    format!("subtitle_{}", id.number),
+                    format!("{camera}: capture time, speed, GPS"),
+                    tags,
+                ));
+            }
         }
         info.tags = tags;
         Some(info)
@@ -637,6 +722,17 @@ impl Format for Says {
             Some(ts) => unit.unix_ns(ts),
             None => self.timeline.last_chunk_unix_ns,
         };
+        if self.options.subtitles && unit.kind.is_video() {
+            let sub = subtitle::stream_for(id);
+            let mut cue = subtitle::cue(
+                sub,
+                pts,
+                wallclock_ns,
+                self.cue_text(wallclock_ns, unit.meta.as_deref()),
+            );
+            cue.discont = self.take_discont(sub);
+            out.push(cue);
+        }
         out.push(Packet {
             stream: id,
             pts,
@@ -647,10 +743,11 @@ impl Format for Says {
             wallclock_ns,
             parts: vec![payload],
         });
-        if let Some(meta) = unit.meta {
-            if meta.incomplete {
-                self.incomplete_meta += 1;
-            }
+
+        if unit.meta.as_ref().is_some_and(|m| m.incomplete) {
+            self.incomplete_meta += 1;
+        }
+        if let Some(meta) = unit.meta.filter(|_| self.options.telemetry) {
             let meta_id = StreamId::new(StreamKind::Data, u32::from(unit.camera));
             out.push(Packet {
                 stream: meta_id,

@@ -144,6 +144,19 @@ pub struct MetaIssue {
     pub kind: MetaIssueKind,
 }
 
+impl std::fmt::Display for MetaIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            MetaIssueKind::UnknownType(t) => write!(f, "unknown entry type 0x{t:02x}")?,
+            MetaIssueKind::Truncated => f.write_str("an entry runs past the end of its list")?,
+            MetaIssueKind::BadNestedLength(n) => write!(f, "a nested list claims {n} bytes")?,
+            MetaIssueKind::TooDeep => f.write_str("lists nested too deeply")?,
+            MetaIssueKind::TooManyEntries => f.write_str("too many entries")?,
+        }
+        write!(f, " at byte {}", self.offset)
+    }
+}
+
 /// A parsed list: everything understood up to `issue` (if any).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MetaList {

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: MIT
+//! On-screen text for recordings: the capture date-time (and, for dashcams,
+//! speed and position) as one subtitle cue per video frame, the way the
+//! vendors' players show it over the picture. Every front end gets the same
+//! cues: they are packets of a [`StreamKind::Subtitle`] stream with
+//! [`Codec::Text`], timed like the frame they belong to.
+
+use super::format::{Codec, Packet, Part, StreamId, StreamInfo, StreamKind, Tags};
+
+/// The subtitle stream that goes with video stream `video` (same number).
+pub const fn stream_for(video: StreamId) -> StreamId {
+    StreamId::new(StreamKind::Subtitle, video.number)
+}
+
+/// Description of a subtitle stream: `name` is its pad name, `title` says
+/// what it shows (e.g. "Capture time, camera 9").
+pub fn stream_info(id: StreamId, name: String, title: String, mut tags: Tags) -> StreamInfo {
+    tags.title = Some(title);
+    tags.video_codec = None;
+    tags.audio_codec = None;
+    tags.subtitle_codec = Some("UTF-8 text");
+    StreamInfo {
+        id,
+        name,
+        codec: Codec::Text,
+        width: None,
+        height: None,
+        pixel_aspect: None,
+        framerate: None,
+        sparse: false,
+        codec_config: None,
+        tags,
+    }
+}
+
+/// A cue packet: `text` shown from `pts` until the next cue (no duration:
+/// front ends give it the time to the next one). Formats put a frame's cue
+/// (and its stream) before the frame's own packet (and stream): a player's
+/// overlay then has the text before the picture, up to the last frame.
+pub fn cue<C>(
+    stream: StreamId,
+    pts: Option<u64>,
+    wallclock_ns: Option<u64>,
+    text: String,
+) -> Packet<C> {
+    Packet {
+        stream,
+        pts,
+        dts: pts,
+        duration: None,
+        key: true,
+        discont: false,
+        wallclock_ns,
+        parts: vec![Part::Owned(text.into_bytes())],
+    }
+}
+
+/// Days since 1970-01-01 as a proleptic Gregorian (year, month, day).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// The capture time as people read it on a recorder's screen, to the
+/// second: `2021-09-01 07:00:01 UTC`, or in the recorder's time zone when
+/// the file gives one (`offset_min` east of UTC): `2021-04-16 10:03:27 -04:00`.
+pub fn capture_time(unix_ns: u64, offset_min: Option<i32>) -> String {
+    let offset_min = offset_min.filter(|m| m.abs() <= 16 * 60);
+    let secs = i64::try_from(unix_ns / 1_000_000_000).unwrap_or(i64::MAX / 2)
+        + i64::from(offset_min.unwrap_or(0)) * 60;
+    let (date, time) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, mo, d) = civil_from_days(date);
+    let (h, mi, s) = (time / 3600, time % 3600 / 60, time % 60);
+    let zone = match offset_min {
+        None => "UTC".to_string(),
+        Some(m) => {
+            let sign = if m < 0 { '-' } else { '+' };
+            format!("{sign}{:02}:{:02}", m.abs() / 60, m.abs() % 60)
+        }
+    };
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} {zone}")
+}
+
+/// Speed in km/h as shown on a dashcam overlay: `42 km/h`.
+pub fn speed(kmh: f64) -> Option<String> {
+    (kmh.is_finite() && kmh >= 0.0).then(|| format!("{kmh:.0} km/h"))
+}
+
+/// A position as shown on a dashcam overlay: `GPS 40.71280 N 74.00600 W`.
+pub fn position(lat: f64, lon: f64) -> Option<String> {
+    let ok = lat.is_finite() && lon.is_finite() && lat.abs() <= 90.0 && lon.abs() <= 180.0;
+    ok.then(|| {
+        let ns = if lat < 0.0 { 'S' } else { 'N' };
+        let ew = if lon < 0.0 { 'W' } else { 'E' };
+        format!("GPS {:.5} {ns} {:.5} {ew}", lat.abs(), lon.abs())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capture_times() {
+        // video1.psf's first block.
+        assert_eq!(
+            capture_time(1_630_479_601_454_448_000, None),
+            "2021-09-01 07:00:01 UTC"
+        );
+        // SAYS with_jpeg: startTime 1618581807000 ms, timeZone -240.
+        assert_eq!(
+            capture_time(1_618_581_807_000_000_000, Some(-240)),
+            "2021-04-16 10:03:27 -04:00"
+        );
+        assert_eq!(capture_time(0, Some(330)), "1970-01-01 05:30:00 +05:30");
+        assert_eq!(
+            capture_time(951_782_400_000_000_000, None),
+            "2000-02-29 00:00:00 UTC"
+        );
+        // An implausible zone is ignored.
+        assert_eq!(capture_time(0, Some(5000)), "1970-01-01 00:00:00 UTC");
+    }
+
+    #[test]
+    fn speed_and_position() {
+        assert_eq!(speed(41.6).as_deref(), Some("42 km/h"));
+        assert_eq!(speed(f64::NAN), None);
+        assert_eq!(
+            position(40.7128, -74.006).as_deref(),
+            Some("GPS 40.71280 N 74.00600 W")
+        );
+        assert_eq!(position(91.0, 0.0), None);
+    }
+}

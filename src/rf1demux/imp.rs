@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: MIT
+//! Element glue for `rf1demux`: a bin around `rf1src` that finds the
+//! recording through the upstream URI query.
+
+use crate::rf1src::Rf1Src;
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use std::sync::LazyLock;
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "rf1demux",
+        gst::DebugColorFlags::empty(),
+        Some("Cyclops rf1 index demuxer"),
+    )
+});
+
+pub struct Rf1Demux {
+    sinkpad: gst::Pad,
+    src: Rf1Src,
+}
+
+impl Rf1Demux {
+    /// The file upstream reads, from the URI query.
+    fn upstream_location(&self) -> Result<std::path::PathBuf, gst::ErrorMessage> {
+        let mut query = gst::query::Uri::new();
+        let uri = self
+            .sinkpad
+            .peer_query(&mut query)
+            .then(|| query.uri().map(|u| u.to_string()))
+            .flatten()
+            .ok_or_else(|| {
+                gst::error_msg!(
+                    gst::ResourceError::NotFound,
+                    ("Cannot play this rf1 index: upstream does not say which file it is \
+                         reading, and an rf1 recording needs the files beside it (open it by \
+                         file name, or use rf1src location=…)")
+                )
+            })?;
+        glib::filename_from_uri(&uri)
+            .map(|(path, _)| path)
+            .map_err(|_| {
+                gst::error_msg!(
+                    gst::ResourceError::NotFound,
+                    (
+                        "Cannot play the rf1 index {}: it is not a local file, and an rf1 \
+                         recording needs the files beside it",
+                        uri
+                    )
+                )
+            })
+    }
+
+    fn expose(&self, pad: &gst::Pad) {
+        let obj = self.obj();
+        let Some(templ) = obj.pad_template("src_%s") else {
+            return;
+        };
+        let ghost = gst::GhostPad::builder_from_template_with_target(&templ, pad)
+            .map(|b| b.name(pad.name()).build());
+        let Ok(ghost) = ghost else {
+            gst::warning!(CAT, imp = self, "Cannot expose pad {}", pad.name());
+            return;
+        };
+        let _ = ghost.set_active(true);
+        if obj.add_pad(&ghost).is_err() {
+            gst::warning!(CAT, imp = self, "Cannot add pad {}", pad.name());
+        }
+    }
+
+    fn unexpose(&self, pad: &gst::Pad) {
+        let obj = self.obj();
+        if let Some(ghost) = obj.static_pad(pad.name().as_str()) {
+            let _ = ghost.set_active(false);
+            let _ = obj.remove_pad(&ghost);
+        }
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for Rf1Demux {
+    const NAME: &'static str = "GstRf1Demux";
+    type Type = super::Rf1Demux;
+    type ParentType = gst::Bin;
+
+    fn with_class(klass: &Self::Class) -> Self {
+        let templ = klass.pad_template("sink").expect("sink template");
+        // Nothing is read from upstream: the index is opened by name with
+        // its companions. Pull mode when upstream offers it (no reading at
+        // all), else whatever is pushed ends at once.
+        let sinkpad = gst::Pad::builder_from_template(&templ)
+            .activate_function(|pad, _parent| {
+                let pull = pad
+                    .peer_query(&mut gst::query::Scheduling::new())
+                    .then_some(())
+                    .is_some();
+                if pull && pad.activate_mode(gst::PadMode::Pull, true).is_ok() {
+                    return Ok(());
+                }
+                pad.activate_mode(gst::PadMode::Push, true)
+                    .map_err(|_| gst::loggable_error!(CAT, "Cannot activate the sink pad"))
+            })
+            .activatemode_function(|_, _, _, _| Ok(()))
+            .chain_function(|_, _, _| Err(gst::FlowError::Eos))
+            .event_function(|_, _, _| true)
+            .build();
+        let src = glib::Object::builder::<Rf1Src>()
+            .property("name", "rf1src")
+            .build();
+        Self { sinkpad, src }
+    }
+}
+
+impl ObjectImpl for Rf1Demux {
+    fn constructed(&self) {
+        self.parent_constructed();
+        let obj = self.obj();
+        obj.add_pad(&self.sinkpad).expect("add sink pad");
+        obj.add(&self.src).expect("add rf1src");
+        let weak = obj.downgrade();
+        self.src.connect_pad_added(move |_, pad| {
+            if let Some(obj) = weak.upgrade() {
+                obj.imp().expose(pad);
+            }
+        });
+        let weak = obj.downgrade();
+        self.src.connect_pad_removed(move |_, pad| {
+            if let Some(obj) = weak.upgrade() {
+                obj.imp().unexpose(pad);
+            }
+        });
+        let weak = obj.downgrade();
+        self.src.connect_no_more_pads(move |_| {
+            if let Some(obj) = weak.upgrade() {
+                obj.no_more_pads();
+            }
+        });
+    }
+}
+
+impl GstObjectImpl for Rf1Demux {}
+
+impl ElementImpl for Rf1Demux {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Cyclops rf1 index demuxer",
+                "Codec/Demuxer",
+                "Plays the Cyclops NVR recording an rf1 index file (.rf1i) belongs to: finds \
+                 the file through the upstream URI query and plays its whole segment (every \
+                 track, H.264/H.265 and capture-time subtitles) with rf1src",
+                "gst-cctv developers",
+            )
+        });
+        Some(&*METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            vec![
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &gst::Caps::new_empty_simple(super::SINK_CAPS_NAME),
+                )
+                .unwrap(),
+                gst::PadTemplate::new(
+                    "src_%s",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Sometimes,
+                    &gst::Caps::new_any(),
+                )
+                .unwrap(),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+
+    fn change_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        if transition == gst::StateChange::ReadyToPaused {
+            match self.upstream_location() {
+                Ok(path) => {
+                    gst::debug!(CAT, imp = self, "Playing {}", path.display());
+                    self.src
+                        .set_property("location", path.to_string_lossy().to_string());
+                }
+                Err(msg) => {
+                    self.post_error_message(msg);
+                    return Err(gst::StateChangeError);
+                }
+            }
+        }
+        self.parent_change_state(transition)
+    }
+}
+
+impl BinImpl for Rf1Demux {}

