@@ -422,6 +422,13 @@ impl<F: Format> DemuxAdapter<F> {
     /// something that must be done outside the lock.
     fn collect(&self, until_need_data: bool) -> (Vec<Work>, Result<(), EngineError>) {
         let mut work = Vec::new();
+        // Subtitle cues for a pad nobody linked are not made into buffers
+        // (one per frame: measurable); a pad linked later gets the next cue.
+        let unlinked_subtitles: Vec<StreamId> = lock(&self.streams)
+            .unlinked()
+            .into_iter()
+            .filter(|id| id.kind == crate::engine::StreamKind::Subtitle)
+            .collect();
         let mut guard = lock(&self.running);
         let Some(running) = guard.as_mut() else {
             return (work, Err(EngineError::Source(SourceError::Flushing)));
@@ -433,6 +440,9 @@ impl<F: Format> DemuxAdapter<F> {
             match running.next() {
                 Ok(Event::Packet(packet)) => {
                     let stream = packet.stream;
+                    if unlinked_subtitles.contains(&stream) {
+                        continue;
+                    }
                     let avc = running.avc.contains(&stream);
                     if let Some(buffer) = running.maker.buffer(packet, avc) {
                         work.push(Work::Push(stream, buffer));

@@ -103,6 +103,15 @@ impl<K: Key> OutputStreams<K> {
         self.streams.iter().any(|s| s.key == key)
     }
 
+    /// The streams whose pad is linked to nothing.
+    pub fn unlinked(&self) -> Vec<K> {
+        self.streams
+            .iter()
+            .filter(|s| !s.pad.is_linked())
+            .map(|s| s.key)
+            .collect()
+    }
+
     pub fn pads(&self) -> Vec<gst::Pad> {
         self.streams.iter().map(|s| s.pad.clone()).collect()
     }
