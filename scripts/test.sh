@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo build --examples
+cargo build --lib --bins --examples
 # The VLC module through meson (option vlc), as an install would build it;
 # tests/vlc.rs builds its own copy with scripts/build-vlc.sh.
 target="${CARGO_TARGET_DIR:-target}"

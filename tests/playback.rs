@@ -139,10 +139,16 @@ fn playbin_shows_camera_0_of_an_nvr_with_snapshots() {
     }
 }
 
-/// The directory of the built plugin (the cdylib beside the test binary).
+/// The directory of the built plugin: `cargo test` puts the cdylib beside
+/// the test binary (target/<profile>/deps); `cargo build` one level up.
 fn plugin_dir() -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    let deps = exe.parent().unwrap().to_path_buf();
+    let dir = if deps.join("libgstcctv.so").exists() {
+        deps
+    } else {
+        deps.parent().unwrap().to_path_buf()
+    };
     assert!(
         dir.join("libgstcctv.so").exists(),
         "no libgstcctv.so in {}",
