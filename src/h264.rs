@@ -145,16 +145,7 @@ pub fn avc_decoder_config(annexb: &[u8]) -> Option<Vec<u8>> {
 /// stream. Bytes before the first start code are ignored; trailing zero bytes
 /// of a NAL unit belong to the next start code and are not returned.
 pub fn annexb_nal_units(data: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut next = next_start_code(data, 0);
-    std::iter::from_fn(move || {
-        let (_, nal_start) = next?;
-        next = next_start_code(data, nal_start);
-        let mut end = next.map_or(data.len(), |(sc, _)| sc);
-        while end > nal_start && data[end - 1] == 0 {
-            end -= 1;
-        }
-        Some(&data[nal_start..end])
-    })
+    annexb_nal_ranges(data).map(move |r| &data[r])
 }
 
 /// Whether `data` begins with an Annex-B start code (3 or 4 bytes).

@@ -2,6 +2,7 @@
 //! Machinery shared by the elements of this plugin.
 
 pub mod demux;
+pub mod inner;
 pub mod present;
 pub mod seek;
 pub mod streams;

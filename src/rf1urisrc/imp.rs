@@ -83,24 +83,12 @@ impl ObjectImpl for Rf1UriSrc {
         self.parent_constructed();
         let obj = self.obj();
         obj.add(&self.src).expect("add rf1src");
-        let weak = obj.downgrade();
-        self.src.connect_pad_added(move |_, pad| {
-            if let Some(obj) = weak.upgrade() {
-                obj.imp().expose(pad);
-            }
-        });
-        let weak = obj.downgrade();
-        self.src.connect_pad_removed(move |_, pad| {
-            if let Some(obj) = weak.upgrade() {
-                obj.imp().unexpose(pad);
-            }
-        });
-        let weak = obj.downgrade();
-        self.src.connect_no_more_pads(move |_| {
-            if let Some(obj) = weak.upgrade() {
-                obj.no_more_pads();
-            }
-        });
+        crate::common::inner::follow_pads(
+            &*obj,
+            self.src.upcast_ref(),
+            |obj, pad| obj.imp().expose(pad),
+            |obj, pad| obj.imp().unexpose(pad),
+        );
     }
 }
 
