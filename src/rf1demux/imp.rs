@@ -2,6 +2,7 @@
 //! Element glue for `rf1demux`: a bin around `rf1src` that finds the
 //! recording through the upstream URI query.
 
+use crate::common::inner;
 use crate::rf1src::Rf1Src;
 use gst::glib;
 use gst::prelude::*;
@@ -53,27 +54,10 @@ impl Rf1Demux {
     }
 
     fn expose(&self, pad: &gst::Pad) {
-        let obj = self.obj();
-        let Some(templ) = obj.pad_template("src_%s") else {
-            return;
-        };
-        let ghost = gst::GhostPad::builder_from_template_with_target(&templ, pad)
-            .map(|b| b.name(pad.name()).build());
-        let Ok(ghost) = ghost else {
-            gst::warning!(CAT, imp = self, "Cannot expose pad {}", pad.name());
-            return;
-        };
-        let _ = ghost.set_active(true);
-        if obj.add_pad(&ghost).is_err() {
-            gst::warning!(CAT, imp = self, "Cannot add pad {}", pad.name());
-        }
-    }
-
-    fn unexpose(&self, pad: &gst::Pad) {
-        let obj = self.obj();
-        if let Some(ghost) = obj.static_pad(pad.name().as_str()) {
-            let _ = ghost.set_active(false);
-            let _ = obj.remove_pad(&ghost);
+        let name = pad.name();
+        let owner = self.obj();
+        if let Err(why) = inner::add_ghost(owner.upcast_ref(), "src_%s", pad, &name) {
+            gst::warning!(CAT, imp = self, "{}", why);
         }
     }
 }
@@ -118,12 +102,9 @@ impl ObjectImpl for Rf1Demux {
         let obj = self.obj();
         obj.add_pad(&self.sinkpad).expect("add sink pad");
         obj.add(&self.src).expect("add rf1src");
-        crate::common::inner::follow_pads(
-            &*obj,
-            self.src.upcast_ref(),
-            |obj, pad| obj.imp().expose(pad),
-            |obj, pad| obj.imp().unexpose(pad),
-        );
+        inner::follow_pads(&*obj, self.src.upcast_ref(), |obj, pad| {
+            obj.imp().expose(pad)
+        });
     }
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 //! Element glue for `rf1urisrc`: rf1src plus a queue per pad, as a bin.
 
+use crate::common::inner;
 use crate::rf1src::Rf1Src;
 use gst::glib;
 use gst::prelude::*;
@@ -24,7 +25,11 @@ impl Rf1UriSrc {
     /// pad's name.
     fn expose(&self, pad: &gst::Pad) {
         let obj = self.obj();
-        let Ok(queue) = gst::ElementFactory::make("queue").build() else {
+        let name = pad.name();
+        let Ok(queue) = gst::ElementFactory::make("queue")
+            .name(inner::helper_name(&name))
+            .build()
+        else {
             gst::warning!(CAT, imp = self, "No queue element");
             return;
         };
@@ -32,33 +37,15 @@ impl Rf1UriSrc {
             return;
         }
         let _ = queue.sync_state_with_parent();
-        let (Some(sink), Some(out), Some(templ)) = (
-            queue.static_pad("sink"),
-            queue.static_pad("src"),
-            obj.pad_template("%s"),
-        ) else {
+        let (Some(sink), Some(out)) = (queue.static_pad("sink"), queue.static_pad("src")) else {
             return;
         };
         if pad.link(&sink).is_err() {
-            gst::warning!(CAT, imp = self, "Cannot link pad {}", pad.name());
+            gst::warning!(CAT, imp = self, "Cannot link pad {}", name);
             return;
         }
-        let Ok(ghost) = gst::GhostPad::builder_from_template_with_target(&templ, &out)
-            .map(|b| b.name(pad.name()).build())
-        else {
-            return;
-        };
-        let _ = ghost.set_active(true);
-        if obj.add_pad(&ghost).is_err() {
-            gst::warning!(CAT, imp = self, "Cannot add pad {}", pad.name());
-        }
-    }
-
-    fn unexpose(&self, pad: &gst::Pad) {
-        let obj = self.obj();
-        if let Some(ghost) = obj.static_pad(pad.name().as_str()) {
-            let _ = ghost.set_active(false);
-            let _ = obj.remove_pad(&ghost);
+        if let Err(why) = inner::add_ghost(obj.upcast_ref(), "%s", &out, &name) {
+            gst::warning!(CAT, imp = self, "{}", why);
         }
     }
 }
@@ -83,12 +70,9 @@ impl ObjectImpl for Rf1UriSrc {
         self.parent_constructed();
         let obj = self.obj();
         obj.add(&self.src).expect("add rf1src");
-        crate::common::inner::follow_pads(
-            &*obj,
-            self.src.upcast_ref(),
-            |obj, pad| obj.imp().expose(pad),
-            |obj, pad| obj.imp().unexpose(pad),
-        );
+        inner::follow_pads(&*obj, self.src.upcast_ref(), |obj, pad| {
+            obj.imp().expose(pad)
+        });
     }
 }
 
