@@ -90,6 +90,27 @@ pub fn capture_time(unix_ns: u64, offset_min: Option<i32>) -> String {
 }
 
 /// Speed in km/h as shown on a dashcam overlay: `42 km/h`.
+/// The on-screen text of one frame: capture time (in the recorder's zone
+/// when known), then speed and position where the recording has them.
+pub fn frame_text(
+    wallclock_ns: Option<u64>,
+    utc_offset_min: Option<i32>,
+    speed_kmh: Option<f64>,
+    fix: Option<(f64, f64)>,
+) -> String {
+    let mut items = Vec::new();
+    if let Some(ns) = wallclock_ns {
+        items.push(capture_time(ns, utc_offset_min));
+    }
+    if let Some(text) = speed_kmh.and_then(speed) {
+        items.push(text);
+    }
+    if let Some(text) = fix.and_then(|(lat, lon)| position(lat, lon)) {
+        items.push(text);
+    }
+    items.join("  ")
+}
+
 pub fn speed(kmh: f64) -> Option<String> {
     (kmh.is_finite() && kmh >= 0.0).then(|| format!("{kmh:.0} km/h"))
 }

@@ -8,7 +8,7 @@ use crate::inputs::{self, Kind, Recording};
 use crate::progress::{Job, Progress};
 use crate::scan::{self, Depth, Scan};
 use crate::telemetry::{Sample, parse_sample};
-use crate::times::{display, human_duration, parse_wall};
+use crate::times::{human_duration, parse_wall};
 use crate::{ConvertArgs, Gaps, OutFormat, mp4time};
 use anyhow::{Context, Result, anyhow, bail};
 use gst::prelude::*;
@@ -403,16 +403,13 @@ fn convert_one(
 /// known) and, for dashcams, speed and position. The one place that makes
 /// cue text: to switch to the engine's subtitle stream once it exists.
 fn cue_text(wall_ns: u64, utc_offset_min: Option<i32>, telemetry: Option<&Sample>) -> String {
-    let mut text = display(wall_ns, utc_offset_min);
-    if let Some(t) = telemetry {
-        if let Some(s) = t.speed_kmh {
-            text.push_str(&format!("  {s:.0} km/h"));
-        }
-        if let Some((lat, lon)) = t.fix {
-            text.push_str(&format!("  {lat:.5}, {lon:.5}"));
-        }
-    }
-    text
+    // The engine's text, as the elements show it.
+    gstcctv::engine::subtitle::frame_text(
+        Some(wall_ns),
+        utc_offset_min,
+        telemetry.and_then(|t| t.speed_kmh),
+        telemetry.and_then(|t| t.fix),
+    )
 }
 
 /// Running-time compaction of gaps, shared by all streams of one input:

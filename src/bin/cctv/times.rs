@@ -15,19 +15,6 @@ pub fn utc(unix_ns: u64) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, nanos).unwrap_or_default()
 }
 
-/// The capture time as shown in subtitles: local to the recorder when its
-/// offset is known, else UTC.
-pub fn display(unix_ns: u64, utc_offset_min: Option<i32>) -> String {
-    let t = utc(unix_ns);
-    match utc_offset_min.and_then(|m| FixedOffset::east_opt(m * 60)) {
-        Some(zone) => t
-            .with_timezone(&zone)
-            .format("%Y-%m-%d %H:%M:%S %:z")
-            .to_string(),
-        None => t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-    }
-}
-
 /// `--from/--to`: RFC 3339, or "YYYY-MM-DD HH:MM:SS" (also with a `T`,
 /// optional fractional seconds) in the recording's zone when known, else the
 /// zone of this machine. Unix ns.

@@ -277,20 +277,12 @@ impl Says {
 
     /// The on-screen text of a video frame: capture time, speed, position.
     fn cue_text(&self, wallclock_ns: Option<u64>, meta: Option<&FrameMeta>) -> String {
-        let mut items = Vec::new();
-        if let Some(ns) = wallclock_ns {
-            items.push(subtitle::capture_time(ns, self.utc_offset_min()));
-        }
-        if let Some(speed) = meta.and_then(|m| m.speed_kmh).and_then(subtitle::speed) {
-            items.push(speed);
-        }
-        if let Some(pos) = meta
-            .and_then(|m| m.fix)
-            .and_then(|f| subtitle::position(f.lat, f.lon))
-        {
-            items.push(pos);
-        }
-        items.join("  ")
+        subtitle::frame_text(
+            wallclock_ns,
+            self.utc_offset_min(),
+            meta.and_then(|m| m.speed_kmh),
+            meta.and_then(|m| m.fix).map(|f| (f.lat, f.lon)),
+        )
     }
 
     /// Tags every stream carries.
