@@ -422,8 +422,8 @@ impl<F: Format> DemuxAdapter<F> {
     /// something that must be done outside the lock.
     fn collect(&self, until_need_data: bool) -> (Vec<Work>, Result<(), EngineError>) {
         let mut work = Vec::new();
-        // Subtitle cues for a pad nobody linked are not made into buffers
-        // (one per frame: measurable); a pad linked later gets the next cue.
+        // Subtitle cues for a pad nobody linked are not made at all (one
+        // per frame: measurable); a pad linked later gets the next cue.
         let unlinked_subtitles: Vec<StreamId> = lock(&self.streams)
             .unlinked()
             .into_iter()
@@ -433,6 +433,7 @@ impl<F: Format> DemuxAdapter<F> {
         let Some(running) = guard.as_mut() else {
             return (work, Err(EngineError::Source(SourceError::Flushing)));
         };
+        running.engine.set_discarded(&unlinked_subtitles);
         loop {
             if !until_need_data && work.len() >= BATCH {
                 return (work, Ok(()));
@@ -440,9 +441,6 @@ impl<F: Format> DemuxAdapter<F> {
             match running.next() {
                 Ok(Event::Packet(packet)) => {
                     let stream = packet.stream;
-                    if unlinked_subtitles.contains(&stream) {
-                        continue;
-                    }
                     let avc = running.avc.contains(&stream);
                     if let Some(buffer) = running.maker.buffer(packet, avc) {
                         work.push(Work::Push(stream, buffer));

@@ -154,6 +154,32 @@ impl<C: Chunk> UnitData<C> {
     }
 }
 
+/// Where [`Format::packets`] puts its packets. Streams the front end
+/// discarded (a subtitle pad linked to nothing, an ES nobody selected) are
+/// dropped here, and formats ask [`PacketSink::wants`] before making what
+/// costs (cue text per frame was a measurable share of pavsdemux's time).
+pub struct PacketSink<'a, C> {
+    packets: &'a mut Vec<Packet<C>>,
+    discarded: &'a [StreamId],
+}
+
+impl<'a, C> PacketSink<'a, C> {
+    pub fn new(packets: &'a mut Vec<Packet<C>>, discarded: &'a [StreamId]) -> Self {
+        Self { packets, discarded }
+    }
+
+    /// Whether a packet of `stream` would be kept.
+    pub fn wants(&self, stream: StreamId) -> bool {
+        !self.discarded.contains(&stream)
+    }
+
+    pub fn push(&mut self, packet: Packet<C>) {
+        if self.wants(packet.stream) {
+            self.packets.push(packet);
+        }
+    }
+}
+
 /// One piece of a packet's payload.
 #[derive(Clone)]
 pub enum Part<C> {
@@ -281,7 +307,7 @@ pub trait Format: Send + 'static {
         pts: Option<u64>,
         data: &UnitData<C>,
         discont: bool,
-        out: &mut Vec<Packet<C>>,
+        out: &mut PacketSink<'_, C>,
     );
     /// Metadata of the whole input, known once the first units are.
     fn global_tags(&self) -> Option<Tags> {

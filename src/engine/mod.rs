@@ -28,4 +28,6 @@ pub use bytes::{ByteSource, Chunk, MemorySource, NoSource, SharedBytes};
 pub use damage::Damage;
 pub use demuxer::{Demuxer, Event, Report, SeekOutcome};
 pub use error::{EngineError, SourceError};
-pub use format::{Codec, Format, Packet, Parsed, Part, StreamId, StreamInfo, StreamKind, Tags};
+pub use format::{
+    Codec, Format, Packet, PacketSink, Parsed, Part, StreamId, StreamInfo, StreamKind, Tags,
+};

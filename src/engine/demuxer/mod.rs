@@ -7,7 +7,7 @@
 use super::bytes::{ByteSource, Chunk, Input, View};
 use super::damage::Damage;
 use super::error::EngineError;
-use super::format::{Format, Packet, Parsed, StreamId, StreamInfo, Tags, UnitData};
+use super::format::{Format, Packet, PacketSink, Parsed, StreamId, StreamInfo, Tags, UnitData};
 use super::index::{KeyEntry, SeekIndex};
 use std::collections::VecDeque;
 
@@ -135,6 +135,10 @@ pub struct Demuxer<F: Format, C: Chunk> {
     /// The next unit follows a hole (before streams are announced).
     discont: bool,
     predicted_duration: Option<Option<u64>>,
+    /// Streams the front end does not want (see [`Demuxer::set_discarded`]).
+    discarded: Vec<StreamId>,
+    /// Reused for each unit's packets.
+    scratch: Vec<Packet<C>>,
 }
 
 impl<F: Format, C: Chunk> Demuxer<F, C> {
@@ -173,6 +177,8 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             pending_discont: Vec::new(),
             discont: true,
             predicted_duration: None,
+            discarded: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -199,6 +205,15 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             units: self.units,
             damage: self.damage,
             summary: self.format.summary(),
+        }
+    }
+
+    /// Streams whose packets the front end does not want (e.g. a subtitle
+    /// pad linked to nothing): they are not made at all. Their pending
+    /// discontinuity stays for the first packet made once wanted again.
+    pub fn set_discarded(&mut self, streams: &[StreamId]) {
+        if self.discarded != streams {
+            self.discarded = streams.to_vec();
         }
     }
 
@@ -523,15 +538,22 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             self.awaiting_key.swap_remove(i);
         }
         let discont = hole || stream.is_some_and(|s| self.pending_discont.contains(&s));
-        let mut packets = Vec::new();
-        self.format.packets(unit, pts, &data, discont, &mut packets);
-        for mut p in packets {
+        let mut packets = std::mem::take(&mut self.scratch);
+        self.format.packets(
+            unit,
+            pts,
+            &data,
+            discont,
+            &mut PacketSink::new(&mut packets, &self.discarded),
+        );
+        for mut p in packets.drain(..) {
             if let Some(i) = self.pending_discont.iter().position(|&s| s == p.stream) {
                 self.pending_discont.swap_remove(i);
                 p.discont = true;
             }
             self.outbox.push_back(Event::Packet(p));
         }
+        self.scratch = packets;
     }
 
     fn end_of_data(&mut self) {

@@ -5,7 +5,8 @@
 
 use crate::engine::bytes::Chunk;
 use crate::engine::format::{
-    Codec, Format, Packet, Parsed, Part, StreamId, StreamInfo, StreamKind, Tags, UnitData,
+    Codec, Format, Packet, PacketSink, Parsed, Part, StreamId, StreamInfo, StreamKind, Tags,
+    UnitData,
 };
 use crate::engine::subtitle;
 use crate::engine::timeline::{GAP_NS, Timeline};
@@ -302,7 +303,7 @@ impl Format for Pavs {
         pts: Option<u64>,
         data: &UnitData<C>,
         discont: bool,
-        out: &mut Vec<Packet<C>>,
+        out: &mut PacketSink<'_, C>,
     ) {
         self.blocks += 1;
         let Some(payload) = data.part(unit.payload_range()) else {
@@ -324,15 +325,11 @@ impl Format for Pavs {
         }
         parts.push(payload);
         let wallclock = unit.capture_time_ns();
-        if self.options.subtitles {
+        let cue_stream = subtitle::stream_for(video(unit.channel));
+        if self.options.subtitles && out.wants(cue_stream) {
             // The DVR stores UTC; the zone it showed is not in the file.
             let text = subtitle::capture_time(wallclock, None);
-            let mut cue = subtitle::cue(
-                subtitle::stream_for(video(unit.channel)),
-                pts,
-                Some(wallclock),
-                text,
-            );
+            let mut cue = subtitle::cue(cue_stream, pts, Some(wallclock), text);
             cue.discont = discont || jumped;
             out.push(cue);
         }
@@ -445,6 +442,41 @@ mod tests {
         assert_eq!(names, ["video_1", "subtitle_1", "video_2", "subtitle_2"]);
         assert_eq!(streams[1].codec, Codec::Text);
         assert_eq!(subtitle::capture_time(T0, None), "2021-09-01 07:00:01 UTC");
+    }
+
+    #[test]
+    fn discarded_cues_are_not_made_and_come_back_discont() {
+        // Longer than discovery (2048 units), which makes its packets at once.
+        let (bytes, blocks) = file(1100, 2, 5);
+        let size = bytes.len() as u64;
+        let mut demux: Demuxer<Pavs, SharedBytes> =
+            Demuxer::new_pull(Pavs::new(PavsOptions::default()), Some(size));
+        let mut src = MemorySource::new(bytes);
+        let cue_1 = subtitle::stream_for(video(1));
+        demux.set_discarded(&[cue_1]);
+        let (mut videos, mut cues_1, mut cues_2) = (0, Vec::new(), 0);
+        loop {
+            match demux.next(&mut src).unwrap() {
+                Event::Packet(p) if p.stream.kind == StreamKind::Video => {
+                    videos += 1;
+                    // Half-way through, the front end wants the cues again.
+                    if videos == blocks.len() / 2 {
+                        demux.set_discarded(&[]);
+                    }
+                }
+                Event::Packet(p) if p.stream == cue_1 => cues_1.push(p.discont),
+                Event::Packet(_) => cues_2 += 1,
+                Event::Eos => break,
+                _ => {}
+            }
+        }
+        assert_eq!(videos, blocks.len());
+        assert_eq!(cues_2, blocks.len() / 2);
+        // Camera 1's cues only after they were wanted again; the first one
+        // carries the discontinuity of the start.
+        assert!(!cues_1.is_empty() && cues_1.len() < blocks.len() / 2);
+        assert!(cues_1[0]);
+        assert!(cues_1[1..].iter().all(|d| !d));
     }
 
     /// Blocks of `cams` interleaved cameras at 10 fps, a key frame every

@@ -23,7 +23,7 @@
 use crate::engine::bytes::Chunk;
 use crate::engine::demuxer::MAX_RUNNING_TIME;
 use crate::engine::format::{
-    Codec, Format, Packet, Parsed, StreamId, StreamInfo, StreamKind, Tags, UnitData,
+    Codec, Format, Packet, PacketSink, Parsed, StreamId, StreamInfo, StreamKind, Tags, UnitData,
 };
 use crate::engine::subtitle;
 use crate::formats::says::{
@@ -700,7 +700,7 @@ impl Format for Says {
         pts: Option<u64>,
         data: &UnitData<C>,
         discont: bool,
-        out: &mut Vec<Packet<C>>,
+        out: &mut PacketSink<'_, C>,
     ) {
         self.chunks += 1;
         if discont {
@@ -714,7 +714,7 @@ impl Format for Says {
             Some(ts) => unit.unix_ns(ts),
             None => self.timeline.last_chunk_unix_ns,
         };
-        if self.options.subtitles && unit.kind.is_video() {
+        if self.options.subtitles && unit.kind.is_video() && out.wants(subtitle::stream_for(id)) {
             let sub = subtitle::stream_for(id);
             let mut cue = subtitle::cue(
                 sub,
