@@ -139,6 +139,18 @@ fn playbin_shows_camera_0_of_an_nvr_with_snapshots() {
     }
 }
 
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn playbin_shows_the_main_track_of_an_rf1_segment_not_its_lowres_copy() {
+    // two_tracks has `video` (640x360) and `lowres` (320x180); players show
+    // the first video stream, which was `lowres` (names in order).
+    let file = shared_samples("rf1").join("two_tracks/1712815946731_video.rf1i");
+    for element in ["playbin", "playbin3"] {
+        let id = default_video_stream(element, &file);
+        assert!(id.ends_with("/video"), "{element} shows {id}");
+    }
+}
+
 /// The directory of the built plugin: `cargo test` puts the cdylib beside
 /// the test binary (target/<profile>/deps); `cargo build` one level up.
 fn plugin_dir() -> std::path::PathBuf {
