@@ -278,12 +278,30 @@ pub fn demux_push(element: &str, data: &[u8]) {
     run_bounded(&pipeline);
 }
 
+/// A per-process scratch directory for one input, removed when the input
+/// is done (fork mode runs many processes: they left one directory each).
+struct ScratchDir(std::path::PathBuf);
+
+impl ScratchDir {
+    fn new(prefix: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// `rf1src` on one segment made of the given index and packet bytes,
 /// written to a per-process scratch directory (rf1src only reads files).
 pub fn rf1src_bytes(index: &[u8], packets: &[u8]) {
     init();
-    let dir = std::env::temp_dir().join(format!("cctv-fuzz-rf1-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = ScratchDir::new("cctv-fuzz-rf1");
+    let dir = &scratch.0;
     let base = dir.join("1700000000000");
     std::fs::write(dir.join("1700000000000_video.rf1i"), index).unwrap();
     std::fs::write(dir.join("1700000000000_video.rf1p"), packets).unwrap();
@@ -383,8 +401,8 @@ pub fn engine_roundtrip<F: gstcctv::engine::Format>(make: impl Fn() -> F, data: 
 pub fn rf1_engine_bytes(index: &[u8], packets: &[u8]) {
     use gstcctv::engine::SharedBytes;
     use gstcctv::engine::formats::rf1::Rf1Engine;
-    let dir = std::env::temp_dir().join(format!("cctv-fuzz-rf1e-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = ScratchDir::new("cctv-fuzz-rf1e");
+    let dir = &scratch.0;
     std::fs::write(dir.join("1700000000000_video.rf1i"), index).unwrap();
     std::fs::write(dir.join("1700000000000_video.rf1p"), packets).unwrap();
     let Ok(mut engine) = Rf1Engine::<SharedBytes>::open(&dir.join("1700000000000"), &[]) else {
