@@ -8,7 +8,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 /// The shell commands of the README's `sh` blocks, continuation lines
@@ -43,22 +43,6 @@ fn readme_commands() -> Vec<String> {
         }
     }
     commands
-}
-
-fn plugin_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap().to_path_buf();
-    let dir = if deps.join("libgstcctv.so").exists() {
-        deps
-    } else {
-        deps.parent().unwrap().to_path_buf()
-    };
-    assert!(
-        dir.join("libgstcctv.so").exists(),
-        "no libgstcctv.so in {} (scripts/test.sh builds it)",
-        dir.display()
-    );
-    dir
 }
 
 /// Frames of every stream of a media file, by ffprobe.
@@ -110,7 +94,7 @@ fn readme_pipelines_work_on_the_real_samples() {
         let out = Command::new("timeout")
             .args(["120", "sh", "-c", &command])
             .current_dir(work.path())
-            .env("GST_PLUGIN_PATH", plugin_dir())
+            .env("GST_PLUGIN_PATH", support::plugin_dir())
             .env("GST_REGISTRY", work.path().join("registry.bin"))
             .output()
             .unwrap();

@@ -33,6 +33,24 @@ pub fn shared_samples(dir: &str) -> PathBuf {
     path
 }
 
+/// The directory of the built plugin: `cargo test` puts the cdylib beside
+/// the test binary (target/<profile>/deps); `cargo build` one level up.
+pub fn plugin_dir() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap().to_path_buf();
+    let dir = if deps.join("libgstcctv.so").exists() {
+        deps
+    } else {
+        deps.parent().unwrap().to_path_buf()
+    };
+    assert!(
+        dir.join("libgstcctv.so").exists(),
+        "no libgstcctv.so in {} (scripts/test.sh builds it)",
+        dir.display()
+    );
+    dir
+}
+
 /// One buffer as it left the element.
 #[derive(Debug, Clone)]
 pub struct Out {
