@@ -130,6 +130,28 @@ fn run(path: &Path) -> Result<(f64, u64), String> {
     result.map(|()| (elapsed, buffers.load(Ordering::Relaxed)))
 }
 
+/// The read floor: `filesrc blocksize=1048576 ! fakesink` on the same file
+/// (what reading the bytes costs), seconds.
+fn read_floor(path: &std::path::Path) -> Result<f64, String> {
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location=\"{}\" blocksize=1048576 ! fakesink sync=false",
+        path.display()
+    ))
+    .map_err(|e| e.to_string())?;
+    let bus = pipeline.bus().ok_or("no bus")?;
+    let start = Instant::now();
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|e| e.to_string())?;
+    let _ = bus.timed_pop_filtered(
+        gst::ClockTime::NONE,
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    );
+    let elapsed = start.elapsed().as_secs_f64();
+    let _ = pipeline.set_state(gst::State::Null);
+    Ok(elapsed)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let size_mb: u64 = args
@@ -157,12 +179,21 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
     let hwm_before = vm_hwm_kb();
+    let floor = read_floor(&path);
     match run(&path) {
         Ok((secs, buffers)) => {
             println!(
-                "demuxed {buffers} buffers in {secs:.2} s: {:.1} MB/s",
-                mb / secs
+                "demuxed {buffers} buffers in {secs:.2} s: {:.1} MB/s, {:.0} buffers/s",
+                mb / secs,
+                buffers as f64 / secs
             );
+            if let Ok(f) = floor {
+                println!(
+                    "floor (filesrc blocksize=1048576 ! fakesink): {f:.3} s, {:.1} MB/s; saysdemux {:.1}x the floor",
+                    mb / f,
+                    secs / f
+                );
+            }
             println!(
                 "peak RSS (VmHWM): {} kB (before demuxing: {} kB)",
                 vm_hwm_kb().map_or("?".into(), |v| v.to_string()),
