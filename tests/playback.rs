@@ -274,8 +274,8 @@ fn gst_play_plays_an_rf1_index_file_and_rf1_uris() {
             false,
         ),
         // Known issue: .psf and .nvr with the subtitles rendered by
-        // playbin's overlay sometimes stall at the very end (a race between
-        // the last cue and the last picture); not asserted here until fixed.
+        // playbin's overlay still stall at the very end now and then (far
+        // less since cues come per second; README); not asserted here.
     ];
     for (index, real_time) in targets {
         let sink = if real_time {
@@ -456,7 +456,8 @@ fn mp4_from_nvr_keeps_capture_time_speed_and_gps() {
         out.display()
     ));
     let cues = cues_of(&out);
-    assert!(cues.len() > 100, "{} cues", cues.len());
+    // 8 s of video: a cue per second of capture time, refreshed every 250 ms.
+    assert!(cues.len() >= 30, "{} cues", cues.len());
     // startTime 1618581807000 ms = 2021-04-16 14:03:27 UTC; timeZone -240.
     assert!(
         cues[0].1.starts_with("2021-04-16 10:03:27 -04:00  "),

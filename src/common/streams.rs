@@ -389,13 +389,30 @@ impl<K: Key> OutputStreams<K> {
         Vec<(gst::Pad, gst::Buffer)>,
     ) {
         let (segment, seqnum) = (self.segment.clone(), self.seqnum);
+        // A held cue lasts to the end of the last picture, not a whole cue
+        // period past it: a player's overlay lets the cue go only once a
+        // picture reaches its end (else the end of playback stalls).
+        let pictures_end = self
+            .streams
+            .iter()
+            .filter(|s| !s.eos && !s.text)
+            .filter_map(|s| {
+                let b = s.held.as_ref()?;
+                Some(b.pts()? + b.duration().or(s.last_duration)?)
+            })
+            .max();
         let mut events = Vec::new();
         let mut held = Vec::new();
         for s in self.streams.iter_mut().filter(|s| !s.eos) {
             s.eos = eos;
             if let Some(mut b) = s.held.take() {
+                let to_pictures_end = pictures_end
+                    .filter(|_| s.text)
+                    .zip(b.pts())
+                    .and_then(|(end, pts)| end.checked_sub(pts))
+                    .filter(|d| !d.is_zero());
                 if b.duration().is_none()
-                    && let Some(d) = s.last_duration
+                    && let Some(d) = to_pictures_end.or(s.last_duration)
                 {
                     b.make_mut().set_duration(d);
                 }

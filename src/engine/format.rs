@@ -29,7 +29,7 @@ pub enum StreamKind {
     Image,
     /// Structured per-frame data (telemetry).
     Data,
-    /// On-screen text (capture time, speed, position), one cue per frame
+    /// On-screen text (capture time, speed, position), a cue per second
     /// of the video stream with the same number.
     Subtitle,
 }

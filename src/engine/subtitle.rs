@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //! On-screen text for recordings: the capture date-time (and, for dashcams,
-//! speed and position) as one subtitle cue per video frame, the way the
-//! vendors' players show it over the picture. Every front end gets the same
+//! speed and position) as one subtitle cue per second of capture time, the
+//! way the vendors' players show it over the picture. Every front end gets the same
 //! cues: they are packets of a [`StreamKind::Subtitle`] stream with
 //! [`Codec::Text`], timed like the frame they belong to.
 
@@ -52,6 +52,51 @@ pub fn cue<C>(
         discont: false,
         wallclock_ns,
         parts: vec![Part::Owned(text.into_bytes())],
+    }
+}
+
+/// Decides which frames get a cue: the first one, the first after a
+/// discontinuity (start, seek, damage), the first of every other second of
+/// capture time, and the first [`CUE_REFRESH_NS`] of running time after the
+/// last cue; a cue lasts until the next one.
+///
+/// One cue per frame was too many for players: playbin's overlay takes at
+/// most one late cue per picture, so with pictures decoded faster than
+/// real time the cues fell behind, and at the end the overlay kept waiting
+/// for a picture to consume them while the sink waited for the text to end
+/// (gst-play stalled in 6 of 8 runs of two_cameras.nvr). The refresh keeps
+/// the subtitle stream within half a second of its pictures, so that a
+/// muxer fed through default queues (1 s) always has the cue it waits for.
+#[derive(Debug, Clone, Default)]
+pub struct CueGate {
+    last_second: Option<u64>,
+    last_pts: Option<u64>,
+}
+
+/// Running time after which a frame gets a cue even in the same second.
+pub const CUE_REFRESH_NS: u64 = 250_000_000;
+
+impl CueGate {
+    /// Whether the frame captured at `wallclock_ns`, at running time `pts`,
+    /// gets a cue.
+    pub fn due(&mut self, wallclock_ns: Option<u64>, pts: Option<u64>, discont: bool) -> bool {
+        // Frames without a wall clock count as one "second" of their own.
+        let second = wallclock_ns.map_or(u64::MAX, |ns| ns / 1_000_000_000);
+        let stale = match (self.last_pts, pts) {
+            (Some(last), Some(now)) => now.saturating_sub(last) >= CUE_REFRESH_NS || now < last,
+            _ => true,
+        };
+        let due = discont || self.last_second != Some(second) || stale;
+        if due {
+            self.last_second = Some(second);
+            self.last_pts = pts;
+        }
+        due
+    }
+
+    /// The next frame gets a cue (after a seek or a flush).
+    pub fn reset(&mut self) {
+        *self = Self::default();
     }
 }
 
@@ -128,6 +173,30 @@ pub fn position(lat: f64, lon: f64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cue_per_second_refreshed_and_after_every_discontinuity() {
+        const S: u64 = 1_000_000_000;
+        const MS: u64 = 1_000_000;
+        let mut gate = CueGate::default();
+        let t0 = 1_630_479_601 * S;
+        // 10 fps from .0 s: a cue at 0, 300 (refresh), 600 ms, then the
+        // next second at 1000 ms.
+        let due: Vec<u64> = (0..12)
+            .filter(|i| gate.due(Some(t0 + i * 100 * MS), Some(i * 100 * MS), false))
+            .collect();
+        assert_eq!(due, [0, 3, 6, 9, 10]);
+        // A discontinuity or time going back always gets one.
+        assert!(gate.due(Some(t0 + 1_100 * MS), Some(1_100 * MS), true));
+        assert!(gate.due(Some(t0 + 1_150 * MS), Some(1_000 * MS), false));
+        gate.reset();
+        assert!(gate.due(Some(t0 + 1_150 * MS), Some(1_000 * MS), false));
+        // Without a wall clock: only the refresh.
+        let mut gate = CueGate::default();
+        assert!(gate.due(None, Some(0), false));
+        assert!(!gate.due(None, Some(100 * MS), false));
+        assert!(gate.due(None, Some(250 * MS), false));
+    }
 
     #[test]
     fn capture_times() {

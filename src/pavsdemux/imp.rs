@@ -78,7 +78,7 @@ impl ObjectImpl for PavsDemux {
                     .nick("Subtitles")
                     .blurb(
                         "Add a subtitle pad per camera (subtitle_<channel>, text/x-raw) with the \
-                         capture time (UTC), one cue per frame: players show it over the \
+                         capture time (UTC), a cue per second: players show it over the \
                          picture, mp4mux and matroskamux keep it as a text track.",
                     )
                     .default_value(true)

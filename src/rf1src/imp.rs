@@ -41,10 +41,9 @@ struct Settings {
     location: Option<PathBuf>,
     /// Track names to play; empty = every track.
     tracks: Vec<String>,
-    /// A `subtitle` pad with the capture time. Off by default: rf1
-    /// pictures carry no frame duration after decoding, and playbin's
-    /// subtitle overlay then keeps the last cue waiting for a next picture,
-    /// stalling playback at the end.
+    /// A `subtitle` pad with the capture time. Off by default: with it,
+    /// playbin's subtitle overlay still stalls at the end now and then
+    /// (README, known issue); conversions turn it on.
     subtitles: bool,
 }
 

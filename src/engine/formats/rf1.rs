@@ -115,6 +115,8 @@ pub struct Rf1Engine<C = SharedBytes> {
     subtitles: bool,
     /// The access unit whose cue was returned last, returned next.
     pending_cue: Option<Packet<C>>,
+    /// Which access units of the first track get a capture-time cue.
+    cue_gate: subtitle::CueGate,
     _chunk: PhantomData<fn() -> C>,
 }
 
@@ -164,6 +166,7 @@ impl<C: Chunk> Rf1Engine<C> {
             start_code: Arc::from(&START_CODE[..]),
             subtitles: false,
             pending_cue: None,
+            cue_gate: subtitle::CueGate::default(),
             _chunk: PhantomData,
         }
     }
@@ -377,7 +380,12 @@ impl<C: Chunk> Rf1Engine<C> {
                 continue;
             }
             self.cursors[ci].last_time = Some(time);
-            if self.subtitles && ci == 0 {
+            if self.subtitles
+                && ci == 0
+                && self
+                    .cue_gate
+                    .due(packet.wallclock_ns, packet.pts, packet.discont)
+            {
                 // The cue first, then its access unit.
                 let text = packet
                     .wallclock_ns
@@ -570,6 +578,7 @@ impl<C: Chunk> Rf1Engine<C> {
         let mut earliest: Option<u64> = None;
         let past_end = !key_unit && target_ns > self.duration_ns;
         self.pending_cue = None;
+        self.cue_gate.reset();
         for c in &mut self.cursors {
             let pos = if past_end {
                 None
