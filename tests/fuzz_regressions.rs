@@ -52,3 +52,41 @@ fn rf1_engine_never_emits_an_empty_packet() {
         );
     }
 }
+
+/// Video chunks whose media length is 0 came out as empty packets
+/// (says_engine, 10-minute run): such a chunk is damage now.
+#[test]
+fn says_engine_never_emits_an_empty_packet() {
+    use gstcctv::engine::formats::says::Says;
+    use gstcctv::engine::{Demuxer, Event, MemorySource};
+    for (name, data) in regressions("says_engine") {
+        let players = || Says::with_options(Default::default());
+        for make in [&Says::new as &dyn Fn() -> Says, &players] {
+            let mut demux: Demuxer<Says, SharedBytes> =
+                Demuxer::new_pull(make(), Some(data.len() as u64));
+            let mut src = MemorySource::new(data.clone());
+            let mut end = 0;
+            // To the end, then (as the fuzz target) from a few seeks.
+            for target in [None, Some(0), Some(u64::MAX / 4)] {
+                if let Some(t) = target
+                    && demux.seek(&mut src, t.min(end), None).is_err()
+                {
+                    break;
+                }
+                let mut n = 0;
+                loop {
+                    match demux.next(&mut src) {
+                        Ok(Event::Packet(p)) => {
+                            assert!(p.size() > 0, "{name}: empty packet on {:?}", p.stream);
+                            end = end.max(p.pts.unwrap_or(0) / 2);
+                        }
+                        Ok(Event::Eos) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                    n += 1;
+                    assert!(n < 1_000_000, "{name}: does not stop");
+                }
+            }
+        }
+    }
+}

@@ -355,8 +355,10 @@ fn parse_video(data: &[u8], kind: ChunkKind, at_eof: bool) -> ChunkParse {
     else {
         return ChunkParse::Invalid;
     };
-    // Bounded lengths keep the sums below from overflowing.
-    if media_len > MAX_CHUNK_LEN
+    // Bounded lengths keep the sums below from overflowing. A frame without
+    // media is no frame (fuzz finding: it came out as an empty packet).
+    if media_len == 0
+        || media_len > MAX_CHUNK_LEN
         || !(4..=MAX_FRAME_META_LEN).contains(&meta_len)
         || timestamp > MAX_TIMESTAMP_US
     {
@@ -613,7 +615,7 @@ pub fn check_chunk_header(data: &[u8]) -> HeaderCheck {
         else {
             return HeaderCheck::Invalid;
         };
-        let sane = media_len <= MAX_CHUNK_LEN
+        let sane = (1..=MAX_CHUNK_LEN).contains(&media_len)
             && (4..=MAX_FRAME_META_LEN).contains(&meta_len)
             && VIDEO_HEADER_LEN + meta_len + media_len.next_multiple_of(PADDING_ALIGN)
                 <= MAX_CHUNK_LEN
