@@ -422,8 +422,9 @@ impl<F: Format> DemuxAdapter<F> {
     /// something that must be done outside the lock.
     fn collect(&self, until_need_data: bool) -> (Vec<Work>, Result<(), EngineError>) {
         let mut work = Vec::new();
-        // Subtitle cues for a pad nobody linked are not made at all (one
-        // per frame: measurable); a pad linked later gets the next cue.
+        // Subtitle cues for a pad nobody linked are not made at all (their
+        // text was a measurable share of the time); a pad linked later gets
+        // the next cue.
         let unlinked_subtitles: Vec<StreamId> = lock(&self.streams)
             .unlinked()
             .into_iter()

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 //! On-screen text for recordings: the capture date-time (and, for dashcams,
-//! speed and position) as one subtitle cue per second of capture time, the
-//! way the vendors' players show it over the picture. Every front end gets the same
-//! cues: they are packets of a [`StreamKind::Subtitle`] stream with
+//! speed and position) as a subtitle cue per second of capture time, the
+//! way the vendors' players show it over the picture. Every front end gets
+//! the same cues: they are packets of a [`StreamKind::Subtitle`] stream with
 //! [`Codec::Text`], timed like the frame they belong to.
 
 use super::format::{Codec, Packet, Part, StreamId, StreamInfo, StreamKind, Tags};
@@ -65,8 +65,9 @@ pub fn cue<C>(
 /// real time the cues fell behind, and at the end the overlay kept waiting
 /// for a picture to consume them while the sink waited for the text to end
 /// (gst-play stalled in 6 of 8 runs of two_cameras.nvr). The refresh keeps
-/// the subtitle stream within half a second of its pictures, so that a
-/// muxer fed through default queues (1 s) always has the cue it waits for.
+/// the subtitle stream close to its pictures (cues are held until the next
+/// one, and a muxer holds one more), so that a muxer fed through default
+/// queues (1 s) always has the cue it waits for.
 #[derive(Debug, Clone, Default)]
 pub struct CueGate {
     last_second: Option<u64>,
@@ -97,6 +98,30 @@ impl CueGate {
     /// The next frame gets a cue (after a seek or a flush).
     pub fn reset(&mut self) {
         *self = Self::default();
+    }
+}
+
+/// A [`CueGate`] per subtitle stream, made on first use.
+#[derive(Debug, Clone, Default)]
+pub struct CueGates(Vec<(StreamId, CueGate)>);
+
+impl CueGates {
+    /// [`CueGate::due`] for the cue stream `stream`.
+    pub fn due(
+        &mut self,
+        stream: StreamId,
+        wallclock_ns: Option<u64>,
+        pts: Option<u64>,
+        discont: bool,
+    ) -> bool {
+        let i = match self.0.iter().position(|(s, _)| *s == stream) {
+            Some(i) => i,
+            None => {
+                self.0.push((stream, CueGate::default()));
+                self.0.len() - 1
+            }
+        };
+        self.0[i].1.due(wallclock_ns, pts, discont)
     }
 }
 

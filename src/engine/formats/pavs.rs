@@ -80,7 +80,7 @@ pub struct Pavs {
     timelines: Timelines,
     blocks: u64,
     /// Per channel: which frames get a capture-time cue.
-    cue_gates: Vec<(u8, subtitle::CueGate)>,
+    cue_gates: subtitle::CueGates,
 }
 
 impl Pavs {
@@ -94,20 +94,8 @@ impl Pavs {
                 lines: Vec::new(),
             },
             blocks: 0,
-            cue_gates: Vec::new(),
+            cue_gates: subtitle::CueGates::default(),
         }
-    }
-
-    /// Whether this frame of `channel` gets a cue (see [`subtitle::CueGate`]).
-    fn cue_due(&mut self, channel: u8, wallclock_ns: u64, pts: Option<u64>, discont: bool) -> bool {
-        let i = match self.cue_gates.iter().position(|(c, _)| *c == channel) {
-            Some(i) => i,
-            None => {
-                self.cue_gates.push((channel, subtitle::CueGate::default()));
-                self.cue_gates.len() - 1
-            }
-        };
-        self.cue_gates[i].1.due(Some(wallclock_ns), pts, discont)
     }
 
     fn channel(&self, id: u8) -> Option<&Channel> {
@@ -340,15 +328,18 @@ impl Format for Pavs {
         }
         parts.push(payload);
         let wallclock = unit.capture_time_ns();
+        let discont = discont || jumped;
         let cue_stream = subtitle::stream_for(video(unit.channel));
         if self.options.subtitles
             && out.wants(cue_stream)
-            && self.cue_due(unit.channel, wallclock, pts, discont || jumped)
+            && self
+                .cue_gates
+                .due(cue_stream, Some(wallclock), pts, discont)
         {
             // The DVR stores UTC; the zone it showed is not in the file.
             let text = subtitle::capture_time(wallclock, None);
             let mut cue = subtitle::cue(cue_stream, pts, Some(wallclock), text);
-            cue.discont = discont || jumped;
+            cue.discont = discont;
             out.push(cue);
         }
         out.push(Packet {
@@ -357,7 +348,7 @@ impl Format for Pavs {
             dts: pts,
             duration: None,
             key: unit.key,
-            discont: discont || jumped,
+            discont,
             wallclock_ns: Some(wallclock),
             parts,
         });

@@ -189,7 +189,7 @@ pub struct Says {
     /// Header problems worth a line in the summary.
     header_notes: Vec<String>,
     /// Per subtitle stream: which frames get a cue.
-    cue_gates: Vec<(StreamId, subtitle::CueGate)>,
+    cue_gates: subtitle::CueGates,
 }
 
 impl Default for Says {
@@ -220,7 +220,7 @@ impl Says {
             chunks: 0,
             incomplete_meta: 0,
             header_notes: Vec::new(),
-            cue_gates: Vec::new(),
+            cue_gates: subtitle::CueGates::default(),
         }
     }
 
@@ -318,14 +318,7 @@ impl Says {
     fn cue_due(&mut self, sub: StreamId, wallclock_ns: Option<u64>, pts: Option<u64>) -> bool {
         let camera = StreamId::new(StreamKind::Video, sub.number);
         let discont = self.pending_discont.contains(&sub) || self.pending_discont.contains(&camera);
-        let i = match self.cue_gates.iter().position(|(s, _)| *s == sub) {
-            Some(i) => i,
-            None => {
-                self.cue_gates.push((sub, subtitle::CueGate::default()));
-                self.cue_gates.len() - 1
-            }
-        };
-        self.cue_gates[i].1.due(wallclock_ns, pts, discont)
+        self.cue_gates.due(sub, wallclock_ns, pts, discont)
     }
 
     fn take_discont(&mut self, id: StreamId) -> bool {
@@ -732,12 +725,12 @@ impl Format for Says {
             Some(ts) => unit.unix_ns(ts),
             None => self.timeline.last_chunk_unix_ns,
         };
+        let sub = subtitle::stream_for(id);
         if self.options.subtitles
             && unit.kind.is_video()
-            && out.wants(subtitle::stream_for(id))
-            && self.cue_due(subtitle::stream_for(id), wallclock_ns, pts)
+            && out.wants(sub)
+            && self.cue_due(sub, wallclock_ns, pts)
         {
-            let sub = subtitle::stream_for(id);
             let mut cue = subtitle::cue(
                 sub,
                 pts,

@@ -141,8 +141,7 @@ impl Archive {
         }
     }
 
-    /// Names of all tracks in any segment, sorted.
-    /// The track names: the camera's main track (`video`, the name
+    /// The names of all tracks in any segment: the camera's main track (`video`, the name
     /// Cyclops gives it) first, then the others by name. Players show the
     /// first video stream, and it must not be a low-resolution copy.
     pub fn track_names(&self) -> Vec<&str> {
