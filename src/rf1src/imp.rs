@@ -12,7 +12,7 @@ use crate::common::present::{self, BufferMaker, GstChunk, clock_time};
 use crate::common::seek::{self, SeekOnce, SeekTarget};
 use crate::common::streams::{OutputStreams, StreamSpec, lock};
 use crate::engine::formats::rf1::Rf1Engine;
-use crate::engine::{StreamId, StreamInfo, StreamKind};
+use crate::engine::{StreamId, StreamKind};
 use crate::formats::rf1::Rf1Error;
 use gst::glib;
 use gst::prelude::*;
@@ -175,7 +175,7 @@ impl Rf1Src {
                     PAD_TEMPLATE
                 },
                 pad_name: info.name.clone(),
-                stream_id: stream_id_name(info),
+                stream_id: present::stream_id_name(info),
                 caps: present::caps(info),
                 tags: present::tag_list(&info.tags),
                 flags: present::stream_flags(info),
@@ -864,17 +864,4 @@ fn percent_decode(text: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The last part of a track's stream-id. decodebin (so playbin, which shows
-/// the first video it exposes) orders decoded streams by stream-id, not by
-/// pad order: every track other than the main one is `video_<name>`, which
-/// sorts after the main track's `video` (as SAYS snapshots do).
-fn stream_id_name(info: &StreamInfo) -> String {
-    use crate::formats::rf1::MAIN_TRACK;
-    if info.id.kind == StreamKind::Video && info.name != MAIN_TRACK {
-        format!("{MAIN_TRACK}_{}", info.name)
-    } else {
-        present::stream_id_name(info)
-    }
 }

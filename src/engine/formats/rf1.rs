@@ -189,8 +189,7 @@ impl<C: Chunk> Rf1Engine<C> {
         self.subtitles = on;
     }
 
-    /// One stream per track, the main track (`video`) first, then the
-    /// others by name (see `Archive::track_names`). H.264 tracks
+    /// One stream per track, in the order of their names. H.264 tracks
     /// carry the parameter sets of their first access unit (read here), so
     /// front ends can offer length-prefixed output.
     pub fn streams(&mut self) -> Vec<StreamInfo> {

@@ -16,9 +16,6 @@ pub struct ArchiveSegment {
     pub tracks: Vec<Track>,
 }
 
-/// The name of a camera's main (full-resolution) track.
-pub const MAIN_TRACK: &str = "video";
-
 impl ArchiveSegment {
     pub fn track(&self, name: &str) -> Option<&Track> {
         let found = self
@@ -141,16 +138,14 @@ impl Archive {
         }
     }
 
-    /// The names of all tracks in any segment: the camera's main track (`video`, the name
-    /// Cyclops gives it) first, then the others by name. Players show the
-    /// first video stream, and it must not be a low-resolution copy.
+    /// Names of all tracks in any segment, sorted.
     pub fn track_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self
             .segments
             .iter()
             .flat_map(|s| s.tracks.iter().map(|t| t.name.as_str()))
             .collect();
-        names.sort_unstable_by_key(|n| (*n != MAIN_TRACK, *n));
+        names.sort_unstable();
         names.dedup();
         names
     }

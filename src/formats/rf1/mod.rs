@@ -15,7 +15,7 @@ mod track;
 #[cfg(any(test, feature = "writers"))]
 pub mod writer;
 
-pub use archive::{Archive, ArchivePosition, ArchiveSegment, MAIN_TRACK};
+pub use archive::{Archive, ArchivePosition, ArchiveSegment};
 pub use location::{Segment, TrackFiles, resolve_location};
 pub use track::{AccessUnit, Nalu, PayloadPiece, Problem, Track};
 
