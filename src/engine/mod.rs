@@ -9,6 +9,7 @@
 //! - [`demuxer`]: the parse loop, resync, discovery and seeking;
 //! - [`index`]: the compact seek index; [`damage`]: the damage account;
 //! - [`timeline`]: the running-time policy for capture times;
+//! - [`evidence`]: per-frame slice digests and in-video time stamps;
 //! - [`subtitle`]: on-screen cues (capture time, speed, position);
 //! - [`formats`]: the format implementations;
 //! - [`rf1`]: Cyclops rf1 archives (indexed files, read by the engine).
@@ -17,6 +18,7 @@ pub mod bytes;
 pub mod damage;
 pub mod demuxer;
 pub mod error;
+pub mod evidence;
 pub mod format;
 pub mod formats;
 pub mod index;
