@@ -202,6 +202,19 @@ impl<C: Chunk> Part<C> {
     }
 }
 
+/// Where a packet's payload lies in what was read: the evidence trail of a
+/// frame (an export's frame table names it, `verify` reads it again).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// The file, for sources made of several files (an rf1 track's packet
+    /// file); `None`: the input the source was opened on.
+    pub file: Option<std::sync::Arc<std::path::Path>>,
+    /// From the first to the last payload byte read from that file (made-up
+    /// bytes such as synthesized parameter sets are not in it).
+    pub offset: u64,
+    pub len: u64,
+}
+
 /// One timestamped piece of one stream.
 pub struct Packet<C> {
     pub stream: StreamId,
@@ -217,6 +230,9 @@ pub struct Packet<C> {
     /// Capture time, ns since the Unix epoch (UTC), when known.
     pub wallclock_ns: Option<u64>,
     pub parts: Vec<Part<C>>,
+    /// Where the payload was read from; `None` for packets made up whole
+    /// (cues, telemetry).
+    pub origin: Option<Origin>,
 }
 
 impl<C: Chunk> Packet<C> {

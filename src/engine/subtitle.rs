@@ -52,6 +52,7 @@ pub fn cue<C>(
         discont: false,
         wallclock_ns,
         parts: vec![Part::Owned(text.into_bytes())],
+        origin: None,
     }
 }
 

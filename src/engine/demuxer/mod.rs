@@ -7,7 +7,9 @@
 use super::bytes::{ByteSource, Chunk, Input, View};
 use super::damage::Damage;
 use super::error::EngineError;
-use super::format::{Format, Packet, PacketSink, Parsed, StreamId, StreamInfo, Tags, UnitData};
+use super::format::{
+    Format, Origin, Packet, PacketSink, Parsed, Part, StreamId, StreamInfo, Tags, UnitData,
+};
 use super::index::{KeyEntry, SeekIndex};
 use std::collections::VecDeque;
 
@@ -547,6 +549,9 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             &mut PacketSink::new(&mut packets, &self.discarded),
         );
         for mut p in packets.drain(..) {
+            if p.origin.is_none() {
+                p.origin = origin_in_unit(&p, &data, offset);
+            }
             if let Some(i) = self.pending_discont.iter().position(|&s| s == p.stream) {
                 self.pending_discont.swap_remove(i);
                 p.discont = true;
@@ -565,4 +570,25 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         }
         self.ended = true;
     }
+}
+
+/// Where a packet's read bytes lie in the input: formats cut payloads out
+/// of the unit's data (`UnitData::part`), so a read part's place in the
+/// input follows from the unit's offset.
+fn origin_in_unit<C: Chunk>(p: &Packet<C>, data: &UnitData<C>, unit_offset: u64) -> Option<Origin> {
+    let (mut start, mut end) = (usize::MAX, 0);
+    for part in &p.parts {
+        if let Part::Read { range, .. } = part
+            && range.start >= data.range.start
+            && range.end <= data.range.end
+        {
+            start = start.min(range.start);
+            end = end.max(range.end);
+        }
+    }
+    (start < end).then(|| Origin {
+        file: None,
+        offset: unit_offset + (start - data.range.start) as u64,
+        len: (end - start) as u64,
+    })
 }

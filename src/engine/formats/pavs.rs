@@ -351,6 +351,7 @@ impl Format for Pavs {
             discont,
             wallclock_ns: Some(wallclock),
             parts,
+            origin: None,
         });
     }
 

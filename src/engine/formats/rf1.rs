@@ -16,7 +16,7 @@
 //! anything is allocated (see [`Track::checked_piece`]).
 
 use crate::engine::bytes::{Chunk, SharedBytes};
-use crate::engine::format::{Codec, Packet, Part, StreamId, StreamInfo, StreamKind, Tags};
+use crate::engine::format::{Codec, Origin, Packet, Part, StreamId, StreamInfo, StreamKind, Tags};
 use crate::engine::subtitle;
 use crate::formats::rf1::{
     self, Archive, ArchivePosition, PayloadPiece, Rf1Error, START_CODE, Track,
@@ -94,7 +94,8 @@ struct Cursor {
     name: String,
     next: Option<ArchivePosition>,
     /// The packet file of the segment being read.
-    file: Option<(usize, File)>,
+    /// The open packet file: segment, file, path (the packets' origin).
+    file: Option<(usize, File, Arc<Path>)>,
     discont: bool,
     last_time: Option<u64>,
     parameter_sets: Option<ParameterSets>,
@@ -469,9 +470,19 @@ impl<C: Chunk> Rf1Engine<C> {
         } = self;
         let track = track_of(archive, pos.segment, &name)?;
         let cursor = cursors.get_mut(ci).ok_or("no such track")?;
-        let file = open_packets(cursor, archive, pos.segment)?;
+        let (file, path) = open_packets(cursor, archive, pos.segment)?;
         let pieces = checked_pieces(track, nalus)
             .map_err(|e| ReadError(format!("{name} access unit {}: {e}", pos.au)))?;
+        let origin = pieces
+            .iter()
+            .map(|p| p.range.start)
+            .min()
+            .zip(pieces.iter().map(|p| p.range.end).max())
+            .map(|(start, end)| Origin {
+                file: Some(path.clone()),
+                offset: start,
+                len: end - start,
+            });
         let bytes = read_pieces(file, &pieces)
             .map_err(|e| ReadError(format!("reading {name} access unit {}: {e}", pos.au)))?;
         let chunk = C::from_vec(bytes);
@@ -500,6 +511,7 @@ impl<C: Chunk> Rf1Engine<C> {
             // An absurd time base loses the wall clock, not the frame.
             wallclock_ns: rf1::wall_clock_ns(timebase_us, ticks.into()),
             parts,
+            origin,
         })
     }
 
@@ -542,7 +554,7 @@ impl<C: Chunk> Rf1Engine<C> {
                         .map_err(|e| ReadError(format!("{name} parameter sets: {e}")))?,
                 );
             }
-            let file = open_packets(cursor, archive, segment)?;
+            let (file, _) = open_packets(cursor, archive, segment)?;
             let read = read_pieces(file, &pieces)
                 .map_err(|e| ReadError(format!("reading {name} parameter sets: {e}")))?;
             let mut bytes = Vec::with_capacity(read.len() + 4 * pieces.len());
@@ -666,19 +678,19 @@ fn read_exact_at(mut file: &File, buf: &mut [u8], offset: u64) -> io::Result<()>
 }
 
 /// The packet file of `segment` for the cursor's track, kept open while the
-/// cursor stays in that segment.
+/// cursor stays in that segment, with its path.
 fn open_packets<'a>(
     cursor: &'a mut Cursor,
     archive: &Archive,
     segment: usize,
-) -> Result<&'a File, ReadError> {
-    if cursor.file.as_ref().is_none_or(|(s, _)| *s != segment) {
+) -> Result<(&'a File, &'a Arc<Path>), ReadError> {
+    if cursor.file.as_ref().is_none_or(|(s, _, _)| *s != segment) {
         let path = packets_path(archive, segment, &cursor.name)?;
         let file = File::open(&path).map_err(|e| ReadError(format!("{}: {e}", path.display())))?;
-        cursor.file = Some((segment, file));
+        cursor.file = Some((segment, file, path.into()));
     }
     match &cursor.file {
-        Some((_, file)) => Ok(file),
+        Some((_, file, path)) => Ok((file, path)),
         None => Err("packet file not open".into()),
     }
 }

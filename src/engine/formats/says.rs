@@ -749,6 +749,7 @@ impl Format for Says {
             discont: self.take_discont(id),
             wallclock_ns,
             parts: vec![payload],
+            origin: None,
         });
 
         if unit.meta.as_ref().is_some_and(|m| m.incomplete) {
@@ -765,6 +766,7 @@ impl Format for Says {
                 discont: self.take_discont(meta_id),
                 wallclock_ns,
                 parts: vec![crate::engine::format::Part::Owned(meta.json.into_bytes())],
+                origin: None,
             });
         }
     }
