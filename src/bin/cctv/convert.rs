@@ -4,6 +4,7 @@
 //! audio to AAC for MP4, a subtitle track with the capture time) → a
 //! temporary file renamed when complete.
 
+use crate::evidence::{self, ExportFacts};
 use crate::inputs::{self, Kind, Recording};
 use crate::progress::{Job, Progress};
 use crate::scan::{self, Depth, Scan};
@@ -523,14 +524,40 @@ fn run_pipeline(
     let result = build_and_run(rec, args, cams, window, &temps, utc_offset, start_ns, job);
     match result {
         Ok(r) => {
-            for (t, o) in temps.iter().zip(outs) {
+            let facts: Vec<ExportFacts> = cams
+                .iter()
+                .map(|c| ExportFacts {
+                    rec,
+                    video: &c.video,
+                    audio: c.audio.as_ref(),
+                    mp4: args.format == OutFormat::Mp4,
+                    subtitles: !args.no_subtitles,
+                    compacted_gaps: args.gaps == Gaps::Compact,
+                    damage: &r.damage,
+                    clock_offset_ns: 0,
+                })
+                .collect();
+            let mut proofs = Vec::new();
+            for (t, f) in temps.iter().zip(&facts) {
                 if args.format == OutFormat::Mp4
                     && let Some(s) = start_ns
                 {
                     mp4time::set_creation_time(t, s / 1_000_000_000)
                         .with_context(|| format!("cannot finish {}", t.display()))?;
                 }
+                // Read back before calling it written: a writer bug must
+                // never pass as a success.
+                match evidence::prove(t, f) {
+                    Ok(p) => proofs.push(p),
+                    Err(e) => {
+                        cleanup(&temps);
+                        return Err(e);
+                    }
+                }
+            }
+            for ((t, o), (f, p)) in temps.iter().zip(outs).zip(facts.iter().zip(&proofs)) {
                 std::fs::rename(t, o).with_context(|| format!("cannot write {}", o.display()))?;
+                evidence::write(o, f, p)?;
             }
             Ok(r)
         }

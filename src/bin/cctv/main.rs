@@ -4,6 +4,7 @@
 //! registered in-process (no GST_PLUGIN_PATH needed).
 
 mod convert;
+mod evidence;
 mod info;
 mod inputs;
 mod mp4time;
@@ -40,6 +41,15 @@ enum Command {
     },
     /// Convert recordings to MP4/MKV: one file per camera, video stream-copied.
     Convert(ConvertArgs),
+    /// Check exports against their manifests: hashes, every frame of each output, the sources.
+    Verify {
+        /// Print {"ok": bool, "problems": [...]}.
+        #[arg(long)]
+        json: bool,
+        /// `NAME.manifest.json` files written beside exports.
+        #[arg(required = true)]
+        manifests: Vec<PathBuf>,
+    },
     /// Export the dashcam track (time, position, speed, heading, voltage, g-sensor).
     Telemetry {
         /// A Rosco `.nvr` recording.
@@ -113,6 +123,13 @@ fn main() -> ExitCode {
         Command::Info { json, inputs } => info::run(&inputs, json),
         Command::Convert(args) => match init_gst() {
             Ok(()) => convert::run(&args),
+            Err(e) => {
+                eprintln!("cctv: {e:#}");
+                false
+            }
+        },
+        Command::Verify { json, manifests } => match init_gst() {
+            Ok(()) => evidence::run_verify(&manifests, json),
             Err(e) => {
                 eprintln!("cctv: {e:#}");
                 false
