@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set-up, build, and the main job on a built-in sample: generate a VMax .psf
 # with the crate's own writer (decodable pictures, a one-hour recording gap),
-# convert it with `cctv convert`, and show `cctv info` of the recording and
-# what ffprobe reads from the MP4 that came out.
+# convert it with `cctv convert`, show `cctv info` of the recording and
+# what ffprobe reads from the MP4 that came out, and verify the export
+# against its manifest (`cctv verify`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -22,3 +23,6 @@ echo
 echo "The MP4 as ffprobe sees it (video stream-copied, capture time as a subtitle track, the recording's start as creation time):"
 ffprobe -v error -count_frames -show_entries stream=codec_type,codec_name,width,height,nb_read_frames:format=duration:format_tags=creation_time,title -of default=noprint_wrappers=1 "$out/sample.mp4"
 ffmpeg -v error -i "$out/sample.mp4" -map 0:v -f null - && echo "ffmpeg decoded every frame without an error"
+echo
+echo "\$ cctv verify $out/sample.manifest.json   # hashes, every frame of the output against the source"
+"$cctv" verify "$out/sample.manifest.json"
