@@ -292,3 +292,164 @@ fn rf1_and_mkv_exports_verify() {
     assert!(m["transcoded"].as_array().unwrap().is_empty());
     assert!(verify(&mpath).0);
 }
+
+/// The MISB ST 0604 time stamps of each frame of an output: for H.264 as
+/// `h264parse` attaches them (`GstVideoSEIUserDataUnregisteredMeta`); for
+/// H.265 from the SEI NAL units themselves, since GStreamer 1.22's
+/// `h265parse` parses user-data-unregistered SEI without attaching the meta.
+fn embedded_times(path: &Path, parser: &str) -> Vec<Option<u64>> {
+    use gst::prelude::*;
+    support::init();
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location={} ! qtdemux ! {parser} ! appsink name=sink sync=false",
+        path.display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut times = Vec::new();
+    while let Ok(sample) = sink.pull_sample() {
+        let buffer = sample.buffer().unwrap();
+        if parser == "h265parse" {
+            let map = buffer.map_readable().unwrap();
+            let mut data = map.as_slice();
+            let mut found = None;
+            while data.len() >= 4 {
+                let len = u32::from_be_bytes(data[..4].try_into().unwrap()) as usize;
+                let nal = &data[4..4 + len];
+                found = found.or(gstcctv::engine::evidence::parse_precision_time_sei(
+                    gstcctv::h264::Codec::H265,
+                    nal,
+                )
+                .map(|(_, us)| us));
+                data = &data[4 + len..];
+            }
+            times.push(found);
+            continue;
+        }
+        let t = buffer
+            .iter_meta::<gst_video::video_meta::VideoSeiUserDataUnregisteredMeta>()
+            .find(|m| &m.uuid() == b"MISPmicrosectime")
+            .map(|m| {
+                let d = m.data();
+                assert_eq!(d.len(), 12);
+                assert_eq!((d[3], d[6], d[9]), (0xff, 0xff, 0xff));
+                u64::from_be_bytes([d[1], d[2], d[4], d[5], d[7], d[8], d[10], d[11]])
+            });
+        times.push(t);
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    times
+}
+
+fn rfc3339_us(text: &str) -> u64 {
+    let t = chrono::DateTime::parse_from_rfc3339(text).unwrap();
+    t.timestamp_micros() as u64
+}
+
+#[test]
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+fn clock_offset_and_embedded_time_stamps_read_back_through_the_parsers() {
+    for (sample, parser, recorded_first) in [
+        (
+            "pavs/video1.psf",
+            "h264parse",
+            "2021-09-01T07:00:01.454448Z",
+        ),
+        ("rf1/h265_basic", "h265parse", ""),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let src = shared_samples("").join(sample);
+        let out = dir.path().join("out");
+        // The recorder's clock ran 90.5 s ahead.
+        convert(&src, &out, &["--embed-time", "--clock-offset", "+90.5"]);
+        let manifest_path = std::fs::read_dir(&out)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().ends_with(".manifest.json"))
+            .unwrap();
+        let m = manifest(&manifest_path);
+        assert_eq!(m["clock_offset_s"], 90.5);
+        assert!(m["added"].to_string().contains("MISPmicrosectime"));
+        let stem = manifest_path
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .trim_end_matches(".manifest.json")
+            .to_string();
+        let text = std::fs::read_to_string(out.join(format!("{stem}.frames.tsv"))).unwrap();
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .skip(1)
+            .map(|l| l.split('\t').collect())
+            .collect();
+        // recorded_time (col 2) stays the recorder's; time (col 3) is 90.5 s earlier.
+        if !recorded_first.is_empty() {
+            assert_eq!(rows[0][2], recorded_first);
+        }
+        for r in &rows {
+            assert_eq!(rfc3339_us(r[2]) - rfc3339_us(r[3]), 90_500_000);
+        }
+        let times = embedded_times(&out.join(format!("{stem}.mp4")), parser);
+        assert_eq!(times.len(), rows.len(), "{sample}: every frame read back");
+        for (t, r) in times.iter().zip(&rows) {
+            assert_eq!(*t, Some(rfc3339_us(r[3])), "{sample}: frame {}", r[1]);
+        }
+        // The slices are untouched: the export still proves itself.
+        assert!(verify(&manifest_path).0, "{sample}");
+    }
+}
+
+#[test]
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+fn from_and_to_are_true_times_under_a_clock_offset() {
+    // video1.psf's frames are 0.5 s apart from 07:00:01.454 (recorded).
+    // With the recorder 60 s ahead, true 06:59:03..06:59:05 is recorded
+    // 07:00:03..07:00:05: the key frame at or before 07:00:03 and every
+    // frame before 07:00:05.
+    let dir = tempfile::tempdir().unwrap();
+    let src = shared_samples("pavs").join("video1.psf");
+    let shifted = dir.path().join("shifted");
+    convert(
+        &src,
+        &shifted,
+        &[
+            "--clock-offset",
+            "+60",
+            "--from",
+            "2021-09-01T06:59:03Z",
+            "--to",
+            "2021-09-01T06:59:05Z",
+        ],
+    );
+    let plain = dir.path().join("plain");
+    convert(
+        &src,
+        &plain,
+        &[
+            "--from",
+            "2021-09-01T07:00:03Z",
+            "--to",
+            "2021-09-01T07:00:05Z",
+        ],
+    );
+    let recorded = |d: &Path| -> Vec<String> {
+        std::fs::read_to_string(d.join("video1.frames.tsv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split('\t').nth(2).unwrap().to_string())
+            .collect()
+    };
+    let a = recorded(&shifted);
+    assert!(!a.is_empty());
+    assert_eq!(a, recorded(&plain));
+}

@@ -41,6 +41,12 @@ pub fn run(args: &ConvertArgs) -> bool {
     for f in &failures {
         eprintln!("cctv: {}: {}", f.name.display(), f.reason);
     }
+    if let Some(t) = &args.clock_offset
+        && let Err(e) = evidence::parse_clock_offset(t)
+    {
+        eprintln!("cctv: --clock-offset: {e}");
+        return false;
+    }
     for (name, text) in [("--from", &args.from), ("--to", &args.to)] {
         if let Some(t) = text
             && let Err(e) = parse_wall(t, Some(0))
@@ -226,15 +232,17 @@ fn plan(
     if args.from.is_none() && args.to.is_none() && args.gaps != Gaps::Split {
         return Ok(vec![Window::default()]);
     }
+    // Given in true time: the recorder's clock is `--clock-offset` ahead.
+    let clock = clock_offset_ns(args);
     let from = args
         .from
         .as_deref()
-        .map(|t| parse_wall(t, offset))
+        .map(|t| parse_wall(t, offset).map(|ns| evidence::recorded_of(ns, clock)))
         .transpose()?;
     let to = args
         .to
         .as_deref()
-        .map(|t| parse_wall(t, offset))
+        .map(|t| parse_wall(t, offset).map(|ns| evidence::recorded_of(ns, clock)))
         .transpose()?;
     let ids: Vec<_> = cams.iter().map(|c| c.video.id).collect();
     let mut pts_in: Vec<u64> = Vec::new();
@@ -284,6 +292,14 @@ fn plan(
         windows[0] = Window::default();
     }
     Ok(windows)
+}
+
+/// `--clock-offset` in ns (validated in [`run`]).
+fn clock_offset_ns(args: &ConvertArgs) -> i64 {
+    args.clock_offset
+        .as_deref()
+        .and_then(|t| evidence::parse_clock_offset(t).ok())
+        .unwrap_or(0)
 }
 
 fn start_unix_ns(scan: &Scan) -> Option<u64> {
@@ -379,7 +395,7 @@ fn convert_one(
             plans.push((*w, outs));
         }
     }
-    let start = start_unix_ns(&discovery);
+    let start = start_unix_ns(&discovery).map(|s| evidence::corrected_of(s, clock_offset_ns(args)));
     let mut outcome = Outcome::default();
     let total_bytes = input_bytes(rec);
     for (w, outs) in plans {
@@ -457,6 +473,8 @@ struct CueState {
 
 #[derive(Default)]
 struct Shared {
+    /// `--clock-offset` (ns): cues show the corrected time.
+    clock_offset_ns: i64,
     compact: Option<Compactor>,
     cues: HashMap<u32, CueState>,
     frames: u64,
@@ -533,8 +551,9 @@ fn run_pipeline(
                     mp4: args.format == OutFormat::Mp4,
                     subtitles: !args.no_subtitles,
                     compacted_gaps: args.gaps == Gaps::Compact,
+                    embedded_time: args.embed_time,
                     damage: &r.damage,
-                    clock_offset_ns: 0,
+                    clock_offset_ns: clock_offset_ns(args),
                 })
                 .collect();
             let mut proofs = Vec::new();
@@ -608,6 +627,7 @@ fn build_and_run(
     };
     let shared = Arc::new(Mutex::new(Shared {
         compact: (args.gaps == Gaps::Compact).then(Compactor::default),
+        clock_offset_ns: clock_offset_ns(args),
         ..Shared::default()
     }));
     // pad name -> (sinks to link to, camera, kind); several sinks: a tee
@@ -742,6 +762,20 @@ fn build_and_run(
         }
     }
     let _ = add_target;
+    // --embed-time: the video pads and their codecs.
+    let embed: HashMap<String, gstcctv::h264::Codec> = cams
+        .iter()
+        .filter(|_| args.embed_time)
+        .filter_map(|c| {
+            let codec = match c.video.codec {
+                Codec::H264 { .. } => gstcctv::h264::Codec::H264,
+                Codec::H265 => gstcctv::h264::Codec::H265,
+                _ => return None,
+            };
+            Some((c.video.name.clone(), codec))
+        })
+        .collect();
+    let clock = clock_offset_ns(args);
     let sh = shared.clone();
     let pipe_weak = pipeline.downgrade();
     demux.connect_pad_added(move |_, pad| {
@@ -763,6 +797,15 @@ fn build_and_run(
             }
             return;
         };
+        if let Some(&codec) = embed.get(&name) {
+            pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+                if let Some(gst::PadProbeData::Buffer(buffer)) = &mut info.data {
+                    let wall = wall_of(buffer);
+                    evidence::embed_time(pad, buffer, codec, wall, clock);
+                }
+                gst::PadProbeReturn::Ok
+            });
+        }
         let sh = sh.clone();
         pad.add_probe(
             gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
@@ -928,13 +971,18 @@ fn probe(
             s.frames += 1;
             s.first_pts = Some(s.first_pts.map_or(mapped, |f| f.min(mapped)));
             s.last_end = s.last_end.max(mapped + dur.unwrap_or(0).min(1_000_000_000));
+            let clock = s.clock_offset_ns;
             if let Some(c) = s.cues.get_mut(&cam)
                 && let Some(wall) = wall_of(buffer)
             {
                 let second = wall / 1_000_000_000;
                 if c.last_second != Some(second) && c.started {
                     c.last_second = Some(second);
-                    let text = cue_text(wall, utc_offset, c.telemetry.as_ref());
+                    let text = cue_text(
+                        evidence::corrected_of(wall, clock),
+                        utc_offset,
+                        c.telemetry.as_ref(),
+                    );
                     let mut cue = gst::Buffer::from_mut_slice(text.into_bytes());
                     {
                         let b = cue.get_mut().expect("new buffer");

@@ -285,6 +285,7 @@ pub struct ExportFacts<'a> {
     pub mp4: bool,
     pub subtitles: bool,
     pub compacted_gaps: bool,
+    pub embedded_time: bool,
     pub damage: &'a [String],
     /// Recorder clock minus true time (ns).
     pub clock_offset_ns: i64,
@@ -434,6 +435,12 @@ pub fn write(output: &Path, facts: &ExportFacts, proof: &Proof) -> Result<PathBu
         added.push(json!({
             "what": "parameter sets",
             "detail": "SPS/PPS synthesized from the block's picture size before every key frame (.psf recordings carry none); slices untouched"
+        }));
+    }
+    if facts.embedded_time {
+        added.push(json!({
+            "what": "time stamps",
+            "detail": "each frame's corrected capture time as a MISB ST 0604 precision time stamp (SEI user_data_unregistered, UUID MISPmicrosectime) before its first slice (NIST IR 8161); slices untouched"
         }));
     }
     if facts.subtitles {
@@ -970,4 +977,181 @@ pub fn run_verify(manifests: &[PathBuf], as_json: bool) -> bool {
         println!("{v}");
     }
     all.is_empty()
+}
+
+/// `--clock-offset`: how far the recorder's clock was ahead of true time
+/// (negative: behind), as seconds (`+120`, `-90.5`) or `[+-]HH:MM:SS[.f]`
+/// / `[+-]MM:SS`. Nanoseconds.
+pub fn parse_clock_offset(text: &str) -> Result<i64> {
+    let t = text.trim();
+    let (sign, body) = match t.strip_prefix('-') {
+        Some(rest) => (-1.0, rest),
+        None => (1.0, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let bad = || {
+        anyhow!("cannot read clock offset {text:?} (use seconds like +120 or -90.5, or +HH:MM:SS)")
+    };
+    let parts: Vec<&str> = body.split(':').collect();
+    if parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
+        return Err(bad());
+    }
+    let mut seconds = 0.0f64;
+    for (i, p) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        let v: f64 = if last {
+            p.parse().map_err(|_| bad())?
+        } else {
+            f64::from(p.parse::<u32>().map_err(|_| bad())?)
+        };
+        if !v.is_finite() || v < 0.0 || (i > 0 && v >= 60.0) {
+            return Err(bad());
+        }
+        seconds = seconds * 60.0 + v;
+    }
+    // A century of offset is not a clock error.
+    if seconds > 3.2e9 {
+        return Err(bad());
+    }
+    Ok((sign * seconds * 1e9).round() as i64)
+}
+
+/// Recorded (recorder clock) time for a corrected (true) time.
+pub fn recorded_of(corrected_ns: u64, offset_ns: i64) -> u64 {
+    (i128::from(corrected_ns) + i128::from(offset_ns)).clamp(0, i128::from(u64::MAX)) as u64
+}
+
+/// Corrected (true) time for a recorded one.
+pub fn corrected_of(recorded_ns: u64, offset_ns: i64) -> u64 {
+    corrected(recorded_ns, offset_ns)
+}
+
+/// `--embed-time`: each video frame gets its corrected capture time as a
+/// MISB ST 0604 precision time stamp SEI in front of its first slice
+/// (NIST IR 8161 Level 0). Slices are untouched, so the frame table's
+/// hashes still hold. The frame is rewritten as one contiguous memory.
+pub fn embed_time(
+    pad: &gst::Pad,
+    buffer: &mut gst::Buffer,
+    codec: h264::Codec,
+    wall_ns: Option<u64>,
+    offset_ns: i64,
+) {
+    let Some(wall) = wall_ns else { return };
+    let us = corrected(wall, offset_ns) / 1000;
+    let sei = gstcctv::engine::evidence::precision_time_sei(
+        codec,
+        us,
+        gstcctv::engine::evidence::TIME_STATUS_UNLOCKED,
+    );
+    let avc = pad
+        .current_caps()
+        .and_then(|c| {
+            c.structure(0)
+                .and_then(|s| s.get::<String>("stream-format").ok())
+        })
+        .is_some_and(|f| f == "avc" || f == "hvc1" || f == "hev1");
+    let Ok(map) = buffer.map_readable() else {
+        return;
+    };
+    let data = map.as_slice();
+    let is_slice = |nal: &[u8]| {
+        codec
+            .nal_type(nal)
+            .is_some_and(|t| gstcctv::engine::evidence::is_slice_nal_type(codec, t))
+    };
+    let (at, insert): (Option<usize>, Vec<u8>) = if avc {
+        let mut at = None;
+        let mut i = 0;
+        while i + 4 <= data.len() {
+            let len = u32::from_be_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]) as usize;
+            let Some(nal) = data.get(i + 4..i + 4 + len) else {
+                break;
+            };
+            if is_slice(nal) {
+                at = Some(i);
+                break;
+            }
+            i += 4 + len;
+        }
+        let nal = &sei[4..];
+        let mut v = (nal.len() as u32).to_be_bytes().to_vec();
+        v.extend_from_slice(nal);
+        (at, v)
+    } else {
+        // The start code in front of the first slice (3 or 4 bytes).
+        let at = h264::annexb_nal_ranges(data)
+            .find(|r| is_slice(&data[r.clone()]))
+            .map(|r| {
+                let sc = if r.start >= 4 && data[r.start - 4] == 0 {
+                    4
+                } else {
+                    3
+                };
+                r.start - sc
+            });
+        (at, sei)
+    };
+    let Some(at) = at else { return };
+    let mut out = Vec::with_capacity(data.len() + insert.len());
+    out.extend_from_slice(&data[..at]);
+    out.extend_from_slice(&insert);
+    out.extend_from_slice(&data[at..]);
+    drop(map);
+    let b = buffer.make_mut();
+    b.remove_all_memory();
+    b.append_memory(gst::Memory::from_mut_slice(out));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_offsets() {
+        let s = 1_000_000_000i64;
+        assert_eq!(parse_clock_offset("+120").unwrap(), 120 * s);
+        assert_eq!(parse_clock_offset("-90.5").unwrap(), -90 * s - s / 2);
+        assert_eq!(parse_clock_offset("+00:02:00").unwrap(), 120 * s);
+        assert_eq!(parse_clock_offset("-1:30").unwrap(), -90 * s);
+        assert_eq!(parse_clock_offset("0").unwrap(), 0);
+        for bad in [
+            "",
+            "+",
+            "abc",
+            "1:60",
+            "1::2",
+            "+-3",
+            "nan",
+            "inf",
+            "1:2:3:4",
+            "99999999999",
+        ] {
+            assert!(parse_clock_offset(bad).is_err(), "{bad}");
+        }
+        assert_eq!(recorded_of(100, 30), 130);
+        assert_eq!(corrected_of(100, 30), 70);
+        assert_eq!(corrected_of(10, 30), 0);
+        assert_eq!(corrected_of(10, -30), 40);
+    }
+
+    #[test]
+    fn located_runs_must_match_whole() {
+        let f = |d: &str| SourceFrame {
+            digest: d.into(),
+            wall_ns: None,
+            key: false,
+            file: None,
+            offset: 0,
+            size: 0,
+        };
+        let o = |d: &str| OutputFrame {
+            pts_ns: None,
+            digest: d.into(),
+        };
+        let src = [f("a"), f("b"), f("a"), f("b"), f("c")];
+        assert_eq!(locate(&src, &[o("a"), o("b"), o("c")]), Some(2));
+        assert_eq!(locate(&src, &[o("b"), o("a")]), Some(1));
+        assert_eq!(locate(&src, &[o("c"), o("a")]), None);
+        assert_eq!(locate(&src, &[]), None);
+    }
 }

@@ -115,6 +115,17 @@ pub struct ConvertArgs {
     /// No subtitle track with the capture time.
     #[arg(long)]
     pub no_subtitles: bool,
+    /// How far the recorder's clock was ahead of true time (negative:
+    /// behind): seconds (+120, -90.5) or +HH:MM:SS. --from/--to are then
+    /// true times; cues, creation time and the manifest's `time` are
+    /// corrected; the recorded time stays in the frame table.
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub clock_offset: Option<String>,
+    /// Put each frame's (corrected) capture time inside the video: a MISB
+    /// ST 0604 precision time stamp SEI before its first slice (NIST IR
+    /// 8161); slices stay untouched.
+    #[arg(long)]
+    pub embed_time: bool,
 }
 
 fn main() -> ExitCode {
