@@ -73,6 +73,40 @@ impl ByteSource for MemorySource {
     }
 }
 
+/// Random access to a file (pull mode), for front ends without a reader of
+/// their own (the CLI, the catalog). Opened read-only.
+pub struct FileSource {
+    file: std::fs::File,
+    size: u64,
+}
+
+impl FileSource {
+    pub fn open(path: &std::path::Path) -> std::io::Result<Self> {
+        let file = std::fs::File::open(path)?;
+        let size = file.metadata()?.len();
+        Ok(Self { file, size })
+    }
+}
+
+impl ByteSource for FileSource {
+    type Chunk = SharedBytes;
+    fn size(&self) -> Option<u64> {
+        Some(self.size)
+    }
+    fn read_at(&mut self, offset: u64, len: usize) -> Result<SharedBytes, SourceError> {
+        use std::os::unix::fs::FileExt;
+        if offset >= self.size {
+            return Err(SourceError::Eos);
+        }
+        let len = len.min(usize::try_from(self.size - offset).unwrap_or(usize::MAX));
+        let mut buf = vec![0; len];
+        self.file
+            .read_exact_at(&mut buf, offset)
+            .map_err(|e| SourceError::Io(e.to_string()))?;
+        Ok(SharedBytes::from_vec(buf))
+    }
+}
+
 /// The source used with push input, where nothing can be read at will.
 pub struct NoSource<C>(std::marker::PhantomData<C>);
 

@@ -93,6 +93,9 @@ pub struct Tags {
     pub start_utc_offset_min: Option<i32>,
     pub device_manufacturer: Option<String>,
     pub device_model: Option<String>,
+    /// The recorder's own identity (serial number, else vehicle name),
+    /// where the file records one: what tells two dashcams apart.
+    pub device_serial: Option<String>,
     pub encoder: Option<String>,
     pub application: Option<String>,
     /// Latitude, longitude (degrees), elevation (m).

@@ -15,6 +15,7 @@
 //! - [`rf1`]: Cyclops rf1 archives (indexed files, read by the engine).
 
 pub mod bytes;
+pub mod catalog;
 pub mod damage;
 pub mod demuxer;
 pub mod error;
@@ -26,7 +27,7 @@ pub mod probe;
 pub mod subtitle;
 pub mod timeline;
 
-pub use bytes::{ByteSource, Chunk, MemorySource, NoSource, SharedBytes};
+pub use bytes::{ByteSource, Chunk, FileSource, MemorySource, NoSource, SharedBytes};
 pub use damage::Damage;
 pub use demuxer::{Demuxer, Event, Report, SeekOutcome};
 pub use error::{EngineError, SourceError};

@@ -93,7 +93,6 @@ struct Cursor {
     id: StreamId,
     name: String,
     next: Option<ArchivePosition>,
-    /// The packet file of the segment being read.
     /// The open packet file: segment, file, path (the packets' origin).
     file: Option<(usize, File, Arc<Path>)>,
     discont: bool,

@@ -295,6 +295,10 @@ impl Says {
             container_format: Some("Rosco SAYS"),
             device_manufacturer: Some("Rosco".into()),
             device_model: self.header_str("model").map(str::to_string),
+            device_serial: self
+                .header_str("serial")
+                .or_else(|| self.header_str("vehicle"))
+                .map(str::to_string),
             start_unix_us: start_ms.and_then(|ms| ms.checked_mul(1000)),
             // Recording start in the recorder's time zone (minutes).
             start_utc_offset_min: self.utc_offset_min(),

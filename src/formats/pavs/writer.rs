@@ -90,3 +90,61 @@ const fn stale_pattern() -> [u8; BLOCK_ALIGN] {
     }
     p
 }
+
+/// A whole recording for tests and examples: `frames` decodable pictures
+/// of one camera, `step_ns` apart from `start_ns`, a key frame every `gop`
+/// (I_PCM key frames and skip frames of the synthetic encoder).
+pub struct Recording<'a> {
+    pub channel: u8,
+    pub camera_name: &'a str,
+    pub width: u16,
+    pub height: u16,
+    pub start_ns: u64,
+    pub step_ns: u64,
+    pub frames: u64,
+    pub gop: u64,
+    /// Pictures differ by this seed (two recordings with the same seed and
+    /// times are the same bytes).
+    pub seed: u32,
+}
+
+impl Recording<'_> {
+    /// Writes the recording to `out`, a block per frame.
+    pub fn write<W: Write>(&self, out: &mut W) -> io::Result<()> {
+        use crate::h264::{BaselineParams, SyntheticEncoder, test_picture};
+        let params = BaselineParams::for_size(self.width.into(), self.height.into())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "picture size"))?;
+        let mut encoder = SyntheticEncoder::new(params);
+        for i in 0..self.frames {
+            let key = i % self.gop.max(1) == 0;
+            let payload = if key {
+                let (y, u, v) = test_picture(
+                    self.width.into(),
+                    self.height.into(),
+                    self.seed.wrapping_add(i as u32),
+                );
+                encoder.key_frame(&y, &u, &v)
+            } else {
+                encoder.skip_frame()
+            };
+            let spec = BlockSpec {
+                channel: self.channel,
+                camera_name: self.camera_name.into(),
+                width: self.width,
+                height: self.height,
+                key,
+                capture_time_ns: self.start_ns + i * self.step_ns,
+                sequence: i as u32,
+            };
+            write_block(out, &spec, &payload)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the recording to a new file at `path`.
+    pub fn write_file(&self, path: &std::path::Path) -> io::Result<()> {
+        let mut out = io::BufWriter::new(std::fs::File::create(path)?);
+        self.write(&mut out)?;
+        out.flush()
+    }
+}

@@ -150,6 +150,21 @@ impl Archive {
         names
     }
 
+    /// Capture times (ns since the epoch) of the first and last access unit
+    /// of `track`, from the index alone.
+    pub fn wall_span_ns(&self, track: &str) -> Option<(u64, u64)> {
+        let times = |s: &ArchiveSegment| {
+            let t = s.track(track)?;
+            let last_au = t.access_units.len().checked_sub(1)?;
+            let first = t.au_time_since(0, 0)?;
+            let last = t.au_time_since(last_au, 0)?;
+            Some((first, last))
+        };
+        let first = self.segments.iter().find_map(times)?.0;
+        let last = self.segments.iter().rev().find_map(times)?.1;
+        Some((first, last.max(first)))
+    }
+
     /// Time of an access unit in ns since `origin_ns`, exact (no drift).
     pub fn time_ns(&self, track: &str, position: ArchivePosition) -> Option<u64> {
         self.segments

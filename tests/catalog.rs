@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+//! The case catalog: recordings become cameras with spans across files by
+//! capture time, duplicates used once, gaps and overlaps found, reading a
+//! bounded amount of each file.
+
+use gstcctv::engine::catalog::{Catalog, FormatKind};
+use gstcctv::formats::pavs::writer::Recording;
+use std::path::PathBuf;
+
+/// 2021-09-01 07:00:00 UTC.
+const T0: u64 = 1_630_479_600_000_000_000;
+const S: u64 = 1_000_000_000;
+
+fn psf(
+    dir: &std::path::Path,
+    name: &str,
+    channel: u8,
+    camera: &str,
+    start: u64,
+    frames: u64,
+) -> PathBuf {
+    let path = dir.join(name);
+    Recording {
+        channel,
+        camera_name: camera,
+        width: 176,
+        height: 144,
+        start_ns: start,
+        step_ns: S / 2,
+        frames,
+        gop: 10,
+        seed: (start / S) as u32 ^ u32::from(channel),
+    }
+    .write_file(&path)
+    .unwrap();
+    path
+}
+
+#[test]
+fn a_vmax_backup_becomes_cameras_with_spans_in_capture_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Camera 9: three consecutive 60 s files, named out of time order;
+    // a copy of the second; camera 3 in a file of its own; then a file of
+    // camera 9 after a 10-minute pause.
+    let a = psf(d, "c.psf", 9, "ALLEY", T0, 120);
+    let b = psf(d, "a.psf", 9, "ALLEY", T0 + 60 * S, 120);
+    let c = psf(d, "b.psf", 9, "ALLEY", T0 + 120 * S, 120);
+    let copy = d.join("copy-of-a.psf");
+    std::fs::copy(&b, &copy).unwrap();
+    let other = psf(d, "door.psf", 3, "DOOR", T0 + 30 * S, 60);
+    let late = psf(d, "z.psf", 9, "ALLEY", T0 + 780 * S, 20);
+    let inputs: Vec<(PathBuf, FormatKind)> = [&b, &copy, &c, &other, &a, &late]
+        .iter()
+        .map(|p| ((*p).clone(), FormatKind::Pavs))
+        .collect();
+    let cat = Catalog::build(&inputs);
+    assert!(cat.skipped.is_empty(), "{:?}", cat.skipped);
+    assert_eq!(cat.cameras.len(), 2, "{:#?}", cat.cameras);
+    let alley = &cat.find("9")[0];
+    assert_eq!(alley.name, "ALLEY [09]");
+    assert_eq!(cat.find("alley").len(), 1);
+    assert_eq!(cat.find(&alley.key.id()).len(), 1);
+    let order: Vec<&PathBuf> = alley
+        .spans
+        .iter()
+        .map(|s| &cat.files[s.file].path)
+        .collect();
+    assert_eq!(order, [&a, &b, &c, &late]);
+    assert_eq!(alley.spans[0].first_wall_ns, T0);
+    assert_eq!(alley.spans[0].last_wall_ns, T0 + 119 * S / 2);
+    assert_eq!(alley.spans[3].last_wall_ns, T0 + 780 * S + 19 * S / 2);
+    // The copy is used once and reported.
+    assert_eq!(alley.duplicates.len(), 1);
+    let (dup, orig) = alley.duplicates[0];
+    assert_eq!((&cat.files[dup].path, &cat.files[orig].path), (&copy, &b));
+    // Consecutive files join; the pause is a gap.
+    assert_eq!(alley.gaps, vec![(T0 + 120 * S + 119 * S / 2, T0 + 780 * S)]);
+    assert!(alley.overlaps.is_empty());
+    let door = &cat.find("DOOR")[0];
+    assert_eq!(door.key.stream, "video_3");
+    assert_eq!(door.spans.len(), 1);
+    // A window selects the spans that hold it.
+    let w: Vec<usize> = alley
+        .spans_in(Some(T0 + 110 * S), Some(T0 + 130 * S))
+        .iter()
+        .map(|s| s.file)
+        .collect();
+    assert_eq!(w.len(), 2);
+}
+
+#[test]
+fn cataloguing_reads_a_bounded_part_of_a_large_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = psf(dir.path(), "small.psf", 1, "CAM", T0, 200);
+    // 100 000 frames, mostly skip frames (cheap to write): about 100 MB,
+    // a key frame every 100 s.
+    let large = dir.path().join("large.psf");
+    Recording {
+        channel: 1,
+        camera_name: "CAM",
+        width: 176,
+        height: 144,
+        start_ns: T0 + 200 * S,
+        step_ns: S / 2,
+        frames: 100_000,
+        gop: 200,
+        seed: 7,
+    }
+    .write_file(&large)
+    .unwrap();
+    let size = std::fs::metadata(&large).unwrap().len();
+    let cat = Catalog::build(&[(small, FormatKind::Pavs), (large.clone(), FormatKind::Pavs)]);
+    let entry = cat.files.iter().find(|f| f.path == large).unwrap();
+    assert_eq!(entry.streams[0].last_wall_ns, T0 + 200 * S + 99_999 * S / 2);
+    assert!(
+        entry.bytes_read < 12 << 20,
+        "read {} of {size} bytes",
+        entry.bytes_read
+    );
+    assert!(size > 80 << 20, "{size}");
+    assert_eq!(cat.cameras.len(), 1);
+    assert_eq!(cat.cameras[0].spans.len(), 2);
+}
+
+#[test]
+fn unreadable_inputs_are_skipped_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.psf");
+    std::fs::write(&junk, vec![0x5a; 100_000]).unwrap();
+    let missing = dir.path().join("missing.psf");
+    let cat = Catalog::build(&[
+        (junk.clone(), FormatKind::Pavs),
+        (missing, FormatKind::Pavs),
+    ]);
+    assert!(cat.cameras.is_empty());
+    assert_eq!(cat.skipped.len(), 2);
+    assert!(cat.skipped.iter().all(|s| !s.reason.is_empty()));
+}
