@@ -545,7 +545,7 @@ fn run_pipeline(
             let facts: Vec<ExportFacts> = cams
                 .iter()
                 .map(|c| ExportFacts {
-                    rec,
+                    recs: std::slice::from_ref(rec),
                     video: &c.video,
                     audio: c.audio.as_ref(),
                     mp4: args.format == OutFormat::Mp4,

@@ -85,7 +85,7 @@ pub struct SourceFrame {
     pub digest: String,
     pub wall_ns: Option<u64>,
     pub key: bool,
-    /// The file it was read from (`None`: the recording's own path).
+    /// The file it was read from.
     pub file: Option<PathBuf>,
     pub offset: u64,
     pub size: u64,
@@ -109,6 +109,7 @@ pub fn source_frames(rec: &Recording, name: &str) -> Result<Vec<SourceFrame>> {
             Some(o) => (o.file.as_deref().map(Path::to_path_buf), o.offset, o.len),
             None => (None, 0, 0),
         };
+        let file = Some(file.unwrap_or_else(|| rec.path.clone()));
         frames.push(SourceFrame {
             digest: digest.hex(),
             wall_ns: p.wallclock_ns,
@@ -279,7 +280,9 @@ pub fn locate(source: &[SourceFrame], output: &[OutputFrame]) -> Option<usize> {
 
 /// What an export did, for the manifest and report.
 pub struct ExportFacts<'a> {
-    pub rec: &'a Recording,
+    /// The recordings the output was made from, in order (several when
+    /// files are joined).
+    pub recs: &'a [Recording],
     pub video: &'a StreamInfo,
     pub audio: Option<&'a StreamInfo>,
     pub mp4: bool,
@@ -322,7 +325,10 @@ pub fn prove(written: &Path, facts: &ExportFacts) -> Result<Proof> {
             tracks.len()
         );
     };
-    let source = source_frames(facts.rec, &facts.video.name)?;
+    let mut source = Vec::new();
+    for rec in facts.recs {
+        source.extend(source_frames(rec, &facts.video.name)?);
+    }
     if out.is_empty() {
         bail!("{}: no video frames read back", written.display());
     }
@@ -332,12 +338,17 @@ pub fn prove(written: &Path, facts: &ExportFacts) -> Result<Proof> {
             written.display(),
             out.len(),
             facts.video.name,
-            facts.rec.path.display()
+            facts
+                .recs
+                .iter()
+                .map(|r| r.path.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     })?;
     let mut inputs: Vec<PathBuf> = Vec::new();
     let mut index_of = |file: &Option<PathBuf>| -> usize {
-        let p = file.clone().unwrap_or_else(|| facts.rec.path.clone());
+        let p = file.clone().unwrap_or_default();
         match inputs.iter().position(|q| *q == p) {
             Some(i) => i,
             None => {
@@ -431,7 +442,7 @@ pub fn write(output: &Path, facts: &ExportFacts, proof: &Proof) -> Result<PathBu
     let (out_size, out_sha) = sha256_file(output)?;
     let frames_sha = hex(&Sha256::digest(tsv.as_bytes()));
     let mut added = vec![];
-    if facts.rec.kind == Kind::Pavs {
+    if facts.recs.iter().any(|r| r.kind == Kind::Pavs) {
         added.push(json!({
             "what": "parameter sets",
             "detail": "SPS/PPS synthesized from the block's picture size before every key frame (.psf recordings carry none); slices untouched"
@@ -881,18 +892,27 @@ fn check_sources(
         .flatten()
         .map(|i| PathBuf::from(i["path"].as_str().unwrap_or("")))
         .collect();
-    // The recording the first input belongs to: a file, or (rf1) the
-    // segment its packet file is part of.
-    let Some(first) = inputs.first() else { return };
-    let (recs, _) = crate::inputs::expand(std::slice::from_ref(first));
-    let Some(rec) = recs.into_iter().next() else {
-        problems.push(Problem::new(
-            "input",
-            first.to_string_lossy(),
-            "no longer a recording",
-        ));
-        return;
-    };
+    // The recordings the inputs belong to: files, or (rf1) the segment a
+    // packet file is part of; each read once.
+    let mut recs: Vec<Recording> = Vec::new();
+    for (i, path) in inputs.iter().enumerate() {
+        if !present.contains_key(&i) {
+            continue;
+        }
+        let (found, _) = crate::inputs::expand(std::slice::from_ref(path));
+        if found.is_empty() {
+            problems.push(Problem::new(
+                "input",
+                path.to_string_lossy(),
+                "no longer a recording",
+            ));
+        }
+        for r in found {
+            if !recs.iter().any(|q| q.path == r.path) {
+                recs.push(r);
+            }
+        }
+    }
     let mut by_place: HashMap<(usize, u64, u64), String> = HashMap::new();
     let streams: Vec<&str> = {
         let mut s: Vec<&str> = Vec::new();
@@ -903,21 +923,23 @@ fn check_sources(
         }
         s
     };
-    for stream in &streams {
-        match source_frames(&rec, stream) {
-            Ok(frames) => {
-                for f in frames {
-                    let file = f.file.clone().unwrap_or_else(|| rec.path.clone());
-                    if let Some(i) = inputs.iter().position(|p| same_file(p, &file)) {
-                        by_place.insert((i, f.offset, f.size), f.digest);
+    for rec in &recs {
+        for stream in &streams {
+            match source_frames(rec, stream) {
+                Ok(frames) => {
+                    for f in frames {
+                        let file = f.file.clone().unwrap_or_else(|| rec.path.clone());
+                        if let Some(i) = inputs.iter().position(|p| same_file(p, &file)) {
+                            by_place.insert((i, f.offset, f.size), f.digest);
+                        }
                     }
                 }
+                Err(e) => problems.push(Problem::new(
+                    "input",
+                    rec.path.to_string_lossy(),
+                    format!("{e:#}"),
+                )),
             }
-            Err(e) => problems.push(Problem::new(
-                "input",
-                rec.path.to_string_lossy(),
-                format!("{e:#}"),
-            )),
         }
     }
     for r in table {
