@@ -7,7 +7,6 @@
 use crate::inputs::{self, Kind, Recording};
 use crate::progress::{Job, Progress};
 use crate::scan::{self, Depth, Scan};
-use crate::telemetry::{Sample, parse_sample};
 use crate::times::{human_duration, parse_wall};
 use crate::{ConvertArgs, Gaps, OutFormat, mp4time};
 use anyhow::{Context, Result, anyhow, bail};
@@ -22,7 +21,8 @@ use std::sync::{Arc, Mutex};
 /// files, so an interrupted run leaves nothing under a final name.
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Gaps longer than this are compacted (or split at).
+/// Gaps in capture time longer than this are compacted (the elements'
+/// `max-gap`) or split at.
 const MAX_GAP_NS: u64 = 10_000_000_000;
 
 /// What one input produced.
@@ -32,6 +32,7 @@ struct Outcome {
     frames: u64,
     duration_ns: u64,
     damage: Vec<String>,
+    notes: Vec<String>,
 }
 
 pub fn run(args: &ConvertArgs) -> bool {
@@ -80,6 +81,9 @@ pub fn run(args: &ConvertArgs) -> bool {
                     match &r {
                         Err(e) => progress.println(&format!("cctv: {}: {e:#}", rec.path.display())),
                         Ok(o) => {
+                            for n in &o.notes {
+                                progress.println(&format!("cctv: {}: {n}", rec.path.display()));
+                            }
                             for d in &o.damage {
                                 progress.println(&format!(
                                     "cctv: {}: damaged, every intact frame converted; skipped: {d}",
@@ -143,15 +147,42 @@ struct Camera {
     number: u32,
     video: StreamInfo,
     audio: Option<StreamInfo>,
-    meta: Option<String>,
 }
 
-/// A time window of the running time (ns): start (KEY_UNIT seek) and
-/// exclusive stop.
-#[derive(Clone, Copy, Debug, Default)]
+/// One camera's part of a window, in running time (ns): from its key
+/// frame at or before the first wanted frame (audio and cues from the same
+/// instant) to the end of the last wanted frame (exclusive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    start: u64,
+    stop: u64,
+}
+
+/// What one output run converts: everything (`spans` empty), or per
+/// camera its [`Span`]; the demuxer seeks to cover them all.
+#[derive(Clone, Debug, Default)]
 struct Window {
-    start: Option<u64>,
-    stop: Option<u64>,
+    spans: Vec<(u32, Span)>,
+}
+
+impl Window {
+    fn whole(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    fn span_of(&self, camera: u32) -> Option<Span> {
+        self.spans
+            .iter()
+            .find(|(c, _)| *c == camera)
+            .map(|(_, s)| *s)
+    }
+
+    /// The seek that covers every span: (start, stop).
+    fn seek(&self) -> Option<(u64, u64)> {
+        let start = self.spans.iter().map(|(_, s)| s.start).min()?;
+        let stop = self.spans.iter().map(|(_, s)| s.stop).max()?;
+        Some((start, stop))
+    }
 }
 
 fn cameras_of(rec: &Recording, scan: &Scan, wanted: &[u32]) -> Result<Vec<Camera>> {
@@ -173,7 +204,6 @@ fn cameras_of(rec: &Recording, scan: &Scan, wanted: &[u32]) -> Result<Vec<Camera
             number: 0,
             video: (*main).clone(),
             audio: None,
-            meta: None,
         });
     } else {
         // A camera without audio of its own shares the recording's only
@@ -192,7 +222,6 @@ fn cameras_of(rec: &Recording, scan: &Scan, wanted: &[u32]) -> Result<Vec<Camera
                 audio: with(StreamKind::Audio)
                     .map(|i| (*i).clone())
                     .or_else(|| only_audio.clone()),
-                meta: with(StreamKind::Data).map(|i| i.name.clone()),
             });
         }
     }
@@ -213,9 +242,19 @@ fn cameras_of(rec: &Recording, scan: &Scan, wanted: &[u32]) -> Result<Vec<Camera
     Ok(cameras)
 }
 
+/// A video frame as the engine times it: running time, capture time, key.
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    pts: u64,
+    wall: Option<u64>,
+    key: bool,
+}
+
 /// The windows to convert: `--from/--to` mapped to running time through
-/// the engine's wall clock per frame, and cut into continuous runs for
-/// `--gaps split`.
+/// the engine's capture time per frame (with the same gap compaction as
+/// the element), and cut into continuous runs for `--gaps split`. Each
+/// camera's part is computed from its own frames only, so that it is the
+/// same whatever other cameras are converted.
 fn plan(
     rec: &Recording,
     args: &ConvertArgs,
@@ -236,66 +275,84 @@ fn plan(
         .map(|t| parse_wall(t, offset))
         .transpose()?;
     let ids: Vec<_> = cams.iter().map(|c| c.video.id).collect();
-    let mut pts_in: Vec<u64> = Vec::new();
-    scan::scan(rec, Depth::Full, |info, p| {
-        if !ids.contains(&info.id) {
-            return;
-        }
-        let (Some(pts), Some(wall)) = (p.pts, p.wallclock_ns) else {
+    let mut frames: Vec<Vec<Frame>> = vec![Vec::new(); cams.len()];
+    scan::scan_played(rec, Depth::Full, source_max_gap(args), |info, p| {
+        let Some(i) = ids.iter().position(|id| *id == info.id) else {
             return;
         };
-        if from.is_some_and(|f| wall < f) || to.is_some_and(|t| wall >= t) {
-            return;
-        }
-        pts_in.push(pts);
-    })?;
-    if pts_in.is_empty() {
-        bail!("no frames between --from and --to");
-    }
-    pts_in.sort_unstable();
-    let windowed = from.is_some() || to.is_some();
-    let first = pts_in[0];
-    let last = pts_in[pts_in.len() - 1];
-    if args.gaps != Gaps::Split {
-        return Ok(vec![Window {
-            start: from.map(|_| first),
-            stop: to.map(|_| last + 1),
-        }]);
-    }
-    let mut windows = Vec::new();
-    let mut run_start = first;
-    let mut prev = first;
-    for &t in &pts_in[1..] {
-        if t > prev + MAX_GAP_NS {
-            windows.push(Window {
-                start: Some(run_start),
-                stop: Some(prev + 1),
+        if let Some(pts) = p.pts {
+            frames[i].push(Frame {
+                pts,
+                wall: p.wallclock_ns,
+                key: p.key,
             });
-            run_start = t;
         }
-        prev = t;
+    })?;
+    for f in &mut frames {
+        f.sort_by_key(|f| f.pts);
     }
-    windows.push(Window {
-        start: Some(run_start),
-        stop: (windowed || !windows.is_empty()).then_some(prev + 1),
-    });
-    if windows.len() == 1 && !windowed {
-        windows[0] = Window::default();
+    let wanted = |f: &Frame| match f.wall {
+        Some(w) => from.is_none_or(|t| w >= t) && to.is_none_or(|t| w < t),
+        None => from.is_none() && to.is_none(),
+    };
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    let mut all: Vec<u64> = frames
+        .iter()
+        .flat_map(|f| f.iter().filter(|f| wanted(f)).map(|f| f.pts))
+        .collect();
+    all.sort_unstable();
+    let (Some(&first), Some(&last)) = (all.first(), all.last()) else {
+        bail!("no frames between --from and --to");
+    };
+    if args.gaps == Gaps::Split {
+        let mut run_start = first;
+        let mut prev = first;
+        for &t in &all[1..] {
+            if t > prev + MAX_GAP_NS {
+                runs.push((run_start, prev));
+                run_start = t;
+            }
+            prev = t;
+        }
+        runs.push((run_start, prev));
+        if runs.len() == 1 && from.is_none() && to.is_none() {
+            return Ok(vec![Window::default()]);
+        }
+    } else {
+        runs.push((first, last));
     }
+    let windows = runs
+        .into_iter()
+        .map(|(a, b)| Window {
+            spans: cams
+                .iter()
+                .zip(&frames)
+                .filter_map(|(cam, frames)| {
+                    span(frames, |f| wanted(f) && f.pts >= a && f.pts <= b).map(|s| (cam.number, s))
+                })
+                .collect(),
+        })
+        .collect();
     Ok(windows)
 }
 
-fn start_unix_ns(scan: &Scan) -> Option<u64> {
-    let from_tags = |t: &gstcctv::engine::Tags| {
-        t.start_unix_us
-            .and_then(|us| u64::try_from(us).ok())
-            .map(|us| us * 1000)
-    };
-    scan.tags
-        .as_ref()
-        .and_then(from_tags)
-        .or_else(|| scan.streams.iter().find_map(|s| from_tags(&s.info.tags)))
-        .or_else(|| scan.streams.iter().filter_map(|s| s.first_wall_ns).min())
+/// A camera's span over the frames `wanted`: from the key frame at or
+/// before the first of them (else the first key frame after it: the
+/// element starts a camera at a key frame) to the end of the last.
+fn span(frames: &[Frame], wanted: impl Fn(&Frame) -> bool) -> Option<Span> {
+    let first = frames.iter().position(&wanted)?;
+    let last = frames.iter().rposition(&wanted)?;
+    let start = frames[..=first]
+        .iter()
+        .rev()
+        .find(|f| f.key)
+        .or_else(|| frames[first..=last].iter().find(|f| f.key))
+        .unwrap_or(&frames[first])
+        .pts;
+    Some(Span {
+        start,
+        stop: frames[last].pts + 1,
+    })
 }
 
 fn input_bytes(rec: &Recording) -> u64 {
@@ -355,7 +412,13 @@ fn convert_one(
         let mut taken = taken.lock().unwrap_or_else(|e| e.into_inner());
         for (k, w) in windows.iter().enumerate() {
             let mut outs = Vec::new();
-            for c in &cams {
+            // A camera with no frame in this window gets no file.
+            let in_window: Vec<Camera> = cams
+                .iter()
+                .filter(|c| w.whole() || w.span_of(c.number).is_some())
+                .cloned()
+                .collect();
+            for c in &in_window {
                 let mut name = rec.stem.clone();
                 if several {
                     name.push_str(&format!("_cam{}", c.number));
@@ -375,23 +438,23 @@ fn convert_one(
                 taken.push(path.clone());
                 outs.push(path);
             }
-            plans.push((*w, outs));
+            plans.push((w.clone(), in_window, outs));
         }
     }
-    let start = start_unix_ns(&discovery);
     let mut outcome = Outcome::default();
     let total_bytes = input_bytes(rec);
-    for (w, outs) in plans {
+    for (w, cams, outs) in plans {
         let label = outs
             .first()
             .and_then(|p| p.file_name())
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let mut job = progress.job(&label, total_bytes);
-        let r = run_pipeline(rec, args, &cams, w, &outs, offset, start, &mut job);
+        let r = run_pipeline(rec, args, &cams, &w, &outs, &mut job);
         job.finish();
         let r = r?;
-        outcome.files.extend(outs);
+        outcome.files.extend(r.written);
+        outcome.notes.extend(r.notes);
         outcome.frames += r.frames;
         outcome.duration_ns += r.duration_ns;
         outcome.damage.extend(r.damage);
@@ -399,65 +462,11 @@ fn convert_one(
     Ok(outcome)
 }
 
-/// The subtitle text for a frame: capture time (in the recorder's zone when
-/// known) and, for dashcams, speed and position. The one place that makes
-/// cue text: to switch to the engine's subtitle stream once it exists.
-fn cue_text(wall_ns: u64, utc_offset_min: Option<i32>, telemetry: Option<&Sample>) -> String {
-    // The engine's text, as the elements show it.
-    gstcctv::engine::subtitle::frame_text(
-        Some(wall_ns),
-        utc_offset_min,
-        telemetry.and_then(|t| t.speed_kmh),
-        telemetry.and_then(|t| t.fix),
-    )
-}
-
-/// Running-time compaction of gaps, shared by all streams of one input:
-/// a jump of more than 10 s past everything seen so far becomes one frame.
-#[derive(Default)]
-struct Compactor {
-    /// (first original PTS after the gap, total shift from there on).
-    shifts: Vec<(u64, u64)>,
-    max_pts: Option<u64>,
-    step: u64,
-}
-
-impl Compactor {
-    fn map(&mut self, pts: u64, duration: Option<u64>) -> u64 {
-        if let Some(m) = self.max_pts {
-            if pts > m + MAX_GAP_NS {
-                let frame = duration
-                    .filter(|d| *d > 0 && *d < MAX_GAP_NS)
-                    .unwrap_or(self.step.max(1_000_000));
-                let total = self.shifts.last().map_or(0, |s| s.1) + (pts - m - frame);
-                self.shifts.push((pts, total));
-            } else if pts > m {
-                self.step = pts - m;
-            }
-        }
-        self.max_pts = Some(self.max_pts.map_or(pts, |m| m.max(pts)));
-        let shift = self
-            .shifts
-            .iter()
-            .rev()
-            .find(|s| s.0 <= pts)
-            .map_or(0, |s| s.1);
-        pts - shift
-    }
-}
-
-/// Per camera state on the streaming thread.
-struct CueState {
-    pad: gst::Pad,
-    started: bool,
-    last_second: Option<u64>,
-    telemetry: Option<Sample>,
-}
-
+/// What the streaming threads count for progress and the summary.
 #[derive(Default)]
 struct Shared {
-    compact: Option<Compactor>,
-    cues: HashMap<u32, CueState>,
+    /// Per camera: its first frame's capture time (once it has one).
+    first_wall: HashMap<u32, Option<u64>>,
     frames: u64,
     bytes: u64,
     first_pts: Option<u64>,
@@ -465,6 +474,12 @@ struct Shared {
 }
 
 struct RunResult {
+    /// The files written (cameras with frames).
+    written: Vec<PathBuf>,
+    /// Per camera with at least one frame: its first frame's capture time.
+    first_wall: HashMap<u32, Option<u64>>,
+    /// What the user should know (a camera without frames).
+    notes: Vec<String>,
     frames: u64,
     duration_ns: u64,
     damage: Vec<String>,
@@ -496,10 +511,8 @@ fn run_pipeline(
     rec: &Recording,
     args: &ConvertArgs,
     cams: &[Camera],
-    window: Window,
+    window: &Window,
     outs: &[PathBuf],
-    utc_offset: Option<i32>,
-    start_ns: Option<u64>,
     job: &mut Job,
 ) -> Result<RunResult> {
     let temps: Vec<PathBuf> = outs
@@ -520,17 +533,33 @@ fn run_pipeline(
     for t in &temps {
         std::fs::File::create(t).with_context(|| format!("cannot write {}", t.display()))?;
     }
-    let result = build_and_run(rec, args, cams, window, &temps, utc_offset, start_ns, job);
+    let result = build_and_run(rec, args, cams, window, &temps, job);
     match result {
-        Ok(r) => {
-            for (t, o) in temps.iter().zip(outs) {
+        Ok(mut r) => {
+            // A file without a picture is no video: nothing is written.
+            if r.frames == 0 {
+                cleanup(&temps);
+                bail!("no video frames{}: nothing written", window_note(args));
+            }
+            for ((t, o), cam) in temps.iter().zip(outs).zip(cams) {
+                let Some(first_wall) = r.first_wall.get(&cam.number).copied() else {
+                    cleanup(std::slice::from_ref(t));
+                    r.notes.push(format!(
+                        "camera {}: no video frames{}, {} not written",
+                        cam.number,
+                        window_note(args),
+                        o.display()
+                    ));
+                    continue;
+                };
                 if args.format == OutFormat::Mp4
-                    && let Some(s) = start_ns
+                    && let Some(s) = first_wall
                 {
                     mp4time::set_creation_time(t, s / 1_000_000_000)
                         .with_context(|| format!("cannot finish {}", t.display()))?;
                 }
                 std::fs::rename(t, o).with_context(|| format!("cannot write {}", o.display()))?;
+                r.written.push(o.clone());
             }
             Ok(r)
         }
@@ -549,10 +578,8 @@ fn build_and_run(
     rec: &Recording,
     args: &ConvertArgs,
     cams: &[Camera],
-    window: Window,
+    window: &Window,
     temps: &[PathBuf],
-    utc_offset: Option<i32>,
-    start_ns: Option<u64>,
     job: &mut Job,
 ) -> Result<RunResult> {
     let pipeline = gst::Pipeline::new();
@@ -579,10 +606,8 @@ fn build_and_run(
             (Some(src), demux)
         }
     };
-    let shared = Arc::new(Mutex::new(Shared {
-        compact: (args.gaps == Gaps::Compact).then(Compactor::default),
-        ..Shared::default()
-    }));
+    configure_source(&demux, args);
+    let shared = Arc::new(Mutex::new(Shared::default()));
     // pad name -> (sinks to link to, camera, kind); several sinks: a tee
     let mut targets: HashMap<String, (Vec<gst::Pad>, u32, StreamKind)> = HashMap::new();
     let mut add_target = |name: &str, sink: Option<gst::Pad>, cam: u32, kind: StreamKind| {
@@ -602,17 +627,8 @@ fn build_and_run(
                 m.set_property("latency", MUX_QUEUE_NS);
                 m
             }
-            OutFormat::Mkv => {
-                let m = make("matroskamux")?;
-                if let Some(ns) = start_ns
-                    && let Ok(dt) = gst::glib::DateTime::from_unix_utc(
-                        i64::try_from(ns / 1_000_000_000).unwrap_or(0),
-                    )
-                {
-                    m.set_property("creation-time", dt);
-                }
-                m
-            }
+            // Its creation time is set from the first frame (branch_probe).
+            OutFormat::Mkv => make("matroskamux")?,
         };
         let sink = gst::ElementFactory::make("filesink")
             .property("location", temp.to_string_lossy().to_string())
@@ -628,13 +644,6 @@ fn build_and_run(
                 }
                 if let Some(c) = &cam.video.tags.comment {
                     t.add::<gst::tags::Comment>(&c.as_str(), gst::TagMergeMode::Replace);
-                }
-                if let Some(ns) = start_ns
-                    && let Ok(dt) = gst::DateTime::from_unix_epoch_utc_usecs(
-                        i64::try_from(ns / 1000).unwrap_or(0),
-                    )
-                {
-                    t.add::<gst::tags::DateTime>(&dt, gst::TagMergeMode::Replace);
                 }
             }
             setter.merge_tags(&tags, gst::TagMergeMode::Replace);
@@ -653,6 +662,13 @@ fn build_and_run(
             last = p;
         }
         last.link_pads(None, &mux, Some("video_%u"))?;
+        let branch = Branch {
+            shared: shared.clone(),
+            camera: cam.number,
+            span: window.span_of(cam.number),
+            mux: mux.downgrade(),
+        };
+        branch.watch(&q, StreamKind::Video);
         add_target(
             &cam.video.name,
             q.static_pad("sink"),
@@ -678,49 +694,33 @@ fn build_and_run(
                 }
             }
             gst::Element::link_many(chain.iter())?;
+            branch.watch(&q, StreamKind::Audio);
             chain
                 .last()
                 .ok_or_else(|| anyhow!("empty chain"))?
                 .link_pads(None, &mux, Some("audio_%u"))?;
             add_target(&a.name, q.static_pad("sink"), cam.number, StreamKind::Audio);
         }
-        if let Some(m) = &cam.meta {
-            add_target(m, None, cam.number, StreamKind::Data);
-        }
         if !args.no_subtitles {
+            // The element's own cues (capture time, and speed and GPS where
+            // the recording has them), each lasting until the next.
             let q = make("queue")?;
             pipeline.add(&q)?;
             q.link_pads(None, &mux, Some("subtitle_%u"))?;
-            let pad = gst::Pad::builder(gst::PadDirection::Src)
-                .name(format!("cue_{}", cam.number))
-                .build();
-            pad.set_active(true)?;
-            pad.link(
-                &q.static_pad("sink")
-                    .ok_or_else(|| anyhow!("queue without sink"))?,
-            )?;
-            shared
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .cues
-                .insert(
-                    cam.number,
-                    CueState {
-                        pad,
-                        started: false,
-                        last_second: None,
-                        telemetry: None,
-                    },
-                );
+            branch.watch(&q, StreamKind::Subtitle);
+            let pad = match rec.kind {
+                Kind::Rf1 => "subtitle".to_string(),
+                Kind::Pavs | Kind::Says => format!("subtitle_{}", cam.number),
+            };
+            add_target(&pad, q.static_pad("sink"), cam.number, StreamKind::Subtitle);
         }
     }
     let _ = add_target;
-    let sh = shared.clone();
     let pipe_weak = pipeline.downgrade();
     demux.connect_pad_added(move |_, pad| {
         let name = pad.name().to_string();
         let target = targets.get(&name).cloned();
-        let Some((sinks, cam, kind)) = target else {
+        let Some((sinks, _, _)) = target else {
             // Not converted: a camera not asked for, snapshots, a second track.
             if let Some(p) = pipe_weak.upgrade()
                 && let Ok(fake) = gst::ElementFactory::make("fakesink")
@@ -736,11 +736,6 @@ fn build_and_run(
             }
             return;
         };
-        let sh = sh.clone();
-        pad.add_probe(
-            gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
-            move |_, info| probe(&sh, cam, kind, utc_offset, info),
-        );
         let linked = match sinks.as_slice() {
             [] => Ok(()),
             [sink] => pad.link(sink).map(|_| ()).map_err(|e| format!("{e:?}")),
@@ -755,19 +750,18 @@ fn build_and_run(
         pipeline
             .set_state(gst::State::Ready)
             .map_err(|_| anyhow!("cannot start the pipeline"))?;
-        if window.start.is_some() || window.stop.is_some() {
+        if let Some((start, stop)) = window.seek() {
+            // Every camera restarts at its own key frame at or before
+            // `start` (the earliest span's key frame); each branch then
+            // keeps its camera's span (branch_probe).
             let ct = |ns: u64| gst::ClockTime::from_nseconds(ns);
             let seek = gst::event::Seek::new(
                 1.0,
                 gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE,
                 gst::SeekType::Set,
-                ct(window.start.unwrap_or(0)),
-                if window.stop.is_some() {
-                    gst::SeekType::Set
-                } else {
-                    gst::SeekType::None
-                },
-                window.stop.map(ct),
+                ct(start),
+                gst::SeekType::Set,
+                ct(stop),
             );
             if !demux.send_event(seek) {
                 bail!("cannot seek to the requested window");
@@ -831,6 +825,9 @@ fn build_and_run(
     let warnings = result?;
     let s = sh_lock(&shared);
     Ok(RunResult {
+        written: Vec::new(),
+        first_wall: s.first_wall.clone(),
+        notes: Vec::new(),
         frames: s.frames,
         duration_ns: s.last_end.saturating_sub(s.first_pts.unwrap_or(0)),
         damage: warnings,
@@ -862,103 +859,144 @@ fn sh_lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
     shared.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn probe(
-    shared: &Mutex<Shared>,
-    cam: u32,
-    kind: StreamKind,
-    utc_offset: Option<i32>,
-    info: &mut gst::PadProbeInfo,
-) -> gst::PadProbeReturn {
-    match &mut info.data {
-        Some(gst::PadProbeData::Buffer(buffer)) => {
-            let mut s = sh_lock(shared);
-            if kind == StreamKind::Data {
-                if let Some(c) = s.cues.get_mut(&cam)
-                    && let Ok(map) = buffer.map_readable()
+/// One camera's output: what its branches keep and count.
+#[derive(Clone)]
+struct Branch {
+    shared: Arc<Mutex<Shared>>,
+    camera: u32,
+    span: Option<Span>,
+    mux: gst::glib::WeakRef<gst::Element>,
+}
+
+impl Branch {
+    /// Watches what enters `queue` (the branch of one stream of kind
+    /// `kind`): see [`Branch::probe`].
+    fn watch(&self, queue: &gst::Element, kind: StreamKind) {
+        let Some(pad) = queue.static_pad("sink") else {
+            return;
+        };
+        let me = self.clone();
+        pad.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+            move |_, info| me.probe(kind, info),
+        );
+    }
+
+    /// Keeps the camera's span: its segment starts at the span's start (so
+    /// that its file starts there whatever other cameras were read from
+    /// an earlier key frame), buffers before it or at/after its stop are
+    /// dropped, a cue that straddles the start is clipped to it. Counts the
+    /// video frames and notes the first one's capture time.
+    fn probe(&self, kind: StreamKind, info: &mut gst::PadProbeInfo) -> gst::PadProbeReturn {
+        match &mut info.data {
+            Some(gst::PadProbeData::Event(event)) => {
+                if let (Some(span), gst::EventView::Segment(seg)) = (self.span, event.view())
+                    && let Some(seg) = seg.segment().downcast_ref::<gst::ClockTime>()
+                    && seg.start().is_none_or(|s| s.nseconds() < span.start)
                 {
-                    c.telemetry = parse_sample(map.as_slice(), None);
+                    let mut seg = seg.clone();
+                    let start = gst::ClockTime::from_nseconds(span.start);
+                    seg.set_start(start);
+                    seg.set_time(start);
+                    seg.set_position(start);
+                    let seqnum = event.seqnum();
+                    *event = gst::event::Segment::builder(&seg).seqnum(seqnum).build();
                 }
-                return gst::PadProbeReturn::Drop;
+                gst::PadProbeReturn::Ok
             }
-            let Some(pts) = buffer.pts() else {
-                return gst::PadProbeReturn::Ok;
-            };
-            let dur = buffer.duration().map(|d| d.nseconds());
-            let mapped = match s.compact.as_mut() {
-                Some(c) => c.map(pts.nseconds(), dur),
-                None => pts.nseconds(),
-            };
-            if mapped != pts.nseconds() {
-                let b = buffer.make_mut();
-                let m = gst::ClockTime::from_nseconds(mapped);
-                b.set_pts(m);
-                b.set_dts(m);
-            }
-            s.bytes += buffer.size() as u64;
-            if kind != StreamKind::Video {
-                return gst::PadProbeReturn::Ok;
-            }
-            s.frames += 1;
-            s.first_pts = Some(s.first_pts.map_or(mapped, |f| f.min(mapped)));
-            s.last_end = s.last_end.max(mapped + dur.unwrap_or(0).min(1_000_000_000));
-            if let Some(c) = s.cues.get_mut(&cam)
-                && let Some(wall) = wall_of(buffer)
-            {
-                let second = wall / 1_000_000_000;
-                if c.last_second != Some(second) && c.started {
-                    c.last_second = Some(second);
-                    let text = cue_text(wall, utc_offset, c.telemetry.as_ref());
-                    let mut cue = gst::Buffer::from_mut_slice(text.into_bytes());
-                    {
-                        let b = cue.get_mut().expect("new buffer");
-                        b.set_pts(gst::ClockTime::from_nseconds(mapped));
-                        b.set_duration(gst::ClockTime::from_nseconds(
-                            1_000_000_000 - wall % 1_000_000_000,
-                        ));
+            Some(gst::PadProbeData::Buffer(buffer)) => {
+                let pts = buffer.pts().map(|t| t.nseconds());
+                if let (Some(span), Some(pts)) = (self.span, pts) {
+                    if pts >= span.stop {
+                        return gst::PadProbeReturn::Drop;
                     }
-                    let pad = c.pad.clone();
-                    drop(s);
-                    let _ = pad.push(cue);
-                }
-            }
-            gst::PadProbeReturn::Ok
-        }
-        Some(gst::PadProbeData::Event(event)) => {
-            if kind != StreamKind::Video {
-                return gst::PadProbeReturn::Ok;
-            }
-            let mut s = sh_lock(shared);
-            let Some(c) = s.cues.get_mut(&cam) else {
-                return gst::PadProbeReturn::Ok;
-            };
-            let pad = c.pad.clone();
-            let forward: Vec<gst::Event> = match event.view() {
-                gst::EventView::Segment(_) => {
-                    let mut ev = Vec::new();
-                    if !c.started {
-                        c.started = true;
-                        ev.push(
-                            gst::event::StreamStart::builder(&format!("cctv-cue-{cam}")).build(),
-                        );
-                        ev.push(gst::event::Caps::new(
-                            &gst::Caps::builder("text/x-raw")
-                                .field("format", "utf8")
-                                .build(),
-                        ));
+                    if pts < span.start {
+                        let end = buffer.duration().map(|d| pts + d.nseconds());
+                        if kind != StreamKind::Subtitle || end.is_none_or(|e| e <= span.start) {
+                            return gst::PadProbeReturn::Drop;
+                        }
+                        // The cue showing at the span's start.
+                        let b = buffer.make_mut();
+                        b.set_pts(gst::ClockTime::from_nseconds(span.start));
+                        b.set_dts(gst::ClockTime::from_nseconds(span.start));
+                        if let Some(end) = end {
+                            b.set_duration(gst::ClockTime::from_nseconds(end - span.start));
+                        }
                     }
-                    c.last_second = None;
-                    ev.push(event.clone());
-                    ev
                 }
-                gst::EventView::Eos(_) => vec![event.clone()],
-                _ => Vec::new(),
-            };
-            drop(s);
-            for e in forward {
-                let _ = pad.push_event(e);
+                let mut s = sh_lock(&self.shared);
+                s.bytes += buffer.size() as u64;
+                if kind != StreamKind::Video {
+                    return gst::PadProbeReturn::Ok;
+                }
+                let wall = wall_of(buffer);
+                let first = !s.first_wall.contains_key(&self.camera);
+                if first {
+                    s.first_wall.insert(self.camera, wall);
+                }
+                if let Some(pts) = pts {
+                    let dur = buffer.duration().map_or(0, |d| d.nseconds());
+                    s.frames += 1;
+                    s.first_pts = Some(s.first_pts.map_or(pts, |f| f.min(pts)));
+                    s.last_end = s.last_end.max(pts + dur.min(1_000_000_000));
+                }
+                drop(s);
+                if first && let (Some(ns), Some(mux)) = (wall, self.mux.upgrade()) {
+                    set_creation_time(&mux, ns);
+                }
+                gst::PadProbeReturn::Ok
             }
-            gst::PadProbeReturn::Ok
+            _ => gst::PadProbeReturn::Ok,
         }
-        _ => gst::PadProbeReturn::Ok,
+    }
+}
+
+/// The file's creation time and date tag: the first frame's capture time.
+/// Set from the first video buffer, before it reaches the muxer (which
+/// writes its header only once every input has data).
+fn set_creation_time(mux: &gst::Element, unix_ns: u64) {
+    let secs = i64::try_from(unix_ns / 1_000_000_000).unwrap_or(0);
+    if mux.find_property("creation-time").is_some()
+        && let Ok(dt) = gst::glib::DateTime::from_unix_utc(secs)
+    {
+        mux.set_property("creation-time", dt);
+    }
+    if let Some(setter) = mux.dynamic_cast_ref::<gst::TagSetter>()
+        && let Ok(dt) =
+            gst::DateTime::from_unix_epoch_utc_usecs(i64::try_from(unix_ns / 1000).unwrap_or(0))
+    {
+        let mut tags = gst::TagList::new();
+        tags.make_mut()
+            .add::<gst::tags::DateTime>(&dt, gst::TagMergeMode::Replace);
+        setter.merge_tags(&tags, gst::TagMergeMode::Replace);
+    }
+}
+
+/// The element's presentation settings: subtitle cues on unless
+/// `--no-subtitles`, and `--gaps` as its `max-gap`.
+/// `--gaps` as the elements' (and the planning scan's) `max-gap`.
+fn source_max_gap(args: &ConvertArgs) -> Option<u64> {
+    // A split window holds no gap longer than MAX_GAP_NS anyway.
+    (args.gaps == Gaps::Compact).then_some(MAX_GAP_NS)
+}
+
+fn configure_source(element: &gst::Element, args: &ConvertArgs) {
+    if element.find_property("subtitles").is_some() {
+        element.set_property("subtitles", !args.no_subtitles);
+    }
+    let max_gap = source_max_gap(args).unwrap_or(0);
+    // TODO(integration): every element gets `max-gap` (10 s default) from
+    // the engine's format-independent gap compaction; until then only
+    // pavsdemux has it and SAYS/rf1 conversions keep real time.
+    if element.find_property("max-gap").is_some() {
+        element.set_property("max-gap", max_gap);
+    }
+}
+
+/// " between --from and --to" when the user gave a window.
+fn window_note(args: &ConvertArgs) -> &'static str {
+    match (&args.from, &args.to) {
+        (None, None) => "",
+        _ => " between --from and --to",
     }
 }

@@ -113,14 +113,29 @@ pub enum Depth {
 pub fn scan(
     rec: &Recording,
     depth: Depth,
+    on_packet: impl FnMut(&StreamInfo, &Packet<SharedBytes>),
+) -> Result<Scan> {
+    scan_played(rec, depth, None, on_packet)
+}
+
+/// [`scan`] with the running time the elements give with `max-gap`
+/// (`max_gap`: gaps longer than this compacted), for planning windows in
+/// the elements' timeline.
+pub fn scan_played(
+    rec: &Recording,
+    depth: Depth,
+    max_gap: Option<u64>,
     mut on_packet: impl FnMut(&StreamInfo, &Packet<SharedBytes>),
 ) -> Result<Scan> {
+    // TODO(integration): SAYS and rf1 get the engine's format-independent
+    // `max_gap` option; pass it to them here too.
     match rec.kind {
         Kind::Pavs => scan_demuxer(
             rec,
-            // The engine's subtitle cues are not used here (yet).
+            // No cues: nothing here shows them.
             Pavs::new(PavsOptions {
                 subtitles: false,
+                max_gap,
                 ..PavsOptions::default()
             }),
             depth,

@@ -1,0 +1,535 @@
+// SPDX-License-Identifier: MIT
+//! What `cctv` outputs mean: the subtitle cues of a conversion (the
+//! elements' own, lasting until the next), time zones, windows, spans,
+//! track files, empty inputs and messages. Run as a program on generated
+//! recordings and (where present) the shared samples; outputs read back
+//! with ffprobe/ffmpeg.
+
+mod support;
+
+use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
+use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const CCTV: &str = env!("CARGO_BIN_EXE_cctv");
+/// Every command is bounded.
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// Runs a program to completion within [`LIMIT`], in `cwd` when given,
+/// with extra environment variables.
+fn run_in(program: &str, args: &[&str], cwd: Option<&Path>, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let t1 = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut out, &mut v).ok();
+        v
+    });
+    let t2 = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut err, &mut v).ok();
+        v
+    });
+    let deadline = Instant::now() + LIMIT;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{program} {args:?} did not finish within {LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: t1.join().expect("stdout thread"),
+        stderr: t2.join().expect("stderr thread"),
+    }
+}
+
+fn run(program: &str, args: &[&str]) -> Output {
+    run_in(program, args, None, &[])
+}
+
+fn cctv(args: &[&str]) -> Output {
+    run(CCTV, args)
+}
+
+fn ok(out: &Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    err
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// One packet of a stream as ffprobe reads it.
+#[derive(Debug, Clone)]
+struct Pkt {
+    pts: f64,
+    duration: f64,
+    size: u64,
+    key: bool,
+}
+
+/// The packets of the first stream of `kind` ("v", "a", "s").
+fn packets(path: &Path, kind: &str) -> Vec<Pkt> {
+    let out = run(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-select_streams",
+            &format!("{kind}:0"),
+            "-show_entries",
+            "packet=pts_time,duration_time,size,flags",
+            "-of",
+            "json",
+            s(path),
+        ],
+    );
+    ok(&out);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("ffprobe json");
+    let num = |x: &Value| x.as_str().and_then(|t| t.parse().ok()).unwrap_or(f64::NAN);
+    v["packets"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|p| Pkt {
+                    pts: num(&p["pts_time"]),
+                    duration: num(&p["duration_time"]),
+                    size: p["size"].as_str().and_then(|t| t.parse().ok()).unwrap_or(0),
+                    key: p["flags"].as_str().is_some_and(|f| f.starts_with('K')),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The subtitle cues of the first text track as SRT text.
+fn srt(path: &Path) -> String {
+    let out = run(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-i",
+            s(path),
+            "-map",
+            "0:s:0",
+            "-f",
+            "srt",
+            "-",
+        ],
+    );
+    ok(&out);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The text lines of the cues (SRT without numbers and times).
+fn cue_texts(srt: &str) -> Vec<String> {
+    srt.split("\n\n")
+        .filter_map(|block| {
+            let lines: Vec<&str> = block.lines().collect();
+            (lines.len() >= 3).then(|| strip_tags(&lines[2..].join("\n")))
+        })
+        .collect()
+}
+
+/// Text without markup (ffmpeg wraps MP4 text in `<font …>`).
+fn strip_tags(text: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn format_tag(path: &Path, tag: &str) -> Option<String> {
+    let out = run(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-show_entries",
+            &format!("format_tags={tag}"),
+            "-of",
+            "json",
+            s(path),
+        ],
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+    v["format"]["tags"][tag].as_str().map(String::from)
+}
+
+/// 2021-09-01 07:00:01.454448 UTC.
+const START_NS: u64 = 1_630_479_601_454_448_000;
+
+/// A `.psf` of `n` blocks 0.5 s apart (2 fps) on channel 9, a key frame
+/// every `gop` blocks.
+fn write_psf(path: &Path, n: u64, gop: u64) {
+    write_psf_with_gap(path, n, gop, None)
+}
+
+/// [`write_psf`] with a one-hour gap before block `gap_at`.
+fn write_psf_with_gap(path: &Path, n: u64, gop: u64, gap_at: Option<u64>) {
+    let (width, height) = (176u16, 144u16);
+    let params = BaselineParams::for_size(width.into(), height.into()).expect("size");
+    let mut encoder = SyntheticEncoder::new(params);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+    for i in 0..n {
+        let key = i % gop == 0;
+        let payload = if key {
+            let (y, u, v) = test_picture(width.into(), height.into(), i as u32);
+            encoder.key_frame(&y, &u, &v)
+        } else {
+            encoder.skip_frame()
+        };
+        let spec = BlockSpec {
+            channel: 9,
+            camera_name: "ALLEY".into(),
+            width,
+            height,
+            key,
+            capture_time_ns: START_NS
+                + i * 500_000_000
+                + if gap_at.is_some_and(|g| i >= g) {
+                    3_600_000_000_000
+                } else {
+                    0
+                },
+            sequence: 1000 + i as u32,
+        };
+        write_block(&mut out, &spec, &payload).expect("write");
+    }
+    std::io::Write::flush(&mut out).expect("flush");
+}
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Cues follow each other with no gap, from the first picture to the end
+/// of the last: no empty sample that lasts (mp4mux writes a zero-length
+/// empty sample between any two text samples of a sparse track; those
+/// show nothing for no time).
+fn assert_cues_cover(path: &Path) {
+    let video = packets(path, "v");
+    let all = packets(path, "s");
+    for c in &all {
+        // An empty tx3g sample is 2 bytes (the text length).
+        let lasts = c.duration.is_finite() && c.duration > 0.0;
+        assert!(
+            c.size > 2 || !lasts,
+            "{}: empty cue {c:?} in {all:?}",
+            path.display()
+        );
+    }
+    let cues: Vec<&Pkt> = all.iter().filter(|c| c.size > 2).collect();
+    assert!(!cues.is_empty(), "{}: no cues", path.display());
+    for w in cues.windows(2) {
+        let end = w[0].pts + w[0].duration;
+        assert!(
+            (end - w[1].pts).abs() < 0.002,
+            "{}: cue {:?} ends at {end}, the next starts at {}",
+            path.display(),
+            w[0],
+            w[1].pts
+        );
+    }
+    let first_video = video.iter().map(|p| p.pts).fold(f64::INFINITY, f64::min);
+    let video_end = video.iter().map(|p| p.pts + p.duration).fold(0.0, f64::max);
+    // Against the video, within the rounding of mp4mux's millisecond
+    // text timescale (it adds up rounded durations).
+    assert!((cues[0].pts - first_video).abs() < 0.02, "{cues:?}");
+    let last = cues.last().unwrap();
+    assert!(
+        (last.pts + last.duration - video_end).abs() < 0.02,
+        "last cue {last:?}, video ends at {video_end}"
+    );
+}
+
+// ---- cues: the elements' own (issue 16 item 8, issue 17 item 3) ------------
+
+#[test]
+fn a_2_fps_psf_has_a_cue_at_every_moment() {
+    let dir = tempfile::tempdir().unwrap();
+    let psf = dir.path().join("slow.psf");
+    write_psf(&psf, 20, 2);
+    let out = dir.path().join("out");
+    ok(&cctv(&["convert", "-q", s(&psf), "-o", s(&out)]));
+    let mp4 = out.join("slow.mp4");
+    assert_cues_cover(&mp4);
+    let texts = cue_texts(&srt(&mp4));
+    assert_eq!(texts[0], "2021-09-01 07:00:01 UTC", "{texts:?}");
+    assert_eq!(texts.last().unwrap(), "2021-09-01 07:00:10 UTC");
+}
+
+#[test]
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+fn sample_nvr_conversion_cues_have_speed_and_gps_in_mp4_and_mkv() {
+    let says = support::shared_samples("says");
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["mp4", "mkv"] {
+        let o = dir.path().join(format);
+        ok(&cctv(&[
+            "convert",
+            "-q",
+            "--format",
+            format,
+            s(&says.join("basic.nvr")),
+            "-o",
+            s(&o),
+        ]));
+        let file = o.join(format!("basic.{format}"));
+        let texts = cue_texts(&srt(&file));
+        assert!(texts.len() >= 8, "{texts:?}");
+        for t in &texts {
+            assert!(
+                t.starts_with("2021-04-16 10:03:")
+                    && t.contains(" km/h  GPS ")
+                    && t.ends_with(" W"),
+                "{format}: {t:?}"
+            );
+        }
+        if format == "mp4" {
+            assert_cues_cover(&file);
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+fn sample_rf1_and_psf_conversions_have_capture_time_cues() {
+    let rf1 = support::shared_samples("rf1/h264_basic");
+    let pavs = support::shared_samples("pavs");
+    let dir = tempfile::tempdir().unwrap();
+    ok(&cctv(&["convert", "-q", s(&rf1), "-o", s(dir.path())]));
+    let mp4 = dir.path().join("h264_basic.mp4");
+    assert_cues_cover(&mp4);
+    let texts = cue_texts(&srt(&mp4));
+    assert_eq!(texts[0], "2024-04-11 06:12:26 UTC", "{texts:?}");
+    ok(&cctv(&[
+        "convert",
+        "-q",
+        s(&pavs.join("video3.psf")),
+        "-o",
+        s(dir.path()),
+    ]));
+    let mp4 = dir.path().join("video3.mp4");
+    assert_cues_cover(&mp4);
+    assert!(cue_texts(&srt(&mp4))[0].starts_with("2021-"));
+}
+
+// ---- windows (issue 16 item 11) ---------------------------------------------
+
+/// The capture times (µs) of camera `cam`'s video chunks and key flags,
+/// from a sample's ground truth.
+fn nvr_frames(index: &Path, cam: u64) -> Vec<(u64, bool)> {
+    let v: Value = serde_json::from_slice(&std::fs::read(index).unwrap()).unwrap();
+    v["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "video" && c["camera"] == cam)
+        .map(|c| (c["timestamp"].as_u64().unwrap(), c["key"] == true))
+        .collect()
+}
+
+#[test]
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+fn sample_nvr_window_per_camera_is_the_same_whatever_else_is_selected() {
+    let says = support::shared_samples("says");
+    let nvr = says.join("two_cameras.nvr");
+    let dir = tempfile::tempdir().unwrap();
+    let (from, to) = ("2021-04-16T14:03:30.5Z", "2021-04-16T14:03:33.5Z");
+    let (from_us, to_us) = (1_618_581_810_500_000u64, 1_618_581_813_500_000u64);
+    let both = dir.path().join("both");
+    let one = dir.path().join("one");
+    ok(&cctv(&[
+        "convert",
+        "-q",
+        s(&nvr),
+        "--from",
+        from,
+        "--to",
+        to,
+        "-o",
+        s(&both),
+    ]));
+    ok(&cctv(&[
+        "convert",
+        "-q",
+        "--camera",
+        "1",
+        s(&nvr),
+        "--from",
+        from,
+        "--to",
+        to,
+        "-o",
+        s(&one),
+    ]));
+    let sig = |p: &Path| -> Vec<(String, u64, bool)> {
+        packets(p, "v")
+            .iter()
+            .map(|k| (format!("{:.6}", k.pts), k.size, k.key))
+            .collect()
+    };
+    let cam1 = one.join("two_cameras_cam1.mp4");
+    assert_eq!(sig(&both.join("two_cameras_cam1.mp4")), sig(&cam1));
+    for cam in [0u64, 1] {
+        let file = both.join(format!("two_cameras_cam{cam}.mp4"));
+        let frames = nvr_frames(&says.join("two_cameras.index.json"), cam);
+        // From the key frame at or before --from to the last frame before --to.
+        let key = frames
+            .iter()
+            .filter(|(t, k)| *k && *t <= from_us)
+            .map(|(t, _)| *t)
+            .max()
+            .unwrap();
+        let expected = frames
+            .iter()
+            .filter(|(t, _)| *t >= key && *t < to_us)
+            .count();
+        let video = packets(&file, "v");
+        assert_eq!(video.len(), expected, "camera {cam}");
+        assert!(video[0].key, "camera {cam} starts at a key frame");
+        // Audio starts with the picture (within one 128 ms mu-law packet).
+        let audio = packets(&file, "a");
+        assert!(
+            (audio[0].pts - video[0].pts).abs() < 0.13,
+            "camera {cam}: video from {}, audio from {}",
+            video[0].pts,
+            audio[0].pts
+        );
+        // Created when its first frame was captured.
+        let created = chrono::DateTime::from_timestamp((key / 1_000_000) as i64, 0)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        assert_eq!(
+            format_tag(&file, "creation_time").as_deref(),
+            Some(created.as_str()),
+            "camera {cam}"
+        );
+    }
+}
+
+#[test]
+fn a_window_file_is_created_at_its_first_frame_and_keeps_every_cue() {
+    // Key frames every 4 blocks (2 s): --from 07:00:06.6 is block 10.3;
+    // the key frame before it is block 8 (07:00:05.454448).
+    let dir = tempfile::tempdir().unwrap();
+    let psf = dir.path().join("w.psf");
+    write_psf(&psf, 40, 4);
+    for format in ["mp4", "mkv"] {
+        let o = dir.path().join(format);
+        ok(&cctv(&[
+            "convert",
+            "-q",
+            "--format",
+            format,
+            s(&psf),
+            "--from",
+            "2021-09-01T07:00:06.6Z",
+            "--to",
+            "2021-09-01T07:00:11.454448Z",
+            "-o",
+            s(&o),
+        ]));
+        let file = o.join(format!("w.{format}"));
+        assert_eq!(packets(&file, "v").len(), 12, "{format}: blocks 8..=19");
+        assert_eq!(
+            format_tag(&file, "creation_time").as_deref(),
+            Some("2021-09-01T07:00:05.000000Z"),
+            "{format}"
+        );
+        let texts = cue_texts(&srt(&file));
+        assert_eq!(texts[0], "2021-09-01 07:00:05 UTC", "{format}: {texts:?}");
+    }
+}
+
+#[test]
+fn a_window_after_a_compacted_gap_is_found() {
+    // 20 blocks, then an hour, then 20 more (block 20 at 08:00:11.454):
+    // --from 08:00:14.6 is after block 26 (08:00:14.454, a key frame), so
+    // the file holds blocks 26..=39.
+    let dir = tempfile::tempdir().unwrap();
+    let psf = dir.path().join("g.psf");
+    write_psf_with_gap(&psf, 40, 2, Some(20));
+    ok(&cctv(&[
+        "convert",
+        "-q",
+        s(&psf),
+        "--from",
+        "2021-09-01T08:00:14.6Z",
+        "-o",
+        s(dir.path()),
+    ]));
+    let file = dir.path().join("g.mp4");
+    assert_eq!(packets(&file, "v").len(), 14, "blocks 26..=39");
+    assert_eq!(cue_texts(&srt(&file))[0], "2021-09-01 08:00:14 UTC");
+}
+
+// ---- empty inputs (issue 16 item 10) ----------------------------------------
+
+#[test]
+fn a_window_without_frames_writes_nothing_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let psf = dir.path().join("w.psf");
+    write_psf(&psf, 10, 2);
+    let o = dir.path().join("out");
+    let out = cctv(&[
+        "convert",
+        s(&psf),
+        "--from",
+        "2030-01-01T00:00:00Z",
+        "-o",
+        s(&o),
+    ]);
+    assert!(!out.status.success());
+    assert!(files_in(&o).is_empty());
+}
+
+#[test]
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+fn sample_rf1_empty_track_writes_nothing_and_says_so() {
+    let rf1 = support::shared_samples("rf1/empty_track");
+    let dir = tempfile::tempdir().unwrap();
+    let o = dir.path().join("out");
+    let out = cctv(&["convert", s(&rf1), "-o", s(&o)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("no video frames"), "{err}");
+    assert!(files_in(&o).is_empty(), "{:?}", files_in(&o));
+}
