@@ -533,3 +533,156 @@ fn sample_rf1_empty_track_writes_nothing_and_says_so() {
     assert!(err.contains("no video frames"), "{err}");
     assert!(files_in(&o).is_empty(), "{:?}", files_in(&o));
 }
+
+// ---- the damage account (issue 16 item 14) ----------------------------------
+
+/// `cctv info`'s damage line for `path`.
+fn damage_line(path: &Path) -> String {
+    let out = cctv(&["info", s(path)]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.trim_start().starts_with("damage:"))
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn the_last_unit_is_cut_short_only_when_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let psf = dir.path().join("d.psf");
+    write_psf(&psf, 30, 2);
+    let good = std::fs::read(&psf).unwrap();
+    let starts: Vec<usize> = good
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| w == b"PAVS")
+        .map(|(i, _)| i)
+        .collect();
+    // Garbage in the middle of block 10 (its header claims more than
+    // what follows before block 11): the end is intact.
+    let mut mid = good.clone();
+    mid[starts[10] + 0x30..starts[10] + 0x60].fill(0x55);
+    std::fs::write(&psf, &mid).unwrap();
+    let line = damage_line(&psf);
+    assert!(line.contains("damaged region"), "{line}");
+    assert!(!line.contains("cut short"), "{line}");
+    // A block cut in the middle of the payload checksummed, in the middle.
+    let mut payload = good.clone();
+    payload[starts[10] + 0x250..starts[10] + 0x260].fill(0x55);
+    std::fs::write(&psf, &payload).unwrap();
+    let line = damage_line(&psf);
+    assert!(!line.contains("cut short"), "{line}");
+    // The file ends inside the last block: cut short.
+    std::fs::write(&psf, &good[..starts[29] + 0x100]).unwrap();
+    let line = damage_line(&psf);
+    assert!(line.contains("the last unit is cut short"), "{line}");
+    // The file ends right after a whole block: no damage at all.
+    std::fs::write(&psf, &good[..starts[29]]).unwrap();
+    assert_eq!(damage_line(&psf).trim(), "damage: none");
+}
+
+#[test]
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+fn sample_garbage_nvr_is_not_cut_short_and_truncated_nvr_is() {
+    let says = support::shared_samples("says");
+    let line = damage_line(&says.join("garbage.nvr"));
+    assert!(line.contains("damaged region"), "{line}");
+    assert!(!line.contains("cut short"), "{line}");
+    let line = damage_line(&says.join("truncated.nvr"));
+    assert!(line.contains("the last unit is cut short"), "{line}");
+    // video2.psf damaged in the middle (a block's header, a block's
+    // payload), and cut inside its last block.
+    let good = std::fs::read(support::shared_samples("pavs").join("video2.psf")).unwrap();
+    let mid = good
+        .windows(4)
+        .enumerate()
+        .skip(good.len() / 2)
+        .find(|(_, w)| *w == b"PAVS")
+        .map(|(i, _)| i)
+        .unwrap();
+    let last = good.windows(4).rposition(|w| w == b"PAVS").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let psf = dir.path().join("v.psf");
+    for range in [mid + 0x30..mid + 0x60, mid + 0x250..mid + 0x260] {
+        let mut bytes = good.clone();
+        bytes[range.clone()].fill(0x55);
+        std::fs::write(&psf, &bytes).unwrap();
+        let line = damage_line(&psf);
+        assert!(line.contains("damaged region"), "{range:?}: {line}");
+        assert!(!line.contains("cut short"), "{range:?}: {line}");
+    }
+    std::fs::write(&psf, &good[..last + 0x300]).unwrap();
+    let line = damage_line(&psf);
+    assert!(line.contains("the last unit is cut short"), "{line}");
+}
+
+// ---- info spans (issue 16 item 12) -------------------------------------------
+
+#[test]
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+fn sample_info_span_is_earliest_to_latest_capture_time() {
+    // video2.psf's blocks are not in time order (16:58:39 first, 07:00:01
+    // later in the file).
+    let pavs = support::shared_samples("pavs");
+    let expected: Value =
+        serde_json::from_slice(&std::fs::read(pavs.join("expected.json")).unwrap()).unwrap();
+    let times: Vec<u64> = expected["video2"]["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["pts_unix_ns"].as_u64().unwrap())
+        .collect();
+    let t = |ns: u64| {
+        chrono::DateTime::from_timestamp((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as u32)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    };
+    let out = cctv(&["info", "--json", s(&pavs.join("video2.psf"))]);
+    ok(&out);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let st = &v[0]["streams"][0];
+    assert_eq!(st["first_time"], t(*times.iter().min().unwrap()));
+    assert_eq!(st["last_time"], t(*times.iter().max().unwrap()));
+    let out = cctv(&["info", s(&pavs.join("video2.psf"))]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.contains("video_9")).unwrap();
+    let span = line.rsplit(", ").next().unwrap();
+    let (a, b) = span.split_once(" .. ").unwrap();
+    assert!(a < b, "{line}");
+}
+
+// ---- track files (issue 16 item 13) ------------------------------------------
+
+#[test]
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+fn sample_rf1_track_file_converts_its_own_track() {
+    let two = support::shared_samples("rf1/two_tracks");
+    let dir = tempfile::tempdir().unwrap();
+    let size = |p: &Path| {
+        let out = run(
+            "ffprobe",
+            &[
+                "-v",
+                "error",
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "stream=width,height",
+                "-of",
+                "csv=p=0",
+                s(p),
+            ],
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    for (file, wh) in [
+        ("1712815946731_lowres.rf1i", "320,180"),
+        ("1712815946731_video.rf1p", "640,360"),
+    ] {
+        let o = dir.path().join(file);
+        ok(&cctv(&["convert", "-q", s(&two.join(file)), "-o", s(&o)]));
+        let files = files_in(&o);
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert_eq!(size(&files[0]), wh, "{file}");
+    }
+}

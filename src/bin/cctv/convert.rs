@@ -189,17 +189,23 @@ fn cameras_of(rec: &Recording, scan: &Scan, wanted: &[u32]) -> Result<Vec<Camera
     let infos: Vec<&StreamInfo> = scan.streams.iter().map(|s| &s.info).collect();
     let mut cameras: Vec<Camera> = Vec::new();
     if rec.kind == Kind::Rf1 {
-        // One camera; its main (largest) track.
-        let main = infos
-            .iter()
-            .filter(|i| i.id.kind == StreamKind::Video)
-            .max_by_key(|i| {
-                (
-                    u64::from(i.width.unwrap_or(0)) * u64::from(i.height.unwrap_or(0)),
-                    std::cmp::Reverse(i.id.number),
-                )
-            })
-            .ok_or_else(|| anyhow!("no video track"))?;
+        // One camera: the track a track file names, else the main
+        // (largest) track.
+        let videos = || infos.iter().filter(|i| i.id.kind == StreamKind::Video);
+        let main = match &rec.track {
+            Some(track) => videos().find(|i| i.name == *track).ok_or_else(|| {
+                let all: Vec<&str> = videos().map(|i| i.name.as_str()).collect();
+                anyhow!("no video track {track:?} (tracks: {})", all.join(", "))
+            })?,
+            None => videos()
+                .max_by_key(|i| {
+                    (
+                        u64::from(i.width.unwrap_or(0)) * u64::from(i.height.unwrap_or(0)),
+                        std::cmp::Reverse(i.id.number),
+                    )
+                })
+                .ok_or_else(|| anyhow!("no video track"))?,
+        };
         cameras.push(Camera {
             number: 0,
             video: (*main).clone(),

@@ -164,9 +164,11 @@ fn account(streams: &mut [StreamStat], p: &Packet<SharedBytes>) -> Option<usize>
     let s = &mut streams[i];
     s.frames += 1;
     s.keys += u64::from(p.key);
+    // The earliest and latest capture times: files are not always in
+    // time order (a recorder's clock set back).
     if let Some(w) = p.wallclock_ns {
-        s.first_wall_ns.get_or_insert(w);
-        s.last_wall_ns = Some(w);
+        s.first_wall_ns = Some(s.first_wall_ns.map_or(w, |f| f.min(w)));
+        s.last_wall_ns = Some(s.last_wall_ns.map_or(w, |l| l.max(w)));
     }
     if let Some(t) = p.pts {
         s.first_pts = Some(s.first_pts.map_or(t, |f| f.min(t)));
