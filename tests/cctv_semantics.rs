@@ -686,3 +686,103 @@ fn sample_rf1_track_file_converts_its_own_track() {
         assert_eq!(size(&files[0]), wh, "{file}");
     }
 }
+
+// ---- messages (issue 16 item 15) --------------------------------------------
+
+#[test]
+fn messages_name_input_and_output_as_given() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("in")).unwrap();
+    write_psf(&dir.path().join("in/a.psf"), 10, 2);
+    let out = run_in(
+        CCTV,
+        &["convert", "in/a.psf", "-o", "out"],
+        Some(dir.path()),
+        &[],
+    );
+    let err = ok(&out);
+    assert!(
+        err.lines().any(|l| l == "cctv: in/a.psf -> out/a.mp4"),
+        "{err}"
+    );
+    let abs = dir.path().to_str().unwrap();
+    assert!(!err.contains(abs) && !err.contains(".part"), "{err}");
+    // Damage: named once, as given.
+    let mut bytes = std::fs::read(dir.path().join("in/a.psf")).unwrap();
+    // Block 4's (a key frame) checksummed payload.
+    let block = bytes
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == b"PAVS")
+        .map(|(i, _)| i)
+        .nth(4)
+        .unwrap();
+    bytes[block + 0x250..block + 0x260].fill(0x55);
+    std::fs::write(dir.path().join("in/b.psf"), &bytes).unwrap();
+    let out = run_in(
+        CCTV,
+        &["convert", "-q", "in/b.psf", "-o", "out"],
+        Some(dir.path()),
+        &[],
+    );
+    let err = ok(&out);
+    assert!(err.starts_with("cctv: in/b.psf: damaged"), "{err}");
+    assert!(
+        !err.contains(abs) && err.matches("b.psf").count() == 1,
+        "{err}"
+    );
+}
+
+#[test]
+fn reversed_from_and_to_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let psf = dir.path().join("a.psf");
+    write_psf(&psf, 10, 2);
+    let o = dir.path().join("out");
+    let out = cctv(&[
+        "convert",
+        s(&psf),
+        "--from",
+        "2021-09-01T07:00:05Z",
+        "--to",
+        "2021-09-01T07:00:02Z",
+        "-o",
+        s(&o),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("--from") && err.contains("is not before --to"),
+        "{err}"
+    );
+    assert!(files_in(&o).is_empty());
+}
+
+#[test]
+fn demo_without_a_recent_rust_says_what_is_needed() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path();
+    for (name, text) in [
+        ("rustc", "rustc 1.80.0 (abc 2024-07-21)"),
+        ("cargo", "cargo 1.80.0"),
+    ] {
+        let p = bin.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\necho '{text}'\n")).unwrap();
+        let mut perm = std::fs::metadata(&p).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+        std::fs::set_permissions(&p, perm).unwrap();
+    }
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/demo.sh");
+    for path in [
+        format!("{}:/usr/bin:/bin", bin.display()),
+        "/usr/bin:/bin".into(),
+    ] {
+        let out = run_in("bash", &[demo], Some(dir.path()), &[("PATH", &path)]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{path}: {err}");
+        assert!(
+            err.contains("Rust >= 1.92") && err.contains("rustup"),
+            "{path}: {err}"
+        );
+    }
+}

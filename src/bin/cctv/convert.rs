@@ -41,13 +41,27 @@ pub fn run(args: &ConvertArgs) -> bool {
     for f in &failures {
         eprintln!("cctv: {}: {}", f.name.display(), f.reason);
     }
-    for (name, text) in [("--from", &args.from), ("--to", &args.to)] {
-        if let Some(t) = text
-            && let Err(e) = parse_wall(t, Some(0))
-        {
-            eprintln!("cctv: {name}: {e}");
-            return false;
+    let mut bounds = [None, None];
+    for ((name, text), bound) in [("--from", &args.from), ("--to", &args.to)]
+        .into_iter()
+        .zip(&mut bounds)
+    {
+        if let Some(t) = text {
+            match parse_wall(t, Some(0)) {
+                Ok(ns) => *bound = Some(ns),
+                Err(e) => {
+                    eprintln!("cctv: {name}: {e}");
+                    return false;
+                }
+            }
         }
+    }
+    // Both read in the same zone here: their order is the same in any.
+    if let ([Some(from), Some(to)], Some(f), Some(t)) = (bounds, &args.from, &args.to)
+        && from >= to
+    {
+        eprintln!("cctv: --from {f:?} is not before --to {t:?}: the window is empty (swapped?)");
+        return false;
     }
     if recordings.is_empty() {
         return false;
@@ -80,17 +94,28 @@ pub fn run(args: &ConvertArgs) -> bool {
                     let r = convert_one(rec, args, &progress, &taken);
                     match &r {
                         Err(e) => progress.println(&format!("cctv: {}: {e:#}", rec.path.display())),
-                        Ok(o) => {
+                        Ok(o) if !args.quiet || !o.notes.is_empty() || !o.damage.is_empty() => {
+                            if !args.quiet {
+                                // One line: the input as given, its outputs.
+                                let outs: Vec<String> =
+                                    o.files.iter().map(|f| f.display().to_string()).collect();
+                                progress.println(&format!(
+                                    "cctv: {} -> {}",
+                                    rec.path.display(),
+                                    outs.join(", ")
+                                ));
+                            }
                             for n in &o.notes {
                                 progress.println(&format!("cctv: {}: {n}", rec.path.display()));
                             }
                             for d in &o.damage {
                                 progress.println(&format!(
-                                    "cctv: {}: damaged, every intact frame converted; skipped: {d}",
+                                    "cctv: {}: damaged, every intact frame converted: {d}",
                                     rec.path.display()
                                 ));
                             }
                         }
+                        Ok(_) => {}
                     }
                     results
                         .lock()
@@ -134,9 +159,6 @@ pub fn run(args: &ConvertArgs) -> bool {
             line.push_str(&format!("; {} failed", failed + failures.len()));
         }
         eprintln!("{line}");
-        for f in &total.files {
-            eprintln!("  {}", f.display());
-        }
     }
     ok
 }
@@ -536,8 +558,9 @@ fn run_pipeline(
             let _ = std::fs::remove_file(t);
         }
     };
-    for t in &temps {
-        std::fs::File::create(t).with_context(|| format!("cannot write {}", t.display()))?;
+    for (t, o) in temps.iter().zip(outs) {
+        // Messages name the output, never the temporary file.
+        std::fs::File::create(t).with_context(|| format!("cannot write {}", o.display()))?;
     }
     let result = build_and_run(rec, args, cams, window, &temps, job);
     match result {
@@ -562,7 +585,7 @@ fn run_pipeline(
                     && let Some(s) = first_wall
                 {
                     mp4time::set_creation_time(t, s / 1_000_000_000)
-                        .with_context(|| format!("cannot finish {}", t.display()))?;
+                        .with_context(|| format!("cannot finish {}", o.display()))?;
                 }
                 std::fs::rename(t, o).with_context(|| format!("cannot write {}", o.display()))?;
                 r.written.push(o.clone());
@@ -819,7 +842,7 @@ fn build_and_run(
                         .src()
                         .is_some_and(|s| s == demux.upcast_ref::<gst::Object>());
                     if own {
-                        warnings.push(w.error().to_string().replace('\n', "; "));
+                        warnings.push(damage_text(&w.error().to_string()));
                     }
                 }
                 _ => {}
@@ -1005,4 +1028,13 @@ fn window_note(args: &ConvertArgs) -> &'static str {
         (None, None) => "",
         _ => " between --from and --to",
     }
+}
+
+/// The element's damage warning without what the message line already
+/// says: it names the file (as the element resolved it, often absolute)
+/// and the format ("…/x.nvr: Damaged Rosco SAYS (.nvr) file: skipped …").
+fn damage_text(warning: &str) -> String {
+    let text = warning.replace('\n', "; ");
+    let rest = text.find("Damaged ").map_or(text.as_str(), |i| &text[i..]);
+    rest.split_once(": ").map_or(rest, |(_, r)| r).to_string()
 }
