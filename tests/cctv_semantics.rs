@@ -7,6 +7,8 @@
 
 mod support;
 
+use gst::prelude::*;
+
 use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
 use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use serde_json::Value;
@@ -785,4 +787,154 @@ fn demo_without_a_recent_rust_says_what_is_needed() {
             "{path}: {err}"
         );
     }
+}
+
+// ---- time zones (issue 16 item 9) --------------------------------------------
+
+#[test]
+fn tz_applies_to_cues_window_and_info() {
+    // 07:00:01 UTC on 2021-09-01 is 00:00:01 PDT (UTC-7, daylight saving).
+    let dir = tempfile::tempdir().unwrap();
+    let psf = dir.path().join("z.psf");
+    write_psf(&psf, 40, 2);
+    let la = "America/Los_Angeles";
+    let o = dir.path().join("la");
+    ok(&cctv(&[
+        "convert",
+        "-q",
+        "--tz",
+        la,
+        s(&psf),
+        "--from",
+        "2021-09-01 00:00:06.6",
+        "--to",
+        "2021-09-01 00:00:11.454448",
+        "-o",
+        s(&o),
+    ]));
+    let file = o.join("z.mp4");
+    // The same window as 07:00:06.6Z .. 07:00:11.454448Z: blocks 10..=19.
+    assert_eq!(packets(&file, "v").len(), 10);
+    let texts = cue_texts(&srt(&file));
+    assert_eq!(texts[0], "2021-09-01 00:00:06 -07:00", "{texts:?}");
+    // A fixed offset, and the file stays UTC in its metadata.
+    let o = dir.path().join("fixed");
+    ok(&cctv(&[
+        "convert",
+        "-q",
+        "--tz",
+        "+05:30",
+        s(&psf),
+        "-o",
+        s(&o),
+    ]));
+    let file = o.join("z.mp4");
+    assert_eq!(cue_texts(&srt(&file))[0], "2021-09-01 12:30:01 +05:30");
+    assert_eq!(
+        format_tag(&file, "creation_time").as_deref(),
+        Some("2021-09-01T07:00:01.000000Z")
+    );
+    // info: the span in the zone, text and JSON.
+    let out = cctv(&["info", "--tz", la, s(&psf)]);
+    let text = ok(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("2021-09-01T00:00:01.454448-07:00 .. 2021-09-01T00:00:20.954448-07:00"),
+        "{stdout}{text}"
+    );
+    let out = cctv(&["info", "--json", "--tz", la, s(&psf)]);
+    ok(&out);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v[0]["streams"][0]["first_time"],
+        "2021-09-01T00:00:01.454448-07:00"
+    );
+    // An unknown zone: an error before anything is written.
+    let o = dir.path().join("bad");
+    let out = cctv(&["convert", "--tz", "Mars/Olympus", s(&psf), "-o", s(&o)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("unknown time zone"),
+        "{err}"
+    );
+    assert!(!o.exists());
+}
+
+#[test]
+fn elements_show_cues_in_their_timezone_property() {
+    support::init();
+    let dir = tempfile::tempdir().unwrap();
+    let psf = dir.path().join("z.psf");
+    write_psf(&psf, 4, 2);
+    let cue = |element: &str| {
+        let run = support::demux_file(element, &psf, "");
+        let cues = run
+            .subtitles
+            .values()
+            .next()
+            .expect("a subtitle pad")
+            .clone();
+        String::from_utf8(cues[0].data.clone()).unwrap()
+    };
+    assert_eq!(cue("pavsdemux"), "2021-09-01 07:00:01 UTC");
+    assert_eq!(
+        cue("pavsdemux timezone=America/New_York"),
+        "2021-09-01 03:00:01 -04:00"
+    );
+    assert_eq!(
+        cue("pavsdemux timezone=-03:00"),
+        "2021-09-01 04:00:01 -03:00"
+    );
+    let demux = gst::ElementFactory::make("saysdemux").build().unwrap();
+    demux.set_property("timezone", "Europe/Paris");
+    assert_eq!(
+        demux.property::<Option<String>>("timezone").as_deref(),
+        Some("Europe/Paris")
+    );
+    let src = gst::ElementFactory::make("rf1src").build().unwrap();
+    src.set_property("timezone", "+02:00");
+    assert_eq!(
+        src.property::<Option<String>>("timezone").as_deref(),
+        Some("+02:00")
+    );
+}
+
+#[test]
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+fn sample_nvr_and_rf1_cues_follow_tz() {
+    let says = support::shared_samples("says");
+    let rf1 = support::shared_samples("rf1/archive_dir/camera-0001");
+    let dir = tempfile::tempdir().unwrap();
+    // basic.nvr states UTC-4; --tz wins.
+    ok(&cctv(&[
+        "convert",
+        "-q",
+        "--tz",
+        "UTC",
+        s(&says.join("basic.nvr")),
+        "-o",
+        s(dir.path()),
+    ]));
+    let t = cue_texts(&srt(&dir.path().join("basic.mp4")));
+    assert!(t[0].starts_with("2021-04-16 14:03:26 UTC  "), "{t:?}");
+    // rf1 (no zone of its own): the README's window, in +02:00.
+    let o = dir.path().join("rf1");
+    ok(&cctv(&[
+        "convert",
+        "-q",
+        "--tz",
+        "+02:00",
+        s(&rf1),
+        "--from",
+        "2024-04-11 08:12:40",
+        "--to",
+        "2024-04-11 08:13:05",
+        "-o",
+        s(&o),
+    ]));
+    // From the key frame at or before 06:12:40 UTC (frame 120, 06:12:38.731).
+    let file = o.join("camera-0001.mp4");
+    let t = cue_texts(&srt(&file));
+    assert_eq!(t[0], "2024-04-11 08:12:38 +02:00", "{t:?}");
+    assert_eq!(packets(&file, "v").len(), 263);
 }

@@ -10,6 +10,7 @@
 //! - [`index`]: the compact seek index; [`damage`]: the damage account;
 //! - [`timeline`]: the running-time policy for capture times;
 //! - [`subtitle`]: on-screen cues (capture time, speed, position);
+//! - [`zone`]: the time zone a user asks capture times to be shown in;
 //! - [`formats`]: the format implementations;
 //! - [`rf1`]: Cyclops rf1 archives (indexed files, read by the engine).
 
@@ -23,6 +24,7 @@ pub mod index;
 pub mod probe;
 pub mod subtitle;
 pub mod timeline;
+pub mod zone;
 
 pub use bytes::{ByteSource, Chunk, MemorySource, NoSource, SharedBytes};
 pub use damage::Damage;

@@ -7,7 +7,7 @@
 use crate::inputs::{self, Kind, Recording};
 use crate::progress::{Job, Progress};
 use crate::scan::{self, Depth, Scan};
-use crate::times::{human_duration, parse_wall};
+use crate::times::{human_duration, parse_wall_in};
 use crate::{ConvertArgs, Gaps, OutFormat, mp4time};
 use anyhow::{Context, Result, anyhow, bail};
 use gst::prelude::*;
@@ -41,13 +41,20 @@ pub fn run(args: &ConvertArgs) -> bool {
     for f in &failures {
         eprintln!("cctv: {}: {}", f.name.display(), f.reason);
     }
+    let zone = match crate::zone_arg(args.tz.as_deref()) {
+        Ok(zone) => zone,
+        Err(e) => {
+            eprintln!("cctv: {e}");
+            return false;
+        }
+    };
     let mut bounds = [None, None];
     for ((name, text), bound) in [("--from", &args.from), ("--to", &args.to)]
         .into_iter()
         .zip(&mut bounds)
     {
         if let Some(t) = text {
-            match parse_wall(t, Some(0)) {
+            match parse_wall_in(t, zone.as_ref(), Some(0)) {
                 Ok(ns) => *bound = Some(ns),
                 Err(e) => {
                     eprintln!("cctv: {name}: {e}");
@@ -292,15 +299,16 @@ fn plan(
     if args.from.is_none() && args.to.is_none() && args.gaps != Gaps::Split {
         return Ok(vec![Window::default()]);
     }
+    let zone = crate::zone_arg(args.tz.as_deref()).map_err(anyhow::Error::msg)?;
     let from = args
         .from
         .as_deref()
-        .map(|t| parse_wall(t, offset))
+        .map(|t| parse_wall_in(t, zone.as_ref(), offset))
         .transpose()?;
     let to = args
         .to
         .as_deref()
-        .map(|t| parse_wall(t, offset))
+        .map(|t| parse_wall_in(t, zone.as_ref(), offset))
         .transpose()?;
     let ids: Vec<_> = cams.iter().map(|c| c.video.id).collect();
     let mut frames: Vec<Vec<Frame>> = vec![Vec::new(); cams.len()];
@@ -1012,6 +1020,9 @@ fn source_max_gap(args: &ConvertArgs) -> Option<u64> {
 fn configure_source(element: &gst::Element, args: &ConvertArgs) {
     if element.find_property("subtitles").is_some() {
         element.set_property("subtitles", !args.no_subtitles);
+    }
+    if let Some(tz) = &args.tz {
+        element.set_property("timezone", tz);
     }
     let max_gap = source_max_gap(args).unwrap_or(0);
     // TODO(integration): every element gets `max-gap` (10 s default) from
