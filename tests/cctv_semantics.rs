@@ -736,6 +736,24 @@ fn messages_name_input_and_output_as_given() {
 }
 
 #[test]
+fn a_write_error_names_the_output_not_the_temporary_file() {
+    // A file size limit (with SIGXFSZ ignored, writes fail with EFBIG).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("in")).unwrap();
+    write_psf(&dir.path().join("in/a.psf"), 200, 2);
+    let script = format!("trap '' XFSZ; ulimit -f 8; exec {CCTV} convert -q in/a.psf -o out");
+    let out = run_in("bash", &["-c", &script], Some(dir.path()), &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert_eq!(
+        err.lines().next(),
+        Some("cctv: in/a.psf: cannot write out/a.mp4: File too large"),
+        "{err}"
+    );
+    assert!(files_in(&dir.path().join("out")).is_empty());
+}
+
+#[test]
 fn reversed_from_and_to_say_so() {
     let dir = tempfile::tempdir().unwrap();
     let psf = dir.path().join("a.psf");

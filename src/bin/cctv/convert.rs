@@ -602,7 +602,12 @@ fn run_pipeline(
         }
         Err(e) => {
             cleanup(&temps);
-            Err(e)
+            // Messages name the output, never the temporary file.
+            let mut text = format!("{e:#}");
+            for (t, o) in temps.iter().zip(outs) {
+                text = text.replace(&*t.to_string_lossy(), &o.to_string_lossy());
+            }
+            Err(anyhow!(text))
         }
     }
 }
@@ -843,6 +848,22 @@ fn build_and_run(
             match msg.view() {
                 gst::MessageView::Eos(_) => break,
                 gst::MessageView::Error(e) => {
+                    // A write error names the file (run_pipeline puts the
+                    // output's name for the temporary one) and the reason.
+                    if let Some(sink) = msg.src().and_then(|s| s.downcast_ref::<gst::Element>())
+                        && sink.factory().is_some_and(|f| f.name() == "filesink")
+                    {
+                        let location: String = sink.property("location");
+                        // The system's reason ends filesink's debug text
+                        // ("…: Error while writing to file descriptor 5:
+                        // File too large"; "system error: No space left…").
+                        let reason = e
+                            .debug()
+                            .and_then(|d| d.rsplit_once(": ").map(|(_, r)| r.trim().to_string()))
+                            .filter(|r| !r.is_empty())
+                            .unwrap_or_else(|| e.error().to_string());
+                        bail!("cannot write {location}: {reason}");
+                    }
                     bail!("{}", e.error());
                 }
                 gst::MessageView::Warning(w) => {
