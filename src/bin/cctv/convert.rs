@@ -709,6 +709,7 @@ fn build_and_run(
             camera: cam.number,
             span: window.span_of(cam.number),
             mux: mux.downgrade(),
+            audio_decoded: args.format == OutFormat::Mp4,
         };
         branch.watch(&q, StreamKind::Video);
         add_target(
@@ -924,6 +925,10 @@ struct Branch {
     camera: u32,
     span: Option<Span>,
     mux: gst::glib::WeakRef<gst::Element>,
+    /// Audio is decoded on this branch (MP4): a packet that straddles the
+    /// span's start goes in whole and the decoder clips it to the segment,
+    /// so that sound starts with the picture, not up to a packet later.
+    audio_decoded: bool,
 }
 
 impl Branch {
@@ -970,7 +975,11 @@ impl Branch {
                     }
                     if pts < span.start {
                         let end = buffer.duration().map(|d| pts + d.nseconds());
-                        if kind != StreamKind::Subtitle || end.is_none_or(|e| e <= span.start) {
+                        let straddles = end.is_some_and(|e| e > span.start);
+                        if kind == StreamKind::Audio && straddles && self.audio_decoded {
+                            return gst::PadProbeReturn::Ok;
+                        }
+                        if kind != StreamKind::Subtitle || !straddles {
                             return gst::PadProbeReturn::Drop;
                         }
                         // The cue showing at the span's start.
