@@ -592,6 +592,30 @@ fn sample_garbage_nvr_is_not_cut_short_and_truncated_nvr_is() {
     assert!(!line.contains("cut short"), "{line}");
     let line = damage_line(&says.join("truncated.nvr"));
     assert!(line.contains("the last unit is cut short"), "{line}");
+    // A chunk in the middle of basic.nvr whose length runs past the end
+    // (and one absurdly long): damage, the end is intact.
+    let nvr = std::fs::read(says.join("basic.nvr")).unwrap();
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(says.join("basic.index.json")).unwrap()).unwrap();
+    let at = index["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "video")
+        .nth(60)
+        .unwrap()["offset"]
+        .as_u64()
+        .unwrap() as usize;
+    let tmp = tempfile::tempdir().unwrap();
+    let hostile = tmp.path().join("hostile_length.nvr");
+    for len in [(nvr.len() - at + 100) as u32, 0x7fff_ffff] {
+        let mut bytes = nvr.clone();
+        bytes[at + 8..at + 12].copy_from_slice(&len.to_le_bytes());
+        std::fs::write(&hostile, &bytes).unwrap();
+        let line = damage_line(&hostile);
+        assert!(line.contains("damaged region"), "{len}: {line}");
+        assert!(!line.contains("cut short"), "{len}: {line}");
+    }
     // video2.psf damaged in the middle (a block's header, a block's
     // payload), and cut inside its last block.
     let good = std::fs::read(support::shared_samples("pavs").join("video2.psf")).unwrap();
