@@ -980,3 +980,33 @@ fn sample_nvr_and_rf1_cues_follow_tz() {
     assert_eq!(t[0], "2024-04-11 08:12:38 +02:00", "{t:?}");
     assert_eq!(packets(&file, "v").len(), 263);
 }
+
+#[test]
+fn split_runs_start_at_their_own_key_frame() {
+    // Blocks 0..=20, an hour, blocks 21..=39 (key frames on even blocks):
+    // the second run starts with a P frame; its file starts at block 22,
+    // not at block 20 an hour before.
+    let dir = tempfile::tempdir().unwrap();
+    let psf = dir.path().join("s.psf");
+    write_psf_with_gap(&psf, 40, 2, Some(21));
+    let o = dir.path().join("out");
+    ok(&cctv(&[
+        "convert",
+        "-q",
+        "--gaps",
+        "split",
+        s(&psf),
+        "-o",
+        s(&o),
+    ]));
+    let parts = files_in(&o);
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    assert_eq!(packets(&parts[0], "v").len(), 21);
+    let second = packets(&parts[1], "v");
+    assert_eq!(second.len(), 18);
+    let end = second
+        .iter()
+        .map(|p| p.pts + p.duration)
+        .fold(0.0, f64::max);
+    assert!(end < 15.0, "second part lasts {end} s");
+}

@@ -359,11 +359,16 @@ fn plan(
     }
     let windows = runs
         .into_iter()
-        .map(|(a, b)| Window {
+        .enumerate()
+        .map(|(k, (a, b))| Window {
             spans: cams
                 .iter()
                 .zip(&frames)
                 .filter_map(|(cam, frames)| {
+                    // A later run of --gaps split starts at its own key
+                    // frame, not at one before the gap.
+                    let floor = if k == 0 { 0 } else { a };
+                    let frames = &frames[frames.partition_point(|f| f.pts < floor)..];
                     span(frames, |f| wanted(f) && f.pts >= a && f.pts <= b).map(|s| (cam.number, s))
                 })
                 .collect(),
