@@ -939,6 +939,14 @@ fn elements_show_cues_in_their_timezone_property() {
         src.property::<Option<String>>("timezone").as_deref(),
         Some("+02:00")
     );
+    // An unknown zone is refused (a warning) and the setting kept.
+    src.set_property("timezone", "Mars/Olympus");
+    assert_eq!(
+        src.property::<Option<String>>("timezone").as_deref(),
+        Some("+02:00")
+    );
+    src.set_property("timezone", None::<&str>);
+    assert_eq!(src.property::<Option<String>>("timezone"), None);
 }
 
 #[test]

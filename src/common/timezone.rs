@@ -12,7 +12,7 @@ pub fn pspec() -> glib::ParamSpec {
         .nick("Time zone")
         .blurb(
             "Show capture times in this zone in the subtitle cues: an IANA name (e.g. \
-             America/Los_Angeles, daylight saving time followed) or an offset (±HH:MM, UTC). \
+             America/Los_Angeles, daylight saving time followed) or an offset (+HH:MM, -HH:MM, UTC). \
              Default: the zone the recording states (.nvr), else UTC. Timestamps and tags \
              stay UTC.",
         )

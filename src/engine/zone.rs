@@ -43,14 +43,14 @@ impl Zone {
                         .ok_or_else(|| format!("time zone offset {text:?} is out of range"))
                 }
                 _ => Err(format!(
-                    "cannot read time zone offset {text:?} (use ±HH:MM, e.g. -04:00)"
+                    "cannot read time zone offset {text:?} (use +HH:MM or -HH:MM, e.g. -04:00)"
                 )),
             };
         }
         let tz = TimeZone::get(text).map_err(|_| {
             format!(
-                "unknown time zone {text:?} (use an IANA name such as America/New_York, or \
-                 ±HH:MM)"
+                "unknown time zone {text:?} (use an IANA name such as America/New_York, or an offset such as \
+                 -04:00)"
             )
         })?;
         let name = tz.iana_name().unwrap_or(text).to_string();
