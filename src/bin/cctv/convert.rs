@@ -310,6 +310,11 @@ fn plan(
         .as_deref()
         .map(|t| parse_wall_in(t, zone.as_ref(), offset))
         .transpose()?;
+    if let (Some(f), Some(t)) = (from, to)
+        && f >= t
+    {
+        bail!("--from is not before --to in this recording's time zone");
+    }
     let ids: Vec<_> = cams.iter().map(|c| c.video.id).collect();
     let mut frames: Vec<Vec<Frame>> = vec![Vec::new(); cams.len()];
     scan::scan_played(rec, Depth::Full, source_max_gap(args), |info, p| {
