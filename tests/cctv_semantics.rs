@@ -804,28 +804,41 @@ fn reversed_from_and_to_say_so() {
 
 #[test]
 fn demo_without_a_recent_rust_says_what_is_needed() {
+    // Two PATHs, each with only the tools the check uses: one with an
+    // old Rust (fake rustc/cargo), one with none. (Never the machine's own
+    // PATH: with a recent Rust the script would go on to install things.)
     let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path();
+    let old = dir.path().join("old");
+    let none = dir.path().join("none");
+    for bin in [&old, &none] {
+        std::fs::create_dir(bin).unwrap();
+        for tool in ["dirname", "awk", "sort", "head"] {
+            let found = ["/usr/bin", "/bin"]
+                .iter()
+                .map(|d| Path::new(d).join(tool))
+                .find(|p| p.exists())
+                .unwrap_or_else(|| panic!("no {tool}"));
+            std::os::unix::fs::symlink(found, bin.join(tool)).unwrap();
+        }
+    }
     for (name, text) in [
         ("rustc", "rustc 1.80.0 (abc 2024-07-21)"),
         ("cargo", "cargo 1.80.0"),
     ] {
-        let p = bin.join(name);
+        let p = old.join(name);
         std::fs::write(&p, format!("#!/bin/sh\necho '{text}'\n")).unwrap();
         let mut perm = std::fs::metadata(&p).unwrap().permissions();
         std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
         std::fs::set_permissions(&p, perm).unwrap();
     }
     let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/demo.sh");
-    for path in [
-        format!("{}:/usr/bin:/bin", bin.display()),
-        "/usr/bin:/bin".into(),
-    ] {
-        let out = run_in("bash", &[demo], Some(dir.path()), &[("PATH", &path)]);
+    for (path, found) in [(&old, "found: 1.80.0"), (&none, "found: none")] {
+        let path = path.to_str().unwrap();
+        let out = run_in("/bin/bash", &[demo], Some(dir.path()), &[("PATH", path)]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{path}: {err}");
         assert!(
-            err.contains("Rust >= 1.92") && err.contains("rustup"),
+            err.contains("Rust >= 1.92") && err.contains("rustup") && err.contains(found),
             "{path}: {err}"
         );
     }
