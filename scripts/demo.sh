@@ -6,6 +6,17 @@
 # against its manifest (`cctv verify`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Rust first: without it nothing below can work, and apt cannot give a
+# recent enough one.
+need="1.92"
+have="$(rustc --version 2>/dev/null | awk '{print $2}' || true)"
+if ! command -v cargo >/dev/null 2>&1 || [ -z "$have" ] ||
+    [ "$(printf '%s\n%s\n' "$need" "${have%%-*}" | sort -V | head -n1)" != "$need" ]; then
+    echo "demo.sh: Rust >= $need is needed (found: ${have:-none})." >&2
+    echo "  Install it with rustup: curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh" >&2
+    echo "  (or 'rustup update' if rustup is installed), then run this again." >&2
+    exit 1
+fi
 scripts/setup.sh
 cargo build --release --lib --bin cctv --example psf_sample
 target="${CARGO_TARGET_DIR:-target}"

@@ -6,3 +6,4 @@ pub mod inner;
 pub mod present;
 pub mod seek;
 pub mod streams;
+pub mod timezone;

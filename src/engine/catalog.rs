@@ -371,6 +371,7 @@ pub fn describe(path: &Path, format: FormatKind) -> Result<FileEntry, String> {
             Says::with_options(SaysOptions {
                 telemetry: false,
                 subtitles: false,
+                ..SaysOptions::default()
             }),
             |tags, _| {
                 tags.and_then(|t| t.device_serial.clone().or_else(|| t.device_model.clone()))

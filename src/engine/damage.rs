@@ -15,6 +15,9 @@ pub struct Damage {
     pub bad_times: u64,
     /// Start of the region being skipped right now.
     open_since: Option<u64>,
+    /// A unit that claimed more than the input had left: the last one cut
+    /// short, unless a valid unit follows.
+    cut_short_at: Option<u64>,
 }
 
 impl Damage {
@@ -24,6 +27,22 @@ impl Damage {
 
     pub fn any(&self) -> bool {
         self.regions > 0 || self.truncated_tail || self.bad_times > 0
+    }
+
+    pub(crate) fn maybe_cut_short(&mut self, offset: u64) {
+        self.cut_short_at = Some(offset);
+    }
+
+    /// A valid unit: whatever failed before it was not the last unit.
+    pub(crate) fn not_cut_short(&mut self) {
+        self.cut_short_at = None;
+    }
+
+    /// The input ended: a unit that claimed more is the last one, cut short.
+    pub(crate) fn end_of_data(&mut self) {
+        if self.cut_short_at.take().is_some() {
+            self.truncated_tail = true;
+        }
     }
 
     pub(crate) fn open(&mut self, offset: u64) {

@@ -11,6 +11,7 @@
 //! - [`timeline`]: the running-time policy for capture times;
 //! - [`evidence`]: per-frame slice digests and in-video time stamps;
 //! - [`subtitle`]: on-screen cues (capture time, speed, position);
+//! - [`zone`]: the time zone a user asks capture times to be shown in;
 //! - [`formats`]: the format implementations;
 //! - [`rf1`]: Cyclops rf1 archives (indexed files, read by the engine).
 
@@ -26,6 +27,7 @@ pub mod index;
 pub mod probe;
 pub mod subtitle;
 pub mod timeline;
+pub mod zone;
 
 pub use bytes::{ByteSource, Chunk, FileSource, MemorySource, NoSource, SharedBytes};
 pub use damage::Damage;

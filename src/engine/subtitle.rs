@@ -126,41 +126,36 @@ impl CueGates {
     }
 }
 
-/// Days since 1970-01-01 as a proleptic Gregorian (year, month, day).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 /// The capture time as people read it on a recorder's screen, to the
 /// second: `2021-09-01 07:00:01 UTC`, or in the recorder's time zone when
 /// the file gives one (`offset_min` east of UTC): `2021-04-16 10:03:27 -04:00`.
 pub fn capture_time(unix_ns: u64, offset_min: Option<i32>) -> String {
     let offset_min = offset_min.filter(|m| m.abs() <= 16 * 60);
-    let secs = i64::try_from(unix_ns / 1_000_000_000).unwrap_or(i64::MAX / 2)
-        + i64::from(offset_min.unwrap_or(0)) * 60;
-    let (date, time) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, mo, d) = civil_from_days(date);
-    let (h, mi, s) = (time / 3600, time % 3600 / 60, time % 60);
+    // u64 ns since 1970 end in 2554: within jiff's range.
+    let at = jiff::Timestamp::from_second((unix_ns / 1_000_000_000) as i64).unwrap_or_default();
+    let local = jiff::tz::Offset::from_seconds(offset_min.unwrap_or(0) * 60)
+        .unwrap_or(jiff::tz::Offset::UTC)
+        .to_datetime(at);
+    let (y, mo, d) = (local.year(), local.month(), local.day());
+    let (h, mi, s) = (local.hour(), local.minute(), local.second());
     let zone = match offset_min {
-        None => "UTC".to_string(),
-        Some(m) => {
-            let sign = if m < 0 { '-' } else { '+' };
-            format!("{sign}{:02}:{:02}", m.abs() / 60, m.abs() % 60)
-        }
+        None | Some(0) => "UTC".to_string(),
+        Some(m) => super::zone::offset_text(m),
     };
     format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} {zone}")
 }
 
-/// Speed in km/h as shown on a dashcam overlay: `42 km/h`.
+/// The offset (minutes east of UTC) a capture time at `unix_ns` is shown
+/// with: the zone the user asked for, else the recording's own
+/// (`file_offset_min`), else none (UTC).
+pub fn shown_offset(
+    unix_ns: u64,
+    zone: Option<&super::zone::Zone>,
+    file_offset_min: Option<i32>,
+) -> Option<i32> {
+    zone.map(|z| z.offset_min_at(unix_ns)).or(file_offset_min)
+}
+
 /// The on-screen text of one frame: capture time (in the recorder's zone
 /// when known), then speed and position where the recording has them.
 pub fn frame_text(
@@ -182,6 +177,7 @@ pub fn frame_text(
     items.join("  ")
 }
 
+/// Speed in km/h as shown on a dashcam overlay: `42 km/h`.
 pub fn speed(kmh: f64) -> Option<String> {
     (kmh.is_finite() && kmh >= 0.0).then(|| format!("{kmh:.0} km/h"))
 }
@@ -237,6 +233,15 @@ mod tests {
             "2021-04-16 10:03:27 -04:00"
         );
         assert_eq!(capture_time(0, Some(330)), "1970-01-01 05:30:00 +05:30");
+        assert_eq!(capture_time(0, Some(0)), "1970-01-01 00:00:00 UTC");
+        // A zone asked for wins over the recording's; DST is followed.
+        let la = super::super::zone::Zone::parse("America/Los_Angeles").unwrap();
+        let t = 1_630_515_518_000_000_000;
+        assert_eq!(
+            capture_time(t, shown_offset(t, Some(&la), Some(-240))),
+            "2021-09-01 09:58:38 -07:00"
+        );
+        assert_eq!(shown_offset(t, None, Some(-240)), Some(-240));
         assert_eq!(
             capture_time(951_782_400_000_000_000, None),
             "2000-02-29 00:00:00 UTC"

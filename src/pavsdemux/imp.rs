@@ -30,7 +30,7 @@ impl DemuxElement for PavsDemux {
     }
 
     fn new_format(&self) -> Pavs {
-        Pavs::new(*crate::common::streams::lock(&self.settings))
+        Pavs::new(crate::common::streams::lock(&self.settings).clone())
     }
 }
 
@@ -84,6 +84,7 @@ impl ObjectImpl for PavsDemux {
                     .default_value(true)
                     .mutable_ready()
                     .build(),
+                crate::common::timezone::pspec(),
             ]
         });
         PROPERTIES.as_ref()
@@ -98,6 +99,11 @@ impl ObjectImpl for PavsDemux {
             }
             "display-hints" => settings.display_hints = value.get().expect("type checked upstream"),
             "subtitles" => settings.subtitles = value.get().expect("type checked upstream"),
+            "timezone" => {
+                if let Ok(zone) = crate::common::timezone::parse("pavsdemux", value) {
+                    settings.timezone = zone;
+                }
+            }
             _ => unimplemented!(),
         }
     }
@@ -108,6 +114,7 @@ impl ObjectImpl for PavsDemux {
             "max-gap" => settings.max_gap.unwrap_or(0).to_value(),
             "display-hints" => settings.display_hints.to_value(),
             "subtitles" => settings.subtitles.to_value(),
+            "timezone" => crate::common::timezone::value(settings.timezone.as_ref()),
             _ => unimplemented!(),
         }
     }

@@ -45,6 +45,8 @@ struct Settings {
     /// playbin's subtitle overlay still stalls at the end now and then
     /// (README, known issue); conversions turn it on.
     subtitles: bool,
+    /// The zone the cues show capture times in (default UTC).
+    timezone: Option<crate::engine::zone::Zone>,
 }
 
 struct Running {
@@ -133,6 +135,7 @@ impl Rf1Src {
             )
         })?;
         engine.set_subtitles(settings.subtitles);
+        engine.set_timezone(settings.timezone.clone());
         if engine.damage().any() {
             gst::debug!(CAT, imp = self, "{}", engine.damage().describe());
         }
@@ -623,6 +626,7 @@ impl ObjectImpl for Rf1Src {
                     .default_value(false)
                     .mutable_ready()
                     .build(),
+                crate::common::timezone::pspec(),
             ]
         });
         PROPERTIES.as_ref()
@@ -638,6 +642,11 @@ impl ObjectImpl for Rf1Src {
             }
             "subtitles" => {
                 lock(&self.settings).subtitles = value.get().expect("type checked upstream");
+            }
+            "timezone" => {
+                if let Ok(zone) = crate::common::timezone::parse("rf1src", value) {
+                    lock(&self.settings).timezone = zone;
+                }
             }
             "tracks" => {
                 let tracks: Option<String> = value.get().expect("type checked upstream");
@@ -662,6 +671,7 @@ impl ObjectImpl for Rf1Src {
                 .map(|p| p.to_string_lossy().into_owned())
                 .to_value(),
             "subtitles" => settings.subtitles.to_value(),
+            "timezone" => crate::common::timezone::value(settings.timezone.as_ref()),
             "tracks" => (!settings.tracks.is_empty())
                 .then(|| settings.tracks.join(","))
                 .to_value(),

@@ -33,7 +33,7 @@ impl DemuxElement for SaysDemux {
     }
 
     fn new_format(&self) -> Says {
-        Says::with_options(*crate::common::streams::lock(&self.settings))
+        Says::with_options(crate::common::streams::lock(&self.settings).clone())
     }
 }
 
@@ -78,6 +78,7 @@ impl ObjectImpl for SaysDemux {
                     .default_value(false)
                     .mutable_ready()
                     .build(),
+                crate::common::timezone::pspec(),
             ]
         });
         PROPERTIES.as_ref()
@@ -88,6 +89,11 @@ impl ObjectImpl for SaysDemux {
         match pspec.name() {
             "subtitles" => settings.subtitles = value.get().expect("type checked upstream"),
             "telemetry" => settings.telemetry = value.get().expect("type checked upstream"),
+            "timezone" => {
+                if let Ok(zone) = crate::common::timezone::parse("saysdemux", value) {
+                    settings.timezone = zone;
+                }
+            }
             _ => unimplemented!(),
         }
     }
@@ -97,6 +103,7 @@ impl ObjectImpl for SaysDemux {
         match pspec.name() {
             "subtitles" => settings.subtitles.to_value(),
             "telemetry" => settings.telemetry.to_value(),
+            "timezone" => crate::common::timezone::value(settings.timezone.as_ref()),
             _ => unimplemented!(),
         }
     }

@@ -434,3 +434,30 @@ pub fn sha256_file_hex(path: &std::path::Path) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// The media files in `dir`; every one has its evidence beside it
+/// (manifest, frame table, report), and nothing else is there.
+pub fn outputs_in(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut all: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    all.sort();
+    let evidence = [".manifest.json", ".frames.tsv", ".report.html"];
+    let media: Vec<PathBuf> = all
+        .iter()
+        .filter(|p| !evidence.iter().any(|e| p.to_string_lossy().ends_with(e)))
+        .cloned()
+        .collect();
+    let mut expected = media.clone();
+    for m in &media {
+        let stem = m.file_stem().unwrap().to_str().unwrap();
+        expected.extend(
+            evidence
+                .iter()
+                .map(|e| m.with_file_name(format!("{stem}{e}"))),
+        );
+    }
+    expected.sort();
+    assert_eq!(all, expected, "each output with its evidence, nothing else");
+    media
+}

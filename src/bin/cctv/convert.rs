@@ -8,8 +8,7 @@ use crate::evidence::{self, ExportFacts};
 use crate::inputs::{self, Kind, Recording};
 use crate::progress::{Job, Progress};
 use crate::scan::{self, Depth, Scan};
-use crate::telemetry::{Sample, parse_sample};
-use crate::times::{human_duration, parse_wall};
+use crate::times::{human_duration, parse_wall_in};
 use crate::{ConvertArgs, Gaps, OutFormat, mp4time};
 use anyhow::{Context, Result, anyhow, bail};
 use gst::prelude::*;
@@ -23,7 +22,8 @@ use std::sync::{Arc, Mutex};
 /// files, so an interrupted run leaves nothing under a final name.
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Gaps longer than this are compacted (or split at).
+/// Gaps in capture time longer than this are compacted (the elements'
+/// `max-gap`) or split at.
 const MAX_GAP_NS: u64 = 10_000_000_000;
 
 /// What one input produced.
@@ -33,6 +33,7 @@ struct Outcome {
     frames: u64,
     duration_ns: u64,
     damage: Vec<String>,
+    notes: Vec<String>,
 }
 
 pub fn run(args: &ConvertArgs) -> bool {
@@ -41,19 +42,40 @@ pub fn run(args: &ConvertArgs) -> bool {
     for f in &failures {
         eprintln!("cctv: {}: {}", f.name.display(), f.reason);
     }
+    let zone = match crate::zone_arg(args.tz.as_deref()) {
+        Ok(zone) => zone,
+        Err(e) => {
+            eprintln!("cctv: {e}");
+            return false;
+        }
+    };
     if let Some(t) = &args.clock_offset
         && let Err(e) = evidence::parse_clock_offset(t)
     {
         eprintln!("cctv: --clock-offset: {e}");
         return false;
     }
-    for (name, text) in [("--from", &args.from), ("--to", &args.to)] {
-        if let Some(t) = text
-            && let Err(e) = parse_wall(t, Some(0))
-        {
-            eprintln!("cctv: {name}: {e}");
-            return false;
+    let mut bounds = [None, None];
+    for ((name, text), bound) in [("--from", &args.from), ("--to", &args.to)]
+        .into_iter()
+        .zip(&mut bounds)
+    {
+        if let Some(t) = text {
+            match parse_wall_in(t, zone.as_ref(), Some(0)) {
+                Ok(ns) => *bound = Some(ns),
+                Err(e) => {
+                    eprintln!("cctv: {name}: {e}");
+                    return false;
+                }
+            }
         }
+    }
+    // Both read in the same zone here: their order is the same in any.
+    if let ([Some(from), Some(to)], Some(f), Some(t)) = (bounds, &args.from, &args.to)
+        && from >= to
+    {
+        eprintln!("cctv: --from {f:?} is not before --to {t:?}: the window is empty (swapped?)");
+        return false;
     }
     if recordings.is_empty() {
         return false;
@@ -86,14 +108,28 @@ pub fn run(args: &ConvertArgs) -> bool {
                     let r = convert_one(rec, args, &progress, &taken);
                     match &r {
                         Err(e) => progress.println(&format!("cctv: {}: {e:#}", rec.path.display())),
-                        Ok(o) => {
+                        Ok(o) if !args.quiet || !o.notes.is_empty() || !o.damage.is_empty() => {
+                            if !args.quiet {
+                                // One line: the input as given, its outputs.
+                                let outs: Vec<String> =
+                                    o.files.iter().map(|f| f.display().to_string()).collect();
+                                progress.println(&format!(
+                                    "cctv: {} -> {}",
+                                    rec.path.display(),
+                                    outs.join(", ")
+                                ));
+                            }
+                            for n in &o.notes {
+                                progress.println(&format!("cctv: {}: {n}", rec.path.display()));
+                            }
                             for d in &o.damage {
                                 progress.println(&format!(
-                                    "cctv: {}: damaged, every intact frame converted; skipped: {d}",
+                                    "cctv: {}: damaged, every intact frame converted: {d}",
                                     rec.path.display()
                                 ));
                             }
                         }
+                        Ok(_) => {}
                     }
                     results
                         .lock()
@@ -137,9 +173,6 @@ pub fn run(args: &ConvertArgs) -> bool {
             line.push_str(&format!("; {} failed", failed + failures.len()));
         }
         eprintln!("{line}");
-        for f in &total.files {
-            eprintln!("  {}", f.display());
-        }
     }
     ok
 }
@@ -150,37 +183,69 @@ struct Camera {
     number: u32,
     video: StreamInfo,
     audio: Option<StreamInfo>,
-    meta: Option<String>,
 }
 
-/// A time window of the running time (ns): start (KEY_UNIT seek) and
-/// exclusive stop.
-#[derive(Clone, Copy, Debug, Default)]
+/// One camera's part of a window, in running time (ns): from its key
+/// frame at or before the first wanted frame (audio and cues from the same
+/// instant) to the end of the last wanted frame (exclusive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    start: u64,
+    stop: u64,
+}
+
+/// What one output run converts: everything (`spans` empty), or per
+/// camera its [`Span`]; the demuxer seeks to cover them all.
+#[derive(Clone, Debug, Default)]
 struct Window {
-    start: Option<u64>,
-    stop: Option<u64>,
+    spans: Vec<(u32, Span)>,
+}
+
+impl Window {
+    fn whole(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    fn span_of(&self, camera: u32) -> Option<Span> {
+        self.spans
+            .iter()
+            .find(|(c, _)| *c == camera)
+            .map(|(_, s)| *s)
+    }
+
+    /// The seek that covers every span: (start, stop).
+    fn seek(&self) -> Option<(u64, u64)> {
+        let start = self.spans.iter().map(|(_, s)| s.start).min()?;
+        let stop = self.spans.iter().map(|(_, s)| s.stop).max()?;
+        Some((start, stop))
+    }
 }
 
 fn cameras_of(rec: &Recording, scan: &Scan, wanted: &[u32]) -> Result<Vec<Camera>> {
     let infos: Vec<&StreamInfo> = scan.streams.iter().map(|s| &s.info).collect();
     let mut cameras: Vec<Camera> = Vec::new();
     if rec.kind == Kind::Rf1 {
-        // One camera; its main (largest) track.
-        let main = infos
-            .iter()
-            .filter(|i| i.id.kind == StreamKind::Video)
-            .max_by_key(|i| {
-                (
-                    u64::from(i.width.unwrap_or(0)) * u64::from(i.height.unwrap_or(0)),
-                    std::cmp::Reverse(i.id.number),
-                )
-            })
-            .ok_or_else(|| anyhow!("no video track"))?;
+        // One camera: the track a track file names, else the main
+        // (largest) track.
+        let videos = || infos.iter().filter(|i| i.id.kind == StreamKind::Video);
+        let main = match &rec.track {
+            Some(track) => videos().find(|i| i.name == *track).ok_or_else(|| {
+                let all: Vec<&str> = videos().map(|i| i.name.as_str()).collect();
+                anyhow!("no video track {track:?} (tracks: {})", all.join(", "))
+            })?,
+            None => videos()
+                .max_by_key(|i| {
+                    (
+                        u64::from(i.width.unwrap_or(0)) * u64::from(i.height.unwrap_or(0)),
+                        std::cmp::Reverse(i.id.number),
+                    )
+                })
+                .ok_or_else(|| anyhow!("no video track"))?,
+        };
         cameras.push(Camera {
             number: 0,
             video: (*main).clone(),
             audio: None,
-            meta: None,
         });
     } else {
         // A camera without audio of its own shares the recording's only
@@ -199,7 +264,6 @@ fn cameras_of(rec: &Recording, scan: &Scan, wanted: &[u32]) -> Result<Vec<Camera
                 audio: with(StreamKind::Audio)
                     .map(|i| (*i).clone())
                     .or_else(|| only_audio.clone()),
-                meta: with(StreamKind::Data).map(|i| i.name.clone()),
             });
         }
     }
@@ -220,9 +284,19 @@ fn cameras_of(rec: &Recording, scan: &Scan, wanted: &[u32]) -> Result<Vec<Camera
     Ok(cameras)
 }
 
+/// A video frame as the engine times it: running time, capture time, key.
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    pts: u64,
+    wall: Option<u64>,
+    key: bool,
+}
+
 /// The windows to convert: `--from/--to` mapped to running time through
-/// the engine's wall clock per frame, and cut into continuous runs for
-/// `--gaps split`.
+/// the engine's capture time per frame (with the same gap compaction as
+/// the element), and cut into continuous runs for `--gaps split`. Each
+/// camera's part is computed from its own frames only, so that it is the
+/// same whatever other cameras are converted.
 fn plan(
     rec: &Recording,
     args: &ConvertArgs,
@@ -232,87 +306,108 @@ fn plan(
     if args.from.is_none() && args.to.is_none() && args.gaps != Gaps::Split {
         return Ok(vec![Window::default()]);
     }
+    let zone = crate::zone_arg(args.tz.as_deref()).map_err(anyhow::Error::msg)?;
     // Given in true time: the recorder's clock is `--clock-offset` ahead.
     let clock = clock_offset_ns(args);
     let from = args
         .from
         .as_deref()
-        .map(|t| parse_wall(t, offset).map(|ns| evidence::recorded_of(ns, clock)))
+        .map(|t| parse_wall_in(t, zone.as_ref(), offset).map(|ns| evidence::recorded_of(ns, clock)))
         .transpose()?;
     let to = args
         .to
         .as_deref()
-        .map(|t| parse_wall(t, offset).map(|ns| evidence::recorded_of(ns, clock)))
+        .map(|t| parse_wall_in(t, zone.as_ref(), offset).map(|ns| evidence::recorded_of(ns, clock)))
         .transpose()?;
+    if let (Some(f), Some(t)) = (from, to)
+        && f >= t
+    {
+        bail!("--from is not before --to in this recording's time zone");
+    }
     let ids: Vec<_> = cams.iter().map(|c| c.video.id).collect();
-    let mut pts_in: Vec<u64> = Vec::new();
-    scan::scan(rec, Depth::Full, |info, p| {
-        if !ids.contains(&info.id) {
-            return;
-        }
-        let (Some(pts), Some(wall)) = (p.pts, p.wallclock_ns) else {
+    let mut frames: Vec<Vec<Frame>> = vec![Vec::new(); cams.len()];
+    scan::scan_played(rec, Depth::Full, source_max_gap(args), |info, p| {
+        let Some(i) = ids.iter().position(|id| *id == info.id) else {
             return;
         };
-        if from.is_some_and(|f| wall < f) || to.is_some_and(|t| wall >= t) {
-            return;
-        }
-        pts_in.push(pts);
-    })?;
-    if pts_in.is_empty() {
-        bail!("no frames between --from and --to");
-    }
-    pts_in.sort_unstable();
-    let windowed = from.is_some() || to.is_some();
-    let first = pts_in[0];
-    let last = pts_in[pts_in.len() - 1];
-    if args.gaps != Gaps::Split {
-        return Ok(vec![Window {
-            start: from.map(|_| first),
-            stop: to.map(|_| last + 1),
-        }]);
-    }
-    let mut windows = Vec::new();
-    let mut run_start = first;
-    let mut prev = first;
-    for &t in &pts_in[1..] {
-        if t > prev + MAX_GAP_NS {
-            windows.push(Window {
-                start: Some(run_start),
-                stop: Some(prev + 1),
+        if let Some(pts) = p.pts {
+            frames[i].push(Frame {
+                pts,
+                wall: p.wallclock_ns,
+                key: p.key,
             });
-            run_start = t;
         }
-        prev = t;
+    })?;
+    for f in &mut frames {
+        f.sort_by_key(|f| f.pts);
     }
-    windows.push(Window {
-        start: Some(run_start),
-        stop: (windowed || !windows.is_empty()).then_some(prev + 1),
-    });
-    if windows.len() == 1 && !windowed {
-        windows[0] = Window::default();
+    let wanted = |f: &Frame| match f.wall {
+        Some(w) => from.is_none_or(|t| w >= t) && to.is_none_or(|t| w < t),
+        None => from.is_none() && to.is_none(),
+    };
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    let mut all: Vec<u64> = frames
+        .iter()
+        .flat_map(|f| f.iter().filter(|f| wanted(f)).map(|f| f.pts))
+        .collect();
+    all.sort_unstable();
+    let (Some(&first), Some(&last)) = (all.first(), all.last()) else {
+        bail!("no frames between --from and --to");
+    };
+    if args.gaps == Gaps::Split {
+        let mut run_start = first;
+        let mut prev = first;
+        for &t in &all[1..] {
+            if t > prev + MAX_GAP_NS {
+                runs.push((run_start, prev));
+                run_start = t;
+            }
+            prev = t;
+        }
+        runs.push((run_start, prev));
+        if runs.len() == 1 && from.is_none() && to.is_none() {
+            return Ok(vec![Window::default()]);
+        }
+    } else {
+        runs.push((first, last));
     }
+    let windows = runs
+        .into_iter()
+        .enumerate()
+        .map(|(k, (a, b))| Window {
+            spans: cams
+                .iter()
+                .zip(&frames)
+                .filter_map(|(cam, frames)| {
+                    // A later run of --gaps split starts at its own key
+                    // frame, not at one before the gap.
+                    let floor = if k == 0 { 0 } else { a };
+                    let frames = &frames[frames.partition_point(|f| f.pts < floor)..];
+                    span(frames, |f| wanted(f) && f.pts >= a && f.pts <= b).map(|s| (cam.number, s))
+                })
+                .collect(),
+        })
+        .collect();
     Ok(windows)
 }
 
-/// `--clock-offset` in ns (validated in [`run`]).
-fn clock_offset_ns(args: &ConvertArgs) -> i64 {
-    args.clock_offset
-        .as_deref()
-        .and_then(|t| evidence::parse_clock_offset(t).ok())
-        .unwrap_or(0)
-}
-
-fn start_unix_ns(scan: &Scan) -> Option<u64> {
-    let from_tags = |t: &gstcctv::engine::Tags| {
-        t.start_unix_us
-            .and_then(|us| u64::try_from(us).ok())
-            .map(|us| us * 1000)
-    };
-    scan.tags
-        .as_ref()
-        .and_then(from_tags)
-        .or_else(|| scan.streams.iter().find_map(|s| from_tags(&s.info.tags)))
-        .or_else(|| scan.streams.iter().filter_map(|s| s.first_wall_ns).min())
+/// A camera's span over the frames `wanted`: from the key frame at or
+/// before the first of them (else the first key frame after it: the
+/// element starts a camera at a key frame) to the end of the last.
+fn span(frames: &[Frame], wanted: impl Fn(&Frame) -> bool) -> Option<Span> {
+    let first = frames.iter().position(&wanted)?;
+    let last = frames.iter().rposition(&wanted)?;
+    let start = frames[..=first]
+        .iter()
+        .rev()
+        .find(|f| f.key)
+        .or_else(|| frames[first..=last].iter().find(|f| f.key))
+        .unwrap_or(&frames[first])
+        .pts;
+    Some(Span {
+        start,
+        stop: frames[last].pts + 1,
+    })
 }
 
 fn input_bytes(rec: &Recording) -> u64 {
@@ -372,7 +467,13 @@ fn convert_one(
         let mut taken = taken.lock().unwrap_or_else(|e| e.into_inner());
         for (k, w) in windows.iter().enumerate() {
             let mut outs = Vec::new();
-            for c in &cams {
+            // A camera with no frame in this window gets no file.
+            let in_window: Vec<Camera> = cams
+                .iter()
+                .filter(|c| w.whole() || w.span_of(c.number).is_some())
+                .cloned()
+                .collect();
+            for c in &in_window {
                 let mut name = rec.stem.clone();
                 if several {
                     name.push_str(&format!("_cam{}", c.number));
@@ -392,23 +493,23 @@ fn convert_one(
                 taken.push(path.clone());
                 outs.push(path);
             }
-            plans.push((*w, outs));
+            plans.push((w.clone(), in_window, outs));
         }
     }
-    let start = start_unix_ns(&discovery).map(|s| evidence::corrected_of(s, clock_offset_ns(args)));
     let mut outcome = Outcome::default();
     let total_bytes = input_bytes(rec);
-    for (w, outs) in plans {
+    for (w, cams, outs) in plans {
         let label = outs
             .first()
             .and_then(|p| p.file_name())
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let mut job = progress.job(&label, total_bytes);
-        let r = run_pipeline(rec, args, &cams, w, &outs, offset, start, &mut job);
+        let r = run_pipeline(rec, args, &cams, &w, &outs, &mut job);
         job.finish();
         let r = r?;
-        outcome.files.extend(outs);
+        outcome.files.extend(r.written);
+        outcome.notes.extend(r.notes);
         outcome.frames += r.frames;
         outcome.duration_ns += r.duration_ns;
         outcome.damage.extend(r.damage);
@@ -416,67 +517,11 @@ fn convert_one(
     Ok(outcome)
 }
 
-/// The subtitle text for a frame: capture time (in the recorder's zone when
-/// known) and, for dashcams, speed and position. The one place that makes
-/// cue text: to switch to the engine's subtitle stream once it exists.
-fn cue_text(wall_ns: u64, utc_offset_min: Option<i32>, telemetry: Option<&Sample>) -> String {
-    // The engine's text, as the elements show it.
-    gstcctv::engine::subtitle::frame_text(
-        Some(wall_ns),
-        utc_offset_min,
-        telemetry.and_then(|t| t.speed_kmh),
-        telemetry.and_then(|t| t.fix),
-    )
-}
-
-/// Running-time compaction of gaps, shared by all streams of one input:
-/// a jump of more than 10 s past everything seen so far becomes one frame.
-#[derive(Default)]
-struct Compactor {
-    /// (first original PTS after the gap, total shift from there on).
-    shifts: Vec<(u64, u64)>,
-    max_pts: Option<u64>,
-    step: u64,
-}
-
-impl Compactor {
-    fn map(&mut self, pts: u64, duration: Option<u64>) -> u64 {
-        if let Some(m) = self.max_pts {
-            if pts > m + MAX_GAP_NS {
-                let frame = duration
-                    .filter(|d| *d > 0 && *d < MAX_GAP_NS)
-                    .unwrap_or(self.step.max(1_000_000));
-                let total = self.shifts.last().map_or(0, |s| s.1) + (pts - m - frame);
-                self.shifts.push((pts, total));
-            } else if pts > m {
-                self.step = pts - m;
-            }
-        }
-        self.max_pts = Some(self.max_pts.map_or(pts, |m| m.max(pts)));
-        let shift = self
-            .shifts
-            .iter()
-            .rev()
-            .find(|s| s.0 <= pts)
-            .map_or(0, |s| s.1);
-        pts - shift
-    }
-}
-
-/// Per camera state on the streaming thread.
-struct CueState {
-    pad: gst::Pad,
-    started: bool,
-    last_second: Option<u64>,
-    telemetry: Option<Sample>,
-}
-
+/// What the streaming threads count for progress and the summary.
 #[derive(Default)]
 struct Shared {
-    /// `--clock-offset` (ns): cues show the corrected time.
-    clock_offset_ns: i64,
-    compact: Option<Compactor>,
-    cues: HashMap<u32, CueState>,
+    /// Per camera: its first frame's capture time (once it has one).
+    first_wall: HashMap<u32, Option<u64>>,
     frames: u64,
     bytes: u64,
     first_pts: Option<u64>,
@@ -484,6 +529,12 @@ struct Shared {
 }
 
 struct RunResult {
+    /// The files written (cameras with frames).
+    written: Vec<PathBuf>,
+    /// Per camera with at least one frame: its first frame's capture time.
+    first_wall: HashMap<u32, Option<u64>>,
+    /// What the user should know (a camera without frames).
+    notes: Vec<String>,
     frames: u64,
     duration_ns: u64,
     damage: Vec<String>,
@@ -515,10 +566,8 @@ fn run_pipeline(
     rec: &Recording,
     args: &ConvertArgs,
     cams: &[Camera],
-    window: Window,
+    window: &Window,
     outs: &[PathBuf],
-    utc_offset: Option<i32>,
-    start_ns: Option<u64>,
     job: &mut Job,
 ) -> Result<RunResult> {
     let temps: Vec<PathBuf> = outs
@@ -536,53 +585,70 @@ fn run_pipeline(
             let _ = std::fs::remove_file(t);
         }
     };
-    for t in &temps {
-        std::fs::File::create(t).with_context(|| format!("cannot write {}", t.display()))?;
+    for (t, o) in temps.iter().zip(outs) {
+        // Messages name the output, never the temporary file.
+        std::fs::File::create(t).with_context(|| format!("cannot write {}", o.display()))?;
     }
-    let result = build_and_run(rec, args, cams, window, &temps, utc_offset, start_ns, job);
+    let result = build_and_run(rec, args, cams, window, &temps, job);
     match result {
-        Ok(r) => {
-            let facts: Vec<ExportFacts> = cams
-                .iter()
-                .map(|c| ExportFacts {
+        Ok(mut r) => {
+            // A file without a picture is no video: nothing is written.
+            if r.frames == 0 {
+                cleanup(&temps);
+                bail!("no video frames{}: nothing written", window_note(args));
+            }
+            for ((t, o), cam) in temps.iter().zip(outs).zip(cams) {
+                let Some(first_wall) = r.first_wall.get(&cam.number).copied() else {
+                    cleanup(std::slice::from_ref(t));
+                    r.notes.push(format!(
+                        "camera {}: no video frames{}, {} not written",
+                        cam.number,
+                        window_note(args),
+                        o.display()
+                    ));
+                    continue;
+                };
+                if args.format == OutFormat::Mp4
+                    && let Some(s) = first_wall
+                {
+                    let s = evidence::corrected_of(s, clock_offset_ns(args));
+                    mp4time::set_creation_time(t, s / 1_000_000_000)
+                        .with_context(|| format!("cannot finish {}", o.display()))?;
+                }
+                // Read back before calling it written: a writer bug must
+                // never pass as a success.
+                let facts = ExportFacts {
                     recs: std::slice::from_ref(rec),
-                    video: &c.video,
-                    audio: c.audio.as_ref(),
+                    video: &cam.video,
+                    audio: cam.audio.as_ref(),
                     mp4: args.format == OutFormat::Mp4,
                     subtitles: !args.no_subtitles,
                     compacted_gaps: args.gaps == Gaps::Compact,
                     embedded_time: args.embed_time,
                     damage: &r.damage,
                     clock_offset_ns: clock_offset_ns(args),
-                })
-                .collect();
-            let mut proofs = Vec::new();
-            for (t, f) in temps.iter().zip(&facts) {
-                if args.format == OutFormat::Mp4
-                    && let Some(s) = start_ns
-                {
-                    mp4time::set_creation_time(t, s / 1_000_000_000)
-                        .with_context(|| format!("cannot finish {}", t.display()))?;
-                }
-                // Read back before calling it written: a writer bug must
-                // never pass as a success.
-                match evidence::prove(t, f) {
-                    Ok(p) => proofs.push(p),
+                };
+                let proof = match evidence::prove(t, &facts) {
+                    Ok(p) => p,
                     Err(e) => {
                         cleanup(&temps);
-                        return Err(e);
+                        return Err(e.context(format!("{} not written", o.display())));
                     }
-                }
-            }
-            for ((t, o), (f, p)) in temps.iter().zip(outs).zip(facts.iter().zip(&proofs)) {
+                };
                 std::fs::rename(t, o).with_context(|| format!("cannot write {}", o.display()))?;
-                evidence::write(o, f, p)?;
+                evidence::write(o, &facts, &proof)?;
+                r.written.push(o.clone());
             }
             Ok(r)
         }
         Err(e) => {
             cleanup(&temps);
-            Err(e)
+            // Messages name the output, never the temporary file.
+            let mut text = format!("{e:#}");
+            for (t, o) in temps.iter().zip(outs) {
+                text = text.replace(&*t.to_string_lossy(), &o.to_string_lossy());
+            }
+            Err(anyhow!(text))
         }
     }
 }
@@ -595,10 +661,8 @@ fn build_and_run(
     rec: &Recording,
     args: &ConvertArgs,
     cams: &[Camera],
-    window: Window,
+    window: &Window,
     temps: &[PathBuf],
-    utc_offset: Option<i32>,
-    start_ns: Option<u64>,
     job: &mut Job,
 ) -> Result<RunResult> {
     let pipeline = gst::Pipeline::new();
@@ -625,11 +689,8 @@ fn build_and_run(
             (Some(src), demux)
         }
     };
-    let shared = Arc::new(Mutex::new(Shared {
-        compact: (args.gaps == Gaps::Compact).then(Compactor::default),
-        clock_offset_ns: clock_offset_ns(args),
-        ..Shared::default()
-    }));
+    configure_source(&demux, args);
+    let shared = Arc::new(Mutex::new(Shared::default()));
     // pad name -> (sinks to link to, camera, kind); several sinks: a tee
     let mut targets: HashMap<String, (Vec<gst::Pad>, u32, StreamKind)> = HashMap::new();
     let mut add_target = |name: &str, sink: Option<gst::Pad>, cam: u32, kind: StreamKind| {
@@ -649,17 +710,8 @@ fn build_and_run(
                 m.set_property("latency", MUX_QUEUE_NS);
                 m
             }
-            OutFormat::Mkv => {
-                let m = make("matroskamux")?;
-                if let Some(ns) = start_ns
-                    && let Ok(dt) = gst::glib::DateTime::from_unix_utc(
-                        i64::try_from(ns / 1_000_000_000).unwrap_or(0),
-                    )
-                {
-                    m.set_property("creation-time", dt);
-                }
-                m
-            }
+            // Its creation time is set from the first frame (branch_probe).
+            OutFormat::Mkv => make("matroskamux")?,
         };
         let sink = gst::ElementFactory::make("filesink")
             .property("location", temp.to_string_lossy().to_string())
@@ -675,13 +727,6 @@ fn build_and_run(
                 }
                 if let Some(c) = &cam.video.tags.comment {
                     t.add::<gst::tags::Comment>(&c.as_str(), gst::TagMergeMode::Replace);
-                }
-                if let Some(ns) = start_ns
-                    && let Ok(dt) = gst::DateTime::from_unix_epoch_utc_usecs(
-                        i64::try_from(ns / 1000).unwrap_or(0),
-                    )
-                {
-                    t.add::<gst::tags::DateTime>(&dt, gst::TagMergeMode::Replace);
                 }
             }
             setter.merge_tags(&tags, gst::TagMergeMode::Replace);
@@ -700,6 +745,20 @@ fn build_and_run(
             last = p;
         }
         last.link_pads(None, &mux, Some("video_%u"))?;
+        let branch = Branch {
+            shared: shared.clone(),
+            camera: cam.number,
+            span: window.span_of(cam.number),
+            mux: mux.downgrade(),
+            audio_decoded: args.format == OutFormat::Mp4,
+            clock_offset_ns: clock_offset_ns(args),
+            embed_time: match cam.video.codec {
+                Codec::H264 { .. } if args.embed_time => Some(gstcctv::h264::Codec::H264),
+                Codec::H265 if args.embed_time => Some(gstcctv::h264::Codec::H265),
+                _ => None,
+            },
+        };
+        branch.watch(&q, StreamKind::Video);
         add_target(
             &cam.video.name,
             q.static_pad("sink"),
@@ -725,63 +784,33 @@ fn build_and_run(
                 }
             }
             gst::Element::link_many(chain.iter())?;
+            branch.watch(&q, StreamKind::Audio);
             chain
                 .last()
                 .ok_or_else(|| anyhow!("empty chain"))?
                 .link_pads(None, &mux, Some("audio_%u"))?;
             add_target(&a.name, q.static_pad("sink"), cam.number, StreamKind::Audio);
         }
-        if let Some(m) = &cam.meta {
-            add_target(m, None, cam.number, StreamKind::Data);
-        }
         if !args.no_subtitles {
+            // The element's own cues (capture time, and speed and GPS where
+            // the recording has them), each lasting until the next.
             let q = make("queue")?;
             pipeline.add(&q)?;
             q.link_pads(None, &mux, Some("subtitle_%u"))?;
-            let pad = gst::Pad::builder(gst::PadDirection::Src)
-                .name(format!("cue_{}", cam.number))
-                .build();
-            pad.set_active(true)?;
-            pad.link(
-                &q.static_pad("sink")
-                    .ok_or_else(|| anyhow!("queue without sink"))?,
-            )?;
-            shared
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .cues
-                .insert(
-                    cam.number,
-                    CueState {
-                        pad,
-                        started: false,
-                        last_second: None,
-                        telemetry: None,
-                    },
-                );
+            branch.watch(&q, StreamKind::Subtitle);
+            let pad = match rec.kind {
+                Kind::Rf1 => "subtitle".to_string(),
+                Kind::Pavs | Kind::Says => format!("subtitle_{}", cam.number),
+            };
+            add_target(&pad, q.static_pad("sink"), cam.number, StreamKind::Subtitle);
         }
     }
     let _ = add_target;
-    // --embed-time: the video pads and their codecs.
-    let embed: HashMap<String, gstcctv::h264::Codec> = cams
-        .iter()
-        .filter(|_| args.embed_time)
-        .filter_map(|c| {
-            let codec = match c.video.codec {
-                Codec::H264 { .. } => gstcctv::h264::Codec::H264,
-                Codec::H265 => gstcctv::h264::Codec::H265,
-                _ => return None,
-            };
-            Some((c.video.name.clone(), codec))
-        })
-        .collect();
-    let clock = clock_offset_ns(args);
-    let sh = shared.clone();
     let pipe_weak = pipeline.downgrade();
     demux.connect_pad_added(move |_, pad| {
         let name = pad.name().to_string();
         let target = targets.get(&name).cloned();
-        let Some((sinks, cam, kind)) = target else {
+        let Some((sinks, _, _)) = target else {
             // Not converted: a camera not asked for, snapshots, a second track.
             if let Some(p) = pipe_weak.upgrade()
                 && let Ok(fake) = gst::ElementFactory::make("fakesink")
@@ -797,20 +826,6 @@ fn build_and_run(
             }
             return;
         };
-        if let Some(&codec) = embed.get(&name) {
-            pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
-                if let Some(gst::PadProbeData::Buffer(buffer)) = &mut info.data {
-                    let wall = wall_of(buffer);
-                    evidence::embed_time(pad, buffer, codec, wall, clock);
-                }
-                gst::PadProbeReturn::Ok
-            });
-        }
-        let sh = sh.clone();
-        pad.add_probe(
-            gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
-            move |_, info| probe(&sh, cam, kind, utc_offset, info),
-        );
         let linked = match sinks.as_slice() {
             [] => Ok(()),
             [sink] => pad.link(sink).map(|_| ()).map_err(|e| format!("{e:?}")),
@@ -825,19 +840,18 @@ fn build_and_run(
         pipeline
             .set_state(gst::State::Ready)
             .map_err(|_| anyhow!("cannot start the pipeline"))?;
-        if window.start.is_some() || window.stop.is_some() {
+        if let Some((start, stop)) = window.seek() {
+            // Every camera restarts at its own key frame at or before
+            // `start` (the earliest span's key frame); each branch then
+            // keeps its camera's span (branch_probe).
             let ct = |ns: u64| gst::ClockTime::from_nseconds(ns);
             let seek = gst::event::Seek::new(
                 1.0,
                 gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE,
                 gst::SeekType::Set,
-                ct(window.start.unwrap_or(0)),
-                if window.stop.is_some() {
-                    gst::SeekType::Set
-                } else {
-                    gst::SeekType::None
-                },
-                window.stop.map(ct),
+                ct(start),
+                gst::SeekType::Set,
+                ct(stop),
             );
             if !demux.send_event(seek) {
                 bail!("cannot seek to the requested window");
@@ -882,6 +896,22 @@ fn build_and_run(
             match msg.view() {
                 gst::MessageView::Eos(_) => break,
                 gst::MessageView::Error(e) => {
+                    // A write error names the file (run_pipeline puts the
+                    // output's name for the temporary one) and the reason.
+                    if let Some(sink) = msg.src().and_then(|s| s.downcast_ref::<gst::Element>())
+                        && sink.factory().is_some_and(|f| f.name() == "filesink")
+                    {
+                        let location: String = sink.property("location");
+                        // The system's reason ends filesink's debug text
+                        // ("…: Error while writing to file descriptor 5:
+                        // File too large"; "system error: No space left…").
+                        let reason = e
+                            .debug()
+                            .and_then(|d| d.rsplit_once(": ").map(|(_, r)| r.trim().to_string()))
+                            .filter(|r| !r.is_empty())
+                            .unwrap_or_else(|| e.error().to_string());
+                        bail!("cannot write {location}: {reason}");
+                    }
                     bail!("{}", e.error());
                 }
                 gst::MessageView::Warning(w) => {
@@ -889,7 +919,7 @@ fn build_and_run(
                         .src()
                         .is_some_and(|s| s == demux.upcast_ref::<gst::Object>());
                     if own {
-                        warnings.push(w.error().to_string().replace('\n', "; "));
+                        warnings.push(damage_text(&w.error().to_string()));
                     }
                 }
                 _ => {}
@@ -901,6 +931,9 @@ fn build_and_run(
     let warnings = result?;
     let s = sh_lock(&shared);
     Ok(RunResult {
+        written: Vec::new(),
+        first_wall: s.first_wall.clone(),
+        notes: Vec::new(),
         frames: s.frames,
         duration_ns: s.last_end.saturating_sub(s.first_pts.unwrap_or(0)),
         damage: warnings,
@@ -932,108 +965,188 @@ fn sh_lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
     shared.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn probe(
-    shared: &Mutex<Shared>,
-    cam: u32,
-    kind: StreamKind,
-    utc_offset: Option<i32>,
-    info: &mut gst::PadProbeInfo,
-) -> gst::PadProbeReturn {
-    match &mut info.data {
-        Some(gst::PadProbeData::Buffer(buffer)) => {
-            let mut s = sh_lock(shared);
-            if kind == StreamKind::Data {
-                if let Some(c) = s.cues.get_mut(&cam)
-                    && let Ok(map) = buffer.map_readable()
-                {
-                    c.telemetry = parse_sample(map.as_slice(), None);
+/// One camera's output: what its branches keep and count.
+#[derive(Clone)]
+struct Branch {
+    shared: Arc<Mutex<Shared>>,
+    camera: u32,
+    span: Option<Span>,
+    mux: gst::glib::WeakRef<gst::Element>,
+    /// Audio is decoded on this branch (MP4): a packet that straddles the
+    /// span's start goes in whole and the decoder clips it to the segment,
+    /// so that sound starts with the picture, not up to a packet later.
+    audio_decoded: bool,
+    /// `--clock-offset` (ns): the creation time is corrected.
+    clock_offset_ns: i64,
+    /// `--embed-time`: the video codec whose frames get a time stamp SEI.
+    embed_time: Option<gstcctv::h264::Codec>,
+}
+
+impl Branch {
+    /// Watches what enters `queue` (the branch of one stream of kind
+    /// `kind`): see [`Branch::probe`].
+    fn watch(&self, queue: &gst::Element, kind: StreamKind) {
+        let Some(pad) = queue.static_pad("sink") else {
+            return;
+        };
+        let me = self.clone();
+        pad.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+            move |_, info| me.probe(kind, info),
+        );
+        // After the span's probe (which may drop): what goes on gets its
+        // time stamp.
+        if let (StreamKind::Video, Some(codec)) = (kind, self.embed_time) {
+            let clock = self.clock_offset_ns;
+            pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+                if let Some(gst::PadProbeData::Buffer(buffer)) = &mut info.data {
+                    let wall = wall_of(buffer);
+                    evidence::embed_time(pad, buffer, codec, wall, clock);
                 }
-                return gst::PadProbeReturn::Drop;
-            }
-            let Some(pts) = buffer.pts() else {
-                return gst::PadProbeReturn::Ok;
-            };
-            let dur = buffer.duration().map(|d| d.nseconds());
-            let mapped = match s.compact.as_mut() {
-                Some(c) => c.map(pts.nseconds(), dur),
-                None => pts.nseconds(),
-            };
-            if mapped != pts.nseconds() {
-                let b = buffer.make_mut();
-                let m = gst::ClockTime::from_nseconds(mapped);
-                b.set_pts(m);
-                b.set_dts(m);
-            }
-            s.bytes += buffer.size() as u64;
-            if kind != StreamKind::Video {
-                return gst::PadProbeReturn::Ok;
-            }
-            s.frames += 1;
-            s.first_pts = Some(s.first_pts.map_or(mapped, |f| f.min(mapped)));
-            s.last_end = s.last_end.max(mapped + dur.unwrap_or(0).min(1_000_000_000));
-            let clock = s.clock_offset_ns;
-            if let Some(c) = s.cues.get_mut(&cam)
-                && let Some(wall) = wall_of(buffer)
-            {
-                let second = wall / 1_000_000_000;
-                if c.last_second != Some(second) && c.started {
-                    c.last_second = Some(second);
-                    let text = cue_text(
-                        evidence::corrected_of(wall, clock),
-                        utc_offset,
-                        c.telemetry.as_ref(),
-                    );
-                    let mut cue = gst::Buffer::from_mut_slice(text.into_bytes());
-                    {
-                        let b = cue.get_mut().expect("new buffer");
-                        b.set_pts(gst::ClockTime::from_nseconds(mapped));
-                        b.set_duration(gst::ClockTime::from_nseconds(
-                            1_000_000_000 - wall % 1_000_000_000,
-                        ));
-                    }
-                    let pad = c.pad.clone();
-                    drop(s);
-                    let _ = pad.push(cue);
-                }
-            }
-            gst::PadProbeReturn::Ok
+                gst::PadProbeReturn::Ok
+            });
         }
-        Some(gst::PadProbeData::Event(event)) => {
-            if kind != StreamKind::Video {
-                return gst::PadProbeReturn::Ok;
-            }
-            let mut s = sh_lock(shared);
-            let Some(c) = s.cues.get_mut(&cam) else {
-                return gst::PadProbeReturn::Ok;
-            };
-            let pad = c.pad.clone();
-            let forward: Vec<gst::Event> = match event.view() {
-                gst::EventView::Segment(_) => {
-                    let mut ev = Vec::new();
-                    if !c.started {
-                        c.started = true;
-                        ev.push(
-                            gst::event::StreamStart::builder(&format!("cctv-cue-{cam}")).build(),
-                        );
-                        ev.push(gst::event::Caps::new(
-                            &gst::Caps::builder("text/x-raw")
-                                .field("format", "utf8")
-                                .build(),
-                        ));
-                    }
-                    c.last_second = None;
-                    ev.push(event.clone());
-                    ev
-                }
-                gst::EventView::Eos(_) => vec![event.clone()],
-                _ => Vec::new(),
-            };
-            drop(s);
-            for e in forward {
-                let _ = pad.push_event(e);
-            }
-            gst::PadProbeReturn::Ok
-        }
-        _ => gst::PadProbeReturn::Ok,
     }
+
+    /// Keeps the camera's span: its segment starts at the span's start (so
+    /// that its file starts there whatever other cameras were read from
+    /// an earlier key frame), buffers before it or at/after its stop are
+    /// dropped, a cue that straddles the start is clipped to it. Counts the
+    /// video frames and notes the first one's capture time.
+    fn probe(&self, kind: StreamKind, info: &mut gst::PadProbeInfo) -> gst::PadProbeReturn {
+        match &mut info.data {
+            Some(gst::PadProbeData::Event(event)) => {
+                if let (Some(span), gst::EventView::Segment(seg)) = (self.span, event.view())
+                    && let Some(seg) = seg.segment().downcast_ref::<gst::ClockTime>()
+                    && seg.start().is_none_or(|s| s.nseconds() < span.start)
+                {
+                    let mut seg = seg.clone();
+                    let start = gst::ClockTime::from_nseconds(span.start);
+                    seg.set_start(start);
+                    seg.set_time(start);
+                    seg.set_position(start);
+                    let seqnum = event.seqnum();
+                    *event = gst::event::Segment::builder(&seg).seqnum(seqnum).build();
+                }
+                gst::PadProbeReturn::Ok
+            }
+            Some(gst::PadProbeData::Buffer(buffer)) => {
+                let pts = buffer.pts().map(|t| t.nseconds());
+                if let (Some(span), Some(pts)) = (self.span, pts) {
+                    if pts >= span.stop {
+                        return gst::PadProbeReturn::Drop;
+                    }
+                    if pts < span.start {
+                        let end = buffer.duration().map(|d| pts + d.nseconds());
+                        let straddles = end.is_some_and(|e| e > span.start);
+                        if kind == StreamKind::Audio && straddles && self.audio_decoded {
+                            return gst::PadProbeReturn::Ok;
+                        }
+                        if kind != StreamKind::Subtitle || !straddles {
+                            return gst::PadProbeReturn::Drop;
+                        }
+                        // The cue showing at the span's start.
+                        let b = buffer.make_mut();
+                        b.set_pts(gst::ClockTime::from_nseconds(span.start));
+                        b.set_dts(gst::ClockTime::from_nseconds(span.start));
+                        if let Some(end) = end {
+                            b.set_duration(gst::ClockTime::from_nseconds(end - span.start));
+                        }
+                    }
+                }
+                let mut s = sh_lock(&self.shared);
+                s.bytes += buffer.size() as u64;
+                if kind != StreamKind::Video {
+                    return gst::PadProbeReturn::Ok;
+                }
+                let wall = wall_of(buffer);
+                let first = !s.first_wall.contains_key(&self.camera);
+                if first {
+                    s.first_wall.insert(self.camera, wall);
+                }
+                if let Some(pts) = pts {
+                    let dur = buffer.duration().map_or(0, |d| d.nseconds());
+                    s.frames += 1;
+                    s.first_pts = Some(s.first_pts.map_or(pts, |f| f.min(pts)));
+                    s.last_end = s.last_end.max(pts + dur.min(1_000_000_000));
+                }
+                drop(s);
+                if first && let (Some(ns), Some(mux)) = (wall, self.mux.upgrade()) {
+                    set_creation_time(&mux, evidence::corrected_of(ns, self.clock_offset_ns));
+                }
+                gst::PadProbeReturn::Ok
+            }
+            _ => gst::PadProbeReturn::Ok,
+        }
+    }
+}
+
+/// The file's creation time and date tag: the first frame's capture time.
+/// Set from the first video buffer, before it reaches the muxer (which
+/// writes its header only once every input has data).
+fn set_creation_time(mux: &gst::Element, unix_ns: u64) {
+    let secs = i64::try_from(unix_ns / 1_000_000_000).unwrap_or(0);
+    if mux.find_property("creation-time").is_some()
+        && let Ok(dt) = gst::glib::DateTime::from_unix_utc(secs)
+    {
+        mux.set_property("creation-time", dt);
+    }
+    if let Some(setter) = mux.dynamic_cast_ref::<gst::TagSetter>()
+        && let Ok(dt) =
+            gst::DateTime::from_unix_epoch_utc_usecs(i64::try_from(unix_ns / 1000).unwrap_or(0))
+    {
+        let mut tags = gst::TagList::new();
+        tags.make_mut()
+            .add::<gst::tags::DateTime>(&dt, gst::TagMergeMode::Replace);
+        setter.merge_tags(&tags, gst::TagMergeMode::Replace);
+    }
+}
+
+/// `--clock-offset` in ns (validated in [`run`]).
+fn clock_offset_ns(args: &ConvertArgs) -> i64 {
+    args.clock_offset
+        .as_deref()
+        .and_then(|t| evidence::parse_clock_offset(t).ok())
+        .unwrap_or(0)
+}
+
+/// The element's presentation settings: subtitle cues on unless
+/// `--no-subtitles`, and `--gaps` as its `max-gap`.
+/// `--gaps` as the elements' (and the planning scan's) `max-gap`.
+fn source_max_gap(args: &ConvertArgs) -> Option<u64> {
+    // A split window holds no gap longer than MAX_GAP_NS anyway.
+    (args.gaps == Gaps::Compact).then_some(MAX_GAP_NS)
+}
+
+fn configure_source(element: &gst::Element, args: &ConvertArgs) {
+    if element.find_property("subtitles").is_some() {
+        element.set_property("subtitles", !args.no_subtitles);
+    }
+    if let Some(tz) = &args.tz {
+        element.set_property("timezone", tz);
+    }
+    let max_gap = source_max_gap(args).unwrap_or(0);
+    // TODO(integration): every element gets `max-gap` (10 s default) from
+    // the engine's format-independent gap compaction; until then only
+    // pavsdemux has it and SAYS/rf1 conversions keep real time.
+    if element.find_property("max-gap").is_some() {
+        element.set_property("max-gap", max_gap);
+    }
+}
+
+/// " between --from and --to" when the user gave a window.
+fn window_note(args: &ConvertArgs) -> &'static str {
+    match (&args.from, &args.to) {
+        (None, None) => "",
+        _ => " between --from and --to",
+    }
+}
+
+/// The element's damage warning without what the message line already
+/// says: it names the file (as the element resolved it, often absolute)
+/// and the format ("…/x.nvr: Damaged Rosco SAYS (.nvr) file: skipped …").
+fn damage_text(warning: &str) -> String {
+    let text = warning.replace('\n', "; ");
+    let rest = text.find("Damaged ").map_or(text.as_str(), |i| &text[i..]);
+    rest.split_once(": ").map_or(rest, |(_, r)| r).to_string()
 }

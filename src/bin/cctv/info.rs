@@ -4,7 +4,8 @@
 
 use crate::inputs::{self, Recording};
 use crate::scan::{self, Depth, Scan, StreamStat};
-use crate::times::{human_duration, rfc3339_utc};
+use crate::times::{human_duration, rfc3339_in};
+use gstcctv::engine::zone::Zone;
 use gstcctv::engine::{Codec, StreamKind};
 use serde_json::{Value, json};
 
@@ -30,7 +31,8 @@ pub fn codec_name(codec: &Codec) -> String {
     }
 }
 
-pub fn run(args: &[std::path::PathBuf], as_json: bool) -> bool {
+/// Times are RFC 3339 in `zone` (`--tz`), else UTC.
+pub fn run(args: &[std::path::PathBuf], as_json: bool, zone: Option<&Zone>) -> bool {
     let (recordings, failures) = inputs::expand(args);
     let mut ok = failures.is_empty();
     for f in &failures {
@@ -41,9 +43,9 @@ pub fn run(args: &[std::path::PathBuf], as_json: bool) -> bool {
         match scan::scan(rec, Depth::Full, |_, _| {}) {
             Ok(scan) => {
                 if as_json {
-                    objects.push(to_json(rec, &scan));
+                    objects.push(to_json(rec, &scan, zone));
                 } else {
-                    print_text(rec, &scan);
+                    print_text(rec, &scan, zone);
                 }
             }
             Err(e) => {
@@ -59,7 +61,8 @@ pub fn run(args: &[std::path::PathBuf], as_json: bool) -> bool {
     ok
 }
 
-fn stream_json(s: &StreamStat) -> Value {
+fn stream_json(s: &StreamStat, zone: Option<&Zone>) -> Value {
+    let time = |ns: u64| rfc3339_in(ns, zone);
     json!({
         "id": s.info.name,
         "kind": kind_name(s.info.id.kind),
@@ -68,18 +71,18 @@ fn stream_json(s: &StreamStat) -> Value {
         "height": s.info.height,
         "frames": s.frames,
         "key_frames": s.keys,
-        "first_time": s.first_wall_ns.map(rfc3339_utc),
-        "last_time": s.last_wall_ns.map(rfc3339_utc),
+        "first_time": s.first_wall_ns.map(time),
+        "last_time": s.last_wall_ns.map(time),
         "duration_s": (s.duration_s() * 1e6).round() / 1e6,
         "title": s.info.tags.title,
     })
 }
 
-pub fn to_json(rec: &Recording, scan: &Scan) -> Value {
+pub fn to_json(rec: &Recording, scan: &Scan, zone: Option<&Zone>) -> Value {
     json!({
         "file": rec.path.display().to_string(),
         "format": rec.kind.name(),
-        "streams": scan.streams.iter().map(stream_json).collect::<Vec<_>>(),
+        "streams": scan.streams.iter().map(|s| stream_json(s, zone)).collect::<Vec<_>>(),
         "damage": {
             "regions": scan.damage.regions,
             "bytes": scan.damage.bytes,
@@ -88,7 +91,7 @@ pub fn to_json(rec: &Recording, scan: &Scan) -> Value {
     })
 }
 
-fn print_text(rec: &Recording, scan: &Scan) {
+fn print_text(rec: &Recording, scan: &Scan, zone: Option<&Zone>) {
     println!("{}: {}", rec.path.display(), rec.kind.name());
     for s in &scan.streams {
         let size = match (s.info.width, s.info.height) {
@@ -96,7 +99,7 @@ fn print_text(rec: &Recording, scan: &Scan) {
             _ => String::new(),
         };
         let span = match (s.first_wall_ns, s.last_wall_ns) {
-            (Some(a), Some(b)) => format!(", {} .. {}", rfc3339_utc(a), rfc3339_utc(b)),
+            (Some(a), Some(b)) => format!(", {} .. {}", rfc3339_in(a, zone), rfc3339_in(b, zone)),
             _ => String::new(),
         };
         let title = s

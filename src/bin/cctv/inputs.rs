@@ -30,6 +30,8 @@ pub struct Recording {
     pub kind: Kind,
     /// Output file names start with this.
     pub stem: String,
+    /// The rf1 track a track file names (`<base>_<track>.rf1i`).
+    pub track: Option<String>,
 }
 
 /// An input that cannot be used: the name as given and why.
@@ -108,6 +110,7 @@ fn rf1_segment_base(path: &Path) -> Option<Recording> {
         path: path.to_path_buf(),
         kind: Kind::Rf1,
         stem: name.to_string(),
+        track: None,
     })
 }
 
@@ -117,6 +120,7 @@ fn walk(dir: &Path, out: &mut Vec<Recording>) -> std::io::Result<()> {
             path: dir.to_path_buf(),
             kind: Kind::Rf1,
             stem: stem_of(dir),
+            track: None,
         });
         return Ok(());
     }
@@ -137,12 +141,18 @@ fn walk(dir: &Path, out: &mut Vec<Recording>) -> std::io::Result<()> {
 fn recognise_file(path: &Path) -> std::io::Result<Option<Recording>> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     if ext == "rf1i" || ext == "rf1p" {
+        // `<base>_<track>`: the file names its track, and so does the
+        // output (`<base>_<track>.mp4`).
         let stem = stem_of(path);
-        let base = stem.split('_').next().unwrap_or(&stem).to_string();
+        let track = stem
+            .split_once('_')
+            .map(|(_, t)| t.to_string())
+            .filter(|t| !t.is_empty());
         return Ok(Some(Recording {
             path: path.to_path_buf(),
             kind: Kind::Rf1,
-            stem: base,
+            stem,
+            track,
         }));
     }
     let mut head = Vec::with_capacity(probe::PAVS_PROBE_WINDOW);
@@ -160,5 +170,6 @@ fn recognise_file(path: &Path) -> std::io::Result<Option<Recording>> {
         path: path.to_path_buf(),
         kind,
         stem: stem_of(path),
+        track: None,
     }))
 }

@@ -35,6 +35,9 @@ enum Command {
         /// Print one JSON array of objects (file, format, streams, damage).
         #[arg(long)]
         json: bool,
+        /// Show times in this zone: an IANA name (America/Los_Angeles) or ±HH:MM (default UTC).
+        #[arg(long, value_name = "ZONE")]
+        tz: Option<String>,
         /// Recordings: files, rf1 segments or camera directories, or directories to search.
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
@@ -92,7 +95,7 @@ pub struct ConvertArgs {
     pub outdir: PathBuf,
     #[arg(long, value_enum, default_value_t = OutFormat::Mp4)]
     pub format: OutFormat,
-    /// Start at this wall-clock time (RFC 3339, or "YYYY-MM-DD HH:MM:SS" in the recording's zone).
+    /// Start at this wall-clock time (RFC 3339, or "YYYY-MM-DD HH:MM:SS" in the --tz zone, else the recording's, else this machine's).
     #[arg(long, value_name = "TIME")]
     pub from: Option<String>,
     /// End at this wall-clock time (same forms as --from).
@@ -126,12 +129,27 @@ pub struct ConvertArgs {
     /// 8161); slices stay untouched.
     #[arg(long)]
     pub embed_time: bool,
+    /// Time zone of the subtitle cues and of --from/--to without an offset: an IANA name (America/Los_Angeles) or ±HH:MM. Default: the recording's (.nvr), else UTC for cues and this machine's zone for --from/--to.
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+}
+
+/// `--tz`, read (an unknown zone is an error before anything runs).
+pub fn zone_arg(tz: Option<&str>) -> Result<Option<gstcctv::engine::zone::Zone>, String> {
+    tz.map(|t| gstcctv::engine::zone::Zone::parse(t).map_err(|e| format!("--tz: {e}")))
+        .transpose()
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let ok = match cli.command {
-        Command::Info { json, inputs } => info::run(&inputs, json),
+        Command::Info { json, tz, inputs } => match zone_arg(tz.as_deref()) {
+            Ok(zone) => info::run(&inputs, json, zone.as_ref()),
+            Err(e) => {
+                eprintln!("cctv: {e}");
+                false
+            }
+        },
         Command::Convert(args) => match init_gst() {
             Ok(()) => convert::run(&args),
             Err(e) => {

@@ -113,14 +113,29 @@ pub enum Depth {
 pub fn scan(
     rec: &Recording,
     depth: Depth,
+    on_packet: impl FnMut(&StreamInfo, &Packet<SharedBytes>),
+) -> Result<Scan> {
+    scan_played(rec, depth, None, on_packet)
+}
+
+/// [`scan`] with the running time the elements give with `max-gap`
+/// (`max_gap`: gaps longer than this compacted), for planning windows in
+/// the elements' timeline.
+pub fn scan_played(
+    rec: &Recording,
+    depth: Depth,
+    max_gap: Option<u64>,
     mut on_packet: impl FnMut(&StreamInfo, &Packet<SharedBytes>),
 ) -> Result<Scan> {
+    // TODO(integration): SAYS and rf1 get the engine's format-independent
+    // `max_gap` option; pass it to them here too.
     match rec.kind {
         Kind::Pavs => scan_demuxer(
             rec,
-            // The engine's subtitle cues are not used here (yet).
+            // No cues: nothing here shows them.
             Pavs::new(PavsOptions {
                 subtitles: false,
+                max_gap,
                 ..PavsOptions::default()
             }),
             depth,
@@ -149,9 +164,11 @@ fn account(streams: &mut [StreamStat], p: &Packet<SharedBytes>) -> Option<usize>
     let s = &mut streams[i];
     s.frames += 1;
     s.keys += u64::from(p.key);
+    // The earliest and latest capture times: files are not always in
+    // time order (a recorder's clock set back).
     if let Some(w) = p.wallclock_ns {
-        s.first_wall_ns.get_or_insert(w);
-        s.last_wall_ns = Some(w);
+        s.first_wall_ns = Some(s.first_wall_ns.map_or(w, |f| f.min(w)));
+        s.last_wall_ns = Some(s.last_wall_ns.map_or(w, |l| l.max(w)));
     }
     if let Some(t) = p.pts {
         s.first_pts = Some(s.first_pts.map_or(t, |f| f.min(t)));

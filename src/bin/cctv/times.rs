@@ -2,7 +2,10 @@
 //! Wall-clock times: RFC 3339 output, and the `--from/--to` forms.
 
 use anyhow::{Result, anyhow};
-use chrono::{DateTime, FixedOffset, Local, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, FixedOffset, Local, NaiveDateTime, SecondsFormat, TimeZone, Timelike, Utc,
+};
+use gstcctv::engine::zone::Zone;
 
 /// RFC 3339 UTC with microseconds.
 pub fn rfc3339_utc(unix_ns: u64) -> String {
@@ -15,9 +18,64 @@ pub fn utc(unix_ns: u64) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, nanos).unwrap_or_default()
 }
 
+/// RFC 3339 with microseconds in `zone` (its offset at that instant), UTC
+/// (`Z`) without one.
+pub fn rfc3339_in(unix_ns: u64, zone: Option<&Zone>) -> String {
+    let Some(zone) = zone else {
+        return rfc3339_utc(unix_ns);
+    };
+    match FixedOffset::east_opt(zone.offset_min_at(unix_ns) * 60) {
+        Some(offset) => utc(unix_ns)
+            .with_timezone(&offset)
+            .to_rfc3339_opts(SecondsFormat::Micros, true),
+        None => rfc3339_utc(unix_ns),
+    }
+}
+
 /// `--from/--to`: RFC 3339, or "YYYY-MM-DD HH:MM:SS" (also with a `T`,
-/// optional fractional seconds) in the recording's zone when known, else the
-/// zone of this machine. Unix ns.
+/// optional fractional seconds) in `zone` (`--tz`), else the recording's
+/// zone when known, else the zone of this machine. Unix ns.
+pub fn parse_wall_in(text: &str, zone: Option<&Zone>, utc_offset_min: Option<i32>) -> Result<u64> {
+    let fixed;
+    let zone = match (zone, utc_offset_min) {
+        (Some(z), _) => Some(z),
+        (None, Some(m)) => {
+            fixed = Zone::fixed_minutes(m);
+            fixed.as_ref()
+        }
+        (None, None) => None,
+    };
+    let Some(zone) = zone else {
+        return parse_wall(text, None);
+    };
+    if DateTime::parse_from_rfc3339(text).is_ok() {
+        return parse_wall(text, None);
+    }
+    let naive = naive_wall(text)?;
+    zone.instant(
+        naive.year(),
+        naive.month(),
+        naive.day(),
+        naive.hour(),
+        naive.minute(),
+        naive.second(),
+        naive.nanosecond(),
+    )
+    .ok_or_else(|| anyhow!("time {text:?} is out of range in {}", zone.name()))
+}
+
+fn naive_wall(text: &str) -> Result<NaiveDateTime> {
+    [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+    .ok_or_else(|| anyhow!("cannot read time {text:?} (use RFC 3339 or \"YYYY-MM-DD HH:MM:SS\")"))
+}
+
+/// [`parse_wall_in`] with a fixed offset or this machine's zone.
 pub fn parse_wall(text: &str, utc_offset_min: Option<i32>) -> Result<u64> {
     let ns = |t: DateTime<Utc>| {
         t.timestamp_nanos_opt()
@@ -27,16 +85,7 @@ pub fn parse_wall(text: &str, utc_offset_min: Option<i32>) -> Result<u64> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return ns(t.with_timezone(&Utc));
     }
-    let naive = [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-    ]
-    .iter()
-    .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
-    .ok_or_else(|| {
-        anyhow!("cannot read time {text:?} (use RFC 3339 or \"YYYY-MM-DD HH:MM:SS\")")
-    })?;
+    let naive = naive_wall(text)?;
     let t = match utc_offset_min.and_then(|m| FixedOffset::east_opt(m * 60)) {
         Some(zone) => zone
             .from_local_datetime(&naive)
@@ -75,5 +124,17 @@ mod tests {
         let b = parse_wall("2021-09-01 08:20:01", Some(120)).unwrap();
         assert_eq!(a, b);
         assert!(parse_wall("yesterday", None).is_err());
+        // An IANA zone follows daylight saving time.
+        let la = Zone::parse("America/Los_Angeles").unwrap();
+        let c = parse_wall_in("2021-09-01 00:00:01", Some(&la), Some(120)).unwrap();
+        assert_eq!(rfc3339_utc(c), "2021-09-01T07:00:01.000000Z");
+        assert_eq!(rfc3339_in(c, Some(&la)), "2021-09-01T00:00:01.000000-07:00");
+        let w = parse_wall_in("2021-12-01 00:00:01", Some(&la), None).unwrap();
+        assert_eq!(rfc3339_utc(w), "2021-12-01T08:00:01.000000Z");
+        // Without --tz: the recording's offset.
+        assert_eq!(
+            parse_wall_in("2021-09-01 08:20:01", None, Some(120)).unwrap(),
+            a
+        );
     }
 }

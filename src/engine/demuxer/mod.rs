@@ -294,6 +294,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         };
         match parsed {
             Parsed::Unit(unit, len) => {
+                self.damage.not_cut_short();
                 if self.damage.close(offset) {
                     self.mark_discont();
                 }
@@ -316,8 +317,12 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
                     self.end_of_data();
                     return Ok(true);
                 }
-                if view.eof && !self.damage.is_open() {
-                    self.damage.truncated_tail = true;
+                // A unit that claims more bytes than the input has left is
+                // the last one cut short only if no valid unit follows
+                // (damage in the middle of a small file also reaches the
+                // end of what was read).
+                if view.eof && self.claims_past_end(view.data()) {
+                    self.damage.maybe_cut_short(offset);
                 }
                 self.damage.open(offset);
                 // Search from the end of the last valid content: a unit
@@ -561,7 +566,19 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         self.scratch = packets;
     }
 
+    /// Whether `data` (the rest of the input) starts like a unit longer
+    /// than it, within the format's bound (a larger claim is garbage).
+    fn claims_past_end(&self, data: &[u8]) -> bool {
+        let max = self.format.max_unit_len();
+        match self.format.parse_unit(data, false) {
+            Parsed::NeedMore(n) => n > data.len() && n <= max,
+            Parsed::Unit(_, len) => len > data.len() && len <= max,
+            _ => false,
+        }
+    }
+
     fn end_of_data(&mut self) {
+        self.damage.end_of_data();
         if self.discovering {
             self.end_discovery();
         }

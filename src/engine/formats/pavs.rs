@@ -10,12 +10,13 @@ use crate::engine::format::{
 };
 use crate::engine::subtitle;
 use crate::engine::timeline::{GAP_NS, Timeline};
+use crate::engine::zone::Zone;
 use crate::formats::pavs::{self, BlockHeader, BlockParse};
 use crate::h264::{BaselineParams, Vui, VuiHints, analog_pixel_aspect_ratio};
 use std::sync::Arc;
 
 /// Options of the PAVS format.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct PavsOptions {
     /// Compact forward gaps in capture time longer than this (ns).
     pub max_gap: Option<u64>,
@@ -25,6 +26,8 @@ pub struct PavsOptions {
     /// A subtitle stream per camera (`subtitle_<channel>`) with the capture
     /// time, one cue per frame.
     pub subtitles: bool,
+    /// The zone cue times are shown in (default: UTC, as the file stores).
+    pub timezone: Option<Zone>,
 }
 
 impl Default for PavsOptions {
@@ -33,6 +36,7 @@ impl Default for PavsOptions {
             max_gap: None,
             display_hints: true,
             subtitles: true,
+            timezone: None,
         }
     }
 }
@@ -86,13 +90,13 @@ pub struct Pavs {
 impl Pavs {
     pub fn new(options: PavsOptions) -> Self {
         Self {
-            options,
             channels: Vec::new(),
             timelines: Timelines {
                 origin: 0,
                 max_gap: options.max_gap.filter(|&g| g > 0),
                 lines: Vec::new(),
             },
+            options,
             blocks: 0,
             cue_gates: subtitle::CueGates::default(),
         }
@@ -336,8 +340,10 @@ impl Format for Pavs {
                 .cue_gates
                 .due(cue_stream, Some(wallclock), pts, discont)
         {
-            // The DVR stores UTC; the zone it showed is not in the file.
-            let text = subtitle::capture_time(wallclock, None);
+            // The DVR stores UTC; the zone it showed is not in the file:
+            // the user's, if given.
+            let offset = subtitle::shown_offset(wallclock, self.options.timezone.as_ref(), None);
+            let text = subtitle::capture_time(wallclock, offset);
             let mut cue = subtitle::cue(cue_stream, pts, Some(wallclock), text);
             cue.discont = discont;
             out.push(cue);

@@ -113,6 +113,8 @@ pub struct Rf1Engine<C = SharedBytes> {
     start_code: Arc<[u8]>,
     /// Emit a capture-time cue after each access unit of the first track.
     subtitles: bool,
+    /// The zone cue times are shown in (default UTC).
+    timezone: Option<crate::engine::zone::Zone>,
     /// The access unit whose cue was returned last, returned next.
     pending_cue: Option<Packet<C>>,
     /// Which access units of the first track get a capture-time cue.
@@ -165,6 +167,7 @@ impl<C: Chunk> Rf1Engine<C> {
             reported: Vec::new(),
             start_code: Arc::from(&START_CODE[..]),
             subtitles: false,
+            timezone: None,
             pending_cue: None,
             cue_gate: subtitle::CueGate::default(),
             _chunk: PhantomData,
@@ -187,6 +190,11 @@ impl<C: Chunk> Rf1Engine<C> {
     /// before [`Rf1Engine::streams`].
     pub fn set_subtitles(&mut self, on: bool) {
         self.subtitles = on;
+    }
+
+    /// Shows the cues' capture times in `zone` (default UTC).
+    pub fn set_timezone(&mut self, zone: Option<crate::engine::zone::Zone>) {
+        self.timezone = zone;
     }
 
     /// One stream per track, in the order of their names. H.264 tracks
@@ -388,7 +396,10 @@ impl<C: Chunk> Rf1Engine<C> {
                 // The cue first, then its access unit.
                 let text = packet
                     .wallclock_ns
-                    .map(|ns| subtitle::capture_time(ns, None))
+                    .map(|ns| {
+                        let offset = subtitle::shown_offset(ns, self.timezone.as_ref(), None);
+                        subtitle::capture_time(ns, offset)
+                    })
                     .unwrap_or_default();
                 let mut cue = subtitle::cue(SUBTITLE, packet.pts, packet.wallclock_ns, text);
                 cue.discont = packet.discont;

@@ -26,6 +26,7 @@ use crate::engine::format::{
     Codec, Format, Packet, PacketSink, Parsed, StreamId, StreamInfo, StreamKind, Tags, UnitData,
 };
 use crate::engine::subtitle;
+use crate::engine::zone::Zone;
 use crate::formats::says::{
     self, ChunkContext, ChunkKind, ChunkParse, FileHeader, MetaEntry, MetaValue, Telemetry,
 };
@@ -37,12 +38,15 @@ const UNIX_US_MIN: u64 = 946_684_800_000_000; // 2000-01-01
 const UNIX_US_MAX: u64 = 4_102_444_800_000_000; // 2100-01-01
 
 /// Which streams besides video, audio and snapshots a SAYS input yields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SaysOptions {
     /// Per-frame telemetry as JSON (`meta_N`), for applications.
     pub telemetry: bool,
     /// Subtitle cues per camera (`subtitle_N`), for players and muxers.
     pub subtitles: bool,
+    /// The zone cue times are shown in (default: the recorder's, from the
+    /// file header).
+    pub timezone: Option<Zone>,
 }
 
 impl Default for SaysOptions {
@@ -52,6 +56,7 @@ impl Default for SaysOptions {
         Self {
             telemetry: false,
             subtitles: true,
+            timezone: None,
         }
     }
 }
@@ -205,6 +210,7 @@ impl Says {
         Self::with_options(SaysOptions {
             telemetry: true,
             subtitles: false,
+            timezone: None,
         })
     }
 
@@ -280,9 +286,12 @@ impl Says {
 
     /// The on-screen text of a video frame: capture time, speed, position.
     fn cue_text(&self, wallclock_ns: Option<u64>, meta: Option<&FrameMeta>) -> String {
+        let offset = wallclock_ns.and_then(|ns| {
+            subtitle::shown_offset(ns, self.options.timezone.as_ref(), self.utc_offset_min())
+        });
         subtitle::frame_text(
             wallclock_ns,
-            self.utc_offset_min(),
+            offset,
             meta.and_then(|m| m.speed_kmh),
             meta.and_then(|m| m.fix).map(|f| (f.lat, f.lon)),
         )
