@@ -20,7 +20,7 @@
 
 use crate::engine::formats::pavs::{Pavs, PavsOptions};
 use crate::engine::formats::rf1::Rf1Engine;
-use crate::engine::formats::says::Says;
+use crate::engine::formats::says::{Says, SaysOptions};
 use crate::engine::probe::{self, Certainty};
 use crate::engine::{
     ByteSource, Chunk, Codec, Demuxer, EngineError, Event, Format, Packet, SharedBytes,
@@ -253,12 +253,44 @@ struct OutStream {
     _name: CString,
     _description: CString,
     _extra: Option<std::sync::Arc<[u8]>>,
+    /// Subtitle cues: the cue waiting for the next one (its duration).
+    held: Option<Packet<SharedBytes>>,
+    /// Other streams: the last PTS and how long that packet lasts (its own
+    /// duration, else the stream's last step), for the end of the last
+    /// picture that the last cue lasts to.
+    last_pts: Option<u64>,
+    last_len: Option<u64>,
+}
+
+impl OutStream {
+    fn is_text(&self) -> bool {
+        self.c.kind == CCTV_KIND_TEXT
+    }
+
+    /// Notes a packet of a non-text stream.
+    fn note(&mut self, pts: Option<u64>, duration: Option<u64>) {
+        let Some(pts) = pts else { return };
+        let step = self
+            .last_pts
+            .and_then(|l| pts.checked_sub(l))
+            .filter(|&d| d > 0);
+        self.last_len = duration.or(step).or(self.last_len);
+        self.last_pts = Some(pts);
+    }
+
+    fn end(&self) -> Option<u64> {
+        Some(self.last_pts? + self.last_len?)
+    }
 }
 
 /// The handle behind the C ABI's opaque pointer.
 pub struct CctvHandle {
     engine: Engine,
-    streams: Vec<OutStream>,
+    /// Boxed: [`cctv_stream_get`] hands out pointers into these that stay
+    /// valid until close, also when later streams grow the vector (inline
+    /// elements moved on reallocation: C kept dangling pointers).
+    #[allow(clippy::vec_box)]
+    streams: Vec<Box<OutStream>>,
     /// Packets read ahead (while discovering streams at open).
     pending: std::collections::VecDeque<Packet<SharedBytes>>,
     /// The last packet's bytes.
@@ -369,13 +401,16 @@ impl CctvHandle {
             extra: extra.as_ref().map_or(std::ptr::null(), |e| e.as_ptr()),
             extra_len: extra.as_ref().map_or(0, |e| e.len()),
         };
-        self.streams.push(OutStream {
+        self.streams.push(Box::new(OutStream {
             id: info.id,
             c,
             _name: name,
             _description: desc,
             _extra: extra,
-        });
+            held: None,
+            last_pts: None,
+            last_len: None,
+        }));
         if self.meta.is_empty() {
             self.collect_meta(&info.tags);
         }
@@ -446,7 +481,7 @@ impl CctvHandle {
         loop {
             let packet = match self.pending.pop_front() {
                 Some(p) => p,
-                None if self.ended => return 0,
+                None if self.ended => return self.flush_cue(out),
                 None => match self.engine.step() {
                     Ok(Step::Streams(infos)) => {
                         infos.into_iter().for_each(|i| self.add_stream(i));
@@ -455,7 +490,7 @@ impl CctvHandle {
                     Ok(Step::Packet(p)) => p,
                     Ok(Step::Eos) => {
                         self.ended = true;
-                        return 0;
+                        return self.flush_cue(out);
                     }
                     Err(_) => {
                         self.failed = true;
@@ -466,21 +501,80 @@ impl CctvHandle {
             let Some(index) = self.streams.iter().position(|s| s.id == packet.stream) else {
                 continue;
             };
-            self.out.clear();
-            for part in &packet.parts {
-                self.out.extend_from_slice(part.bytes());
+            let s = &mut self.streams[index];
+            if !s.is_text() {
+                s.note(packet.pts, packet.duration);
+                self.emit(index, &packet, packet.duration, out);
+                return 1;
             }
-            *out = CctvPacket {
-                stream: u32::try_from(index).unwrap_or(u32::MAX),
-                key: c_int::from(packet.key),
-                discont: c_int::from(packet.discont),
-                pts_us: ns_to_us(packet.pts),
-                dts_us: ns_to_us(packet.dts.or(packet.pts)),
-                duration_us: ns_to_us(packet.duration),
-                data: self.out.as_ptr(),
-                len: self.out.len(),
+            // A cue lasts until the next cue of its stream (as the
+            // elements' do): it goes out when that one comes.
+            let Some(held) = s.held.replace(packet) else {
+                continue;
             };
+            let next_pts = s.held.as_ref().and_then(|p| p.pts);
+            let duration = held
+                .duration
+                .or_else(|| Some(next_pts?.saturating_sub(held.pts?)));
+            self.emit(index, &held, duration, out);
             return 1;
+        }
+    }
+
+    /// At the end: the held cues, one per call (each lasting to the end of
+    /// the last picture), then 0.
+    fn flush_cue(&mut self, out: &mut CctvPacket) -> c_int {
+        let pictures_end = self
+            .streams
+            .iter()
+            .filter(|s| !s.is_text())
+            .filter_map(|s| s.end())
+            .max();
+        let Some(index) = self.streams.iter().position(|s| s.held.is_some()) else {
+            return 0;
+        };
+        let Some(cue) = self.streams[index].held.take() else {
+            return 0;
+        };
+        let duration = cue
+            .duration
+            .or_else(|| pictures_end?.checked_sub(cue.pts?).filter(|&d| d > 0));
+        self.emit(index, &cue, duration, out);
+        1
+    }
+
+    /// Hands `packet` (of stream `index`) to C.
+    fn emit(
+        &mut self,
+        index: usize,
+        packet: &Packet<SharedBytes>,
+        duration: Option<u64>,
+        out: &mut CctvPacket,
+    ) {
+        self.out.clear();
+        for part in &packet.parts {
+            self.out.extend_from_slice(part.bytes());
+        }
+        *out = CctvPacket {
+            stream: u32::try_from(index).unwrap_or(u32::MAX),
+            key: c_int::from(packet.key),
+            discont: c_int::from(packet.discont),
+            pts_us: ns_to_us(packet.pts),
+            dts_us: ns_to_us(packet.dts.or(packet.pts)),
+            duration_us: ns_to_us(duration),
+            data: self.out.as_ptr(),
+            len: self.out.len(),
+        };
+    }
+
+    /// After a seek: nothing held or noted from before it.
+    fn restart(&mut self) {
+        self.pending.clear();
+        self.ended = false;
+        for s in &mut self.streams {
+            s.held = None;
+            s.last_pts = None;
+            s.last_len = None;
         }
     }
 }
@@ -556,13 +650,18 @@ pub unsafe extern "C" fn cctv_open(
             size: u64::try_from(size).ok(),
         };
         let seekable = seekable != 0;
+        // The elements' defaults: a subtitle stream per camera with the
+        // capture time (and speed, position), no telemetry JSON (no
+        // player reads it; shown as text it was unreadable).
         let engine = match kind {
-            CCTV_PROBE_SAYS => Engine::Says(Box::new(Streamed::new(Says::new(), src, seekable))),
+            CCTV_PROBE_SAYS => Engine::Says(Box::new(Streamed::new(
+                Says::with_options(SaysOptions::default()),
+                src,
+                seekable,
+            ))),
             CCTV_PROBE_PAVS | CCTV_PROBE_PAVS_LIKELY => Engine::Pavs(Box::new(Streamed::new(
                 Pavs::new(PavsOptions {
                     max_gap: Some(MAX_GAP_NS),
-                    // The VLC module takes no subtitle stream yet.
-                    subtitles: false,
                     ..PavsOptions::default()
                 }),
                 src,
@@ -599,7 +698,12 @@ pub unsafe extern "C" fn cctv_open_rf1(path: *const c_char) -> *mut CctvHandle {
             return std::ptr::null_mut();
         };
         match Rf1Engine::open(Path::new(path), &[]) {
-            Ok(engine) => finish_open(Engine::Rf1(Box::new(engine))),
+            Ok(mut engine) => {
+                // VLC has no end-of-play stall with text (rf1src's reason
+                // to keep it off): the capture time as for the others.
+                engine.set_subtitles(true);
+                finish_open(Engine::Rf1(Box::new(engine)))
+            }
             Err(_) => std::ptr::null_mut(),
         }
     })
@@ -685,8 +789,7 @@ pub unsafe extern "C" fn cctv_seek(h: *mut CctvHandle, time_us: i64) -> i64 {
             .saturating_mul(1000);
         match h.engine.seek(target) {
             Ok(key) => {
-                h.pending.clear();
-                h.ended = false;
+                h.restart();
                 ns_to_us(Some(key.unwrap_or(0)))
             }
             Err(_) => -1,

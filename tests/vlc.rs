@@ -408,39 +408,127 @@ fn damaged_files_play_every_intact_frame() {
     }
 }
 
-/// The C ABI from C without VLC (tests/capi.c): streams, meta, packets,
-/// duration and seeks as the shim uses them.
-#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
-#[test]
-fn c_abi_from_c() {
+/// Builds tests/capi.c against the engine's static library (the one the
+/// module links), with `flags` (e.g. AddressSanitizer): the executable.
+fn capi_driver(dir: &Path, flags: &[&str]) -> PathBuf {
     module();
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| manifest().join("target"));
     let lib = target.join("vlc/release/libgstcctv.a");
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join("capi_test");
+    let exe = dir.join("capi_test");
     let m = manifest();
-    run_tool(&[
-        "cc",
-        "-O1",
-        "-Wall",
-        "-Werror",
-        &format!("-I{}", m.join("vlc").display()),
-        &m.join("tests/capi.c").to_string_lossy(),
-        &lib.to_string_lossy(),
-        "-lgcc_s",
-        "-lutil",
-        "-lrt",
-        "-lpthread",
-        "-lm",
-        "-ldl",
-        "-o",
-        &exe.to_string_lossy(),
+    let mut args = vec![
+        "cc".to_string(),
+        "-O1".into(),
+        "-g".into(),
+        "-Wall".into(),
+        "-Werror".into(),
+    ];
+    args.extend(flags.iter().map(|f| f.to_string()));
+    args.extend([
+        format!("-I{}", m.join("vlc").display()),
+        m.join("tests/capi.c").to_string_lossy().into_owned(),
+        lib.to_string_lossy().into_owned(),
     ]);
+    args.extend(
+        [
+            "-lgcc_s",
+            "-lutil",
+            "-lrt",
+            "-lpthread",
+            "-lm",
+            "-ldl",
+            "-o",
+        ]
+        .map(String::from),
+    );
+    args.push(exe.to_string_lossy().into_owned());
+    run_tool(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    exe
+}
+
+/// A `.psf` whose later cameras appear only after discovery (2,100 blocks
+/// of camera 1 first): the C ABI announces their streams while playing.
+fn late_streams_psf(dir: &Path) -> PathBuf {
+    use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
+    let mut out = Vec::new();
+    let block = |out: &mut Vec<u8>, channel: u8, i: usize| {
+        let key = i.is_multiple_of(10);
+        let mut payload = vec![0, 0, 0, 1, if key { 0x65 } else { 0x41 }];
+        payload.extend((0..40).map(|j| (j * 7 + i) as u8 | 1));
+        let spec = BlockSpec {
+            channel,
+            camera_name: format!("CAM {channel}"),
+            width: 352,
+            height: 240,
+            key,
+            capture_time_ns: 1_630_479_601_000_000_000 + i as u64 * 40_000_000,
+            sequence: i as u32,
+        };
+        write_block(out, &spec, &payload).unwrap();
+    };
+    for i in 0..2100 {
+        block(&mut out, 1, i);
+    }
+    for i in 2100..2200 {
+        block(&mut out, 2 + (i % 6) as u8, i);
+    }
+    let path = dir.join("late.psf");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+/// The C ABI from C without VLC (tests/capi.c): streams, meta, packets,
+/// duration and seeks as the shim uses them.
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn c_abi_from_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = capi_driver(dir.path(), &[]);
+    let late = late_streams_psf(dir.path());
     let samples = shared_samples("");
-    let out = run_tool(&[&exe.to_string_lossy(), &samples.to_string_lossy()]);
+    let out = run_tool(&[
+        &exe.to_string_lossy(),
+        &samples.to_string_lossy(),
+        &late.to_string_lossy(),
+    ]);
     assert!(String::from_utf8_lossy(&out).contains("all checks passed"));
+}
+
+/// The same C program under AddressSanitizer: a pointer from
+/// `cctv_stream_get` must stay valid until close (vlc/cctv.h), also after
+/// later streams appeared (they used to live in a vector that reallocated:
+/// heap-use-after-free), and nothing the ABI hands out is read out of
+/// bounds or leaks.
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn c_abi_under_address_sanitizer() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = capi_driver(
+        dir.path(),
+        &["-fsanitize=address", "-fno-omit-frame-pointer"],
+    );
+    let late = late_streams_psf(dir.path());
+    let samples = shared_samples("");
+    let out = Command::new("timeout")
+        .arg("300")
+        .arg(&exe)
+        .arg(&samples)
+        .arg(&late)
+        .env(
+            "ASAN_OPTIONS",
+            "detect_leaks=1:abort_on_error=0:exitcode=99",
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("all checks passed"),
+        "{:?}\n{stderr}",
+        out.status
+    );
+    assert!(!stderr.contains("AddressSanitizer"), "{stderr}");
 }
 
 #[test]
