@@ -255,9 +255,10 @@ struct OutStream {
     _extra: Option<std::sync::Arc<[u8]>>,
     /// Subtitle cues: the cue waiting for the next one (its duration).
     held: Option<Packet<SharedBytes>>,
-    /// Other streams: the last PTS and how long that packet lasts (its own
-    /// duration, else the stream's last step), for the end of the last
-    /// picture that the last cue lasts to.
+    /// Pictures (streams timed by their next packet: no duration, not
+    /// sparse): the last PTS and the last step, for the end of the last
+    /// picture, which the last cue lasts to (as in the elements).
+    sparse: bool,
     last_pts: Option<u64>,
     last_len: Option<u64>,
 }
@@ -270,11 +271,14 @@ impl OutStream {
     /// Notes a packet of a non-text stream.
     fn note(&mut self, pts: Option<u64>, duration: Option<u64>) {
         let Some(pts) = pts else { return };
+        if self.sparse || duration.is_some() {
+            return;
+        }
         let step = self
             .last_pts
             .and_then(|l| pts.checked_sub(l))
             .filter(|&d| d > 0);
-        self.last_len = duration.or(step).or(self.last_len);
+        self.last_len = step.or(self.last_len);
         self.last_pts = Some(pts);
     }
 
@@ -408,6 +412,7 @@ impl CctvHandle {
             _description: desc,
             _extra: extra,
             held: None,
+            sparse: info.sparse,
             last_pts: None,
             last_len: None,
         }));

@@ -11,6 +11,11 @@
 //! frame), so the tests that count every frame use `mux=ps`, and the TS
 //! checks allow for that tail.
 
+#[path = "support/hostile.rs"]
+mod hostile;
+mod support;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -672,4 +677,349 @@ fn mutated_recordings_do_not_crash_vlc() {
         claimed += usize::from(run.claimed());
     }
     assert!(claimed >= inputs.len() / 2, "{claimed} of {}", inputs.len());
+}
+
+// ---- one engine, one answer -------------------------------------------------
+
+/// What the C ABI (the VLC module's engine) gives for a file (tests/capi.c
+/// `--count`): per stream name, (fourcc, packets, bytes); the cues as
+/// (stream, pts µs, duration µs, text).
+#[derive(Debug, Default)]
+struct AbiRun {
+    streams: BTreeMap<String, (String, u64, u64)>,
+    cues: Vec<(String, i64, i64, String)>,
+}
+
+fn abi_run(exe: &Path, input: &Path) -> AbiRun {
+    let out = run_tool(&[&exe.to_string_lossy(), "--count", &input.to_string_lossy()]);
+    let mut run = AbiRun::default();
+    for line in String::from_utf8_lossy(&out).lines() {
+        let mut f = line.splitn(5, ' ');
+        match f.next() {
+            Some("stream") => {
+                let name = f.next().unwrap().to_string();
+                let fourcc = f.next().unwrap().to_string();
+                let packets = f.next().unwrap().parse().unwrap();
+                let bytes = f.next().unwrap().parse().unwrap();
+                run.streams.insert(name, (fourcc, packets, bytes));
+            }
+            Some("cue") => {
+                let name = f.next().unwrap().to_string();
+                let pts = f.next().unwrap().parse().unwrap();
+                let dur = f.next().unwrap().parse().unwrap();
+                run.cues
+                    .push((name, pts, dur, f.next().unwrap_or("").to_string()));
+            }
+            _ => {}
+        }
+    }
+    run
+}
+
+/// `cctv info --json`: frames per media stream (video, audio, snapshots).
+fn info_frames(input: &Path) -> BTreeMap<String, u64> {
+    let out = Command::new(env!("CARGO_BIN_EXE_cctv"))
+        .args(["info", "--json"])
+        .arg(input)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: {}",
+            input.display(),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let mut frames = BTreeMap::new();
+    for rec in v.as_array().unwrap() {
+        for s in rec["streams"].as_array().into_iter().flatten() {
+            let kind = s["kind"].as_str().unwrap_or("");
+            if ["video", "audio", "image"].contains(&kind) {
+                frames.insert(
+                    s["id"].as_str().unwrap().to_string(),
+                    s["frames"].as_u64().unwrap(),
+                );
+            }
+        }
+    }
+    frames
+}
+
+/// The GStreamer element for `input`, an appsink per pad (subtitles on).
+fn gst_run(input: &Path) -> support::Run {
+    let loc = input.display();
+    let ext = input.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let desc = match ext {
+        "psf" => format!("filesrc location=\"{loc}\" ! pavsdemux name=demux"),
+        "nvr" => format!("filesrc location=\"{loc}\" ! saysdemux name=demux"),
+        _ => format!("rf1src location=\"{loc}\" subtitles=true name=demux"),
+    };
+    support::run_pipeline(&desc, "", None, None)
+}
+
+/// What VLC itself hands on, one raw file per elementary stream (`#es`):
+/// (fourcc, count) per ES, where count is the access units for video
+/// (ffprobe's parser), the pictures for JPEG (SOI markers) and the bytes
+/// for audio and text (VLC's raw outputs keep no packet boundaries).
+fn vlc_es(work: &Work, input: &Path) -> Vec<(String, u64)> {
+    let dir = work.path("es");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir(&dir).unwrap();
+    chmod(&dir, 0o777);
+    let run = work.vlc(
+        &[input.to_path_buf()],
+        &["--sout-all"],
+        &format!("#es{{access=file,mux=raw,dst={}/%n-%c.raw}}", dir.display()),
+    );
+    assert!(run.ok && run.claimed(), "{}", tail(&run.log));
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let fourcc = name.split_once('-').unwrap().1.to_string();
+        let bytes = std::fs::read(&path).unwrap();
+        let count = match fourcc.as_str() {
+            "h264" | "hevc" => {
+                let json = run_tool(&[
+                    "ffprobe",
+                    "-v",
+                    "error",
+                    "-f",
+                    fourcc.as_str(),
+                    "-count_packets",
+                    "-show_entries",
+                    "stream=nb_read_packets",
+                    "-of",
+                    "json",
+                    &path.to_string_lossy(),
+                ]);
+                let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+                v["streams"][0]["nb_read_packets"]
+                    .as_str()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0)
+            }
+            "jpeg" => bytes
+                .windows(3)
+                .filter(|w| *w == [0xFF, 0xD8, 0xFF])
+                .count() as u64,
+            _ => bytes.len() as u64,
+        };
+        out.push((fourcc, count));
+    }
+    out.sort();
+    out
+}
+
+/// The inputs of the agreement test: every shared sample and generated
+/// damaged recordings.
+fn agreement_inputs(dir: &Path) -> Vec<PathBuf> {
+    let mut inputs = Vec::new();
+    for d in ["pavs", "says"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(shared_samples(d))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("psf" | "nvr")))
+            .collect();
+        files.sort();
+        inputs.extend(files);
+    }
+    let rf1 = shared_samples("rf1");
+    for case in [
+        "h264_basic",
+        "h264_dirty",
+        "h265_basic",
+        "two_tracks",
+        "long_gop_limits",
+    ] {
+        inputs.push(rf1.join(case).join("1712815946731_video.rf1i"));
+    }
+    // Damaged: garbage in the middle and a cut last block (video1), a
+    // .nvr cut inside a chunk (two_cameras) and one with a zeroed range
+    // (with_jpeg); video1's pictures with impossible capture times (1970,
+    // 2106, back again) and with times running backwards.
+    let mut psf = std::fs::read(shared_samples("pavs").join("video1.psf")).unwrap();
+    let mid = psf.len() / 2;
+    psf.splice(
+        mid..mid,
+        (0..3000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 9) as u8),
+    );
+    psf.truncate(psf.len() - 300);
+    inputs.push(write_input(dir, "damaged.psf", &psf));
+    let (t0, half) = (1_630_479_601_000_000_000u64, 500_000_000u64);
+    let impossible = |i: u64| match i {
+        5 => 0,
+        6 | 7 => u64::from(u32::MAX) * 1_000_000_000,
+        11 => half,
+        _ => t0 + i * half,
+    };
+    inputs.push(write_input(
+        dir,
+        "impossible.psf",
+        &video1_retimed(impossible),
+    ));
+    let backwards = |i: u64| t0 + 20 * half - i * half;
+    inputs.push(write_input(
+        dir,
+        "backwards.psf",
+        &video1_retimed(backwards),
+    ));
+    let nvr = std::fs::read(shared_samples("says").join("two_cameras.nvr")).unwrap();
+    inputs.push(write_input(dir, "cut.nvr", &nvr[..nvr.len() * 3 / 4 + 77]));
+    let mut zeroed = std::fs::read(shared_samples("says").join("with_jpeg.nvr")).unwrap();
+    let at = zeroed.len() * 2 / 3;
+    zeroed[at..at + 5000].fill(0);
+    inputs.push(write_input(dir, "zeroed.nvr", &zeroed));
+    inputs
+}
+
+/// video1.psf's 18 pictures (real H.264 slices, so that VLC's packetizer
+/// takes them) rewritten with the capture time `time(i)` of picture i.
+fn video1_retimed(time: impl Fn(u64) -> u64) -> Vec<u8> {
+    use gstcctv::engine::formats::pavs::{Pavs, PavsOptions};
+    use gstcctv::engine::{Demuxer, Event, MemorySource};
+    use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
+    let bytes = std::fs::read(shared_samples("pavs").join("video1.psf")).unwrap();
+    let size = bytes.len() as u64;
+    let mut src = MemorySource::new(bytes);
+    let options = PavsOptions {
+        subtitles: false,
+        ..PavsOptions::default()
+    };
+    let mut demux = Demuxer::new_pull(Pavs::new(options), Some(size));
+    let mut out = Vec::new();
+    let mut i = 0u64;
+    loop {
+        match demux.next(&mut src).unwrap() {
+            Event::Packet(p) => {
+                // The slice: the last NAL (key frames come with SPS/PPS).
+                let data = p.to_vec();
+                let at = data.windows(4).rposition(|w| w == [0, 0, 0, 1]).unwrap();
+                let spec = BlockSpec {
+                    channel: 9,
+                    camera_name: "ALLEY [09]".into(),
+                    width: 704,
+                    height: 240,
+                    key: p.key,
+                    capture_time_ns: time(i),
+                    sequence: i as u32,
+                };
+                write_block(&mut out, &spec, &data[at..]).unwrap();
+                i += 1;
+            }
+            Event::Eos | Event::NeedData => break,
+            _ => {}
+        }
+    }
+    assert_eq!(i, 18);
+    out
+}
+
+fn write_input(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    chmod(&path, 0o644);
+    path
+}
+
+/// One engine, one answer: on every sample and on damaged files, `cctv
+/// info`, the GStreamer elements (an appsink per pad), the C ABI the VLC
+/// module drives, and VLC itself hand on the same frames of every stream;
+/// the C ABI's cues are the elements' (text, time and duration).
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn front_ends_agree_frame_for_frame() {
+    let work = Work::new();
+    let exe = capi_driver(work.dir.path(), &[]);
+    let mut failures = Vec::new();
+    for input in agreement_inputs(work.dir.path()) {
+        let input = if input.starts_with(work.dir.path()) {
+            input
+        } else if input.extension().is_some_and(|e| e == "rf1i") {
+            work.input(input.parent().unwrap())
+                .join(input.file_name().unwrap())
+        } else {
+            work.input(&input)
+        };
+        let name = input.file_name().unwrap().to_string_lossy().into_owned();
+        let name = if name.ends_with(".rf1i") {
+            format!(
+                "{}/{name}",
+                input
+                    .parent()
+                    .unwrap()
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+            )
+        } else {
+            name
+        };
+        let info = info_frames(&input);
+        let gst = gst_run(&input);
+        let abi = abi_run(&exe, &input);
+        let gst_frames: BTreeMap<String, u64> = gst
+            .pads
+            .iter()
+            .filter(|(pad, _)| !pad.starts_with("meta"))
+            .map(|(pad, b)| (pad.clone(), b.len() as u64))
+            .collect();
+        let abi_frames: BTreeMap<String, u64> = abi
+            .streams
+            .iter()
+            .filter(|(_, (cc, _, _))| cc != "subt")
+            .map(|(n, (_, p, _))| (n.clone(), *p))
+            .collect();
+        if info != gst_frames || info != abi_frames {
+            failures.push(format!(
+                "{name}: frames: info {info:?}, elements {gst_frames:?}, C ABI {abi_frames:?}"
+            ));
+        }
+        // The cues: the elements' text, PTS and duration (µs).
+        let gst_cues: Vec<(String, i64, i64, String)> = gst
+            .subtitles
+            .iter()
+            .flat_map(|(pad, bufs)| {
+                bufs.iter().map(move |b| {
+                    (
+                        pad.clone(),
+                        b.pts.map_or(-1, |t| (t.nseconds() / 1000) as i64),
+                        b.duration.map_or(-1, |t| (t.nseconds() / 1000) as i64),
+                        String::from_utf8_lossy(&b.data).into_owned(),
+                    )
+                })
+            })
+            .collect();
+        let mut abi_cues = abi.cues.clone();
+        abi_cues.sort_by(|a, b| a.0.cmp(&b.0));
+        if gst_cues != abi_cues {
+            let first = gst_cues
+                .iter()
+                .zip(&abi_cues)
+                .find(|(a, b)| a != b)
+                .map(|(a, b)| format!("first difference: {a:?} vs {b:?}"))
+                .unwrap_or_default();
+            failures.push(format!(
+                "{name}: cues: elements {}, C ABI {}; {first}",
+                gst_cues.len(),
+                abi_cues.len()
+            ));
+        }
+        // VLC: what the module's ES hand on, per ES.
+        let mut want: Vec<(String, u64)> = abi
+            .streams
+            .values()
+            .filter(|(_, packets, _)| *packets > 0)
+            .map(|(cc, packets, bytes)| match cc.as_str() {
+                "h264" | "hevc" | "jpeg" => (cc.clone(), *packets),
+                _ => (cc.clone(), *bytes),
+            })
+            .collect();
+        want.sort();
+        let got = vlc_es(&work, &input);
+        if got != want {
+            failures.push(format!("{name}: VLC {got:?}, C ABI {want:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
