@@ -7,7 +7,9 @@
 //!   [`cctv_close`].
 //! - [`cctv_stream_count`] / [`cctv_stream_get`]: the streams found so far
 //!   (more may appear while playing: front ends compare the count after
-//!   every packet).
+//!   every packet); a stream pointer stays valid until close.
+//! - Subtitle streams carry the elements' cues (capture time, speed,
+//!   position), each with the duration to the next cue of its stream.
 //! - [`cctv_next`]: the next packet (stream index, PTS/DTS in µs, key flag,
 //!   bytes valid until the next call on the handle).
 //! - [`cctv_seek`], [`cctv_duration`], [`cctv_meta_count`] /
