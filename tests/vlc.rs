@@ -534,6 +534,24 @@ fn c_abi_under_address_sanitizer() {
         out.status
     );
     assert!(!stderr.contains("AddressSanitizer"), "{stderr}");
+    // Every sample and damaged file read to the end through the ABI.
+    for input in agreement_inputs(dir.path()) {
+        let out = Command::new("timeout")
+            .arg("300")
+            .arg(&exe)
+            .arg("--count")
+            .arg(&input)
+            .env("ASAN_OPTIONS", "detect_leaks=1:exitcode=99")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && !stderr.contains("AddressSanitizer"),
+            "{}: {:?}\n{stderr}",
+            input.display(),
+            out.status
+        );
+    }
 }
 
 #[test]
