@@ -28,6 +28,7 @@ use crate::engine::{
     ByteSource, Chunk, Codec, Demuxer, EngineError, Event, Format, Packet, SharedBytes,
     SourceError, StreamId, StreamInfo, StreamKind, Tags,
 };
+use std::collections::VecDeque;
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -255,8 +256,9 @@ struct OutStream {
     _name: CString,
     _description: CString,
     _extra: Option<std::sync::Arc<[u8]>>,
-    /// Subtitle cues: the cue waiting for the next one (its duration).
-    held: Option<Packet<SharedBytes>>,
+    /// Subtitle cues: the sequence number of the queued cue that waits
+    /// for the next one of this stream (its duration).
+    open_cue: Option<u64>,
     /// Pictures (streams timed by their next packet: no duration, not
     /// sparse): the last PTS and the last step, for the end of the last
     /// picture, which the last cue lasts to (as in the elements).
@@ -298,13 +300,41 @@ pub struct CctvHandle {
     #[allow(clippy::vec_box)]
     streams: Vec<Box<OutStream>>,
     /// Packets read ahead (while discovering streams at open).
-    pending: std::collections::VecDeque<Packet<SharedBytes>>,
+    pending: VecDeque<Packet<SharedBytes>>,
+    /// Packets read and waiting to go out, in order. A cue goes out only
+    /// once the next cue of its stream gives its duration, and what was
+    /// read after it waits behind it: in VLC's playback a cue must not come
+    /// after the pictures it belongs to (late, it showed for only part of
+    /// its time: at 2 fps the time vanished for 200 ms of every 500).
+    queue: VecDeque<Queued>,
+    /// Payload bytes in `queue` (bounded: [`MAX_QUEUE_BYTES`]).
+    queue_bytes: usize,
+    /// Sequence number of the next queued packet.
+    queue_seq: u64,
+    /// Latest PTS read.
+    read_pts: Option<u64>,
     /// The last packet's bytes.
     out: Vec<u8>,
     meta: Vec<(CString, CString)>,
     failed: bool,
     ended: bool,
 }
+
+/// A packet waiting in [`CctvHandle::queue`].
+struct Queued {
+    seq: u64,
+    index: usize,
+    packet: Packet<SharedBytes>,
+    duration: Option<u64>,
+    /// A cue still waiting for its duration.
+    open: bool,
+}
+
+/// What may wait behind an open cue before it goes out anyway (lasting up
+/// to the latest packet read): a cue stream whose camera stopped, or a
+/// very long gap, must not make the handle read the whole file ahead.
+const MAX_QUEUE_BYTES: usize = 64 << 20;
+const MAX_QUEUE_NS: u64 = 60_000_000_000;
 
 fn cstring(s: &str) -> CString {
     CString::new(s.split('\0').next().unwrap_or("")).unwrap_or_default()
@@ -367,6 +397,10 @@ impl CctvHandle {
             engine,
             streams: Vec::new(),
             pending: Default::default(),
+            queue: Default::default(),
+            queue_bytes: 0,
+            queue_seq: 0,
+            read_pts: None,
             out: Vec::new(),
             meta: Vec::new(),
             failed: false,
@@ -413,7 +447,7 @@ impl CctvHandle {
             _name: name,
             _description: desc,
             _extra: extra,
-            held: None,
+            open_cue: None,
             sparse: info.sparse,
             last_pts: None,
             last_len: None,
@@ -486,9 +520,27 @@ impl CctvHandle {
             return -1;
         }
         loop {
+            if self.queue.front().is_some_and(|q| !q.open) {
+                let Some(q) = self.queue.pop_front() else {
+                    continue;
+                };
+                self.queue_bytes -= q.packet.size();
+                self.emit(q.index, &q.packet, q.duration, out);
+                return 1;
+            }
+            if self.ended {
+                if self.queue.is_empty() {
+                    return 0;
+                }
+                self.close_cues_at_end();
+                continue;
+            }
+            if self.queue_too_long() {
+                self.close_front_cue();
+                continue;
+            }
             let packet = match self.pending.pop_front() {
                 Some(p) => p,
-                None if self.ended => return self.flush_cue(out),
                 None => match self.engine.step() {
                     Ok(Step::Streams(infos)) => {
                         infos.into_iter().for_each(|i| self.add_stream(i));
@@ -497,7 +549,7 @@ impl CctvHandle {
                     Ok(Step::Packet(p)) => p,
                     Ok(Step::Eos) => {
                         self.ended = true;
-                        return self.flush_cue(out);
+                        continue;
                     }
                     Err(_) => {
                         self.failed = true;
@@ -505,49 +557,95 @@ impl CctvHandle {
                     }
                 },
             };
-            let Some(index) = self.streams.iter().position(|s| s.id == packet.stream) else {
-                continue;
-            };
-            let s = &mut self.streams[index];
-            if !s.is_text() {
-                s.note(packet.pts, packet.duration);
-                self.emit(index, &packet, packet.duration, out);
-                return 1;
-            }
-            // A cue lasts until the next cue of its stream (as the
-            // elements' do): it goes out when that one comes.
-            let Some(held) = s.held.replace(packet) else {
-                continue;
-            };
-            let next_pts = s.held.as_ref().and_then(|p| p.pts);
-            let duration = held
-                .duration
-                .or_else(|| Some(next_pts?.saturating_sub(held.pts?)));
-            self.emit(index, &held, duration, out);
-            return 1;
+            self.enqueue(packet);
         }
     }
 
-    /// At the end: the held cues, one per call (each lasting to the end of
-    /// the last picture), then 0.
-    fn flush_cue(&mut self, out: &mut CctvPacket) -> c_int {
+    /// Queues a packet read; a cue closes the open cue of its stream (it
+    /// lasts until this one, as the elements' cues do).
+    fn enqueue(&mut self, packet: Packet<SharedBytes>) {
+        let Some(index) = self.streams.iter().position(|s| s.id == packet.stream) else {
+            return;
+        };
+        if packet.pts.is_some() {
+            self.read_pts = self.read_pts.max(packet.pts);
+        }
+        let seq = self.queue_seq;
+        self.queue_seq += 1;
+        let s = &mut self.streams[index];
+        let open = s.is_text() && packet.duration.is_none();
+        if s.is_text() {
+            if let Some(prev) = s.open_cue.take() {
+                let pts = packet.pts;
+                if let Some(q) = self.queue.iter_mut().rev().find(|q| q.seq == prev) {
+                    q.duration = pts.zip(q.packet.pts).map(|(p, c)| p.saturating_sub(c));
+                    q.open = false;
+                }
+            }
+            if open {
+                s.open_cue = Some(seq);
+            }
+        } else {
+            s.note(packet.pts, packet.duration);
+        }
+        self.queue_bytes += packet.size();
+        self.queue.push_back(Queued {
+            seq,
+            index,
+            duration: packet.duration,
+            packet,
+            open,
+        });
+    }
+
+    /// Whether the open cue at the front has too much waiting behind it.
+    fn queue_too_long(&self) -> bool {
+        let Some(front) = self.queue.front().filter(|q| q.open) else {
+            return false;
+        };
+        let waited = self
+            .read_pts
+            .zip(front.packet.pts)
+            .map_or(0, |(r, c)| r.saturating_sub(c));
+        self.queue_bytes > MAX_QUEUE_BYTES || waited > MAX_QUEUE_NS
+    }
+
+    /// Lets the open cue at the front go, lasting to the latest packet
+    /// read (its stream's next cue starts anew).
+    fn close_front_cue(&mut self) {
+        let read_pts = self.read_pts;
+        let Some(front) = self.queue.front_mut() else {
+            return;
+        };
+        front.open = false;
+        front.duration = read_pts
+            .zip(front.packet.pts)
+            .map(|(r, c)| r.saturating_sub(c))
+            .filter(|&d| d > 0);
+        let (seq, index) = (front.seq, front.index);
+        if self.streams[index].open_cue == Some(seq) {
+            self.streams[index].open_cue = None;
+        }
+    }
+
+    /// At the end: the open cues last to the end of the last picture.
+    fn close_cues_at_end(&mut self) {
         let pictures_end = self
             .streams
             .iter()
             .filter(|s| !s.is_text())
             .filter_map(|s| s.end())
             .max();
-        let Some(index) = self.streams.iter().position(|s| s.held.is_some()) else {
-            return 0;
-        };
-        let Some(cue) = self.streams[index].held.take() else {
-            return 0;
-        };
-        let duration = cue
-            .duration
-            .or_else(|| pictures_end?.checked_sub(cue.pts?).filter(|&d| d > 0));
-        self.emit(index, &cue, duration, out);
-        1
+        for q in self.queue.iter_mut().filter(|q| q.open) {
+            q.open = false;
+            q.duration = pictures_end
+                .zip(q.packet.pts)
+                .and_then(|(end, pts)| end.checked_sub(pts))
+                .filter(|&d| d > 0);
+        }
+        for s in &mut self.streams {
+            s.open_cue = None;
+        }
     }
 
     /// Hands `packet` (of stream `index`) to C.
@@ -574,12 +672,15 @@ impl CctvHandle {
         };
     }
 
-    /// After a seek: nothing held or noted from before it.
+    /// After a seek: nothing queued or noted from before it.
     fn restart(&mut self) {
         self.pending.clear();
+        self.queue.clear();
+        self.queue_bytes = 0;
+        self.read_pts = None;
         self.ended = false;
         for s in &mut self.streams {
-            s.held = None;
+            s.open_cue = None;
             s.last_pts = None;
             s.last_len = None;
         }

@@ -10,7 +10,8 @@
  *       while playing (uses a stream pointer taken before they did)
  *   capi_test --count FILE
  *       what a front end gets: "stream NAME FOURCC PACKETS BYTES" per
- *       stream, then "cue NAME PTS_US DURATION_US TEXT" per subtitle cue
+ *       stream, then "cue NAME PTS_US DURATION_US TEXT" per subtitle cue,
+ *       and "late N": cues that came after pictures 0.1 s later than them
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -70,6 +71,8 @@ static int count(const char *path)
     int r;
     char *cues = NULL;
     size_t cues_len = 0;
+    int64_t max_dts = -1;
+    long late = 0;
     FILE *cue_out = open_memstream(&cues, &cues_len);
     while ((r = cctv_next(h, &p)) == 1) {
         size_t n = cctv_stream_count(h);
@@ -85,9 +88,15 @@ static int count(const char *path)
         packets[p.stream]++;
         bytes[p.stream] += (long)p.len;
         const cctv_stream *st = cctv_stream_get(h, p.stream);
-        if (st->kind == CCTV_KIND_TEXT)
+        if (st->kind == CCTV_KIND_TEXT) {
             fprintf(cue_out, "cue %s %lld %lld %.*s\n", st->name, (long long)p.pts_us,
                     (long long)p.duration_us, (int)p.len, (const char *)p.data);
+            /* A player shows a cue only from when it gets it: after
+             * pictures more than 0.1 s later, it comes late. */
+            if (p.pts_us >= 0 && p.pts_us + 100000 < max_dts)
+                late++;
+        } else if (p.dts_us > max_dts)
+            max_dts = p.dts_us;
     }
     fclose(cue_out);
     for (size_t i = 0; i < cctv_stream_count(h); i++) {
@@ -96,6 +105,7 @@ static int count(const char *path)
                i < cap ? bytes[i] : 0);
     }
     fputs(cues ? cues : "", stdout);
+    printf("late %ld\n", late);
     printf("end %d\n", r);
     free(cues);
     free(packets);
@@ -204,6 +214,8 @@ int main(int argc, char **argv)
         /* Seek to 3.2 s: the key frame at 3.0 s (gap compacted). */
         int64_t key = cctv_seek(h, 3200000);
         CHECK(key > 2500000 && key <= 3200000);
+        /* the cue of that picture first, then the picture */
+        CHECK(cctv_next(h, &p) == 1 && p.stream == 1 && p.pts_us == key);
         CHECK(cctv_next(h, &p) == 1 && p.stream == 0 && p.key && p.pts_us == key);
         cctv_close(h);
         close(fd);

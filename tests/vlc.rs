@@ -706,6 +706,8 @@ fn mutated_recordings_do_not_crash_vlc() {
 struct AbiRun {
     streams: BTreeMap<String, (String, u64, u64)>,
     cues: Vec<(String, i64, i64, String)>,
+    /// Cues that came after pictures more than 0.1 s later than them.
+    late_cues: u64,
 }
 
 fn abi_run(exe: &Path, input: &Path) -> AbiRun {
@@ -721,6 +723,7 @@ fn abi_run(exe: &Path, input: &Path) -> AbiRun {
                 let bytes = f.next().unwrap().parse().unwrap();
                 run.streams.insert(name, (fourcc, packets, bytes));
             }
+            Some("late") => run.late_cues = f.next().unwrap().parse().unwrap(),
             Some("cue") => {
                 let name = f.next().unwrap().to_string();
                 let pts = f.next().unwrap().parse().unwrap();
@@ -1120,11 +1123,19 @@ fn vlc_shows_the_elements_cues_one_at_a_time() {
         rf1.join("1712815946731_video.rf1i"),
     ] {
         let name = input.file_name().unwrap().to_string_lossy().into_owned();
-        let (mp4, _) = work.remux(&input, "cues.mp4", "mp4", &["--sout-all"]);
+        let (mp4, run) = work.remux(&input, "cues.mp4", "mp4", &["--sout-all"]);
         let vlc = srt_tracks(&mp4);
         let gst = gst_run(&input);
         assert!(!gst.subtitles.is_empty(), "{name}");
-        assert_eq!(vlc.len(), gst.subtitles.len(), "{name}: {vlc:?}");
+        // VLC's MP4 muxer takes no stream once it has started writing,
+        // and VLC adds a stream when its decoder thread gets the first
+        // block: now and then (a loaded machine) a cue track comes too late
+        // for it. VLC says so; the raw outputs below have every cue.
+        assert!(
+            vlc.len() == gst.subtitles.len()
+                || (vlc.len() < gst.subtitles.len() && run.log.contains("cannot add a new stream")),
+            "{name}: {vlc:?}"
+        );
         for cues in &vlc {
             assert!(!cues.is_empty(), "{name}");
             // Readable text: the capture time, and for the dashcam its
@@ -1144,22 +1155,28 @@ fn vlc_shows_the_elements_cues_one_at_a_time() {
                 assert!((w[0].1 - w[1].0).abs() <= 2, "{name}: {w:?}");
             }
             // The element's cues: text and duration, start times relative
-            // to the first cue (the muxer may shift the origin). VLC's MP4
-            // muxer leaves what it still holds at the end out of the file
-            // (the last picture too): all but the last two cues.
-            let same = gst.subtitles.values().find(|bufs| {
-                bufs.len() >= cues.len()
-                    && bufs.len() <= cues.len() + 2
-                    && bufs.iter().zip(cues.iter()).all(|(b, c)| {
-                        let ms = |t: Option<gst::ClockTime>| t.unwrap().mseconds() as i64;
-                        let start = ms(b.pts) - ms(bufs[0].pts);
-                        String::from_utf8_lossy(&b.data) == c.2
-                            && (start - (c.0 - cues[0].0)).abs() <= 2
-                            && (ms(b.duration) - (c.1 - c.0)).abs() <= 2
-                    })
+            // to the first cue (the muxer may shift the origin), as a run
+            // of the element's cues: VLC's MP4 muxer leaves out what it
+            // still holds at the end (the last picture too: the cues of
+            // the last ~1.5 s), and what came before it started (see
+            // above). Every cue's text is checked through the raw output
+            // below, its time and duration through the C ABI.
+            let ms = |t: Option<gst::ClockTime>| t.unwrap().mseconds() as i64;
+            let matches_from = |bufs: &[support::Out], k: usize| {
+                bufs[k..].iter().zip(cues.iter()).all(|(b, c)| {
+                    let start = ms(b.pts) - ms(bufs[k].pts);
+                    String::from_utf8_lossy(&b.data) == c.2
+                        && (start - (c.0 - cues[0].0)).abs() <= 2
+                        && (ms(b.duration) - (c.1 - c.0)).abs() <= 2
+                })
+            };
+            let same = gst.subtitles.values().any(|bufs| {
+                cues.len() * 2 >= bufs.len()
+                    && cues.len() <= bufs.len()
+                    && (0..=bufs.len() - cues.len()).any(|k| matches_from(bufs, k))
             });
             assert!(
-                same.is_some(),
+                same,
                 "{name}: VLC's cues {cues:?}\nare none of the element's {:?}",
                 gst.subtitles
                     .iter()
@@ -1167,9 +1184,41 @@ fn vlc_shows_the_elements_cues_one_at_a_time() {
                     .collect::<Vec<_>>()
             );
         }
+        // Every cue's text through VLC (one raw file per ES, the cues one
+        // after the other): the element's.
+        let dir = work.path("es");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        chmod(&dir, 0o777);
+        let run = work.vlc(
+            std::slice::from_ref(&input),
+            &["--sout-all"],
+            &format!("#es{{access=file,mux=raw,dst={}/%n-%c.raw}}", dir.display()),
+        );
+        assert!(run.ok && run.claimed(), "{}", tail(&run.log));
+        let mut raw: Vec<Vec<u8>> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().ends_with("-subt.raw"))
+            .map(|p| std::fs::read(p).unwrap())
+            .collect();
+        raw.sort();
+        let mut want: Vec<Vec<u8>> = gst
+            .subtitles
+            .values()
+            .map(|bufs| bufs.iter().flat_map(|b| b.data.clone()).collect())
+            .collect();
+        want.sort();
+        assert!(
+            raw == want,
+            "{name}: VLC's cue texts differ from the element's"
+        );
         // Every cue, as the module gets it from the C ABI: the element's
-        // text, time and duration (µs).
+        // text, time and duration (µs), and before the pictures it goes
+        // with (a cue given only once the next is known came a cue period
+        // late: in playback the time vanished for part of each period).
         let abi = abi_run(&exe, &input);
+        assert_eq!(abi.late_cues, 0, "{name}");
         for (pad, bufs) in &gst.subtitles {
             let got: Vec<(i64, i64, &str)> = abi
                 .cues
