@@ -303,9 +303,9 @@ pub struct CctvHandle {
     pending: VecDeque<Packet<SharedBytes>>,
     /// Packets read and waiting to go out, in order. A cue goes out only
     /// once the next cue of its stream gives its duration, and what was
-    /// read after it waits behind it: in VLC's playback a cue must not come
-    /// after the pictures it belongs to (late, it showed for only part of
-    /// its time: at 2 fps the time vanished for 200 ms of every 500).
+    /// read after it waits behind it: a cue held alone went out after up
+    /// to a cue period of the other streams' packets (audio, other
+    /// cameras), behind VLC's clock.
     queue: VecDeque<Queued>,
     /// Payload bytes in `queue` (bounded: [`MAX_QUEUE_BYTES`]).
     queue_bytes: usize,
