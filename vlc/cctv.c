@@ -182,9 +182,7 @@ static void AddStreams(demux_t *demux)
             }
         }
         else
-        {
             fmt.subs.psz_encoding = strdup("UTF-8");
-        }
         if (st->extra != NULL && st->extra_len > 0)
         {
             fmt.p_extra = malloc(st->extra_len);
