@@ -7,7 +7,9 @@
 //!   [`cctv_close`].
 //! - [`cctv_stream_count`] / [`cctv_stream_get`]: the streams found so far
 //!   (more may appear while playing: front ends compare the count after
-//!   every packet).
+//!   every packet); a stream pointer stays valid until close.
+//! - Subtitle streams carry the elements' cues (capture time, speed,
+//!   position), each with the duration to the next cue of its stream.
 //! - [`cctv_next`]: the next packet (stream index, PTS/DTS in µs, key flag,
 //!   bytes valid until the next call on the handle).
 //! - [`cctv_seek`], [`cctv_duration`], [`cctv_meta_count`] /
@@ -20,12 +22,13 @@
 
 use crate::engine::formats::pavs::{Pavs, PavsOptions};
 use crate::engine::formats::rf1::Rf1Engine;
-use crate::engine::formats::says::Says;
+use crate::engine::formats::says::{Says, SaysOptions};
 use crate::engine::probe::{self, Certainty};
 use crate::engine::{
     ByteSource, Chunk, Codec, Demuxer, EngineError, Event, Format, Packet, SharedBytes,
     SourceError, StreamId, StreamInfo, StreamKind, Tags,
 };
+use std::collections::VecDeque;
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -253,20 +256,85 @@ struct OutStream {
     _name: CString,
     _description: CString,
     _extra: Option<std::sync::Arc<[u8]>>,
+    /// Subtitle cues: the sequence number of the queued cue that waits
+    /// for the next one of this stream (its duration).
+    open_cue: Option<u64>,
+    /// Pictures (streams timed by their next packet: no duration, not
+    /// sparse): the last PTS and the last step, for the end of the last
+    /// picture, which the last cue lasts to (as in the elements).
+    sparse: bool,
+    last_pts: Option<u64>,
+    last_len: Option<u64>,
+}
+
+impl OutStream {
+    fn is_text(&self) -> bool {
+        self.c.kind == CCTV_KIND_TEXT
+    }
+
+    /// Notes a packet of a non-text stream.
+    fn note(&mut self, pts: Option<u64>, duration: Option<u64>) {
+        let Some(pts) = pts else { return };
+        if self.sparse || duration.is_some() {
+            return;
+        }
+        let step = self
+            .last_pts
+            .and_then(|l| pts.checked_sub(l))
+            .filter(|&d| d > 0);
+        self.last_len = step.or(self.last_len);
+        self.last_pts = Some(pts);
+    }
+
+    fn end(&self) -> Option<u64> {
+        Some(self.last_pts? + self.last_len?)
+    }
 }
 
 /// The handle behind the C ABI's opaque pointer.
 pub struct CctvHandle {
     engine: Engine,
-    streams: Vec<OutStream>,
+    /// Boxed: [`cctv_stream_get`] hands out pointers into these that stay
+    /// valid until close, also when later streams grow the vector (inline
+    /// elements moved on reallocation: C kept dangling pointers).
+    #[allow(clippy::vec_box)]
+    streams: Vec<Box<OutStream>>,
     /// Packets read ahead (while discovering streams at open).
-    pending: std::collections::VecDeque<Packet<SharedBytes>>,
+    pending: VecDeque<Packet<SharedBytes>>,
+    /// Packets read and waiting to go out, in order. A cue goes out only
+    /// once the next cue of its stream gives its duration, and what was
+    /// read after it waits behind it: a cue held alone went out after up
+    /// to a cue period of the other streams' packets (audio, other
+    /// cameras), behind VLC's clock.
+    queue: VecDeque<Queued>,
+    /// Payload bytes in `queue` (bounded: [`MAX_QUEUE_BYTES`]).
+    queue_bytes: usize,
+    /// Sequence number of the next queued packet.
+    queue_seq: u64,
+    /// Latest PTS read.
+    read_pts: Option<u64>,
     /// The last packet's bytes.
     out: Vec<u8>,
     meta: Vec<(CString, CString)>,
     failed: bool,
     ended: bool,
 }
+
+/// A packet waiting in [`CctvHandle::queue`].
+struct Queued {
+    seq: u64,
+    index: usize,
+    packet: Packet<SharedBytes>,
+    duration: Option<u64>,
+    /// A cue still waiting for its duration.
+    open: bool,
+}
+
+/// What may wait behind an open cue before it goes out anyway (lasting up
+/// to the latest packet read): a cue stream whose camera stopped, or a
+/// very long gap, must not make the handle read the whole file ahead.
+const MAX_QUEUE_BYTES: usize = 64 << 20;
+const MAX_QUEUE_NS: u64 = 60_000_000_000;
 
 fn cstring(s: &str) -> CString {
     CString::new(s.split('\0').next().unwrap_or("")).unwrap_or_default()
@@ -329,6 +397,10 @@ impl CctvHandle {
             engine,
             streams: Vec::new(),
             pending: Default::default(),
+            queue: Default::default(),
+            queue_bytes: 0,
+            queue_seq: 0,
+            read_pts: None,
             out: Vec::new(),
             meta: Vec::new(),
             failed: false,
@@ -369,13 +441,17 @@ impl CctvHandle {
             extra: extra.as_ref().map_or(std::ptr::null(), |e| e.as_ptr()),
             extra_len: extra.as_ref().map_or(0, |e| e.len()),
         };
-        self.streams.push(OutStream {
+        self.streams.push(Box::new(OutStream {
             id: info.id,
             c,
             _name: name,
             _description: desc,
             _extra: extra,
-        });
+            open_cue: None,
+            sparse: info.sparse,
+            last_pts: None,
+            last_len: None,
+        }));
         if self.meta.is_empty() {
             self.collect_meta(&info.tags);
         }
@@ -444,9 +520,27 @@ impl CctvHandle {
             return -1;
         }
         loop {
+            if self.queue.front().is_some_and(|q| !q.open) {
+                let Some(q) = self.queue.pop_front() else {
+                    continue;
+                };
+                self.queue_bytes -= q.packet.size();
+                self.emit(q.index, &q.packet, q.duration, out);
+                return 1;
+            }
+            if self.ended {
+                if self.queue.is_empty() {
+                    return 0;
+                }
+                self.close_cues_at_end();
+                continue;
+            }
+            if self.queue_too_long() {
+                self.close_front_cue();
+                continue;
+            }
             let packet = match self.pending.pop_front() {
                 Some(p) => p,
-                None if self.ended => return 0,
                 None => match self.engine.step() {
                     Ok(Step::Streams(infos)) => {
                         infos.into_iter().for_each(|i| self.add_stream(i));
@@ -455,7 +549,7 @@ impl CctvHandle {
                     Ok(Step::Packet(p)) => p,
                     Ok(Step::Eos) => {
                         self.ended = true;
-                        return 0;
+                        continue;
                     }
                     Err(_) => {
                         self.failed = true;
@@ -463,24 +557,132 @@ impl CctvHandle {
                     }
                 },
             };
-            let Some(index) = self.streams.iter().position(|s| s.id == packet.stream) else {
-                continue;
-            };
-            self.out.clear();
-            for part in &packet.parts {
-                self.out.extend_from_slice(part.bytes());
+            self.enqueue(packet);
+        }
+    }
+
+    /// Queues a packet read; a cue closes the open cue of its stream (it
+    /// lasts until this one, as the elements' cues do).
+    fn enqueue(&mut self, packet: Packet<SharedBytes>) {
+        let Some(index) = self.streams.iter().position(|s| s.id == packet.stream) else {
+            return;
+        };
+        if packet.pts.is_some() {
+            self.read_pts = self.read_pts.max(packet.pts);
+        }
+        let seq = self.queue_seq;
+        self.queue_seq += 1;
+        let s = &mut self.streams[index];
+        let open = s.is_text() && packet.duration.is_none();
+        if s.is_text() {
+            if let Some(prev) = s.open_cue.take() {
+                let pts = packet.pts;
+                if let Some(q) = self.queue.iter_mut().rev().find(|q| q.seq == prev) {
+                    q.duration = pts.zip(q.packet.pts).map(|(p, c)| p.saturating_sub(c));
+                    q.open = false;
+                }
             }
-            *out = CctvPacket {
-                stream: u32::try_from(index).unwrap_or(u32::MAX),
-                key: c_int::from(packet.key),
-                discont: c_int::from(packet.discont),
-                pts_us: ns_to_us(packet.pts),
-                dts_us: ns_to_us(packet.dts.or(packet.pts)),
-                duration_us: ns_to_us(packet.duration),
-                data: self.out.as_ptr(),
-                len: self.out.len(),
-            };
-            return 1;
+            if open {
+                s.open_cue = Some(seq);
+            }
+        } else {
+            s.note(packet.pts, packet.duration);
+        }
+        self.queue_bytes += packet.size();
+        self.queue.push_back(Queued {
+            seq,
+            index,
+            duration: packet.duration,
+            packet,
+            open,
+        });
+    }
+
+    /// Whether the open cue at the front has too much waiting behind it.
+    fn queue_too_long(&self) -> bool {
+        let Some(front) = self.queue.front().filter(|q| q.open) else {
+            return false;
+        };
+        let waited = self
+            .read_pts
+            .zip(front.packet.pts)
+            .map_or(0, |(r, c)| r.saturating_sub(c));
+        self.queue_bytes > MAX_QUEUE_BYTES || waited > MAX_QUEUE_NS
+    }
+
+    /// Lets the open cue at the front go, lasting to the latest packet
+    /// read (its stream's next cue starts anew).
+    fn close_front_cue(&mut self) {
+        let read_pts = self.read_pts;
+        let Some(front) = self.queue.front_mut() else {
+            return;
+        };
+        front.open = false;
+        front.duration = read_pts
+            .zip(front.packet.pts)
+            .map(|(r, c)| r.saturating_sub(c))
+            .filter(|&d| d > 0);
+        let (seq, index) = (front.seq, front.index);
+        if self.streams[index].open_cue == Some(seq) {
+            self.streams[index].open_cue = None;
+        }
+    }
+
+    /// At the end: the open cues last to the end of the last picture.
+    fn close_cues_at_end(&mut self) {
+        let pictures_end = self
+            .streams
+            .iter()
+            .filter(|s| !s.is_text())
+            .filter_map(|s| s.end())
+            .max();
+        for q in self.queue.iter_mut().filter(|q| q.open) {
+            q.open = false;
+            q.duration = pictures_end
+                .zip(q.packet.pts)
+                .and_then(|(end, pts)| end.checked_sub(pts))
+                .filter(|&d| d > 0);
+        }
+        for s in &mut self.streams {
+            s.open_cue = None;
+        }
+    }
+
+    /// Hands `packet` (of stream `index`) to C.
+    fn emit(
+        &mut self,
+        index: usize,
+        packet: &Packet<SharedBytes>,
+        duration: Option<u64>,
+        out: &mut CctvPacket,
+    ) {
+        self.out.clear();
+        for part in &packet.parts {
+            self.out.extend_from_slice(part.bytes());
+        }
+        *out = CctvPacket {
+            stream: u32::try_from(index).unwrap_or(u32::MAX),
+            key: c_int::from(packet.key),
+            discont: c_int::from(packet.discont),
+            pts_us: ns_to_us(packet.pts),
+            dts_us: ns_to_us(packet.dts.or(packet.pts)),
+            duration_us: ns_to_us(duration),
+            data: self.out.as_ptr(),
+            len: self.out.len(),
+        };
+    }
+
+    /// After a seek: nothing queued or noted from before it.
+    fn restart(&mut self) {
+        self.pending.clear();
+        self.queue.clear();
+        self.queue_bytes = 0;
+        self.read_pts = None;
+        self.ended = false;
+        for s in &mut self.streams {
+            s.open_cue = None;
+            s.last_pts = None;
+            s.last_len = None;
         }
     }
 }
@@ -556,13 +758,18 @@ pub unsafe extern "C" fn cctv_open(
             size: u64::try_from(size).ok(),
         };
         let seekable = seekable != 0;
+        // The elements' defaults: a subtitle stream per camera with the
+        // capture time (and speed, position), no telemetry JSON (no
+        // player reads it; shown as text it was unreadable).
         let engine = match kind {
-            CCTV_PROBE_SAYS => Engine::Says(Box::new(Streamed::new(Says::new(), src, seekable))),
+            CCTV_PROBE_SAYS => Engine::Says(Box::new(Streamed::new(
+                Says::with_options(SaysOptions::default()),
+                src,
+                seekable,
+            ))),
             CCTV_PROBE_PAVS | CCTV_PROBE_PAVS_LIKELY => Engine::Pavs(Box::new(Streamed::new(
                 Pavs::new(PavsOptions {
                     max_gap: Some(MAX_GAP_NS),
-                    // The VLC module takes no subtitle stream yet.
-                    subtitles: false,
                     ..PavsOptions::default()
                 }),
                 src,
@@ -599,7 +806,12 @@ pub unsafe extern "C" fn cctv_open_rf1(path: *const c_char) -> *mut CctvHandle {
             return std::ptr::null_mut();
         };
         match Rf1Engine::open(Path::new(path), &[]) {
-            Ok(engine) => finish_open(Engine::Rf1(Box::new(engine))),
+            Ok(mut engine) => {
+                // VLC has no end-of-play stall with text (rf1src's reason
+                // to keep it off): the capture time as for the others.
+                engine.set_subtitles(true);
+                finish_open(Engine::Rf1(Box::new(engine)))
+            }
             Err(_) => std::ptr::null_mut(),
         }
     })
@@ -685,8 +897,7 @@ pub unsafe extern "C" fn cctv_seek(h: *mut CctvHandle, time_us: i64) -> i64 {
             .saturating_mul(1000);
         match h.engine.seek(target) {
             Ok(key) => {
-                h.pending.clear();
-                h.ended = false;
+                h.restart();
                 ns_to_us(Some(key.unwrap_or(0)))
             }
             Err(_) => -1,

@@ -41,19 +41,31 @@ struct demux_sys_t
 {
     cctv_handle *h;
     es_out_id_t **es;
+    int64_t *last_end; /* per ES: when the last packet sent ends (µs), -1 none */
     size_t es_count;
     int64_t time;     /* last PTS sent, µs from the start */
     int64_t pcr;
     int64_t length;   /* µs, -1 unknown */
     bool can_seek;
     bool drained;
+    bool text_default; /* a subtitle ES is the default one */
 };
 
-/* Sent to every H.264/H.265 ES at the end: access unit delimiters make VLC's
- * packetizer hand on the last access unit it holds (it waits for the start
- * of the next one otherwise, and VLC 3 does not drain it at the end). */
-static const uint8_t h264_end[] = { 0, 0, 0, 1, 0x09, 0xf0, 0, 0, 0, 1, 0x09, 0xf0 };
-static const uint8_t hevc_end[] = { 0, 0, 0, 1, 0x46, 0x01, 0x50, 0, 0, 0, 1, 0x46, 0x01, 0x50 };
+/* The end of the stream, for VLC's packetizers (used when remuxing with
+ * --sout). Each holds its last unit until the next one starts:
+ * - H.264/H.265: an access unit delimiter and a bare start code. The start
+ *   code completes the delimiter, which closes the held access unit (a
+ *   packetizer that drains at the end drops the lone start code). Two
+ *   whole delimiters, as before, left an access unit of only a delimiter:
+ *   one extra packet in every H.265 output.
+ * - Others go through the "copy" packetizer, which hands a block on when
+ *   the next arrives and drops the last one at the end (VLC 3): each gets
+ *   one more block, timed at the end of the last, so the last one (audio,
+ *   snapshot) goes out with its length and the filler stays behind. Only
+ *   with --sout: in playback there is no packetizer and decoders would
+ *   get the filler. */
+static const uint8_t h264_end[] = { 0, 0, 0, 1, 0x09, 0xf0, 0, 0, 0, 1 };
+static const uint8_t hevc_end[] = { 0, 0, 0, 1, 0x46, 0x01, 0x50, 0, 0, 0, 1 };
 
 static void Drain(demux_t *demux)
 {
@@ -61,19 +73,35 @@ static void Drain(demux_t *demux)
     if (sys->drained)
         return;
     sys->drained = true;
+    char *sout = var_InheritString(demux, "sout");
+    bool packetizers = sout != NULL && *sout;
+    free(sout);
     for (size_t i = 0; i < sys->es_count; i++)
     {
         const cctv_stream *st = cctv_stream_get(sys->h, i);
-        if (sys->es[i] == NULL || st == NULL || st->kind != CCTV_KIND_VIDEO)
+        if (sys->es[i] == NULL || st == NULL || st->kind == CCTV_KIND_TEXT)
             continue;
         bool h264 = !memcmp(st->fourcc, "h264", 4);
-        if (!h264 && memcmp(st->fourcc, "hevc", 4))
-            continue;
-        size_t len = h264 ? sizeof(h264_end) : sizeof(hevc_end);
-        block_t *b = block_Alloc(len);
-        if (b == NULL)
-            continue;
-        memcpy(b->p_buffer, h264 ? h264_end : hevc_end, len);
+        bool hevc = !memcmp(st->fourcc, "hevc", 4);
+        block_t *b;
+        if (h264 || hevc)
+        {
+            size_t len = h264 ? sizeof(h264_end) : sizeof(hevc_end);
+            b = block_Alloc(len);
+            if (b == NULL)
+                continue;
+            memcpy(b->p_buffer, h264 ? h264_end : hevc_end, len);
+        }
+        else
+        {
+            if (!packetizers || sys->last_end[i] < 0)
+                continue;
+            b = block_Alloc(1);
+            if (b == NULL)
+                continue;
+            b->p_buffer[0] = 0;
+            b->i_pts = b->i_dts = VLC_TS_0 + sys->last_end[i];
+        }
         es_out_Send(demux->out, sys->es[i], b);
     }
 }
@@ -114,10 +142,15 @@ static void AddStreams(demux_t *demux)
     if (es == NULL)
         return;
     sys->es = es;
+    int64_t *last_end = realloc(sys->last_end, count * sizeof(*last_end));
+    if (last_end == NULL)
+        return;
+    sys->last_end = last_end;
     for (size_t i = sys->es_count; i < count; i++)
     {
         const cctv_stream *st = cctv_stream_get(sys->h, i);
         es[i] = NULL;
+        last_end[i] = -1;
         if (st == NULL)
             continue;
         es_format_t fmt;
@@ -160,6 +193,14 @@ static void AddStreams(demux_t *demux)
             }
         }
         es[i] = es_out_Add(demux->out, &fmt);
+        /* The capture time is what people look for in a recording: the
+         * first cue track is shown by default (as a file's default
+         * subtitle track is), the others can be chosen. */
+        if (es[i] != NULL && cat == SPU_ES && !sys->text_default)
+        {
+            es_out_Control(demux->out, ES_OUT_SET_ES_DEFAULT, es[i]);
+            sys->text_default = true;
+        }
         es_format_Clean(&fmt);
     }
     sys->es_count = count;
@@ -192,8 +233,6 @@ static int Demux(demux_t *demux)
     const cctv_stream *st = cctv_stream_get(sys->h, p.stream);
     if (p.duration_us > 0)
         b->i_length = p.duration_us;
-    else if (st->kind == CCTV_KIND_TEXT)
-        b->i_length = CLOCK_FREQ / 2;
     else if (st->kind == CCTV_KIND_VIDEO && st->fps_num > 0)
         /* the nominal frame duration (muxers wait for the next frame of a
          * stream to learn it otherwise, and the last one never comes) */
@@ -209,6 +248,8 @@ static int Demux(demux_t *demux)
     }
     if (p.pts_us > sys->time)
         sys->time = p.pts_us;
+    if (p.pts_us >= 0)
+        sys->last_end[p.stream] = p.pts_us + (b->i_length > 0 ? b->i_length : 1);
     es_out_Send(demux->out, sys->es[p.stream], b);
     return VLC_DEMUXER_SUCCESS;
 }
@@ -224,6 +265,8 @@ static int Seek(demux_t *demux, int64_t time, bool precise)
     sys->pcr = -1;
     sys->time = key;
     sys->drained = false;
+    for (size_t i = 0; i < sys->es_count; i++)
+        sys->last_end[i] = -1;
     es_out_Control(demux->out, ES_OUT_RESET_PCR);
     if (precise)
         es_out_Control(demux->out, ES_OUT_SET_NEXT_DISPLAY_TIME, VLC_TS_0 + time);
@@ -367,5 +410,6 @@ static void Close(vlc_object_t *obj)
     demux_sys_t *sys = demux->p_sys;
     cctv_close(sys->h);
     free(sys->es);
+    free(sys->last_end);
     free(sys);
 }

@@ -38,7 +38,7 @@ typedef struct
     uint32_t stream;
     int key;
     int discont;
-    int64_t pts_us, dts_us, duration_us; /* -1: unknown */
+    int64_t pts_us, dts_us, duration_us; /* -1: unknown; a cue lasts until the next */
     const uint8_t *data;
     size_t len;
 } cctv_packet;
@@ -53,6 +53,7 @@ cctv_handle *cctv_open(const uint8_t *peek, size_t peek_len, int64_t size, int s
 cctv_handle *cctv_open_rf1(const char *path);
 void cctv_close(cctv_handle *h);
 size_t cctv_stream_count(cctv_handle *h);
+/* Valid until cctv_close, also after later streams appear. */
 const cctv_stream *cctv_stream_get(cctv_handle *h, size_t index);
 int cctv_next(cctv_handle *h, cctv_packet *out);
 int64_t cctv_seek(cctv_handle *h, int64_t time_us);
