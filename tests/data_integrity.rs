@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: MIT
+//! Recordings whose every intact frame must reach the output, read back by
+//! independent readers (ffprobe, ffmpeg): access units made of many NAL
+//! units, rf1 segments that overlap or change codec, recordings still being
+//! written, long damage lists (issue 15, items 3-6 and 15).
+
+mod support;
+
+use gstcctv::formats::rf1::writer::{NaluData, Pts, TrackWriter};
+use gstcctv::formats::rf1::{Codec, flags};
+use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const CCTV: &str = env!("CARGO_BIN_EXE_cctv");
+/// Every command is bounded.
+const LIMIT: Duration = Duration::from_secs(180);
+
+/// Runs a program to completion within [`LIMIT`] (killed after it).
+fn run(program: &str, args: &[&str]) -> Output {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let t1 = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut out, &mut v).ok();
+        v
+    });
+    let t2 = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut err, &mut v).ok();
+        v
+    });
+    let deadline = Instant::now() + LIMIT;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{program} {args:?} did not finish within {LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: t1.join().expect("stdout thread"),
+        stderr: t2.join().expect("stderr thread"),
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `cctv convert -q --format FORMAT IN -o OUT`, which must succeed.
+fn convert(input: &Path, out: &Path, format: &str) -> Output {
+    let o = run(
+        CCTV,
+        &[
+            "convert",
+            "-q",
+            "--force",
+            "--no-subtitles",
+            "--format",
+            format,
+            s(input),
+            "-o",
+            s(out),
+        ],
+    );
+    assert!(o.status.success(), "convert: {}", text(&o.stderr));
+    o
+}
+
+/// The video frames ffprobe counts in `path` (it must open the file).
+fn video_frames(path: &Path) -> u64 {
+    let o = run(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "json",
+            s(path),
+        ],
+    );
+    assert!(
+        o.status.success(),
+        "ffprobe {}: {}",
+        path.display(),
+        text(&o.stderr)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).expect("ffprobe json");
+    v["streams"][0]["nb_read_frames"]
+        .as_str()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no frame count for {}: {v}", path.display()))
+}
+
+/// ffmpeg decodes every frame of `path` without a single error message.
+fn assert_decodes_cleanly(path: &Path) {
+    let o = run(
+        "ffmpeg",
+        &["-v", "error", "-nostdin", "-i", s(path), "-f", "null", "-"],
+    );
+    assert!(
+        o.status.success() && o.stderr.is_empty(),
+        "ffmpeg {}: {}",
+        path.display(),
+        text(&o.stderr)
+    );
+}
+
+fn outputs(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    v.sort();
+    v
+}
+
+const START_MS: u64 = 1_712_815_946_731;
+
+/// A user-data-unregistered SEI NAL unit (Annex-B), `n` distinguishing it.
+fn sei(n: u8) -> Vec<u8> {
+    let mut nal = vec![0, 0, 1, 0x06, 0x05, 20];
+    nal.extend_from_slice(b"gst-cctv-test-id");
+    nal.extend_from_slice(&[n | 0x40, 0x55, 0x66, 0x77]);
+    nal.push(0x80);
+    nal
+}
+
+/// Writes an H.264 rf1 segment `dir/<start_ms>_video` of `frames` decodable
+/// 64x64 pictures at 10 fps (IDR every `gop`), each access unit made of
+/// `seis` SEI NAL units and the picture (plus SPS/PPS on key frames).
+fn write_h264_segment(dir: &Path, start_ms: u64, frames: usize, gop: usize, seis: u8) -> u64 {
+    let params = BaselineParams::for_size(64, 64).unwrap();
+    let mut encoder = SyntheticEncoder::new(params);
+    let (sps, pps) = (params.sps(None), params.pps());
+    let mut w = TrackWriter::create(
+        &dir.join(start_ms.to_string()),
+        "video",
+        Codec::H264,
+        start_ms * 1000,
+        (64, 64),
+        Default::default(),
+    )
+    .unwrap();
+    let extra: Vec<Vec<u8>> = (0..seis).map(sei).collect();
+    for k in 0..frames {
+        let key = k % gop == 0;
+        let picture = if key {
+            let (y, u, v) = test_picture(64, 64, k as u32);
+            encoder.key_frame(&y, &u, &v)
+        } else {
+            encoder.skip_frame()
+        };
+        let mut nalus: Vec<NaluData> = Vec::new();
+        if key {
+            nalus.push((&sps, flags::ANNEXB | flags::ESSENTIAL_META));
+            nalus.push((&pps, flags::ANNEXB | flags::ESSENTIAL_META));
+        }
+        nalus.extend(extra.iter().map(|e| (&e[..], flags::ANNEXB)));
+        let key_flag = if key { flags::KEY } else { 0 };
+        nalus.push((&picture, flags::ANNEXB | key_flag));
+        w.write_access_unit(Pts::Ns(k as u64 * 100_000_000), &nalus)
+            .unwrap();
+    }
+    w.close().unwrap();
+    frames as u64
+}
+
+/// Item 3: access units of many NAL units (length prefix + NAL per memory
+/// in avc mode) crossed GStreamer 1.22 filesink's 1024-iovec boundary and
+/// came out as an MP4 without a readable `moov` (MKV: decode errors).
+#[test]
+fn many_nal_access_units_convert_to_readable_mp4_and_mkv() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = dir.path().join("camera-0001");
+    std::fs::create_dir_all(&cam).unwrap();
+    let frames = write_h264_segment(&cam, START_MS, 1500, 30, 6);
+    for format in ["mp4", "mkv"] {
+        let out = dir.path().join(format!("out-{format}"));
+        convert(&cam, &out, format);
+        let files = outputs(&out);
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert_eq!(video_frames(&files[0]), frames, "{format}");
+        assert_decodes_cleanly(&files[0]);
+    }
+}
+
+#[test]
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+fn sample_long_gop_limits_converts_to_readable_mp4_and_mkv() {
+    let input = support::shared_samples("rf1/long_gop_limits");
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["mp4", "mkv"] {
+        let out = dir.path().join(format);
+        convert(&input, &out, format);
+        let files = outputs(&out);
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert_eq!(video_frames(&files[0]), 15359, "{format}");
+        assert_decodes_cleanly(&files[0]);
+    }
+}
+
+/// `cctv info --json` of one input.
+fn info_json(input: &Path) -> Value {
+    let o = run(CCTV, &["info", "--json", s(input)]);
+    assert!(o.status.success(), "info: {}", text(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("info json");
+    v[0].clone()
+}
+
+/// Overwrites the byte offset (bits 41-12) of index entry `entry`.
+fn set_entry_offset(index: &Path, entry: usize, offset: u64) {
+    let mut bytes = std::fs::read(index).unwrap();
+    let at = 32 + 8 * entry;
+    let mut e = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+    e = (e & !(0x3fff_ffff << 12)) | ((offset & 0x3fff_ffff) << 12);
+    bytes[at..at + 8].copy_from_slice(&e.to_le_bytes());
+    std::fs::write(index, bytes).unwrap();
+}
+
+/// Item 3, second form: a camera whose index has bad offsets (entries
+/// skipped, NAL ends found from start codes) converts to outputs that hold
+/// every frame the engine plays, and they decode cleanly.
+#[test]
+fn camera_with_bad_index_offsets_converts_to_readable_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = dir.path().join("camera-0001");
+    std::fs::create_dir_all(&cam).unwrap();
+    write_h264_segment(&cam, START_MS, 1200, 30, 6);
+    let index = cam.join(format!("{START_MS}_video.rf1i"));
+    // An SEI entry of every fifth delta frame sent far beyond the packet
+    // data (a GOP: a key frame of 9 NAL units, 29 delta frames of 7).
+    for gop in 0..40 {
+        for frame in (1..30).step_by(5) {
+            let entry = gop * 212 + 9 + (frame - 1) * 7 + 2;
+            set_entry_offset(&index, entry, 0x3fff_0000);
+        }
+    }
+    let info = info_json(&cam);
+    let frames = info["streams"][0]["frames"].as_u64().unwrap();
+    assert_eq!(frames, 1200, "{info}");
+    assert!(info["damage"]["description"].is_string(), "{info}");
+    for format in ["mp4", "mkv"] {
+        let out = dir.path().join(format);
+        convert(&cam, &out, format);
+        let files = outputs(&out);
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert_eq!(video_frames(&files[0]), frames, "{format}");
+        assert_decodes_cleanly(&files[0]);
+    }
+}
