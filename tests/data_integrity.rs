@@ -273,3 +273,60 @@ fn camera_with_bad_index_offsets_converts_to_readable_outputs() {
         assert_decodes_cleanly(&files[0]);
     }
 }
+
+/// Item 15: 240 bad index entries gave one damage line of ~20 KB (in
+/// `info`, the element's WARNING and `convert`'s message). The line is now
+/// a summary (counts, the first few entries, where the rest is) and
+/// `info --json` lists every entry.
+#[test]
+fn many_bad_index_entries_are_summarised_with_every_entry_in_info_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = dir.path().join("camera-0001");
+    std::fs::create_dir_all(&cam).unwrap();
+    write_h264_segment(&cam, START_MS, 1200, 30, 6);
+    let index = cam.join(format!("{START_MS}_video.rf1i"));
+    let mut bad = Vec::new();
+    for gop in 0..40 {
+        for frame in (1..30).step_by(5) {
+            let entry = gop * 212 + 9 + (frame - 1) * 7 + 2;
+            set_entry_offset(&index, entry, 0x3fff_0000);
+            bad.push(entry);
+        }
+    }
+    let o = run(CCTV, &["info", s(&cam)]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("damage:"))
+        .expect("a damage line");
+    assert!(line.len() < 600, "{} bytes: {line}", line.len());
+    assert!(
+        line.contains("240 index entries starting beyond the packet data"),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("index entry {} starts", bad[0])),
+        "{line}"
+    );
+    assert!(line.contains("cctv info --json"), "{line}");
+    let info = info_json(&cam);
+    let details: Vec<&str> = info["damage"]["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    for entry in &bad {
+        let needle = format!("index entry {entry} starts at byte");
+        assert!(details.iter().any(|d| d.contains(&needle)), "{needle}");
+    }
+    let description = info["damage"]["description"].as_str().unwrap();
+    assert!(description.len() < 600, "{description}");
+    // convert's message is the summary too.
+    let out = dir.path().join("out");
+    let o = convert(&cam, &out, "mp4");
+    let said = text(&o.stderr);
+    assert!(said.contains("240 index entries"), "{said}");
+    assert!(said.len() < 1000, "{} bytes: {said}", said.len());
+}

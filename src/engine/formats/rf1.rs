@@ -55,7 +55,12 @@ impl From<&str> for ReadError {
 /// overlapping segments went back in time. Reported once, at the end.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rf1Damage {
+    /// One short line per damaged segment or track (a summary: counts and
+    /// the first few bad index entries).
     pub problems: Vec<String>,
+    /// Every problem on its own line, each bad index entry included
+    /// (`cctv info --json`, the debug text of the element's WARNING).
+    pub details: Vec<String>,
     pub skipped_backwards: u64,
 }
 
@@ -64,19 +69,42 @@ impl Rf1Damage {
         !self.problems.is_empty() || self.skipped_backwards > 0
     }
 
-    /// One line per problem.
+    /// Every problem, one per line (`details`, then what only `problems`
+    /// holds).
+    pub fn describe_all(&self) -> String {
+        let mut text = self.details.join("\n");
+        if self.skipped_backwards > 0 {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&self.skipped_backwards_text());
+        }
+        text
+    }
+
+    fn skipped_backwards_text(&self) -> String {
+        format!(
+            "{} access unit(s) skipped: earlier than what was already played (overlapping segments)",
+            self.skipped_backwards
+        )
+    }
+
+    /// One line per damaged segment or track, summarised.
     pub fn describe(&self) -> String {
         let mut text = self.problems.join("\n");
         if self.skipped_backwards > 0 {
             if !text.is_empty() {
                 text.push('\n');
             }
-            text.push_str(&format!(
-                "{} access unit(s) skipped: earlier than what was already played (overlapping segments)",
-                self.skipped_backwards
-            ));
+            text.push_str(&self.skipped_backwards_text());
         }
         text
+    }
+
+    /// A problem that is its own summary.
+    fn push(&mut self, problem: String) {
+        self.details.push(problem.clone());
+        self.problems.push(problem);
     }
 }
 
@@ -135,6 +163,7 @@ impl<C: Chunk> Rf1Engine<C> {
     pub fn from_archive(archive: Archive) -> Self {
         let damage = Rf1Damage {
             problems: archive.skipped.clone(),
+            details: archive.skipped.clone(),
             skipped_backwards: 0,
         };
         let cursors: Vec<Cursor> = archive
@@ -371,7 +400,7 @@ impl<C: Chunk> Rf1Engine<C> {
             let packet = self.read_packet(ci, pos, time)?;
             if packet.size() == 0 {
                 // Entries whose NAL units are all empty: nothing to decode.
-                self.damage.problems.push(format!(
+                self.damage.push(format!(
                     "{name}: access unit {} of segment {} has no bytes: skipped",
                     pos.au, pos.segment
                 ));
@@ -415,21 +444,26 @@ impl<C: Chunk> Rf1Engine<C> {
         if track.problems.is_empty() {
             return;
         }
-        let text = track
-            .problems
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ");
-        self.damage.problems.push(format!(
-            "{}_{}: {} (kept {} of {} index entries, {} access units)",
-            seg.files.base.display(),
-            name,
-            text,
+        let what = format!("{}_{}", seg.files.base.display(), name);
+        let counts = format!(
+            "kept {} of {} index entries, {} access units",
             track.nalus.len(),
             track.index_entry_count,
             track.access_units.len()
-        ));
+        );
+        let (summary, truncated) = rf1::summarize_problems(&track.problems);
+        let rest = if truncated {
+            "; every entry: `cctv info --json`"
+        } else {
+            ""
+        };
+        self.damage
+            .problems
+            .push(format!("{what}: {summary} ({counts}{rest})"));
+        self.damage
+            .details
+            .extend(track.problems.iter().map(|p| format!("{what}: {p}")));
+        self.damage.details.push(format!("{what}: {counts}"));
         self.reported.push((segment, name.to_owned()));
     }
 

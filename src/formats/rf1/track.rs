@@ -168,6 +168,57 @@ impl fmt::Display for Problem {
     }
 }
 
+impl Problem {
+    /// What kind of problem, for summaries (plural).
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::DataBeyondPacketFile { .. } => "index entries ending beyond the packet data",
+            Self::StartsBeyondPacketFile { .. } => "index entries starting beyond the packet data",
+            Self::DecreasingOffset { .. } => "index entries with an out-of-order offset",
+            Self::DecreasingPts { .. } => "index entries with an out-of-order PTS",
+            Self::UnknownEnd { .. } => "index entries whose end is unknown",
+            Self::IndexCut { .. } => "index cut short",
+            Self::PastNextSegment { .. } => "access units past the next segment's start",
+        }
+    }
+}
+
+/// How many problems of one kind a summary spells out.
+const SUMMARY_FIRST: usize = 3;
+
+/// `problems` in a few words: per kind, every problem when there are at most
+/// [`SUMMARY_FIRST`], else the count and the first few. A damaged index can
+/// have thousands of bad entries, and one line per recording must stay
+/// readable; `truncated` tells whether some were left out (the full list
+/// is for machine-readable reports).
+pub fn summarize_problems(problems: &[Problem]) -> (String, bool) {
+    let mut kinds: Vec<(&'static str, Vec<&Problem>)> = Vec::new();
+    for p in problems {
+        match kinds.iter_mut().find(|(k, _)| *k == p.kind()) {
+            Some((_, list)) => list.push(p),
+            None => kinds.push((p.kind(), vec![p])),
+        }
+    }
+    let mut truncated = false;
+    let parts: Vec<String> = kinds
+        .iter()
+        .map(|(kind, list)| {
+            let shown: Vec<String> = list
+                .iter()
+                .take(SUMMARY_FIRST)
+                .map(ToString::to_string)
+                .collect();
+            if list.len() <= SUMMARY_FIRST {
+                shown.join("; ")
+            } else {
+                truncated = true;
+                format!("{} {kind}, first: {}, …", list.len(), shown.join("; "))
+            }
+        })
+        .collect();
+    (parts.join("; "), truncated)
+}
+
 #[derive(Debug, Clone)]
 pub struct Track {
     pub name: String,
