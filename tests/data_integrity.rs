@@ -150,6 +150,41 @@ fn sei(n: u8) -> Vec<u8> {
     nal
 }
 
+/// Writes an H.264 rf1 segment `dir/<start_ms>_video` with `write_h264_segment`'s
+/// pictures, the writer left open (preallocated, never closed: a recording
+/// still being written), returning it to add more.
+fn open_h264_segment(dir: &Path, start_ms: u64, frames: usize) -> TrackWriter {
+    let params = BaselineParams::for_size(64, 64).unwrap();
+    let mut encoder = SyntheticEncoder::new(params);
+    let (sps, pps) = (params.sps(None), params.pps());
+    let mut w = TrackWriter::create(
+        &dir.join(start_ms.to_string()),
+        "video",
+        Codec::H264,
+        start_ms * 1000,
+        (64, 64),
+        gstcctv::formats::rf1::writer::WriterOptions { preallocate: true },
+    )
+    .unwrap();
+    for k in 0..frames {
+        let pts = Pts::Ns(k as u64 * 100_000_000);
+        if k % 10 == 0 {
+            let (y, u, v) = test_picture(64, 64, k as u32);
+            let idr = encoder.key_frame(&y, &u, &v);
+            let ps = flags::ANNEXB | flags::ESSENTIAL_META;
+            w.write_access_unit(
+                pts,
+                &[(&sps, ps), (&pps, ps), (&idr, flags::ANNEXB | flags::KEY)],
+            )
+            .unwrap();
+        } else {
+            w.write_access_unit(pts, &[(&encoder.skip_frame(), flags::ANNEXB)])
+                .unwrap();
+        }
+    }
+    w
+}
+
 /// Writes an H.264 rf1 segment `dir/<start_ms>_video` of `frames` decodable
 /// 64x64 pictures at 10 fps (IDR every `gop`), each access unit made of
 /// `seis` SEI NAL units and the picture (plus SPS/PPS on key frames).
@@ -329,4 +364,140 @@ fn many_bad_index_entries_are_summarised_with_every_entry_in_info_json() {
     let said = text(&o.stderr);
     assert!(said.contains("240 index entries"), "{said}");
     assert!(said.len() < 1000, "{} bytes: {said}", said.len());
+}
+
+/// Item 6, rf1: a live segment (never closed) whose last access unit holds
+/// only the SPS and PPS written so far (the picture not yet): that is no
+/// frame (it was emitted as one, "damage: none"). It is not emitted and is
+/// reported; every complete frame comes out.
+#[test]
+fn live_rf1_segment_ending_with_parameter_sets_only_drops_that_unit_as_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = dir.path().join("camera-0001");
+    std::fs::create_dir_all(&cam).unwrap();
+    let mut w = open_h264_segment(&cam, START_MS, 50);
+    let params = BaselineParams::for_size(64, 64).unwrap();
+    let ps = flags::ANNEXB | flags::ESSENTIAL_META;
+    let next = Pts::Ns(50 * 100_000_000);
+    w.write_nalu(next, &params.sps(None), ps).unwrap();
+    w.write_nalu(next, &params.pps(), ps).unwrap();
+    w.abandon();
+    let info = info_json(&cam);
+    assert_eq!(info["streams"][0]["frames"], 50, "{info}");
+    let damage = info["damage"]["description"].as_str().unwrap_or_default();
+    assert!(damage.contains("no picture"), "{info}");
+    let out = dir.path().join("out");
+    convert(&cam, &out, "mkv");
+    let files = outputs(&out);
+    assert_eq!(video_frames(&files[0]), 50);
+    assert_decodes_cleanly(&files[0]);
+}
+
+/// Item 6, rf1: an access unit without a picture inside a track (an SEI,
+/// then the parameter sets, each on a PTS of its own) is no frame either,
+/// and nothing is lost: it is not played, and the parameter sets still go
+/// in front of the next key frame that lacks them.
+#[test]
+fn rf1_unit_without_picture_inside_a_track_is_not_played_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = dir.path().join("camera-0001");
+    std::fs::create_dir_all(&cam).unwrap();
+    let mut w = open_h264_segment(&cam, START_MS, 20);
+    w.write_nalu(Pts::Ns(2_000_000_000), &sei(1), flags::ANNEXB)
+        .unwrap();
+    let params = BaselineParams::for_size(64, 64).unwrap();
+    let ps = flags::ANNEXB | flags::ESSENTIAL_META;
+    w.write_access_unit(
+        Pts::Ns(2_030_000_000),
+        &[(&params.sps(None), ps), (&params.pps(), ps)],
+    )
+    .unwrap();
+    let mut encoder = SyntheticEncoder::new(params);
+    let (y, u, v) = test_picture(64, 64, 7);
+    let idr = encoder.key_frame(&y, &u, &v);
+    w.write_nalu(Pts::Ns(2_050_000_000), &idr, flags::ANNEXB | flags::KEY)
+        .unwrap();
+    w.close().unwrap();
+    let info = info_json(&cam);
+    assert_eq!(info["streams"][0]["frames"], 21, "{info}");
+    assert!(info["damage"]["description"].is_null(), "{info}");
+    let out = dir.path().join("out");
+    convert(&cam, &out, "mkv");
+    let files = outputs(&out);
+    assert_eq!(video_frames(&files[0]), 21);
+    assert_decodes_cleanly(&files[0]);
+}
+
+/// A `.nvr` of `frames` 64x64 pictures at 10 fps (a key frame every 10) on
+/// camera 0; returns the file and where its last chunk starts.
+fn write_nvr(frames: u32) -> (Vec<u8>, usize) {
+    use gstcctv::formats::says::writer::{HeaderSpec, SaysWriter};
+    use gstcctv::formats::says::{MetaEntry, MetaValue};
+    let camera = MetaValue::Nested(vec![
+        MetaEntry::new("name", MetaValue::Str("Road".into())),
+        MetaEntry::new("width", MetaValue::I32(64)),
+        MetaEntry::new("height", MetaValue::I32(64)),
+        MetaEntry::new("fps", MetaValue::I32(10)),
+    ]);
+    let header = HeaderSpec {
+        file_name: "20240411_061226_061236.nvr".into(),
+        metadata: vec![
+            MetaEntry::new("appVersion", MetaValue::Str("v1.6.5".into())),
+            MetaEntry::new("camera0", camera),
+        ],
+        ..Default::default()
+    };
+    let mut w = SaysWriter::new(Vec::new(), &header).unwrap();
+    let params = BaselineParams::for_size(64, 64).unwrap();
+    let mut encoder = SyntheticEncoder::new(params);
+    let mut last = 0;
+    for f in 0..frames {
+        let ts = START_MS * 1000 + u64::from(f) * 100_000;
+        let key = f % 10 == 0;
+        let media = if key {
+            let (y, u, v) = test_picture(64, 64, f);
+            let mut m = params.sps(None);
+            m.extend(params.pps());
+            m.extend(encoder.key_frame(&y, &u, &v));
+            m
+        } else {
+            encoder.skip_frame()
+        };
+        let meta = [MetaEntry::new("ts", MetaValue::I64((ts / 1000) as i64))];
+        last = w.position() as usize;
+        w.write_video(0, key, ts, &meta, &media).unwrap();
+    }
+    (w.into_inner(), last)
+}
+
+/// Item 6, SAYS: a `.nvr` still being written, whose last chunk has its
+/// header and the first bytes of its picture, the rest zero-filled (and a
+/// zero-filled tail after it), gave a last frame that does not decode with
+/// "damage: none". It is not emitted and is reported.
+#[test]
+fn nvr_being_written_does_not_emit_its_zero_filled_last_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bytes, last) = write_nvr(41);
+    // Frame 40 is a key frame (SPS, PPS, IDR): keep 12 bytes of it.
+    let media_at = last + 24 + 4 + 2 + "ts".len() + 8;
+    let mut live = bytes[..media_at + 12].to_vec();
+    live.resize(bytes.len() + 65536, 0);
+    let path = dir.path().join("live.nvr");
+    std::fs::write(&path, &live).unwrap();
+    let info = info_json(&path);
+    assert_eq!(info["streams"][0]["frames"], 40, "{info}");
+    assert!(info["damage"]["description"].is_string(), "{info}");
+    let out = dir.path().join("out");
+    convert(&path, &out, "mkv");
+    let files = outputs(&out);
+    assert_eq!(video_frames(&files[0]), 40);
+    assert_decodes_cleanly(&files[0]);
+    // A complete recording followed by a zero-filled (preallocated) tail
+    // is not damaged.
+    let mut complete = bytes.clone();
+    complete.resize(bytes.len() + 65536, 0);
+    std::fs::write(&path, &complete).unwrap();
+    let info = info_json(&path);
+    assert_eq!(info["streams"][0]["frames"], 41, "{info}");
+    assert!(info["damage"]["description"].is_null(), "{info}");
 }

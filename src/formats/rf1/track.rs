@@ -55,6 +55,10 @@ pub struct AccessUnit {
     pub byte_range: Range<u64>,
     pub key: bool,
     pub has_parameter_sets: bool,
+    /// NALUs of runs without a picture right before this access unit
+    /// (parameter sets or SEI on a PTS of their own): not played, but their
+    /// parameter sets count for [`Track::parameter_sets_for`].
+    pub lead: Range<usize>,
 }
 
 impl AccessUnit {
@@ -110,6 +114,16 @@ pub enum Problem {
     /// the start of the track's next segment (bogus times of a damaged
     /// index): dropped, so that the next segment keeps its real times.
     PastNextSegment { access_units: usize, pts_ticks: u32 },
+    /// `last`: the track ends with `entries` NAL units at PTS `pts_ticks`
+    /// but no picture (e.g. the parameter sets of a frame still being
+    /// written). Else `entries` runs of NAL units (the first at
+    /// `pts_ticks`) without a picture that are not parameter sets or SEI
+    /// either (damaged bytes). Not played.
+    NoPicture {
+        entries: usize,
+        pts_ticks: u32,
+        last: bool,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -164,6 +178,22 @@ impl fmt::Display for Problem {
                 f,
                 "{access_units} access unit(s) from PTS {pts_ticks} ticks on lie past the start of the next segment"
             ),
+            Self::NoPicture {
+                entries,
+                pts_ticks,
+                last: true,
+            } => write!(
+                f,
+                "the last access unit (PTS {pts_ticks} ticks, {entries} NAL unit(s)) has no picture (unfinished: still being written?): not played"
+            ),
+            Self::NoPicture {
+                entries,
+                pts_ticks,
+                last: false,
+            } => write!(
+                f,
+                "{entries} access unit(s) from PTS {pts_ticks} ticks on have no picture but unknown NAL units (damaged): not played"
+            ),
         }
     }
 }
@@ -179,6 +209,7 @@ impl Problem {
             Self::UnknownEnd { .. } => "index entries whose end is unknown",
             Self::IndexCut { .. } => "index cut short",
             Self::PastNextSegment { .. } => "access units past the next segment's start",
+            Self::NoPicture { .. } => "unfinished access units",
         }
     }
 }
@@ -335,7 +366,7 @@ impl Track {
 
     fn derive_access_units(&mut self) {
         let codec = self.header.codec;
-        self.access_units = self
+        let runs: Vec<AccessUnit> = self
             .nalus
             .chunk_by(|a, b| a.pts_ticks == b.pts_ticks)
             .scan(0, |first_nalu, run| {
@@ -346,18 +377,83 @@ impl Track {
                     byte_range: run[0].offset..run[run.len() - 1].byte_range().end,
                     key: run.iter().any(|n| n.is_key(codec)),
                     has_parameter_sets: run.iter().any(|n| n.is_parameter_set(codec)),
+                    lead: *first_nalu..*first_nalu,
                 };
                 *first_nalu += run.len();
                 Some(au)
             })
             .collect();
-        let indices_where = |pred: fn(&AccessUnit) -> bool| {
-            (0..self.access_units.len())
-                .filter(|&i| pred(&self.access_units[i]))
-                .collect()
+        // A run without a picture (parameter sets or SEI on a PTS of their
+        // own) is no frame: it is not played, and its parameter sets count
+        // for the next picture (`lead`). Trailing ones are what a recording
+        // still being written has so far (the picture is not written yet):
+        // dropped and reported, like a run holding other NAL types (damage).
+        let mut access_units: Vec<AccessUnit> = Vec::with_capacity(runs.len());
+        let mut lead: Option<Range<usize>> = None;
+        let mut damaged: Option<(usize, u32)> = None;
+        for au in runs {
+            if self.has_picture(&au) {
+                access_units.push(AccessUnit {
+                    lead: lead.take().unwrap_or(au.first_nalu..au.first_nalu),
+                    ..au
+                });
+                continue;
+            }
+            let range = au.nalu_range();
+            if !self.nalus[range.clone()]
+                .iter()
+                .all(|n| n.nal_type.is_some_and(|t| is_side_info(codec, t)))
+            {
+                damaged = Some(damaged.map_or((1, au.pts_ticks), |(n, pts)| (n + 1, pts)));
+            }
+            lead = Some(lead.map_or(range.clone(), |l| l.start..range.end));
+        }
+        if let Some((access_units, pts_ticks)) = damaged
+            && !self
+                .problems
+                .iter()
+                .any(|p| matches!(p, Problem::NoPicture { last: false, .. }))
+        {
+            self.problems.push(Problem::NoPicture {
+                entries: access_units,
+                pts_ticks,
+                last: false,
+            });
+        }
+        if let Some(unfinished) = lead {
+            let pts_ticks = self.nalus[unfinished.start].pts_ticks;
+            self.problems.push(Problem::NoPicture {
+                entries: unfinished.len(),
+                pts_ticks,
+                last: true,
+            });
+            self.nalus.truncate(unfinished.start);
+        }
+        self.access_units = access_units;
+        self.key_aus = (0..self.access_units.len())
+            .filter(|&i| self.access_units[i].key)
+            .collect();
+        self.parameter_set_aus = (0..self.access_units.len())
+            .filter(|&i| {
+                let au = &self.access_units[i];
+                au.has_parameter_sets
+                    || self.nalus[au.lead.clone()]
+                        .iter()
+                        .any(|n| n.is_parameter_set(codec))
+            })
+            .collect();
+    }
+
+    /// Whether an access unit holds a picture (a slice). Unknown NAL types
+    /// (not probed yet) count as pictures.
+    fn has_picture(&self, au: &AccessUnit) -> bool {
+        let vcl = match self.header.codec {
+            Codec::H264 => 1..=5,
+            Codec::H265 => 0..=31,
         };
-        self.key_aus = indices_where(|au| au.key);
-        self.parameter_set_aus = indices_where(|au| au.has_parameter_sets);
+        self.nalus[au.nalu_range()]
+            .iter()
+            .any(|n| n.nal_type.is_none_or(|t| vcl.contains(&t)))
     }
 
     pub fn codec(&self) -> Codec {
@@ -445,8 +541,11 @@ impl Track {
         let mut seen_kinds: Vec<Option<u8>> = Vec::new();
         let mut found = Vec::new();
         for &source_au in self.parameter_set_aus[..candidates].iter().rev() {
-            let in_this_au: Vec<usize> = self.access_units[source_au]
-                .nalu_range()
+            let au = &self.access_units[source_au];
+            let in_this_au: Vec<usize> = au
+                .lead
+                .clone()
+                .chain(au.nalu_range())
                 .filter(|&n| {
                     self.nalus[n].is_parameter_set(codec)
                         && !seen_kinds.contains(&self.nalus[n].nal_type)
@@ -787,6 +886,15 @@ pub(crate) fn find_nalu_end(
             .map_or(bound.min(start + 4), |p| p + 1)
             .min(bound)
     }))
+}
+
+/// NAL types that travel with pictures without being one: parameter
+/// sets, SEI, access unit delimiters, end of sequence/stream, filler.
+fn is_side_info(codec: Codec, nal_type: u8) -> bool {
+    match codec {
+        Codec::H264 => matches!(nal_type, 6..=13 | 15),
+        Codec::H265 => matches!(nal_type, 32..=40),
+    }
 }
 
 /// The first byte after an optional 3- or 4-byte start code.

@@ -696,6 +696,9 @@ pub fn parse_chunk_checked(data: &[u8], ctx: &ChunkContext, at_eof: bool) -> Chu
         {
             return ChunkParse::Invalid;
         }
+        if is_unwritten_tail(media) {
+            return ChunkParse::Invalid;
+        }
     }
     let end = chunk.len;
     let following = data.get(end..).unwrap_or_default();
@@ -724,6 +727,23 @@ pub fn parse_chunk_checked(data: &[u8], ctx: &ChunkContext, at_eof: bool) -> Chu
         Some(_) => ChunkParse::Invalid,
         None => ChunkParse::Chunk(chunk),
     }
+}
+
+/// Zero bytes at the end of a video chunk's media from which it counts as
+/// not (yet) written: a recorder that preallocates writes the chunk header
+/// and the first bytes of the picture while the rest is still zero. A NAL
+/// unit never ends with a zero byte and encoders do not pad access units
+/// with long zero runs (no sample has a single trailing zero).
+pub const UNWRITTEN_ZEROS: usize = 16;
+
+/// Whether `media` ends with [`UNWRITTEN_ZEROS`] or more zero bytes: the
+/// picture was not completely written (a recording still being written, or
+/// a crash), so it must not be played as a frame.
+pub fn is_unwritten_tail(media: &[u8]) -> bool {
+    media.len() >= UNWRITTEN_ZEROS
+        && media[media.len() - UNWRITTEN_ZEROS..]
+            .iter()
+            .all(|&b| b == 0)
 }
 
 /// The first position in `1..end` where a valid chunk header starts that
