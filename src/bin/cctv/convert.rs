@@ -158,7 +158,9 @@ fn cameras_of(rec: &Recording, scan: &Scan, wanted: &[u32]) -> Result<Vec<Camera
     let infos: Vec<&StreamInfo> = scan.streams.iter().map(|s| &s.info).collect();
     let mut cameras: Vec<Camera> = Vec::new();
     if rec.kind == Kind::Rf1 {
-        // One camera; its main (largest) track.
+        // One camera; its main (largest) track. A track whose codec or
+        // picture size changes, or whose segments overlap, is several
+        // streams (titled with the track's name): one output each.
         let main = infos
             .iter()
             .filter(|i| i.id.kind == StreamKind::Video)
@@ -169,12 +171,17 @@ fn cameras_of(rec: &Recording, scan: &Scan, wanted: &[u32]) -> Result<Vec<Camera
                 )
             })
             .ok_or_else(|| anyhow!("no video track"))?;
-        cameras.push(Camera {
-            number: 0,
-            video: (*main).clone(),
-            audio: None,
-            meta: None,
-        });
+        for v in infos
+            .iter()
+            .filter(|i| i.id.kind == StreamKind::Video && i.tags.title == main.tags.title)
+        {
+            cameras.push(Camera {
+                number: v.id.number,
+                video: (*v).clone(),
+                audio: None,
+                meta: None,
+            });
+        }
     } else {
         // A camera without audio of its own shares the recording's only
         // audio stream (dashcams with one microphone).
@@ -359,6 +366,10 @@ fn convert_one(
                 let mut name = rec.stem.clone();
                 if several {
                     name.push_str(&format!("_cam{}", c.number));
+                }
+                if rec.kind == Kind::Rf1 && c.video.name != cams[0].video.name {
+                    // Further streams of the track: named after their pad.
+                    name.push_str(&format!("_{}", c.video.name));
                 }
                 if windows.len() > 1 {
                     name.push_str(&format!("_part{:03}", k + 1));
@@ -560,7 +571,11 @@ fn build_and_run(
         Kind::Rf1 => {
             let src = gst::ElementFactory::make("rf1src")
                 .property("location", rec.path.to_string_lossy().to_string())
-                .property("tracks", cams[0].video.name.clone())
+                .property(
+                    "tracks",
+                    (cams[0].video.tags.title.clone())
+                        .unwrap_or_else(|| cams[0].video.name.clone()),
+                )
                 .build()?;
             pipeline.add(&src)?;
             (None, src)
@@ -614,8 +629,13 @@ fn build_and_run(
                 m
             }
         };
+        // Not async: an output whose stream starts later (a second rf1
+        // stream after a codec change) has nothing to preroll with until
+        // then, and the pipeline must not wait for it while the other
+        // outputs' queues fill (deadlock).
         let sink = gst::ElementFactory::make("filesink")
             .property("location", temp.to_string_lossy().to_string())
+            .property("async", false)
             .build()?;
         pipeline.add_many([&mux, &sink])?;
         mux.link(&sink)?;

@@ -214,6 +214,11 @@ impl Problem {
     }
 }
 
+/// The largest step between two access units of a track that still counts
+/// as one continuous recording (when deciding whether access units past the
+/// next segment's start overlap it or come from a damaged index).
+pub const MAX_CONTINUOUS_STEP_NS: u64 = 10_000_000_000;
+
 /// How many problems of one kind a summary spells out.
 const SUMMARY_FIRST: usize = 3;
 
@@ -495,20 +500,35 @@ impl Track {
     }
 
     /// Drops the access units at or after `limit_ns` (ns since the epoch),
-    /// the start of the track's next segment: segments follow each other, so
-    /// such times come from a damaged index (reported as `PastNextSegment`).
+    /// the start of the track's next segment, when they jump there: such
+    /// times come from a damaged index (reported as `PastNextSegment`).
+    /// Access units that reach past it without a jump (more than
+    /// [`MAX_CONTINUOUS_STEP_NS`]), or a track that starts there already,
+    /// are a recording overlapping the next one: kept (the two become
+    /// separate streams).
     pub fn drop_access_units_from(&mut self, limit_ns: u64) {
-        let first = self.access_units.partition_point(|au| {
-            ns_since(0, self.header.timebase_us, au.pts_ticks.into()) < Some(limit_ns)
-        });
-        if let Some(au) = self.access_units.get(first) {
-            self.problems.push(Problem::PastNextSegment {
-                access_units: self.access_units.len() - first,
-                pts_ticks: au.pts_ticks,
-            });
-            self.nalus.truncate(au.first_nalu);
-            self.derive_access_units();
+        let time = |au: &AccessUnit| ns_since(0, self.header.timebase_us, au.pts_ticks.into());
+        let first = self
+            .access_units
+            .partition_point(|au| time(au) < Some(limit_ns));
+        let (Some(before), Some(au)) = (
+            first.checked_sub(1).and_then(|i| self.access_units.get(i)),
+            self.access_units.get(first),
+        ) else {
+            return;
+        };
+        let step = time(au)
+            .zip(time(before))
+            .map(|(at, before)| at.saturating_sub(before));
+        if step.is_some_and(|step| step <= MAX_CONTINUOUS_STEP_NS) {
+            return;
         }
+        self.problems.push(Problem::PastNextSegment {
+            access_units: self.access_units.len() - first,
+            pts_ticks: au.pts_ticks,
+        });
+        self.nalus.truncate(au.first_nalu);
+        self.derive_access_units();
     }
 
     /// The last key access unit with PTS ≤ `ticks` (a key frame exactly at
