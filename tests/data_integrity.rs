@@ -189,7 +189,19 @@ fn open_h264_segment(dir: &Path, start_ms: u64, frames: usize) -> TrackWriter {
 /// 64x64 pictures at 10 fps (IDR every `gop`), each access unit made of
 /// `seis` SEI NAL units and the picture (plus SPS/PPS on key frames).
 fn write_h264_segment(dir: &Path, start_ms: u64, frames: usize, gop: usize, seis: u8) -> u64 {
-    let params = BaselineParams::for_size(64, 64).unwrap();
+    write_h264_segment_sized(dir, start_ms, frames, gop, seis, 64)
+}
+
+/// [`write_h264_segment`] with pictures `width`x64.
+fn write_h264_segment_sized(
+    dir: &Path,
+    start_ms: u64,
+    frames: usize,
+    gop: usize,
+    seis: u8,
+    width: u16,
+) -> u64 {
+    let params = BaselineParams::for_size(width.into(), 64).unwrap();
     let mut encoder = SyntheticEncoder::new(params);
     let (sps, pps) = (params.sps(None), params.pps());
     let mut w = TrackWriter::create(
@@ -197,7 +209,7 @@ fn write_h264_segment(dir: &Path, start_ms: u64, frames: usize, gop: usize, seis
         "video",
         Codec::H264,
         start_ms * 1000,
-        (64, 64),
+        (width, 64),
         Default::default(),
     )
     .unwrap();
@@ -205,7 +217,7 @@ fn write_h264_segment(dir: &Path, start_ms: u64, frames: usize, gop: usize, seis
     for k in 0..frames {
         let key = k % gop == 0;
         let picture = if key {
-            let (y, u, v) = test_picture(64, 64, k as u32);
+            let (y, u, v) = test_picture(width.into(), 64, k as u32);
             encoder.key_frame(&y, &u, &v)
         } else {
             encoder.skip_frame()
@@ -604,5 +616,57 @@ fn rf1_codec_change_inside_a_camera_gives_a_stream_and_output_per_codec() {
         for f in &files {
             assert_decodes_cleanly(f);
         }
+    }
+}
+
+/// Item 5, picture size: a segment of another size in a camera directory
+/// starts a stream (a container track has one size), and every frame of
+/// both sizes comes out; segments of one size that overlap in part (the
+/// later starts before the earlier ends, no jump) are two streams too.
+#[test]
+fn rf1_size_change_and_partial_overlap_give_streams_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = dir.path().join("camera-0001");
+    std::fs::create_dir_all(&cam).unwrap();
+    write_h264_segment_sized(&cam, START_MS, 100, 20, 0, 64);
+    write_h264_segment_sized(&cam, START_MS + 10_000, 100, 20, 0, 128);
+    write_h264_segment_sized(&cam, START_MS + 20_000, 100, 20, 0, 64);
+    // Starts 5 s before the one above ends.
+    write_h264_segment_sized(&cam, START_MS + 25_000, 100, 20, 0, 64);
+    let info = info_json(&cam);
+    let streams: Vec<(String, u64, u64)> = info["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_owned(),
+                s["width"].as_u64().unwrap(),
+                s["frames"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        streams,
+        [
+            ("video".to_owned(), 64, 200),
+            ("video-2".to_owned(), 128, 100),
+            ("video-3".to_owned(), 64, 100)
+        ],
+        "{info}"
+    );
+    assert!(
+        info["damage"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("overlaps") && d.contains("video-3")),
+        "{info}"
+    );
+    let out = dir.path().join("out");
+    convert(&cam, &out, "mp4");
+    let files = outputs(&out);
+    let frames: Vec<u64> = files.iter().map(|f| video_frames(f)).collect();
+    assert_eq!(frames, [200, 100, 100], "{files:?}");
+    for f in &files {
+        assert_decodes_cleanly(f);
     }
 }
