@@ -670,3 +670,35 @@ fn rf1_size_change_and_partial_overlap_give_streams_of_their_own() {
         assert_decodes_cleanly(f);
     }
 }
+
+/// A damaged offset in the entry of a picture's slice (its PTS intact) lost
+/// the picture: the access unit kept only its SEI (played as a frame
+/// without a picture before, not at all since item 6). The skipped entries
+/// claim the access unit's PTS and its bytes lie before the next kept
+/// entry: every picture comes out, key frames included.
+#[test]
+fn damaged_slice_entry_offsets_keep_every_picture() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = dir.path().join("camera-0001");
+    std::fs::create_dir_all(&cam).unwrap();
+    write_h264_segment(&cam, START_MS, 300, 30, 2);
+    let index = cam.join(format!("{START_MS}_video.rf1i"));
+    // A GOP: key frame = SPS, PPS, 2 SEI, IDR (5 entries); delta = 2 SEI,
+    // slice (3). The IDR of every key frame and every third delta slice.
+    for gop in 0..10 {
+        let base = gop * (5 + 29 * 3);
+        set_entry_offset(&index, base + 4, 0x3fff_0000);
+        for frame in (1..30).step_by(3) {
+            set_entry_offset(&index, base + 5 + (frame - 1) * 3 + 2, 0x3fff_0000);
+        }
+    }
+    let info = info_json(&cam);
+    assert_eq!(info["streams"][0]["frames"], 300, "{info}");
+    assert_eq!(info["streams"][0]["key_frames"], 10, "{info}");
+    assert!(info["damage"]["description"].is_string(), "{info}");
+    let out = dir.path().join("out");
+    convert(&cam, &out, "mp4");
+    let files = outputs(&out);
+    assert_eq!(video_frames(&files[0]), 300);
+    assert_decodes_cleanly(&files[0]);
+}

@@ -712,7 +712,8 @@ impl Track {
 /// (offset or PTS) is skipped; its neighbours keep going. A NALU whose
 /// successor was skipped ends at the next usable entry when both belong to
 /// the same access unit (the skipped bytes stay inside it, payloads being
-/// contiguous), else at the next start code (`find_end`). An access unit
+/// contiguous) or when the skipped entries claim its PTS, else at the next
+/// start code (`find_end`). An access unit
 /// with a NALU whose end stays unknown is dropped.
 fn usable_nalus(
     index: &Index,
@@ -795,6 +796,48 @@ fn usable_nalus(
         let entry = &entries[i];
         let offset = u64::from(entry.offset);
         let next = kept.get(k + 1).map(|&j| (j, &entries[j]));
+        // Skipped entries that still claim this NALU's PTS, Annex-B all of
+        // them (only the offset of an entry was damaged, e.g. a slice's):
+        // their bytes lie between this NALU and the next kept one, payloads
+        // being contiguous, and belong to this access unit.
+        let same_unit_between = |j: usize| {
+            entry.has_flag(flags::ANNEXB)
+                && entries[i + 1..j]
+                    .iter()
+                    .all(|e| e.pts_ticks == entry.pts_ticks && e.has_flag(flags::ANNEXB))
+        };
+        if let Some((j, n)) = next
+            && j > i + 1
+            && n.pts_ticks != entry.pts_ticks
+            && same_unit_between(j)
+            && offset <= u64::from(n.offset)
+            && u64::from(n.offset) <= packets_len
+        {
+            // Recovered: one NALU per start code up to the next kept entry
+            // (so their NAL types are probed: the slice of a picture whose
+            // entry was damaged still makes it a picture).
+            let bound = u64::from(n.offset);
+            let mut skipped_flags = entries[i + 1..j].iter().map(|e| e.flags);
+            let (mut start, mut flags_now) = (offset, entry.flags);
+            for _ in 0..(j - i + 16) {
+                let end = find_end(start, bound, false).filter(|&e| e > start && e < bound);
+                nalus.push(Nalu {
+                    pts_ticks: entry.pts_ticks,
+                    offset: start,
+                    len: end.unwrap_or(bound) - start,
+                    flags: flags_now,
+                    nal_type: None,
+                });
+                let Some(end) = end else { break };
+                start = end;
+                flags_now = skipped_flags.next().unwrap_or(flags::ANNEXB);
+            }
+            if let Some(last) = nalus.last_mut() {
+                // The iteration bound reached: the rest is the last NALU's.
+                last.len = bound - last.offset;
+            }
+            continue;
+        }
         let end = match next {
             Some((j, n)) if j == i + 1 || n.pts_ticks == entry.pts_ticks => {
                 Some(u64::from(n.offset))
@@ -962,11 +1005,23 @@ mod tests {
         let index = index(&[(0, 0, 6), (0, 10, 5), (0, hostile, 4), (409, 30, 4)], 40);
         let track = Track::from_index("video", index, 40);
         assert!(track.nalus.iter().all(|n| n.byte_range().end <= 40));
-        // Without a start code scan the key AU's end is still known: the
-        // skipped entry lies between two of its NALUs... here it does not
-        // (PTS 409 follows), so that AU is dropped, not stretched.
-        assert_eq!(track.access_units.len(), 1);
+        // The skipped entry claims the key AU's PTS: its bytes are those
+        // between the IDR and the next kept entry (payloads are contiguous),
+        // so the key AU ends there, not at the hostile offset.
+        assert_eq!(track.access_units.len(), 2);
+        assert_eq!(track.nalus[1].byte_range(), 10..30);
         assert_eq!(track.nalus.last().unwrap().byte_range(), 30..40);
+        assert!(matches!(
+            track.problems[..],
+            [Problem::StartsBeyondPacketFile { entry: 2, .. }]
+        ));
+        // Skipped entries of another PTS (or bare ones) do not stretch it:
+        // without a start code scan that AU's end is unknown, and it is
+        // dropped.
+        let index =
+            super::tests::index(&[(0, 0, 6), (0, 10, 5), (5, hostile, 4), (409, 30, 4)], 40);
+        let track = Track::from_index("video", index, 40);
+        assert_eq!(track.access_units.len(), 1);
         assert!(matches!(
             track.problems[..],
             [
