@@ -443,6 +443,12 @@ fn rf1_unit_without_picture_inside_a_track_is_not_played_and_loses_nothing() {
 /// A `.nvr` of `frames` 64x64 pictures at 10 fps (a key frame every 10) on
 /// camera 0; returns the file and where its last chunk starts.
 fn write_nvr(frames: u32) -> (Vec<u8>, usize) {
+    write_nvr_with(frames, false)
+}
+
+/// [`write_nvr`], with 100 ms of mu-law audio after each picture when
+/// `audio` (the last chunk is then audio).
+fn write_nvr_with(frames: u32, audio: bool) -> (Vec<u8>, usize) {
     use gstcctv::formats::says::writer::{HeaderSpec, SaysWriter};
     use gstcctv::formats::says::{MetaEntry, MetaValue};
     let camera = MetaValue::Nested(vec![
@@ -478,6 +484,13 @@ fn write_nvr(frames: u32) -> (Vec<u8>, usize) {
         let meta = [MetaEntry::new("ts", MetaValue::I64((ts / 1000) as i64))];
         last = w.position() as usize;
         w.write_video(0, key, ts, &meta, &media).unwrap();
+        if audio {
+            use gstcctv::formats::says::writer::AudioCodec;
+            let samples: Vec<u8> = (0..800u32).map(|k| 0x80 | (k * 7 + f) as u8).collect();
+            last = w.position() as usize;
+            w.write_audio(0, AudioCodec::Mulaw, ts, &samples, false)
+                .unwrap();
+        }
     }
     (w.into_inner(), last)
 }
@@ -701,4 +714,34 @@ fn damaged_slice_entry_offsets_keep_every_picture() {
     let files = outputs(&out);
     assert_eq!(video_frames(&files[0]), 300);
     assert_decodes_cleanly(&files[0]);
+}
+
+/// Item 6, SAYS audio: the last mu-law chunk of a `.nvr` still being
+/// written, its samples zero-filled after the first 100 bytes, came out as
+/// 700 samples at negative full scale (a loud click), unreported. It is
+/// not emitted and is reported.
+#[test]
+fn nvr_being_written_does_not_emit_its_zero_filled_last_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bytes, last) = write_nvr_with(20, true);
+    let mut live = bytes[..last + 16 + 100].to_vec();
+    live.resize(bytes.len() + 65536, 0);
+    let path = dir.path().join("live.nvr");
+    std::fs::write(&path, &live).unwrap();
+    let info = info_json(&path);
+    let audio = info["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "audio")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(audio["frames"], 19, "{info}");
+    assert!(info["damage"]["description"].is_string(), "{info}");
+    // The complete file with a zero-filled tail: every chunk, no damage.
+    let mut complete = bytes.clone();
+    complete.resize(bytes.len() + 65536, 0);
+    std::fs::write(&path, &complete).unwrap();
+    let info = info_json(&path);
+    assert!(info["damage"]["description"].is_null(), "{info}");
 }
