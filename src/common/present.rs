@@ -355,14 +355,16 @@ impl BufferMaker {
     /// `codec_data`.
     pub fn buffer(&mut self, packet: Packet<GstChunk>, avc: bool) -> Option<gst::Buffer> {
         let memory = if avc {
-            gst::Memory::from_mut_slice(avc_bytes(&packet.parts)?)
+            Some(gst::Memory::from_mut_slice(avc_bytes(&packet.parts)?))
         } else {
             self.byte_stream_memory(&packet.parts)?
         };
         let mut buffer = gst::Buffer::new();
         {
             let b = buffer.get_mut()?;
-            b.append_memory(memory);
+            if let Some(memory) = memory {
+                b.append_memory(memory);
+            }
             b.set_pts(packet.pts.map(clock_time));
             b.set_dts(packet.dts.map(clock_time));
             b.set_duration(packet.duration.map(clock_time));
@@ -386,24 +388,25 @@ impl BufferMaker {
         Some(buffer)
     }
 
-    /// The payload as one memory: zero-copy when it is one part (adjacent
-    /// ranges of one read chunk count as one), else one copy of every part.
-    fn byte_stream_memory(&mut self, parts: &[Part<GstChunk>]) -> Option<gst::Memory> {
-        match parts {
-            [] => Some(gst::Memory::from_slice([])),
-            [Part::Shared(bytes)] => Some(self.shared_memory(bytes)),
-            [Part::Owned(bytes)] => Some(gst::Memory::from_slice(bytes.clone())),
+    /// The payload as one memory (`Some(None)`: no payload): zero-copy when
+    /// it is one part (adjacent ranges of one read chunk count as one), else
+    /// one copy of every part. `None`: a read range could not be cut.
+    fn byte_stream_memory(&mut self, parts: &[Part<GstChunk>]) -> Option<Option<gst::Memory>> {
+        Some(Some(match parts {
+            [] => return Some(None),
+            [Part::Shared(bytes)] => self.shared_memory(bytes),
+            [Part::Owned(bytes)] => gst::Memory::from_slice(bytes.clone()),
             _ => {
                 if let Some((chunk, range)) = one_read_range(parts) {
-                    return read_memory(chunk, range);
+                    return Some(Some(read_memory(chunk, range)?));
                 }
                 let mut bytes = Vec::with_capacity(parts.iter().map(|p| p.bytes().len()).sum());
                 for part in parts {
                     bytes.extend_from_slice(part.bytes());
                 }
-                Some(gst::Memory::from_mut_slice(bytes))
+                gst::Memory::from_mut_slice(bytes)
             }
-        }
+        }))
     }
 }
 
