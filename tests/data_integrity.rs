@@ -745,3 +745,43 @@ fn nvr_being_written_does_not_emit_its_zero_filled_last_audio() {
     let info = info_json(&path);
     assert!(info["damage"]["description"].is_null(), "{info}");
 }
+
+/// Item 6, rf1 pictures of several slices: a live segment (index never
+/// closed) whose last picture has only its first slice written (the
+/// sample `two_tracks/video` has 2 slices per picture) gave a half
+/// picture. It is not played and is reported.
+#[test]
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+fn live_rf1_segment_ending_inside_a_picture_drops_that_picture() {
+    let sample = support::shared_samples("rf1/two_tracks");
+    let base = "1712815946731_video";
+    let index = std::fs::read(sample.join(format!("{base}.rf1i"))).unwrap();
+    let packets = std::fs::read(sample.join(format!("{base}.rf1p"))).unwrap();
+    let count = usize::from(u16::from_le_bytes([index[24], index[25]]));
+    let entry = |i: usize| u64::from_le_bytes(index[32 + 8 * i..40 + 8 * i].try_into().unwrap());
+    // Everything up to the last picture's second slice, as a recorder
+    // that has not written that slice yet leaves it: count 0, a sentinel
+    // at the end of the data written, zero-filled (preallocated) tails.
+    let kept = count - 1;
+    let written = (entry(kept) >> 12) & 0x3fff_ffff;
+    let mut live_index = index[..32 + 8 * kept].to_vec();
+    live_index[24..26].copy_from_slice(&[0, 0]);
+    live_index.extend_from_slice(&(written << 12).to_le_bytes());
+    live_index.resize(32 + 8 * 65536, 0);
+    let mut live_packets = packets[..written as usize].to_vec();
+    live_packets.resize(1 << 20, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let cam = dir.path().join("camera-0001");
+    std::fs::create_dir_all(&cam).unwrap();
+    std::fs::write(cam.join(format!("{base}.rf1i")), live_index).unwrap();
+    std::fs::write(cam.join(format!("{base}.rf1p")), live_packets).unwrap();
+    let info = info_json(&cam);
+    assert_eq!(info["streams"][0]["frames"], 199, "{info}");
+    let damage = info["damage"]["description"].as_str().unwrap_or_default();
+    assert!(damage.contains("1 of the 2 slices"), "{info}");
+    let out = dir.path().join("out");
+    convert(&cam, &out, "mkv");
+    let files = outputs(&out);
+    assert_eq!(video_frames(&files[0]), 199);
+    assert_decodes_cleanly(&files[0]);
+}

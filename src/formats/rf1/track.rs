@@ -124,6 +124,13 @@ pub enum Problem {
         pts_ticks: u32,
         last: bool,
     },
+    /// The last picture of a never-closed index has `slices` slices where
+    /// every picture before it has `expected`: unfinished, not played.
+    UnfinishedPicture {
+        slices: usize,
+        expected: usize,
+        pts_ticks: u32,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -186,6 +193,14 @@ impl fmt::Display for Problem {
                 f,
                 "the last access unit (PTS {pts_ticks} ticks, {entries} NAL unit(s)) has no picture (unfinished: still being written?): not played"
             ),
+            Self::UnfinishedPicture {
+                slices,
+                expected,
+                pts_ticks,
+            } => write!(
+                f,
+                "the last picture (PTS {pts_ticks} ticks) has {slices} of the {expected} slices of every picture before it (unfinished: still being written?): not played"
+            ),
             Self::NoPicture {
                 entries,
                 pts_ticks,
@@ -210,6 +225,7 @@ impl Problem {
             Self::IndexCut { .. } => "index cut short",
             Self::PastNextSegment { .. } => "access units past the next segment's start",
             Self::NoPicture { .. } => "unfinished access units",
+            Self::UnfinishedPicture { .. } => "unfinished pictures",
         }
     }
 }
@@ -270,6 +286,9 @@ pub struct Track {
     pub problems: Vec<Problem>,
     key_aus: Vec<usize>,
     parameter_set_aus: Vec<usize>,
+    /// The index was never closed (count 0: a recording still being
+    /// written, or a crash): its last access unit may be unfinished.
+    unclosed: bool,
 }
 
 impl Track {
@@ -346,6 +365,7 @@ impl Track {
             problems,
             key_aus: Vec::new(),
             parameter_set_aus: Vec::new(),
+            unclosed: index.recovered,
         };
         track.derive_access_units();
         track
@@ -435,6 +455,7 @@ impl Track {
             self.nalus.truncate(unfinished.start);
         }
         self.access_units = access_units;
+        self.drop_unfinished_picture();
         self.key_aus = (0..self.access_units.len())
             .filter(|&i| self.access_units[i].key)
             .collect();
@@ -447,6 +468,45 @@ impl Track {
                         .any(|n| n.is_parameter_set(codec))
             })
             .collect();
+    }
+
+    /// An index never closed whose last picture has fewer slices than every
+    /// one of the (up to 30) pictures before it, which all have the same
+    /// number (two or more): the recorder had not written the rest of that
+    /// picture yet. Dropped and reported (`UnfinishedPicture`).
+    fn drop_unfinished_picture(&mut self) {
+        const LOOK_BACK: usize = 30;
+        if !self.unclosed || self.access_units.len() < 3 {
+            return;
+        }
+        let vcl = match self.header.codec {
+            Codec::H264 => 1..=5,
+            Codec::H265 => 0..=31,
+        };
+        let slices = |au: &AccessUnit| -> Option<usize> {
+            let nalus = &self.nalus[au.nalu_range()];
+            let types: Option<Vec<u8>> = nalus.iter().map(|n| n.nal_type).collect();
+            Some(types?.iter().filter(|&&t| vcl.contains(&t)).count())
+        };
+        let Some((last, before)) = self.access_units.split_last() else {
+            return;
+        };
+        let before = &before[before.len().saturating_sub(LOOK_BACK)..];
+        let (Some(got), Some(expected)) = (slices(last), before.first().and_then(slices)) else {
+            return;
+        };
+        if expected < 2 || got >= expected || !before.iter().all(|au| slices(au) == Some(expected))
+        {
+            return;
+        }
+        self.problems.push(Problem::UnfinishedPicture {
+            slices: got,
+            expected,
+            pts_ticks: last.pts_ticks,
+        });
+        let cut = last.lead.start.min(last.first_nalu);
+        self.nalus.truncate(cut);
+        self.access_units.pop();
     }
 
     /// Whether an access unit holds a picture (a slice). Unknown NAL types
