@@ -587,7 +587,8 @@ impl Track {
             access_units: self.access_units.len() - first,
             pts_ticks: au.pts_ticks,
         });
-        self.nalus.truncate(au.first_nalu);
+        // With the NAL units of runs without a picture in front of it.
+        self.nalus.truncate(au.lead.start.min(au.first_nalu));
         self.derive_access_units();
     }
 
