@@ -571,9 +571,15 @@ fn build_and_run(
         Kind::Rf1 => {
             let src = gst::ElementFactory::make("rf1src")
                 .property("location", rec.path.to_string_lossy().to_string())
+                // The track's name (its further streams' pads are named
+                // `<track>-2`…; the title is the track).
                 .property(
                     "tracks",
-                    (cams[0].video.tags.title.clone())
+                    cams[0]
+                        .video
+                        .tags
+                        .title
+                        .clone()
                         .unwrap_or_else(|| cams[0].video.name.clone()),
                 )
                 .build()?;
