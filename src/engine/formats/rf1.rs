@@ -1187,6 +1187,99 @@ mod tests {
         assert!(!engine.take_damage().any(), "reported once");
     }
 
+    /// One segment `dir/<name_ms>` of `frames` key frames at 10 fps with
+    /// time base `timebase_ms`.
+    fn segment(dir: &Path, name_ms: u64, timebase_ms: u64, codec: h264::Codec, frames: usize) {
+        let mut w = TrackWriter::create(
+            &dir.join(name_ms.to_string()),
+            "video",
+            codec,
+            timebase_ms * 1000,
+            (32, 16),
+            Default::default(),
+        )
+        .unwrap();
+        let nal: &[u8] = match codec {
+            h264::Codec::H264 => &[0, 0, 1, 0x65, 1, 2],
+            h264::Codec::H265 => &[0, 0, 1, 0x26, 1, 2],
+        };
+        for k in 0..frames {
+            let pts = Pts::Ns(k as u64 * 100_000_000);
+            w.write_nalu(pts, nal, flags::KEY | flags::ANNEXB).unwrap();
+        }
+        w.close().unwrap();
+    }
+
+    #[test]
+    fn overlapping_segments_and_codec_changes_are_streams_of_their_own() {
+        let dir = Dir::new("lanes");
+        segment(&dir.0, START_MS, START_MS, h264::Codec::H264, 10);
+        // The same time, another name: a second recording.
+        segment(&dir.0, START_MS + 1, START_MS, h264::Codec::H264, 10);
+        // After both, but H.265.
+        segment(
+            &dir.0,
+            START_MS + 5_000,
+            START_MS + 5_000,
+            h264::Codec::H265,
+            10,
+        );
+        // H.264 again: back to the first stream.
+        segment(
+            &dir.0,
+            START_MS + 8_000,
+            START_MS + 8_000,
+            h264::Codec::H264,
+            10,
+        );
+        let mut engine = Rf1Engine::open(&dir.0, &[]).unwrap();
+        let infos = engine.streams();
+        let names: Vec<(&str, &Codec)> =
+            infos.iter().map(|i| (i.name.as_str(), &i.codec)).collect();
+        let h264 = Codec::H264 {
+            profile: None,
+            level: None,
+        };
+        assert_eq!(
+            names,
+            [
+                ("video", &h264),
+                ("video-2", &h264),
+                ("video-3", &Codec::H265)
+            ]
+        );
+        assert!(
+            infos
+                .iter()
+                .all(|i| i.tags.title.as_deref() == Some("video"))
+        );
+        let packets = all(&mut engine);
+        let count = |n: usize| packets.iter().filter(|p| p.stream == infos[n].id).count();
+        assert_eq!((count(0), count(1), count(2)), (20, 10, 10));
+        // Each stream's times go forward; the first has the 8 s segment.
+        for info in &infos {
+            let times: Vec<u64> = packets
+                .iter()
+                .filter(|p| p.stream == info.id)
+                .map(|p| p.pts.unwrap())
+                .collect();
+            assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+        }
+        let damage = engine.take_damage();
+        assert_eq!(damage.skipped_backwards, 0);
+        assert!(
+            damage.describe().contains("overlaps"),
+            "{}",
+            damage.describe()
+        );
+        // Seeking into the H.265 stream's span: each stream at its own key
+        // frame at or before the target (the second stream's last: 0.9 s).
+        let last_of_second = rf1::ticks_to_ns(rf1::ns_to_ticks(900_000_000));
+        assert_eq!(engine.seek(5_500_000_000, None, true), Some(last_of_second));
+        let after = all(&mut engine);
+        assert_eq!(after.iter().filter(|p| p.stream == infos[2].id).count(), 5);
+    }
+
     #[test]
     fn missing_location_is_an_error() {
         let dir = Dir::new("missing");
