@@ -229,8 +229,10 @@ fn generated_file_header_fields_reach_caps_tags_and_buffers() {
         assert_eq!(o.unix_ns, Some(T0 + i as u64 * 500 * MS));
         assert_eq!(o.pts, Some(gst::ClockTime::from_mseconds(i as u64 * 500)));
         assert_eq!(o.duration, Some(gst::ClockTime::from_mseconds(500)));
-        // zero-copy: key frames are parameter-set memory + payload memory.
-        assert_eq!(o.memories, if i % 3 == 0 { 2 } else { 1 });
+        // One memory per buffer (filesink 1.22 corrupts buffers whose
+        // memories cross its 1024-iovec boundary): delta frames are the
+        // read bytes themselves, key frames one copy with the parameter sets.
+        assert_eq!(o.memories, 1);
     }
     let s = run.caps["video_1"].structure(0).unwrap().to_owned();
     assert_eq!(

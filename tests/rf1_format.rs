@@ -661,7 +661,9 @@ fn hostile_index_headers_give_clear_errors() {
         ("entries cut", clean[..clean.len() - 12].to_vec(), 5),
         (
             "huge count, tiny file",
-            [&clean[..24], &[0xff, 0xff], &clean[26..40]].concat(),
+            // (the entries of the first access unit: SPS, PPS, IDR; the
+            // SPS alone is no frame)
+            [&clean[..24], &[0xff, 0xff], &clean[26..56]].concat(),
             1,
         ),
     ] {
@@ -700,12 +702,16 @@ fn packet_file_cut_inside_an_access_unit_keeps_complete_units() {
     let paths = write_track(dir.path(), &gop_aus(), true);
     let full = open(&paths).unwrap();
     let fourth = full.access_units[3].byte_range.clone();
+    let whole = fs::read(&paths.1).unwrap();
     for (cut, usable_aus) in [
         (fourth.start + 7, 3),
         (fourth.start, 3),
         (fourth.end, 4),
         (0, 0),
     ] {
+        // From the whole file each time: growing a file cut before would
+        // zero-fill what was cut (an unwritten access unit, not played).
+        fs::write(&paths.1, &whole).unwrap();
         let packets = fs::OpenOptions::new().write(true).open(&paths.1).unwrap();
         packets.set_len(cut).unwrap();
         let track = open(&paths).unwrap();

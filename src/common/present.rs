@@ -3,7 +3,7 @@
 //! GStreamer: caps, tag lists, stream flags, and buffers made of
 //! sub-buffers of what was read.
 
-use crate::engine::{Chunk, Codec, Packet, Part, StreamInfo, StreamKind, Tags};
+use crate::engine::{Codec, Packet, Part, StreamInfo, StreamKind, Tags};
 use std::sync::Arc;
 
 use super::streams::unix_time_caps;
@@ -340,31 +340,30 @@ impl BufferMaker {
         mem
     }
 
-    /// The buffer of a packet. `avc`: length-prefixed NAL units instead of
-    /// Annex-B (a 4-byte length memory in front of each NAL unit's
-    /// sub-memory; parameter sets are left out, they are in `codec_data`).
+    /// The buffer of a packet, always **one memory** (one contiguous access
+    /// unit): GStreamer 1.22's buffered `filesink` corrupts its output when
+    /// one buffer's memories cross the 1024-iovec boundary of a `writev`
+    /// (a muxer passes our buffers on as they are), and several memories per
+    /// buffer buy nothing downstream. A payload that is one range of a read
+    /// chunk (or one shared/owned allocation) goes out without a copy;
+    /// payloads made of several parts (start codes or parameter sets in front
+    /// of what was read) are copied into one allocation.
+    ///
+    /// `avc`: length-prefixed NAL units instead of Annex-B, copied into one
+    /// memory (the 4-byte lengths cannot be put in front of the read bytes
+    /// in place); made-up parameter sets are left out, they are in
+    /// `codec_data`.
     pub fn buffer(&mut self, packet: Packet<GstChunk>, avc: bool) -> Option<gst::Buffer> {
+        let memory = if avc {
+            Some(gst::Memory::from_mut_slice(avc_bytes(&packet.parts)?))
+        } else {
+            self.byte_stream_memory(&packet.parts)?
+        };
         let mut buffer = gst::Buffer::new();
         {
             let b = buffer.get_mut()?;
-            if avc {
-                append_avc(b, &packet.parts)?;
-            }
-            for part in packet.parts.iter().filter(|_| !avc) {
-                match part {
-                    Part::Read { chunk, range } => {
-                        let sub = chunk
-                            .0
-                            .buffer()
-                            .copy_region(gst::BufferCopyFlags::MEMORY, range.clone())
-                            .ok()?;
-                        for mem in sub.iter_memories_owned() {
-                            b.append_memory(mem);
-                        }
-                    }
-                    Part::Shared(bytes) => b.append_memory(self.shared_memory(bytes)),
-                    Part::Owned(bytes) => b.append_memory(gst::Memory::from_slice(bytes.clone())),
-                }
+            if let Some(memory) = memory {
+                b.append_memory(memory);
             }
             b.set_pts(packet.pts.map(clock_time));
             b.set_dts(packet.dts.map(clock_time));
@@ -388,46 +387,84 @@ impl BufferMaker {
         }
         Some(buffer)
     }
+
+    /// The payload as one memory (`Some(None)`: no payload): zero-copy when
+    /// it is one part (adjacent ranges of one read chunk count as one), else
+    /// one copy of every part. `None`: a read range could not be cut.
+    fn byte_stream_memory(&mut self, parts: &[Part<GstChunk>]) -> Option<Option<gst::Memory>> {
+        Some(Some(match parts {
+            [] => return Some(None),
+            [Part::Shared(bytes)] => self.shared_memory(bytes),
+            [Part::Owned(bytes)] => gst::Memory::from_slice(bytes.clone()),
+            _ => {
+                if let Some((chunk, range)) = one_read_range(parts) {
+                    return Some(Some(read_memory(chunk, range)?));
+                }
+                let mut bytes = Vec::with_capacity(parts.iter().map(|p| p.bytes().len()).sum());
+                for part in parts {
+                    bytes.extend_from_slice(part.bytes());
+                }
+                gst::Memory::from_mut_slice(bytes)
+            }
+        }))
+    }
 }
 
-/// Appends the NAL units of Annex-B `parts` as length-prefixed units.
-fn append_avc(b: &mut gst::BufferRef, parts: &[Part<GstChunk>]) -> Option<()> {
-    use crate::h264::annexb_nal_ranges;
+/// The range of the read chunk that `parts` cover, when they are ranges of
+/// one chunk that follow each other without a hole.
+fn one_read_range(parts: &[Part<GstChunk>]) -> Option<(&GstChunk, std::ops::Range<usize>)> {
+    let mut out: Option<(&GstChunk, std::ops::Range<usize>)> = None;
     for part in parts {
-        match part {
-            Part::Read { chunk, range } => {
-                let data = &chunk.bytes()[range.clone()];
-                for nal in annexb_nal_ranges(data) {
-                    let len = u32::try_from(nal.len()).ok()?;
-                    b.append_memory(gst::Memory::from_slice(len.to_be_bytes()));
-                    let start = range.start + nal.start;
-                    let sub = chunk
-                        .0
-                        .buffer()
-                        .copy_region(gst::BufferCopyFlags::MEMORY, start..start + nal.len())
-                        .ok()?;
-                    for mem in sub.iter_memories_owned() {
-                        b.append_memory(mem);
-                    }
-                }
+        let Part::Read { chunk, range } = part else {
+            return None;
+        };
+        out = match out {
+            None => Some((chunk, range.clone())),
+            Some((c, r)) if Arc::ptr_eq(&c.0, &chunk.0) && r.end == range.start => {
+                Some((c, r.start..range.end))
             }
-            Part::Shared(_) | Part::Owned(_) => {
-                // Made-up NAL units other than parameter sets (those are in
-                // the decoder config) are copied.
-                let bytes = part.bytes();
-                for nal in annexb_nal_ranges(bytes) {
-                    let unit = &bytes[nal];
-                    if unit.first().is_some_and(|h| matches!(h & 0x1f, 7 | 8)) {
-                        continue;
-                    }
-                    let mut v = u32::try_from(unit.len()).ok()?.to_be_bytes().to_vec();
-                    v.extend_from_slice(unit);
-                    b.append_memory(gst::Memory::from_mut_slice(v));
-                }
+            Some(_) => return None,
+        };
+    }
+    out
+}
+
+/// A range of a read chunk as one memory, sharing the chunk's bytes.
+fn read_memory(chunk: &GstChunk, range: std::ops::Range<usize>) -> Option<gst::Memory> {
+    let sub = chunk
+        .0
+        .buffer()
+        .copy_region(gst::BufferCopyFlags::MEMORY, range)
+        .ok()?;
+    match sub.n_memory() {
+        1 => Some(sub.peek_memory(0).to_owned()),
+        // A read buffer made of several memories: one copy.
+        _ => Some(gst::Memory::from_mut_slice(
+            sub.map_readable().ok()?.as_slice().to_vec(),
+        )),
+    }
+}
+
+/// The NAL units of Annex-B `parts`, length-prefixed (4 bytes, big-endian)
+/// in one allocation. Made-up parameter sets (`Shared`/`Owned` parts: PAVS)
+/// are left out, they are in the decoder config; in-band ones of the read
+/// bytes (SAYS) stay.
+fn avc_bytes(parts: &[Part<GstChunk>]) -> Option<Vec<u8>> {
+    use crate::h264::annexb_nal_ranges;
+    let mut out = Vec::with_capacity(parts.iter().map(|p| p.bytes().len() + 4).sum());
+    for part in parts {
+        let bytes = part.bytes();
+        let made_up = !matches!(part, Part::Read { .. });
+        for nal in annexb_nal_ranges(bytes) {
+            let unit = &bytes[nal];
+            if made_up && unit.first().is_some_and(|h| matches!(h & 0x1f, 7 | 8)) {
+                continue;
             }
+            out.extend_from_slice(&u32::try_from(unit.len()).ok()?.to_be_bytes());
+            out.extend_from_slice(unit);
         }
     }
-    Some(())
+    Some(out)
 }
 
 /// Shared bytes as GStreamer memory without a copy.

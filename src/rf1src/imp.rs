@@ -433,7 +433,8 @@ impl Rf1Src {
                     "Damaged rf1 recording {}: {}; played every access unit that could be read",
                     self.location_text(),
                     damage.describe()
-                )
+                ),
+                ["{}", damage.describe_all()]
             );
         }
         let segment_seek = lock(&self.streams)

@@ -203,6 +203,19 @@ pub fn normalize(element: &str, data: &[u8]) -> Vec<u8> {
     {
         return data[at..].to_vec();
     }
+    if element == "rf1src" {
+        // rf1src puts the parameter sets in effect in front of the first
+        // access unit it plays (and of key frames without them): the unit
+        // is its bytes after them.
+        let mut rest = data;
+        while let Some(nal) = rest.strip_prefix(&[0, 0, 0, 1])
+            && nal.first().is_some_and(|h| matches!(h & 0x1f, 7 | 8))
+        {
+            let next = nal.windows(4).position(|w| w == [0, 0, 0, 1]);
+            rest = &nal[next.unwrap_or(nal.len())..];
+        }
+        return rest.to_vec();
+    }
     data.to_vec()
 }
 
@@ -883,7 +896,7 @@ pub fn untouched_found(
             continue;
         }
         expected += 1;
-        match available.get_mut(&(u.pad.as_str(), u.data.clone())) {
+        match available.get_mut(&(u.pad.as_str(), normalize(element, &u.data))) {
             Some(n) if *n > 0 => {
                 *n -= 1;
                 found += 1;

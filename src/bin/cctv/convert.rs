@@ -226,7 +226,9 @@ fn cameras_of(rec: &Recording, scan: &Scan, wanted: &[u32]) -> Result<Vec<Camera
     let mut cameras: Vec<Camera> = Vec::new();
     if rec.kind == Kind::Rf1 {
         // One camera: the track a track file names, else the main
-        // (largest) track.
+        // (largest) track. A track whose codec or picture size changes,
+        // or whose segments overlap, is several streams (titled with the
+        // track's name): one output each.
         let videos = || infos.iter().filter(|i| i.id.kind == StreamKind::Video);
         let main = match &rec.track {
             Some(track) => videos().find(|i| i.name == *track).ok_or_else(|| {
@@ -242,11 +244,13 @@ fn cameras_of(rec: &Recording, scan: &Scan, wanted: &[u32]) -> Result<Vec<Camera
                 })
                 .ok_or_else(|| anyhow!("no video track"))?,
         };
-        cameras.push(Camera {
-            number: 0,
-            video: (*main).clone(),
-            audio: None,
-        });
+        for v in videos().filter(|i| i.tags.title == main.tags.title) {
+            cameras.push(Camera {
+                number: v.id.number,
+                video: (*v).clone(),
+                audio: None,
+            });
+        }
     } else {
         // A camera without audio of its own shares the recording's only
         // audio stream (dashcams with one microphone).
@@ -478,6 +482,10 @@ fn convert_one(
                 if several {
                     name.push_str(&format!("_cam{}", c.number));
                 }
+                if rec.kind == Kind::Rf1 && c.video.name != cams[0].video.name {
+                    // Further streams of the track: named after their pad.
+                    name.push_str(&format!("_{}", c.video.name));
+                }
                 if windows.len() > 1 {
                     name.push_str(&format!("_part{:03}", k + 1));
                 }
@@ -670,7 +678,17 @@ fn build_and_run(
         Kind::Rf1 => {
             let src = gst::ElementFactory::make("rf1src")
                 .property("location", rec.path.to_string_lossy().to_string())
-                .property("tracks", cams[0].video.name.clone())
+                // The track's name (its further streams' pads are named
+                // `<track>-2`…; the title is the track).
+                .property(
+                    "tracks",
+                    cams[0]
+                        .video
+                        .tags
+                        .title
+                        .clone()
+                        .unwrap_or_else(|| cams[0].video.name.clone()),
+                )
                 .build()?;
             pipeline.add(&src)?;
             (None, src)
@@ -713,8 +731,13 @@ fn build_and_run(
             // Its creation time is set from the first frame (branch_probe).
             OutFormat::Mkv => make("matroskamux")?,
         };
+        // Not async: an output whose stream starts later (a second rf1
+        // stream after a codec change) has nothing to preroll with until
+        // then, and the pipeline must not wait for it while the other
+        // outputs' queues fill (deadlock).
         let sink = gst::ElementFactory::make("filesink")
             .property("location", temp.to_string_lossy().to_string())
+            .property("async", false)
             .build()?;
         pipeline.add_many([&mux, &sink])?;
         mux.link(&sink)?;

@@ -87,6 +87,7 @@ pub fn to_json(rec: &Recording, scan: &Scan, zone: Option<&Zone>) -> Value {
             "regions": scan.damage.regions,
             "bytes": scan.damage.bytes,
             "description": (!scan.damage.text.is_empty()).then_some(&scan.damage.text),
+            "details": scan.damage.details,
         },
     })
 }

@@ -79,6 +79,9 @@ pub struct DamageSummary {
     pub bytes: u64,
     /// One human line (empty: none).
     pub text: String,
+    /// Every problem on its own line where `text` summarises (rf1: each
+    /// bad index entry), for `info --json`; empty when `text` says it all.
+    pub details: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -218,6 +221,7 @@ fn scan_demuxer<F: Format>(
         } else {
             String::new()
         },
+        details: Vec::new(),
     };
     Ok(Scan {
         streams,
@@ -249,6 +253,11 @@ fn scan_rf1(
             d.describe().replace('\n', "; ")
         } else {
             String::new()
+        },
+        details: if d.any() {
+            d.describe_all().lines().map(String::from).collect()
+        } else {
+            Vec::new()
         },
     };
     Ok(Scan {

@@ -55,7 +55,12 @@ impl From<&str> for ReadError {
 /// overlapping segments went back in time. Reported once, at the end.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rf1Damage {
+    /// One short line per damaged segment or track (a summary: counts and
+    /// the first few bad index entries).
     pub problems: Vec<String>,
+    /// Every problem on its own line, each bad index entry included
+    /// (`cctv info --json`, the debug text of the element's WARNING).
+    pub details: Vec<String>,
     pub skipped_backwards: u64,
 }
 
@@ -64,19 +69,42 @@ impl Rf1Damage {
         !self.problems.is_empty() || self.skipped_backwards > 0
     }
 
-    /// One line per problem.
+    /// Every problem, one per line (`details`, then what only `problems`
+    /// holds).
+    pub fn describe_all(&self) -> String {
+        let mut text = self.details.join("\n");
+        if self.skipped_backwards > 0 {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&self.skipped_backwards_text());
+        }
+        text
+    }
+
+    fn skipped_backwards_text(&self) -> String {
+        format!(
+            "{} access unit(s) skipped: earlier than what was already played (overlapping segments)",
+            self.skipped_backwards
+        )
+    }
+
+    /// One line per damaged segment or track, summarised.
     pub fn describe(&self) -> String {
         let mut text = self.problems.join("\n");
         if self.skipped_backwards > 0 {
             if !text.is_empty() {
                 text.push('\n');
             }
-            text.push_str(&format!(
-                "{} access unit(s) skipped: earlier than what was already played (overlapping segments)",
-                self.skipped_backwards
-            ));
+            text.push_str(&self.skipped_backwards_text());
         }
         text
+    }
+
+    /// A problem that is its own summary.
+    fn push(&mut self, problem: String) {
+        self.details.push(problem.clone());
+        self.problems.push(problem);
     }
 }
 
@@ -88,10 +116,17 @@ struct ParameterSets {
     bytes: Arc<[u8]>,
 }
 
-/// Where one track's playback is.
+/// Where one stream's playback is. A stream is a track, or one lane of
+/// it: the segments of a track that follow each other in time with one
+/// codec and picture size ([`lanes`]).
 struct Cursor {
     id: StreamId,
+    /// Pad (stream) name: the track's, `<track>-2`… for further lanes.
     name: String,
+    /// The track played.
+    track: String,
+    /// The segments of this stream, in time order.
+    segments: Vec<usize>,
     next: Option<ArchivePosition>,
     /// The open packet file: segment, file, path (the packets' origin).
     file: Option<(usize, File, Arc<Path>)>,
@@ -135,27 +170,38 @@ impl<C: Chunk> Rf1Engine<C> {
 
     /// Plays an archive opened already.
     pub fn from_archive(archive: Archive) -> Self {
-        let damage = Rf1Damage {
+        let mut damage = Rf1Damage {
             problems: archive.skipped.clone(),
+            details: archive.skipped.clone(),
             skipped_backwards: 0,
         };
-        let cursors: Vec<Cursor> = archive
-            .track_names()
+        let lanes = lanes(&archive);
+        for lane in &lanes {
+            if let Some(note) = &lane.overlap {
+                damage.push(note.clone());
+            }
+        }
+        let cursors: Vec<Cursor> = lanes
             .into_iter()
             .enumerate()
-            .map(|(i, name)| Cursor {
-                id: StreamId::new(StreamKind::Video, u32::try_from(i).unwrap_or(u32::MAX)),
-                name: name.to_owned(),
-                next: first_position(&archive, name),
-                file: None,
-                discont: true,
-                last_time: None,
-                parameter_sets: None,
+            .map(|(i, lane)| {
+                let next = first_position(&archive, &lane.track, &lane.segments);
+                Cursor {
+                    id: StreamId::new(StreamKind::Video, u32::try_from(i).unwrap_or(u32::MAX)),
+                    name: lane.name,
+                    track: lane.track,
+                    segments: lane.segments,
+                    next,
+                    file: None,
+                    discont: true,
+                    last_time: None,
+                    parameter_sets: None,
+                }
             })
             .collect();
         let duration_ns = cursors
             .iter()
-            .filter_map(|c| end_of_track(&archive, &c.name))
+            .filter_map(|c| end_of_track(&archive, &c.track, &c.segments))
             .max()
             .unwrap_or(0);
         Self {
@@ -246,11 +292,10 @@ impl<C: Chunk> Rf1Engine<C> {
     }
 
     fn stream_info(&self, cursor: &Cursor) -> Option<StreamInfo> {
-        let track = self
-            .archive
+        let track = cursor
             .segments
             .iter()
-            .find_map(|s| s.track(&cursor.name))?;
+            .find_map(|&s| self.archive.segments.get(s)?.track(&cursor.track))?;
         let header = &track.header;
         let (codec, codec_name) = match header.codec {
             h264::Codec::H264 => (
@@ -275,7 +320,7 @@ impl<C: Chunk> Rf1Engine<C> {
             sparse: false,
             codec_config: None,
             tags: Tags {
-                title: Some(cursor.name.clone()),
+                title: Some(cursor.track.clone()),
                 container_format: Some(CONTAINER),
                 video_codec: Some(codec_name),
                 start_unix_us: start_unix_us(header.timebase_us),
@@ -331,7 +376,7 @@ impl<C: Chunk> Rf1Engine<C> {
     fn next_time(&self, cursor: &Cursor) -> Option<u64> {
         let pos = cursor.next?;
         // Never before the origin (the earliest time base); 0 if it were.
-        Some(self.archive.time_ns(&cursor.name, pos).unwrap_or(0))
+        Some(self.archive.time_ns(&cursor.track, pos).unwrap_or(0))
     }
 
     /// The next access unit in time order over all tracks: always the one
@@ -363,8 +408,8 @@ impl<C: Chunk> Rf1Engine<C> {
                 }
                 continue;
             }
-            let name = self.cursors[ci].name.clone();
-            let next = self.archive.next_au(&name, pos);
+            let name = self.cursors[ci].track.clone();
+            let next = next_au(&self.archive, &name, &self.cursors[ci].segments, pos);
             if next.is_none_or(|n| n.segment != pos.segment) {
                 self.note_problems(pos.segment, &name);
             }
@@ -379,7 +424,7 @@ impl<C: Chunk> Rf1Engine<C> {
             let packet = self.read_packet(ci, pos, time)?;
             if packet.size() == 0 {
                 // Entries whose NAL units are all empty: nothing to decode.
-                self.damage.problems.push(format!(
+                self.damage.push(format!(
                     "{name}: access unit {} of segment {} has no bytes: skipped",
                     pos.au, pos.segment
                 ));
@@ -426,21 +471,26 @@ impl<C: Chunk> Rf1Engine<C> {
         if track.problems.is_empty() {
             return;
         }
-        let text = track
-            .problems
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ");
-        self.damage.problems.push(format!(
-            "{}_{}: {} (kept {} of {} index entries, {} access units)",
-            seg.files.base.display(),
-            name,
-            text,
+        let what = format!("{}_{}", seg.files.base.display(), name);
+        let counts = format!(
+            "kept {} of {} index entries, {} access units",
             track.nalus.len(),
             track.index_entry_count,
             track.access_units.len()
-        ));
+        );
+        let (summary, truncated) = rf1::summarize_problems(&track.problems);
+        let rest = if truncated {
+            "; every entry: `cctv info --json`"
+        } else {
+            ""
+        };
+        self.damage
+            .problems
+            .push(format!("{what}: {summary} ({counts}{rest})"));
+        self.damage
+            .details
+            .extend(track.problems.iter().map(|p| format!("{what}: {p}")));
+        self.damage.details.push(format!("{what}: {counts}"));
         self.reported.push((segment, name.to_owned()));
     }
 
@@ -452,7 +502,7 @@ impl<C: Chunk> Rf1Engine<C> {
     ) -> Result<Packet<C>, ReadError> {
         let cursor = self.cursors.get_mut(ci).ok_or("no such track")?;
         let discont = std::mem::take(&mut cursor.discont);
-        let (id, name) = (cursor.id, cursor.name.clone());
+        let (id, name) = (cursor.id, cursor.track.clone());
         let track = track_of(&self.archive, pos.segment, &name)?;
         let au = track
             .access_units
@@ -537,8 +587,9 @@ impl<C: Chunk> Rf1Engine<C> {
             archive, cursors, ..
         } = self;
         let cursor = cursors.get_mut(ci).ok_or("no such track")?;
-        let name = cursor.name.clone();
-        for segment in (0..=pos.segment).rev() {
+        let name = cursor.track.clone();
+        let lane: Vec<usize> = cursor.segments.clone();
+        for &segment in lane.iter().rev().filter(|&&s| s <= pos.segment) {
             let Some(track) = archive.segments.get(segment).and_then(|s| s.track(&name)) else {
                 continue;
             };
@@ -604,11 +655,10 @@ impl<C: Chunk> Rf1Engine<C> {
             let pos = if past_end {
                 None
             } else {
-                self.archive
-                    .key_unit_at_or_before(&c.name, target_ns)
-                    .or_else(|| first_position(&self.archive, &c.name))
+                key_unit_at_or_before(&self.archive, &c.track, &c.segments, target_ns)
+                    .or_else(|| first_position(&self.archive, &c.track, &c.segments))
             };
-            if let Some(t) = pos.and_then(|p| self.archive.time_ns(&c.name, p)) {
+            if let Some(t) = pos.and_then(|p| self.archive.time_ns(&c.track, p)) {
                 earliest = Some(earliest.map_or(t, |e| e.min(t)));
             }
             c.next = pos;
@@ -695,7 +745,7 @@ fn open_packets<'a>(
     segment: usize,
 ) -> Result<(&'a File, &'a Arc<Path>), ReadError> {
     if cursor.file.as_ref().is_none_or(|(s, _, _)| *s != segment) {
-        let path = packets_path(archive, segment, &cursor.name)?;
+        let path = packets_path(archive, segment, &cursor.track)?;
         let file = File::open(&path).map_err(|e| ReadError(format!("{}: {e}", path.display())))?;
         cursor.file = Some((segment, file, path.into()));
     }
@@ -705,21 +755,54 @@ fn open_packets<'a>(
     }
 }
 
-fn first_position(archive: &Archive, name: &str) -> Option<ArchivePosition> {
-    archive
-        .segments
-        .iter()
-        .enumerate()
-        .find_map(|(segment, s)| {
-            let t = s.track(name)?;
-            (!t.access_units.is_empty()).then_some(ArchivePosition { segment, au: 0 })
-        })
+fn first_position(archive: &Archive, name: &str, lane: &[usize]) -> Option<ArchivePosition> {
+    lane.iter().find_map(|&segment| {
+        let t = archive.segments.get(segment)?.track(name)?;
+        (!t.access_units.is_empty()).then_some(ArchivePosition { segment, au: 0 })
+    })
 }
 
-/// The end of a track: its last access unit's time plus the step from the
+/// The access unit of track `name` after `position`, within the segments
+/// of one stream (`lane`).
+fn next_au(
+    archive: &Archive,
+    name: &str,
+    lane: &[usize],
+    position: ArchivePosition,
+) -> Option<ArchivePosition> {
+    let in_same = archive.segments.get(position.segment)?.track(name)?;
+    if position.au + 1 < in_same.access_units.len() {
+        return Some(ArchivePosition {
+            au: position.au + 1,
+            ..position
+        });
+    }
+    let later = lane.partition_point(|&s| s <= position.segment);
+    first_position(archive, name, &lane[later..])
+}
+
+/// The last key access unit of track `name` at or before `time_ns`
+/// (relative to the archive's origin) within one stream's segments; a key
+/// frame exactly at `time_ns` is returned itself.
+fn key_unit_at_or_before(
+    archive: &Archive,
+    name: &str,
+    lane: &[usize],
+    time_ns: u64,
+) -> Option<ArchivePosition> {
+    let absolute_ns = archive.origin_ns.saturating_add(time_ns);
+    lane.iter().rev().find_map(|&segment| {
+        let track = archive.segments.get(segment)?.track(name)?;
+        let relative_ns = absolute_ns.checked_sub(track.timebase_ns())?;
+        let au = track.key_unit_at_or_before(rf1::last_ticks_at_or_before_ns(relative_ns))?;
+        Some(ArchivePosition { segment, au })
+    })
+}
+
+/// The end of a stream: its last access unit's time plus the step from the
 /// one before it (0 for a single access unit).
-fn end_of_track(archive: &Archive, name: &str) -> Option<u64> {
-    let last = last_position(archive, name)?;
+fn end_of_track(archive: &Archive, name: &str, lane: &[usize]) -> Option<u64> {
+    let last = last_position(archive, name, lane)?;
     let end = archive.time_ns(name, last)?;
     let before = if last.au > 0 {
         Some(ArchivePosition {
@@ -727,14 +810,8 @@ fn end_of_track(archive: &Archive, name: &str) -> Option<u64> {
             au: last.au - 1,
         })
     } else {
-        archive.segments[..last.segment]
-            .iter()
-            .enumerate()
-            .rev()
-            .find_map(|(segment, s)| {
-                let au = s.track(name)?.access_units.len().checked_sub(1)?;
-                Some(ArchivePosition { segment, au })
-            })
+        let earlier = lane.partition_point(|&s| s < last.segment);
+        last_position(archive, name, &lane[..earlier])
     };
     let step = before
         .and_then(|p| archive.time_ns(name, p))
@@ -742,17 +819,131 @@ fn end_of_track(archive: &Archive, name: &str) -> Option<u64> {
     Some(end.saturating_add(step))
 }
 
-fn last_position(archive: &Archive, name: &str) -> Option<ArchivePosition> {
-    archive
-        .segments
-        .iter()
-        .enumerate()
-        .rev()
-        .find_map(|(segment, s)| {
-            let t = s.track(name)?;
-            let au = t.access_units.len().checked_sub(1)?;
-            Some(ArchivePosition { segment, au })
-        })
+fn last_position(archive: &Archive, name: &str, lane: &[usize]) -> Option<ArchivePosition> {
+    lane.iter().rev().find_map(|&segment| {
+        let t = archive.segments.get(segment)?.track(name)?;
+        let au = t.access_units.len().checked_sub(1)?;
+        Some(ArchivePosition { segment, au })
+    })
+}
+
+/// One stream of a track: segments that follow each other in time with
+/// one codec and picture size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Lane {
+    /// Stream (pad) name.
+    name: String,
+    track: String,
+    segments: Vec<usize>,
+    /// Why this lane exists, when it is because its first segment overlaps
+    /// an earlier one (reported).
+    overlap: Option<String>,
+}
+
+/// The streams of an archive: per track (in name order), its segments in
+/// time order, each going to the first stream of the same codec and
+/// picture size (unknown size fits any) that it does not overlap (it
+/// starts after that stream's last access unit). A segment that overlaps
+/// (two recordings of one camera at the same time) or changes codec or
+/// picture size (which a container track cannot follow) starts a stream
+/// of its own, so that no frame is dropped and none is muxed as what it is
+/// not. The first stream of each track comes first (ids 0..tracks, as
+/// without lanes), further ones after, named `<track>-2`, `<track>-3`…
+fn lanes(archive: &Archive) -> Vec<Lane> {
+    struct State {
+        lane: Lane,
+        codec: h264::Codec,
+        size: (u16, u16),
+        end_ns: u64,
+        end_base: String,
+    }
+    let names = archive.track_names();
+    let mut taken: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let mut firsts = Vec::new();
+    let mut extra = Vec::new();
+    for name in &names {
+        let mut states: Vec<State> = Vec::new();
+        for (si, segment) in archive.segments.iter().enumerate() {
+            let Some(track) = segment.track(name) else {
+                continue;
+            };
+            let Some(last_au) = track.access_units.len().checked_sub(1) else {
+                continue;
+            };
+            let (Some(first), Some(last)) =
+                (track.au_time_since(0, 0), track.au_time_since(last_au, 0))
+            else {
+                continue;
+            };
+            let size = (track.header.width, track.header.height);
+            let fits = |s: &State| {
+                s.codec == track.codec() && (s.size == size || s.size == (0, 0) || size == (0, 0))
+            };
+            let base = segment.files.base.display().to_string();
+            if let Some(state) = states.iter_mut().find(|s| fits(s) && s.end_ns < first) {
+                state.lane.segments.push(si);
+                state.end_ns = last;
+                state.end_base = base;
+                if state.size == (0, 0) {
+                    state.size = size;
+                }
+                continue;
+            }
+            let overlapped = states
+                .iter()
+                .filter(|s| fits(s) && s.end_ns >= first)
+                .map(|s| (s.end_base.clone(), s.end_ns - first))
+                .next();
+            let lane_name = if states.is_empty() {
+                (*name).to_owned()
+            } else {
+                let mut k = states.len() + 1;
+                while taken.contains(&format!("{name}-{k}")) {
+                    k += 1;
+                }
+                format!("{name}-{k}")
+            };
+            taken.push(lane_name.clone());
+            let overlap = overlapped.map(|(other, ns)| {
+                format!(
+                    "{base}_{name}: overlaps {other}_{name} by {:.3} s (two recordings of the same time): \
+                     nothing skipped, played as stream {lane_name}",
+                    (ns as f64 / 1e9)
+                )
+            });
+            states.push(State {
+                lane: Lane {
+                    name: lane_name,
+                    track: (*name).to_owned(),
+                    segments: vec![si],
+                    overlap,
+                },
+                codec: track.codec(),
+                size,
+                end_ns: last,
+                end_base: base,
+            });
+        }
+        let mut lanes = states.into_iter().map(|s| s.lane);
+        // A track without any access unit still gets its stream.
+        let first = lanes.next().unwrap_or_else(|| Lane {
+            name: (*name).to_owned(),
+            track: (*name).to_owned(),
+            segments: archive
+                .segments
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.track(name).is_some())
+                .map(|(i, _)| i)
+                .take(1)
+                .collect(),
+            overlap: None,
+        });
+        firsts.push(first);
+        extra.extend(lanes);
+    }
+    firsts.extend(extra);
+    firsts
 }
 
 fn packets_path(archive: &Archive, segment: usize, name: &str) -> Result<PathBuf, ReadError> {
@@ -1016,6 +1207,99 @@ mod tests {
         engine.seek(0, None, false);
         assert_eq!(all(&mut engine).len(), 9);
         assert!(!engine.take_damage().any(), "reported once");
+    }
+
+    /// One segment `dir/<name_ms>` of `frames` key frames at 10 fps with
+    /// time base `timebase_ms`.
+    fn segment(dir: &Path, name_ms: u64, timebase_ms: u64, codec: h264::Codec, frames: usize) {
+        let mut w = TrackWriter::create(
+            &dir.join(name_ms.to_string()),
+            "video",
+            codec,
+            timebase_ms * 1000,
+            (32, 16),
+            Default::default(),
+        )
+        .unwrap();
+        let nal: &[u8] = match codec {
+            h264::Codec::H264 => &[0, 0, 1, 0x65, 1, 2],
+            h264::Codec::H265 => &[0, 0, 1, 0x26, 1, 2],
+        };
+        for k in 0..frames {
+            let pts = Pts::Ns(k as u64 * 100_000_000);
+            w.write_nalu(pts, nal, flags::KEY | flags::ANNEXB).unwrap();
+        }
+        w.close().unwrap();
+    }
+
+    #[test]
+    fn overlapping_segments_and_codec_changes_are_streams_of_their_own() {
+        let dir = Dir::new("lanes");
+        segment(&dir.0, START_MS, START_MS, h264::Codec::H264, 10);
+        // The same time, another name: a second recording.
+        segment(&dir.0, START_MS + 1, START_MS, h264::Codec::H264, 10);
+        // After both, but H.265.
+        segment(
+            &dir.0,
+            START_MS + 5_000,
+            START_MS + 5_000,
+            h264::Codec::H265,
+            10,
+        );
+        // H.264 again: back to the first stream.
+        segment(
+            &dir.0,
+            START_MS + 8_000,
+            START_MS + 8_000,
+            h264::Codec::H264,
+            10,
+        );
+        let mut engine = Rf1Engine::open(&dir.0, &[]).unwrap();
+        let infos = engine.streams();
+        let names: Vec<(&str, &Codec)> =
+            infos.iter().map(|i| (i.name.as_str(), &i.codec)).collect();
+        let h264 = Codec::H264 {
+            profile: None,
+            level: None,
+        };
+        assert_eq!(
+            names,
+            [
+                ("video", &h264),
+                ("video-2", &h264),
+                ("video-3", &Codec::H265)
+            ]
+        );
+        assert!(
+            infos
+                .iter()
+                .all(|i| i.tags.title.as_deref() == Some("video"))
+        );
+        let packets = all(&mut engine);
+        let count = |n: usize| packets.iter().filter(|p| p.stream == infos[n].id).count();
+        assert_eq!((count(0), count(1), count(2)), (20, 10, 10));
+        // Each stream's times go forward; the first has the 8 s segment.
+        for info in &infos {
+            let times: Vec<u64> = packets
+                .iter()
+                .filter(|p| p.stream == info.id)
+                .map(|p| p.pts.unwrap())
+                .collect();
+            assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+        }
+        let damage = engine.take_damage();
+        assert_eq!(damage.skipped_backwards, 0);
+        assert!(
+            damage.describe().contains("overlaps"),
+            "{}",
+            damage.describe()
+        );
+        // Seeking into the H.265 stream's span: each stream at its own key
+        // frame at or before the target (the second stream's last: 0.9 s).
+        let last_of_second = rf1::ticks_to_ns(rf1::ns_to_ticks(900_000_000));
+        assert_eq!(engine.seek(5_500_000_000, None, true), Some(last_of_second));
+        let after = all(&mut engine);
+        assert_eq!(after.iter().filter(|p| p.stream == infos[2].id).count(), 5);
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub mod writer;
 
 pub use archive::{Archive, ArchivePosition, ArchiveSegment};
 pub use location::{Segment, TrackFiles, resolve_location};
-pub use track::{AccessUnit, Nalu, PayloadPiece, Problem, Track};
+pub use track::{AccessUnit, Nalu, PayloadPiece, Problem, Track, summarize_problems};
 
 use std::fmt;
 use std::io::{self, Read};

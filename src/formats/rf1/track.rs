@@ -55,6 +55,10 @@ pub struct AccessUnit {
     pub byte_range: Range<u64>,
     pub key: bool,
     pub has_parameter_sets: bool,
+    /// NALUs of runs without a picture right before this access unit
+    /// (parameter sets or SEI on a PTS of their own): not played, but their
+    /// parameter sets count for [`Track::parameter_sets_for`].
+    pub lead: Range<usize>,
 }
 
 impl AccessUnit {
@@ -110,6 +114,23 @@ pub enum Problem {
     /// the start of the track's next segment (bogus times of a damaged
     /// index): dropped, so that the next segment keeps its real times.
     PastNextSegment { access_units: usize, pts_ticks: u32 },
+    /// `last`: the track ends with `entries` NAL units at PTS `pts_ticks`
+    /// but no picture (e.g. the parameter sets of a frame still being
+    /// written). Else `entries` runs of NAL units (the first at
+    /// `pts_ticks`) without a picture that are not parameter sets or SEI
+    /// either (damaged bytes). Not played.
+    NoPicture {
+        entries: usize,
+        pts_ticks: u32,
+        last: bool,
+    },
+    /// The last picture of a never-closed index has `slices` slices where
+    /// every picture before it has `expected`: unfinished, not played.
+    UnfinishedPicture {
+        slices: usize,
+        expected: usize,
+        pts_ticks: u32,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -164,8 +185,90 @@ impl fmt::Display for Problem {
                 f,
                 "{access_units} access unit(s) from PTS {pts_ticks} ticks on lie past the start of the next segment"
             ),
+            Self::NoPicture {
+                entries,
+                pts_ticks,
+                last: true,
+            } => write!(
+                f,
+                "the last access unit (PTS {pts_ticks} ticks, {entries} NAL unit(s)) has no picture (unfinished: still being written?): not played"
+            ),
+            Self::UnfinishedPicture {
+                slices,
+                expected,
+                pts_ticks,
+            } => write!(
+                f,
+                "the last picture (PTS {pts_ticks} ticks) has {slices} of the {expected} slices of every picture before it (unfinished: still being written?): not played"
+            ),
+            Self::NoPicture {
+                entries,
+                pts_ticks,
+                last: false,
+            } => write!(
+                f,
+                "{entries} access unit(s) from PTS {pts_ticks} ticks on have no picture but unknown NAL units (damaged): not played"
+            ),
         }
     }
+}
+
+impl Problem {
+    /// What kind of problem, for summaries (plural).
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::DataBeyondPacketFile { .. } => "index entries ending beyond the packet data",
+            Self::StartsBeyondPacketFile { .. } => "index entries starting beyond the packet data",
+            Self::DecreasingOffset { .. } => "index entries with an out-of-order offset",
+            Self::DecreasingPts { .. } => "index entries with an out-of-order PTS",
+            Self::UnknownEnd { .. } => "index entries whose end is unknown",
+            Self::IndexCut { .. } => "index cut short",
+            Self::PastNextSegment { .. } => "access units past the next segment's start",
+            Self::NoPicture { .. } => "unfinished access units",
+            Self::UnfinishedPicture { .. } => "unfinished pictures",
+        }
+    }
+}
+
+/// The largest step between two access units of a track that still counts
+/// as one continuous recording (when deciding whether access units past the
+/// next segment's start overlap it or come from a damaged index).
+pub const MAX_CONTINUOUS_STEP_NS: u64 = 10_000_000_000;
+
+/// How many problems of one kind a summary spells out.
+const SUMMARY_FIRST: usize = 3;
+
+/// `problems` in a few words: per kind, every problem when there are at most
+/// [`SUMMARY_FIRST`], else the count and the first few. A damaged index can
+/// have thousands of bad entries, and one line per recording must stay
+/// readable; `truncated` tells whether some were left out (the full list
+/// is for machine-readable reports).
+pub fn summarize_problems(problems: &[Problem]) -> (String, bool) {
+    let mut kinds: Vec<(&'static str, Vec<&Problem>)> = Vec::new();
+    for p in problems {
+        match kinds.iter_mut().find(|(k, _)| *k == p.kind()) {
+            Some((_, list)) => list.push(p),
+            None => kinds.push((p.kind(), vec![p])),
+        }
+    }
+    let mut truncated = false;
+    let parts: Vec<String> = kinds
+        .iter()
+        .map(|(kind, list)| {
+            let shown: Vec<String> = list
+                .iter()
+                .take(SUMMARY_FIRST)
+                .map(ToString::to_string)
+                .collect();
+            if list.len() <= SUMMARY_FIRST {
+                shown.join("; ")
+            } else {
+                truncated = true;
+                format!("{} {kind}, first: {}, …", list.len(), shown.join("; "))
+            }
+        })
+        .collect();
+    (parts.join("; "), truncated)
 }
 
 #[derive(Debug, Clone)]
@@ -183,6 +286,9 @@ pub struct Track {
     pub problems: Vec<Problem>,
     key_aus: Vec<usize>,
     parameter_set_aus: Vec<usize>,
+    /// The index was never closed (count 0: a recording still being
+    /// written, or a crash): its last access unit may be unfinished.
+    unclosed: bool,
 }
 
 impl Track {
@@ -259,6 +365,7 @@ impl Track {
             problems,
             key_aus: Vec::new(),
             parameter_set_aus: Vec::new(),
+            unclosed: index.recovered,
         };
         track.derive_access_units();
         track
@@ -284,7 +391,7 @@ impl Track {
 
     fn derive_access_units(&mut self) {
         let codec = self.header.codec;
-        self.access_units = self
+        let runs: Vec<AccessUnit> = self
             .nalus
             .chunk_by(|a, b| a.pts_ticks == b.pts_ticks)
             .scan(0, |first_nalu, run| {
@@ -295,18 +402,123 @@ impl Track {
                     byte_range: run[0].offset..run[run.len() - 1].byte_range().end,
                     key: run.iter().any(|n| n.is_key(codec)),
                     has_parameter_sets: run.iter().any(|n| n.is_parameter_set(codec)),
+                    lead: *first_nalu..*first_nalu,
                 };
                 *first_nalu += run.len();
                 Some(au)
             })
             .collect();
-        let indices_where = |pred: fn(&AccessUnit) -> bool| {
-            (0..self.access_units.len())
-                .filter(|&i| pred(&self.access_units[i]))
-                .collect()
+        // A run without a picture (parameter sets or SEI on a PTS of their
+        // own) is no frame: it is not played, and its parameter sets count
+        // for the next picture (`lead`). Trailing ones are what a recording
+        // still being written has so far (the picture is not written yet):
+        // dropped and reported, like a run holding other NAL types (damage).
+        let mut access_units: Vec<AccessUnit> = Vec::with_capacity(runs.len());
+        let mut lead: Option<Range<usize>> = None;
+        let mut damaged: Option<(usize, u32)> = None;
+        for au in runs {
+            if self.has_picture(&au) {
+                access_units.push(AccessUnit {
+                    lead: lead.take().unwrap_or(au.first_nalu..au.first_nalu),
+                    ..au
+                });
+                continue;
+            }
+            let range = au.nalu_range();
+            if !self.nalus[range.clone()]
+                .iter()
+                .all(|n| n.nal_type.is_some_and(|t| is_side_info(codec, t)))
+            {
+                damaged = Some(damaged.map_or((1, au.pts_ticks), |(n, pts)| (n + 1, pts)));
+            }
+            lead = Some(lead.map_or(range.clone(), |l| l.start..range.end));
+        }
+        if let Some((access_units, pts_ticks)) = damaged
+            && !self
+                .problems
+                .iter()
+                .any(|p| matches!(p, Problem::NoPicture { last: false, .. }))
+        {
+            self.problems.push(Problem::NoPicture {
+                entries: access_units,
+                pts_ticks,
+                last: false,
+            });
+        }
+        if let Some(unfinished) = lead {
+            let pts_ticks = self.nalus[unfinished.start].pts_ticks;
+            self.problems.push(Problem::NoPicture {
+                entries: unfinished.len(),
+                pts_ticks,
+                last: true,
+            });
+            self.nalus.truncate(unfinished.start);
+        }
+        self.access_units = access_units;
+        self.drop_unfinished_picture();
+        self.key_aus = (0..self.access_units.len())
+            .filter(|&i| self.access_units[i].key)
+            .collect();
+        self.parameter_set_aus = (0..self.access_units.len())
+            .filter(|&i| {
+                let au = &self.access_units[i];
+                au.has_parameter_sets
+                    || self.nalus[au.lead.clone()]
+                        .iter()
+                        .any(|n| n.is_parameter_set(codec))
+            })
+            .collect();
+    }
+
+    /// An index never closed whose last picture has fewer slices than every
+    /// one of the (up to 30) pictures before it, which all have the same
+    /// number (two or more): the recorder had not written the rest of that
+    /// picture yet. Dropped and reported (`UnfinishedPicture`).
+    fn drop_unfinished_picture(&mut self) {
+        const LOOK_BACK: usize = 30;
+        if !self.unclosed || self.access_units.len() < 3 {
+            return;
+        }
+        let vcl = match self.header.codec {
+            Codec::H264 => 1..=5,
+            Codec::H265 => 0..=31,
         };
-        self.key_aus = indices_where(|au| au.key);
-        self.parameter_set_aus = indices_where(|au| au.has_parameter_sets);
+        let slices = |au: &AccessUnit| -> Option<usize> {
+            let nalus = &self.nalus[au.nalu_range()];
+            let types: Option<Vec<u8>> = nalus.iter().map(|n| n.nal_type).collect();
+            Some(types?.iter().filter(|&&t| vcl.contains(&t)).count())
+        };
+        let Some((last, before)) = self.access_units.split_last() else {
+            return;
+        };
+        let before = &before[before.len().saturating_sub(LOOK_BACK)..];
+        let (Some(got), Some(expected)) = (slices(last), before.first().and_then(slices)) else {
+            return;
+        };
+        if expected < 2 || got >= expected || !before.iter().all(|au| slices(au) == Some(expected))
+        {
+            return;
+        }
+        self.problems.push(Problem::UnfinishedPicture {
+            slices: got,
+            expected,
+            pts_ticks: last.pts_ticks,
+        });
+        let cut = last.lead.start.min(last.first_nalu);
+        self.nalus.truncate(cut);
+        self.access_units.pop();
+    }
+
+    /// Whether an access unit holds a picture (a slice). Unknown NAL types
+    /// (not probed yet) count as pictures.
+    fn has_picture(&self, au: &AccessUnit) -> bool {
+        let vcl = match self.header.codec {
+            Codec::H264 => 1..=5,
+            Codec::H265 => 0..=31,
+        };
+        self.nalus[au.nalu_range()]
+            .iter()
+            .any(|n| n.nal_type.is_none_or(|t| vcl.contains(&t)))
     }
 
     pub fn codec(&self) -> Codec {
@@ -348,20 +560,36 @@ impl Track {
     }
 
     /// Drops the access units at or after `limit_ns` (ns since the epoch),
-    /// the start of the track's next segment: segments follow each other, so
-    /// such times come from a damaged index (reported as `PastNextSegment`).
+    /// the start of the track's next segment, when they jump there: such
+    /// times come from a damaged index (reported as `PastNextSegment`).
+    /// Access units that reach past it without a jump (more than
+    /// [`MAX_CONTINUOUS_STEP_NS`]), or a track that starts there already,
+    /// are a recording overlapping the next one: kept (the two become
+    /// separate streams).
     pub fn drop_access_units_from(&mut self, limit_ns: u64) {
-        let first = self.access_units.partition_point(|au| {
-            ns_since(0, self.header.timebase_us, au.pts_ticks.into()) < Some(limit_ns)
-        });
-        if let Some(au) = self.access_units.get(first) {
-            self.problems.push(Problem::PastNextSegment {
-                access_units: self.access_units.len() - first,
-                pts_ticks: au.pts_ticks,
-            });
-            self.nalus.truncate(au.first_nalu);
-            self.derive_access_units();
+        let time = |au: &AccessUnit| ns_since(0, self.header.timebase_us, au.pts_ticks.into());
+        let first = self
+            .access_units
+            .partition_point(|au| time(au) < Some(limit_ns));
+        let (Some(before), Some(au)) = (
+            first.checked_sub(1).and_then(|i| self.access_units.get(i)),
+            self.access_units.get(first),
+        ) else {
+            return;
+        };
+        let step = time(au)
+            .zip(time(before))
+            .map(|(at, before)| at.saturating_sub(before));
+        if step.is_some_and(|step| step <= MAX_CONTINUOUS_STEP_NS) {
+            return;
         }
+        self.problems.push(Problem::PastNextSegment {
+            access_units: self.access_units.len() - first,
+            pts_ticks: au.pts_ticks,
+        });
+        // With the NAL units of runs without a picture in front of it.
+        self.nalus.truncate(au.lead.start.min(au.first_nalu));
+        self.derive_access_units();
     }
 
     /// The last key access unit with PTS ≤ `ticks` (a key frame exactly at
@@ -394,8 +622,11 @@ impl Track {
         let mut seen_kinds: Vec<Option<u8>> = Vec::new();
         let mut found = Vec::new();
         for &source_au in self.parameter_set_aus[..candidates].iter().rev() {
-            let in_this_au: Vec<usize> = self.access_units[source_au]
-                .nalu_range()
+            let au = &self.access_units[source_au];
+            let in_this_au: Vec<usize> = au
+                .lead
+                .clone()
+                .chain(au.nalu_range())
                 .filter(|&n| {
                     self.nalus[n].is_parameter_set(codec)
                         && !seen_kinds.contains(&self.nalus[n].nal_type)
@@ -542,7 +773,8 @@ impl Track {
 /// (offset or PTS) is skipped; its neighbours keep going. A NALU whose
 /// successor was skipped ends at the next usable entry when both belong to
 /// the same access unit (the skipped bytes stay inside it, payloads being
-/// contiguous), else at the next start code (`find_end`). An access unit
+/// contiguous) or when the skipped entries claim its PTS, else at the next
+/// start code (`find_end`). An access unit
 /// with a NALU whose end stays unknown is dropped.
 fn usable_nalus(
     index: &Index,
@@ -625,6 +857,48 @@ fn usable_nalus(
         let entry = &entries[i];
         let offset = u64::from(entry.offset);
         let next = kept.get(k + 1).map(|&j| (j, &entries[j]));
+        // Skipped entries that still claim this NALU's PTS, Annex-B all of
+        // them (only the offset of an entry was damaged, e.g. a slice's):
+        // their bytes lie between this NALU and the next kept one, payloads
+        // being contiguous, and belong to this access unit.
+        let same_unit_between = |j: usize| {
+            entry.has_flag(flags::ANNEXB)
+                && entries[i + 1..j]
+                    .iter()
+                    .all(|e| e.pts_ticks == entry.pts_ticks && e.has_flag(flags::ANNEXB))
+        };
+        if let Some((j, n)) = next
+            && j > i + 1
+            && n.pts_ticks != entry.pts_ticks
+            && same_unit_between(j)
+            && offset <= u64::from(n.offset)
+            && u64::from(n.offset) <= packets_len
+        {
+            // Recovered: one NALU per start code up to the next kept entry
+            // (so their NAL types are probed: the slice of a picture whose
+            // entry was damaged still makes it a picture).
+            let bound = u64::from(n.offset);
+            let mut skipped_flags = entries[i + 1..j].iter().map(|e| e.flags);
+            let (mut start, mut flags_now) = (offset, entry.flags);
+            for _ in 0..(j - i + 16) {
+                let end = find_end(start, bound, false).filter(|&e| e > start && e < bound);
+                nalus.push(Nalu {
+                    pts_ticks: entry.pts_ticks,
+                    offset: start,
+                    len: end.unwrap_or(bound) - start,
+                    flags: flags_now,
+                    nal_type: None,
+                });
+                let Some(end) = end else { break };
+                start = end;
+                flags_now = skipped_flags.next().unwrap_or(flags::ANNEXB);
+            }
+            if let Some(last) = nalus.last_mut() {
+                // The iteration bound reached: the rest is the last NALU's.
+                last.len = bound - last.offset;
+            }
+            continue;
+        }
         let end = match next {
             Some((j, n)) if j == i + 1 || n.pts_ticks == entry.pts_ticks => {
                 Some(u64::from(n.offset))
@@ -738,6 +1012,15 @@ pub(crate) fn find_nalu_end(
     }))
 }
 
+/// NAL types that travel with pictures without being one: parameter
+/// sets, SEI, access unit delimiters, end of sequence/stream, filler.
+fn is_side_info(codec: Codec, nal_type: u8) -> bool {
+    match codec {
+        Codec::H264 => matches!(nal_type, 6..=13 | 15),
+        Codec::H265 => matches!(nal_type, 32..=40),
+    }
+}
+
 /// The first byte after an optional 3- or 4-byte start code.
 fn nal_header(payload: &[u8]) -> Option<u8> {
     let bare = payload
@@ -783,11 +1066,23 @@ mod tests {
         let index = index(&[(0, 0, 6), (0, 10, 5), (0, hostile, 4), (409, 30, 4)], 40);
         let track = Track::from_index("video", index, 40);
         assert!(track.nalus.iter().all(|n| n.byte_range().end <= 40));
-        // Without a start code scan the key AU's end is still known: the
-        // skipped entry lies between two of its NALUs... here it does not
-        // (PTS 409 follows), so that AU is dropped, not stretched.
-        assert_eq!(track.access_units.len(), 1);
+        // The skipped entry claims the key AU's PTS: its bytes are those
+        // between the IDR and the next kept entry (payloads are contiguous),
+        // so the key AU ends there, not at the hostile offset.
+        assert_eq!(track.access_units.len(), 2);
+        assert_eq!(track.nalus[1].byte_range(), 10..30);
         assert_eq!(track.nalus.last().unwrap().byte_range(), 30..40);
+        assert!(matches!(
+            track.problems[..],
+            [Problem::StartsBeyondPacketFile { entry: 2, .. }]
+        ));
+        // Skipped entries of another PTS (or bare ones) do not stretch it:
+        // without a start code scan that AU's end is unknown, and it is
+        // dropped.
+        let index =
+            super::tests::index(&[(0, 0, 6), (0, 10, 5), (5, hostile, 4), (409, 30, 4)], 40);
+        let track = Track::from_index("video", index, 40);
+        assert_eq!(track.access_units.len(), 1);
         assert!(matches!(
             track.problems[..],
             [

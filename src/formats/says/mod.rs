@@ -696,6 +696,9 @@ pub fn parse_chunk_checked(data: &[u8], ctx: &ChunkContext, at_eof: bool) -> Chu
         {
             return ChunkParse::Invalid;
         }
+        if is_unwritten_tail(media) {
+            return ChunkParse::Invalid;
+        }
     }
     let end = chunk.len;
     let following = data.get(end..).unwrap_or_default();
@@ -704,6 +707,18 @@ pub fn parse_chunk_checked(data: &[u8], ctx: &ChunkContext, at_eof: bool) -> Chu
         if want <= MAX_CHUNK_LEN {
             return ChunkParse::NeedMore(want);
         }
+    }
+    // A mu-law chunk at the end of what was written (only zeros or the end
+    // of the file after it) whose samples end in a zero run: the rest of a
+    // chunk still being written. Mu-law 0x00 is the negative full-scale
+    // sample (silence is 0xFF/0x7F), so a run of them is no real audio.
+    if chunk.kind == ChunkKind::AudioMulaw
+        && following.iter().all(|&b| b == 0)
+        && data.get(chunk.payload.clone()).is_some_and(|p| {
+            p.len() >= UNWRITTEN_AUDIO_ZEROS && p.ends_with(&[0; UNWRITTEN_AUDIO_ZEROS])
+        })
+    {
+        return ChunkParse::Invalid;
     }
     if following.is_empty() && at_eof {
         return ChunkParse::Chunk(chunk);
@@ -724,6 +739,27 @@ pub fn parse_chunk_checked(data: &[u8], ctx: &ChunkContext, at_eof: bool) -> Chu
         Some(_) => ChunkParse::Invalid,
         None => ChunkParse::Chunk(chunk),
     }
+}
+
+/// Zero bytes at the end of a video chunk's media from which it counts as
+/// not (yet) written: a recorder that preallocates writes the chunk header
+/// and the first bytes of the picture while the rest is still zero. A NAL
+/// unit never ends with a zero byte and encoders do not pad access units
+/// with long zero runs (no sample has a single trailing zero).
+pub const UNWRITTEN_ZEROS: usize = 16;
+
+/// Zero bytes at the end of the last mu-law chunk from which it counts as
+/// not (yet) written: 8 ms at negative full scale.
+pub const UNWRITTEN_AUDIO_ZEROS: usize = 64;
+
+/// Whether `media` ends with [`UNWRITTEN_ZEROS`] or more zero bytes: the
+/// picture was not completely written (a recording still being written, or
+/// a crash), so it must not be played as a frame.
+pub fn is_unwritten_tail(media: &[u8]) -> bool {
+    media.len() >= UNWRITTEN_ZEROS
+        && media[media.len() - UNWRITTEN_ZEROS..]
+            .iter()
+            .all(|&b| b == 0)
 }
 
 /// The first position in `1..end` where a valid chunk header starts that
