@@ -4,7 +4,10 @@
 //! audio to AAC for MP4, a subtitle track with the capture time) → a
 //! temporary file renamed when complete.
 
+use crate::files::{self, FileId, Part};
 use crate::inputs::{self, Kind, Recording};
+use crate::naming::{Ticket, Turns};
+use crate::out::{self, errln};
 use crate::progress::{Job, Progress};
 use crate::scan::{self, Depth, Scan};
 use crate::telemetry::{Sample, parse_sample};
@@ -13,7 +16,8 @@ use crate::{ConvertArgs, Gaps, OutFormat, mp4time};
 use anyhow::{Context, Result, anyhow, bail};
 use gst::prelude::*;
 use gstcctv::engine::{Codec, StreamInfo, StreamKind};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,6 +25,9 @@ use std::sync::{Arc, Mutex};
 /// Set by Ctrl-C / SIGTERM: running jobs stop and remove their temporary
 /// files, so an interrupted run leaves nothing under a final name.
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The longest file name (bytes) most file systems take.
+const NAME_MAX: usize = 255;
 
 /// Gaps longer than this are compacted (or split at).
 const MAX_GAP_NS: u64 = 10_000_000_000;
@@ -38,13 +45,13 @@ pub fn run(args: &ConvertArgs) -> bool {
     let (recordings, failures) = inputs::expand(&args.inputs);
     let mut ok = failures.is_empty();
     for f in &failures {
-        eprintln!("cctv: {}: {}", f.name.display(), f.reason);
+        errln!("cctv: {}: {}", out::path(&f.name), f.reason);
     }
     for (name, text) in [("--from", &args.from), ("--to", &args.to)] {
         if let Some(t) = text
             && let Err(e) = parse_wall(t, Some(0))
         {
-            eprintln!("cctv: {name}: {e}");
+            errln!("cctv: {name}: {e}");
             return false;
         }
     }
@@ -52,12 +59,28 @@ pub fn run(args: &ConvertArgs) -> bool {
         return false;
     }
     if let Err(e) = std::fs::create_dir_all(&args.outdir) {
-        eprintln!(
+        errln!(
             "cctv: {}: cannot create output directory: {e}",
-            args.outdir.display()
+            out::path(&args.outdir)
         );
         return false;
     }
+    // Parts a killed run left here (ours by name, no longer locked).
+    let stale = files::remove_stale_parts(&args.outdir);
+    if !stale.is_empty() && !args.quiet {
+        errln!(
+            "cctv: removed {} temporary file(s) of an interrupted run from {}: {}",
+            stale.len(),
+            out::path(&args.outdir),
+            stale
+                .iter()
+                .map(|n| out::os(n))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    // Every file the inputs read: no output may replace one of them.
+    let sources: HashSet<FileId> = recordings.iter().flat_map(inputs::file_ids).collect();
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -66,24 +89,31 @@ pub fn run(args: &ConvertArgs) -> bool {
     let progress = Progress::new(args.quiet);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Result<Outcome>)>> = Mutex::new(Vec::new());
-    let taken: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    let turns = Turns::new();
     std::thread::scope(|s| {
         for _ in 0..jobs {
             s.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(rec) = recordings.get(i) else { break };
+                    // Taken (dropped) even when interrupted: later inputs
+                    // wait for this one's turn to name their outputs.
+                    let ticket = turns.ticket(i);
                     if INTERRUPTED.load(Ordering::SeqCst) {
                         break;
                     }
-                    let r = convert_one(rec, args, &progress, &taken);
+                    let r = convert_one(rec, args, &progress, &ticket, &sources);
+                    drop(ticket);
                     match &r {
-                        Err(e) => progress.println(&format!("cctv: {}: {e:#}", rec.path.display())),
+                        Err(e) => {
+                            progress.println(&format!("cctv: {}: {e:#}", out::path(&rec.path)))
+                        }
                         Ok(o) => {
                             for d in &o.damage {
                                 progress.println(&format!(
-                                    "cctv: {}: damaged, every intact frame converted; skipped: {d}",
-                                    rec.path.display()
+                                    "cctv: {}: damaged, every intact frame converted; skipped: {}",
+                                    out::path(&rec.path),
+                                    out::escape(d)
                                 ));
                             }
                         }
@@ -129,9 +159,9 @@ pub fn run(args: &ConvertArgs) -> bool {
         if failed + failures.len() > 0 {
             line.push_str(&format!("; {} failed", failed + failures.len()));
         }
-        eprintln!("{line}");
+        errln!("{line}");
         for f in &total.files {
-            eprintln!("  {}", f.display());
+            errln!("  {}", out::path(f));
         }
     }
     ok
@@ -314,11 +344,12 @@ fn input_bytes(rec: &Recording) -> u64 {
         Kind::Rf1 if rec.path.is_dir() => walk(&rec.path),
         Kind::Rf1 => {
             let dir = rec.path.parent().unwrap_or(Path::new("."));
-            let base = rec.stem.clone() + "_";
+            let mut base = rec.stem.as_bytes().to_vec();
+            base.push(b'_');
             std::fs::read_dir(dir)
                 .map(|d| {
                     d.flatten()
-                        .filter(|e| e.file_name().to_string_lossy().starts_with(&base))
+                        .filter(|e| e.file_name().as_bytes().starts_with(&base))
                         .map(|e| walk(&e.path()))
                         .sum()
                 })
@@ -332,7 +363,8 @@ fn convert_one(
     rec: &Recording,
     args: &ConvertArgs,
     progress: &Progress,
-    taken: &Mutex<Vec<PathBuf>>,
+    ticket: &Ticket<'_>,
+    sources: &HashSet<FileId>,
 ) -> Result<Outcome> {
     let discovery = scan::scan(rec, Depth::StreamsOnly, |_, _| {})?;
     let cams = cameras_of(rec, &discovery, &args.cameras)?;
@@ -349,35 +381,40 @@ fn convert_one(
         OutFormat::Mp4 => "mp4",
         OutFormat::Mkv => "mkv",
     };
-    // Output names, checked before anything is written.
+    // Output names, checked before anything is written, given in input
+    // order (not in the order the jobs get here).
     let mut plans = Vec::new();
-    {
-        let mut taken = taken.lock().unwrap_or_else(|e| e.into_inner());
+    ticket.with_namer(|namer| -> Result<()> {
         for (k, w) in windows.iter().enumerate() {
             let mut outs = Vec::new();
             for c in &cams {
                 let mut name = rec.stem.clone();
                 if several {
-                    name.push_str(&format!("_cam{}", c.number));
+                    name.push(format!("_cam{}", c.number));
                 }
                 if windows.len() > 1 {
-                    name.push_str(&format!("_part{:03}", k + 1));
+                    name.push(format!("_part{:03}", k + 1));
                 }
-                let mut path = args.outdir.join(format!("{name}.{ext}"));
-                let mut n = 2;
-                while taken.contains(&path) {
-                    path = args.outdir.join(format!("{name}-{n}.{ext}"));
-                    n += 1;
+                let file = namer.claim(&name, ext);
+                let path = args.outdir.join(&file);
+                if file.len() > NAME_MAX {
+                    bail!("{}: output name too long", out::path(&path));
                 }
-                if path.exists() && !args.force {
-                    bail!("{} exists (use --force to overwrite)", path.display());
+                if files::id_of(&path).is_some_and(|id| sources.contains(&id)) {
+                    bail!(
+                        "{} is an input of this run: refusing to replace it (choose another output directory)",
+                        out::path(&path)
+                    );
                 }
-                taken.push(path.clone());
+                if std::fs::symlink_metadata(&path).is_ok() && !args.force {
+                    bail!("{} exists (use --force to overwrite)", out::path(&path));
+                }
                 outs.push(path);
             }
             plans.push((*w, outs));
         }
-    }
+        Ok(())
+    })?;
     let start = start_unix_ns(&discovery);
     let mut outcome = Outcome::default();
     let total_bytes = input_bytes(rec);
@@ -385,7 +422,7 @@ fn convert_one(
         let label = outs
             .first()
             .and_then(|p| p.file_name())
-            .map(|n| n.to_string_lossy().into_owned())
+            .map(out::os)
             .unwrap_or_default();
         let mut job = progress.job(&label, total_bytes);
         let r = run_pipeline(rec, args, &cams, w, &outs, offset, start, &mut job);
@@ -502,43 +539,45 @@ fn run_pipeline(
     start_ns: Option<u64>,
     job: &mut Job,
 ) -> Result<RunResult> {
-    let temps: Vec<PathBuf> = outs
+    // Temporary files: created exclusively in the output directory under
+    // random names (a link planted there is never followed), removed on
+    // every failure (dropped), renamed over the outputs when complete.
+    let parts: Vec<Part> = outs
         .iter()
-        .map(|p| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            p.with_file_name(format!(".{name}.part-{}", std::process::id()))
+        .map(|o| {
+            let dir = o.parent().unwrap_or(Path::new("."));
+            Part::new_in(dir)
+                .with_context(|| format!("cannot write a temporary file in {}", out::path(dir)))
         })
-        .collect();
-    let cleanup = |temps: &[PathBuf]| {
-        for t in temps {
-            let _ = std::fs::remove_file(t);
-        }
-    };
-    for t in &temps {
-        std::fs::File::create(t).with_context(|| format!("cannot write {}", t.display()))?;
+        .collect::<Result<_>>()?;
+    // GStreamer opens the files already open here (by /proc/self/fd), not
+    // names: a name that is not UTF-8 cannot be misspelt into another file.
+    let temps: Vec<PathBuf> = parts
+        .iter()
+        .map(|p| files::gst_location(p.file(), p.path()))
+        .collect::<Result<_>>()?;
+    let source;
+    let mut fed = rec.clone();
+    if rec.kind != Kind::Rf1 {
+        source = files::open_regular(&rec.path)
+            .with_context(|| format!("cannot read {}", out::path(&rec.path)))?;
+        fed.path = files::gst_location(&source, &rec.path)?;
+    } else if rec.path.to_str().is_none() {
+        bail!("rf1 recordings need a UTF-8 path (rf1src takes its location as text)");
     }
-    let result = build_and_run(rec, args, cams, window, &temps, utc_offset, start_ns, job);
-    match result {
-        Ok(r) => {
-            for (t, o) in temps.iter().zip(outs) {
-                if args.format == OutFormat::Mp4
-                    && let Some(s) = start_ns
-                {
-                    mp4time::set_creation_time(t, s / 1_000_000_000)
-                        .with_context(|| format!("cannot finish {}", t.display()))?;
-                }
-                std::fs::rename(t, o).with_context(|| format!("cannot write {}", o.display()))?;
-            }
-            Ok(r)
+    let r = build_and_run(&fed, args, cams, window, &temps, utc_offset, start_ns, job)?;
+    for (part, o) in parts.into_iter().zip(outs) {
+        if args.format == OutFormat::Mp4
+            && let Some(s) = start_ns
+        {
+            let file = part.file().try_clone()?;
+            mp4time::set_creation_time(file, s / 1_000_000_000)
+                .with_context(|| format!("cannot finish {}", out::path(o)))?;
         }
-        Err(e) => {
-            cleanup(&temps);
-            Err(e)
-        }
+        part.persist(o, args.force)
+            .with_context(|| format!("cannot write {}", out::path(o)))?;
     }
+    Ok(r)
 }
 
 /// How much each mp4mux input may queue (GstAggregator `latency`).
@@ -747,7 +786,7 @@ fn build_and_run(
             many => tee_to(&pipe_weak, pad, many),
         };
         if let Err(e) = linked {
-            eprintln!("cctv: cannot link {name}: {e}");
+            errln!("cctv: cannot link {name}: {e}");
         }
     });
     let bus = pipeline.bus().ok_or_else(|| anyhow!("no bus"))?;

@@ -3,10 +3,12 @@
 //! wall-clock span and duration, and the damage found (one engine pass).
 
 use crate::inputs::{self, Recording};
+use crate::out::{self, errln, escape};
 use crate::scan::{self, Depth, Scan, StreamStat};
 use crate::times::{human_duration, rfc3339_utc};
 use gstcctv::engine::{Codec, StreamKind};
 use serde_json::{Value, json};
+use std::fmt::Write as _;
 
 pub fn kind_name(kind: StreamKind) -> &'static str {
     match kind {
@@ -34,29 +36,33 @@ pub fn run(args: &[std::path::PathBuf], as_json: bool) -> bool {
     let (recordings, failures) = inputs::expand(args);
     let mut ok = failures.is_empty();
     for f in &failures {
-        eprintln!("cctv: {}: {}", f.name.display(), f.reason);
+        errln!("cctv: {}: {}", out::path(&f.name), f.reason);
     }
     let mut objects = Vec::new();
     for rec in &recordings {
+        if out::stdout_gone() {
+            // Nobody reads the report any more: stop quietly, not a success.
+            return false;
+        }
         match scan::scan(rec, Depth::Full, |_, _| {}) {
             Ok(scan) => {
                 if as_json {
                     objects.push(to_json(rec, &scan));
                 } else {
-                    print_text(rec, &scan);
+                    out::out_text(&text(rec, &scan));
                 }
             }
             Err(e) => {
-                eprintln!("cctv: {}: {e:#}", rec.path.display());
+                errln!("cctv: {}: {e:#}", out::path(&rec.path));
                 ok = false;
             }
         }
     }
     if as_json {
         let text = serde_json::to_string_pretty(&Value::Array(objects)).unwrap_or_default();
-        println!("{text}");
+        ok &= out::out_text(&format!("{text}\n"));
     }
-    ok
+    ok && !out::stdout_gone()
 }
 
 fn stream_json(s: &StreamStat) -> Value {
@@ -77,7 +83,9 @@ fn stream_json(s: &StreamStat) -> Value {
 
 pub fn to_json(rec: &Recording, scan: &Scan) -> Value {
     json!({
-        "file": rec.path.display().to_string(),
+        // Exact when UTF-8; otherwise the bytes that are not as `\xNN`
+        // (never U+FFFD, the spelling of another file).
+        "file": rec.path.to_str().map_or_else(|| out::path(&rec.path), str::to_string),
         "format": rec.kind.name(),
         "streams": scan.streams.iter().map(stream_json).collect::<Vec<_>>(),
         "damage": {
@@ -88,8 +96,11 @@ pub fn to_json(rec: &Recording, scan: &Scan) -> Value {
     })
 }
 
-fn print_text(rec: &Recording, scan: &Scan) {
-    println!("{}: {}", rec.path.display(), rec.kind.name());
+/// The text report of one input; everything that comes from the file or
+/// its name has its control characters escaped (JSON escapes by itself).
+fn text(rec: &Recording, scan: &Scan) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "{}: {}", out::path(&rec.path), rec.kind.name());
     for s in &scan.streams {
         let size = match (s.info.width, s.info.height) {
             (Some(w), Some(h)) => format!(" {w}x{h}"),
@@ -104,13 +115,14 @@ fn print_text(rec: &Recording, scan: &Scan) {
             .tags
             .title
             .as_deref()
-            .map(|t| format!(" \"{t}\""))
+            .map(|t| format!(" \"{}\"", escape(t)))
             .unwrap_or_default();
-        println!(
+        let _ = writeln!(
+            o,
             "  {} ({} {}{}){}: {} frames ({} key), {}{}",
-            s.info.name,
+            escape(&s.info.name),
             kind_name(s.info.id.kind),
-            codec_name(&s.info.codec),
+            escape(&codec_name(&s.info.codec)),
             size,
             title,
             s.frames,
@@ -120,11 +132,15 @@ fn print_text(rec: &Recording, scan: &Scan) {
         );
     }
     if scan.damage.text.is_empty() {
-        println!("  damage: none");
+        o.push_str("  damage: none\n");
     } else {
-        println!(
+        let _ = writeln!(
+            o,
             "  damage: {} region(s), {} bytes skipped: {}",
-            scan.damage.regions, scan.damage.bytes, scan.damage.text
+            scan.damage.regions,
+            scan.damage.bytes,
+            escape(&scan.damage.text)
         );
     }
+    o
 }

@@ -4,9 +4,12 @@
 //! registered in-process (no GST_PLUGIN_PATH needed).
 
 mod convert;
+mod files;
 mod info;
 mod inputs;
 mod mp4time;
+mod naming;
+mod out;
 mod progress;
 mod scan;
 mod telemetry;
@@ -114,7 +117,7 @@ fn main() -> ExitCode {
         Command::Convert(args) => match init_gst() {
             Ok(()) => convert::run(&args),
             Err(e) => {
-                eprintln!("cctv: {e:#}");
+                out::errln!("cctv: {e:#}");
                 false
             }
         },
@@ -126,7 +129,7 @@ fn main() -> ExitCode {
         } => match telemetry::run(&input, gpx.as_deref(), csv.as_deref(), geojson.as_deref()) {
             Ok(()) => true,
             Err(e) => {
-                eprintln!("cctv: {}: {e:#}", input.display());
+                out::errln!("cctv: {}: {e:#}", out::path(&input));
                 false
             }
         },
