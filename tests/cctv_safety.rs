@@ -628,3 +628,35 @@ fn same_named_inputs_get_names_in_input_order_whatever_the_timing() {
     assert_eq!(video_frames(&out_dir.join("a.mp4")), 3000);
     assert_eq!(video_frames(&out_dir.join("a-2.mp4")), 4);
 }
+
+fn shared_samples(dir: &str) -> std::path::PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/samples")
+        .join(dir);
+    assert!(path.is_dir(), "needs {}", path.display());
+    path
+}
+
+#[test]
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+fn sample_rf1_camera_directory_with_a_non_utf8_name_converts() {
+    let src = shared_samples("rf1/archive_dir/camera-0001");
+    let dir = tempfile::tempdir().unwrap();
+    let cam = dir.path().join(OsString::from_vec(b"cam\xe9ra".to_vec()));
+    std::fs::create_dir(&cam).unwrap();
+    for e in std::fs::read_dir(&src).unwrap().flatten() {
+        std::fs::copy(e.path(), cam.join(e.file_name())).unwrap();
+    }
+    let out_dir = dir.path().join("out");
+    let out = cctv(&[
+        OsStr::new("convert"),
+        OsStr::new("-q"),
+        cam.as_os_str(),
+        OsStr::new("-o"),
+        out_dir.as_os_str(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mp4 = OsString::from_vec(b"cam\xe9ra.mp4".to_vec());
+    assert_eq!(names_in(&out_dir), std::slice::from_ref(&mp4));
+    assert_eq!(video_frames(&out_dir.join(&mp4)), 600);
+}

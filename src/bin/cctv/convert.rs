@@ -563,7 +563,24 @@ fn run_pipeline(
             .with_context(|| format!("cannot read {}", out::path(&rec.path)))?;
         fed.path = files::gst_location(&source, &rec.path)?;
     } else if rec.path.to_str().is_none() {
-        bail!("rf1 recordings need a UTF-8 path (rf1src takes its location as text)");
+        // rf1src takes its location as text: name the directory by an
+        // open descriptor, and the segment (our own ASCII names) in it.
+        let (dir, rest) = if rec.path.is_dir() {
+            (rec.path.as_path(), None)
+        } else {
+            let dir = rec.path.parent().filter(|p| !p.as_os_str().is_empty());
+            (dir.unwrap_or(Path::new(".")), rec.path.file_name())
+        };
+        source = std::fs::File::open(dir)
+            .with_context(|| format!("cannot read {}", out::path(dir)))?;
+        let mut at = files::gst_location(&source, dir)?;
+        if let Some(r) = rest {
+            at.push(r);
+        }
+        if at.to_str().is_none() {
+            bail!("rf1 segment names must be UTF-8 (rf1src takes its location as text)");
+        }
+        fed.path = at;
     }
     let r = build_and_run(&fed, args, cams, window, &temps, utc_offset, start_ns, job)?;
     for (part, o) in parts.into_iter().zip(outs) {
