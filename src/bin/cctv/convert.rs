@@ -571,8 +571,8 @@ fn run_pipeline(
             let dir = rec.path.parent().filter(|p| !p.as_os_str().is_empty());
             (dir.unwrap_or(Path::new(".")), rec.path.file_name())
         };
-        source = std::fs::File::open(dir)
-            .with_context(|| format!("cannot read {}", out::path(dir)))?;
+        source =
+            std::fs::File::open(dir).with_context(|| format!("cannot read {}", out::path(dir)))?;
         let mut at = files::gst_location(&source, dir)?;
         if let Some(r) = rest {
             at.push(r);
@@ -582,7 +582,21 @@ fn run_pipeline(
         }
         fed.path = at;
     }
-    let r = build_and_run(&fed, args, cams, window, &temps, utc_offset, start_ns, job)?;
+    // GStreamer's messages name the location it was given: say which file
+    // that is instead (the caller prefixes the input's name).
+    let fd = fed.path.to_string_lossy().into_owned();
+    let unfd = |text: String| -> String {
+        if fed.path == rec.path {
+            return text;
+        }
+        match text.strip_prefix(&format!("{fd}: ")) {
+            Some(rest) => rest.to_string(),
+            None => text.replace(&fd, &out::path(&rec.path)),
+        }
+    };
+    let mut r = build_and_run(&fed, args, cams, window, &temps, utc_offset, start_ns, job)
+        .map_err(|e| anyhow!("{}", unfd(format!("{e:#}"))))?;
+    r.damage = r.damage.into_iter().map(unfd).collect();
     for (part, o) in parts.into_iter().zip(outs) {
         if args.format == OutFormat::Mp4
             && let Some(s) = start_ns
