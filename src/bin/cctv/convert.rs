@@ -105,9 +105,11 @@ pub fn run(args: &ConvertArgs) -> bool {
                     let r = convert_one(rec, args, &progress, &ticket, &sources);
                     drop(ticket);
                     match &r {
-                        Err(e) => {
-                            progress.println(&format!("cctv: {}: {e:#}", out::path(&rec.path)))
-                        }
+                        Err(e) => progress.println(&format!(
+                            "cctv: {}: {}",
+                            out::path(&rec.path),
+                            out::escape(&format!("{e:#}"))
+                        )),
                         Ok(o) => {
                             for d in &o.damage {
                                 progress.println(&format!(

@@ -53,7 +53,11 @@ pub fn run(args: &[std::path::PathBuf], as_json: bool) -> bool {
                 }
             }
             Err(e) => {
-                errln!("cctv: {}: {e:#}", out::path(&rec.path));
+                errln!(
+                    "cctv: {}: {}",
+                    out::path(&rec.path),
+                    escape(&format!("{e:#}"))
+                );
                 ok = false;
             }
         }
