@@ -5,7 +5,10 @@
 //! temporary file renamed when complete.
 
 use crate::evidence::{self, ExportFacts};
+use crate::files::{self, FileId, Part};
 use crate::inputs::{self, Kind, Recording};
+use crate::naming::{Ticket, Turns};
+use crate::out::{self, errln};
 use crate::progress::{Job, Progress};
 use crate::scan::{self, Depth, Scan};
 use crate::times::{human_duration, parse_wall_in};
@@ -13,7 +16,8 @@ use crate::{ConvertArgs, Gaps, OutFormat, mp4time};
 use anyhow::{Context, Result, anyhow, bail};
 use gst::prelude::*;
 use gstcctv::engine::{Codec, StreamInfo, StreamKind};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,6 +25,9 @@ use std::sync::{Arc, Mutex};
 /// Set by Ctrl-C / SIGTERM: running jobs stop and remove their temporary
 /// files, so an interrupted run leaves nothing under a final name.
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The longest file name (bytes) most file systems take.
+const NAME_MAX: usize = 255;
 
 /// Gaps in capture time longer than this are compacted (the elements'
 /// `max-gap`) or split at.
@@ -40,19 +47,19 @@ pub fn run(args: &ConvertArgs) -> bool {
     let (recordings, failures) = inputs::expand(&args.inputs);
     let mut ok = failures.is_empty();
     for f in &failures {
-        eprintln!("cctv: {}: {}", f.name.display(), f.reason);
+        errln!("cctv: {}: {}", out::path(&f.name), f.reason);
     }
     let zone = match crate::zone_arg(args.tz.as_deref()) {
         Ok(zone) => zone,
         Err(e) => {
-            eprintln!("cctv: {e}");
+            errln!("cctv: {e}");
             return false;
         }
     };
     if let Some(t) = &args.clock_offset
         && let Err(e) = evidence::parse_clock_offset(t)
     {
-        eprintln!("cctv: --clock-offset: {e}");
+        errln!("cctv: --clock-offset: {e}");
         return false;
     }
     let mut bounds = [None, None];
@@ -64,7 +71,7 @@ pub fn run(args: &ConvertArgs) -> bool {
             match parse_wall_in(t, zone.as_ref(), Some(0)) {
                 Ok(ns) => *bound = Some(ns),
                 Err(e) => {
-                    eprintln!("cctv: {name}: {e}");
+                    errln!("cctv: {name}: {e}");
                     return false;
                 }
             }
@@ -74,19 +81,35 @@ pub fn run(args: &ConvertArgs) -> bool {
     if let ([Some(from), Some(to)], Some(f), Some(t)) = (bounds, &args.from, &args.to)
         && from >= to
     {
-        eprintln!("cctv: --from {f:?} is not before --to {t:?}: the window is empty (swapped?)");
+        errln!("cctv: --from {f:?} is not before --to {t:?}: the window is empty (swapped?)");
         return false;
     }
     if recordings.is_empty() {
         return false;
     }
     if let Err(e) = std::fs::create_dir_all(&args.outdir) {
-        eprintln!(
+        errln!(
             "cctv: {}: cannot create output directory: {e}",
-            args.outdir.display()
+            out::path(&args.outdir)
         );
         return false;
     }
+    // Parts a killed run left here (ours by name, no longer locked).
+    let stale = files::remove_stale_parts(&args.outdir);
+    if !stale.is_empty() && !args.quiet {
+        errln!(
+            "cctv: removed {} temporary file(s) of an interrupted run from {}: {}",
+            stale.len(),
+            out::path(&args.outdir),
+            stale
+                .iter()
+                .map(|n| out::os(n))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    // Every file the inputs read: no output may replace one of them.
+    let sources: HashSet<FileId> = recordings.iter().flat_map(inputs::file_ids).collect();
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -95,37 +118,41 @@ pub fn run(args: &ConvertArgs) -> bool {
     let progress = Progress::new(args.quiet);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Result<Outcome>)>> = Mutex::new(Vec::new());
-    let taken: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    let turns = Turns::new();
     std::thread::scope(|s| {
         for _ in 0..jobs {
             s.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(rec) = recordings.get(i) else { break };
+                    // Taken (dropped) even when interrupted: later inputs
+                    // wait for this one's turn to name their outputs.
+                    let ticket = turns.ticket(i);
                     if INTERRUPTED.load(Ordering::SeqCst) {
                         break;
                     }
-                    let r = convert_one(rec, args, &progress, &taken);
+                    let r = convert_one(rec, args, &progress, &ticket, &sources);
+                    drop(ticket);
+                    let input = out::path(&rec.path);
                     match &r {
-                        Err(e) => progress.println(&format!("cctv: {}: {e:#}", rec.path.display())),
+                        Err(e) => progress.println(&format!(
+                            "cctv: {input}: {}",
+                            out::escape(&format!("{e:#}"))
+                        )),
                         Ok(o) if !args.quiet || !o.notes.is_empty() || !o.damage.is_empty() => {
                             if !args.quiet {
                                 // One line: the input as given, its outputs.
                                 let outs: Vec<String> =
-                                    o.files.iter().map(|f| f.display().to_string()).collect();
-                                progress.println(&format!(
-                                    "cctv: {} -> {}",
-                                    rec.path.display(),
-                                    outs.join(", ")
-                                ));
+                                    o.files.iter().map(|f| out::path(f)).collect();
+                                progress.println(&format!("cctv: {input} -> {}", outs.join(", ")));
                             }
                             for n in &o.notes {
-                                progress.println(&format!("cctv: {}: {n}", rec.path.display()));
+                                progress.println(&format!("cctv: {input}: {}", out::escape(n)));
                             }
                             for d in &o.damage {
                                 progress.println(&format!(
-                                    "cctv: {}: damaged, every intact frame converted: {d}",
-                                    rec.path.display()
+                                    "cctv: {input}: damaged, every intact frame converted: {}",
+                                    out::escape(d)
                                 ));
                             }
                         }
@@ -172,7 +199,7 @@ pub fn run(args: &ConvertArgs) -> bool {
         if failed + failures.len() > 0 {
             line.push_str(&format!("; {} failed", failed + failures.len()));
         }
-        eprintln!("{line}");
+        errln!("{line}");
     }
     ok
 }
@@ -430,11 +457,12 @@ fn input_bytes(rec: &Recording) -> u64 {
         Kind::Rf1 if rec.path.is_dir() => walk(&rec.path),
         Kind::Rf1 => {
             let dir = rec.path.parent().unwrap_or(Path::new("."));
-            let base = rec.stem.clone() + "_";
+            let mut base = rec.stem.as_bytes().to_vec();
+            base.push(b'_');
             std::fs::read_dir(dir)
                 .map(|d| {
                     d.flatten()
-                        .filter(|e| e.file_name().to_string_lossy().starts_with(&base))
+                        .filter(|e| e.file_name().as_bytes().starts_with(&base))
                         .map(|e| walk(&e.path()))
                         .sum()
                 })
@@ -448,7 +476,8 @@ fn convert_one(
     rec: &Recording,
     args: &ConvertArgs,
     progress: &Progress,
-    taken: &Mutex<Vec<PathBuf>>,
+    ticket: &Ticket<'_>,
+    sources: &HashSet<FileId>,
 ) -> Result<Outcome> {
     let discovery = scan::scan(rec, Depth::StreamsOnly, |_, _| {})?;
     let cams = cameras_of(rec, &discovery, &args.cameras)?;
@@ -465,10 +494,10 @@ fn convert_one(
         OutFormat::Mp4 => "mp4",
         OutFormat::Mkv => "mkv",
     };
-    // Output names, checked before anything is written.
+    // Output names, checked before anything is written, given in input
+    // order (not in the order the jobs get here).
     let mut plans = Vec::new();
-    {
-        let mut taken = taken.lock().unwrap_or_else(|e| e.into_inner());
+    ticket.with_namer(|namer| -> Result<()> {
         for (k, w) in windows.iter().enumerate() {
             let mut outs = Vec::new();
             // A camera with no frame in this window gets no file.
@@ -480,37 +509,42 @@ fn convert_one(
             for c in &in_window {
                 let mut name = rec.stem.clone();
                 if several {
-                    name.push_str(&format!("_cam{}", c.number));
+                    name.push(format!("_cam{}", c.number));
                 }
                 if rec.kind == Kind::Rf1 && c.video.name != cams[0].video.name {
                     // Further streams of the track: named after their pad.
-                    name.push_str(&format!("_{}", c.video.name));
+                    name.push(format!("_{}", c.video.name));
                 }
                 if windows.len() > 1 {
-                    name.push_str(&format!("_part{:03}", k + 1));
+                    name.push(format!("_part{:03}", k + 1));
                 }
-                let mut path = args.outdir.join(format!("{name}.{ext}"));
-                let mut n = 2;
-                while taken.contains(&path) {
-                    path = args.outdir.join(format!("{name}-{n}.{ext}"));
-                    n += 1;
+                let file = namer.claim(&name, ext);
+                let path = args.outdir.join(&file);
+                if file.len() > NAME_MAX {
+                    bail!("{}: output name too long", out::path(&path));
                 }
-                if path.exists() && !args.force {
-                    bail!("{} exists (use --force to overwrite)", path.display());
+                if files::id_of(&path).is_some_and(|id| sources.contains(&id)) {
+                    bail!(
+                        "{} is an input of this run: refusing to replace it (choose another output directory)",
+                        out::path(&path)
+                    );
                 }
-                taken.push(path.clone());
+                if std::fs::symlink_metadata(&path).is_ok() && !args.force {
+                    bail!("{} exists (use --force to overwrite)", out::path(&path));
+                }
                 outs.push(path);
             }
             plans.push((w.clone(), in_window, outs));
         }
-    }
+        Ok(())
+    })?;
     let mut outcome = Outcome::default();
     let total_bytes = input_bytes(rec);
     for (w, cams, outs) in plans {
         let label = outs
             .first()
             .and_then(|p| p.file_name())
-            .map(|n| n.to_string_lossy().into_owned())
+            .map(out::os)
             .unwrap_or_default();
         let mut job = progress.job(&label, total_bytes);
         let r = run_pipeline(rec, args, &cams, &w, &outs, &mut job);
@@ -578,87 +612,115 @@ fn run_pipeline(
     outs: &[PathBuf],
     job: &mut Job,
 ) -> Result<RunResult> {
-    let temps: Vec<PathBuf> = outs
+    // Temporary files: created exclusively in the output directory under
+    // random names (a link planted there is never followed), removed on
+    // every failure (dropped), renamed over the outputs when complete.
+    let parts: Vec<Part> = outs
         .iter()
-        .map(|p| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            p.with_file_name(format!(".{name}.part-{}", std::process::id()))
+        .map(|o| {
+            let dir = o.parent().unwrap_or(Path::new("."));
+            Part::new_in(dir)
+                .with_context(|| format!("cannot write a temporary file in {}", out::path(dir)))
         })
-        .collect();
-    let cleanup = |temps: &[PathBuf]| {
-        for t in temps {
-            let _ = std::fs::remove_file(t);
+        .collect::<Result<_>>()?;
+    // GStreamer opens the files already open here (by /proc/self/fd), not
+    // names: a name that is not UTF-8 cannot be misspelt into another file.
+    let temps: Vec<PathBuf> = parts
+        .iter()
+        .map(|p| files::gst_location(p.file(), p.path()))
+        .collect::<Result<_>>()?;
+    let source;
+    let mut fed = rec.clone();
+    if rec.kind != Kind::Rf1 {
+        source = files::open_regular(&rec.path)
+            .with_context(|| format!("cannot read {}", out::path(&rec.path)))?;
+        fed.path = files::gst_location(&source, &rec.path)?;
+    } else if rec.path.to_str().is_none() {
+        // rf1src takes its location as text: name the directory by an
+        // open descriptor, and the segment (our own ASCII names) in it.
+        let (dir, rest) = if rec.path.is_dir() {
+            (rec.path.as_path(), None)
+        } else {
+            let dir = rec.path.parent().filter(|p| !p.as_os_str().is_empty());
+            (dir.unwrap_or(Path::new(".")), rec.path.file_name())
+        };
+        source =
+            std::fs::File::open(dir).with_context(|| format!("cannot read {}", out::path(dir)))?;
+        let mut at = files::gst_location(&source, dir)?;
+        if let Some(r) = rest {
+            at.push(r);
         }
+        if at.to_str().is_none() {
+            bail!("rf1 segment names must be UTF-8 (rf1src takes its location as text)");
+        }
+        fed.path = at;
+    }
+    // GStreamer's messages name the location it was given: say which file
+    // that is instead (the caller prefixes the input's name), and name the
+    // output, never the temporary file.
+    let fd = fed.path.to_string_lossy().into_owned();
+    let unfd = |text: String| -> String {
+        let mut text = if fed.path == rec.path {
+            text
+        } else {
+            match text.strip_prefix(&format!("{fd}: ")) {
+                Some(rest) => rest.to_string(),
+                None => text.replace(&fd, &out::path(&rec.path)),
+            }
+        };
+        for (t, o) in temps.iter().zip(outs) {
+            text = text.replace(&*t.to_string_lossy(), &out::path(o));
+        }
+        text
     };
-    for (t, o) in temps.iter().zip(outs) {
-        // Messages name the output, never the temporary file.
-        std::fs::File::create(t).with_context(|| format!("cannot write {}", o.display()))?;
+    let mut r = build_and_run(&fed, args, cams, window, &temps, job)
+        .map_err(|e| anyhow!("{}", unfd(format!("{e:#}"))))?;
+    r.damage = r.damage.into_iter().map(unfd).collect();
+    // A file without a picture is no video: nothing is written.
+    if r.frames == 0 {
+        bail!("no video frames{}: nothing written", window_note(args));
     }
-    let result = build_and_run(rec, args, cams, window, &temps, job);
-    match result {
-        Ok(mut r) => {
-            // A file without a picture is no video: nothing is written.
-            if r.frames == 0 {
-                cleanup(&temps);
-                bail!("no video frames{}: nothing written", window_note(args));
-            }
-            for ((t, o), cam) in temps.iter().zip(outs).zip(cams) {
-                let Some(first_wall) = r.first_wall.get(&cam.number).copied() else {
-                    cleanup(std::slice::from_ref(t));
-                    r.notes.push(format!(
-                        "camera {}: no video frames{}, {} not written",
-                        cam.number,
-                        window_note(args),
-                        o.display()
-                    ));
-                    continue;
-                };
-                if args.format == OutFormat::Mp4
-                    && let Some(s) = first_wall
-                {
-                    let s = evidence::corrected_of(s, clock_offset_ns(args));
-                    mp4time::set_creation_time(t, s / 1_000_000_000)
-                        .with_context(|| format!("cannot finish {}", o.display()))?;
-                }
-                // Read back before calling it written: a writer bug must
-                // never pass as a success.
-                let facts = ExportFacts {
-                    recs: std::slice::from_ref(rec),
-                    video: &cam.video,
-                    audio: cam.audio.as_ref(),
-                    mp4: args.format == OutFormat::Mp4,
-                    subtitles: !args.no_subtitles,
-                    compacted_gaps: args.gaps == Gaps::Compact,
-                    embedded_time: args.embed_time,
-                    damage: &r.damage,
-                    clock_offset_ns: clock_offset_ns(args),
-                };
-                let proof = match evidence::prove(t, &facts) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        cleanup(&temps);
-                        return Err(e.context(format!("{} not written", o.display())));
-                    }
-                };
-                std::fs::rename(t, o).with_context(|| format!("cannot write {}", o.display()))?;
-                evidence::write(o, &facts, &proof)?;
-                r.written.push(o.clone());
-            }
-            Ok(r)
+    let clock = clock_offset_ns(args);
+    for (((part, temp), o), cam) in parts.into_iter().zip(&temps).zip(outs).zip(cams) {
+        let Some(first_wall) = r.first_wall.get(&cam.number).copied() else {
+            r.notes.push(format!(
+                "camera {}: no video frames{}, {} not written",
+                cam.number,
+                window_note(args),
+                out::path(o)
+            ));
+            continue;
+        };
+        if args.format == OutFormat::Mp4
+            && let Some(s) = first_wall
+        {
+            let s = evidence::corrected_of(s, clock);
+            let file = part.file().try_clone()?;
+            mp4time::set_creation_time(file, s / 1_000_000_000)
+                .with_context(|| format!("cannot finish {}", out::path(o)))?;
         }
-        Err(e) => {
-            cleanup(&temps);
-            // Messages name the output, never the temporary file.
-            let mut text = format!("{e:#}");
-            for (t, o) in temps.iter().zip(outs) {
-                text = text.replace(&*t.to_string_lossy(), &o.to_string_lossy());
-            }
-            Err(anyhow!(text))
-        }
+        // Read back before calling it written: a writer bug must never
+        // pass as a success.
+        let facts = ExportFacts {
+            recs: std::slice::from_ref(rec),
+            video: &cam.video,
+            audio: cam.audio.as_ref(),
+            mp4: args.format == OutFormat::Mp4,
+            subtitles: !args.no_subtitles,
+            compacted_gaps: args.gaps == Gaps::Compact,
+            embedded_time: args.embed_time,
+            damage: &r.damage,
+            clock_offset_ns: clock,
+        };
+        let proof = evidence::prove(temp, &facts)
+            .map_err(|e| anyhow!("{}", unfd(format!("{e:#}"))))
+            .with_context(|| format!("{} not written", out::path(o)))?;
+        part.persist(o, args.force)
+            .with_context(|| format!("cannot write {}", out::path(o)))?;
+        evidence::write(o, &facts, &proof)?;
+        r.written.push(o.clone());
     }
+    Ok(r)
 }
 
 /// How much each mp4mux input may queue (GstAggregator `latency`).
@@ -855,7 +917,7 @@ fn build_and_run(
             many => tee_to(&pipe_weak, pad, many),
         };
         if let Err(e) = linked {
-            eprintln!("cctv: cannot link {name}: {e}");
+            errln!("cctv: cannot link {name}: {e}");
         }
     });
     let bus = pipeline.bus().ok_or_else(|| anyhow!("no bus"))?;

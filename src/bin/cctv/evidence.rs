@@ -386,14 +386,21 @@ fn corrected(recorded: u64, offset_ns: i64) -> u64 {
     (i128::from(recorded) - i128::from(offset_ns)).clamp(0, i128::from(u64::MAX)) as u64
 }
 
+/// `NAME<suffix>` beside `output` (`NAME.EXT`). A name that would exceed
+/// the file-system limit (255 bytes) is shortened, with a hash of the
+/// whole stem so that it stays unique; the manifest names the files it
+/// lists, so `verify` finds them.
 fn side(output: &Path, suffix: &str) -> PathBuf {
-    let stem = output
-        .file_stem()
-        .map(|s| s.to_os_string())
-        .unwrap_or_default();
-    let mut name = stem;
-    name.push(suffix);
-    output.with_file_name(name)
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let stem = output.file_stem().unwrap_or_default().as_bytes();
+    let mut name = stem.to_vec();
+    if name.len() + suffix.len() > 255 {
+        let tag = format!("~{}", &hex(&Sha256::digest(stem))[..12]);
+        name.truncate(255 - suffix.len() - tag.len());
+        name.extend_from_slice(tag.as_bytes());
+    }
+    name.extend_from_slice(suffix.as_bytes());
+    output.with_file_name(std::ffi::OsString::from_vec(name))
 }
 
 /// `NAME.manifest.json` beside `output`.

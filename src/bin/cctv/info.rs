@@ -3,11 +3,13 @@
 //! wall-clock span and duration, and the damage found (one engine pass).
 
 use crate::inputs::{self, Recording};
+use crate::out::{self, errln, escape};
 use crate::scan::{self, Depth, Scan, StreamStat};
 use crate::times::{human_duration, rfc3339_in};
 use gstcctv::engine::zone::Zone;
 use gstcctv::engine::{Codec, StreamKind};
 use serde_json::{Value, json};
+use std::fmt::Write as _;
 
 pub fn kind_name(kind: StreamKind) -> &'static str {
     match kind {
@@ -36,29 +38,37 @@ pub fn run(args: &[std::path::PathBuf], as_json: bool, zone: Option<&Zone>) -> b
     let (recordings, failures) = inputs::expand(args);
     let mut ok = failures.is_empty();
     for f in &failures {
-        eprintln!("cctv: {}: {}", f.name.display(), f.reason);
+        errln!("cctv: {}: {}", out::path(&f.name), f.reason);
     }
     let mut objects = Vec::new();
     for rec in &recordings {
+        if out::stdout_gone() {
+            // Nobody reads the report any more: stop quietly, not a success.
+            return false;
+        }
         match scan::scan(rec, Depth::Full, |_, _| {}) {
             Ok(scan) => {
                 if as_json {
                     objects.push(to_json(rec, &scan, zone));
                 } else {
-                    print_text(rec, &scan, zone);
+                    out::out_text(&text(rec, &scan, zone));
                 }
             }
             Err(e) => {
-                eprintln!("cctv: {}: {e:#}", rec.path.display());
+                errln!(
+                    "cctv: {}: {}",
+                    out::path(&rec.path),
+                    escape(&format!("{e:#}"))
+                );
                 ok = false;
             }
         }
     }
     if as_json {
         let text = serde_json::to_string_pretty(&Value::Array(objects)).unwrap_or_default();
-        println!("{text}");
+        ok &= out::out_text(&format!("{text}\n"));
     }
-    ok
+    ok && !out::stdout_gone()
 }
 
 fn stream_json(s: &StreamStat, zone: Option<&Zone>) -> Value {
@@ -80,7 +90,9 @@ fn stream_json(s: &StreamStat, zone: Option<&Zone>) -> Value {
 
 pub fn to_json(rec: &Recording, scan: &Scan, zone: Option<&Zone>) -> Value {
     json!({
-        "file": rec.path.display().to_string(),
+        // Exact when UTF-8; otherwise the bytes that are not as `\xNN`
+        // (never U+FFFD, the spelling of another file).
+        "file": rec.path.to_str().map_or_else(|| out::path(&rec.path), str::to_string),
         "format": rec.kind.name(),
         "streams": scan.streams.iter().map(|s| stream_json(s, zone)).collect::<Vec<_>>(),
         "damage": {
@@ -92,8 +104,11 @@ pub fn to_json(rec: &Recording, scan: &Scan, zone: Option<&Zone>) -> Value {
     })
 }
 
-fn print_text(rec: &Recording, scan: &Scan, zone: Option<&Zone>) {
-    println!("{}: {}", rec.path.display(), rec.kind.name());
+/// The text report of one input; everything that comes from the file or
+/// its name has its control characters escaped (JSON escapes by itself).
+fn text(rec: &Recording, scan: &Scan, zone: Option<&Zone>) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "{}: {}", out::path(&rec.path), rec.kind.name());
     for s in &scan.streams {
         let size = match (s.info.width, s.info.height) {
             (Some(w), Some(h)) => format!(" {w}x{h}"),
@@ -108,13 +123,14 @@ fn print_text(rec: &Recording, scan: &Scan, zone: Option<&Zone>) {
             .tags
             .title
             .as_deref()
-            .map(|t| format!(" \"{t}\""))
+            .map(|t| format!(" \"{}\"", escape(t)))
             .unwrap_or_default();
-        println!(
+        let _ = writeln!(
+            o,
             "  {} ({} {}{}){}: {} frames ({} key), {}{}",
-            s.info.name,
+            escape(&s.info.name),
             kind_name(s.info.id.kind),
-            codec_name(&s.info.codec),
+            escape(&codec_name(&s.info.codec)),
             size,
             title,
             s.frames,
@@ -124,11 +140,15 @@ fn print_text(rec: &Recording, scan: &Scan, zone: Option<&Zone>) {
         );
     }
     if scan.damage.text.is_empty() {
-        println!("  damage: none");
+        o.push_str("  damage: none\n");
     } else {
-        println!(
+        let _ = writeln!(
+            o,
             "  damage: {} region(s), {} bytes skipped: {}",
-            scan.damage.regions, scan.damage.bytes, scan.damage.text
+            scan.damage.regions,
+            scan.damage.bytes,
+            escape(&scan.damage.text)
         );
     }
+    o
 }

@@ -5,9 +5,12 @@
 
 mod convert;
 mod evidence;
+mod files;
 mod info;
 mod inputs;
 mod mp4time;
+mod naming;
+mod out;
 mod progress;
 mod scan;
 mod telemetry;
@@ -142,6 +145,9 @@ pub fn zone_arg(tz: Option<&str>) -> Result<Option<gstcctv::engine::zone::Zone>,
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Convert(_)) {
+        bound_malloc_arenas();
+    }
     let ok = match cli.command {
         Command::Info { json, tz, inputs } => match zone_arg(tz.as_deref()) {
             Ok(zone) => info::run(&inputs, json, zone.as_ref()),
@@ -153,7 +159,7 @@ fn main() -> ExitCode {
         Command::Convert(args) => match init_gst() {
             Ok(()) => convert::run(&args),
             Err(e) => {
-                eprintln!("cctv: {e:#}");
+                out::errln!("cctv: {e:#}");
                 false
             }
         },
@@ -172,7 +178,7 @@ fn main() -> ExitCode {
         } => match telemetry::run(&input, gpx.as_deref(), csv.as_deref(), geojson.as_deref()) {
             Ok(()) => true,
             Err(e) => {
-                eprintln!("cctv: {}: {e:#}", input.display());
+                out::errln!("cctv: {}: {e:#}", out::path(&input));
                 false
             }
         },
@@ -181,6 +187,37 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// Runs this program again with glibc's malloc limited to 2 arenas, unless
+/// the user chose the allocator's settings. glibc gives threads that
+/// allocate at once arenas of their own (up to 8 per core); a conversion
+/// runs about eight streaming threads, and over many inputs the freed
+/// memory stayed scattered over all the arenas: the resident size of one
+/// run grew with the number of inputs (80 to 180 MB over 1,200 small
+/// conversions with --jobs 2, 453 MB reported), against a flat 70 MB with
+/// 2 arenas. The limit must be set before the first allocation, and
+/// `mallopt` would need `unsafe`: hence the environment and `exec` (same
+/// process id, arguments, descriptors). When `exec` fails, the run goes on
+/// as it is.
+fn bound_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::os::unix::process::CommandExt;
+        const VAR: &str = "MALLOC_ARENA_MAX";
+        let tuned = std::env::var_os("GLIBC_TUNABLES")
+            .is_some_and(|t| t.to_string_lossy().contains("glibc.malloc.arena"));
+        if std::env::var_os(VAR).is_some() || tuned {
+            return;
+        }
+        let mut args = std::env::args_os();
+        let argv0 = args.next().unwrap_or_else(|| "cctv".into());
+        let _failed = std::process::Command::new("/proc/self/exe")
+            .arg0(argv0)
+            .args(args)
+            .env(VAR, "2")
+            .exec();
     }
 }
 

@@ -3,9 +3,8 @@
 //! `tkhd`, `mdhd`) to the recording's start: mp4mux writes the time of the
 //! conversion there.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::Path;
 
 /// Seconds from 1904-01-01 (the MP4 epoch) to 1970-01-01.
 const MP4_EPOCH_OFFSET: u64 = 2_082_844_800;
@@ -61,9 +60,9 @@ fn patch(data: &mut [u8], qt_secs: u64) {
     }
 }
 
-/// Sets the times in `path` to `unix_secs`.
-pub fn set_creation_time(path: &Path, unix_secs: u64) -> std::io::Result<()> {
-    let mut file = OpenOptions::new().read(true).write(true).open(path)?;
+/// Sets the times in `file` (the open temporary output: never reopened
+/// by name) to `unix_secs`.
+pub fn set_creation_time(mut file: File, unix_secs: u64) -> std::io::Result<()> {
     let end = file.metadata()?.len();
     let mut at = 0;
     while let Some((size, kind, start)) = box_header(&mut file, at, end)? {

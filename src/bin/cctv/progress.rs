@@ -2,6 +2,7 @@
 //! Progress: one bar per running job on a terminal (bytes, frames, rate,
 //! ETA), plain lines every few seconds otherwise, nothing with `--quiet`.
 
+use crate::out::errln;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -51,7 +52,7 @@ impl Progress {
             Some(m) => {
                 let _ = m.println(line);
             }
-            None => eprintln!("{line}"),
+            None => errln!("{line}"),
         }
     }
 }
@@ -78,7 +79,7 @@ impl Job {
                 0.0
             };
             let rate = bytes as f64 / self.started.elapsed().as_secs_f64().max(1e-3) / 1e6;
-            eprintln!(
+            errln!(
                 "{}: {pct:.0}% ({:.1}/{:.1} MB, {frames} frames, {rate:.1} MB/s)",
                 self.name,
                 bytes as f64 / 1e6,

@@ -3,7 +3,9 @@
 //! telemetry JSON of camera 0, or of the first camera that has it) as GPX,
 //! CSV and GeoJSON.
 
+use crate::files;
 use crate::inputs::{self, Kind};
+use crate::out::{self, errln};
 use crate::scan::{self, Depth};
 use crate::times::rfc3339_utc;
 use anyhow::{Context, Result, bail};
@@ -58,6 +60,17 @@ pub fn run(
     let Some(rec) = recs.into_iter().find(|r| r.kind == Kind::Says) else {
         bail!("no telemetry: not a Rosco .nvr recording");
     };
+    // Checked before anything is read or written: an export named like the
+    // recording (or a link to it) would replace the recording.
+    let source = inputs::file_ids(&rec);
+    for p in [gpx, csv, geojson].into_iter().flatten() {
+        if files::id_of(p).is_some_and(|id| source.contains(&id)) {
+            bail!(
+                "{} is the input recording: choose another name for the export",
+                out::path(p)
+            );
+        }
+    }
     let mut camera = None;
     let mut samples = Vec::new();
     scan::scan(&rec, Depth::Full, |info, p| {
@@ -73,28 +86,32 @@ pub fn run(
     if samples.is_empty() {
         bail!("no telemetry in this recording");
     }
+    let mut delivered = true;
     if gpx.is_none() && csv.is_none() && geojson.is_none() {
-        print!("{}", to_csv(&samples));
+        delivered = out::out_text(&to_csv(&samples));
     }
     if let Some(p) = gpx {
         std::fs::write(p, to_gpx(&samples))
-            .with_context(|| format!("cannot write {}", p.display()))?;
+            .with_context(|| format!("cannot write {}", out::path(p)))?;
     }
     if let Some(p) = csv {
         std::fs::write(p, to_csv(&samples))
-            .with_context(|| format!("cannot write {}", p.display()))?;
+            .with_context(|| format!("cannot write {}", out::path(p)))?;
     }
     if let Some(p) = geojson {
         std::fs::write(p, to_geojson(&samples))
-            .with_context(|| format!("cannot write {}", p.display()))?;
+            .with_context(|| format!("cannot write {}", out::path(p)))?;
     }
     let fixes = samples.iter().filter(|s| s.fix.is_some()).count();
-    eprintln!(
+    errln!(
         "{}: {} samples, {} with a GPS fix",
-        input.display(),
+        out::path(input),
         samples.len(),
         fixes
     );
+    if !delivered {
+        bail!("standard output is closed");
+    }
     Ok(())
 }
 
