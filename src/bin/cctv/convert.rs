@@ -6,6 +6,7 @@
 
 use crate::inputs::{self, Kind, Recording};
 use crate::progress::{Job, Progress};
+use crate::readback;
 use crate::scan::{self, Depth, Scan};
 use crate::telemetry::{Sample, parse_sample};
 use crate::times::{human_duration, parse_wall};
@@ -468,6 +469,8 @@ struct RunResult {
     frames: u64,
     duration_ns: u64,
     damage: Vec<String>,
+    /// What went into each output's muxer, in the order of the outputs.
+    written: Vec<readback::Watch>,
 }
 
 fn make(factory: &str) -> Result<gst::Element> {
@@ -523,13 +526,27 @@ fn run_pipeline(
     let result = build_and_run(rec, args, cams, window, &temps, utc_offset, start_ns, job);
     match result {
         Ok(r) => {
+            // Every output finished and read back before any is renamed:
+            // a file that does not read back is not written (issue 15).
+            let finished = temps
+                .iter()
+                .zip(outs)
+                .zip(&r.written)
+                .try_for_each(|((t, o), w)| {
+                    if args.format == OutFormat::Mp4
+                        && let Some(s) = start_ns
+                    {
+                        mp4time::set_creation_time(t, s / 1_000_000_000)
+                            .with_context(|| format!("cannot finish {}", t.display()))?;
+                    }
+                    w.check(t, &|| INTERRUPTED.load(Ordering::SeqCst))
+                        .with_context(|| format!("{}: not written", o.display()))
+                });
+            if let Err(e) = finished {
+                cleanup(&temps);
+                return Err(e);
+            }
             for (t, o) in temps.iter().zip(outs) {
-                if args.format == OutFormat::Mp4
-                    && let Some(s) = start_ns
-                {
-                    mp4time::set_creation_time(t, s / 1_000_000_000)
-                        .with_context(|| format!("cannot finish {}", t.display()))?;
-                }
                 std::fs::rename(t, o).with_context(|| format!("cannot write {}", o.display()))?;
             }
             Ok(r)
@@ -591,6 +608,7 @@ fn build_and_run(
             .or_insert((Vec::new(), cam, kind));
         entry.0.extend(sink);
     };
+    let mut written = Vec::new();
     for (cam, temp) in cams.iter().zip(temps) {
         let mux = match args.format {
             OutFormat::Mp4 => {
@@ -713,6 +731,7 @@ fn build_and_run(
                     },
                 );
         }
+        written.push(readback::Watch::on(&mux));
     }
     let _ = add_target;
     let sh = shared.clone();
@@ -834,6 +853,7 @@ fn build_and_run(
         frames: s.frames,
         duration_ns: s.last_end.saturating_sub(s.first_pts.unwrap_or(0)),
         damage: warnings,
+        written,
     })
 }
 

@@ -8,6 +8,7 @@ mod info;
 mod inputs;
 mod mp4time;
 mod progress;
+mod readback;
 mod scan;
 mod telemetry;
 mod times;
