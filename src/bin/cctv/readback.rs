@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 /// read-back is declared stuck (a reader that hangs must not hang convert).
 const STALL: Duration = Duration::from_secs(30);
 
-/// Test hook, documented in docs/engine.md: `CCTV_FAULT_INJECT=truncate`
+/// Test hook, documented in docs/fuzzing.md: `CCTV_FAULT_INJECT=truncate`
 /// cuts every finished output in half, `flip` flips a byte in the middle,
 /// just before the read-back, to prove that a writer fault is caught and
 /// reported (the real fault, filesink's, cannot be produced on demand once
