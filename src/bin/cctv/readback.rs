@@ -85,11 +85,9 @@ impl Stream {
         }
     }
 
-    fn add(&mut self, buffer: &gst::BufferRef) {
+    fn add(&mut self, hash: Option<u64>) {
         self.buffers += 1;
-        if self.kind == Kind::Video {
-            self.hashes.push(frame_hash(buffer));
-        }
+        self.hashes.extend(hash);
     }
 }
 
@@ -117,22 +115,23 @@ fn lock(s: &Streams) -> std::sync::MutexGuard<'_, Vec<Stream>> {
     s.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Counts (and hashes) what a pad passes, buffer lists included.
-fn count_on(pad: &gst::Pad, streams: &Streams, index: usize) {
+/// Counts (and for video hashes) what a pad passes, buffer lists
+/// included. The hashing is done before the lock is taken: the other
+/// streams of the same muxer record through it.
+fn count_on(pad: &gst::Pad, kind: Kind, streams: &Streams, index: usize) {
     let streams = streams.clone();
     pad.add_probe(
         gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
         move |_, info| {
-            let mut s = lock(&streams);
-            if let Some(st) = s.get_mut(index) {
-                match &info.data {
-                    Some(gst::PadProbeData::Buffer(b)) => st.add(b),
-                    Some(gst::PadProbeData::BufferList(l)) => {
-                        for b in l.iter() {
-                            st.add(b);
-                        }
-                    }
-                    _ => {}
+            let hash = |b: &gst::BufferRef| (kind == Kind::Video).then(|| frame_hash(b));
+            let hashes: Vec<Option<u64>> = match &info.data {
+                Some(gst::PadProbeData::Buffer(b)) => vec![hash(b)],
+                Some(gst::PadProbeData::BufferList(l)) => l.iter().map(hash).collect(),
+                _ => Vec::new(),
+            };
+            if let Some(st) = lock(&streams).get_mut(index) {
+                for h in hashes {
+                    st.add(h);
                 }
             }
             gst::PadProbeReturn::Ok
@@ -165,7 +164,7 @@ impl Watch {
                 s.push(Stream::new(kind, name));
                 s.len() - 1
             };
-            count_on(&pad, &pushed, index);
+            count_on(&pad, kind, &pushed, index);
         }
         Watch { reader, pushed }
     }
@@ -243,13 +242,13 @@ fn read(path: &Path, reader: &str, interrupted: &dyn Fn() -> bool) -> Result<Vec
         demux.connect_pad_added(move |_, pad| {
             let name = pad.name().to_string();
             let kind = Kind::of_pad(&name);
-            let index = kind.map(|k| {
-                let mut s = lock(&streams);
-                s.push(Stream::new(k, name));
-                s.len() - 1
-            });
-            if let Some(i) = index {
-                count_on(pad, &streams, i);
+            if let Some(kind) = kind {
+                let index = {
+                    let mut s = lock(&streams);
+                    s.push(Stream::new(kind, name));
+                    s.len() - 1
+                };
+                count_on(pad, kind, &streams, index);
             }
             // Every pad is drained, counted or not: an unlinked pad would
             // make the reader stop with not-linked.
