@@ -997,3 +997,58 @@ fn every_sample_converts_and_reads_back() {
         }
     }
 }
+
+/// A camera that gives no frame in the converted window gets no file (an
+/// MP4 without samples is a file no player opens), and the other cameras
+/// are still written: here camera 2 starts after `--to`.
+#[test]
+fn a_camera_without_frames_gets_no_file_and_the_others_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let psf = dir.path().join("two.psf");
+    let mut bytes = Vec::new();
+    let mut rng = XorShift::new(7);
+    for f in 0..20usize {
+        for cam in 0..2u8 {
+            if cam == 1 && f < 10 {
+                continue;
+            }
+            let key = f % 5 == 0;
+            let mut payload = vec![0, 0, 0, 1, if key { 0x65 } else { 0x41 }];
+            payload.extend(rng.nonzero_bytes(200));
+            let spec = BlockSpec {
+                channel: cam + 1,
+                camera_name: format!("CAM {cam}"),
+                width: 352,
+                height: 240,
+                key,
+                capture_time_ns: 1_630_479_601_000_000_000 + f as u64 * 40_000_000,
+                sequence: f as u32,
+            };
+            write_block(&mut bytes, &spec, &payload).unwrap();
+        }
+    }
+    std::fs::write(&psf, bytes).unwrap();
+    let out = dir.path().join("out");
+    for format in ["mp4", "mkv"] {
+        let (r, finals, hidden) = convert(
+            &psf,
+            &out,
+            &["--format", format, "--to", "2021-09-01T07:00:01.200Z"],
+            &[],
+        );
+        let what = format!("{format}: {}", r.stderr);
+        assert_eq!(r.code, Some(0), "{what}");
+        assert!(hidden.is_empty(), "{what}");
+        assert_eq!(
+            finals,
+            vec![out.join(format!("two_cam1.{format}"))],
+            "{what}"
+        );
+        assert_eq!(ffprobe_video_packets(&finals[0]), Ok(5), "{what}");
+        assert!(
+            r.stderr
+                .contains(&format!("two_cam2.{format}: no video frame, not written")),
+            "{what}"
+        );
+    }
+}

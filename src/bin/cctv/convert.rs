@@ -392,7 +392,7 @@ fn convert_one(
         let r = run_pipeline(rec, args, &cams, w, &outs, offset, start, &mut job);
         job.finish();
         let r = r?;
-        outcome.files.extend(outs);
+        outcome.files.extend(r.files);
         outcome.frames += r.frames;
         outcome.duration_ns += r.duration_ns;
         outcome.damage.extend(r.damage);
@@ -471,6 +471,8 @@ struct RunResult {
     damage: Vec<String>,
     /// What went into each output's muxer, in the order of the outputs.
     written: Vec<readback::Watch>,
+    /// The outputs written (renamed into place).
+    files: Vec<PathBuf>,
 }
 
 fn make(factory: &str) -> Result<gst::Element> {
@@ -525,14 +527,26 @@ fn run_pipeline(
     }
     let result = build_and_run(rec, args, cams, window, &temps, utc_offset, start_ns, job);
     match result {
-        Ok(r) => {
+        Ok(mut r) => {
             // Every output finished and read back before any is renamed:
-            // a file that does not read back is not written (issue 15).
+            // a file that does not read back is not written (issue 15). A
+            // camera that gave no video frame gets no file (a muxer makes
+            // one that no player opens), unless none did: then it is an
+            // error.
+            let all_empty = r.written.iter().all(readback::Watch::is_empty);
+            let mut kept = Vec::new();
             let finished = temps
                 .iter()
                 .zip(outs)
                 .zip(&r.written)
                 .try_for_each(|((t, o), w)| {
+                    if w.is_empty() && !all_empty {
+                        let _ = std::fs::remove_file(t);
+                        r.damage
+                            .push(format!("{}: no video frame, not written", o.display()));
+                        return Ok(());
+                    }
+                    kept.push((t, o));
                     if args.format == OutFormat::Mp4
                         && let Some(s) = start_ns
                     {
@@ -546,8 +560,9 @@ fn run_pipeline(
                 cleanup(&temps);
                 return Err(e);
             }
-            for (t, o) in temps.iter().zip(outs) {
+            for (t, o) in kept {
                 std::fs::rename(t, o).with_context(|| format!("cannot write {}", o.display()))?;
+                r.files.push(o.clone());
             }
             Ok(r)
         }
@@ -854,6 +869,7 @@ fn build_and_run(
         duration_ns: s.last_end.saturating_sub(s.first_pts.unwrap_or(0)),
         damage: warnings,
         written,
+        files: Vec::new(),
     })
 }
 

@@ -169,15 +169,17 @@ impl Watch {
         Watch { reader, pushed }
     }
 
+    /// No video frame went into the muxer: the file it made is no output.
+    pub fn is_empty(&self) -> bool {
+        lock(&self.pushed)
+            .iter()
+            .all(|s| s.kind != Kind::Video || s.buffers == 0)
+    }
+
     /// Reads `path` back and compares it with what was pushed.
     /// `interrupted` is polled so that Ctrl-C stops a long read-back.
     pub fn check(&self, path: &Path, interrupted: &dyn Fn() -> bool) -> Result<()> {
-        let video: u64 = lock(&self.pushed)
-            .iter()
-            .filter(|s| s.kind == Kind::Video)
-            .map(|s| s.buffers)
-            .sum();
-        if video == 0 {
+        if self.is_empty() {
             // A muxer makes a file even of nothing, one that no player
             // opens: that is no output.
             bail!("no video frame to write");
