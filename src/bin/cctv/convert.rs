@@ -553,8 +553,13 @@ fn run_pipeline(
                         mp4time::set_creation_time(t, s / 1_000_000_000)
                             .with_context(|| format!("cannot finish {}", t.display()))?;
                     }
-                    w.check(t, &|| INTERRUPTED.load(Ordering::SeqCst))
-                        .with_context(|| format!("{}: not written", o.display()))
+                    let partial = w
+                        .check(t, &|| INTERRUPTED.load(Ordering::SeqCst))
+                        .with_context(|| format!("{}: not written", o.display()))?;
+                    for p in partial {
+                        eprintln!("cctv: {}: warning: {p} (the video is whole)", o.display());
+                    }
+                    Ok(())
                 });
             if let Err(e) = finished {
                 cleanup(&temps);

@@ -178,7 +178,9 @@ impl Watch {
 
     /// Reads `path` back and compares it with what was pushed.
     /// `interrupted` is polled so that Ctrl-C stops a long read-back.
-    pub fn check(&self, path: &Path, interrupted: &dyn Fn() -> bool) -> Result<()> {
+    /// Ok: the video is whole; the strings are audio or subtitle samples
+    /// that did not read back (to be reported).
+    pub fn check(&self, path: &Path, interrupted: &dyn Fn() -> bool) -> Result<Vec<String>> {
         if self.is_empty() {
             // A muxer makes a file even of nothing, one that no player
             // opens: that is no output.
@@ -314,8 +316,12 @@ fn read(path: &Path, reader: &str, interrupted: &dyn Fn() -> bool) -> Result<Vec
 
 /// Compares the streams pushed into the muxer with the streams read back,
 /// kind by kind in pad order. A pushed stream that got no buffer may be
-/// absent from the file (a muxer writes no empty track).
-fn compare(pushed: &[Stream], read: &[Stream]) -> Result<()> {
+/// absent from the file (a muxer writes no empty track). Video must match
+/// exactly (Err). Audio and subtitles are not the evidence and a missing
+/// sample there must not cost the user the pictures: their mismatches are
+/// returned as warnings, to be said, not hidden.
+fn compare(pushed: &[Stream], read: &[Stream]) -> Result<Vec<String>> {
+    let mut warnings = Vec::new();
     for kind in [Kind::Video, Kind::Audio, Kind::Subtitle] {
         let p: Vec<&Stream> = pushed
             .iter()
@@ -325,33 +331,34 @@ fn compare(pushed: &[Stream], read: &[Stream]) -> Result<()> {
             .iter()
             .filter(|s| s.kind == kind && s.buffers > 0)
             .collect();
+        let mut problems = Vec::new();
         if p.len() != r.len() {
-            bail!(
+            problems.push(format!(
                 "{} {} stream(s) written, {} read back",
                 p.len(),
                 kind.name(),
                 r.len()
-            );
+            ));
         }
         for (p, r) in p.iter().zip(&r) {
             if p.buffers != r.buffers {
-                bail!(
+                problems.push(format!(
                     "{} frames written to {}, {} read back from {}",
-                    p.buffers,
-                    p.pad,
-                    r.buffers,
-                    r.pad
-                );
-            }
-            if let Some(i) = p.hashes.iter().zip(&r.hashes).position(|(a, b)| a != b) {
-                bail!(
+                    p.buffers, p.pad, r.buffers, r.pad
+                ));
+            } else if let Some(i) = p.hashes.iter().zip(&r.hashes).position(|(a, b)| a != b) {
+                problems.push(format!(
                     "{} frame {i} (0-based) reads back with other bytes than were written",
                     p.pad
-                );
+                ));
             }
         }
+        match problems.first() {
+            Some(first) if kind == Kind::Video => bail!("{first}"),
+            _ => warnings.extend(problems),
+        }
     }
-    Ok(())
+    Ok(warnings)
 }
 
 #[cfg(test)]
@@ -399,7 +406,7 @@ mod tests {
             stream(Kind::Video, 3, vec![1, 2, 3]),
             stream(Kind::Audio, 5, vec![]),
         ];
-        compare(&pushed, &same).unwrap();
+        assert!(compare(&pushed, &same).unwrap().is_empty());
         let fewer = vec![stream(Kind::Video, 2, vec![1, 2])];
         let e = compare(&pushed, &fewer).unwrap_err().to_string();
         assert!(
@@ -413,7 +420,13 @@ mod tests {
         let e = compare(&pushed, &changed).unwrap_err().to_string();
         assert!(e.contains("video_0 frame 1"), "{e}");
         let no_audio = vec![stream(Kind::Video, 3, vec![1, 2, 3])];
-        let e = compare(&pushed, &no_audio).unwrap_err().to_string();
-        assert!(e.contains("1 audio stream(s) written, 0 read back"), "{e}");
+        let w = compare(&pushed, &no_audio).unwrap();
+        assert_eq!(w, ["1 audio stream(s) written, 0 read back"]);
+        let fewer_audio = vec![
+            stream(Kind::Video, 3, vec![1, 2, 3]),
+            stream(Kind::Audio, 4, vec![]),
+        ];
+        let w = compare(&pushed, &fewer_audio).unwrap();
+        assert_eq!(w, ["5 frames written to audio_0, 4 read back from audio_0"]);
     }
 }
