@@ -1096,3 +1096,38 @@ fn subtitle_cues_that_do_not_read_back_are_a_warning_not_a_lost_video() {
         "{warning}"
     );
 }
+
+/// Study seed 50027: bit flips in an rf1 packet file make the engine emit
+/// a 0-byte access unit. Matroska stored it, ffprobe skipped it, and
+/// convert said "10 video frames" over a file that holds 9 (exit 0). Now
+/// either every frame is real (when the engine stops emitting such units)
+/// or the output is not written; never a count the file does not hold.
+#[test]
+fn a_file_never_holds_fewer_frames_than_convert_reports() {
+    let seed = 50027;
+    let dir = tempfile::tempdir().unwrap();
+    let input = input(&mut XorShift::new(seed), seed, dir.path());
+    let out = dir.path().join("out");
+    let (r, finals, hidden) = convert(
+        &input.location,
+        &out,
+        &["--format", "mkv", "--no-subtitles"],
+        &[],
+    );
+    let what = format!("{}: {}", input.what, r.stderr);
+    assert!(hidden.is_empty(), "{what}");
+    match r.code {
+        Some(0) => {
+            let read: u64 = finals
+                .iter()
+                .map(|f| ffprobe_video_packets(f).unwrap())
+                .sum();
+            assert_eq!(reported_frames(&r.stderr), Some(read), "{what}");
+        }
+        Some(1) => {
+            assert!(r.stderr.contains("not written: "), "{what}");
+            assert!(finals.is_empty(), "{what}");
+        }
+        other => panic!("exit {other:?}: {what}"),
+    }
+}

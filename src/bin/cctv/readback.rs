@@ -73,6 +73,9 @@ struct Stream {
     pad: String,
     buffers: u64,
     hashes: Vec<u64>,
+    /// The first buffer without a byte: a frame no reader counts (ffprobe
+    /// skips it, mp4mux drops it).
+    first_empty: Option<u64>,
 }
 
 impl Stream {
@@ -82,10 +85,14 @@ impl Stream {
             pad,
             buffers: 0,
             hashes: Vec::new(),
+            first_empty: None,
         }
     }
 
-    fn add(&mut self, hash: Option<u64>) {
+    fn add(&mut self, hash: Option<u64>, empty: bool) {
+        if empty && self.first_empty.is_none() {
+            self.first_empty = Some(self.buffers);
+        }
         self.buffers += 1;
         self.hashes.extend(hash);
     }
@@ -123,15 +130,16 @@ fn count_on(pad: &gst::Pad, kind: Kind, streams: &Streams, index: usize) {
     pad.add_probe(
         gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
         move |_, info| {
-            let hash = |b: &gst::BufferRef| (kind == Kind::Video).then(|| frame_hash(b));
-            let hashes: Vec<Option<u64>> = match &info.data {
+            let hash =
+                |b: &gst::BufferRef| ((kind == Kind::Video).then(|| frame_hash(b)), b.size() == 0);
+            let hashes: Vec<(Option<u64>, bool)> = match &info.data {
                 Some(gst::PadProbeData::Buffer(b)) => vec![hash(b)],
                 Some(gst::PadProbeData::BufferList(l)) => l.iter().map(hash).collect(),
                 _ => Vec::new(),
             };
             if let Some(st) = lock(&streams).get_mut(index) {
-                for h in hashes {
-                    st.add(h);
+                for (h, empty) in hashes {
+                    st.add(h, empty);
                 }
             }
             gst::PadProbeReturn::Ok
@@ -341,7 +349,16 @@ fn compare(pushed: &[Stream], read: &[Stream]) -> Result<Vec<String>> {
             ));
         }
         for (p, r) in p.iter().zip(&r) {
-            if p.buffers != r.buffers {
+            if kind == Kind::Video
+                && let Some(i) = p.first_empty
+            {
+                // Stored as it came, but no reader counts it as a frame:
+                // the file would not hold what convert reports.
+                problems.push(format!(
+                    "{} frame {i} (0-based) is empty (0 bytes): no player counts it",
+                    p.pad
+                ));
+            } else if p.buffers != r.buffers {
                 problems.push(format!(
                     "{} frames written to {}, {} read back from {}",
                     p.buffers, p.pad, r.buffers, r.pad
@@ -392,6 +409,7 @@ mod tests {
             pad: format!("{}_0", kind.name()),
             buffers,
             hashes,
+            first_empty: None,
         }
     }
 
@@ -419,6 +437,10 @@ mod tests {
         ];
         let e = compare(&pushed, &changed).unwrap_err().to_string();
         assert!(e.contains("video_0 frame 1"), "{e}");
+        let mut with_empty = vec![stream(Kind::Video, 3, vec![1, 2, 3])];
+        with_empty[0].first_empty = Some(2);
+        let e = compare(&with_empty, &same).unwrap_err().to_string();
+        assert!(e.contains("video_0 frame 2 (0-based) is empty"), "{e}");
         let no_audio = vec![stream(Kind::Video, 3, vec![1, 2, 3])];
         let w = compare(&pushed, &no_audio).unwrap();
         assert_eq!(w, ["1 audio stream(s) written, 0 read back"]);
