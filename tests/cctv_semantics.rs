@@ -1001,8 +1001,9 @@ fn sample_nvr_and_rf1_cues_follow_tz() {
 #[test]
 fn split_runs_start_at_their_own_key_frame() {
     // Blocks 0..=20, an hour, blocks 21..=39 (key frames on even blocks):
-    // the second run starts with a P frame; its file starts at block 22,
-    // not at block 20 an hour before.
+    // the second run starts with a P frame, which needs block 20: it stays
+    // with the first run (its gap compacted) and the second file starts at
+    // block 22, not at block 20 an hour before; no frame is lost or doubled.
     let dir = tempfile::tempdir().unwrap();
     let psf = dir.path().join("s.psf");
     write_psf_with_gap(&psf, 40, 2, Some(21));
@@ -1018,7 +1019,10 @@ fn split_runs_start_at_their_own_key_frame() {
     ]));
     let parts = files_in(&o);
     assert_eq!(parts.len(), 2, "{parts:?}");
-    assert_eq!(packets(&parts[0], "v").len(), 21);
+    let first = packets(&parts[0], "v");
+    assert_eq!(first.len(), 22);
+    let first_end = first.iter().map(|p| p.pts + p.duration).fold(0.0, f64::max);
+    assert!(first_end < 15.0, "first part lasts {first_end} s");
     let second = packets(&parts[1], "v");
     assert_eq!(second.len(), 18);
     let end = second

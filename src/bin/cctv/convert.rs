@@ -10,6 +10,7 @@ use crate::inputs::{self, Kind, Recording};
 use crate::naming::{Ticket, Turns};
 use crate::out::{self, errln};
 use crate::progress::{Job, Progress};
+use crate::readback;
 use crate::scan::{self, Depth, Scan};
 use crate::times::{human_duration, parse_wall_in};
 use crate::{ConvertArgs, Gaps, OutFormat, mp4time};
@@ -377,23 +378,41 @@ fn plan(
         None => from.is_none() && to.is_none(),
     };
     let mut runs: Vec<(u64, u64)> = Vec::new();
-    let mut all: Vec<u64> = frames
+    // Every wanted frame of every camera: (running time, capture time).
+    let mut all: Vec<(u64, Option<u64>)> = frames
         .iter()
-        .flat_map(|f| f.iter().filter(|f| wanted(f)).map(|f| f.pts))
+        .flat_map(|f| f.iter().filter(|f| wanted(f)).map(|f| (f.pts, f.wall)))
         .collect();
     all.sort_unstable();
-    let (Some(&first), Some(&last)) = (all.first(), all.last()) else {
+    let (Some(&(first, _)), Some(&(last, _))) = (all.first(), all.last()) else {
         bail!("no frames between --from and --to");
     };
     if args.gaps == Gaps::Split {
+        // Runs are cut where capture time jumps by more than MAX_GAP_NS
+        // (running time has the gap compacted, as the element plays it).
+        // A run may start only where every camera's next frame is a key
+        // frame: frames after a gap that need a picture from before it
+        // stay with the run before (its gap compacted), and the cut moves
+        // to the next key frame, so that no frame is lost or doubled.
+        let starts_clean = |t: u64| {
+            frames.iter().all(|f| {
+                let next = f.partition_point(|f| f.pts < t);
+                f.get(next).is_none_or(|f| f.key)
+            })
+        };
         let mut run_start = first;
-        let mut prev = first;
-        for &t in &all[1..] {
-            if t > prev + MAX_GAP_NS {
+        let (mut prev, mut prev_wall) = all[0];
+        let mut pending = false;
+        for &(t, wall) in &all[1..] {
+            let jump = matches!((prev_wall, wall), (Some(a), Some(b)) if b > a + MAX_GAP_NS);
+            pending |= jump || t > prev + MAX_GAP_NS;
+            if pending && t > prev && starts_clean(t) {
                 runs.push((run_start, prev));
                 run_start = t;
+                pending = false;
             }
             prev = t;
+            prev_wall = wall.or(prev_wall);
         }
         runs.push((run_start, prev));
         if runs.len() == 1 && from.is_none() && to.is_none() {
@@ -497,15 +516,24 @@ fn convert_one(
     // Output names, checked before anything is written, given in input
     // order (not in the order the jobs get here).
     let mut plans = Vec::new();
+    let mut notes = Vec::new();
     ticket.with_namer(|namer| -> Result<()> {
         for (k, w) in windows.iter().enumerate() {
             let mut outs = Vec::new();
             // A camera with no frame in this window gets no file.
-            let in_window: Vec<Camera> = cams
+            let (in_window, outside): (Vec<Camera>, Vec<Camera>) = cams
                 .iter()
-                .filter(|c| w.whole() || w.span_of(c.number).is_some())
                 .cloned()
-                .collect();
+                .partition(|c| w.whole() || w.span_of(c.number).is_some());
+            if windows.len() == 1 {
+                for c in outside {
+                    notes.push(format!(
+                        "camera {}: no video frames{}, not written",
+                        c.number,
+                        window_note(args)
+                    ));
+                }
+            }
             for c in &in_window {
                 let mut name = rec.stem.clone();
                 if several {
@@ -538,7 +566,10 @@ fn convert_one(
         }
         Ok(())
     })?;
-    let mut outcome = Outcome::default();
+    let mut outcome = Outcome {
+        notes,
+        ..Outcome::default()
+    };
     let total_bytes = input_bytes(rec);
     for (w, cams, outs) in plans {
         let label = outs
@@ -580,6 +611,8 @@ struct RunResult {
     frames: u64,
     duration_ns: u64,
     damage: Vec<String>,
+    /// What went into each camera's muxer, in the order of the cameras.
+    watches: Vec<readback::Watch>,
 }
 
 fn make(factory: &str) -> Result<gst::Element> {
@@ -681,7 +714,14 @@ fn run_pipeline(
         bail!("no video frames{}: nothing written", window_note(args));
     }
     let clock = clock_offset_ns(args);
-    for (((part, temp), o), cam) in parts.into_iter().zip(&temps).zip(outs).zip(cams) {
+    let watches = std::mem::take(&mut r.watches);
+    for ((((part, temp), o), cam), watch) in parts
+        .into_iter()
+        .zip(&temps)
+        .zip(outs)
+        .zip(cams)
+        .zip(&watches)
+    {
         let Some(first_wall) = r.first_wall.get(&cam.number).copied() else {
             r.notes.push(format!(
                 "camera {}: no video frames{}, {} not written",
@@ -700,7 +740,19 @@ fn run_pipeline(
                 .with_context(|| format!("cannot finish {}", out::path(o)))?;
         }
         // Read back before calling it written: a writer bug must never
-        // pass as a success.
+        // pass as a success. First what went into the muxer, stream by
+        // stream; then the pictures against the source (the proof).
+        let partial = watch
+            .check(temp, &|| INTERRUPTED.load(Ordering::SeqCst))
+            .map_err(|e| anyhow!("{}", unfd(format!("{e:#}"))))
+            .with_context(|| format!("{}: not written", out::path(o)))?;
+        for p in partial {
+            errln!(
+                "cctv: {}: warning: {} (the video is whole)",
+                out::path(o),
+                out::escape(&p)
+            );
+        }
         let facts = ExportFacts {
             recs: std::slice::from_ref(rec),
             video: &cam.video,
@@ -779,6 +831,7 @@ fn build_and_run(
             .or_insert((Vec::new(), cam, kind));
         entry.0.extend(sink);
     };
+    let mut watches = Vec::new();
     for (cam, temp) in cams.iter().zip(temps) {
         let mux = match args.format {
             OutFormat::Mp4 => {
@@ -889,6 +942,7 @@ fn build_and_run(
             };
             add_target(&pad, q.static_pad("sink"), cam.number, StreamKind::Subtitle);
         }
+        watches.push(readback::Watch::on(&mux));
     }
     let _ = add_target;
     let pipe_weak = pipeline.downgrade();
@@ -1022,6 +1076,7 @@ fn build_and_run(
         frames: s.frames,
         duration_ns: s.last_end.saturating_sub(s.first_pts.unwrap_or(0)),
         damage: warnings,
+        watches,
     })
 }
 
@@ -1199,8 +1254,9 @@ fn clock_offset_ns(args: &ConvertArgs) -> i64 {
 /// `--no-subtitles`, and `--gaps` as its `max-gap`.
 /// `--gaps` as the elements' (and the planning scan's) `max-gap`.
 fn source_max_gap(args: &ConvertArgs) -> Option<u64> {
-    // A split window holds no gap longer than MAX_GAP_NS anyway.
-    (args.gaps == Gaps::Compact).then_some(MAX_GAP_NS)
+    // Split compacts too: a run holds no gap longer than MAX_GAP_NS, but
+    // for frames after a gap that cannot start a run (see `plan`).
+    (args.gaps != Gaps::Keep).then_some(MAX_GAP_NS)
 }
 
 fn configure_source(element: &gst::Element, args: &ConvertArgs) {

@@ -12,6 +12,7 @@ mod mp4time;
 mod naming;
 mod out;
 mod progress;
+mod readback;
 mod scan;
 mod telemetry;
 mod times;
