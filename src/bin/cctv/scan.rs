@@ -9,43 +9,9 @@ use gstcctv::engine::formats::pavs::{Pavs, PavsOptions};
 use gstcctv::engine::formats::rf1::Rf1Engine;
 use gstcctv::engine::formats::says::Says;
 use gstcctv::engine::{
-    ByteSource, Chunk as _, Demuxer, EngineError, Event, Format, Packet, SharedBytes, SourceError,
-    StreamInfo, Tags,
+    ByteSource, Demuxer, EngineError, Event, FileSource, Format, Packet, SharedBytes, StreamInfo,
+    Tags,
 };
-use std::fs::File;
-use std::os::unix::fs::FileExt;
-
-/// Random access to a file for the engine (pull mode).
-pub struct FileSource {
-    file: File,
-    size: u64,
-}
-
-impl FileSource {
-    pub fn open(path: &std::path::Path) -> std::io::Result<Self> {
-        let file = File::open(path)?;
-        let size = file.metadata()?.len();
-        Ok(Self { file, size })
-    }
-}
-
-impl ByteSource for FileSource {
-    type Chunk = SharedBytes;
-    fn size(&self) -> Option<u64> {
-        Some(self.size)
-    }
-    fn read_at(&mut self, offset: u64, len: usize) -> Result<SharedBytes, SourceError> {
-        if offset >= self.size {
-            return Err(SourceError::Eos);
-        }
-        let len = len.min(usize::try_from(self.size - offset).unwrap_or(usize::MAX));
-        let mut buf = vec![0; len];
-        self.file
-            .read_exact_at(&mut buf, offset)
-            .map_err(|e| SourceError::Io(e.to_string()))?;
-        Ok(SharedBytes::from_vec(buf))
-    }
-}
 
 /// Per stream: what was seen.
 #[derive(Clone, Debug)]
