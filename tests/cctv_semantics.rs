@@ -13,8 +13,8 @@ use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
 use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 const CCTV: &str = env!("CARGO_BIN_EXE_cctv");
 /// Every command is bounded.
@@ -24,47 +24,14 @@ const LIMIT: Duration = Duration::from_secs(120);
 /// with extra environment variables.
 fn run_in(program: &str, args: &[&str], cwd: Option<&Path>, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args(args);
     if let Some(dir) = cwd {
         cmd.current_dir(dir);
     }
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let t1 = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut out, &mut v).ok();
-        v
-    });
-    let t2 = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut err, &mut v).ok();
-        v
-    });
-    let deadline = Instant::now() + LIMIT;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{program} {args:?} did not finish within {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: t1.join().expect("stdout thread"),
-        stderr: t2.join().expect("stderr thread"),
-    }
+    support::output_within(&mut cmd, LIMIT)
 }
 
 fn run(program: &str, args: &[&str]) -> Output {

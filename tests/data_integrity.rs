@@ -11,8 +11,8 @@ use gstcctv::formats::rf1::{Codec, flags};
 use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
 const CCTV: &str = env!("CARGO_BIN_EXE_cctv");
 /// Every command is bounded.
@@ -20,40 +20,7 @@ const LIMIT: Duration = Duration::from_secs(180);
 
 /// Runs a program to completion within [`LIMIT`] (killed after it).
 fn run(program: &str, args: &[&str]) -> Output {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let t1 = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut out, &mut v).ok();
-        v
-    });
-    let t2 = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut err, &mut v).ok();
-        v
-    });
-    let deadline = Instant::now() + LIMIT;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{program} {args:?} did not finish within {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: t1.join().expect("stdout thread"),
-        stderr: t2.join().expect("stderr thread"),
-    }
+    support::run_bounded(program, args, LIMIT)
 }
 
 fn s(p: &Path) -> &str {

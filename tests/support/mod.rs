@@ -383,21 +383,21 @@ pub fn avc_to_annexb(data: &[u8]) -> Vec<u8> {
     annexb
 }
 
-/// Runs a program to completion within `limit` (killed and failed after
-/// it), with both pipes drained on threads so that a full pipe cannot stall
-/// the child.
-pub fn run_bounded(
-    program: &str,
-    args: &[&std::ffi::OsStr],
+/// Runs a command to completion within `limit` (killed, and the test
+/// failed, after it), stdin closed and both pipes drained on threads so
+/// that a full pipe cannot stall the child.
+pub fn output_within(
+    cmd: &mut std::process::Command,
     limit: std::time::Duration,
 ) -> std::process::Output {
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(program)
-        .args(args)
+    use std::process::Stdio;
+    let what = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
     let deadline = std::time::Instant::now() + limit;
     let drain = |mut r: Box<dyn std::io::Read + Send>| {
         std::thread::spawn(move || {
@@ -414,7 +414,7 @@ pub fn run_bounded(
         }
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
-            panic!("{program} {args:?} did not finish within {limit:?}");
+            panic!("{what} did not finish within {limit:?}");
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
@@ -423,6 +423,15 @@ pub fn run_bounded(
         stdout: out.join().expect("stdout thread"),
         stderr: err.join().expect("stderr thread"),
     }
+}
+
+/// [`output_within`] for a program and its arguments.
+pub fn run_bounded<S: AsRef<std::ffi::OsStr>>(
+    program: &str,
+    args: &[S],
+    limit: std::time::Duration,
+) -> std::process::Output {
+    output_within(std::process::Command::new(program).args(args), limit)
 }
 
 /// SHA-256 of a file, hex.
