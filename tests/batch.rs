@@ -1,0 +1,541 @@
+// SPDX-License-Identifier: MIT
+//! Batch engines (#18 item 6): `cctv plan` lists the work items of a case
+//! deterministically, `cctv convert --shard K/N` (or a batch engine's
+//! index in the environment) converts one share, shards run in parallel
+//! produce the whole case exactly once, reruns skip complete outputs and
+//! redo corrupted ones, exit codes separate bad input (1) from temporary
+//! failures (75) and usage (2), and `--log-json` writes JSON lines.
+
+mod support;
+
+use gstcctv::formats::pavs::writer::Recording;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const CCTV: &str = env!("CARGO_BIN_EXE_cctv");
+const LIMIT: Duration = Duration::from_secs(180);
+/// 2021-09-01 07:00:00 UTC.
+const T0: u64 = 1_630_479_600_000_000_000;
+const S: u64 = 1_000_000_000;
+
+/// The batch engines' variables, cleared so that the test's own
+/// environment cannot choose a shard.
+const SHARD_VARS: [&str; 4] = [
+    "JOB_COMPLETION_INDEX",
+    "AWS_BATCH_JOB_ARRAY_INDEX",
+    "CCTV_SHARD_INDEX",
+    "CCTV_SHARD_COUNT",
+];
+
+fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut c = Command::new(CCTV);
+    c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for v in SHARD_VARS {
+        c.env_remove(v);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
+/// Waits for a child with a deadline, draining its pipes.
+fn finish(mut child: std::process::Child, what: &str) -> Output {
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let t1 = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut out, &mut v).ok();
+        v
+    });
+    let t2 = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut err, &mut v).ok();
+        v
+    });
+    let deadline = Instant::now() + LIMIT;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what} did not finish within {LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: t1.join().expect("stdout thread"),
+        stderr: t2.join().expect("stderr thread"),
+    }
+}
+
+fn cctv_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let child = command(args, env).spawn().expect("cannot run cctv");
+    finish(child, &format!("cctv {args:?}"))
+}
+
+fn cctv(args: &[&str]) -> Output {
+    cctv_env(args, &[])
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn psf(dir: &Path, name: &str, channel: u8, camera: &str, start: u64, frames: u64) -> PathBuf {
+    let path = dir.join(name);
+    Recording {
+        channel,
+        camera_name: camera,
+        width: 176,
+        height: 144,
+        start_ns: start,
+        step_ns: S / 2,
+        frames,
+        gop: 10,
+        seed: (start / S) as u32 ^ u32::from(channel),
+    }
+    .write_file(&path)
+    .unwrap();
+    path
+}
+
+/// A case: camera 9 in three consecutive 20 s files named out of time
+/// order and a copy of one, camera 3 in two files of its own, and
+/// camera 5 in one.
+fn case(dir: &Path) -> PathBuf {
+    let case = dir.join("case");
+    std::fs::create_dir_all(case.join("sub")).unwrap();
+    psf(&case, "c.psf", 9, "ALLEY", T0, 40);
+    let b = psf(&case, "a.psf", 9, "ALLEY", T0 + 20 * S, 40);
+    psf(&case, "b.psf", 9, "ALLEY", T0 + 40 * S, 40);
+    std::fs::copy(&b, case.join("sub/copy-of-a.psf")).unwrap();
+    psf(&case, "door1.psf", 3, "DOOR", T0 + 5 * S, 30);
+    psf(&case, "door2.psf", 3, "DOOR", T0 + 25 * S, 30);
+    psf(&case, "yard.psf", 5, "YARD", T0 + 10 * S, 24);
+    case
+}
+
+/// Media outputs of a directory (its evidence beside each) with their
+/// SHA-256.
+fn media(dir: &Path) -> BTreeMap<String, String> {
+    support::outputs_in(dir)
+        .into_iter()
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                support::sha256_file_hex(&p),
+            )
+        })
+        .collect()
+}
+
+fn json_lines(o: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {l:?}\n{}", text(o)))
+        })
+        .collect()
+}
+
+#[test]
+fn plan_json_is_deterministic_and_lists_every_camera_window_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = case(dir.path());
+    let a = cctv(&["plan", s(&case), "--json"]);
+    assert!(a.status.success(), "{}", text(&a));
+    let b = cctv(&["plan", s(&case), "--json"]);
+    assert_eq!(a.stdout, b.stdout, "same inputs, same bytes");
+    let plan: Value = serde_json::from_slice(&a.stdout).unwrap();
+    let items = plan["items"].as_array().unwrap();
+    let ids: Vec<&str> = items
+        .iter()
+        .map(|i| i["camera_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "pavs-alley--09-video_9",
+            "pavs-door--03-video_3",
+            "pavs-yard--05-video_5"
+        ],
+        "one item per camera, sorted by camera id"
+    );
+    // Every file in exactly one item, in capture order; the copy once,
+    // as a duplicate.
+    let files = |i: &Value| -> Vec<String> {
+        i["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                Path::new(f.as_str().unwrap())
+                    .strip_prefix(&case)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect()
+    };
+    assert_eq!(files(&items[0]), ["c.psf", "a.psf", "b.psf"]);
+    assert_eq!(files(&items[1]), ["door1.psf", "door2.psf"]);
+    assert_eq!(files(&items[2]), ["yard.psf"]);
+    let dups: Vec<&str> = items[0]["duplicates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert_eq!(dups, [s(&case.join("sub/copy-of-a.psf"))]);
+    for (k, it) in items.iter().enumerate() {
+        assert_eq!(it["index"], k);
+        assert_eq!(it["id"].as_str().unwrap().len(), 12);
+        assert!(it["output"].as_str().unwrap().ends_with(".mp4"));
+    }
+    assert_eq!(items[0]["first_frame"], "2021-09-01T07:00:00.000000Z");
+    assert_eq!(items[0]["last_frame"], "2021-09-01T07:00:59.500000Z");
+    assert_eq!(items[0]["window"]["from"], Value::Null);
+    let unique: std::collections::HashSet<&str> =
+        items.iter().map(|i| i["id"].as_str().unwrap()).collect();
+    assert_eq!(unique.len(), items.len(), "ids are unique");
+
+    // A window across a file boundary: only the files that hold it; ids
+    // depend on camera and window only (not on the other cameras).
+    let w = cctv(&[
+        "plan",
+        s(&case),
+        "--json",
+        "--from",
+        "2021-09-01T07:00:18Z",
+        "--to",
+        "2021-09-01T07:00:22Z",
+        "--shard-count",
+        "2",
+    ]);
+    assert!(w.status.success(), "{}", text(&w));
+    let wp: Value = serde_json::from_slice(&w.stdout).unwrap();
+    let witems = wp["items"].as_array().unwrap();
+    assert_eq!(witems.len(), 3, "{wp:#}");
+    assert_eq!(files(&witems[0]), ["c.psf", "a.psf"]);
+    assert_eq!(witems[0]["window"]["from"], "2021-09-01T07:00:18.000000Z");
+    assert_eq!(witems[0]["first_frame"], "2021-09-01T07:00:18.000000Z");
+    assert_eq!(witems[1]["shard"], 1);
+    assert_ne!(
+        witems[0]["id"], items[0]["id"],
+        "another window, another id"
+    );
+    let one = cctv(&[
+        "plan",
+        s(&case),
+        "--json",
+        "--camera",
+        "DOOR",
+        "--from",
+        "2021-09-01T07:00:18Z",
+        "--to",
+        "2021-09-01T07:00:22Z",
+    ]);
+    let op: Value = serde_json::from_slice(&one.stdout).unwrap();
+    assert_eq!(op["items"].as_array().unwrap().len(), 1);
+    assert_eq!(op["items"][0]["id"], witems[1]["id"]);
+    // An unknown camera is an error naming the cameras there are.
+    let none = cctv(&["plan", s(&case), "--camera", "GARAGE"]);
+    assert_eq!(none.status.code(), Some(1), "{}", text(&none));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("pavs-door--03-video_3"));
+}
+
+#[test]
+fn shards_in_parallel_produce_the_whole_case_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = case(dir.path());
+    let whole = dir.path().join("whole");
+    let o = cctv(&["convert", s(&case), "-o", s(&whole), "-q", "-j", "1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let expected = media(&whole);
+    assert!(expected.len() >= 6, "{expected:?}");
+
+    // Three shards at once into one directory, each told its share as a
+    // batch engine would.
+    let sharded = dir.path().join("sharded");
+    let out = s(&sharded);
+    let c = s(&case);
+    type Run<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>);
+    let runs: Vec<Run> = vec![
+        (
+            vec!["convert", c, "-o", out, "-q", "-j", "1", "--shard", "0/3"],
+            vec![],
+        ),
+        (
+            vec![
+                "convert",
+                c,
+                "-o",
+                out,
+                "-q",
+                "-j",
+                "1",
+                "--shard-count",
+                "3",
+            ],
+            vec![("JOB_COMPLETION_INDEX", "1")],
+        ),
+        (
+            vec!["convert", c, "-o", out, "-q", "-j", "1"],
+            vec![
+                ("AWS_BATCH_JOB_ARRAY_INDEX", "2"),
+                ("CCTV_SHARD_COUNT", "3"),
+            ],
+        ),
+    ];
+    let children: Vec<_> = runs
+        .iter()
+        .map(|(args, env)| command(args, env).spawn().expect("cannot run cctv"))
+        .collect();
+    let mut shares = Vec::new();
+    for (k, child) in children.into_iter().enumerate() {
+        let o = finish(child, &format!("shard {k}"));
+        assert!(o.status.success(), "shard {k}: {}", text(&o));
+        shares.push(o);
+    }
+    let got = media(&sharded);
+    assert_eq!(
+        got, expected,
+        "the union of the shards is the whole run, same bytes"
+    );
+
+    // Each output made by exactly one shard: their shares are disjoint.
+    let mut made: BTreeMap<String, usize> = BTreeMap::new();
+    for k in 0..3 {
+        let d = dir.path().join(format!("alone{k}"));
+        let o = cctv(&[
+            "convert",
+            c,
+            "-o",
+            s(&d),
+            "-q",
+            "-j",
+            "1",
+            "--shard",
+            &format!("{k}/3"),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        for name in media(&d).keys() {
+            *made.entry(name.clone()).or_default() += 1;
+        }
+    }
+    assert_eq!(
+        made.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
+    assert!(made.values().all(|n| *n == 1), "{made:?}");
+    // More shards than work: the empty ones succeed with nothing to do.
+    let empty = dir.path().join("empty");
+    let o = cctv(&["convert", c, "-o", s(&empty), "-q", "--shard", "99/100"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(media(&empty).is_empty());
+}
+
+fn stamp(p: &Path) -> (u64, i64, i64) {
+    let m = std::fs::metadata(p).unwrap();
+    (m.ino(), m.mtime(), m.mtime_nsec())
+}
+
+#[test]
+fn rerun_skips_complete_outputs_and_redoes_a_corrupted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = case(dir.path());
+    let out = dir.path().join("out");
+    let o = cctv(&["convert", s(&case), "-o", s(&out), "-q"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let first = media(&out);
+    let names: Vec<String> = first.keys().cloned().collect();
+    let before: BTreeMap<String, (u64, i64, i64)> = names
+        .iter()
+        .map(|n| (n.clone(), stamp(&out.join(n))))
+        .collect();
+    let manifests: BTreeMap<String, (u64, i64, i64)> = names
+        .iter()
+        .map(|n| {
+            let m = out.join(n).with_extension("manifest.json");
+            (n.clone(), stamp(&m))
+        })
+        .collect();
+
+    // A complete case: nothing is written again.
+    let again = cctv(&["convert", s(&case), "-o", s(&out), "--log-json"]);
+    assert!(again.status.success(), "{}", text(&again));
+    for n in &names {
+        assert_eq!(stamp(&out.join(n)), before[n], "{n} was rewritten");
+    }
+    let events = json_lines(&again);
+    let skipped = events.iter().filter(|e| e["event"] == "skipped").count();
+    assert_eq!(skipped, names.len(), "{}", text(&again));
+    assert!(!events.iter().any(|e| e["event"] == "output"));
+
+    // One output cut short (a disk that filled, a copy that stopped), one
+    // with a flipped byte: both redone, the rest untouched.
+    let cut = out.join(&names[0]);
+    let len = std::fs::metadata(&cut).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&cut)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let flipped = out.join(&names[1]);
+    let mut bytes = std::fs::read(&flipped).unwrap();
+    let at = bytes.len() - 10;
+    bytes[at] ^= 0xff;
+    std::fs::write(&flipped, &bytes).unwrap();
+    let redo = cctv(&["convert", s(&case), "-o", s(&out)]);
+    assert!(redo.status.success(), "{}", text(&redo));
+    let err = String::from_utf8_lossy(&redo.stderr);
+    assert!(err.contains("converted again"), "{err}");
+    assert_eq!(media(&out), first, "redone outputs are the same bytes");
+    for n in &names[2..] {
+        assert_eq!(stamp(&out.join(n)), before[n], "{n} was rewritten");
+        let m = out.join(n).with_extension("manifest.json");
+        assert_eq!(stamp(&m), manifests[n]);
+    }
+    for n in &names[..2] {
+        assert_ne!(stamp(&out.join(n)), before[n], "{n} was not redone");
+        let m = out.join(n).with_extension("manifest.json");
+        let v = cctv(&["verify", s(&m)]);
+        assert!(v.status.success(), "{}", text(&v));
+    }
+
+    // A file that is not ours (no manifest names it) is never replaced
+    // without --force.
+    let foreign = out.join(&names[0]);
+    std::fs::remove_file(out.join(&names[0]).with_extension("manifest.json")).unwrap();
+    std::fs::write(&foreign, b"someone else's").unwrap();
+    let refused = cctv(&["convert", s(&case), "-o", s(&out), "-q"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("use --force"));
+    assert_eq!(std::fs::read(&foreign).unwrap(), b"someone else's");
+}
+
+#[test]
+fn exit_codes_separate_bad_input_from_temporary_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = case(dir.path());
+    let bad = dir.path().join("bad.psf");
+    std::fs::write(&bad, vec![0x5a; 4096]).unwrap();
+    let out = dir.path().join("out");
+
+    // Bad input: 1 (do not retry), even though the good input converted.
+    let good = case.join("yard.psf");
+    let o = cctv(&[
+        "convert",
+        s(&bad),
+        s(&good),
+        "-o",
+        s(&out),
+        "--log-json",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let events = json_lines(&o);
+    let error = events
+        .iter()
+        .find(|e| e["event"] == "error")
+        .expect("an error event");
+    assert_eq!(error["class"], "input");
+    assert_eq!(error["retry"], false);
+    assert_eq!(error["input"], s(&bad));
+    let done = events.last().unwrap();
+    assert_eq!(
+        (done["event"].as_str(), done["exit"].as_u64()),
+        (Some("done"), Some(1))
+    );
+
+    // An output directory that cannot be written: 75 (EX_TEMPFAIL, retry).
+    // /sys is a directory even root cannot create files in.
+    let unwritable = Path::new("/sys");
+    assert!(std::fs::File::create(unwritable.join("cctv-probe")).is_err());
+    let o = cctv(&["convert", s(&good), "-o", s(unwritable), "--log-json", "-q"]);
+    assert_eq!(o.status.code(), Some(75), "{}", text(&o));
+    let events = json_lines(&o);
+    let error = events
+        .iter()
+        .find(|e| e["event"] == "error")
+        .expect("an error event");
+    assert_eq!(error["class"], "temporary");
+    assert_eq!(error["retry"], true);
+    // Both at once: a retry is worth it (75 wins).
+    let o = cctv(&["convert", s(&bad), s(&good), "-o", s(unwritable), "-q"]);
+    assert_eq!(o.status.code(), Some(75), "{}", text(&o));
+    // An output directory that is a file: it can never be made here either
+    // way, but it is the disk's side: temporary.
+    // Usage: 2.
+    let o = cctv(&["convert", s(&good), "-o", s(&out), "--shard", "3/2"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = cctv_env(
+        &["convert", s(&good), "-o", s(&out)],
+        &[("JOB_COMPLETION_INDEX", "0")],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "an index without a count: {}",
+        text(&o)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--shard-count"));
+}
+
+#[test]
+fn log_json_lines_parse_and_tell_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = case(dir.path());
+    let out = dir.path().join("out");
+    let o = cctv_env(
+        &[
+            "convert",
+            s(&case),
+            "-o",
+            s(&out),
+            "--log-json",
+            "--shard-count",
+            "2",
+        ],
+        &[("JOB_COMPLETION_INDEX", "1")],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let events = json_lines(&o);
+    assert!(!events.is_empty());
+    for e in &events {
+        assert!(e["event"].is_string() && e["time"].is_string(), "{e}");
+    }
+    assert_eq!(events[0]["event"], "start");
+    assert_eq!(events[0]["shard"]["index"], 1);
+    assert_eq!(events[0]["shard"]["count"], 2);
+    let outputs: Vec<&Value> = events.iter().filter(|e| e["event"] == "output").collect();
+    assert_eq!(outputs.len(), media(&out).len());
+    for e in &outputs {
+        assert!(Path::new(e["output"].as_str().unwrap()).is_file());
+        assert!(Path::new(e["manifest"].as_str().unwrap()).is_file());
+    }
+    let done = events.last().unwrap();
+    assert_eq!(done["event"], "done");
+    assert_eq!(done["exit"], 0);
+    assert_eq!(done["written"], outputs.len());
+    // No progress bars or summary on stderr in this mode (errors only).
+    assert!(o.stderr.is_empty(), "{}", text(&o));
+}
