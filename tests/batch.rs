@@ -539,3 +539,116 @@ fn log_json_lines_parse_and_tell_the_run() {
     // No progress bars or summary on stderr in this mode (errors only).
     assert!(o.stderr.is_empty(), "{}", text(&o));
 }
+
+#[test]
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+fn plan_of_the_real_samples_lists_every_recording_once() {
+    let samples = support::shared_samples("");
+    let dirs = [samples.join("pavs"), samples.join("says")];
+    let args: Vec<&str> = ["plan", "--json"]
+        .into_iter()
+        .chain(dirs.iter().map(|d| s(d)))
+        .collect();
+    let a = cctv(&args);
+    let b = cctv(&args);
+    assert_eq!(a.stdout, b.stdout, "same inputs, same bytes");
+    let plan: Value =
+        serde_json::from_slice(&a.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&a)));
+    let items = plan["items"].as_array().unwrap();
+    let ids: Vec<&str> = items
+        .iter()
+        .map(|i| i["camera_id"].as_str().unwrap())
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted);
+    // The three .psf files are one camera, in capture order.
+    let alley = items
+        .iter()
+        .find(|i| i["camera_id"] == "pavs-alley--09-video_9")
+        .expect("the VMax camera");
+    let files: Vec<&str> = alley["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(files, ["video1.psf", "video3.psf", "video2.psf"]);
+    assert_eq!(alley["first_frame"], "2021-09-01T07:00:01.454448Z");
+    // Every recording the plan could read is in an item or skipped with a
+    // reason; nothing twice within a camera.
+    for it in items {
+        let f: Vec<&Value> = it["files"].as_array().unwrap().iter().collect();
+        let unique: std::collections::HashSet<&str> =
+            f.iter().map(|v| v.as_str().unwrap()).collect();
+        assert_eq!(unique.len(), f.len(), "{it}");
+    }
+}
+
+/// The deploy example and the container recipe agree with the program:
+/// the Job's completions are the shard count it passes, it is Indexed,
+/// non-root, retries 75 only; the image is Debian 12, non-root, with the
+/// GStreamer packages whose elements `cctv convert` uses.
+#[test]
+fn deploy_recipes_match_the_program() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+    let job = std::fs::read_to_string(root.join("k8s-indexed-job.yaml")).unwrap();
+    let field = |name: &str| -> String {
+        job.lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("no {name}"))
+            .to_string()
+    };
+    assert_eq!(field("completionMode"), "Indexed");
+    let n = field("completions");
+    let args: Vec<&str> = job
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- "))
+        .collect();
+    let at = args
+        .iter()
+        .position(|a| *a == "--shard-count")
+        .expect("--shard-count");
+    assert_eq!(
+        args[at + 1].trim_matches('"'),
+        n,
+        "--shard-count = completions"
+    );
+    assert!(args.contains(&"convert") && args.contains(&"/case") && args.contains(&"/out"));
+    assert!(job.contains("runAsNonRoot: true"));
+    assert!(
+        job.contains("values: [1, 2]"),
+        "bad input and usage are not retried"
+    );
+    let recipe = std::fs::read_to_string(root.join("Containerfile")).unwrap();
+    assert!(recipe.contains("bookworm") && recipe.contains("debian:12"));
+    assert!(recipe.contains("cargo build --release --locked --bin cctv"));
+    let user = recipe
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("USER "))
+        .expect("USER");
+    assert!(
+        !user.starts_with("0") && !user.starts_with("root"),
+        "{user}"
+    );
+    for pkg in [
+        "gstreamer1.0-plugins-base",
+        "gstreamer1.0-plugins-good",
+        "gstreamer1.0-plugins-bad",
+        "gstreamer1.0-libav",
+    ] {
+        assert!(recipe.contains(pkg), "{pkg}");
+    }
+    let rust = recipe
+        .lines()
+        .find_map(|l| l.strip_prefix("FROM docker.io/library/rust:"))
+        .and_then(|t| t.split('-').next())
+        .expect("the builder's Rust");
+    let manifest =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains(&format!("rust-version = \"{rust}\"")),
+        "builder Rust {rust} = rust-version"
+    );
+}
