@@ -652,3 +652,86 @@ fn deploy_recipes_match_the_program() {
         "builder Rust {rust} = rust-version"
     );
 }
+
+/// An output whose evidence could not be written (here: a directory in the
+/// way of its manifest; in the field: the disk filled up after the video)
+/// is not left under its final name: the failure is temporary (75), and
+/// the retry converts it, rather than taking it for someone else's file
+/// and failing for good.
+#[test]
+fn an_output_without_its_evidence_is_not_left_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = case(dir.path());
+    let good = case.join("yard.psf");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(out.join("yard.manifest.json")).unwrap();
+    let o = cctv(&["convert", s(&good), "-o", s(&out), "-q"]);
+    assert_eq!(o.status.code(), Some(75), "{}", text(&o));
+    assert!(
+        !out.join("yard.mp4").exists(),
+        "an output without its manifest is left"
+    );
+    std::fs::remove_dir(out.join("yard.manifest.json")).unwrap();
+    let retry = cctv(&["convert", s(&good), "-o", s(&out), "-q"]);
+    assert!(retry.status.success(), "{}", text(&retry));
+    let v = cctv(&["verify", s(&out.join("yard.manifest.json"))]);
+    assert!(v.status.success(), "{}", text(&v));
+}
+
+/// A write that fails (here: the file-size limit, `EFBIG`, with SIGXFSZ
+/// ignored as a shell's `trap` leaves it across `exec`; in the field: a full disk) is
+/// temporary: exit 75, nothing under a final name, the system's reason in
+/// the message; the retry without the limit completes the case.
+#[test]
+fn a_write_that_fails_is_temporary_and_the_retry_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = case(dir.path());
+    let out = dir.path().join("out");
+    // 120 KB: the smaller outputs fit (yard, the doors), the larger fail.
+    let script = r#"trap '' XFSZ; exec prlimit --fsize=122880 "$0" "$@""#;
+    let child = Command::new("sh")
+        .args([
+            "-c",
+            script,
+            CCTV,
+            "convert",
+            s(&case),
+            "-o",
+            s(&out),
+            "--log-json",
+            "-j",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let o = finish(child, "cctv under prlimit --fsize");
+    assert_eq!(o.status.code(), Some(75), "{}", text(&o));
+    let events = json_lines(&o);
+    let errors: Vec<&Value> = events.iter().filter(|e| e["event"] == "error").collect();
+    assert!(!errors.is_empty(), "{}", text(&o));
+    for e in &errors {
+        assert_eq!(e["class"], "temporary", "{e}");
+        assert!(
+            e["message"].as_str().unwrap().contains("File too large"),
+            "{e}"
+        );
+    }
+    // Whatever is there is complete (evidence beside it) and verifies.
+    for m in support::outputs_in(&out) {
+        let v = cctv(&["verify", s(&m.with_extension("manifest.json"))]);
+        assert!(v.status.success(), "{}", text(&v));
+    }
+    let done_before = support::outputs_in(&out).len();
+    assert!(done_before > 0, "{}", text(&o));
+    let retry = cctv(&["convert", s(&case), "-o", s(&out), "--log-json"]);
+    assert!(retry.status.success(), "{}", text(&retry));
+    let events = json_lines(&retry);
+    let skipped = events.iter().filter(|e| e["event"] == "skipped").count();
+    assert_eq!(skipped, done_before);
+    let whole = dir.path().join("whole");
+    let o = cctv(&["convert", s(&case), "-o", s(&whole), "-q"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(media(&out), media(&whole));
+}

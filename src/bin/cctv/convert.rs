@@ -762,7 +762,12 @@ fn run_pipeline(
             .with_context(|| format!("{} not written", out::path(o)))?;
         part.persist(o, plan::may_replace(o, args.force))
             .with_context(|| format!("cannot write {}", out::path(o)))?;
-        evidence::write(o, &facts, &proof)?;
+        // batch (plan.rs): an output without its evidence is not written
+        // (a rerun would take it for someone else's file and refuse it).
+        if let Err(e) = evidence::write(o, &facts, &proof) {
+            let _ = std::fs::remove_file(o);
+            return Err(e);
+        }
         r.written.push(o.clone());
     }
     Ok(r)
@@ -1032,14 +1037,7 @@ fn build_and_run(
                         && sink.factory().is_some_and(|f| f.name() == "filesink")
                     {
                         let location: String = sink.property("location");
-                        // The system's reason ends filesink's debug text
-                        // ("…: Error while writing to file descriptor 5:
-                        // File too large"; "system error: No space left…").
-                        let reason = e
-                            .debug()
-                            .and_then(|d| d.rsplit_once(": ").map(|(_, r)| r.trim().to_string()))
-                            .filter(|r| !r.is_empty())
-                            .unwrap_or_else(|| e.error().to_string());
+                        let reason = plan::sink_error_reason(&e.error(), e.debug().as_deref());
                         bail!("cannot write {location}: {reason}");
                     }
                     bail!("{}", e.error());

@@ -584,6 +584,22 @@ pub fn classify_text(text: &str) -> Class {
     }
 }
 
+/// Why filesink could not write, in the system's words. Its debug text
+/// ends with the reason for most errors ("…: Error while writing to file
+/// descriptor 5: File too large"), but a full disk is posted as
+/// `RESOURCE_ERROR_NO_SPACE_LEFT` with only the element's path there
+/// ("… gst_writev_iovecs (): /GstPipeline:pipeline0/GstFileSink:filesink0"),
+/// which was shown as the reason.
+pub fn sink_error_reason(error: &gst::glib::Error, debug: Option<&str>) -> String {
+    if error.matches(gst::ResourceError::NoSpaceLeft) {
+        return "No space left on device".into();
+    }
+    debug
+        .and_then(|d| d.rsplit_once(": ").map(|(_, r)| r.trim().to_string()))
+        .filter(|r| !r.is_empty() && !r.starts_with('/'))
+        .unwrap_or_else(|| error.to_string())
+}
+
 static WORST: AtomicU8 = AtomicU8::new(EXIT_OK);
 static FAILED: AtomicUsize = AtomicUsize::new(0);
 static WRITTEN: AtomicUsize = AtomicUsize::new(0);
@@ -775,6 +791,26 @@ mod tests {
         assert_eq!(
             in_shard((0..7).collect(), Some(Shard { index: 1, count: 3 })),
             vec![1, 4]
+        );
+    }
+
+    #[test]
+    fn a_full_disk_is_named_and_temporary() {
+        let e = gst::glib::Error::new(
+            gst::ResourceError::NoSpaceLeft,
+            "No space left on the resource.",
+        );
+        let debug = "../plugins/elements/gstelements_private.c(338): gst_writev_iovecs (): /GstPipeline:pipeline0/GstFileSink:filesink0";
+        let reason = sink_error_reason(&e, Some(debug));
+        assert_eq!(reason, "No space left on device");
+        let msg = anyhow::anyhow!("cannot write /out/a.mp4: {reason}");
+        assert_eq!(classify(&msg), Class::Temporary);
+        let big = gst::glib::Error::new(gst::ResourceError::Write, "Error while writing to file.");
+        let debug = "gstfilesink.c(1): x (): /GstPipeline:p/GstFileSink:f:\nError while writing to file descriptor 5: File too large";
+        assert_eq!(sink_error_reason(&big, Some(debug)), "File too large");
+        assert_eq!(
+            sink_error_reason(&big, Some("x (): /GstPipeline:p/GstFileSink:f")),
+            "Error while writing to file."
         );
     }
 
