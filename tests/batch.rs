@@ -735,3 +735,62 @@ fn a_write_that_fails_is_temporary_and_the_retry_completes() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(media(&out), media(&whole));
 }
+
+/// SIGTERM (a pod evicted, a job cancelled) ends the run with 75: the
+/// batch engine retries it. Progress comes as JSON (every 2 s; here every
+/// 100 ms) before that; nothing is left under a final name.
+#[test]
+fn sigterm_is_temporary_and_progress_is_logged_as_json() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let big = psf(dir.path(), "big.psf", 9, "ALLEY", T0, 6_000);
+    let out = dir.path().join("out");
+    // Progress every 100 ms: the kill lands while the run goes on however
+    // fast the machine.
+    let mut child = command(
+        &["convert", s(&big), "-o", s(&out), "--log-json"],
+        &[("CCTV_LOG_INTERVAL_MS", "100")],
+    )
+    .spawn()
+    .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut events = Vec::new();
+    let deadline = Instant::now() + LIMIT;
+    // Until the first progress event.
+    for line in lines.by_ref() {
+        let e: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        let progress = e["event"] == "progress";
+        events.push(e);
+        if progress {
+            break;
+        }
+        assert!(Instant::now() < deadline);
+    }
+    let p = events.last().unwrap();
+    assert_eq!(p["event"], "progress", "{events:?}");
+    assert!(p["bytes"].as_u64().unwrap() > 0 && p["total_bytes"].as_u64().unwrap() > 0);
+    assert!(p["elapsed_s"].as_f64().unwrap() >= 0.1, "{p}");
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    for line in lines {
+        events.push(serde_json::from_str(&line.unwrap()).unwrap());
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(75), "{events:?}");
+    let done = events.last().unwrap();
+    assert_eq!(
+        (done["event"].as_str(), done["exit"].as_u64()),
+        (Some("done"), Some(75))
+    );
+    assert!(!out.join("big.mp4").exists());
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -740,7 +740,21 @@ pub fn log_start(shard: Option<Shard>, total: usize, mine: usize) {
     }
 }
 
-/// A running job's progress (called at most every 2 s per job).
+/// How often a running job logs its progress: 2 s, or
+/// `CCTV_LOG_INTERVAL_MS` (log collectors that want fewer lines, tests).
+pub fn log_interval() -> std::time::Duration {
+    static EVERY: std::sync::OnceLock<std::time::Duration> = std::sync::OnceLock::new();
+    *EVERY.get_or_init(|| {
+        let ms = std::env::var("CCTV_LOG_INTERVAL_MS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+            .unwrap_or(2000);
+        std::time::Duration::from_millis(ms)
+    })
+}
+
+/// A running job's progress (called at most every [`log_interval`] per job).
 pub fn log_progress(name: &str, bytes: u64, total: u64, frames: u64, elapsed_s: f64) {
     log(json!({
         "event": "progress",

@@ -71,7 +71,7 @@ pub struct Job {
 impl Job {
     pub fn update(&mut self, bytes: u64, frames: u64) {
         // batch (plan.rs): --log-json progress, every 2 s per job.
-        if crate::plan::log_enabled() && self.last_json.elapsed() >= Duration::from_secs(2) {
+        if crate::plan::log_enabled() && self.last_json.elapsed() >= crate::plan::log_interval() {
             self.last_json = Instant::now();
             let elapsed = self.started.elapsed().as_secs_f64();
             crate::plan::log_progress(&self.name, bytes, self.total, frames, elapsed);
