@@ -654,10 +654,10 @@ fn deploy_recipes_match_the_program() {
 }
 
 /// An output whose evidence could not be written (here: a directory in the
-/// way of its manifest; in the field: the disk filled up after the video)
-/// is not left under its final name: the failure is temporary (75), and
-/// the retry converts it, rather than taking it for someone else's file
-/// and failing for good.
+/// way of its manifest, which no retry fixes: exit 1; in the field: the
+/// disk filled up after the video) is not left under its final name: the
+/// next run converts it, rather than taking it for someone else's file
+/// and refusing it for good.
 #[test]
 fn an_output_without_its_evidence_is_not_left_behind() {
     let dir = tempfile::tempdir().unwrap();
@@ -666,7 +666,7 @@ fn an_output_without_its_evidence_is_not_left_behind() {
     let out = dir.path().join("out");
     std::fs::create_dir_all(out.join("yard.manifest.json")).unwrap();
     let o = cctv(&["convert", s(&good), "-o", s(&out), "-q"]);
-    assert_eq!(o.status.code(), Some(75), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         !out.join("yard.mp4").exists(),
         "an output without its manifest is left"

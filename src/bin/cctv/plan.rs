@@ -533,12 +533,22 @@ impl Class {
     }
 }
 
-/// I/O errors a retry (elsewhere, later, with space freed) may fix.
+/// I/O errors a retry (elsewhere, later, with space freed) may fix: not a
+/// missing or malformed input, nor a path that cannot be what it must (an
+/// output directory under a file, a directory in an output's way, a name
+/// too long).
 fn temporary_kind(k: std::io::ErrorKind) -> bool {
     use std::io::ErrorKind as K;
     !matches!(
         k,
-        K::NotFound | K::InvalidData | K::InvalidInput | K::UnexpectedEof | K::Unsupported
+        K::NotFound
+            | K::InvalidData
+            | K::InvalidInput
+            | K::UnexpectedEof
+            | K::Unsupported
+            | K::NotADirectory
+            | K::IsADirectory
+            | K::InvalidFilename
     )
 }
 
@@ -559,8 +569,15 @@ fn temporary_text(text: &str) -> bool {
         "stale file handle",
         "resource temporarily unavailable",
     ];
+    // The system's words for what no retry fixes (as temporary_kind).
+    const NEVER: [&str; 4] = [
+        "is a directory",
+        "not a directory",
+        "file name too long",
+        "no such file",
+    ];
     let t = text.to_ascii_lowercase();
-    SIGNS.iter().any(|s| t.contains(s))
+    !NEVER.iter().any(|s| t.contains(s)) && SIGNS.iter().any(|s| t.contains(s))
 }
 
 /// Bad input or temporary: by the `io::ErrorKind` in the chain where there
@@ -839,5 +856,7 @@ mod tests {
         assert_eq!(classify(&gst), Class::Temporary);
         let eof = anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
         assert_eq!(classify(&eof), Class::Input);
+        let dir = anyhow::anyhow!("cannot write out/a.manifest.json: Is a directory (os error 21)");
+        assert_eq!(classify(&dir), Class::Input);
     }
 }
