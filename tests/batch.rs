@@ -408,6 +408,11 @@ fn rerun_skips_complete_outputs_and_redoes_a_corrupted_one() {
     assert!(redo.status.success(), "{}", text(&redo));
     let err = String::from_utf8_lossy(&redo.stderr);
     assert!(err.contains("converted again"), "{err}");
+    let skipped = names.len() - 2;
+    assert!(
+        err.contains(&format!("; {skipped} complete output(s) skipped")),
+        "{err}"
+    );
     assert_eq!(media(&out), first, "redone outputs are the same bytes");
     for n in &names[2..] {
         assert_eq!(stamp(&out.join(n)), before[n], "{n} was rewritten");

@@ -234,6 +234,8 @@ pub fn run(args: &ConvertArgs) -> bool {
         if failed + failures.len() > 0 {
             line.push_str(&format!("; {} failed", failed + failures.len()));
         }
+        // batch (plan.rs): reruns say what was complete already.
+        line.push_str(&plan::skipped_note());
         errln!("{line}");
     }
     ok

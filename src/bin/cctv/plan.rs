@@ -401,6 +401,37 @@ fn manifest_of(output: &Path) -> Option<Value> {
     listed.then_some(m)
 }
 
+/// SHA-256 of a file, once per run per file version (device, inode, size,
+/// modification time): an input that several outputs list (the cameras of
+/// one recording) is read once.
+fn sha256_cached(path: &Path, meta: &std::fs::Metadata) -> Result<String, String> {
+    use std::os::unix::fs::MetadataExt;
+    type Key = (u64, u64, u64, i64, i64);
+    static SEEN: std::sync::Mutex<Vec<(Key, String)>> = std::sync::Mutex::new(Vec::new());
+    let key = (
+        meta.dev(),
+        meta.ino(),
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+    );
+    let seen = |k: &Key| {
+        SEEN.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|(s, _)| s == k)
+            .map(|(_, h)| h.clone())
+    };
+    if let Some(h) = seen(&key) {
+        return Ok(h);
+    }
+    let (_, sha) = evidence::sha256_file(path).map_err(|e| format!("{e:#}"))?;
+    SEEN.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((key, sha.clone()));
+    Ok(sha)
+}
+
 /// Whether a file matches a manifest entry (`{"size", "sha256"}`).
 fn matches(path: &Path, entry: &Value) -> Result<(), String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", out::path(path)))?;
@@ -408,7 +439,7 @@ fn matches(path: &Path, entry: &Value) -> Result<(), String> {
     if Some(meta.len()) != entry["size"].as_u64() {
         return Err(format!("{}: size changed", out::path(path)));
     }
-    let (_, sha) = evidence::sha256_file(path).map_err(|e| format!("{e:#}"))?;
+    let sha = sha256_cached(path, &meta)?;
     if entry["sha256"].as_str() != Some(sha.as_str()) {
         return Err(format!("{}: SHA-256 differs", out::path(path)));
     }
@@ -670,6 +701,14 @@ fn failed_class(input: &Path, message: &str, class: Class) {
             "retry": class == Class::Temporary,
             "message": message,
         }));
+    }
+}
+
+/// "; N complete output(s) skipped" for the summary, when there were any.
+pub fn skipped_note() -> String {
+    match SKIPPED.load(Ordering::Relaxed) {
+        0 => String::new(),
+        n => format!("; {n} complete output(s) skipped"),
     }
 }
 
