@@ -799,3 +799,75 @@ fn sigterm_is_temporary_and_progress_is_logged_as_json() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// Two recordings with one name (`cam1/video.psf`, `cam2/video.psf`) get
+/// `video.mp4` and `video-2.mp4` in one run; shards name only their own
+/// share, so both would claim `video.mp4` and one would take the other's
+/// complete output for its own and skip it. Sharding such a case is
+/// refused (until outputs are named by camera and time) rather than
+/// losing a camera.
+#[test]
+fn shards_refuse_inputs_whose_output_names_would_clash() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("case");
+    for (sub, ch, name) in [("cam1", 1u8, "ONE"), ("cam2", 2, "TWO")] {
+        std::fs::create_dir_all(case.join(sub)).unwrap();
+        psf(&case.join(sub), "video.psf", ch, name, T0, 20);
+    }
+    let out = dir.path().join("out");
+    let c = s(&case);
+    let o = s(&out);
+    let shards: Vec<Output> = (0..2)
+        .map(|k| cctv(&["convert", c, "-o", o, "-q", "--shard", &format!("{k}/2")]))
+        .collect();
+    for sh in &shards {
+        assert_eq!(sh.status.code(), Some(1), "{}", text(sh));
+        let err = String::from_utf8_lossy(&sh.stderr);
+        assert!(
+            err.contains("cam1/video.psf") && err.contains("cam2/video.psf"),
+            "{err}"
+        );
+    }
+    // Unsharded, both cameras are there.
+    let whole = cctv(&["convert", c, "-o", o, "-q"]);
+    assert!(whole.status.success(), "{}", text(&whole));
+    assert_eq!(media(&out).len(), 2);
+}
+
+/// A complete output is one made from this very input: when the input
+/// changed (a recording replaced by a longer copy) it is converted again;
+/// an export of another recording of the same name is not replaced.
+#[test]
+fn a_changed_input_makes_its_output_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("case");
+    std::fs::create_dir_all(case.join("other")).unwrap();
+    let yard = psf(&case, "yard.psf", 5, "YARD", T0, 20);
+    let out = dir.path().join("out");
+    let o = cctv(&["convert", s(&yard), "-o", s(&out), "-q"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let before = stamp(&out.join("yard.mp4"));
+    psf(&case, "yard.psf", 5, "YARD", T0, 30);
+    let o = cctv(&["convert", s(&yard), "-o", s(&out)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("converted again") && err.contains("size changed"),
+        "{err}"
+    );
+    assert_ne!(stamp(&out.join("yard.mp4")), before);
+    let v = cctv(&["verify", s(&out.join("yard.manifest.json"))]);
+    assert!(v.status.success(), "{}", text(&v));
+    // Another recording called yard.psf: the first's export is not its
+    // own to redo, and is kept (without --force).
+    let kept = support::sha256_file_hex(&out.join("yard.mp4"));
+    let other = psf(&case.join("other"), "yard.psf", 6, "YARD2", T0, 10);
+    let o = cctv(&["convert", s(&other), "-o", s(&out), "-q"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("use --force"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(support::sha256_file_hex(&out.join("yard.mp4")), kept);
+}

@@ -107,6 +107,17 @@ pub fn run(args: &ConvertArgs) -> bool {
     // Every file the inputs read: no output may replace one of them.
     let sources: HashSet<FileId> = recordings.iter().flat_map(inputs::file_ids).collect();
     // batch (plan.rs): this task's share only; an empty share is no error.
+    if shard.is_some()
+        && let Some((a, b)) = plan::name_clash(&recordings)
+    {
+        errln!(
+            "cctv: {} and {} would share output names: shards cannot name them apart (convert them unsharded, or rename one)",
+            out::path(&a),
+            out::path(&b)
+        );
+        plan::failed_text(&b, "output names clash across shards");
+        return false;
+    }
     let all = recordings.len();
     let recordings = plan::in_shard(recordings, shard);
     plan::log_start(shard, all, recordings.len());
@@ -534,6 +545,8 @@ fn convert_one(
     // Output names, checked before anything is written, given in input
     // order (not in the order the jobs get here).
     let mut plans = Vec::new();
+    // batch (plan.rs): a complete output is one made from this recording.
+    let own: HashSet<FileId> = inputs::file_ids(rec).into_iter().collect();
     ticket.with_namer(|namer| -> Result<()> {
         for (k, w) in windows.iter().enumerate() {
             let mut outs = Vec::new();
@@ -569,7 +582,7 @@ fn convert_one(
                 }
                 // batch (plan.rs): complete outputs are skipped, our own
                 // partial ones redone, anyone else's kept unless --force.
-                match plan::settle(&path, args.force, sources) {
+                match plan::settle(&path, args.force, &own) {
                     Settle::Write => {}
                     Settle::Skip => continue,
                     Settle::Refuse => {
