@@ -284,7 +284,12 @@ fn bad_inputs_fail_with_one_line_each_and_others_still_convert() {
     );
     assert_eq!(files_in(&out_dir), vec![out_dir.join("good.mp4")]);
 
-    // An existing output is not overwritten without --force.
+    // A complete output (its manifest matches) is skipped by a rerun; a
+    // file that is not ours (no manifest names it) is not overwritten
+    // without --force.
+    let out = cctv(&["convert", "-q", s(&good), "-o", s(&out_dir)]);
+    assert!(out.status.success());
+    std::fs::remove_file(out_dir.join("good.manifest.json")).unwrap();
     let out = cctv(&["convert", "-q", s(&good), "-o", s(&out_dir)]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
@@ -295,7 +300,8 @@ fn bad_inputs_fail_with_one_line_each_and_others_still_convert() {
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, b"x").unwrap();
     let out = cctv(&["convert", "-q", s(&good), "-o", s(&blocker.join("sub"))]);
-    assert!(!out.status.success());
+    // A path that cannot be a directory: no retry helps (exit 1, not 75).
+    assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("sub"), "{err}");

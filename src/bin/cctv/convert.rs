@@ -9,6 +9,7 @@ use crate::files::{self, FileId, Part};
 use crate::inputs::{self, Kind, Recording};
 use crate::naming::{Ticket, Turns};
 use crate::out::{self, errln};
+use crate::plan::{self, Settle};
 use crate::progress::{Job, Progress};
 use crate::readback;
 use crate::scan::{self, Depth, Scan};
@@ -45,15 +46,28 @@ struct Outcome {
 }
 
 pub fn run(args: &ConvertArgs) -> bool {
+    // batch (plan.rs): the share of a batch engine's task, read first.
+    let shard = match plan::shard_of(args.shard.as_deref(), args.shard_count, |v| {
+        std::env::var(v).ok()
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            errln!("cctv: {e}");
+            plan::usage();
+            return false;
+        }
+    };
     let (recordings, failures) = inputs::expand(&args.inputs);
     let mut ok = failures.is_empty();
     for f in &failures {
         errln!("cctv: {}: {}", out::path(&f.name), f.reason);
+        plan::failed_text(&f.name, &f.reason);
     }
     let zone = match crate::zone_arg(args.tz.as_deref()) {
         Ok(zone) => zone,
         Err(e) => {
             errln!("cctv: {e}");
+            plan::usage();
             return false;
         }
     };
@@ -61,6 +75,7 @@ pub fn run(args: &ConvertArgs) -> bool {
         && let Err(e) = evidence::parse_clock_offset(t)
     {
         errln!("cctv: --clock-offset: {e}");
+        plan::usage();
         return false;
     }
     let mut bounds = [None, None];
@@ -73,6 +88,7 @@ pub fn run(args: &ConvertArgs) -> bool {
                 Ok(ns) => *bound = Some(ns),
                 Err(e) => {
                     errln!("cctv: {name}: {e}");
+                    plan::usage();
                     return false;
                 }
             }
@@ -83,16 +99,38 @@ pub fn run(args: &ConvertArgs) -> bool {
         && from >= to
     {
         errln!("cctv: --from {f:?} is not before --to {t:?}: the window is empty (swapped?)");
+        plan::usage();
         return false;
     }
     if recordings.is_empty() {
         return false;
+    }
+    // Every file the inputs read: no output may replace one of them.
+    let sources: HashSet<FileId> = recordings.iter().flat_map(inputs::file_ids).collect();
+    // batch (plan.rs): this task's share only; an empty share is no error.
+    if shard.is_some()
+        && let Some((a, b)) = plan::name_clash(&recordings)
+    {
+        errln!(
+            "cctv: {} and {} would share output names: shards cannot name them apart (convert them unsharded, or rename one)",
+            out::path(&a),
+            out::path(&b)
+        );
+        plan::failed_text(&b, "output names clash across shards");
+        return false;
+    }
+    let all = recordings.len();
+    let recordings = plan::in_shard(recordings, shard);
+    plan::log_start(shard, all, recordings.len());
+    if recordings.is_empty() {
+        return ok;
     }
     if let Err(e) = std::fs::create_dir_all(&args.outdir) {
         errln!(
             "cctv: {}: cannot create output directory: {e}",
             out::path(&args.outdir)
         );
+        plan::failed(&args.outdir, &anyhow::Error::from(e));
         return false;
     }
     // Parts a killed run left here (ours by name, no longer locked).
@@ -109,14 +147,12 @@ pub fn run(args: &ConvertArgs) -> bool {
                 .join(", ")
         );
     }
-    // Every file the inputs read: no output may replace one of them.
-    let sources: HashSet<FileId> = recordings.iter().flat_map(inputs::file_ids).collect();
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, recordings.len());
     let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
-    let progress = Progress::new(args.quiet);
+    let progress = Progress::new(args.quiet || args.log_json);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Result<Outcome>)>> = Mutex::new(Vec::new());
     let turns = Turns::new();
@@ -135,13 +171,20 @@ pub fn run(args: &ConvertArgs) -> bool {
                     let r = convert_one(rec, args, &progress, &ticket, &sources);
                     drop(ticket);
                     let input = out::path(&rec.path);
+                    // batch (plan.rs): classified failures, written outputs.
+                    match &r {
+                        Err(e) => {
+                            plan::failed(&rec.path, e);
+                        }
+                        Ok(o) => plan::written(&rec.path, &o.files),
+                    }
                     match &r {
                         Err(e) => progress.println(&format!(
                             "cctv: {input}: {}",
                             out::escape(&format!("{e:#}"))
                         )),
                         Ok(o) if !args.quiet || !o.notes.is_empty() || !o.damage.is_empty() => {
-                            if !args.quiet {
+                            if !args.quiet && !o.files.is_empty() {
                                 // One line: the input as given, its outputs.
                                 let outs: Vec<String> =
                                     o.files.iter().map(|f| out::path(f)).collect();
@@ -181,6 +224,9 @@ pub fn run(args: &ConvertArgs) -> bool {
             Err(_) => failed += 1,
         }
     }
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        plan::interrupted();
+    }
     ok &= failed == 0 && !INTERRUPTED.load(Ordering::SeqCst);
     if !args.quiet {
         let mut line = format!(
@@ -200,6 +246,8 @@ pub fn run(args: &ConvertArgs) -> bool {
         if failed + failures.len() > 0 {
             line.push_str(&format!("; {} failed", failed + failures.len()));
         }
+        // batch (plan.rs): reruns say what was complete already.
+        line.push_str(&plan::skipped_note());
         errln!("{line}");
     }
     ok
@@ -517,9 +565,12 @@ fn convert_one(
     // order (not in the order the jobs get here).
     let mut plans = Vec::new();
     let mut notes = Vec::new();
+    // batch (plan.rs): a complete output is one made from this recording.
+    let own: HashSet<FileId> = inputs::file_ids(rec).into_iter().collect();
     ticket.with_namer(|namer| -> Result<()> {
         for (k, w) in windows.iter().enumerate() {
             let mut outs = Vec::new();
+            let mut kept = Vec::new();
             // A camera with no frame in this window gets no file.
             let (in_window, outside): (Vec<Camera>, Vec<Camera>) = cams
                 .iter()
@@ -557,12 +608,21 @@ fn convert_one(
                         out::path(&path)
                     );
                 }
-                if std::fs::symlink_metadata(&path).is_ok() && !args.force {
-                    bail!("{} exists (use --force to overwrite)", out::path(&path));
+                // batch (plan.rs): complete outputs are skipped, our own
+                // partial ones redone, anyone else's kept unless --force.
+                match plan::settle(&path, args.force, &own) {
+                    Settle::Write => {}
+                    Settle::Skip => continue,
+                    Settle::Refuse => {
+                        bail!("{} exists (use --force to overwrite)", out::path(&path))
+                    }
                 }
                 outs.push(path);
+                kept.push(c.clone());
             }
-            plans.push((w.clone(), in_window, outs));
+            if !kept.is_empty() {
+                plans.push((w.clone(), kept, outs));
+            }
         }
         Ok(())
     })?;
@@ -767,9 +827,14 @@ fn run_pipeline(
         let proof = evidence::prove(temp, &facts)
             .map_err(|e| anyhow!("{}", unfd(format!("{e:#}"))))
             .with_context(|| format!("{} not written", out::path(o)))?;
-        part.persist(o, args.force)
+        part.persist(o, plan::may_replace(o, args.force))
             .with_context(|| format!("cannot write {}", out::path(o)))?;
-        evidence::write(o, &facts, &proof)?;
+        // batch (plan.rs): an output without its evidence is not written
+        // (a rerun would take it for someone else's file and refuse it).
+        if let Err(e) = evidence::write(o, &facts, &proof) {
+            let _ = std::fs::remove_file(o);
+            return Err(e);
+        }
         r.written.push(o.clone());
     }
     Ok(r)
@@ -1041,14 +1106,7 @@ fn build_and_run(
                         && sink.factory().is_some_and(|f| f.name() == "filesink")
                     {
                         let location: String = sink.property("location");
-                        // The system's reason ends filesink's debug text
-                        // ("…: Error while writing to file descriptor 5:
-                        // File too large"; "system error: No space left…").
-                        let reason = e
-                            .debug()
-                            .and_then(|d| d.rsplit_once(": ").map(|(_, r)| r.trim().to_string()))
-                            .filter(|r| !r.is_empty())
-                            .unwrap_or_else(|| e.error().to_string());
+                        let reason = plan::sink_error_reason(&e.error(), e.debug().as_deref());
                         bail!("cannot write {location}: {reason}");
                     }
                     bail!("{}", e.error());

@@ -153,9 +153,25 @@ impl Part {
 }
 
 /// Removes the parts that runs killed before they could clean up left in
-/// `dir` (ours by name, unlocked: their process is gone). Parts of a run
-/// still going are locked and kept. Returns the names removed.
+/// `dir` (ours by name, unlocked: their process is gone, and last written
+/// before this call). Parts of a run still going are locked and kept.
+/// Returns the names removed.
+///
+/// A part is created, then locked: between the two it is unlocked for an
+/// instant, and a run started at the same time (the shards of a batch job
+/// sharing an output directory) removed another's part in that instant
+/// ("cannot write a.mp4: No such file or directory", 1 run in 12 of 3
+/// shards). A part written since this call cannot be of a dead run: kept
+/// (a later run removes it if it is stale). "Since" is by the file
+/// system's clock (a part of our own, created here, gives it): the
+/// kernel's time stamps lag the system clock by up to a tick.
 pub fn remove_stale_parts(dir: &Path) -> Vec<OsString> {
+    let now = Part::new_in(dir)
+        .ok()
+        .and_then(|p| p.file().metadata().and_then(|m| m.modified()).ok());
+    let Some(now) = now else {
+        return Vec::new();
+    };
     let mut removed = Vec::new();
     let Ok(entries) = fs::read_dir(dir) else {
         return removed;
@@ -177,7 +193,11 @@ pub fn remove_stale_parts(dir: &Path) -> Vec<OsString> {
         else {
             continue;
         };
-        if f.try_lock().is_ok() && fs::remove_file(&path).is_ok() {
+        let before_us = f
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < now);
+        if before_us && f.try_lock().is_ok() && fs::remove_file(&path).is_ok() {
             removed.push(name);
         }
     }
@@ -201,5 +221,28 @@ mod tests {
         assert!(p.path().exists());
         assert!(!is_part_name(b".notes.part"));
         assert!(!is_part_name(b".cctv-abc.part"));
+    }
+
+    #[test]
+    fn a_part_written_since_the_cleanup_began_is_kept() {
+        // Parts as another run leaves them in the instant between creating
+        // and locking (unlocked): one last written before this cleanup
+        // (stale), one after it began (of a run going on at the same time:
+        // its time stamp is set ahead to stand for that).
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join(".cctv-aaaaaaaaaaaa.part");
+        let new = dir.path().join(".cctv-bbbbbbbbbbbb.part");
+        let now = std::time::SystemTime::now();
+        let five = std::time::Duration::from_secs(5);
+        for (p, t) in [(&old, now - five), (&new, now + five)] {
+            fs::write(p, b"x").unwrap();
+            let f = File::options().write(true).open(p).unwrap();
+            f.set_modified(t).unwrap();
+        }
+        let removed = remove_stale_parts(dir.path());
+        assert_eq!(removed, [OsString::from(".cctv-aaaaaaaaaaaa.part")]);
+        assert!(new.exists(), "a part of a concurrent run was removed");
+        // The probe that read the clock is gone.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

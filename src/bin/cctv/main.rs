@@ -11,6 +11,7 @@ mod inputs;
 mod mp4time;
 mod naming;
 mod out;
+mod plan;
 mod progress;
 mod readback;
 mod scan;
@@ -48,6 +49,30 @@ enum Command {
     },
     /// Convert recordings to MP4/MKV: one file per camera, video stream-copied.
     Convert(ConvertArgs),
+    /// The work items of a case (camera × window), for batch engines: one
+    /// `cctv convert --shard K/N` per share.
+    Plan {
+        /// Print the plan as JSON (the same inputs give the same bytes).
+        #[arg(long)]
+        json: bool,
+        /// Only frames from this wall-clock time (RFC 3339 or "YYYY-MM-DD HH:MM:SS" UTC).
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// Only frames before this wall-clock time.
+        #[arg(long, value_name = "TIME")]
+        to: Option<String>,
+        /// Only this camera: number, name or id (repeatable).
+        #[arg(long = "camera", value_name = "N|NAME")]
+        cameras: Vec<String>,
+        /// Show which of N shards takes each item (item i: shard i mod N).
+        #[arg(long, value_name = "N")]
+        shard_count: Option<usize>,
+        #[arg(long, value_enum, default_value_t = OutFormat::Mp4)]
+        format: OutFormat,
+        /// Recordings, or directories searched recursively.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+    },
     /// Check exports against their manifests: hashes, every frame of each output, the sources.
     Verify {
         /// Print {"ok": bool, "problems": [...]}.
@@ -133,6 +158,19 @@ pub struct ConvertArgs {
     /// 8161); slices stay untouched.
     #[arg(long)]
     pub embed_time: bool,
+    /// Convert only share K of N (0-based) of the work (item i belongs to
+    /// shard i mod N). Default: JOB_COMPLETION_INDEX (Kubernetes Indexed
+    /// Job), AWS_BATCH_JOB_ARRAY_INDEX or CCTV_SHARD_INDEX with
+    /// --shard-count / CCTV_SHARD_COUNT.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// The number of shards when the index comes from the environment.
+    #[arg(long, value_name = "N")]
+    pub shard_count: Option<usize>,
+    /// JSON lines on stdout, one per event (start, progress, output,
+    /// skipped, error with its class, done), instead of progress bars.
+    #[arg(long)]
+    pub log_json: bool,
     /// Time zone of the subtitle cues and of --from/--to without an offset: an IANA name (America/Los_Angeles) or ±HH:MM. Default: the recording's (.nvr), else UTC for cues and this machine's zone for --from/--to.
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
@@ -157,13 +195,45 @@ fn main() -> ExitCode {
                 false
             }
         },
-        Command::Convert(args) => match init_gst() {
-            Ok(()) => convert::run(&args),
-            Err(e) => {
-                out::errln!("cctv: {e:#}");
-                false
-            }
-        },
+        Command::Convert(mut args) => {
+            // batch (plan.rs): exit codes that tell a batch engine whether
+            // to retry; with --log-json the events replace the progress
+            // and the summary (errors still go to stderr).
+            args.quiet |= args.log_json;
+            plan::set_logging(args.log_json, args.quiet);
+            let ok = match init_gst() {
+                Ok(()) => convert::run(&args),
+                Err(e) => {
+                    out::errln!("cctv: {e:#}");
+                    plan::failed_text(std::path::Path::new(""), &format!("{e:#}"));
+                    false
+                }
+            };
+            return ExitCode::from(plan::exit_code(ok));
+        }
+        Command::Plan {
+            json,
+            from,
+            to,
+            cameras,
+            shard_count,
+            format,
+            inputs,
+        } => {
+            let ext = match format {
+                OutFormat::Mp4 => "mp4",
+                OutFormat::Mkv => "mkv",
+            };
+            return ExitCode::from(plan::run(
+                &inputs,
+                from.as_deref(),
+                to.as_deref(),
+                &cameras,
+                shard_count,
+                ext,
+                json,
+            ));
+        }
         Command::Verify { json, manifests } => match init_gst() {
             Ok(()) => evidence::run_verify(&manifests, json),
             Err(e) => {

@@ -43,6 +43,7 @@ impl Progress {
             total: total_bytes,
             started: Instant::now(),
             last_line: Instant::now(),
+            last_json: Instant::now(),
         }
     }
 
@@ -64,10 +65,17 @@ pub struct Job {
     total: u64,
     started: Instant,
     last_line: Instant,
+    last_json: Instant,
 }
 
 impl Job {
     pub fn update(&mut self, bytes: u64, frames: u64) {
+        // batch (plan.rs): --log-json progress, every 2 s per job.
+        if crate::plan::log_enabled() && self.last_json.elapsed() >= crate::plan::log_interval() {
+            self.last_json = Instant::now();
+            let elapsed = self.started.elapsed().as_secs_f64();
+            crate::plan::log_progress(&self.name, bytes, self.total, frames, elapsed);
+        }
         if let Some(bar) = &self.bar {
             bar.set_position(bytes.min(self.total));
             bar.set_message(format!("{frames} frames"));
