@@ -10,6 +10,7 @@ mod inputs;
 mod mp4time;
 mod progress;
 mod scan;
+mod serve;
 mod telemetry;
 mod times;
 
@@ -50,6 +51,8 @@ enum Command {
         #[arg(required = true)]
         manifests: Vec<PathBuf>,
     },
+    /// Review a case in the browser: cameras on one timeline, playback, the dashcam's map, export.
+    Serve(serve::ServeArgs),
     /// Export the dashcam track (time, position, speed, heading, voltage, g-sensor).
     Telemetry {
         /// A Rosco `.nvr` recording.
@@ -141,6 +144,13 @@ fn main() -> ExitCode {
         },
         Command::Verify { json, manifests } => match init_gst() {
             Ok(()) => evidence::run_verify(&manifests, json),
+            Err(e) => {
+                eprintln!("cctv: {e:#}");
+                false
+            }
+        },
+        Command::Serve(args) => match init_gst() {
+            Ok(()) => serve::run(&args),
             Err(e) => {
                 eprintln!("cctv: {e:#}");
                 false
