@@ -1041,6 +1041,28 @@ fn the_dashcam_map_draws_the_track_offline_and_follows_playback() {
         json!([]),
     );
     assert_eq!(chart, 300);
+    // The cabin camera beside it, on the same clock.
+    let cabin = case["cameras"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["format"] == "says" && c["stream"] == "video_1")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    b.click(&b.find(&format!(
+        "[data-camera=\"{cabin}\"] [data-role=add-to-grid]"
+    )));
+    wait_playing(&b, &cabin);
+    let t: Vec<f64> = b
+        .exec("return S.tiles.map(t => tileTime(t))", json!([]))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!((t[0] - t[1]).abs() < 3000.0, "grid out of sync: {t:?}");
     if let Ok(path) = std::env::var("CCTV_SERVE_SCREENSHOT") {
         std::fs::write(path, b.screenshot()).unwrap();
     }
@@ -1121,9 +1143,13 @@ fn an_export_from_the_page_passes_cctv_verify() {
     );
     assert!(links.iter().any(|n| n.ends_with(".mp4")), "{links:?}");
     // The page's links serve those files.
+    let dir = srv.export_dir.join("export-1");
     let report = links.iter().find(|n| n.ends_with(".report.html")).unwrap();
     assert_eq!(srv.get(&format!("/exports/1/{report}")).status, 200);
-    let dir = srv.export_dir.join("export-1");
+    let mp4 = links.iter().find(|n| n.ends_with(".mp4")).unwrap();
+    let got = srv.get(&format!("/exports/1/{mp4}"));
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body, std::fs::read(dir.join(mp4)).unwrap());
     let out = Command::new(env!("CARGO_BIN_EXE_cctv"))
         .arg("verify")
         .args(manifests.iter().map(|m| dir.join(m)))

@@ -647,8 +647,15 @@ async fn exported(
         Some("tsv") => "text/tab-separated-values; charset=utf-8",
         _ => "application/octet-stream",
     };
-    match tokio::fs::read(&path).await {
-        Ok(b) => ([(header::CONTENT_TYPE, mime)], b).into_response(),
+    match stream::file_body(&path) {
+        Ok((len, body)) => (
+            [
+                (header::CONTENT_TYPE, mime.to_string()),
+                (header::CONTENT_LENGTH, len.to_string()),
+            ],
+            Body::from_stream(body),
+        )
+            .into_response(),
         Err(_) => not_found().await,
     }
 }

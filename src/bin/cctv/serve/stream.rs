@@ -321,3 +321,43 @@ pub fn play(src: &Source, wall_ns: u64) -> Result<Playback> {
     seek_and_play(&pipeline, &demux, wall_ns.saturating_sub(src.first_wall_ns))?;
     Ok(Playback { rx, _guard: guard })
 }
+
+/// A file as an HTTP body, read in chunks by a blocking task as the client
+/// takes them (exports can be large: never whole in memory).
+pub struct FileBody {
+    rx: mpsc::Receiver<std::io::Result<Bytes>>,
+}
+
+impl futures_core::Stream for FileBody {
+    type Item = std::io::Result<Bytes>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+/// Opens `path` (its length, and the body that reads it).
+pub fn file_body(path: &std::path::Path) -> std::io::Result<(u64, FileBody)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let (tx, rx) = mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        loop {
+            let mut chunk = vec![0u8; 256 * 1024];
+            let item = match file.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => {
+                    chunk.truncate(n);
+                    Ok(Bytes::from(chunk))
+                }
+                Err(e) => Err(e),
+            };
+            let failed = item.is_err();
+            // A closed body (client gone) ends the reading.
+            if tx.blocking_send(item).is_err() || failed {
+                break;
+            }
+        }
+    });
+    Ok((len, FileBody { rx }))
+}
