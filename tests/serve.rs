@@ -1315,3 +1315,68 @@ fn concurrent_clients_all_get_their_start_and_their_video() {
     assert!(failures.is_empty(), "{failures:#?}");
     assert_eq!(srv.settle(), 0);
 }
+
+#[test]
+fn a_clock_offset_corrects_the_pages_times_and_goes_into_the_export() {
+    // The recorders were 2 minutes fast.
+    let srv = Server::start(&["--clock-offset", "+120"]);
+    let case = srv.json("/api/case");
+    assert_eq!(case["clock_offset_s"], 120.0);
+    let alley = camera(&case, "ALLEY [09]");
+    let c = |ms: u64| ms - 120_000;
+    assert_eq!(alley["spans"][0]["from"].as_u64().unwrap(), c(T0_MS));
+    let id = alley["id"].as_str().unwrap();
+    let at = srv.json(&format!("/api/locate/{id}?t={}", c(T0_MS + 27_300)));
+    assert_eq!(
+        at["start"].as_f64().unwrap(),
+        c(T0_MS + 26_000) as f64,
+        "{at}"
+    );
+    assert_eq!(
+        decoded_frames(&srv.get(at["src"].as_str().unwrap()).body),
+        140
+    );
+    let road = case["cameras"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["format"] == "says")
+        .unwrap();
+    let track = srv.json(&format!("/api/track/{}", road["id"].as_str().unwrap()));
+    assert_eq!(track[0][0].as_u64().unwrap(), c(DASH_MS));
+    // The page's window is in corrected time: 06:58:15..25 is recorded
+    // 07:00:15..25, in two ALLEY files; the manifests carry the offset.
+    let body = json!({"from": c(T0_MS + 15_000), "to": c(T0_MS + 25_000), "cameras": [id]});
+    let r = http(
+        srv.port,
+        "POST",
+        "/api/export",
+        &[],
+        Some(body.to_string().as_bytes()),
+    );
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(r.status, 200, "{v}");
+    let manifests: Vec<PathBuf> = v["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .filter(|n| n.ends_with(".manifest.json"))
+        .map(|n| srv.export_dir.join("export-1").join(n))
+        .collect();
+    assert_eq!(manifests.len(), 2, "{v}");
+    for m in &manifests {
+        let j: Value = serde_json::from_slice(&std::fs::read(m).unwrap()).unwrap();
+        assert_eq!(j["clock_offset_s"], 120.0, "{m:?}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_cctv"))
+        .arg("verify")
+        .args(&manifests)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

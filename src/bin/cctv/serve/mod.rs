@@ -14,6 +14,7 @@
 
 mod stream;
 
+use crate::evidence::{corrected_of, parse_clock_offset, recorded_of};
 use crate::inputs::{self, Kind};
 use crate::scan::{self, Depth};
 use crate::telemetry::parse_sample;
@@ -50,6 +51,11 @@ pub struct ServeArgs {
     /// Where exports are written (default: a new temporary directory).
     #[arg(long, value_name = "DIR")]
     pub export_dir: Option<PathBuf>,
+    /// How far the recorder's clock was ahead of true time (negative:
+    /// behind), as for `cctv convert`: the page shows and takes corrected
+    /// times, exports carry the offset.
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub clock_offset: Option<String>,
 }
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
@@ -73,6 +79,9 @@ struct Server {
     ids: HashMap<String, usize>,
     token: Option<String>,
     export_dir: PathBuf,
+    /// `--clock-offset` (ns) and as given.
+    offset_ns: i64,
+    offset_text: Option<String>,
     /// Export id → its files (name, path): what `/exports/` may serve.
     exports: Mutex<Vec<Vec<(String, PathBuf)>>>,
     /// One export at a time (they use every core).
@@ -100,7 +109,26 @@ fn format_of(k: Kind) -> FormatKind {
 
 const MS: u64 = 1_000_000;
 
+impl Server {
+    /// A recorded capture time (ns) as the page shows it: corrected, ms.
+    fn ms(&self, recorded_ns: u64) -> u64 {
+        corrected_of(recorded_ns, self.offset_ns) / MS
+    }
+    /// A time from the page (corrected, ms) as recorded, ns.
+    fn recorded(&self, corrected_ms: u64) -> u64 {
+        recorded_of(corrected_ms.saturating_mul(MS), self.offset_ns)
+    }
+}
+
 pub fn run(args: &ServeArgs) -> bool {
+    let offset_ns = match args.clock_offset.as_deref().map(parse_clock_offset) {
+        None => 0,
+        Some(Ok(ns)) => ns,
+        Some(Err(e)) => {
+            eprintln!("cctv: --clock-offset: {e}");
+            return false;
+        }
+    };
     let (recordings, failures) = inputs::expand(&args.inputs);
     for f in &failures {
         eprintln!("cctv: {}: {}", f.name.display(), f.reason);
@@ -153,6 +181,8 @@ pub fn run(args: &ServeArgs) -> bool {
         ids,
         token,
         export_dir,
+        offset_ns,
+        offset_text: args.clock_offset.clone(),
         exports: Mutex::new(Vec::new()),
         export_lock: tokio::sync::Mutex::new(()),
         tracks: Mutex::new(HashMap::new()),
@@ -339,13 +369,13 @@ fn camera_json(s: &Server, c: &Camera) -> Value {
         "stream": c.key.stream,
         "spans": c.spans.iter().map(|sp| json!({
             "file": file_name(sp.file),
-            "from": sp.first_wall_ns / MS,
-            "to": sp.last_wall_ns / MS,
+            "from": s.ms(sp.first_wall_ns),
+            "to": s.ms(sp.last_wall_ns),
         })).collect::<Vec<_>>(),
-        "gaps": c.gaps.iter().map(|(a, b)| json!([a / MS, b / MS])).collect::<Vec<_>>(),
+        "gaps": c.gaps.iter().map(|(a, b)| json!([s.ms(*a), s.ms(*b)])).collect::<Vec<_>>(),
         "overlaps": c.overlaps.iter().map(|(a, b)| json!({
-            "from": c.spans[*b].first_wall_ns / MS,
-            "to": c.spans[*a].last_wall_ns.min(c.spans[*b].last_wall_ns) / MS,
+            "from": s.ms(c.spans[*b].first_wall_ns),
+            "to": s.ms(c.spans[*a].last_wall_ns.min(c.spans[*b].last_wall_ns)),
         })).collect::<Vec<_>>(),
         "duplicates": c.duplicates.iter().map(|(d, o)| json!({
             "file": file_name(*d), "of": file_name(*o),
@@ -365,6 +395,7 @@ async fn case(State(s): State<Shared>) -> Response {
         axum::Json(json!({
             "cameras": cams,
             "files": s.catalog.files.len(),
+            "clock_offset_s": s.offset_ns as f64 / 1e9,
             "skipped": s.catalog.skipped.iter().map(|k| json!({
                 "file": k.path.file_name().map(|n| n.to_string_lossy().to_string()),
                 "reason": k.reason,
@@ -421,17 +452,17 @@ async fn locate(
     let Some(cam) = camera(&s, &id) else {
         return not_found().await;
     };
-    let Some((src, t, end, next)) = span_at(&s, cam, at.t.saturating_mul(MS)) else {
+    let Some((src, t, end, next)) = span_at(&s, cam, s.recorded(at.t)) else {
         return (StatusCode::NOT_FOUND, "nothing recorded from then\n").into_response();
     };
     let found = tokio::task::spawn_blocking(move || stream::locate(&src, t)).await;
     match found {
         Ok(Ok(start)) => no_store(
             axum::Json(json!({
-                "start": start as f64 / MS as f64,
-                "end": end / MS,
-                "next": next.map(|n| n / MS),
-                "src": format!("/api/video/{id}?t={}", t / MS),
+                "start": corrected_of(start, s.offset_ns) as f64 / MS as f64,
+                "end": s.ms(end),
+                "next": next.map(|n| s.ms(n)),
+                "src": format!("/api/video/{id}?t={}", s.ms(t)),
             }))
             .into_response(),
         ),
@@ -448,7 +479,7 @@ async fn video(
     let Some(cam) = camera(&s, &id) else {
         return not_found().await;
     };
-    let Some((src, t, _, _)) = span_at(&s, cam, at.t.saturating_mul(MS)) else {
+    let Some((src, t, _, _)) = span_at(&s, cam, s.recorded(at.t)) else {
         return not_found().await;
     };
     match tokio::task::spawn_blocking(move || stream::play(&src, t)).await {
@@ -485,6 +516,7 @@ async fn track(State(s): State<Shared>, UrlPath(id): UrlPath<String>) -> Respons
         .stream
         .strip_prefix("video_")
         .and_then(|n| n.parse().ok());
+    let offset = s.offset_ns;
     let samples = tokio::task::spawn_blocking(move || {
         let mut out: Vec<Value> = Vec::new();
         for (path, kind) in files.into_iter().filter(|(_, k)| *k == Kind::Says) {
@@ -504,7 +536,8 @@ async fn track(State(s): State<Shared>, UrlPath(id): UrlPath<String>) -> Respons
                     && let Some(t) = x.time_ns
                 {
                     let (lat, lon) = x.fix.map_or((None, None), |(a, b)| (Some(a), Some(b)));
-                    rows.push((info.id.number, json!([t / MS, lat, lon, x.speed_kmh])));
+                    let t = corrected_of(t, offset) / MS;
+                    rows.push((info.id.number, json!([t, lat, lon, x.speed_kmh])));
                 }
             });
             for (n, _) in &rows {
@@ -545,7 +578,9 @@ async fn export(State(s): State<Shared>, axum::Json(req): axum::Json<ExportReque
     if req.to <= req.from || req.cameras.is_empty() {
         return (StatusCode::BAD_REQUEST, "choose a window and cameras\n").into_response();
     }
-    let (from, to) = (req.from * MS, req.to * MS);
+    // Recorded times select the files; convert takes the corrected ones
+    // with the offset, as on its command line.
+    let (from, to) = (s.recorded(req.from), s.recorded(req.to));
     let mut files: Vec<PathBuf> = Vec::new();
     let mut numbers: Vec<u32> = Vec::new();
     for id in &req.cameras {
@@ -578,15 +613,15 @@ async fn export(State(s): State<Shared>, axum::Json(req): axum::Json<ExportReque
         inputs: files,
         outdir: outdir.clone(),
         format: OutFormat::Mp4,
-        from: Some(rfc3339_utc(from)),
-        to: Some(rfc3339_utc(to)),
+        from: Some(rfc3339_utc(req.from.saturating_mul(MS))),
+        to: Some(rfc3339_utc(req.to.saturating_mul(MS))),
         cameras: numbers,
         gaps: Gaps::Compact,
         jobs: None,
         force: false,
         quiet: true,
         no_subtitles: false,
-        clock_offset: None,
+        clock_offset: s.offset_text.clone(),
         embed_time: false,
     };
     let ok = tokio::task::spawn_blocking(move || crate::convert::run(&args))

@@ -507,9 +507,12 @@ async function start() {
   const margin = Math.max(1000, (hi - lo) * 0.02);
   S.full = [lo - margin, hi + margin];
   S.view = S.full.slice();
+  const off = c.clock_offset_s;
   $('summary').textContent = `${S.cams.length} camera${S.cams.length === 1 ? '' : 's'}, ` +
     `${c.files} file${c.files === 1 ? '' : 's'}` +
-    (c.skipped.length ? `, ${c.skipped.length} unreadable` : '');
+    (c.skipped.length ? `, ${c.skipped.length} unreadable` : '') +
+    (off ? ` · times corrected: the recorder's clock was ${Math.abs(off)} s ${off > 0 ? 'ahead' : 'behind'}` : '');
+  if (off) $('time-kind').textContent = 'UTC, corrected';
   buildRows();
   setupTimeline();
   $('export-run').addEventListener('click', runExport);
