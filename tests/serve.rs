@@ -413,6 +413,29 @@ fn decoded_frames(mp4: &[u8]) -> u64 {
         .unwrap_or(0)
 }
 
+/// The codecs of an MP4's streams, in order (ffprobe).
+fn codecs(mp4: &[u8]) -> Vec<String> {
+    let f = tempfile::Builder::new().suffix(".mp4").tempfile().unwrap();
+    std::fs::write(f.path(), mp4).unwrap();
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(f.path())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
 fn camera<'a>(case: &'a Value, name: &str) -> &'a Value {
     case["cameras"]
         .as_array()
@@ -468,6 +491,7 @@ fn the_case_is_served_as_cameras_and_plays_as_fragmented_mp4_from_a_key_frame() 
     assert!(b.iter().filter(|x| *x == "moof").count() >= 2, "{b:?}");
     // 26 s .. the end of the file: 140 frames, stream-copied and decodable.
     assert_eq!(decoded_frames(&v.body), 140);
+    assert_eq!(codecs(&v.body), ["h264"]);
     // In DOOR's gap: from the start of its next file.
     let id = door["id"].as_str().unwrap();
     let at = srv.json(&format!("/api/locate/{id}?t={}", T0_MS + 24_496));
@@ -499,6 +523,8 @@ fn the_case_is_served_as_cameras_and_plays_as_fragmented_mp4_from_a_key_frame() 
     );
     let v = srv.get(at["src"].as_str().unwrap());
     assert_eq!(decoded_frames(&v.body), 140);
+    // With the dashcam's microphone, mu-law transcoded to AAC.
+    assert_eq!(codecs(&v.body), ["h264", "aac"]);
     // The telemetry of the camera across both files.
     let track = srv.json(&format!("/api/track/{}", road["id"].as_str().unwrap()));
     assert_eq!(track.as_array().unwrap().len(), 300);
@@ -757,7 +783,16 @@ impl Browser {
             if !(v.is_null() || v == false || v == 0 || v == "") {
                 return v;
             }
-            assert!(Instant::now() < until, "timed out waiting for {what}");
+            if Instant::now() > until {
+                let state = self.exec(
+                    "return {tiles: S.tiles.map(t => [t.cam.id, t.start, t.caption.textContent,
+                        t.video.currentTime, t.video.readyState, t.video.networkState,
+                        t.video.getAttribute('src'), t.video.error && t.video.error.message]),
+                        errors: S.errors, last: S.lastError}",
+                    json!([]),
+                );
+                panic!("timed out waiting for {what}; page: {state}");
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }

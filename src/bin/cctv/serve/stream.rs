@@ -10,10 +10,13 @@
 //! dropped (finished, seeking, tab closed) the channel closes, the
 //! streaming thread stops pushing and the pipeline is set to NULL.
 
-use crate::inputs::Kind;
+use crate::inputs::{Kind, Recording};
+use crate::scan::{self, Depth};
 use anyhow::{Context, Result, anyhow};
 use axum::body::Bytes;
 use gst::prelude::*;
+use gstcctv::engine::{Codec, StreamKind};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -48,6 +51,60 @@ fn make(factory: &str) -> Result<gst::Element> {
     gst::ElementFactory::make(factory)
         .build()
         .with_context(|| format!("GStreamer element {factory} is missing"))
+}
+
+/// The camera's audio in a file, as `cctv convert` pairs them: the audio
+/// stream of the same number, else the recording's only one (a dashcam's
+/// microphone). Found by the engine's discovery pass, once per file and
+/// camera.
+/// (file, camera pad) → (audio pad, codec).
+type AudioMap = HashMap<(PathBuf, String), Option<(String, Codec)>>;
+
+fn audio_of(src: &Source) -> Option<(String, Codec)> {
+    static FOUND: Mutex<Option<AudioMap>> = Mutex::new(None);
+    let key = (src.path.clone(), src.pad.clone());
+    if let Some(found) = FOUND
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .and_then(|m| m.get(&key))
+    {
+        return found.clone();
+    }
+    let found = if src.kind == Kind::Rf1 {
+        None
+    } else {
+        let rec = Recording {
+            path: src.path.clone(),
+            kind: src.kind,
+            stem: String::new(),
+        };
+        scan::scan(&rec, Depth::StreamsOnly, |_, _| {})
+            .ok()
+            .and_then(|scan| {
+                let audios: Vec<_> = scan
+                    .streams
+                    .iter()
+                    .map(|s| &s.info)
+                    .filter(|i| i.id.kind == StreamKind::Audio)
+                    .collect();
+                let number = src
+                    .pad
+                    .strip_prefix("video_")
+                    .and_then(|n| n.parse::<u32>().ok());
+                audios
+                    .iter()
+                    .find(|i| Some(i.id.number) == number)
+                    .or_else(|| (audios.len() == 1).then(|| &audios[0]))
+                    .map(|i| (i.name.clone(), i.codec.clone()))
+            })
+    };
+    FOUND
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(HashMap::new)
+        .insert(key, found.clone());
+    found
 }
 
 /// Sets the pipeline to NULL when dropped, off the async threads.
@@ -125,14 +182,37 @@ fn route(
     demux: &gst::Element,
     wanted: &str,
     target: Option<gst::Pad>,
+    audio: Option<(String, gst::Pad)>,
     first: impl Fn(Option<u64>) + Send + Sync + 'static,
 ) {
     let weak = pipeline.downgrade();
     let wanted = wanted.to_string();
     let first = Arc::new(first);
     let target = Mutex::new(target);
+    let audio = Arc::new(Mutex::new(audio));
+    let unused = audio.clone();
+    // An audio stream found by discovery but never announced must not hold
+    // the muxer back: it ends at once.
+    demux.connect_no_more_pads(move |_| {
+        let left = unused.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some((_, sink)) = left {
+            let _ = sink.send_event(gst::event::Eos::new());
+        }
+    });
     demux.connect_pad_added(move |demux, pad| {
         let name = pad.name();
+        let sound = {
+            let mut a = audio.lock().unwrap_or_else(|e| e.into_inner());
+            if a.as_ref().is_some_and(|(n, _)| n.as_str() == name.as_str()) {
+                a.take().map(|(_, p)| p)
+            } else {
+                None
+            }
+        };
+        if let Some(sink) = sound {
+            let _ = pad.link(&sink);
+            return;
+        }
         let is_camera =
             name == wanted.as_str() || demux.factory().is_some_and(|f| f.name() == "rf1src");
         let sink = if is_camera {
@@ -207,7 +287,7 @@ pub fn locate(src: &Source, wall_ns: u64) -> Result<u64> {
     let pipeline = gst::Pipeline::new();
     let demux = source(&pipeline, src)?;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Option<u64>>(1);
-    route(&pipeline, &demux, &src.pad, None, move |w| {
+    route(&pipeline, &demux, &src.pad, None, None, move |w| {
         let _ = tx.try_send(w);
     });
     let guard = Guard::new(pipeline.clone());
@@ -315,8 +395,25 @@ pub fn play(src: &Source, wall_ns: u64) -> Result<Playback> {
         }
         gst::BusSyncReply::Drop
     });
+    // Audio for the browser: AAC (the recorders' mu-law is not a browser
+    // codec); the one part of a playback that is transcoded.
+    let mut audio_target = None;
+    if let Some((pad, codec)) = audio_of(src) {
+        let dec = match codec {
+            Codec::Opus { .. } => "opusdec",
+            _ => "mulawdec",
+        };
+        let chain: Vec<gst::Element> = ["queue", dec, "audioconvert", "audioresample", "avenc_aac"]
+            .iter()
+            .map(|f| make(f))
+            .collect::<Result<_>>()?;
+        pipeline.add_many(chain.iter())?;
+        gst::Element::link_many(chain.iter())?;
+        chain[chain.len() - 1].link_pads(None, &mux, Some("audio_%u"))?;
+        audio_target = chain[0].static_pad("sink").map(|p| (pad, p));
+    }
     let target = queue.static_pad("sink");
-    route(&pipeline, &demux, &src.pad, target, |_| {});
+    route(&pipeline, &demux, &src.pad, target, audio_target, |_| {});
     let guard = Guard::new(pipeline.clone());
     seek_and_play(&pipeline, &demux, wall_ns.saturating_sub(src.first_wall_ns))?;
     Ok(Playback { rx, _guard: guard })

@@ -77,9 +77,10 @@ function renderAxis() {
   }
 }
 
+// Rebuilds the rows (on zoom, resize, selection); playback only moves the
+// playheads, so that a click is never split across two versions of a row.
 function render() {
   renderAxis();
-  const now = masterTime();
   for (const cam of S.cams) {
     const track = cam.track;
     track.replaceChildren();
@@ -105,15 +106,20 @@ function render() {
       place(s, Math.min(...S.sel), Math.max(...S.sel), width);
       track.append(s);
     }
+    cam.playhead = el('div', 'playhead');
+    cam.playhead.hidden = true;
+    track.append(cam.playhead);
+  }
+  movePlayheads();
+}
+
+function movePlayheads() {
+  for (const cam of S.cams) {
     const tile = S.tiles.find((x) => x.cam === cam);
-    if (tile && now != null) {
-      const t = tileTime(tile);
-      if (t != null) {
-        const h = el('div', 'playhead');
-        h.style.left = `${xOf(t, width)}px`;
-        track.append(h);
-      }
-    }
+    const t = tile ? tileTime(tile) : null;
+    if (!cam.playhead) continue;
+    cam.playhead.hidden = t == null;
+    if (t != null) cam.playhead.style.left = `${xOf(t, cam.track.clientWidth || 800)}px`;
   }
 }
 
@@ -327,7 +333,7 @@ function tick() {
       if (u == null || Math.abs(u - t) > 2000) startTile(tile, t);
     }
   }
-  if (S.tiles.length) render();
+  movePlayheads();
 }
 
 // ---- dashcam: map and speed -------------------------------------------------
