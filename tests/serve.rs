@@ -945,7 +945,7 @@ fn utc_text(ms: u64) -> String {
 
 #[test]
 #[ignore = "needs chromium and chromium-driver (scripts/setup.sh); run by scripts/test.sh"]
-fn the_page_lists_every_camera_and_plays_the_clicked_one_at_its_capture_time() {
+fn page_lists_every_camera_and_plays_the_clicked_one_at_its_capture_time() {
     let _one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let srv = Server::start(&[]);
     let case = srv.json("/api/case");
@@ -1028,7 +1028,7 @@ fn the_page_lists_every_camera_and_plays_the_clicked_one_at_its_capture_time() {
 
 #[test]
 #[ignore = "needs chromium and chromium-driver (scripts/setup.sh); run by scripts/test.sh"]
-fn the_dashcam_map_draws_the_track_offline_and_follows_playback() {
+fn page_dashcam_map_draws_the_track_offline_and_follows_playback() {
     let _one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let srv = Server::start(&[]);
     let case = srv.json("/api/case");
@@ -1105,7 +1105,7 @@ fn the_dashcam_map_draws_the_track_offline_and_follows_playback() {
 
 #[test]
 #[ignore = "needs chromium and chromium-driver (scripts/setup.sh); run by scripts/test.sh"]
-fn an_export_from_the_page_passes_cctv_verify() {
+fn page_export_passes_cctv_verify() {
     let _one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let srv = Server::start(&[]);
     let case = srv.json("/api/case");
@@ -1204,7 +1204,7 @@ fn an_export_from_the_page_passes_cctv_verify() {
 /// before, memory bounded.
 #[test]
 #[ignore = "needs chromium and chromium-driver (scripts/setup.sh); run by scripts/test.sh"]
-fn eight_pages_playing_and_seeking_leave_no_pipeline_descriptor_or_growth() {
+fn page_load_eight_pages_playing_and_seeking_leave_no_pipeline_descriptor_or_growth() {
     let _one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let secs: u64 = std::env::var("CCTV_SERVE_LOAD_SECONDS")
         .ok()
@@ -1414,4 +1414,68 @@ fn a_clock_offset_corrects_the_pages_times_and_goes_into_the_export() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// `../shared/samples` (the repo's convention: `#[ignore]`d, run by
+/// scripts/test.sh where the samples exist).
+fn samples() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/samples");
+    assert!(p.is_dir(), "needs {}", p.display());
+    p
+}
+
+#[test]
+#[ignore = "needs ../shared/samples"]
+fn sample_recordings_of_every_format_play_from_a_time() {
+    let s = samples();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cctv"));
+    cmd.arg("serve")
+        .arg(s.join("pavs"))
+        .arg(s.join("says"))
+        .arg(s.join("rf1/h264_basic"))
+        .arg(s.join("rf1/two_tracks"));
+    let export = tempfile::tempdir().unwrap();
+    cmd.args(["--port", "0", "--export-dir"])
+        .arg(export.path())
+        .stdout(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let port: u16 = loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "serve exited");
+        if let Some(rest) = line.trim().strip_prefix("http://127.0.0.1:") {
+            break rest.trim_end_matches('/').parse().unwrap();
+        }
+    };
+    let get = |path: &str| http(port, "GET", path, &[], None);
+    let case: Value = serde_json::from_slice(&get("/api/case").body).unwrap();
+    let mut names: Vec<&str> = case["cameras"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["ALLEY [09]", "Cabin", "Road", "lowres", "video", "video"]
+    );
+    for cam in case["cameras"].as_array().unwrap() {
+        let id = cam["id"].as_str().unwrap();
+        let t = cam["spans"][0]["from"].as_u64().unwrap() + 3000;
+        let r = get(&format!("/api/locate/{id}?t={t}"));
+        assert_eq!(r.status, 200, "{id}: {}", String::from_utf8_lossy(&r.body));
+        let at: Value = serde_json::from_slice(&r.body).unwrap();
+        let start = at["start"].as_f64().unwrap();
+        assert!(
+            start <= t as f64 && start > t as f64 - 10_000.0,
+            "{id}: {at}"
+        );
+        let v = get(at["src"].as_str().unwrap());
+        assert!(decoded_frames(&v.body) > 0, "{id}: no frame");
+        let audio = codecs(&v.body).contains(&"aac".to_string());
+        assert_eq!(audio, cam["format"] == "says", "{id}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -145,10 +145,12 @@ pub fn run(args: &ServeArgs) -> bool {
         eprintln!("cctv: no camera to serve");
         return false;
     }
-    let (export_dir, _temp) = match &args.export_dir {
-        Some(d) => (d.clone(), None),
+    let export_dir = match &args.export_dir {
+        Some(d) => d.clone(),
+        // Kept after the server stops: exports are what the user came for
+        // (its path is printed at start).
         None => match tempfile::Builder::new().prefix("cctv-exports-").tempdir() {
-            Ok(t) => (t.path().to_path_buf(), Some(t)),
+            Ok(t) => t.keep(),
             Err(e) => {
                 eprintln!("cctv: cannot create an export directory: {e}");
                 return false;
@@ -366,6 +368,12 @@ fn camera_json(s: &Server, c: &Camera) -> Value {
         "id": c.key.id(),
         "name": c.name,
         "format": c.key.format.name(),
+        // Who recorded it (serial, model, camera directory), to tell
+        // cameras of the same name apart.
+        "device": std::path::Path::new(&c.key.device)
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default(),
         "stream": c.key.stream,
         "spans": c.spans.iter().map(|sp| json!({
             "file": file_name(sp.file),

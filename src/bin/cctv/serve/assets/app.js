@@ -145,7 +145,8 @@ function buildRows() {
     const row = el('div', 'row');
     row.dataset.camera = cam.id;
     const label = el('div', 'label');
-    const name = el('span', 'name', cam.name);
+    const twin = S.cams.some((c) => c !== cam && c.name === cam.name);
+    const name = el('span', 'name', twin && cam.device ? `${cam.name} · ${cam.device}` : cam.name);
     name.title = `${cam.id} (${cam.format})`;
     label.append(name);
     if (cam.duplicates.length) {
