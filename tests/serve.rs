@@ -156,6 +156,7 @@ impl Server {
         if long {
             let d = dir.path().join("long");
             std::fs::create_dir_all(&d).unwrap();
+            // About 17 MB: more than the socket buffers hold.
             psf(&d, "gate.psf", 5, "GATE", T0_MS, 6000);
             cmd.arg(d);
         }
@@ -1478,4 +1479,96 @@ fn sample_recordings_of_every_format_play_from_a_time() {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[test]
+fn a_damaged_recording_plays_what_is_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = psf(dir.path(), "hurt.psf", 2, "YARD", T0_MS, 200);
+    // 4 KiB of garbage in the middle of the file.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mid = bytes.len() / 2;
+    for (i, b) in bytes[mid..mid + 4096].iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(37) ^ 0x5a;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cctv"))
+        .arg("serve")
+        .arg(dir.path())
+        .args(["--port", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let port: u16 = loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "serve exited");
+        if let Some(rest) = line.trim().strip_prefix("http://127.0.0.1:") {
+            break rest.trim_end_matches('/').parse().unwrap();
+        }
+    };
+    let case: Value =
+        serde_json::from_slice(&http(port, "GET", "/api/case", &[], None).body).unwrap();
+    let id = case["cameras"][0]["id"].as_str().unwrap().to_string();
+    let at: Value = serde_json::from_slice(
+        &http(
+            port,
+            "GET",
+            &format!("/api/locate/{id}?t={T0_MS}"),
+            &[],
+            None,
+        )
+        .body,
+    )
+    .unwrap();
+    let v = http(port, "GET", at["src"].as_str().unwrap(), &[], None);
+    assert_eq!(v.status, 200);
+    // The frames before and after the damage: most of the 200.
+    let n = decoded_frames(&v.body);
+    assert!(n >= 150 && n < 200, "{n} frames");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn beyond_max_playbacks_requests_are_told_to_retry() {
+    let srv = Server::start_case(&["--max-playbacks", "2"], true);
+    let case = srv.json("/api/case");
+    let gate = camera(&case, "GATE [05]")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Two playbacks of the 10-minute file, not read: their pipelines wait
+    // for the clients.
+    let held: Vec<TcpStream> = (0..2)
+        .map(|i| {
+            let mut s = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+            let req = format!(
+                "GET /api/video/{gate}?t={} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                T0_MS + i * 60_000
+            );
+            s.write_all(req.as_bytes()).unwrap();
+            let mut buf = [0u8; 1024];
+            assert!(s.read(&mut buf).unwrap() > 0);
+            s
+        })
+        .collect();
+    assert_eq!(srv.json("/api/status")["pipelines"], 2);
+    let r = srv.get(&format!("/api/video/{gate}?t={T0_MS}"));
+    assert_eq!(r.status, 503);
+    assert!(
+        r.head.to_ascii_lowercase().contains("retry-after: 1"),
+        "{}",
+        r.head
+    );
+    assert_eq!(
+        srv.get(&format!("/api/locate/{gate}?t={T0_MS}")).status,
+        503
+    );
+    drop(held);
+    assert_eq!(srv.settle(), 0);
+    assert_eq!(
+        srv.get(&format!("/api/locate/{gate}?t={T0_MS}")).status,
+        200
+    );
 }

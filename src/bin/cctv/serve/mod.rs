@@ -56,6 +56,9 @@ pub struct ServeArgs {
     /// times, exports carry the offset.
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub clock_offset: Option<String>,
+    /// Playbacks served at once; more are answered 503 (try again).
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_playbacks: usize,
 }
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
@@ -121,6 +124,10 @@ impl Server {
 }
 
 pub fn run(args: &ServeArgs) -> bool {
+    stream::LIMIT.store(
+        args.max_playbacks.max(1),
+        std::sync::atomic::Ordering::SeqCst,
+    );
     let offset_ns = match args.clock_offset.as_deref().map(parse_clock_offset) {
         None => 0,
         Some(Ok(ns)) => ns,
@@ -474,9 +481,20 @@ async fn locate(
             }))
             .into_response(),
         ),
-        Ok(Err(e)) => (StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}\n")).into_response(),
+        Ok(Err(e)) => failed(&e),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
     }
+}
+
+/// A playback that could not start: busy (503, retry) or the recording.
+fn failed(e: &anyhow::Error) -> Response {
+    if e.is::<stream::Busy>() {
+        let mut r = (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response();
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return r;
+    }
+    (StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}\n")).into_response()
 }
 
 async fn video(
@@ -497,7 +515,7 @@ async fn video(
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             (h, Body::from_stream(p)).into_response()
         }
-        Ok(Err(e)) => (StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}\n")).into_response(),
+        Ok(Err(e)) => failed(&e),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
     }
 }

@@ -46,6 +46,28 @@ const FRAGMENT_MS: u32 = 500;
 /// Pipelines alive now (shown by `/api/status`; the tests check that
 /// aborted requests bring it back to zero).
 pub static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+/// At most this many playbacks at once (`--max-playbacks`); beyond, a
+/// request is answered 503 instead of starting more threads.
+pub static LIMIT: AtomicUsize = AtomicUsize::new(64);
+
+/// The server is at its playback limit.
+#[derive(Debug)]
+pub struct Busy;
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "too many playbacks at once; try again")
+    }
+}
+
+impl std::error::Error for Busy {}
+
+fn admit() -> Result<()> {
+    if ACTIVE.load(Ordering::SeqCst) >= LIMIT.load(Ordering::SeqCst) {
+        return Err(Busy.into());
+    }
+    Ok(())
+}
 
 fn make(factory: &str) -> Result<gst::Element> {
     gst::ElementFactory::make(factory)
@@ -284,6 +306,7 @@ fn seek_and_play(pipeline: &gst::Pipeline, demux: &gst::Element, running_ns: u64
 /// The capture time of the key frame playback from `wall_ns` starts at
 /// (the same seek as [`play`] makes, so the page knows what it shows).
 pub fn locate(src: &Source, wall_ns: u64) -> Result<u64> {
+    admit()?;
     let pipeline = gst::Pipeline::new();
     let demux = source(&pipeline, src)?;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Option<u64>>(1);
@@ -331,6 +354,7 @@ impl futures_core::Stream for Playback {
 
 /// Starts playback of `src` from the key frame at or before `wall_ns`.
 pub fn play(src: &Source, wall_ns: u64) -> Result<Playback> {
+    admit()?;
     let pipeline = gst::Pipeline::new();
     let demux = source(&pipeline, src)?;
     let queue = make("queue")?;

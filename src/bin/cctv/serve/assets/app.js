@@ -237,6 +237,12 @@ async function startTile(tile, t) {
   tile.synced = performance.now();
   const r = await fetch(`api/locate/${encodeURIComponent(tile.cam.id)}?t=${Math.round(t)}`);
   if (gen !== tile.gen) return;
+  if (r.status === 503) {
+    // The server is at its playback limit: try again shortly.
+    tile.caption.textContent = `${tile.cam.name}: server busy, retrying`;
+    setTimeout(() => { if (gen === tile.gen) startTile(tile, t); }, 1000);
+    return;
+  }
   if (!r.ok) {
     const why = (await r.text()).trim();
     // 404: this camera recorded nothing from then (a grid tile waits for
