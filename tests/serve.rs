@@ -1025,6 +1025,17 @@ fn page_lists_every_camera_and_plays_the_clicked_one_at_its_capture_time() {
     assert!((t[0] - t[1]).abs() < 3000.0, "grid out of sync: {t:?}");
     let png = b.screenshot();
     assert_eq!(&png[1..4], b"PNG");
+    // At the end of a file playback goes on with the camera's next one:
+    // ALLEY from 07:00:38.5 reaches its third file (07:00:40).
+    click_row_at(&b, &alley, T0_MS + 38_500);
+    let next = b.wait(
+        "the next file",
+        "const t = S.tiles[0]; return t && t.cam.id === arguments[0] && t.start === arguments[1]
+            && t.video.currentTime > 0.5 ? t.video.getVideoPlaybackQuality().totalVideoFrames : null;",
+        json!([alley, T0_MS + 40_000]),
+        60,
+    );
+    assert!(next.as_u64().unwrap() > 0);
 }
 
 #[test]
