@@ -67,6 +67,14 @@ fn telemetry(frame: u32, ts_us: u64, t_s: f64) -> Vec<MetaEntry> {
                 MetaEntry::new("alt", MetaValue::F64(20.0)),
             ]),
         ),
+        MetaEntry::new(
+            "gsensor",
+            MetaValue::Nested(vec![
+                MetaEntry::new("x", MetaValue::F64(0.1 * (t_s / 3.0).sin())),
+                MetaEntry::new("y", MetaValue::F64(0.05)),
+                MetaEntry::new("z", MetaValue::F64(1.0)),
+            ]),
+        ),
         MetaEntry::new("frame", MetaValue::I32Alt(frame as i32)),
     ]
 }
@@ -529,6 +537,8 @@ fn the_case_is_served_as_cameras_and_plays_as_fragmented_mp4_from_a_key_frame() 
     // The telemetry of the camera across both files.
     let track = srv.json(&format!("/api/track/{}", road["id"].as_str().unwrap()));
     assert_eq!(track.as_array().unwrap().len(), 300);
+    assert_eq!(track[0][0].as_u64().unwrap(), DASH_MS);
+    assert_eq!(track[0][4], json!([0.0, 0.05, 1.0]));
     assert_eq!(srv.settle(), 0);
 }
 
@@ -1084,10 +1094,13 @@ fn page_dashcam_map_draws_the_track_offline_and_follows_playback() {
     let p2 = pos(&b);
     assert_ne!(p1[1], p2[1], "the position does not move: {p1} {p2}");
     let chart = b.exec(
-        "return document.querySelector('[data-role=speed-chart] polyline').getAttribute('points').split(' ').length",
+        "const c = document.querySelector('[data-role=speed-chart]');
+         const n = (sel) => c.querySelector(sel).getAttribute('points').split(' ').length;
+         return [n('polyline.speed'), n('polyline.g')];",
         json!([]),
     );
-    assert_eq!(chart, 300);
+    // Speed and the g-sensor's magnitude, every sample of both files.
+    assert_eq!(chart, json!([300, 300]));
     // The cabin camera beside it, on the same clock.
     let cabin = case["cameras"]
         .as_array()

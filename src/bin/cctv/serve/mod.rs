@@ -521,7 +521,8 @@ async fn video(
 }
 
 /// The dashcam's telemetry over the camera's spans: `[[t_ms, lat, lon,
-/// speed_kmh], …]` (lat/lon null without a fix).
+/// speed_kmh, [gx, gy, gz]], …]` (null where the recorder gave none, and
+/// lat/lon without a fix).
 async fn track(State(s): State<Shared>, UrlPath(id): UrlPath<String>) -> Response {
     let Some(cam) = camera(&s, &id) else {
         return not_found().await;
@@ -563,7 +564,8 @@ async fn track(State(s): State<Shared>, UrlPath(id): UrlPath<String>) -> Respons
                 {
                     let (lat, lon) = x.fix.map_or((None, None), |(a, b)| (Some(a), Some(b)));
                     let t = corrected_of(t, offset) / MS;
-                    rows.push((info.id.number, json!([t, lat, lon, x.speed_kmh])));
+                    let g = x.g.map(|(a, b, c)| json!([a, b, c]));
+                    rows.push((info.id.number, json!([t, lat, lon, x.speed_kmh, g])));
                 }
             });
             for (n, _) in &rows {

@@ -427,9 +427,27 @@ function drawSpeed(samples) {
   const line = svg('polyline', {
     points: pts.map((s) => `${S.speedX(s[0]).toFixed(1)},${(110 - (s[3] / vmax) * 95).toFixed(1)}`).join(' '),
   });
+  line.classList.add('speed');
   chart.append(line);
   chart.append(svg('text', { x: 2, y: 18, 'font-size': 10 }, `${Math.round(vmax)}`));
   chart.append(svg('text', { x: 2, y: 110, 'font-size': 10 }, '0 km/h'));
+  // The g-sensor's magnitude on its own scale (right), where recorded.
+  const gs = samples.filter((s) => Array.isArray(s[4]));
+  if (gs.length) {
+    // Its changes matter (braking, bumps), not the 1 g of gravity: the
+    // scale spans the recorded range.
+    const mag = (s) => Math.hypot(s[4][0], s[4][1], s[4][2]);
+    const gmin = Math.min(...gs.map(mag));
+    const gmax = Math.max(...gs.map(mag));
+    const range = Math.max(gmax - gmin, 0.05);
+    const g = svg('polyline', {
+      points: gs.map((s) => `${S.speedX(s[0]).toFixed(1)},${(110 - ((mag(s) - gmin) / range) * 95).toFixed(1)}`).join(' '),
+    });
+    g.classList.add('g');
+    chart.append(g);
+    chart.append(svg('text', { x: 392, y: 18, 'font-size': 10, 'text-anchor': 'end', fill: '#6a1b9a' },
+      `|g| ${gmin.toFixed(2)}–${(gmin + range).toFixed(2)}`));
+  }
   const cursor = svg('line', { x1: 30, x2: 30, y1: 5, y2: 115, stroke: '#d32f2f' });
   cursor.id = 'speed-cursor';
   chart.append(cursor);
