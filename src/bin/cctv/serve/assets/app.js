@@ -233,6 +233,7 @@ function masterTime() {
 
 async function startTile(tile, t) {
   const gen = ++tile.gen;
+  tile.starts = (tile.starts || 0) + 1;
   tile.pending = true;
   tile.synced = performance.now();
   const r = await fetch(`api/locate/${encodeURIComponent(tile.cam.id)}?t=${Math.round(t)}`);
@@ -295,7 +296,7 @@ function addTile(cam, t) {
     caption.textContent = `${cam.name}: ${S.lastError}`;
   });
   video.addEventListener('ended', () => {
-    if (tile.next != null) startTile(tile, tile.next);
+    if (tile.next != null && S.tiles.includes(tile)) startTile(tile, tile.next);
   });
   S.tiles.push(tile);
   cam.row.classList.add('active');
