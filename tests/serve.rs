@@ -495,6 +495,17 @@ fn the_case_is_served_as_cameras_and_plays_as_fragmented_mp4_from_a_key_frame() 
     let v = srv.get(at["src"].as_str().unwrap());
     assert_eq!(v.status, 200);
     assert!(v.head.contains("video/mp4"), "{}", v.head);
+    // Made as it is sent: no resuming by byte offset.
+    assert!(
+        v.head.to_ascii_lowercase().contains("accept-ranges: none"),
+        "{}",
+        v.head
+    );
+    let src = at["src"].as_str().unwrap();
+    let r = http(srv.port, "GET", src, &[("Range", "bytes=1000-")], None);
+    assert_eq!(r.status, 416);
+    let r = http(srv.port, "GET", src, &[("Range", "bytes=0-")], None);
+    assert_eq!(r.status, 200);
     let b = boxes(&v.body);
     assert_eq!(&b[..2], ["ftyp", "moov"], "{b:?}");
     assert!(b.iter().filter(|x| *x == "moof").count() >= 2, "{b:?}");

@@ -501,10 +501,27 @@ async fn video(
     State(s): State<Shared>,
     UrlPath(id): UrlPath<String>,
     Query(at): Query<At>,
+    headers: HeaderMap,
 ) -> Response {
     let Some(cam) = camera(&s, &id) else {
         return not_found().await;
     };
+    // A playback is made as it is sent: it has no byte offsets to resume
+    // from. A browser asking for the rest of an earlier response is told
+    // so (it then errors and the page starts again from its time) rather
+    // than given bytes from the start as if they were the rest.
+    let resumes = headers
+        .get(header::RANGE)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| r.trim().strip_prefix("bytes="))
+        .is_some_and(|r| !r.starts_with("0-"));
+    if resumes {
+        return (
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "a playback cannot be resumed by offset\n",
+        )
+            .into_response();
+    }
     let Some((src, t, _, _)) = span_at(&s, cam, s.recorded(at.t)) else {
         return not_found().await;
     };
@@ -513,6 +530,7 @@ async fn video(
             let mut h = HeaderMap::new();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("none"));
             (h, Body::from_stream(p)).into_response()
         }
         Ok(Err(e)) => failed(&e),

@@ -291,6 +291,15 @@ function addTile(cam, t) {
   video.addEventListener('error', () => {
     // Removing the source on purpose also ends in `error`: not counted.
     if (!video.getAttribute('src')) return;
+    // A playback interrupted after it had played (the browser dropped
+    // the connection of a long pause): start again from where it was,
+    // once in a while.
+    const at = tileTime(tile);
+    if (at != null && video.currentTime > 1 && performance.now() - (tile.recovered || 0) > 10000) {
+      tile.recovered = performance.now();
+      startTile(tile, at);
+      return;
+    }
     S.errors++;
     S.lastError = `${cam.id} ${video.src}: ${video.error ? video.error.message || 'cannot play' : 'cannot play'}`;
     caption.textContent = `${cam.name}: ${S.lastError}`;
