@@ -203,6 +203,22 @@ impl Server {
         }
     }
 
+    /// Every input file with its content (the server must not change one).
+    fn inputs(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut out = Vec::new();
+        for d in ["vmax", "dash", "long"] {
+            let Ok(rd) = std::fs::read_dir(self._dir.path().join(d)) else {
+                continue;
+            };
+            for e in rd {
+                let p = e.unwrap().path();
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+        out.sort();
+        out
+    }
+
     fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -1397,6 +1413,7 @@ fn concurrent_clients_all_get_their_start_and_their_video() {
 fn a_clock_offset_corrects_the_pages_times_and_goes_into_the_export() {
     // The recorders were 2 minutes fast.
     let srv = Server::start(&["--clock-offset", "+120"]);
+    let inputs = srv.inputs();
     let case = srv.json("/api/case");
     assert_eq!(case["clock_offset_s"], 120.0);
     let alley = camera(&case, "ALLEY [09]");
@@ -1456,6 +1473,8 @@ fn a_clock_offset_corrects_the_pages_times_and_goes_into_the_export() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+    // Playback, track and export only read the inputs.
+    assert!(srv.inputs() == inputs, "an input changed");
 }
 
 /// `../shared/samples` (the repo's convention: `#[ignore]`d, run by
