@@ -1005,6 +1005,18 @@ fn page_lists_every_camera_and_plays_the_clicked_one_at_its_capture_time() {
             "row of {id}: {text}"
         );
     }
+    // Zoom: the buttons halve and double the visible span, Fit shows the
+    // whole case again.
+    let span = |b: &Browser| {
+        b.exec("return S.view[1] - S.view[0]", json!([]))
+            .as_f64()
+            .unwrap()
+    };
+    let whole = span(&b);
+    b.click(&b.find("#zoom-in"));
+    assert!((span(&b) - whole / 2.0).abs() < 1.0);
+    b.click(&b.find("#zoom-fit"));
+    assert_eq!(span(&b), whole);
     // ALLEY at 07:00:27: the key frame at 07:00:26 of the second file.
     let alley = camera(&case, "ALLEY [09]")["id"]
         .as_str()
