@@ -344,10 +344,18 @@ function tick() {
     $('speed').textContent = speedAt(t);
     moveMarker(t);
     // The grid follows the first tile's clock.
+    // Each starts at its own key frame: a small lead or lag is made up by
+    // playing a little faster or slower, a large one by starting again.
     for (const tile of S.tiles.slice(1)) {
       const u = tileTime(tile);
-      if (tile.pending || performance.now() - tile.synced < 5000) continue;
-      if (u == null || Math.abs(u - t) > 2000) startTile(tile, t);
+      if (tile.pending) continue;
+      if (u == null || Math.abs(u - t) > 2000) {
+        tile.video.playbackRate = 1;
+        if (performance.now() - tile.synced >= 5000) startTile(tile, t);
+        continue;
+      }
+      const lag = t - u;
+      tile.video.playbackRate = lag > 150 ? 1.25 : lag < -150 ? 0.8 : 1;
     }
   }
   movePlayheads();
