@@ -15,6 +15,7 @@ mod plan;
 mod progress;
 mod readback;
 mod scan;
+mod serve;
 mod telemetry;
 mod times;
 
@@ -82,6 +83,8 @@ enum Command {
         #[arg(required = true)]
         manifests: Vec<PathBuf>,
     },
+    /// Review a case in the browser: cameras on one timeline, playback, the dashcam's map, export.
+    Serve(serve::ServeArgs),
     /// Export the dashcam track (time, position, speed, heading, voltage, g-sensor).
     Telemetry {
         /// A Rosco `.nvr` recording.
@@ -236,6 +239,13 @@ fn main() -> ExitCode {
         }
         Command::Verify { json, manifests } => match init_gst() {
             Ok(()) => evidence::run_verify(&manifests, json),
+            Err(e) => {
+                eprintln!("cctv: {e:#}");
+                false
+            }
+        },
+        Command::Serve(args) => match init_gst() {
+            Ok(()) => serve::run(&args),
             Err(e) => {
                 eprintln!("cctv: {e:#}");
                 false
