@@ -17,9 +17,14 @@ pub type StreamKey = u32;
 pub trait Key: Copy + Eq + Send + std::fmt::Debug + 'static {}
 impl<K: Copy + Eq + Send + std::fmt::Debug + 'static> Key for K {}
 
-/// A sparse stream further behind the others than this gets a GAP event,
-/// so that downstream (queues, sinks waiting for preroll) moves on.
-const SPARSE_LAG: gst::ClockTime = gst::ClockTime::from_mseconds(500);
+/// How far any pad may lag behind the buffer being pushed on another one
+/// (the policy and why: [`crate::engine::timeline::MAX_PAD_LAG_NS`]). A pad
+/// further behind (a gap in capture time, a camera or the audio silent for
+/// a while, subtitles or snapshots between cues) is advanced at once: its
+/// held buffer goes out lasting up to the new time, or it gets a GAP event
+/// up to it.
+const MAX_LAG: gst::ClockTime =
+    gst::ClockTime::from_nseconds(crate::engine::timeline::MAX_PAD_LAG_NS);
 
 /// Everything needed to create a source pad.
 #[derive(Debug, Clone)]
@@ -53,7 +58,31 @@ struct Stream<K> {
     held: Option<gst::Buffer>,
     last_duration: Option<gst::ClockTime>,
     position: Option<gst::ClockTime>,
+    /// Running time up to which downstream knows this pad's data: the end
+    /// of the last buffer pushed, or of the last GAP. `None`: nothing yet
+    /// in this segment (it starts at the segment start).
+    covered: Option<gst::ClockTime>,
     eos: bool,
+}
+
+/// What advancing one lagging pad pushes: its pending sticky events, its
+/// held buffer (if any), then events after it (a GAP).
+type Advance = (
+    gst::Pad,
+    Vec<gst::Event>,
+    Option<gst::Buffer>,
+    Vec<gst::Event>,
+);
+
+impl<K> Stream<K> {
+    /// Bookkeeping for a buffer about to be pushed on this pad.
+    fn note_pushed(&mut self, b: &gst::Buffer) {
+        if let Some(pts) = b.pts() {
+            self.position = Some(self.position.map_or(pts, |p| p.max(pts)));
+            let end = pts + b.duration().unwrap_or_default();
+            self.covered = Some(self.covered.map_or(end, |c| c.max(end)));
+        }
+    }
 }
 
 /// Caps of the `ReferenceTimestampMeta` carrying Unix wall-clock time.
@@ -140,6 +169,7 @@ impl<K: Key> OutputStreams<K> {
         for s in &mut self.streams {
             s.needs_segment = true;
             s.eos = false;
+            s.covered = None;
         }
     }
 
@@ -149,6 +179,7 @@ impl<K: Key> OutputStreams<K> {
         for s in &mut self.streams {
             s.held = None;
             s.eos = false;
+            s.covered = None;
         }
     }
 
@@ -210,6 +241,7 @@ impl<K: Key> OutputStreams<K> {
                 held: None,
                 last_duration: None,
                 position: None,
+                covered: None,
                 eos: false,
             });
             me.flushing
@@ -259,23 +291,25 @@ impl<K: Key> OutputStreams<K> {
     /// Pushes `buffer` on the stream `key`. A buffer without a duration is
     /// held until the next one of its stream arrives, so that the duration
     /// can be set to the PTS difference; buffers with a duration and those
-    /// of sparse streams are pushed at once, and any
-    /// sparse stream lagging behind gets a GAP event. Returns the combined
-    /// flow.
+    /// of sparse streams are pushed at once. Before that, every other pad
+    /// lagging more than [`MAX_LAG`] behind this buffer is advanced (its
+    /// held buffer released, or a GAP event), so that no pad waits across
+    /// a gap for one that gets nothing. Returns the combined flow.
     pub fn push(
         this: &Mutex<Self>,
         key: K,
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let (pad, events, outgoing, gaps) = {
+        let (pad, events, outgoing, lagging) = {
             let mut guard = lock(this);
             let me = &mut *guard;
+            let now = buffer.pts();
+            let lagging = me.advance_lagging(key, now);
             let (segment, seqnum) = (&me.segment, me.seqnum);
             let Some(s) = me.streams.iter_mut().find(|s| s.key == key) else {
                 return Ok(gst::FlowSuccess::Ok);
             };
             let events = Self::pending_events(s, segment, seqnum);
-            let now = buffer.pts();
             // A buffer that knows its duration (audio) has nothing to wait
             // for: holding it would keep a pad without data while the
             // others fill their queues (preroll stalls).
@@ -302,23 +336,23 @@ impl<K: Key> OutputStreams<K> {
                 }
                 outgoing.extend(current);
             }
-            if let Some(end) = outgoing.iter().filter_map(|b| b.pts()).max() {
-                s.position = Some(s.position.map_or(end, |p| p.max(end)));
+            for b in &outgoing {
+                s.note_pushed(b);
             }
-            let sparse = s.sparse;
-            let gaps = if sparse {
-                Vec::new()
-            } else {
-                me.sparse_gaps(now)
-            };
-            (s_pad(me, key), events, outgoing, gaps)
+            (s.pad.clone(), events, outgoing, lagging)
         };
-        let Some(pad) = pad else {
-            return Ok(gst::FlowSuccess::Ok);
-        };
-        for (gap_pad, events) in gaps {
+        // The lagging pads first: this buffer's own queue may be full
+        // until the muxer behind it has their data.
+        for (lag_pad, events, held, after) in lagging {
             for e in events {
-                gap_pad.push_event(e);
+                lag_pad.push_event(e);
+            }
+            if let Some(b) = held {
+                let res = lag_pad.push(b);
+                let _ = lock(this).combiner.update_pad_flow(&lag_pad, res);
+            }
+            for e in after {
+                lag_pad.push_event(e);
             }
         }
         for e in events {
@@ -335,30 +369,58 @@ impl<K: Key> OutputStreams<K> {
         flow
     }
 
-    /// GAP events for the sparse streams lagging behind running time `now`.
-    fn sparse_gaps(&mut self, now: Option<gst::ClockTime>) -> Vec<(gst::Pad, Vec<gst::Event>)> {
+    /// Advances every pad other than `key`'s that lags more than
+    /// [`MAX_LAG`] behind running time `now`: a held buffer goes out at
+    /// once (lasting its stream's usual spacing, at most [`MAX_LAG`]) with
+    /// a GAP after it up to `now`; a pad whose data ends more than
+    /// [`MAX_LAG`] before `now` gets a GAP up to `now` (after its pending
+    /// sticky events). The GAP matters
+    /// even right after a buffer: a muxer takes a buffer by its start and
+    /// then waits for the pad's next data, whatever its duration. Returns
+    /// what to push, per pad.
+    fn advance_lagging(&mut self, key: K, now: Option<gst::ClockTime>) -> Vec<Advance> {
         let Some(now) = now else { return Vec::new() };
         let (segment, seqnum) = (self.segment.clone(), self.seqnum);
         let start = segment.start().unwrap_or_default();
-        self.streams
-            .iter_mut()
-            .filter(|s| s.sparse && !s.eos)
-            .filter_map(|s| {
-                let from = s.position.unwrap_or(start);
-                if now <= from + SPARSE_LAG {
-                    return None;
+        let mut out = Vec::new();
+        for s in self.streams.iter_mut().filter(|s| s.key != key && !s.eos) {
+            let mut released = None;
+            if let Some(held_pts) = s.held.as_ref().map(|b| b.pts()) {
+                if held_pts.filter(|&p| now > p + MAX_LAG).is_none() {
+                    continue;
                 }
-                let mut events = Self::pending_events(s, &segment, seqnum);
-                events.push(
-                    gst::event::Gap::builder(from)
-                        .duration(now - from)
-                        .seqnum(seqnum)
-                        .build(),
-                );
-                s.position = Some(now);
-                Some((s.pad.clone(), events))
-            })
-            .collect()
+                let Some(mut b) = s.held.take() else { continue };
+                if b.duration().is_none() {
+                    // Its usual spacing (at most MAX_LAG: a long one may be
+                    // a gap's), then a GAP up to `now`.
+                    let d = s.last_duration.unwrap_or(MAX_LAG).min(MAX_LAG);
+                    b.make_mut().set_duration(d);
+                }
+                s.note_pushed(&b);
+                released = Some(b);
+            }
+            let from = s.covered.unwrap_or(start);
+            let lag = if released.is_some() {
+                gst::ClockTime::ZERO
+            } else {
+                MAX_LAG
+            };
+            let gap = (now > from + lag).then(|| {
+                s.covered = Some(now);
+                s.position = Some(s.position.map_or(now, |p| p.max(now)));
+                gst::event::Gap::builder(from)
+                    .duration(now - from)
+                    .seqnum(seqnum)
+                    .build()
+            });
+            if released.is_none() && gap.is_none() {
+                continue;
+            }
+            // Sticky events, then the held buffer, then the GAP after it.
+            let events = Self::pending_events(s, &segment, seqnum);
+            out.push((s.pad.clone(), events, released, gap.into_iter().collect()));
+        }
+        out
     }
 
     fn pending_events(
@@ -476,6 +538,9 @@ impl<K: Key> OutputStreams<K> {
                 return false;
             };
             let mut events = Self::pending_events(s, segment, seqnum);
+            if let Some(end) = duration.map(|d| start + d) {
+                s.covered = Some(s.covered.map_or(end, |c| c.max(end)));
+            }
             events.push(
                 gst::event::Gap::builder(start)
                     .duration(duration)
@@ -558,11 +623,4 @@ impl<K: Key> OutputStreams<K> {
         }
         all_ok
     }
-}
-
-fn s_pad<K: Key>(me: &OutputStreams<K>, key: K) -> Option<gst::Pad> {
-    me.streams
-        .iter()
-        .find(|s| s.key == key)
-        .map(|s| s.pad.clone())
 }

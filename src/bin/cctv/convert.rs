@@ -544,6 +544,27 @@ fn run_pipeline(
 /// How much each mp4mux input may queue (GstAggregator `latency`).
 const MUX_QUEUE_NS: u64 = 1_000_000_000;
 
+/// A queue in front of a muxer input. The elements keep every linked pad
+/// within `MAX_PAD_LAG_NS` of the others (GAP events across recording
+/// gaps, see `engine::timeline`), so a queue never needs more than
+/// `queue_ns_for(MUX_QUEUE_NS)` of data. That is bounded in buffers, not
+/// in time: a queue's time level counts a gap in running time as if it
+/// were data, so a time limit blocks the streaming thread at the first
+/// gap longer than itself (the muxer still waits for data from before the
+/// gap on another pad). The buffer bound: that much time at 250 buffers/s
+/// (video up to 120 fps plus audio packets), bytes unbounded (a buffer
+/// count already bounds memory by the largest frames).
+fn mux_queue() -> Result<gst::Element> {
+    const RATE: u64 = 250;
+    let time_ns = gstcctv::engine::timeline::queue_ns_for(MUX_QUEUE_NS);
+    let buffers = u32::try_from(time_ns * RATE / 1_000_000_000).unwrap_or(u32::MAX);
+    let q = make("queue")?;
+    q.set_property("max-size-buffers", buffers);
+    q.set_property("max-size-bytes", 0u32);
+    q.set_property("max-size-time", 0u64);
+    Ok(q)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn build_and_run(
     rec: &Recording,
@@ -640,10 +661,7 @@ fn build_and_run(
             setter.merge_tags(&tags, gst::TagMergeMode::Replace);
         }
         // video: queue [→ h265parse] → mux
-        let q = make("queue")?;
-        q.set_property("max-size-buffers", 0u32);
-        q.set_property("max-size-bytes", 0u32);
-        q.set_property("max-size-time", 5_000_000_000u64);
+        let q = mux_queue()?;
         pipeline.add(&q)?;
         let mut last = q.clone();
         if matches!(cam.video.codec, Codec::H265) {
@@ -660,10 +678,7 @@ fn build_and_run(
             StreamKind::Video,
         );
         if let Some(a) = &cam.audio {
-            let q = make("queue")?;
-            q.set_property("max-size-buffers", 0u32);
-            q.set_property("max-size-bytes", 0u32);
-            q.set_property("max-size-time", 5_000_000_000u64);
+            let q = mux_queue()?;
             pipeline.add(&q)?;
             let mut chain = vec![q.clone()];
             if args.format == OutFormat::Mp4 {
@@ -688,7 +703,7 @@ fn build_and_run(
             add_target(m, None, cam.number, StreamKind::Data);
         }
         if !args.no_subtitles {
-            let q = make("queue")?;
+            let q = mux_queue()?;
             pipeline.add(&q)?;
             q.link_pads(None, &mux, Some("subtitle_%u"))?;
             let pad = gst::Pad::builder(gst::PadDirection::Src)
