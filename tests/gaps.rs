@@ -306,3 +306,59 @@ fn write_gap_files() {
     )
     .unwrap();
 }
+
+/// The duration playbin reports for `file` once prerolled (as Totem shows
+/// it), with `max_gap` set on pavsdemux when given.
+fn playbin_duration(file: &Path, max_gap: Option<u64>) -> gst::ClockTime {
+    use gst::prelude::*;
+    support::init();
+    let fakesink = || gst::ElementFactory::make("fakesink").build().unwrap();
+    let playbin = gst::ElementFactory::make("playbin")
+        .property("uri", format!("file://{}", s(file)))
+        .property("video-sink", fakesink())
+        .property("audio-sink", fakesink())
+        .build()
+        .unwrap();
+    if let Some(ns) = max_gap {
+        playbin.connect("element-setup", false, move |args| {
+            let element = args[1].get::<gst::Element>().unwrap();
+            if element.factory().is_some_and(|f| f.name() == "pavsdemux") {
+                element.set_property("max-gap", ns);
+            }
+            None
+        });
+    }
+    playbin.set_state(gst::State::Paused).unwrap();
+    let bus = playbin.bus().unwrap();
+    let msg = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(20),
+            &[gst::MessageType::AsyncDone, gst::MessageType::Error],
+        )
+        .expect("prerolled within 20 s");
+    assert_eq!(msg.type_(), gst::MessageType::AsyncDone, "{msg:?}");
+    let duration = playbin
+        .query_duration::<gst::ClockTime>()
+        .expect("a duration");
+    playbin.set_state(gst::State::Null).unwrap();
+    duration
+}
+
+/// video1.psf holds 9 s of pictures across a 10-hour gap: players show a
+/// video of seconds by default (gaps over 10 s compacted to one frame, as
+/// VLC does), and `max-gap=0` keeps real time.
+#[test]
+#[ignore = "needs ../shared/samples"]
+fn players_show_seconds_not_hours_across_a_long_gap() {
+    let file = support::shared_samples("pavs").join("video1.psf");
+    let compact = playbin_duration(&file, None);
+    assert!(
+        compact > gst::ClockTime::from_seconds(1) && compact < gst::ClockTime::from_seconds(60),
+        "default duration {compact}"
+    );
+    let real = playbin_duration(&file, Some(0));
+    assert!(
+        real > gst::ClockTime::from_seconds(3600),
+        "max-gap=0: {real}"
+    );
+}

@@ -25,6 +25,9 @@ impl<K: Copy + Eq + Send + std::fmt::Debug + 'static> Key for K {}
 /// up to it.
 const MAX_LAG: gst::ClockTime =
     gst::ClockTime::from_nseconds(crate::engine::timeline::MAX_PAD_LAG_NS);
+/// The most a slow stream may lag (see [`OutputStreams::advance_lagging`]).
+const MAX_LAG_LIMIT: gst::ClockTime =
+    gst::ClockTime::from_nseconds(crate::engine::timeline::MAX_PAD_LAG_LIMIT_NS);
 
 /// Everything needed to create a source pad.
 #[derive(Debug, Clone)]
@@ -384,16 +387,23 @@ impl<K: Key> OutputStreams<K> {
         let start = segment.start().unwrap_or_default();
         let mut out = Vec::new();
         for s in self.streams.iter_mut().filter(|s| s.key != key && !s.eos) {
+            // A stream with a slow rhythm (a 1 or 2 fps camera, a cue per
+            // frame) lags by its own spacing all the time: only twice that
+            // is a gap (bounded by MAX_LAG_LIMIT).
+            let max_lag = s
+                .last_duration
+                .map_or(MAX_LAG, |d| MAX_LAG.max(d * 2))
+                .min(MAX_LAG_LIMIT);
             let mut released = None;
             if let Some(held_pts) = s.held.as_ref().map(|b| b.pts()) {
-                if held_pts.filter(|&p| now > p + MAX_LAG).is_none() {
+                let Some(pts) = held_pts.filter(|&p| now > p + max_lag) else {
                     continue;
-                }
+                };
                 let Some(mut b) = s.held.take() else { continue };
                 if b.duration().is_none() {
-                    // Its usual spacing (at most MAX_LAG: a long one may be
-                    // a gap's), then a GAP up to `now`.
-                    let d = s.last_duration.unwrap_or(MAX_LAG).min(MAX_LAG);
+                    // Its usual spacing (a long one may be a gap's), then a
+                    // GAP up to `now`.
+                    let d = s.last_duration.unwrap_or(MAX_LAG).min(now - pts);
                     b.make_mut().set_duration(d);
                 }
                 s.note_pushed(&b);
@@ -403,7 +413,7 @@ impl<K: Key> OutputStreams<K> {
             let lag = if released.is_some() {
                 gst::ClockTime::ZERO
             } else {
-                MAX_LAG
+                max_lag
             };
             let gap = (now > from + lag).then(|| {
                 s.covered = Some(now);

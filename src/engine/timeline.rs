@@ -36,13 +36,17 @@ pub const DEFAULT_MAX_GAP_NS: u64 = GAP_NS;
 /// that gets nothing, and the single streaming thread blocks for good.
 pub const MAX_PAD_LAG_NS: u64 = 500_000_000;
 
+/// A stream with a slow rhythm (1-2 fps, a cue per frame) lags by its own
+/// spacing all the time: it may lag twice its spacing, up to this.
+pub const MAX_PAD_LAG_LIMIT_NS: u64 = 2_000_000_000;
+
 /// The time a queue between an element and a muxer that holds
 /// `mux_latency_ns` itself must hold so that it never blocks the streaming
-/// thread: what a pad may lag ([`MAX_PAD_LAG_NS`]), the longest buffer that
-/// may still be held on a pad (up to [`MAX_PAD_LAG_NS`] before it is
-/// released), the muxer's own latency, and as much again as margin.
+/// thread: what a pad may lag ([`MAX_PAD_LAG_LIMIT_NS`]), the longest
+/// buffer that may still be held on a pad (as long again), the muxer's own
+/// latency, and as much again as margin.
 pub const fn queue_ns_for(mux_latency_ns: u64) -> u64 {
-    (2 * MAX_PAD_LAG_NS + mux_latency_ns) * 2
+    (2 * MAX_PAD_LAG_LIMIT_NS + mux_latency_ns) * 2
 }
 const DEFAULT_FRAME_NS: u64 = 40_000_000;
 

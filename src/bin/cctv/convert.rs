@@ -595,6 +595,11 @@ fn build_and_run(
             } else {
                 "saysdemux"
             })?;
+            if rec.kind == Kind::Pavs {
+                // Real time, as the plan (scan) sees it: `--gaps` is
+                // applied here, not by the element's default compaction.
+                demux.set_property("max-gap", 0u64);
+            }
             pipeline.add_many([&src, &demux])?;
             src.link(&demux)?;
             (Some(src), demux)

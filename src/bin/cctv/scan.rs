@@ -121,6 +121,9 @@ pub fn scan(
             // The engine's subtitle cues are not used here (yet).
             Pavs::new(PavsOptions {
                 subtitles: false,
+                // Real time: `convert` plans windows and parts on it and
+                // applies `--gaps` itself (its pavsdemux keeps real time too).
+                max_gap: None,
                 ..PavsOptions::default()
             }),
             depth,
