@@ -20,7 +20,7 @@
 
 use crate::engine::formats::pavs::{Pavs, PavsOptions};
 use crate::engine::formats::rf1::Rf1Engine;
-use crate::engine::formats::says::Says;
+use crate::engine::formats::says::{Says, SaysOptions};
 use crate::engine::probe::{self, Certainty};
 use crate::engine::{
     ByteSource, Chunk, Codec, Demuxer, EngineError, Event, Format, Packet, SharedBytes,
@@ -40,7 +40,7 @@ pub const CCTV_KIND_VIDEO: c_int = 0;
 pub const CCTV_KIND_AUDIO: c_int = 1;
 pub const CCTV_KIND_TEXT: c_int = 2;
 
-/// PAVS gaps in capture time longer than this are compacted to one frame
+/// PAVS and SAYS gaps in capture time longer than this are compacted to one frame
 /// duration: the engine's default for every front end (10 s; VLC's input
 /// clock also takes a jump of more than a minute for a broken stream, and
 /// a player should not sit hours on one picture).
@@ -557,7 +557,16 @@ pub unsafe extern "C" fn cctv_open(
         };
         let seekable = seekable != 0;
         let engine = match kind {
-            CCTV_PROBE_SAYS => Engine::Says(Box::new(Streamed::new(Says::new(), src, seekable))),
+            CCTV_PROBE_SAYS => Engine::Says(Box::new(Streamed::new(
+                // As Says::new() (telemetry as the text ES), with the gap default.
+                Says::with_options(SaysOptions {
+                    telemetry: true,
+                    subtitles: false,
+                    max_gap: Some(MAX_GAP_NS),
+                }),
+                src,
+                seekable,
+            ))),
             CCTV_PROBE_PAVS | CCTV_PROBE_PAVS_LIKELY => Engine::Pavs(Box::new(Streamed::new(
                 Pavs::new(PavsOptions {
                     max_gap: Some(MAX_GAP_NS),

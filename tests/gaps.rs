@@ -362,3 +362,45 @@ fn players_show_seconds_not_hours_across_a_long_gap() {
         "max-gap=0: {real}"
     );
 }
+
+/// The end of the latest buffer saysdemux puts out for `file`, with
+/// `props` on the element.
+fn says_end(file: &Path, props: &str) -> gst::ClockTime {
+    let run = support::run_pipeline(
+        &format!(
+            "filesrc location=\"{}\" ! saysdemux name=demux {props}",
+            s(file)
+        ),
+        "",
+        None,
+        None,
+    );
+    assert!(run.errors.is_empty(), "{:?}", run.errors);
+    run.pads
+        .values()
+        .flatten()
+        .filter_map(|o| Some(o.pts? + o.duration.unwrap_or_default()))
+        .max()
+        .expect("buffers")
+}
+
+/// basic.nvr (8 s) with a 60 s gap: saysdemux compacts it by default (as
+/// pavsdemux and VLC do) and keeps real time with max-gap=0; the capture
+/// time on the buffers stays true either way.
+#[test]
+#[ignore = "needs ../shared/samples"]
+fn saysdemux_compacts_long_gaps_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = sample_with_gap(dir.path(), "basic.nvr", 60_000_000);
+    let compact = says_end(&input, "");
+    assert!(
+        compact < gst::ClockTime::from_seconds(10),
+        "default: {compact}"
+    );
+    let real = says_end(&input, "max-gap=0");
+    assert!(real > gst::ClockTime::from_seconds(60), "max-gap=0: {real}");
+    // A 5 s gap is below the limit: real time.
+    let input = sample_with_gap(dir.path(), "basic.nvr", 5_000_000);
+    let kept = says_end(&input, "");
+    assert!(kept > gst::ClockTime::from_seconds(12), "5 s gap: {kept}");
+}

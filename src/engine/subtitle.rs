@@ -69,8 +69,8 @@ pub fn cue<C>(
 /// one, and a muxer holds one more), so that a muxer fed through default
 /// queues (1 s) always has the cue it waits for.
 ///
-/// And never on two frames in a row (except after a discontinuity or when
-/// time goes back): playbin's overlay (textoverlay with `wait-text=false`,
+/// The refresh never comes on the frame right after a cue (a new second,
+/// a discontinuity or time going back always get one): playbin's overlay (textoverlay with `wait-text=false`,
 /// as subtitleoverlay sets it) lets a picture go on without text when the
 /// next cue is not there yet, and pops at most one cue per picture. With a
 /// cue per frame (a 2 fps `.psf`: every frame was 250 ms after the last
@@ -78,7 +78,9 @@ pub fn cue<C>(
 /// good, and at the end the overlay still held an old cue while the next
 /// one waited behind it and streamsynchronizer held the video's EOS until
 /// the text's: the player never ended (gst-play with sync=false: video2.psf
-/// 4 of 20 runs). With at least two frames per cue the text catches up.
+/// 4 of 20 runs). With at least two frames per cue (2 fps: the second
+/// changes every other frame) the text catches up; at 1 fps every frame is
+/// a new second and still gets its cue.
 #[derive(Debug, Clone, Default)]
 pub struct CueGate {
     last_second: Option<u64>,
@@ -90,7 +92,7 @@ pub struct CueGate {
 /// Running time after which a frame gets a cue even in the same second.
 pub const CUE_REFRESH_NS: u64 = 250_000_000;
 
-/// Frames from one cue to the next, at least (see [`CueGate`]).
+/// Frames from one cue to a refresh, at least (see [`CueGate`]).
 pub const MIN_FRAMES_PER_CUE: u32 = 2;
 
 impl CueGate {
@@ -106,7 +108,7 @@ impl CueGate {
         };
         self.frames_since = self.frames_since.saturating_add(1);
         let spaced = self.frames_since >= MIN_FRAMES_PER_CUE || self.last_pts.is_none();
-        let due = discont || back || (spaced && (self.last_second != Some(second) || stale));
+        let due = discont || back || self.last_second != Some(second) || (spaced && stale);
         if due {
             self.last_second = Some(second);
             self.last_pts = pts;
@@ -225,12 +227,12 @@ mod tests {
         const MS: u64 = 1_000_000;
         let mut gate = CueGate::default();
         let t0 = 1_630_479_601 * S;
-        // 10 fps from .0 s: a cue at 0, 300 (refresh), 600, 900 ms; the
-        // next second at 1000 ms waits one frame (never two cues in a row).
+        // 10 fps from .0 s: a cue at 0, 300 (refresh), 600, 900 ms, then
+        // the next second at 1000 ms.
         let due: Vec<u64> = (0..12)
             .filter(|i| gate.due(Some(t0 + i * 100 * MS), Some(i * 100 * MS), false))
             .collect();
-        assert_eq!(due, [0, 3, 6, 9, 11]);
+        assert_eq!(due, [0, 3, 6, 9, 10]);
         // A discontinuity or time going back always gets one.
         assert!(gate.due(Some(t0 + 1_100 * MS), Some(1_100 * MS), true));
         assert!(gate.due(Some(t0 + 1_150 * MS), Some(1_000 * MS), false));
