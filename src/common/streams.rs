@@ -65,6 +65,9 @@ struct Stream<K> {
     /// of the last buffer pushed, or of the last GAP. `None`: nothing yet
     /// in this segment (it starts at the segment start).
     covered: Option<gst::ClockTime>,
+    /// The last buffer pushed on this pad was refused (not linked, not
+    /// negotiated, EOS): it is not advanced with GAPs.
+    refused: bool,
     eos: bool,
 }
 
@@ -183,6 +186,7 @@ impl<K: Key> OutputStreams<K> {
             s.held = None;
             s.eos = false;
             s.covered = None;
+            s.refused = false;
         }
     }
 
@@ -245,6 +249,7 @@ impl<K: Key> OutputStreams<K> {
                 last_duration: None,
                 position: None,
                 covered: None,
+                refused: false,
                 eos: false,
             });
             me.flushing
@@ -350,12 +355,19 @@ impl<K: Key> OutputStreams<K> {
             for e in events {
                 lag_pad.push_event(e);
             }
+            let mut ok = true;
             if let Some(b) = held {
                 let res = lag_pad.push(b);
-                let _ = lock(this).combiner.update_pad_flow(&lag_pad, res);
+                ok = res.is_ok();
+                let _ = Self::note_flow(this, &lag_pad, res);
             }
-            for e in after {
-                lag_pad.push_event(e);
+            // No GAP after a refused buffer: it would go past the element
+            // that refused it (caps, a capsfilter) to a sink that prerolls
+            // on it and blocks this thread until PLAYING.
+            if ok {
+                for e in after {
+                    lag_pad.push_event(e);
+                }
             }
         }
         for e in events {
@@ -364,12 +376,26 @@ impl<K: Key> OutputStreams<K> {
         let mut flow = Ok(gst::FlowSuccess::Ok);
         for buffer in outgoing {
             let res = pad.push(buffer);
-            flow = lock(this).combiner.update_pad_flow(&pad, res);
+            flow = Self::note_flow(this, &pad, res);
             if flow.is_err() {
                 break;
             }
         }
         flow
+    }
+
+    /// Combines the flow of a push on `pad`, and remembers whether that pad
+    /// refuses data (it gets no GAPs then, see `advance_lagging`).
+    fn note_flow(
+        this: &Mutex<Self>,
+        pad: &gst::Pad,
+        res: Result<gst::FlowSuccess, gst::FlowError>,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let mut me = lock(this);
+        if let Some(s) = me.streams.iter_mut().find(|s| &s.pad == pad) {
+            s.refused = res.is_err();
+        }
+        me.combiner.update_pad_flow(pad, res)
     }
 
     /// Advances every pad other than `key`'s that lags more than
@@ -386,7 +412,11 @@ impl<K: Key> OutputStreams<K> {
         let (segment, seqnum) = (self.segment.clone(), self.seqnum);
         let start = segment.start().unwrap_or_default();
         let mut out = Vec::new();
-        for s in self.streams.iter_mut().filter(|s| s.key != key && !s.eos) {
+        for s in self
+            .streams
+            .iter_mut()
+            .filter(|s| s.key != key && !s.eos && !s.refused)
+        {
             // A stream with a slow rhythm (a 1 or 2 fps camera, a cue per
             // frame) lags by its own spacing all the time: only twice that
             // is a gap (bounded by MAX_LAG_LIMIT).
