@@ -43,11 +43,11 @@ pub const CCTV_KIND_VIDEO: c_int = 0;
 pub const CCTV_KIND_AUDIO: c_int = 1;
 pub const CCTV_KIND_TEXT: c_int = 2;
 
-/// PAVS gaps in capture time longer than this are compacted to one frame
-/// duration: VLC's input clock takes a jump of more than a minute for a
-/// broken stream (it re-bases, and its muxers drop the frames after it),
-/// and a player should not sit hours on one picture.
-const MAX_GAP_NS: u64 = 30_000_000_000;
+/// PAVS and SAYS gaps in capture time longer than this are compacted to one frame
+/// duration: the engine's default for every front end (10 s; VLC's input
+/// clock also takes a jump of more than a minute for a broken stream, and
+/// a player should not sit hours on one picture).
+const MAX_GAP_NS: u64 = crate::engine::timeline::DEFAULT_MAX_GAP_NS;
 
 /// Probe results of [`cctv_probe`].
 pub const CCTV_PROBE_NONE: c_int = 0;

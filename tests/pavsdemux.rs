@@ -127,12 +127,21 @@ fn real_sample_timeline_policy() {
         .collect();
     assert_eq!(pts[..4], [0, 500, 1000, 1500]);
     assert!(run.only()[2].flags.contains(gst::BufferFlags::DISCONT));
-    // video1 jumps forward by hours: real time kept and flagged...
-    let run = demux_file("pavsdemux", &dir.join("video1.psf"), "");
+    // video1 jumps forward by hours: real time kept and flagged with
+    // max-gap=0...
+    let run = run_pipeline(
+        &format!(
+            "filesrc location=\"{}\" ! pavsdemux name=demux max-gap=0",
+            dir.join("video1.psf").display()
+        ),
+        "",
+        None,
+        None,
+    );
     let out = run.only();
     assert!(out[6].pts.unwrap() > gst::ClockTime::from_seconds(5 * 3600));
     assert!(out[6].flags.contains(gst::BufferFlags::DISCONT));
-    // ...or compacted to one frame duration on request.
+    // ...or compacted to one frame duration (by default: 10 s; here 60 s).
     let run = run_pipeline(
         &format!(
             "filesrc location=\"{}\" ! pavsdemux name=demux max-gap=60000000000",
@@ -342,7 +351,17 @@ fn odd_time_never_decreases_and_keeps_wall_clock() {
         })
         .collect();
     let (file, _) = write_psf(&frames, 64, 48);
-    let run = demux_file("pavsdemux", &temp_file("odd.psf", &file), "");
+    // Real time (max-gap=0: the default compacts the 2.5-hour jump).
+    let path = temp_file("odd.psf", &file);
+    let run = run_pipeline(
+        &format!(
+            "filesrc location=\"{}\" ! pavsdemux name=demux max-gap=0",
+            path.display()
+        ),
+        "",
+        None,
+        None,
+    );
     let out = run.only();
     let pts: Vec<u64> = out.iter().map(|o| o.pts.unwrap().mseconds()).collect();
     // repeat: +1 frame; backwards: +1 frame, then the earlier scene keeps its

@@ -17,9 +17,17 @@ pub type StreamKey = u32;
 pub trait Key: Copy + Eq + Send + std::fmt::Debug + 'static {}
 impl<K: Copy + Eq + Send + std::fmt::Debug + 'static> Key for K {}
 
-/// A sparse stream further behind the others than this gets a GAP event,
-/// so that downstream (queues, sinks waiting for preroll) moves on.
-const SPARSE_LAG: gst::ClockTime = gst::ClockTime::from_mseconds(500);
+/// How far any pad may lag behind the buffer being pushed on another one
+/// (the policy and why: [`crate::engine::timeline::MAX_PAD_LAG_NS`]). A pad
+/// further behind (a gap in capture time, a camera or the audio silent for
+/// a while, subtitles or snapshots between cues) is advanced at once: its
+/// held buffer goes out lasting up to the new time, or it gets a GAP event
+/// up to it.
+const MAX_LAG: gst::ClockTime =
+    gst::ClockTime::from_nseconds(crate::engine::timeline::MAX_PAD_LAG_NS);
+/// The most a slow stream may lag (see [`OutputStreams::advance_lagging`]).
+const MAX_LAG_LIMIT: gst::ClockTime =
+    gst::ClockTime::from_nseconds(crate::engine::timeline::MAX_PAD_LAG_LIMIT_NS);
 
 /// Everything needed to create a source pad.
 #[derive(Debug, Clone)]
@@ -53,7 +61,34 @@ struct Stream<K> {
     held: Option<gst::Buffer>,
     last_duration: Option<gst::ClockTime>,
     position: Option<gst::ClockTime>,
+    /// Running time up to which downstream knows this pad's data: the end
+    /// of the last buffer pushed, or of the last GAP. `None`: nothing yet
+    /// in this segment (it starts at the segment start).
+    covered: Option<gst::ClockTime>,
+    /// The last buffer pushed on this pad was refused (not linked, not
+    /// negotiated, EOS): it is not advanced with GAPs.
+    refused: bool,
     eos: bool,
+}
+
+/// What advancing one lagging pad pushes: its pending sticky events, its
+/// held buffer (if any), then events after it (a GAP).
+type Advance = (
+    gst::Pad,
+    Vec<gst::Event>,
+    Option<gst::Buffer>,
+    Vec<gst::Event>,
+);
+
+impl<K> Stream<K> {
+    /// Bookkeeping for a buffer about to be pushed on this pad.
+    fn note_pushed(&mut self, b: &gst::Buffer) {
+        if let Some(pts) = b.pts() {
+            self.position = Some(self.position.map_or(pts, |p| p.max(pts)));
+            let end = pts + b.duration().unwrap_or_default();
+            self.covered = Some(self.covered.map_or(end, |c| c.max(end)));
+        }
+    }
 }
 
 /// Caps of the `ReferenceTimestampMeta` carrying Unix wall-clock time.
@@ -140,6 +175,7 @@ impl<K: Key> OutputStreams<K> {
         for s in &mut self.streams {
             s.needs_segment = true;
             s.eos = false;
+            s.covered = None;
         }
     }
 
@@ -149,6 +185,8 @@ impl<K: Key> OutputStreams<K> {
         for s in &mut self.streams {
             s.held = None;
             s.eos = false;
+            s.covered = None;
+            s.refused = false;
         }
     }
 
@@ -210,6 +248,8 @@ impl<K: Key> OutputStreams<K> {
                 held: None,
                 last_duration: None,
                 position: None,
+                covered: None,
+                refused: false,
                 eos: false,
             });
             me.flushing
@@ -259,23 +299,25 @@ impl<K: Key> OutputStreams<K> {
     /// Pushes `buffer` on the stream `key`. A buffer without a duration is
     /// held until the next one of its stream arrives, so that the duration
     /// can be set to the PTS difference; buffers with a duration and those
-    /// of sparse streams are pushed at once, and any
-    /// sparse stream lagging behind gets a GAP event. Returns the combined
-    /// flow.
+    /// of sparse streams are pushed at once. Before that, every other pad
+    /// lagging more than [`MAX_LAG`] behind this buffer is advanced (its
+    /// held buffer released, or a GAP event), so that no pad waits across
+    /// a gap for one that gets nothing. Returns the combined flow.
     pub fn push(
         this: &Mutex<Self>,
         key: K,
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let (pad, events, outgoing, gaps) = {
+        let (pad, events, outgoing, lagging) = {
             let mut guard = lock(this);
             let me = &mut *guard;
+            let now = buffer.pts();
+            let lagging = me.advance_lagging(key, now);
             let (segment, seqnum) = (&me.segment, me.seqnum);
             let Some(s) = me.streams.iter_mut().find(|s| s.key == key) else {
                 return Ok(gst::FlowSuccess::Ok);
             };
             let events = Self::pending_events(s, segment, seqnum);
-            let now = buffer.pts();
             // A buffer that knows its duration (audio) has nothing to wait
             // for: holding it would keep a pad without data while the
             // others fill their queues (preroll stalls).
@@ -302,23 +344,30 @@ impl<K: Key> OutputStreams<K> {
                 }
                 outgoing.extend(current);
             }
-            if let Some(end) = outgoing.iter().filter_map(|b| b.pts()).max() {
-                s.position = Some(s.position.map_or(end, |p| p.max(end)));
+            for b in &outgoing {
+                s.note_pushed(b);
             }
-            let sparse = s.sparse;
-            let gaps = if sparse {
-                Vec::new()
-            } else {
-                me.sparse_gaps(now)
-            };
-            (s_pad(me, key), events, outgoing, gaps)
+            (s.pad.clone(), events, outgoing, lagging)
         };
-        let Some(pad) = pad else {
-            return Ok(gst::FlowSuccess::Ok);
-        };
-        for (gap_pad, events) in gaps {
+        // The lagging pads first: this buffer's own queue may be full
+        // until the muxer behind it has their data.
+        for (lag_pad, events, held, after) in lagging {
             for e in events {
-                gap_pad.push_event(e);
+                lag_pad.push_event(e);
+            }
+            let mut ok = true;
+            if let Some(b) = held {
+                let res = lag_pad.push(b);
+                ok = res.is_ok();
+                let _ = Self::note_flow(this, &lag_pad, res);
+            }
+            // No GAP after a refused buffer: it would go past the element
+            // that refused it (caps, a capsfilter) to a sink that prerolls
+            // on it and blocks this thread until PLAYING.
+            if ok {
+                for e in after {
+                    lag_pad.push_event(e);
+                }
             }
         }
         for e in events {
@@ -327,7 +376,7 @@ impl<K: Key> OutputStreams<K> {
         let mut flow = Ok(gst::FlowSuccess::Ok);
         for buffer in outgoing {
             let res = pad.push(buffer);
-            flow = lock(this).combiner.update_pad_flow(&pad, res);
+            flow = Self::note_flow(this, &pad, res);
             if flow.is_err() {
                 break;
             }
@@ -335,30 +384,95 @@ impl<K: Key> OutputStreams<K> {
         flow
     }
 
-    /// GAP events for the sparse streams lagging behind running time `now`.
-    fn sparse_gaps(&mut self, now: Option<gst::ClockTime>) -> Vec<(gst::Pad, Vec<gst::Event>)> {
+    /// Combines the flow of a push on `pad`, and remembers whether that pad
+    /// refuses data (it gets no GAPs then, see `advance_lagging`).
+    fn note_flow(
+        this: &Mutex<Self>,
+        pad: &gst::Pad,
+        res: Result<gst::FlowSuccess, gst::FlowError>,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let mut me = lock(this);
+        if let Some(s) = me.streams.iter_mut().find(|s| &s.pad == pad) {
+            s.refused = res.is_err();
+        }
+        me.combiner.update_pad_flow(pad, res)
+    }
+
+    /// Advances every pad other than `key`'s that lags more than
+    /// [`MAX_LAG`] behind running time `now`: a held buffer goes out at
+    /// once (lasting its stream's usual spacing, at most [`MAX_LAG`]) with
+    /// a GAP after it up to `now`; a pad whose data ends more than
+    /// [`MAX_LAG`] before `now` gets a GAP up to `now` (after its pending
+    /// sticky events). The GAP matters
+    /// even right after a buffer: a muxer takes a buffer by its start and
+    /// then waits for the pad's next data, whatever its duration. Returns
+    /// what to push, per pad.
+    fn advance_lagging(&mut self, key: K, now: Option<gst::ClockTime>) -> Vec<Advance> {
         let Some(now) = now else { return Vec::new() };
         let (segment, seqnum) = (self.segment.clone(), self.seqnum);
         let start = segment.start().unwrap_or_default();
-        self.streams
+        let mut out = Vec::new();
+        for s in self
+            .streams
             .iter_mut()
-            .filter(|s| s.sparse && !s.eos)
-            .filter_map(|s| {
-                let from = s.position.unwrap_or(start);
-                if now <= from + SPARSE_LAG {
-                    return None;
+            .filter(|s| s.key != key && !s.eos && !s.refused)
+        {
+            // A stream with a slow rhythm (a 1 or 2 fps camera, a cue per
+            // frame) lags by its own spacing all the time: only twice that
+            // is a gap (bounded by MAX_LAG_LIMIT).
+            // Subtitle cues come up to a second or so apart (one per
+            // second of capture time) and each lasts until the next: they
+            // may lag the most, or the first cue would be cut short before
+            // its successor is known and leave the text blank.
+            let max_lag = if s.text {
+                MAX_LAG_LIMIT
+            } else {
+                s.last_duration
+                    .map_or(MAX_LAG, |d| MAX_LAG.max(d * 2))
+                    .min(MAX_LAG_LIMIT)
+            };
+            let mut released = None;
+            if let Some(held_pts) = s.held.as_ref().map(|b| b.pts()) {
+                let Some(pts) = held_pts.filter(|&p| now > p + max_lag) else {
+                    continue;
+                };
+                let Some(mut b) = s.held.take() else { continue };
+                if b.duration().is_none() {
+                    // A picture: its usual spacing (a long one may be a
+                    // gap's), then a GAP up to `now`. A cue: up to `now`
+                    // (it holds until the next one).
+                    let d = if s.text {
+                        now - pts
+                    } else {
+                        s.last_duration.unwrap_or(MAX_LAG).min(now - pts)
+                    };
+                    b.make_mut().set_duration(d);
                 }
-                let mut events = Self::pending_events(s, &segment, seqnum);
-                events.push(
-                    gst::event::Gap::builder(from)
-                        .duration(now - from)
-                        .seqnum(seqnum)
-                        .build(),
-                );
-                s.position = Some(now);
-                Some((s.pad.clone(), events))
-            })
-            .collect()
+                s.note_pushed(&b);
+                released = Some(b);
+            }
+            let from = s.covered.unwrap_or(start);
+            let lag = if released.is_some() {
+                gst::ClockTime::ZERO
+            } else {
+                max_lag
+            };
+            let gap = (now > from + lag).then(|| {
+                s.covered = Some(now);
+                s.position = Some(s.position.map_or(now, |p| p.max(now)));
+                gst::event::Gap::builder(from)
+                    .duration(now - from)
+                    .seqnum(seqnum)
+                    .build()
+            });
+            if released.is_none() && gap.is_none() {
+                continue;
+            }
+            // Sticky events, then the held buffer, then the GAP after it.
+            let events = Self::pending_events(s, &segment, seqnum);
+            out.push((s.pad.clone(), events, released, gap.into_iter().collect()));
+        }
+        out
     }
 
     fn pending_events(
@@ -476,6 +590,9 @@ impl<K: Key> OutputStreams<K> {
                 return false;
             };
             let mut events = Self::pending_events(s, segment, seqnum);
+            if let Some(end) = duration.map(|d| start + d) {
+                s.covered = Some(s.covered.map_or(end, |c| c.max(end)));
+            }
             events.push(
                 gst::event::Gap::builder(start)
                     .duration(duration)
@@ -558,11 +675,4 @@ impl<K: Key> OutputStreams<K> {
         }
         all_ok
     }
-}
-
-fn s_pad<K: Key>(me: &OutputStreams<K>, key: K) -> Option<gst::Pad> {
-    me.streams
-        .iter()
-        .find(|s| s.key == key)
-        .map(|s| s.pad.clone())
 }

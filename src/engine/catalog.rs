@@ -359,8 +359,11 @@ pub fn describe(path: &Path, format: FormatKind) -> Result<FileEntry, String> {
         FormatKind::Pavs => describe_stream(
             path,
             format,
+            // Real time: the end is found by predicting it from the
+            // tail, which compaction of unread gaps would hide.
             Pavs::new(PavsOptions {
                 subtitles: false,
+                max_gap: None,
                 ..PavsOptions::default()
             }),
             |_tags, info| info.tags.title.clone().unwrap_or_default(),
@@ -371,6 +374,7 @@ pub fn describe(path: &Path, format: FormatKind) -> Result<FileEntry, String> {
             Says::with_options(SaysOptions {
                 telemetry: false,
                 subtitles: false,
+                max_gap: None,
                 ..SaysOptions::default()
             }),
             |tags, _| {

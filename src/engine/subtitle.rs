@@ -69,14 +69,32 @@ pub fn cue<C>(
 /// the subtitle stream close to its pictures (cues are held until the next
 /// one, and a muxer holds one more), so that a muxer fed through default
 /// queues (1 s) always has the cue it waits for.
+///
+/// The refresh never comes on the frame right after a cue (a new second,
+/// a discontinuity or time going back always get one): playbin's overlay (textoverlay with `wait-text=false`,
+/// as subtitleoverlay sets it) lets a picture go on without text when the
+/// next cue is not there yet, and pops at most one cue per picture. With a
+/// cue per frame (a 2 fps `.psf`: every frame was 250 ms after the last
+/// cue) every race the text thread lost put it one cue further behind for
+/// good, and at the end the overlay still held an old cue while the next
+/// one waited behind it and streamsynchronizer held the video's EOS until
+/// the text's: the player never ended (gst-play with sync=false: video2.psf
+/// 4 of 20 runs). With at least two frames per cue (2 fps: the second
+/// changes every other frame) the text catches up; at 1 fps every frame is
+/// a new second and still gets its cue.
 #[derive(Debug, Clone, Default)]
 pub struct CueGate {
     last_second: Option<u64>,
     last_pts: Option<u64>,
+    /// Frames seen since the last cue.
+    frames_since: u32,
 }
 
 /// Running time after which a frame gets a cue even in the same second.
 pub const CUE_REFRESH_NS: u64 = 250_000_000;
+
+/// Frames from one cue to a refresh, at least (see [`CueGate`]).
+pub const MIN_FRAMES_PER_CUE: u32 = 2;
 
 impl CueGate {
     /// Whether the frame captured at `wallclock_ns`, at running time `pts`,
@@ -84,14 +102,18 @@ impl CueGate {
     pub fn due(&mut self, wallclock_ns: Option<u64>, pts: Option<u64>, discont: bool) -> bool {
         // Frames without a wall clock count as one "second" of their own.
         let second = wallclock_ns.map_or(u64::MAX, |ns| ns / 1_000_000_000);
+        let back = matches!((self.last_pts, pts), (Some(last), Some(now)) if now < last);
         let stale = match (self.last_pts, pts) {
-            (Some(last), Some(now)) => now.saturating_sub(last) >= CUE_REFRESH_NS || now < last,
+            (Some(last), Some(now)) => now.saturating_sub(last) >= CUE_REFRESH_NS,
             _ => true,
         };
-        let due = discont || self.last_second != Some(second) || stale;
+        self.frames_since = self.frames_since.saturating_add(1);
+        let spaced = self.frames_since >= MIN_FRAMES_PER_CUE || self.last_pts.is_none();
+        let due = discont || back || self.last_second != Some(second) || (spaced && stale);
         if due {
             self.last_second = Some(second);
             self.last_pts = pts;
+            self.frames_since = 0;
         }
         due
     }
@@ -202,8 +224,8 @@ mod tests {
         const MS: u64 = 1_000_000;
         let mut gate = CueGate::default();
         let t0 = 1_630_479_601 * S;
-        // 10 fps from .0 s: a cue at 0, 300 (refresh), 600 ms, then the
-        // next second at 1000 ms.
+        // 10 fps from .0 s: a cue at 0, 300 (refresh), 600, 900 ms, then
+        // the next second at 1000 ms.
         let due: Vec<u64> = (0..12)
             .filter(|i| gate.due(Some(t0 + i * 100 * MS), Some(i * 100 * MS), false))
             .collect();
@@ -218,6 +240,19 @@ mod tests {
         assert!(gate.due(None, Some(0), false));
         assert!(!gate.due(None, Some(100 * MS), false));
         assert!(gate.due(None, Some(250 * MS), false));
+        // 2 fps (a .psf): every frame is 500 ms after the last one, a cue
+        // every other frame.
+        let mut gate = CueGate::default();
+        let due: Vec<u64> = (0..8)
+            .filter(|i| {
+                gate.due(
+                    Some(t0 + 454 * MS + i * 500 * MS),
+                    Some(i * 500 * MS),
+                    false,
+                )
+            })
+            .collect();
+        assert_eq!(due, [0, 2, 4, 6]);
     }
 
     #[test]

@@ -18,6 +18,36 @@
 
 /// A forward jump longer than this is a gap: flagged as a discontinuity.
 pub const GAP_NS: u64 = 10_000_000_000;
+
+/// The default of every front end's `max-gap`: a forward jump in capture
+/// time longer than this is compacted to one frame duration of running
+/// time (players and conversions would otherwise sit on one picture for
+/// hours; the wall-clock time of every frame, and so the cues, stay true).
+pub const DEFAULT_MAX_GAP_NS: u64 = GAP_NS;
+
+/// How far (ns of running time) any output of a front end may lag behind
+/// the newest data it emits on another output. Aggregators (mp4mux,
+/// matroskamux) and sinks waiting for preroll wait for every linked input
+/// before they take anything later, so across a gap in capture time (or
+/// while a camera, the audio, the subtitles or the snapshots are silent)
+/// the GStreamer elements advance every pad lagging further than this: its
+/// held buffer goes out lasting up to the new time, or it gets a GAP event
+/// up to it. Without that, one queue fills while the muxer waits for a pad
+/// that gets nothing, and the single streaming thread blocks for good.
+pub const MAX_PAD_LAG_NS: u64 = 500_000_000;
+
+/// A stream with a slow rhythm (1-2 fps, a cue per frame) lags by its own
+/// spacing all the time: it may lag twice its spacing, up to this.
+pub const MAX_PAD_LAG_LIMIT_NS: u64 = 2_000_000_000;
+
+/// The time a queue between an element and a muxer that holds
+/// `mux_latency_ns` itself must hold so that it never blocks the streaming
+/// thread: what a pad may lag ([`MAX_PAD_LAG_LIMIT_NS`]), the longest
+/// buffer that may still be held on a pad (as long again), the muxer's own
+/// latency, and as much again as margin.
+pub const fn queue_ns_for(mux_latency_ns: u64) -> u64 {
+    (2 * MAX_PAD_LAG_LIMIT_NS + mux_latency_ns) * 2
+}
 const DEFAULT_FRAME_NS: u64 = 40_000_000;
 
 /// Timeline state; cheap to clone (saved in seek indexes).

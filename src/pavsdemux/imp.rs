@@ -57,10 +57,11 @@ impl ObjectImpl for PavsDemux {
                     .nick("Maximum gap")
                     .blurb(
                         "Gaps in capture time longer than this many nanoseconds are compacted to \
-                         one frame duration in the output timeline (0 = keep real time, gaps \
-                         included). Wall-clock metadata always keeps the real capture time.",
+                         one frame duration in the output timeline, so that players do not sit \
+                         on one picture for hours (0 = keep real time, gaps included). \
+                         Wall-clock metadata and the subtitles always keep the real capture time.",
                     )
-                    .default_value(0)
+                    .default_value(crate::engine::timeline::DEFAULT_MAX_GAP_NS)
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecBoolean::builder("display-hints")

@@ -56,6 +56,17 @@ impl ObjectImpl for SaysDemux {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             vec![
+                glib::ParamSpecUInt64::builder("max-gap")
+                    .nick("Maximum gap")
+                    .blurb(
+                        "Gaps in the recording's clock longer than this many nanoseconds are \
+                         compacted to one frame in the output timeline, so that players do not \
+                         sit on one picture for hours (0 = keep real time, gaps included). \
+                         Wall-clock metadata and the subtitles always keep the real time.",
+                    )
+                    .default_value(crate::engine::timeline::DEFAULT_MAX_GAP_NS)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecBoolean::builder("subtitles")
                     .nick("Subtitles")
                     .blurb(
@@ -87,6 +98,10 @@ impl ObjectImpl for SaysDemux {
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut settings = crate::common::streams::lock(&self.settings);
         match pspec.name() {
+            "max-gap" => {
+                let ns: u64 = value.get().expect("type checked upstream");
+                settings.max_gap = (ns > 0).then_some(ns);
+            }
             "subtitles" => settings.subtitles = value.get().expect("type checked upstream"),
             "telemetry" => settings.telemetry = value.get().expect("type checked upstream"),
             "timezone" => {
@@ -101,6 +116,7 @@ impl ObjectImpl for SaysDemux {
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let settings = crate::common::streams::lock(&self.settings);
         match pspec.name() {
+            "max-gap" => settings.max_gap.unwrap_or(0).to_value(),
             "subtitles" => settings.subtitles.to_value(),
             "telemetry" => settings.telemetry.to_value(),
             "timezone" => crate::common::timezone::value(settings.timezone.as_ref()),

@@ -843,6 +843,27 @@ fn run_pipeline(
 /// How much each mp4mux input may queue (GstAggregator `latency`).
 const MUX_QUEUE_NS: u64 = 1_000_000_000;
 
+/// A queue in front of a muxer input. The elements keep every linked pad
+/// within `MAX_PAD_LAG_NS` of the others (GAP events across recording
+/// gaps, see `engine::timeline`), so a queue never needs more than
+/// `queue_ns_for(MUX_QUEUE_NS)` of data. That is bounded in buffers, not
+/// in time: a queue's time level counts a gap in running time as if it
+/// were data, so a time limit blocks the streaming thread at the first
+/// gap longer than itself (the muxer still waits for data from before the
+/// gap on another pad). The buffer bound: that much time at 250 buffers/s
+/// (video up to 120 fps plus audio packets), bytes unbounded (a buffer
+/// count already bounds memory by the largest frames).
+fn mux_queue() -> Result<gst::Element> {
+    const RATE: u64 = 250;
+    let time_ns = gstcctv::engine::timeline::queue_ns_for(MUX_QUEUE_NS);
+    let buffers = u32::try_from(time_ns * RATE / 1_000_000_000).unwrap_or(u32::MAX);
+    let q = make("queue")?;
+    q.set_property("max-size-buffers", buffers);
+    q.set_property("max-size-bytes", 0u32);
+    q.set_property("max-size-time", 0u64);
+    Ok(q)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn build_and_run(
     rec: &Recording,
@@ -935,10 +956,7 @@ fn build_and_run(
             setter.merge_tags(&tags, gst::TagMergeMode::Replace);
         }
         // video: queue [→ h265parse] → mux
-        let q = make("queue")?;
-        q.set_property("max-size-buffers", 0u32);
-        q.set_property("max-size-bytes", 0u32);
-        q.set_property("max-size-time", 5_000_000_000u64);
+        let q = mux_queue()?;
         pipeline.add(&q)?;
         let mut last = q.clone();
         if matches!(cam.video.codec, Codec::H265) {
@@ -969,10 +987,7 @@ fn build_and_run(
             StreamKind::Video,
         );
         if let Some(a) = &cam.audio {
-            let q = make("queue")?;
-            q.set_property("max-size-buffers", 0u32);
-            q.set_property("max-size-bytes", 0u32);
-            q.set_property("max-size-time", 5_000_000_000u64);
+            let q = mux_queue()?;
             pipeline.add(&q)?;
             let mut chain = vec![q.clone()];
             if args.format == OutFormat::Mp4 {
@@ -997,7 +1012,7 @@ fn build_and_run(
         if !args.no_subtitles {
             // The element's own cues (capture time, and speed and GPS where
             // the recording has them), each lasting until the next.
-            let q = make("queue")?;
+            let q = mux_queue()?;
             pipeline.add(&q)?;
             q.link_pads(None, &mux, Some("subtitle_%u"))?;
             branch.watch(&q, StreamKind::Subtitle);
@@ -1308,8 +1323,6 @@ fn clock_offset_ns(args: &ConvertArgs) -> i64 {
         .unwrap_or(0)
 }
 
-/// The element's presentation settings: subtitle cues on unless
-/// `--no-subtitles`, and `--gaps` as its `max-gap`.
 /// `--gaps` as the elements' (and the planning scan's) `max-gap`.
 fn source_max_gap(args: &ConvertArgs) -> Option<u64> {
     // Split compacts too: a run holds no gap longer than MAX_GAP_NS, but
@@ -1317,6 +1330,8 @@ fn source_max_gap(args: &ConvertArgs) -> Option<u64> {
     (args.gaps != Gaps::Keep).then_some(MAX_GAP_NS)
 }
 
+/// The element's presentation settings: subtitle cues on unless
+/// `--no-subtitles`, the `--tz` zone, and `--gaps` as its `max-gap`.
 fn configure_source(element: &gst::Element, args: &ConvertArgs) {
     if element.find_property("subtitles").is_some() {
         element.set_property("subtitles", !args.no_subtitles);
@@ -1325,9 +1340,7 @@ fn configure_source(element: &gst::Element, args: &ConvertArgs) {
         element.set_property("timezone", tz);
     }
     let max_gap = source_max_gap(args).unwrap_or(0);
-    // TODO(integration): every element gets `max-gap` (10 s default) from
-    // the engine's format-independent gap compaction; until then only
-    // pavsdemux has it and SAYS/rf1 conversions keep real time.
+    // pavsdemux and saysdemux have `max-gap`; rf1src keeps real time.
     if element.find_property("max-gap").is_some() {
         element.set_property("max-gap", max_gap);
     }

@@ -7,7 +7,7 @@ use crate::inputs::{Kind, Recording};
 use anyhow::{Context, Result, bail};
 use gstcctv::engine::formats::pavs::{Pavs, PavsOptions};
 use gstcctv::engine::formats::rf1::Rf1Engine;
-use gstcctv::engine::formats::says::Says;
+use gstcctv::engine::formats::says::{Says, SaysOptions};
 use gstcctv::engine::{
     ByteSource, Demuxer, EngineError, Event, FileSource, Format, Packet, SharedBytes, StreamInfo,
     Tags,
@@ -96,8 +96,7 @@ pub fn scan_played(
     max_gap: Option<u64>,
     mut on_packet: impl FnMut(&StreamInfo, &Packet<SharedBytes>),
 ) -> Result<Scan> {
-    // TODO(integration): SAYS and rf1 get the engine's format-independent
-    // `max_gap` option; pass it to them here too.
+    // rf1 keeps real time (no `max-gap` on rf1src yet).
     match rec.kind {
         Kind::Pavs => scan_demuxer(
             rec,
@@ -110,7 +109,18 @@ pub fn scan_played(
             depth,
             &mut on_packet,
         ),
-        Kind::Says => scan_demuxer(rec, Says::new(), depth, &mut on_packet),
+        Kind::Says => scan_demuxer(
+            rec,
+            // Telemetry as data (info, telemetry), no cues.
+            Says::with_options(SaysOptions {
+                telemetry: true,
+                subtitles: false,
+                timezone: None,
+                max_gap,
+            }),
+            depth,
+            &mut on_packet,
+        ),
         Kind::Rf1 => scan_rf1(rec, depth, &mut on_packet),
     }
 }

@@ -121,16 +121,16 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         if self.index.complete {
             return self.index.end.end();
         }
+        // Only a real prediction is kept (seeks judge "past the end" on
+        // it); when the tail cannot be predicted (e.g. a gap that may be
+        // compacted lies between the index and the tail), the end of what
+        // was read so far is a lower bound, not a prediction.
         if let Some(d) = self.predicted_duration {
-            return d;
+            return d.or(self.index.end.end());
         }
-        let predicted = self
-            .predict_end(src)
-            .ok()
-            .flatten()
-            .or(self.index.end.end());
+        let predicted = self.predict_end(src).ok().flatten();
         self.predicted_duration = Some(predicted);
-        predicted
+        predicted.or(self.index.end.end())
     }
 
     /// The exact duration, once the input has been read to its end.
@@ -155,18 +155,28 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             let from = size.saturating_sub(back).max(base_offset);
             let mut at = from;
             let mut end = EndTracker::default();
+            // Whether a timed unit after the last predicted one could not
+            // be predicted: then the end is unknown (e.g. a gap that the
+            // timeline compacts lies before it), not the last prediction.
+            let mut tail_unknown = false;
             while let Some(w) = self.walk(src, at, None, Some(size))? {
-                if !self.format.is_untimed(&w.unit)
-                    && let Some((pts, _)) = self.format.predict(&base, &w.unit)
-                    && pts <= MAX_RUNNING_TIME
-                {
-                    end.note_unit(
-                        self.format.timing_stream(&w.unit),
-                        pts,
-                        self.format.unit_duration(&w.unit),
-                    );
+                if !self.format.is_untimed(&w.unit) {
+                    match self.format.predict(&base, &w.unit) {
+                        Some((pts, _)) if pts <= MAX_RUNNING_TIME => {
+                            end.note_unit(
+                                self.format.timing_stream(&w.unit),
+                                pts,
+                                self.format.unit_duration(&w.unit),
+                            );
+                            tail_unknown = false;
+                        }
+                        _ => tail_unknown = end.last().is_some() || tail_unknown,
+                    }
                 }
                 at = w.offset + w.len as u64;
+            }
+            if tail_unknown {
+                return Ok(None);
             }
             if end.last().is_some() || from <= base_offset {
                 return Ok(end.end());

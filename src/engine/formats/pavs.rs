@@ -9,7 +9,7 @@ use crate::engine::format::{
     UnitData,
 };
 use crate::engine::subtitle;
-use crate::engine::timeline::{GAP_NS, Timeline};
+use crate::engine::timeline::{DEFAULT_MAX_GAP_NS, GAP_NS, Timeline};
 use crate::engine::zone::Zone;
 use crate::formats::pavs::{self, BlockHeader, BlockParse};
 use crate::h264::{BaselineParams, Vui, VuiHints, analog_pixel_aspect_ratio};
@@ -18,7 +18,9 @@ use std::sync::Arc;
 /// Options of the PAVS format.
 #[derive(Debug, Clone)]
 pub struct PavsOptions {
-    /// Compact forward gaps in capture time longer than this (ns).
+    /// Compact forward gaps in capture time longer than this (ns); `None`
+    /// keeps real time. Default: [`DEFAULT_MAX_GAP_NS`] (10 s), the one
+    /// default of every front end.
     pub max_gap: Option<u64>,
     /// Put pixel aspect, full range and BT.601 colours in the generated
     /// SPS's VUI.
@@ -33,7 +35,7 @@ pub struct PavsOptions {
 impl Default for PavsOptions {
     fn default() -> Self {
         Self {
-            max_gap: None,
+            max_gap: Some(DEFAULT_MAX_GAP_NS),
             display_hints: true,
             subtitles: true,
             timezone: None,

@@ -26,6 +26,7 @@ use crate::engine::format::{
     Codec, Format, Packet, PacketSink, Parsed, StreamId, StreamInfo, StreamKind, Tags, UnitData,
 };
 use crate::engine::subtitle;
+use crate::engine::timeline::DEFAULT_MAX_GAP_NS;
 use crate::engine::zone::Zone;
 use crate::formats::says::{
     self, ChunkContext, ChunkKind, ChunkParse, FileHeader, MetaEntry, MetaValue, Telemetry,
@@ -47,6 +48,9 @@ pub struct SaysOptions {
     /// The zone cue times are shown in (default: the recorder's, from the
     /// file header).
     pub timezone: Option<Zone>,
+    /// A forward jump of the chunk clock longer than this (ns) is compacted
+    /// to one frame of running time; `None` keeps real time.
+    pub max_gap: Option<u64>,
 }
 
 impl Default for SaysOptions {
@@ -57,6 +61,7 @@ impl Default for SaysOptions {
             telemetry: false,
             subtitles: true,
             timezone: None,
+            max_gap: Some(DEFAULT_MAX_GAP_NS),
         }
     }
 }
@@ -147,11 +152,24 @@ impl SaysUnit {
 /// The snapshot stream.
 const IMAGE: StreamId = StreamId::new(StreamKind::Image, 0);
 
+/// One frame of running time in place of a compacted gap, until a step
+/// between chunks is known.
+const DEFAULT_FRAME_NS: u64 = 40_000_000;
+/// Steps between chunks longer than this are not a frame's.
+const MAX_STEP_NS: u64 = 1_000_000_000;
+
 /// Timeline state: the base and what each stream last got. A small vector:
 /// cloned into seek-index snapshots.
 #[derive(Debug, Clone, Default)]
 pub struct SaysTimeline {
     base_us: u64,
+    /// Gap compaction (see [`SaysOptions::max_gap`]): jumps longer than
+    /// `max_gap` so far take `shift` off every later time; `high` is the
+    /// latest uncompacted time seen, `step` the last forward step (ns).
+    max_gap: Option<u64>,
+    shift: u64,
+    high: Option<u64>,
+    step: Option<u64>,
     /// Last running time per stream (ns), for the never-decreasing clamp.
     last: Vec<(StreamId, u64)>,
     /// Running time and Unix time (ns) of the last timed chunk, for snapshots.
@@ -160,6 +178,26 @@ pub struct SaysTimeline {
 }
 
 impl SaysTimeline {
+    /// The running time of a chunk at uncompacted time `raw` (ns): a jump
+    /// past everything seen by more than `max_gap` becomes one frame step.
+    fn compact(&mut self, raw: u64) -> u64 {
+        let Some(gap) = self.max_gap else {
+            return raw;
+        };
+        if let Some(high) = self.high {
+            if raw > high.saturating_add(gap) {
+                let frame = self.step.unwrap_or(DEFAULT_FRAME_NS);
+                self.shift = self
+                    .shift
+                    .saturating_add(raw - high - frame.min(raw - high));
+            } else if raw > high && raw - high <= MAX_STEP_NS {
+                self.step = Some(raw - high);
+            }
+        }
+        self.high = Some(self.high.map_or(raw, |h| h.max(raw)));
+        raw.saturating_sub(self.shift)
+    }
+
     fn last(&self, id: StreamId) -> Option<u64> {
         self.last.iter().find(|(s, _)| *s == id).map(|(_, t)| *t)
     }
@@ -211,6 +249,7 @@ impl Says {
             telemetry: true,
             subtitles: false,
             timezone: None,
+            max_gap: None,
         })
     }
 
@@ -673,6 +712,7 @@ impl Format for Says {
             .unwrap_or(0);
         self.timeline = SaysTimeline {
             base_us: base,
+            max_gap: self.options.max_gap.filter(|&g| g > 0),
             ..Default::default()
         };
         self.mark_discont_all();
@@ -699,6 +739,10 @@ impl Format for Says {
             // was so that the chunks after it keep their times.
             return Some(raw);
         }
+        let raw = match unit.timestamp_us {
+            Some(_) => t.compact(raw),
+            None => raw,
+        };
         let pts = t.last(id).map_or(raw, |last| raw.max(last));
         t.set_last(id, pts);
         if let Some(ts) = unit.timestamp_us {
@@ -710,12 +754,23 @@ impl Format for Says {
 
     fn predict(&self, after: &SaysTimeline, unit: &SaysUnit) -> Option<(u64, SaysTimeline)> {
         let ts = unit.timestamp_us?;
-        let since = ts.checked_sub(after.base_us)?;
+        let raw = ts.checked_sub(after.base_us)?.checked_mul(1000)?;
+        // Beyond the compaction limit from what `after` knows: a gap may
+        // lie in between, which would move this unit; not predictable.
+        if let (Some(gap), Some(high)) = (after.max_gap, after.high)
+            && raw > high.saturating_add(gap)
+        {
+            return None;
+        }
         let before = SaysTimeline {
             base_us: after.base_us,
+            max_gap: after.max_gap,
+            shift: after.shift,
+            high: after.high,
+            step: after.step,
             ..Default::default()
         };
-        Some((since.checked_mul(1000)?, before))
+        Some((raw.saturating_sub(after.shift), before))
     }
 
     fn packets<C: Chunk>(
