@@ -5,12 +5,6 @@
 
 use gst::prelude::*;
 
-/// Name of the element an owner may put behind the inner pad `pad_name`
-/// (removed with the pad).
-pub fn helper_name(pad_name: &str) -> String {
-    format!("behind_{pad_name}")
-}
-
 /// Exposes `target` on `owner` as an active ghost pad named `name`, from
 /// the owner's pad template `template`.
 pub fn add_ghost(
@@ -32,27 +26,23 @@ pub fn add_ghost(
         .map_err(|_| format!("cannot add pad {name}"))
 }
 
-/// Removes the ghost pad of the inner pad `name` and the element put
-/// behind it, if any.
+/// Removes the ghost pad of the inner pad `name`, if any.
 fn remove_ghost(owner: &gst::Bin, name: &str) {
     if let Some(ghost) = owner.static_pad(name) {
         let _ = ghost.set_active(false);
         let _ = owner.remove_pad(&ghost);
     }
-    if let Some(helper) = owner.by_name(&helper_name(name)) {
-        let _ = helper.set_state(gst::State::Null);
-        let _ = owner.remove(&helper);
-    }
 }
 
 /// Follows `inner`'s pads on `owner`: `expose` is called with the owner
-/// for every pad added; a removed pad's ghost (and the element put behind
-/// it, see [`helper_name`]) goes; no-more-pads is passed on. Only weak
-/// references to the owner are kept.
+/// for every pad added; a removed pad's ghost goes, then `forget` is
+/// called with its name (to release what `expose` set up behind it);
+/// no-more-pads is passed on. Only weak references to the owner are kept.
 pub fn follow_pads<O: IsA<gst::Bin> + IsA<gst::Element> + Send + Sync>(
     owner: &O,
     inner: &gst::Element,
     expose: impl Fn(&O, &gst::Pad) + Send + Sync + 'static,
+    forget: impl Fn(&O, &str) + Send + Sync + 'static,
 ) {
     let weak = owner.downgrade();
     inner.connect_pad_added(move |_, pad| {
@@ -64,6 +54,7 @@ pub fn follow_pads<O: IsA<gst::Bin> + IsA<gst::Element> + Send + Sync>(
     inner.connect_pad_removed(move |_, pad| {
         if let Some(owner) = weak.upgrade() {
             remove_ghost(owner.upcast_ref(), pad.name().as_str());
+            forget(&owner, pad.name().as_str());
         }
     });
     let weak = owner.downgrade();

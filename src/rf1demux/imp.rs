@@ -102,9 +102,12 @@ impl ObjectImpl for Rf1Demux {
         let obj = self.obj();
         obj.add_pad(&self.sinkpad).expect("add sink pad");
         obj.add(&self.src).expect("add rf1src");
-        inner::follow_pads(&*obj, self.src.upcast_ref(), |obj, pad| {
-            obj.imp().expose(pad)
-        });
+        inner::follow_pads(
+            &*obj,
+            self.src.upcast_ref(),
+            |obj, pad| obj.imp().expose(pad),
+            |_, _| {},
+        );
     }
 }
 

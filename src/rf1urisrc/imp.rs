@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
-//! Element glue for `rf1urisrc`: rf1src plus a queue per pad, as a bin.
+//! Element glue for `rf1urisrc`: rf1src plus a multiqueue behind its pads, as a bin.
 
 use crate::common::inner;
 use crate::rf1src::Rf1Src;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -18,34 +19,58 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 
 pub struct Rf1UriSrc {
     src: Rf1Src,
+    /// One multiqueue behind every pad: a queue per pad (a thread each, so
+    /// that one pad's full sink does not block the only streaming thread
+    /// before the others preroll), but with flow combining: a plain
+    /// `queue` fails the whole pipeline when its pad's stream is not shown
+    /// (NOT_LINKED from playbin's input-selector or decodebin3), while
+    /// multiqueue reports NOT_LINKED upstream only when every pad is.
+    queues: gst::Element,
+    /// The multiqueue sink pad behind each of rf1src's pads, by name.
+    behind: Mutex<HashMap<String, gst::Pad>>,
 }
 
 impl Rf1UriSrc {
-    /// Puts a queue behind `pad` and exposes the queue's output under the
-    /// pad's name.
+    /// Links `pad` to a new pad of the multiqueue and exposes that pad's
+    /// output under `pad`'s name.
     fn expose(&self, pad: &gst::Pad) {
         let obj = self.obj();
         let name = pad.name();
-        let Ok(queue) = gst::ElementFactory::make("queue")
-            .name(inner::helper_name(&name))
-            .build()
-        else {
-            gst::warning!(CAT, imp = self, "No queue element");
+        let Some(sink) = self.queues.request_pad_simple("sink_%u") else {
+            gst::warning!(CAT, imp = self, "No multiqueue pad for {}", name);
             return;
         };
-        if obj.add(&queue).is_err() {
-            return;
-        }
-        let _ = queue.sync_state_with_parent();
-        let (Some(sink), Some(out)) = (queue.static_pad("sink"), queue.static_pad("src")) else {
+        // multiqueue pairs sink_N with src_N.
+        let out = sink
+            .name()
+            .strip_prefix("sink_")
+            .and_then(|n| self.queues.static_pad(&format!("src_{n}")));
+        let Some(out) = out else {
+            self.queues.release_request_pad(&sink);
             return;
         };
+        self.behind
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string(), sink.clone());
         if pad.link(&sink).is_err() {
             gst::warning!(CAT, imp = self, "Cannot link pad {}", name);
             return;
         }
         if let Err(why) = inner::add_ghost(obj.upcast_ref(), "%s", &out, &name) {
             gst::warning!(CAT, imp = self, "{}", why);
+        }
+    }
+
+    /// Releases the multiqueue pads that were behind rf1src's pad `name`.
+    fn forget(&self, name: &str) {
+        let sink = self
+            .behind
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+        if let Some(sink) = sink {
+            self.queues.release_request_pad(&sink);
         }
     }
 }
@@ -61,7 +86,19 @@ impl ObjectSubclass for Rf1UriSrc {
         let src = glib::Object::builder::<Rf1Src>()
             .property("name", "rf1src")
             .build();
-        Self { src }
+        let queues = gst::ElementFactory::make("multiqueue")
+            .name("queues")
+            // Bounded by time (both tracks come in time order from one
+            // thread), not by a buffer count that a high frame rate fills.
+            .property("max-size-buffers", 0u32)
+            .property("max-size-time", gst::ClockTime::from_seconds(2).nseconds())
+            .build()
+            .expect("multiqueue (coreelements)");
+        Self {
+            src,
+            queues,
+            behind: Mutex::new(HashMap::new()),
+        }
     }
 }
 
@@ -70,9 +107,13 @@ impl ObjectImpl for Rf1UriSrc {
         self.parent_constructed();
         let obj = self.obj();
         obj.add(&self.src).expect("add rf1src");
-        inner::follow_pads(&*obj, self.src.upcast_ref(), |obj, pad| {
-            obj.imp().expose(pad)
-        });
+        obj.add(&self.queues).expect("add multiqueue");
+        inner::follow_pads(
+            &*obj,
+            self.src.upcast_ref(),
+            |obj, pad| obj.imp().expose(pad),
+            |obj, name| obj.imp().forget(name),
+        );
     }
 }
 
@@ -85,7 +126,7 @@ impl ElementImpl for Rf1UriSrc {
                 "Cyclops rf1 URI source",
                 "Source/File",
                 "Plays rf1:// URIs (a camera directory, a segment or a track file; ?tracks= \
-                 selects tracks) with rf1src, a queue behind each pad",
+                 selects tracks) with rf1src, a multiqueue behind its pads",
                 "gst-cctv developers",
             )
         });
