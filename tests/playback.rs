@@ -701,3 +701,52 @@ fn players_play_a_two_track_rf1_uri_to_the_end() {
     assert!(text.contains("Reached end of play list"), "{text}");
     assert!(!text.contains("ERROR"), "{text}");
 }
+
+/// rf1src adds its pads (and signals no-more-pads) from its streaming
+/// thread, with no state lock held. decodebin3 holds its input lock while
+/// it sets parsebin's (so rf1demux's and rf1src's) state, and needs that
+/// lock for the stream collection parsebin posts from no-more-pads: pads
+/// added inside rf1src's state change deadlocked playbin3 on a two-track
+/// .rf1i now and then (the flaky `playbin_plays_an_rf1_index_uri`). Here
+/// another thread changes the element's state from its pad-added handler,
+/// as decodebin3 does: it must not wait for the handler's thread.
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn rf1src_adds_its_pads_with_no_state_lock_held() {
+    init();
+    let base = shared_samples("rf1").join("two_tracks/1712815946731");
+    let pipeline = gst::Pipeline::new();
+    let src = gst::ElementFactory::make("rf1src")
+        .property("location", base.to_str().unwrap())
+        .build()
+        .unwrap();
+    pipeline.add(&src).unwrap();
+    let blocked = Arc::new(Mutex::new(Vec::new()));
+    let blocked2 = blocked.clone();
+    let bin = pipeline.clone();
+    src.connect_pad_added(move |src, pad| {
+        let sink = gst::ElementFactory::make("fakesink")
+            .property("sync", false)
+            .build()
+            .unwrap();
+        bin.add(&sink).unwrap();
+        pad.link(&sink.static_pad("sink").unwrap()).unwrap();
+        sink.sync_state_with_parent().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let other = src.clone();
+        std::thread::spawn(move || {
+            // Takes the element's state lock.
+            let _ = other.set_state(gst::State::Paused);
+            let _ = tx.send(());
+        });
+        let waited = rx.recv_timeout(std::time::Duration::from_secs(3)).is_err();
+        blocked2
+            .lock()
+            .unwrap()
+            .push((pad.name().to_string(), waited));
+    });
+    assert_eq!(run_to_eos(pipeline.upcast_ref()), None);
+    let blocked = blocked.lock().unwrap().clone();
+    assert_eq!(blocked.len(), 2, "{blocked:?}");
+    assert!(blocked.iter().all(|(_, waited)| !waited), "{blocked:?}");
+}

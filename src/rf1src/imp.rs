@@ -12,7 +12,7 @@ use crate::common::present::{self, BufferMaker, GstChunk, clock_time};
 use crate::common::seek::{self, SeekOnce, SeekTarget};
 use crate::common::streams::{OutputStreams, StreamSpec, lock};
 use crate::engine::formats::rf1::Rf1Engine;
-use crate::engine::{StreamId, StreamKind};
+use crate::engine::{StreamId, StreamInfo, StreamKind};
 use crate::formats::rf1::Rf1Error;
 use gst::glib;
 use gst::prelude::*;
@@ -60,8 +60,11 @@ pub struct Rf1Src {
     settings: Mutex<Settings>,
     state: Mutex<Option<Running>>,
     streams: Mutex<OutputStreams<StreamId>>,
-    /// The pad whose task runs the streaming loop (the first one).
+    /// The pad whose task runs the streaming loop (a pad of its own, not
+    /// one of the element's).
     task_pad: Mutex<Option<gst::Pad>>,
+    /// The streams whose pads the streaming task has still to add.
+    unexposed: Mutex<Option<Vec<StreamInfo>>>,
     /// A seek received before playback started.
     pending_seek: Mutex<Option<gst::Event>>,
     /// Kept apart from `state` so queries never wait for the streaming
@@ -87,6 +90,7 @@ impl ObjectSubclass for Rf1Src {
             state: Mutex::new(None),
             streams: Mutex::new(OutputStreams::default()),
             task_pad: Mutex::new(None),
+            unexposed: Mutex::new(None),
             pending_seek: Mutex::new(None),
             duration: Mutex::new(None),
             last_seek: SeekOnce::default(),
@@ -147,7 +151,8 @@ impl Rf1Src {
             duration
         );
         // Everything a pad-added handler may ask for is in place before the
-        // first pad is added, and no lock is held while adding pads.
+        // first pad is added (by the task), and no lock is held while adding
+        // pads.
         *lock(&self.duration) = Some(duration);
         *lock(&self.state) = Some(Running {
             engine,
@@ -157,7 +162,6 @@ impl Rf1Src {
         });
         self.last_seek.reset();
         *lock(&self.gaps_due) = true;
-        let element: gst::Element = self.obj().clone().upcast();
         {
             let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
             segment.set_start(gst::ClockTime::ZERO);
@@ -166,6 +170,38 @@ impl Rf1Src {
             streams.set_segment(segment, gst::Seqnum::next());
             *lock(&self.streams) = streams;
         }
+        // The pads are added by the streaming task, not here: pad-added and
+        // no-more-pads handlers (parsebin posting its stream collection,
+        // which decodebin3 handles under its input lock) must not run while
+        // this element's and its parents' state locks are held. decodebin3
+        // takes that input lock and then sets parsebin's state, which waits
+        // for our state lock: playbin3 on a two-track .rf1i deadlocked
+        // before preroll now and then (as pull-mode demuxers do, pads come
+        // from the streaming thread).
+        *lock(&self.unexposed) = Some(infos);
+        let pending = lock(&self.pending_seek).take();
+        if let Some(event) = pending
+            && let gst::EventView::Seek(seek) = event.view()
+        {
+            self.apply_pending_seek(seek);
+        }
+        // The task runs on a pad of its own, never added to the element: the
+        // stream pads do not exist yet when it starts.
+        let task_pad = gst::Pad::builder(gst::PadDirection::Src)
+            .name("streaming-task")
+            .build();
+        *lock(&self.task_pad) = Some(task_pad);
+        self.start_task()
+            .map_err(|e| gst::error_msg!(gst::CoreError::Thread, ("Failed to start task: {}", e)))
+    }
+
+    /// Adds the pads of the streams found by [`Rf1Src::start`] (once, from
+    /// the streaming thread), then signals no-more-pads.
+    fn expose_pads(&self) -> Result<(), gst::ErrorMessage> {
+        let Some(infos) = lock(&self.unexposed).take() else {
+            return Ok(());
+        };
+        let element: gst::Element = self.obj().clone().upcast();
         for info in &infos {
             let spec = StreamSpec {
                 key: info.id,
@@ -213,17 +249,8 @@ impl Rf1Src {
                 running.avc.push(info.id);
             }
         }
-        let task_pad = lock(&self.streams).pads().first().cloned();
-        *lock(&self.task_pad) = task_pad;
         element.no_more_pads();
-        let pending = lock(&self.pending_seek).take();
-        if let Some(event) = pending
-            && let gst::EventView::Seek(seek) = event.view()
-        {
-            self.apply_pending_seek(seek);
-        }
-        self.start_task()
-            .map_err(|e| gst::error_msg!(gst::CoreError::Thread, ("Failed to start task: {}", e)))
+        Ok(())
     }
 
     fn start_task(&self) -> Result<(), glib::BoolError> {
@@ -263,6 +290,7 @@ impl Rf1Src {
             let _ = pad.stop_task();
         }
         *lock(&self.state) = None;
+        *lock(&self.unexposed) = None;
         *lock(&self.duration) = None;
         self.last_seek.reset();
         let mut streams = std::mem::take(&mut *lock(&self.streams));
@@ -344,6 +372,11 @@ impl Rf1Src {
     }
 
     fn stream_loop(&self) {
+        if let Err(err) = self.expose_pads() {
+            self.post_error_message(err);
+            self.pause_task();
+            return;
+        }
         self.send_gaps();
         let work = self.collect();
         if work.is_empty() {
