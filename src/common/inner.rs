@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-//! Bins that wrap an inner element (rf1demux, rf1urisrc): the inner
+//! Bins that wrap an inner element (rf1demux): the inner
 //! element's pads come and go on the bin as ghost pads of the same name,
 //! and its no-more-pads is the bin's.
 
@@ -35,14 +35,12 @@ fn remove_ghost(owner: &gst::Bin, name: &str) {
 }
 
 /// Follows `inner`'s pads on `owner`: `expose` is called with the owner
-/// for every pad added; a removed pad's ghost goes, then `forget` is
-/// called with its name (to release what `expose` set up behind it);
-/// no-more-pads is passed on. Only weak references to the owner are kept.
+/// for every pad added; a removed pad's ghost goes; no-more-pads is passed
+/// on. Only weak references to the owner are kept.
 pub fn follow_pads<O: IsA<gst::Bin> + IsA<gst::Element> + Send + Sync>(
     owner: &O,
     inner: &gst::Element,
     expose: impl Fn(&O, &gst::Pad) + Send + Sync + 'static,
-    forget: impl Fn(&O, &str) + Send + Sync + 'static,
 ) {
     let weak = owner.downgrade();
     inner.connect_pad_added(move |_, pad| {
@@ -54,7 +52,6 @@ pub fn follow_pads<O: IsA<gst::Bin> + IsA<gst::Element> + Send + Sync>(
     inner.connect_pad_removed(move |_, pad| {
         if let Some(owner) = weak.upgrade() {
             remove_ghost(owner.upcast_ref(), pad.name().as_str());
-            forget(&owner, pad.name().as_str());
         }
     });
     let weak = owner.downgrade();

@@ -63,8 +63,9 @@ pub struct Rf1Src {
     /// The pad whose task runs the streaming loop (a pad of its own, not
     /// one of the element's).
     task_pad: Mutex<Option<gst::Pad>>,
-    /// The streams whose pads the streaming task has still to add.
-    unexposed: Mutex<Option<Vec<StreamInfo>>>,
+    /// The streams whose pads the streaming task has still to add, with
+    /// their stream ids.
+    unexposed: Mutex<Option<Vec<(StreamInfo, String)>>>,
     /// A seek received before playback started.
     pending_seek: Mutex<Option<gst::Event>>,
     /// Kept apart from `state` so queries never wait for the streaming
@@ -141,6 +142,7 @@ impl Rf1Src {
             gst::debug!(CAT, imp = self, "{}", engine.damage().describe());
         }
         let infos = engine.streams();
+        let main_first = engine.tracks_main_first();
         let duration = clock_time(engine.duration_ns());
         gst::info!(
             CAT,
@@ -178,7 +180,8 @@ impl Rf1Src {
         // for our state lock: playbin3 on a two-track .rf1i deadlocked
         // before preroll now and then (as pull-mode demuxers do, pads come
         // from the streaming thread).
-        *lock(&self.unexposed) = Some(infos);
+        let ranked = engine_order_ids(&infos, &main_first);
+        *lock(&self.unexposed) = Some(ranked);
         let pending = lock(&self.pending_seek).take();
         if let Some(event) = pending
             && let gst::EventView::Seek(seek) = event.view()
@@ -202,7 +205,7 @@ impl Rf1Src {
             return Ok(());
         };
         let element: gst::Element = self.obj().clone().upcast();
-        for info in &infos {
+        for (info, stream_id) in &infos {
             let spec = StreamSpec {
                 key: info.id,
                 template: if info.id.kind == StreamKind::Subtitle {
@@ -211,7 +214,7 @@ impl Rf1Src {
                     PAD_TEMPLATE
                 },
                 pad_name: info.name.clone(),
-                stream_id: present::stream_id_name(info),
+                stream_id: stream_id.clone(),
                 caps: present::caps(info),
                 tags: present::tag_list(&info.tags),
                 flags: present::stream_flags(info),
@@ -781,6 +784,21 @@ impl ElementImpl for Rf1Src {
         ret
     }
 
+    fn query(&self, query: &mut gst::QueryRef) -> bool {
+        // The URI query on the element is what `gst_pad_create_stream_id`
+        // asks a source without a sink pad: answered, every pad's stream id
+        // starts with the hash of the recording's URI; unanswered, each pad
+        // got a random prefix, and decodebin, which orders streams by their
+        // ids, put the tracks in a random order (playbin showed either).
+        if let gst::QueryViewMut::Uri(q) = query.view_mut()
+            && let Some(uri) = self.obj().upcast_ref::<gst::URIHandler>().uri()
+        {
+            q.set_uri(Some(uri.as_str()));
+            return true;
+        }
+        self.parent_query(query)
+    }
+
     fn send_event(&self, event: gst::Event) -> bool {
         match event.view() {
             gst::EventView::Seek(seek) => {
@@ -897,4 +915,26 @@ fn percent_decode(text: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Each stream with the last part of its stream-id: a track's rank in
+/// `main_first` (the camera's main track first, see
+/// `Rf1Engine::tracks_main_first`), then its name (`000_video`,
+/// `001_lowres`). decodebin (so playbin and the discoverer) orders the
+/// decoded streams of one media type by stream-id as strings, whatever the
+/// pad order: by name alone, two_tracks' `lowres` came before the camera's
+/// `video`. The subtitle stream keeps its name.
+fn engine_order_ids(infos: &[StreamInfo], main_first: &[String]) -> Vec<(StreamInfo, String)> {
+    infos
+        .iter()
+        .map(|info| {
+            let id = match main_first.iter().position(|n| *n == info.name) {
+                Some(rank) if info.id.kind == StreamKind::Video => {
+                    format!("{rank:03}_{}", info.name)
+                }
+                _ => info.name.clone(),
+            };
+            (info.clone(), id)
+        })
+        .collect()
 }

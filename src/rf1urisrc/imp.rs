@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
-//! Element glue for `rf1urisrc`: rf1src plus a multiqueue behind its pads, as a bin.
+//! Element glue for `rf1urisrc`: a source whose one pad stands for the
+//! recording, as a file source's does for a file.
 
-use crate::common::inner;
+use crate::rf1demux::SINK_CAPS_NAME;
 use crate::rf1src::Rf1Src;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
-use std::collections::HashMap;
+use gst_base::subclass::prelude::*;
 use std::sync::{LazyLock, Mutex};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -17,105 +18,21 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
+#[derive(Default)]
 pub struct Rf1UriSrc {
-    src: Rf1Src,
-    /// One multiqueue behind every pad: a queue per pad (a thread each, so
-    /// that one pad's full sink does not block the only streaming thread
-    /// before the others preroll), but with flow combining: a plain
-    /// `queue` fails the whole pipeline when its pad's stream is not shown
-    /// (NOT_LINKED from playbin's input-selector or decodebin3), while
-    /// multiqueue reports NOT_LINKED upstream only when every pad is.
-    queues: gst::Element,
-    /// The multiqueue sink pad behind each of rf1src's pads, by name.
-    behind: Mutex<HashMap<String, gst::Pad>>,
-}
-
-impl Rf1UriSrc {
-    /// Links `pad` to a new pad of the multiqueue and exposes that pad's
-    /// output under `pad`'s name.
-    fn expose(&self, pad: &gst::Pad) {
-        let obj = self.obj();
-        let name = pad.name();
-        let Some(sink) = self.queues.request_pad_simple("sink_%u") else {
-            gst::warning!(CAT, imp = self, "No multiqueue pad for {}", name);
-            return;
-        };
-        // multiqueue pairs sink_N with src_N.
-        let out = sink
-            .name()
-            .strip_prefix("sink_")
-            .and_then(|n| self.queues.static_pad(&format!("src_{n}")));
-        let Some(out) = out else {
-            self.queues.release_request_pad(&sink);
-            return;
-        };
-        self.behind
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(name.to_string(), sink.clone());
-        if pad.link(&sink).is_err() {
-            gst::warning!(CAT, imp = self, "Cannot link pad {}", name);
-            return;
-        }
-        if let Err(why) = inner::add_ghost(obj.upcast_ref(), "%s", &out, &name) {
-            gst::warning!(CAT, imp = self, "{}", why);
-        }
-    }
-
-    /// Releases the multiqueue pads that were behind rf1src's pad `name`.
-    fn forget(&self, name: &str) {
-        let sink = self
-            .behind
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(name);
-        if let Some(sink) = sink {
-            self.queues.release_request_pad(&sink);
-        }
-    }
+    /// The `rf1://` URI, as set (checked by rf1src's URI handler).
+    uri: Mutex<Option<String>>,
 }
 
 #[glib::object_subclass]
 impl ObjectSubclass for Rf1UriSrc {
     const NAME: &'static str = "GstRf1UriSrc";
     type Type = super::Rf1UriSrc;
-    type ParentType = gst::Bin;
+    type ParentType = gst_base::BaseSrc;
     type Interfaces = (gst::URIHandler,);
-
-    fn new() -> Self {
-        let src = glib::Object::builder::<Rf1Src>()
-            .property("name", "rf1src")
-            .build();
-        let queues = gst::ElementFactory::make("multiqueue")
-            .name("queues")
-            // Bounded by time (both tracks come in time order from one
-            // thread), not by a buffer count that a high frame rate fills.
-            .property("max-size-buffers", 0u32)
-            .property("max-size-time", gst::ClockTime::from_seconds(2).nseconds())
-            .build()
-            .expect("multiqueue (coreelements)");
-        Self {
-            src,
-            queues,
-            behind: Mutex::new(HashMap::new()),
-        }
-    }
 }
 
-impl ObjectImpl for Rf1UriSrc {
-    fn constructed(&self) {
-        self.parent_constructed();
-        let obj = self.obj();
-        obj.add(&self.src).expect("add rf1src");
-        obj.add(&self.queues).expect("add multiqueue");
-        inner::follow_pads(
-            &*obj,
-            self.src.upcast_ref(),
-            |obj, pad| obj.imp().expose(pad),
-            |obj, name| obj.imp().forget(name),
-        );
-    }
-}
+impl ObjectImpl for Rf1UriSrc {}
 
 impl GstObjectImpl for Rf1UriSrc {}
 
@@ -125,8 +42,8 @@ impl ElementImpl for Rf1UriSrc {
             gst::subclass::ElementMetadata::new(
                 "Cyclops rf1 URI source",
                 "Source/File",
-                "Plays rf1:// URIs (a camera directory, a segment or a track file; ?tracks= \
-                 selects tracks) with rf1src, a multiqueue behind its pads",
+                "Opens rf1:// URIs (a camera directory, a segment or a track file; ?tracks= \
+                 selects tracks) for decodebin, which plays them with rf1demux",
                 "gst-cctv developers",
             )
         });
@@ -137,10 +54,10 @@ impl ElementImpl for Rf1UriSrc {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             vec![
                 gst::PadTemplate::new(
-                    "%s",
+                    "src",
                     gst::PadDirection::Src,
-                    gst::PadPresence::Sometimes,
-                    &gst::Caps::new_any(),
+                    gst::PadPresence::Always,
+                    &gst::Caps::new_empty_simple(SINK_CAPS_NAME),
                 )
                 .unwrap(),
             ]
@@ -149,7 +66,66 @@ impl ElementImpl for Rf1UriSrc {
     }
 }
 
-impl BinImpl for Rf1UriSrc {}
+impl BaseSrcImpl for Rf1UriSrc {
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        if lock(&self.uri).is_none() {
+            return Err(gst::error_msg!(
+                gst::ResourceError::NotFound,
+                ("No rf1:// URI set")
+            ));
+        }
+        Ok(())
+    }
+
+    fn caps(&self, filter: Option<&gst::Caps>) -> Option<gst::Caps> {
+        let caps = gst::Caps::new_empty_simple(SINK_CAPS_NAME);
+        Some(match filter {
+            Some(f) => f.intersect_with_mode(&caps, gst::CapsIntersectMode::First),
+            None => caps,
+        })
+    }
+
+    // Seekable with a size, like a file: urisourcebin then hands the pad to
+    // decodebin3 as it does a file's (a source it cannot seek in gets a
+    // parsebin and a multiqueue of its own in urisourcebin, and playbin3
+    // then never reported the end of a two-track recording).
+    fn is_seekable(&self) -> bool {
+        true
+    }
+
+    fn size(&self) -> Option<u64> {
+        Some(MARKER.len() as u64)
+    }
+
+    fn create(
+        &self,
+        offset: u64,
+        _buffer: Option<&mut gst::BufferRef>,
+        length: u32,
+    ) -> Result<gst_base::subclass::base_src::CreateSuccess, gst::FlowError> {
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let Some(rest) = MARKER.get(start..).filter(|r| !r.is_empty()) else {
+            return Err(gst::FlowError::Eos);
+        };
+        let n = rest
+            .len()
+            .min(usize::try_from(length).unwrap_or(usize::MAX));
+        let mut buffer = gst::Buffer::from_slice(&rest[..n]);
+        buffer.get_mut().expect("new buffer").set_offset(offset);
+        Ok(gst_base::subclass::base_src::CreateSuccess::NewBuffer(
+            buffer,
+        ))
+    }
+}
+
+/// The only bytes the source gives: an rf1 index's magic, which the rf1
+/// index typefinder recognises (as decodebin's typefind needs bytes in pull
+/// mode); rf1demux reads none of them and opens the recording by its URI.
+const MARKER: &[u8] = b"rf1vh264";
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 impl URIHandlerImpl for Rf1UriSrc {
     const URI_TYPE: gst::URIType = gst::URIType::Src;
@@ -159,13 +135,23 @@ impl URIHandlerImpl for Rf1UriSrc {
     }
 
     fn uri(&self) -> Option<String> {
-        self.src
-            .upcast_ref::<gst::URIHandler>()
-            .uri()
-            .map(|u| u.to_string())
+        lock(&self.uri).clone()
     }
 
     fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
-        self.src.upcast_ref::<gst::URIHandler>().set_uri(uri)
+        if !uri.starts_with("rf1://") {
+            return Err(glib::Error::new(
+                gst::URIError::UnsupportedProtocol,
+                &format!("Unsupported URI {uri}: use rf1:///path"),
+            ));
+        }
+        // rf1src's handler checks the path and the ?tracks= query now, so a
+        // bad URI fails here rather than once playing.
+        glib::Object::new::<Rf1Src>()
+            .upcast_ref::<gst::URIHandler>()
+            .set_uri(uri)?;
+        gst::debug!(CAT, imp = self, "URI {}", uri);
+        *lock(&self.uri) = Some(uri.to_owned());
+        Ok(())
     }
 }
