@@ -3,7 +3,9 @@
 # (GStreamer 1.22 development files, stock plugins incl. gstreamer1.0-x for
 # textoverlay, which players use to show subtitles, tools, ffmpeg; meson and
 # ninja for the system-wide install the README describes; VLC 3 plugin
-# headers, cvlc and its base plugins and a C compiler for the VLC module).
+# headers, cvlc, its base plugins, its video outputs (without them `vlc
+# recording.psf` plays with no picture on a desktop) and a C compiler for
+# the VLC module).
 # Skips apt when everything is already there.
 set -euo pipefail
 packages=(
@@ -13,6 +15,7 @@ packages=(
   gstreamer1.0-x
   ffmpeg time
   gcc libc6-dev meson ninja-build libvlccore-dev vlc-bin vlc-plugin-base
+  vlc-plugin-video-output
 )
 missing=()
 for p in "${packages[@]}"; do
