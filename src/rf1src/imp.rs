@@ -103,6 +103,8 @@ impl ObjectSubclass for Rf1Src {
 /// What the streaming thread does once the engine lock is released.
 enum Work {
     Push(StreamId, gst::Buffer),
+    /// The track has nothing left after what was pushed before.
+    End(StreamId),
     Done,
     Failed(String),
 }
@@ -343,6 +345,11 @@ impl Rf1Src {
 
     /// Runs the engine under its lock for a batch of buffers.
     fn collect(&self) -> Vec<Work> {
+        // Read before the engine lock (never both at once).
+        let looping = lock(&self.streams)
+            .segment()
+            .flags()
+            .contains(gst::SegmentFlags::SEGMENT);
         let mut work = Vec::new();
         let mut guard = lock(&self.state);
         let Some(running) = guard.as_mut() else {
@@ -369,6 +376,31 @@ impl Rf1Src {
                     work.push(Work::Failed(e.to_string()));
                     break;
                 }
+            }
+        }
+        // Tracks with nothing left end after their last buffer, not with
+        // the last track: playbin3 (decodebin3, 1.22) showing two_tracks'
+        // `video`, which ends 0.5 s before `lowres`, never reported the end
+        // of playback otherwise. Not in a segment seek, whose playback
+        // loops: there every track waits for SEGMENT_DONE.
+        let times: Vec<_> = running
+            .engine
+            .next_times()
+            .into_iter()
+            .filter(|(id, _)| id.kind == StreamKind::Video)
+            .collect();
+        // When every track is done, finish() ends them all (after the
+        // damage warning).
+        if !looping && times.iter().any(|(_, next)| next.is_some()) {
+            for (id, next) in times {
+                if next.is_some() {
+                    continue;
+                }
+                let after = work
+                    .iter()
+                    .rposition(|w| matches!(w, Work::Push(s, _) if *s == id))
+                    .map_or(0, |i| i + 1);
+                work.insert(after, Work::End(id));
             }
         }
         work
@@ -421,6 +453,7 @@ impl Rf1Src {
                         }
                     }
                 }
+                Work::End(stream) => OutputStreams::finish_stream(&self.streams, stream),
                 Work::Done => {
                     self.finish();
                     self.pause_task();

@@ -125,8 +125,9 @@ pub const MAIN_TRACK: &str = "video";
 
 /// The archive's track names, the camera's main track first: `video`, or
 /// failing that the track with the largest picture; then the others by
-/// name. Players show the first video stream, and by name alone
-/// two_tracks' 320x180 `lowres` copy came before its 640x360 `video`.
+/// name. Players (playbin3, VLC) show the first video stream, and by name
+/// alone two_tracks' 320x180 `lowres` copy came before its 640x360 `video`.
+/// The capture-time subtitles follow the first track too.
 fn main_track_first(archive: &Archive) -> Vec<&str> {
     let mut names = archive.track_names();
     let pixels = |name: &str| {
@@ -168,8 +169,7 @@ impl<C: Chunk> Rf1Engine<C> {
             problems: archive.skipped.clone(),
             skipped_backwards: 0,
         };
-        let cursors: Vec<Cursor> = archive
-            .track_names()
+        let cursors: Vec<Cursor> = main_track_first(&archive)
             .into_iter()
             .enumerate()
             .map(|(i, name)| Cursor {
@@ -221,11 +221,8 @@ impl<C: Chunk> Rf1Engine<C> {
     }
 
     /// The tracks' names, the camera's main track first (`video`, else the
-    /// largest picture), then the others by name: the order front ends
-    /// offer them to players in (VLC's stream order, rf1src's stream ids).
-    /// [`Rf1Engine::streams`] keeps name order: with the main track's pad
-    /// first, playbin3 (1.22) never reported the end of two_tracks, whose
-    /// `video` ends before `lowres`.
+    /// largest picture), then the others by name: the order of
+    /// [`Rf1Engine::streams`] (so of VLC's streams and rf1src's pads).
     pub fn tracks_main_first(&self) -> Vec<String> {
         let played: Vec<&str> = self.cursors.iter().map(|c| c.name.as_str()).collect();
         main_track_first(&self.archive)
@@ -235,7 +232,8 @@ impl<C: Chunk> Rf1Engine<C> {
             .collect()
     }
 
-    /// One stream per track, in the order of their names. H.264 tracks
+    /// One stream per track, the main track first (see
+    /// [`Rf1Engine::tracks_main_first`]), then the others by name. H.264 tracks
     /// carry the parameter sets of their first access unit (read here), so
     /// front ends can offer length-prefixed output.
     pub fn streams(&mut self) -> Vec<StreamInfo> {
