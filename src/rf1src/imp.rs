@@ -389,10 +389,11 @@ impl Rf1Src {
             .into_iter()
             .filter(|(id, _)| id.kind == StreamKind::Video)
             .collect();
-        // When every track is done, finish() ends them all (after the
-        // damage warning).
-        if !looping && times.iter().any(|(_, next)| next.is_some()) {
-            for (id, next) in times {
+        // Only a track that ends before another: the last one ends with
+        // finish() (after the damage warning).
+        let more_later = times.iter().any(|(_, next)| next.is_some());
+        if !looping {
+            for &(id, next) in &times {
                 if next.is_some() {
                     continue;
                 }
@@ -400,7 +401,12 @@ impl Rf1Src {
                     .iter()
                     .rposition(|w| matches!(w, Work::Push(s, _) if *s == id))
                     .map_or(0, |i| i + 1);
-                work.insert(after, Work::End(id));
+                let others_after = work[after..]
+                    .iter()
+                    .any(|w| matches!(w, Work::Push(s, _) if *s != id));
+                if more_later || others_after {
+                    work.insert(after, Work::End(id));
+                }
             }
         }
         work
