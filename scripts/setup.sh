@@ -3,8 +3,10 @@
 # (GStreamer 1.22 development files, stock plugins incl. gstreamer1.0-x for
 # textoverlay, which players use to show subtitles, tools, ffmpeg; meson and
 # ninja for the system-wide install the README describes; VLC 3 plugin
-# headers, cvlc and its base plugins and a C compiler for the VLC module;
-# chromium and chromedriver for the browser tests of `cctv serve`).
+# headers, cvlc, its base plugins, its video outputs (without them `vlc
+# recording.psf` plays with no picture on a desktop) and a C compiler for
+# the VLC module; chromium and chromedriver for the browser tests of
+# `cctv serve`).
 # Skips apt when everything is already there.
 set -euo pipefail
 packages=(
@@ -14,6 +16,7 @@ packages=(
   gstreamer1.0-x
   ffmpeg time
   gcc libc6-dev meson ninja-build libvlccore-dev vlc-bin vlc-plugin-base
+  vlc-plugin-video-output
   chromium chromium-driver
 )
 missing=()

@@ -500,7 +500,17 @@ impl CctvHandle {
     /// way are kept for [`CctvHandle::next`].
     fn discover(&mut self) -> Result<(), String> {
         if let Engine::Rf1(r) = &mut self.engine {
-            for info in r.streams() {
+            // The camera's main track first: VLC plays the first video
+            // stream, which by name was two_tracks' `lowres` copy.
+            let order = r.tracks_main_first();
+            let mut infos = r.streams();
+            infos.sort_by_key(|i| {
+                order
+                    .iter()
+                    .position(|n| *n == i.name)
+                    .unwrap_or(usize::MAX)
+            });
+            for info in infos {
                 self.add_stream(info);
             }
             return Ok(());
@@ -987,6 +997,56 @@ mod tests {
             date_text(1_700_000_000_000_000, Some(-240)),
             "2023-11-14 18:13:20 UTC-04:00"
         );
+    }
+
+    #[test]
+    fn an_rf1_segment_offers_its_main_track_first() {
+        // VLC plays the first video stream: the camera's `video`, not the
+        // `lowres` copy whose name sorts first.
+        use crate::formats::rf1::flags;
+        use crate::formats::rf1::writer::{NaluData, Pts, TrackWriter};
+        use crate::h264::Codec;
+        let dir = std::env::temp_dir().join(format!("gst-cctv-capi-rf1-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let base = dir.join("1700000000000");
+        for (name, size) in [("lowres", (320, 180)), ("video", (640, 360))] {
+            let mut w = TrackWriter::create(
+                &base,
+                name,
+                Codec::H264,
+                1_700_000_000_000_000,
+                size,
+                Default::default(),
+            )
+            .unwrap();
+            let (sps, pps, idr) = (vec![0x67, 1, 2], vec![0x68, 3], vec![0x65, 4]);
+            let nalus: Vec<NaluData> = vec![
+                (&sps, flags::ESSENTIAL_META),
+                (&pps, flags::ESSENTIAL_META),
+                (&idr, flags::KEY),
+            ];
+            w.write_access_unit(Pts::Ns(0), &nalus).unwrap();
+            w.close().unwrap();
+        }
+        let path = CString::new(base.to_str().unwrap()).unwrap();
+        // SAFETY: a NUL-terminated path; the handle is closed below.
+        let h = unsafe { cctv_open_rf1(path.as_ptr()) };
+        assert!(!h.is_null());
+        let names: Vec<String> = (0..unsafe { cctv_stream_count(h) })
+            .map(|i| {
+                // SAFETY: an index below the count of an open handle; the
+                // name is a NUL-terminated string owned by the handle.
+                let s = unsafe { &*cctv_stream_get(h, i) };
+                unsafe { CStr::from_ptr(s.name) }
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        // SAFETY: opened above, not used afterwards.
+        unsafe { cctv_close(h) };
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(names, ["video", "lowres"]);
     }
 
     #[test]

@@ -151,3 +151,31 @@ fn readme_pipelines_work_on_the_real_samples() {
     // pavsdemux 3, saysdemux 4, rf1src 2, discoverer 4 when this was written.
     assert!(ran >= 12, "only {ran} README commands found");
 }
+
+/// `vlc recording.psf` (README) shows a picture on a desktop: setup.sh
+/// installs VLC's video outputs (vlc-plugin-video-output); with only
+/// vlc-bin and vlc-plugin-base, VLC had no X11/Wayland/OpenGL output at all.
+#[test]
+fn vlc_has_a_desktop_video_output() {
+    let mut cmd = std::process::Command::new("timeout");
+    cmd.arg("60");
+    // VLC refuses to run as root.
+    if std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+    {
+        cmd.args(["runuser", "-u", "nobody", "--"]);
+    }
+    let out = cmd
+        .args(["cvlc", "--list"])
+        .output()
+        .expect("cvlc (scripts/setup.sh installs vlc-bin)");
+    let list = String::from_utf8_lossy(&out.stdout);
+    let outputs = ["xcb_x11", "xcb_xv", "gl", "wl_shm"];
+    assert!(
+        list.lines()
+            .any(|l| outputs.contains(&l.split_whitespace().next().unwrap_or(""))),
+        "no desktop video output among VLC's modules:\n{list}"
+    );
+}

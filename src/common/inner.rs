@@ -1,15 +1,9 @@
 // SPDX-License-Identifier: MIT
-//! Bins that wrap an inner element (rf1demux, rf1urisrc): the inner
+//! Bins that wrap an inner element (rf1demux): the inner
 //! element's pads come and go on the bin as ghost pads of the same name,
 //! and its no-more-pads is the bin's.
 
 use gst::prelude::*;
-
-/// Name of the element an owner may put behind the inner pad `pad_name`
-/// (removed with the pad).
-pub fn helper_name(pad_name: &str) -> String {
-    format!("behind_{pad_name}")
-}
 
 /// Exposes `target` on `owner` as an active ghost pad named `name`, from
 /// the owner's pad template `template`.
@@ -32,23 +26,17 @@ pub fn add_ghost(
         .map_err(|_| format!("cannot add pad {name}"))
 }
 
-/// Removes the ghost pad of the inner pad `name` and the element put
-/// behind it, if any.
+/// Removes the ghost pad of the inner pad `name`, if any.
 fn remove_ghost(owner: &gst::Bin, name: &str) {
     if let Some(ghost) = owner.static_pad(name) {
         let _ = ghost.set_active(false);
         let _ = owner.remove_pad(&ghost);
     }
-    if let Some(helper) = owner.by_name(&helper_name(name)) {
-        let _ = helper.set_state(gst::State::Null);
-        let _ = owner.remove(&helper);
-    }
 }
 
 /// Follows `inner`'s pads on `owner`: `expose` is called with the owner
-/// for every pad added; a removed pad's ghost (and the element put behind
-/// it, see [`helper_name`]) goes; no-more-pads is passed on. Only weak
-/// references to the owner are kept.
+/// for every pad added; a removed pad's ghost goes; no-more-pads is passed
+/// on. Only weak references to the owner are kept.
 pub fn follow_pads<O: IsA<gst::Bin> + IsA<gst::Element> + Send + Sync>(
     owner: &O,
     inner: &gst::Element,

@@ -73,14 +73,29 @@ pub fn subtitle_pad_template() -> gst::PadTemplate {
 }
 
 /// The last part of a stream's stream-id. decodebin (and so playbin, which
-/// shows the first video it exposes) orders decoded streams of one media
-/// type by stream-id: snapshots decode to video too, so their id must sort
-/// after every camera's (`video_0` < `video_snapshots_0`). Everything else
-/// is named like its pad.
+/// shows the first video it exposes, and the discoverer's listing) orders
+/// decoded streams of one media type by stream-id, as strings:
+/// - snapshots decode to video too, so their id must sort after every
+///   camera's (`video_000` < `video_snapshots_000`);
+/// - camera numbers are zero-padded to three digits (PAVS channels are one
+///   byte, SAYS cameras two digits), so that camera 9 (`video_009`) comes
+///   before camera 10 (`video_010`): as `video_9` and `video_10` players
+///   showed camera 10 first.
+///
+/// Everything else is named like its pad (whose name keeps the file's
+/// number: `video_9`).
 pub fn stream_id_name(info: &StreamInfo) -> String {
-    match info.id.kind {
+    let name = match info.id.kind {
         StreamKind::Image => format!("video_snapshots_{}", info.id.number),
         _ => info.name.clone(),
+    };
+    match name.rsplit_once('_') {
+        Some((head, number))
+            if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            format!("{head}_{number:0>3}")
+        }
+        _ => name,
     }
 }
 

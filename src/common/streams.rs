@@ -573,6 +573,37 @@ impl<K: Key> OutputStreams<K> {
         }
     }
 
+    /// Ends one stream before the others: pushes the buffer it holds (with
+    /// its last known duration) and EOS on its pad, as demuxers do when a
+    /// stream runs out before the rest. Flow errors are ignored.
+    pub fn finish_stream(this: &Mutex<Self>, key: K) {
+        let (pad, events, held, seqnum) = {
+            let mut guard = lock(this);
+            let me = &mut *guard;
+            let (segment, seqnum) = (me.segment.clone(), me.seqnum);
+            let Some(s) = me.streams.iter_mut().find(|s| s.key == key && !s.eos) else {
+                return;
+            };
+            s.eos = true;
+            let events = Self::pending_events(s, &segment, seqnum);
+            let mut held = s.held.take();
+            if let Some(b) = held.as_mut()
+                && b.duration().is_none()
+                && let Some(d) = s.last_duration
+            {
+                b.make_mut().set_duration(d);
+            }
+            (s.pad.clone(), events, held, seqnum)
+        };
+        for e in events {
+            pad.push_event(e);
+        }
+        if let Some(b) = held {
+            let _ = pad.push(b);
+        }
+        pad.push_event(gst::event::Eos::builder().seqnum(seqnum).build());
+    }
+
     /// Sends a GAP from `start` (for `duration`, open when `None`) on the
     /// stream `key`, preceded by its pending sticky events (the segment,
     /// tags), which are then not sent again before its next buffer.

@@ -23,11 +23,11 @@ pub struct Rf1Demux {
 }
 
 impl Rf1Demux {
-    /// The file upstream reads, from the URI query.
-    fn upstream_location(&self) -> Result<std::path::PathBuf, gst::ErrorMessage> {
+    /// The URI upstream reads, from the URI query: a `file://` index file
+    /// (filesrc, giosrc) or an `rf1://` recording (rf1urisrc).
+    fn upstream_uri(&self) -> Result<String, gst::ErrorMessage> {
         let mut query = gst::query::Uri::new();
-        let uri = self
-            .sinkpad
+        self.sinkpad
             .peer_query(&mut query)
             .then(|| query.uri().map(|u| u.to_string()))
             .flatten()
@@ -38,10 +38,25 @@ impl Rf1Demux {
                          reading, and an rf1 recording needs the files beside it (open it by \
                          file name, or use rf1src location=…)")
                 )
-            })?;
-        glib::filename_from_uri(&uri)
-            .map(|(path, _)| path)
-            .map_err(|_| {
+            })
+    }
+
+    /// Points the inner rf1src at what upstream reads.
+    fn open_upstream(&self) -> Result<(), gst::ErrorMessage> {
+        let uri = self.upstream_uri()?;
+        let local = uri.starts_with("file://") || uri.starts_with("rf1://");
+        let result = if local {
+            self.src.upcast_ref::<gst::URIHandler>().set_uri(&uri)
+        } else {
+            Err(glib::Error::new(gst::URIError::UnsupportedProtocol, ""))
+        };
+        result.map_err(|e| {
+            if local {
+                gst::error_msg!(
+                    gst::ResourceError::NotFound,
+                    ("Cannot play the rf1 recording {}: {}", uri, e)
+                )
+            } else {
                 gst::error_msg!(
                     gst::ResourceError::NotFound,
                     (
@@ -50,7 +65,10 @@ impl Rf1Demux {
                         uri
                     )
                 )
-            })
+            }
+        })?;
+        gst::debug!(CAT, imp = self, "Playing {}", uri);
+        Ok(())
     }
 
     fn expose(&self, pad: &gst::Pad) {
@@ -75,10 +93,15 @@ impl ObjectSubclass for Rf1Demux {
         // all), else whatever is pushed ends at once.
         let sinkpad = gst::Pad::builder_from_template(&templ)
             .activate_function(|pad, _parent| {
-                let pull = pad
-                    .peer_query(&mut gst::query::Scheduling::new())
-                    .then_some(())
-                    .is_some();
+                // Pull only where upstream offers it: asking a push-only
+                // source (rf1urisrc) for pull mode made it stop its task
+                // from that very task.
+                let mut query = gst::query::Scheduling::new();
+                let pull = pad.peer_query(&mut query)
+                    && query.has_scheduling_mode_with_flags(
+                        gst::PadMode::Pull,
+                        gst::SchedulingFlags::SEEKABLE,
+                    );
                 if pull && pad.activate_mode(gst::PadMode::Pull, true).is_ok() {
                     return Ok(());
                 }
@@ -151,18 +174,11 @@ impl ElementImpl for Rf1Demux {
         &self,
         transition: gst::StateChange,
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
-        if transition == gst::StateChange::ReadyToPaused {
-            match self.upstream_location() {
-                Ok(path) => {
-                    gst::debug!(CAT, imp = self, "Playing {}", path.display());
-                    self.src
-                        .set_property("location", path.to_string_lossy().to_string());
-                }
-                Err(msg) => {
-                    self.post_error_message(msg);
-                    return Err(gst::StateChangeError);
-                }
-            }
+        if transition == gst::StateChange::ReadyToPaused
+            && let Err(msg) = self.open_upstream()
+        {
+            self.post_error_message(msg);
+            return Err(gst::StateChangeError);
         }
         self.parent_change_state(transition)
     }

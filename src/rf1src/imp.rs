@@ -12,7 +12,7 @@ use crate::common::present::{self, BufferMaker, GstChunk, clock_time};
 use crate::common::seek::{self, SeekOnce, SeekTarget};
 use crate::common::streams::{OutputStreams, StreamSpec, lock};
 use crate::engine::formats::rf1::Rf1Engine;
-use crate::engine::{StreamId, StreamKind};
+use crate::engine::{StreamId, StreamInfo, StreamKind};
 use crate::formats::rf1::Rf1Error;
 use gst::glib;
 use gst::prelude::*;
@@ -62,8 +62,12 @@ pub struct Rf1Src {
     settings: Mutex<Settings>,
     state: Mutex<Option<Running>>,
     streams: Mutex<OutputStreams<StreamId>>,
-    /// The pad whose task runs the streaming loop (the first one).
+    /// The pad whose task runs the streaming loop (a pad of its own, not
+    /// one of the element's).
     task_pad: Mutex<Option<gst::Pad>>,
+    /// The streams whose pads the streaming task has still to add, with
+    /// their stream ids.
+    unexposed: Mutex<Option<Vec<(StreamInfo, String)>>>,
     /// A seek received before playback started.
     pending_seek: Mutex<Option<gst::Event>>,
     /// Kept apart from `state` so queries never wait for the streaming
@@ -89,6 +93,7 @@ impl ObjectSubclass for Rf1Src {
             state: Mutex::new(None),
             streams: Mutex::new(OutputStreams::default()),
             task_pad: Mutex::new(None),
+            unexposed: Mutex::new(None),
             pending_seek: Mutex::new(None),
             duration: Mutex::new(None),
             last_seek: SeekOnce::default(),
@@ -100,6 +105,8 @@ impl ObjectSubclass for Rf1Src {
 /// What the streaming thread does once the engine lock is released.
 enum Work {
     Push(StreamId, gst::Buffer),
+    /// The track has nothing left after what was pushed before.
+    End(StreamId),
     Done,
     Failed(String),
 }
@@ -140,6 +147,7 @@ impl Rf1Src {
             gst::debug!(CAT, imp = self, "{}", engine.damage().describe());
         }
         let infos = engine.streams();
+        let main_first = engine.tracks_main_first();
         let duration = clock_time(engine.duration_ns());
         gst::info!(
             CAT,
@@ -150,7 +158,8 @@ impl Rf1Src {
             duration
         );
         // Everything a pad-added handler may ask for is in place before the
-        // first pad is added, and no lock is held while adding pads.
+        // first pad is added (by the task), and no lock is held while adding
+        // pads.
         *lock(&self.duration) = Some(duration);
         *lock(&self.state) = Some(Running {
             engine,
@@ -160,7 +169,6 @@ impl Rf1Src {
         });
         self.last_seek.reset();
         *lock(&self.gaps_due) = true;
-        let element: gst::Element = self.obj().clone().upcast();
         {
             let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
             segment.set_start(gst::ClockTime::ZERO);
@@ -169,7 +177,40 @@ impl Rf1Src {
             streams.set_segment(segment, gst::Seqnum::next());
             *lock(&self.streams) = streams;
         }
-        for info in &infos {
+        // The pads are added by the streaming task, not here: pad-added and
+        // no-more-pads handlers (parsebin posting its stream collection,
+        // which decodebin3 handles under its input lock) must not run while
+        // this element's and its parents' state locks are held. decodebin3
+        // takes that input lock and then sets parsebin's state, which waits
+        // for our state lock: playbin3 on a two-track .rf1i deadlocked
+        // before preroll now and then (as pull-mode demuxers do, pads come
+        // from the streaming thread).
+        let ranked = engine_order_ids(&infos, &main_first);
+        *lock(&self.unexposed) = Some(ranked);
+        let pending = lock(&self.pending_seek).take();
+        if let Some(event) = pending
+            && let gst::EventView::Seek(seek) = event.view()
+        {
+            self.apply_pending_seek(seek);
+        }
+        // The task runs on a pad of its own, never added to the element: the
+        // stream pads do not exist yet when it starts.
+        let task_pad = gst::Pad::builder(gst::PadDirection::Src)
+            .name("streaming-task")
+            .build();
+        *lock(&self.task_pad) = Some(task_pad);
+        self.start_task()
+            .map_err(|e| gst::error_msg!(gst::CoreError::Thread, ("Failed to start task: {}", e)))
+    }
+
+    /// Adds the pads of the streams found by [`Rf1Src::start`] (once, from
+    /// the streaming thread), then signals no-more-pads.
+    fn expose_pads(&self) -> Result<(), gst::ErrorMessage> {
+        let Some(infos) = lock(&self.unexposed).take() else {
+            return Ok(());
+        };
+        let element: gst::Element = self.obj().clone().upcast();
+        for (info, stream_id) in &infos {
             let spec = StreamSpec {
                 key: info.id,
                 template: if info.id.kind == StreamKind::Subtitle {
@@ -178,7 +219,7 @@ impl Rf1Src {
                     PAD_TEMPLATE
                 },
                 pad_name: info.name.clone(),
-                stream_id: present::stream_id_name(info),
+                stream_id: stream_id.clone(),
                 caps: present::caps(info),
                 tags: present::tag_list(&info.tags),
                 flags: present::stream_flags(info),
@@ -216,17 +257,8 @@ impl Rf1Src {
                 running.avc.push(info.id);
             }
         }
-        let task_pad = lock(&self.streams).pads().first().cloned();
-        *lock(&self.task_pad) = task_pad;
         element.no_more_pads();
-        let pending = lock(&self.pending_seek).take();
-        if let Some(event) = pending
-            && let gst::EventView::Seek(seek) = event.view()
-        {
-            self.apply_pending_seek(seek);
-        }
-        self.start_task()
-            .map_err(|e| gst::error_msg!(gst::CoreError::Thread, ("Failed to start task: {}", e)))
+        Ok(())
     }
 
     fn start_task(&self) -> Result<(), glib::BoolError> {
@@ -266,6 +298,7 @@ impl Rf1Src {
             let _ = pad.stop_task();
         }
         *lock(&self.state) = None;
+        *lock(&self.unexposed) = None;
         *lock(&self.duration) = None;
         self.last_seek.reset();
         let mut streams = std::mem::take(&mut *lock(&self.streams));
@@ -315,6 +348,11 @@ impl Rf1Src {
 
     /// Runs the engine under its lock for a batch of buffers.
     fn collect(&self) -> Vec<Work> {
+        // Read before the engine lock (never both at once).
+        let looping = lock(&self.streams)
+            .segment()
+            .flags()
+            .contains(gst::SegmentFlags::SEGMENT);
         let mut work = Vec::new();
         let mut guard = lock(&self.state);
         let Some(running) = guard.as_mut() else {
@@ -343,10 +381,46 @@ impl Rf1Src {
                 }
             }
         }
+        // Tracks with nothing left end after their last buffer, not with
+        // the last track: playbin3 (decodebin3, 1.22) showing two_tracks'
+        // `video`, which ends 0.5 s before `lowres`, never reported the end
+        // of playback otherwise. Not in a segment seek, whose playback
+        // loops: there every track waits for SEGMENT_DONE.
+        let times: Vec<_> = running
+            .engine
+            .next_times()
+            .into_iter()
+            .filter(|(id, _)| id.kind == StreamKind::Video)
+            .collect();
+        // Only a track that ends before another: the last one ends with
+        // finish() (after the damage warning).
+        let more_later = times.iter().any(|(_, next)| next.is_some());
+        if !looping {
+            for &(id, next) in &times {
+                if next.is_some() {
+                    continue;
+                }
+                let after = work
+                    .iter()
+                    .rposition(|w| matches!(w, Work::Push(s, _) if *s == id))
+                    .map_or(0, |i| i + 1);
+                let others_after = work[after..]
+                    .iter()
+                    .any(|w| matches!(w, Work::Push(s, _) if *s != id));
+                if more_later || others_after {
+                    work.insert(after, Work::End(id));
+                }
+            }
+        }
         work
     }
 
     fn stream_loop(&self) {
+        if let Err(err) = self.expose_pads() {
+            self.post_error_message(err);
+            self.pause_task();
+            return;
+        }
         self.send_gaps();
         let work = self.collect();
         if work.is_empty() {
@@ -388,6 +462,7 @@ impl Rf1Src {
                         }
                     }
                 }
+                Work::End(stream) => OutputStreams::finish_stream(&self.streams, stream),
                 Work::Done => {
                     self.finish();
                     self.pause_task();
@@ -759,6 +834,21 @@ impl ElementImpl for Rf1Src {
         ret
     }
 
+    fn query(&self, query: &mut gst::QueryRef) -> bool {
+        // The URI query on the element is what `gst_pad_create_stream_id`
+        // asks a source without a sink pad: answered, every pad's stream id
+        // starts with the hash of the recording's URI; unanswered, each pad
+        // got a random prefix, and decodebin, which orders streams by their
+        // ids, put the tracks in a random order (playbin showed either).
+        if let gst::QueryViewMut::Uri(q) = query.view_mut()
+            && let Some(uri) = self.obj().upcast_ref::<gst::URIHandler>().uri()
+        {
+            q.set_uri(Some(uri.as_str()));
+            return true;
+        }
+        self.parent_query(query)
+    }
+
     fn send_event(&self, event: gst::Event) -> bool {
         match event.view() {
             gst::EventView::Seek(seek) => {
@@ -875,4 +965,26 @@ fn percent_decode(text: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Each stream with the last part of its stream-id: a track's rank in
+/// `main_first` (the camera's main track first, see
+/// `Rf1Engine::tracks_main_first`), then its name (`000_video`,
+/// `001_lowres`). decodebin (so playbin and the discoverer) orders the
+/// decoded streams of one media type by stream-id as strings, whatever the
+/// pad order: by name alone, two_tracks' `lowres` came before the camera's
+/// `video`. The subtitle stream keeps its name.
+fn engine_order_ids(infos: &[StreamInfo], main_first: &[String]) -> Vec<(StreamInfo, String)> {
+    infos
+        .iter()
+        .map(|info| {
+            let id = match main_first.iter().position(|n| *n == info.name) {
+                Some(rank) if info.id.kind == StreamKind::Video => {
+                    format!("{rank:03}_{}", info.name)
+                }
+                _ => info.name.clone(),
+            };
+            (info.clone(), id)
+        })
+        .collect()
 }

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
-//! Element glue for `rf1urisrc`: rf1src plus a queue per pad, as a bin.
+//! Element glue for `rf1urisrc`: a source whose one pad stands for the
+//! recording, as a file source's does for a file.
 
-use crate::common::inner;
+use crate::rf1demux::SINK_CAPS_NAME;
 use crate::rf1src::Rf1Src;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
-use std::sync::LazyLock;
+use gst_base::subclass::prelude::*;
+use std::sync::{LazyLock, Mutex};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -16,65 +18,21 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
+#[derive(Default)]
 pub struct Rf1UriSrc {
-    src: Rf1Src,
-}
-
-impl Rf1UriSrc {
-    /// Puts a queue behind `pad` and exposes the queue's output under the
-    /// pad's name.
-    fn expose(&self, pad: &gst::Pad) {
-        let obj = self.obj();
-        let name = pad.name();
-        let Ok(queue) = gst::ElementFactory::make("queue")
-            .name(inner::helper_name(&name))
-            .build()
-        else {
-            gst::warning!(CAT, imp = self, "No queue element");
-            return;
-        };
-        if obj.add(&queue).is_err() {
-            return;
-        }
-        let _ = queue.sync_state_with_parent();
-        let (Some(sink), Some(out)) = (queue.static_pad("sink"), queue.static_pad("src")) else {
-            return;
-        };
-        if pad.link(&sink).is_err() {
-            gst::warning!(CAT, imp = self, "Cannot link pad {}", name);
-            return;
-        }
-        if let Err(why) = inner::add_ghost(obj.upcast_ref(), "%s", &out, &name) {
-            gst::warning!(CAT, imp = self, "{}", why);
-        }
-    }
+    /// The `rf1://` URI, as set (checked by rf1src's URI handler).
+    uri: Mutex<Option<String>>,
 }
 
 #[glib::object_subclass]
 impl ObjectSubclass for Rf1UriSrc {
     const NAME: &'static str = "GstRf1UriSrc";
     type Type = super::Rf1UriSrc;
-    type ParentType = gst::Bin;
+    type ParentType = gst_base::BaseSrc;
     type Interfaces = (gst::URIHandler,);
-
-    fn new() -> Self {
-        let src = glib::Object::builder::<Rf1Src>()
-            .property("name", "rf1src")
-            .build();
-        Self { src }
-    }
 }
 
-impl ObjectImpl for Rf1UriSrc {
-    fn constructed(&self) {
-        self.parent_constructed();
-        let obj = self.obj();
-        obj.add(&self.src).expect("add rf1src");
-        inner::follow_pads(&*obj, self.src.upcast_ref(), |obj, pad| {
-            obj.imp().expose(pad)
-        });
-    }
-}
+impl ObjectImpl for Rf1UriSrc {}
 
 impl GstObjectImpl for Rf1UriSrc {}
 
@@ -84,8 +42,8 @@ impl ElementImpl for Rf1UriSrc {
             gst::subclass::ElementMetadata::new(
                 "Cyclops rf1 URI source",
                 "Source/File",
-                "Plays rf1:// URIs (a camera directory, a segment or a track file; ?tracks= \
-                 selects tracks) with rf1src, a queue behind each pad",
+                "Opens rf1:// URIs (a camera directory, a segment or a track file; ?tracks= \
+                 selects tracks) for decodebin, which plays them with rf1demux",
                 "gst-cctv developers",
             )
         });
@@ -96,10 +54,10 @@ impl ElementImpl for Rf1UriSrc {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             vec![
                 gst::PadTemplate::new(
-                    "%s",
+                    "src",
                     gst::PadDirection::Src,
-                    gst::PadPresence::Sometimes,
-                    &gst::Caps::new_any(),
+                    gst::PadPresence::Always,
+                    &gst::Caps::new_empty_simple(SINK_CAPS_NAME),
                 )
                 .unwrap(),
             ]
@@ -108,7 +66,66 @@ impl ElementImpl for Rf1UriSrc {
     }
 }
 
-impl BinImpl for Rf1UriSrc {}
+impl BaseSrcImpl for Rf1UriSrc {
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        if lock(&self.uri).is_none() {
+            return Err(gst::error_msg!(
+                gst::ResourceError::NotFound,
+                ("No rf1:// URI set")
+            ));
+        }
+        Ok(())
+    }
+
+    fn caps(&self, filter: Option<&gst::Caps>) -> Option<gst::Caps> {
+        let caps = gst::Caps::new_empty_simple(SINK_CAPS_NAME);
+        Some(match filter {
+            Some(f) => f.intersect_with_mode(&caps, gst::CapsIntersectMode::First),
+            None => caps,
+        })
+    }
+
+    // Seekable with a size, like a file: urisourcebin then hands the pad to
+    // decodebin3 as it does a file's (a source it cannot seek in gets a
+    // parsebin and a multiqueue of its own in urisourcebin, and playbin3
+    // then never reported the end of a two-track recording).
+    fn is_seekable(&self) -> bool {
+        true
+    }
+
+    fn size(&self) -> Option<u64> {
+        Some(MARKER.len() as u64)
+    }
+
+    fn create(
+        &self,
+        offset: u64,
+        _buffer: Option<&mut gst::BufferRef>,
+        length: u32,
+    ) -> Result<gst_base::subclass::base_src::CreateSuccess, gst::FlowError> {
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let Some(rest) = MARKER.get(start..).filter(|r| !r.is_empty()) else {
+            return Err(gst::FlowError::Eos);
+        };
+        let n = rest
+            .len()
+            .min(usize::try_from(length).unwrap_or(usize::MAX));
+        let mut buffer = gst::Buffer::from_slice(&rest[..n]);
+        buffer.get_mut().expect("new buffer").set_offset(offset);
+        Ok(gst_base::subclass::base_src::CreateSuccess::NewBuffer(
+            buffer,
+        ))
+    }
+}
+
+/// The only bytes the source gives: an rf1 index's magic, which the rf1
+/// index typefinder recognises (as decodebin's typefind needs bytes in pull
+/// mode); rf1demux reads none of them and opens the recording by its URI.
+const MARKER: &[u8] = b"rf1vh264";
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 impl URIHandlerImpl for Rf1UriSrc {
     const URI_TYPE: gst::URIType = gst::URIType::Src;
@@ -118,13 +135,23 @@ impl URIHandlerImpl for Rf1UriSrc {
     }
 
     fn uri(&self) -> Option<String> {
-        self.src
-            .upcast_ref::<gst::URIHandler>()
-            .uri()
-            .map(|u| u.to_string())
+        lock(&self.uri).clone()
     }
 
     fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
-        self.src.upcast_ref::<gst::URIHandler>().set_uri(uri)
+        if !uri.starts_with("rf1://") {
+            return Err(glib::Error::new(
+                gst::URIError::UnsupportedProtocol,
+                &format!("Unsupported URI {uri}: use rf1:///path"),
+            ));
+        }
+        // rf1src's handler checks the path and the ?tracks= query now, so a
+        // bad URI fails here rather than once playing.
+        glib::Object::new::<Rf1Src>()
+            .upcast_ref::<gst::URIHandler>()
+            .set_uri(uri)?;
+        gst::debug!(CAT, imp = self, "URI {}", uri);
+        *lock(&self.uri) = Some(uri.to_owned());
+        Ok(())
     }
 }

@@ -2,11 +2,15 @@
 //! `rf1urisrc`: the `rf1://` URI source that playbin, uridecodebin and
 //! gst-discoverer get (`rf1:///nvr/camera-0001`, `rf1:///…/<base>?tracks=…`).
 //!
-//! It is an `rf1src` with a `queue` behind each pad: uridecodebin puts no
-//! queue after a source, and with one streaming thread for several pads a
-//! subtitle cue that waits in playbin's subtitle overlay for its picture
-//! would block the thread that has to deliver that picture. Rank PRIMARY
-//! for the `rf1` protocol (rf1src itself has rank NONE).
+//! It offers the recording as one stream of caps `application/x-rf1-index`
+//! and no bytes, as `filesrc` offers a `.rf1i` file: decodebin plugs
+//! rf1demux, which asks upstream for the URI and plays the tracks, and
+//! decodebin orders, queues (multiqueue) and selects them as for any
+//! demuxer. (Exposing rf1src's pads from the source instead gave each its
+//! own decodebin in uridecodebin: playbin showed whichever decoded first,
+//! and a queue per pad turned the unshown track's NOT_LINKED into an
+//! error.) Rank PRIMARY for the `rf1` protocol (rf1src itself has rank
+//! NONE).
 
 use gst::glib;
 use gst::prelude::*;
@@ -14,7 +18,7 @@ use gst::prelude::*;
 mod imp;
 
 glib::wrapper! {
-    pub struct Rf1UriSrc(ObjectSubclass<imp::Rf1UriSrc>) @extends gst::Bin, gst::Element, gst::Object, @implements gst::URIHandler;
+    pub struct Rf1UriSrc(ObjectSubclass<imp::Rf1UriSrc>) @extends gst_base::BaseSrc, gst::Element, gst::Object, @implements gst::URIHandler;
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {

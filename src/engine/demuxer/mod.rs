@@ -471,6 +471,11 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
                 }
             }
         }
+        // By number (camera, then its streams in their kind's order), not in
+        // file order: front ends add pads in this order and playbin3
+        // (decodebin3) shows the first video of the collection, so camera 9
+        // comes before camera 10 whichever the file starts with.
+        ids.sort_unstable_by_key(|id| (id.number, id.kind));
         let units: Vec<&F::Unit> = queued.iter().map(|q| &q.unit).collect();
         self.format.start_timeline(&units);
         let timeline = self.format.timeline();

@@ -157,6 +157,38 @@ pub struct Rf1Engine<C = SharedBytes> {
     _chunk: PhantomData<fn() -> C>,
 }
 
+/// The name Cyclops gives a camera's main (full-resolution) track.
+pub const MAIN_TRACK: &str = "video";
+
+/// The archive's track names, the camera's main track first: `video`, or
+/// failing that the track with the largest picture; then the others by
+/// name. Players (playbin3, VLC) show the first video stream, and by name
+/// alone two_tracks' 320x180 `lowres` copy came before its 640x360 `video`.
+/// The capture-time subtitles follow the first track too.
+fn main_track_first(archive: &Archive) -> Vec<&str> {
+    let mut names = archive.track_names();
+    let pixels = |name: &str| {
+        archive
+            .segments
+            .iter()
+            .filter_map(|s| s.track(name))
+            .map(|t| u32::from(t.header.width) * u32::from(t.header.height))
+            .max()
+            .unwrap_or(0)
+    };
+    let main = if names.contains(&MAIN_TRACK) {
+        Some(MAIN_TRACK)
+    } else {
+        // The first of the largest, by name.
+        names.iter().copied().rev().max_by_key(|n| pixels(n))
+    };
+    if let Some(i) = main.and_then(|m| names.iter().position(|n| *n == m)) {
+        let main = names.remove(i);
+        names.insert(0, main);
+    }
+    names
+}
+
 /// The subtitle stream (capture time of the first track).
 const SUBTITLE: StreamId = StreamId::new(StreamKind::Subtitle, 0);
 
@@ -243,7 +275,20 @@ impl<C: Chunk> Rf1Engine<C> {
         self.timezone = zone;
     }
 
-    /// One stream per track, in the order of their names. H.264 tracks
+    /// The tracks' names, the camera's main track first (`video`, else the
+    /// largest picture), then the others by name: the order of
+    /// [`Rf1Engine::streams`] (so of VLC's streams and rf1src's pads).
+    pub fn tracks_main_first(&self) -> Vec<String> {
+        let played: Vec<&str> = self.cursors.iter().map(|c| c.name.as_str()).collect();
+        main_track_first(&self.archive)
+            .into_iter()
+            .filter(|n| played.contains(n))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// One stream per track, the main track first (see
+    /// [`Rf1Engine::tracks_main_first`]), then the others by name. H.264 tracks
     /// carry the parameter sets of their first access unit (read here), so
     /// front ends can offer length-prefixed output.
     pub fn streams(&mut self) -> Vec<StreamInfo> {
@@ -857,7 +902,8 @@ fn lanes(archive: &Archive) -> Vec<Lane> {
         end_ns: u64,
         end_base: String,
     }
-    let names = archive.track_names();
+    // The camera's main track first: the first stream (playbin's default).
+    let names = main_track_first(archive);
     let mut taken: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
     let mut firsts = Vec::new();
     let mut extra = Vec::new();
@@ -1109,6 +1155,52 @@ mod tests {
         assert!(Arc::ptr_eq(&k5[0], &k10[0]) && Arc::ptr_eq(&k10[0], &k15[0]));
         assert!(Arc::ptr_eq(&k5[1], &shared(&packets[1])[0]));
         assert!(!engine.take_damage().any());
+    }
+
+    /// A track of one key frame, `size` pixels, in segment `base`.
+    fn write_sized(base: &Path, name: &str, size: (u16, u16)) {
+        let mut w = TrackWriter::create(
+            base,
+            name,
+            h264::Codec::H264,
+            START_MS * 1000,
+            size,
+            Default::default(),
+        )
+        .unwrap();
+        let (sps, pps, idr) = (SPS.to_vec(), PPS.to_vec(), idr(0));
+        let nalus: Vec<NaluData> = vec![
+            (&sps, flags::ESSENTIAL_META),
+            (&pps, flags::ESSENTIAL_META),
+            (&idr, flags::KEY),
+        ];
+        w.write_access_unit(Pts::Ns(0), &nalus).unwrap();
+        w.close().unwrap();
+    }
+
+    #[test]
+    fn the_main_track_comes_first() {
+        // Players show the first video stream: the camera's main track
+        // (`video`, else the largest picture), not a low-resolution copy
+        // whose name sorts first (two_tracks: `lowres` before `video`).
+        let names = |dir: &Dir| -> Vec<String> {
+            let base = dir.0.join(START_MS.to_string());
+            Rf1Engine::<SharedBytes>::open(&base, &[])
+                .unwrap()
+                .tracks_main_first()
+        };
+        let dir = Dir::new("main-named");
+        let base = dir.0.join(START_MS.to_string());
+        write_sized(&base, "lowres", (320, 180));
+        write_sized(&base, "video", (64, 32));
+        write_sized(&base, "aux", (1280, 720));
+        assert_eq!(names(&dir), ["video", "aux", "lowres"]);
+        let dir = Dir::new("main-largest");
+        let base = dir.0.join(START_MS.to_string());
+        write_sized(&base, "a_small", (320, 180));
+        write_sized(&base, "b_large", (1280, 720));
+        write_sized(&base, "c_small", (320, 180));
+        assert_eq!(names(&dir), ["b_large", "a_small", "c_small"]);
     }
 
     #[test]
