@@ -403,6 +403,22 @@ fn clock_offset_and_embedded_time_stamps_read_back_through_the_parsers() {
         for (t, r) in times.iter().zip(&rows) {
             assert_eq!(*t, Some(rfc3339_us(r[3])), "{sample}: frame {}", r[1]);
         }
+        // The cues show the corrected time too.
+        let srt = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(out.join(format!("{stem}.mp4")))
+            .args(["-map", "0:s:0", "-f", "srt", "-"])
+            .output()
+            .unwrap();
+        let srt = String::from_utf8_lossy(&srt.stdout);
+        let first_cue = srt.lines().nth(2).unwrap_or_default().to_string();
+        let corrected = &rows[0][3];
+        // `2021-09-01T06:58:30.954448Z` shows as `2021-09-01 06:58:30`.
+        let shown = corrected[..19].replace('T', " ");
+        assert!(
+            first_cue.contains(&format!("{shown} UTC")),
+            "{sample}: cue {first_cue:?}, corrected {corrected}"
+        );
         // The slices are untouched: the export still proves itself.
         assert!(verify(&manifest_path).0, "{sample}");
     }

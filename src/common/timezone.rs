@@ -37,3 +37,18 @@ pub fn parse(element: &str, value: &glib::Value) -> Result<Option<Zone>, ()> {
 pub fn value(zone: Option<&Zone>) -> glib::Value {
     zone.map(|z| z.name().to_string()).to_value()
 }
+
+/// The `clock-offset` property (ns) the same elements share: how far the
+/// recorder's clock was ahead of true time; cues show the corrected time.
+pub fn clock_offset_pspec() -> glib::ParamSpec {
+    glib::ParamSpecInt64::builder("clock-offset")
+        .nick("Clock offset")
+        .blurb(
+            "How far the recorder's clock was ahead of true time, in ns (negative: behind): \
+             the subtitle cues show the corrected time. Timestamps and the wall-clock meta \
+             stay the recorder's.",
+        )
+        .default_value(0)
+        .mutable_ready()
+        .build()
+}

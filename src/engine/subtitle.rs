@@ -151,6 +151,13 @@ impl CueGates {
 /// The capture time as people read it on a recorder's screen, to the
 /// second: `2021-09-01 07:00:01 UTC`, or in the recorder's time zone when
 /// the file gives one (`offset_min` east of UTC): `2021-04-16 10:03:27 -04:00`.
+/// The true time of a capture time by a recorder clock `clock_offset_ns`
+/// ahead (negative: behind) of it: what cues show when a clock offset is
+/// set (evidence exports); the packets keep the recorder's time.
+pub fn corrected_ns(unix_ns: u64, clock_offset_ns: i64) -> u64 {
+    (i128::from(unix_ns) - i128::from(clock_offset_ns)).clamp(0, i128::from(u64::MAX)) as u64
+}
+
 pub fn capture_time(unix_ns: u64, offset_min: Option<i32>) -> String {
     let offset_min = offset_min.filter(|m| m.abs() <= 16 * 60);
     // u64 ns since 1970 end in 2554: within jiff's range.

@@ -86,6 +86,7 @@ impl ObjectImpl for PavsDemux {
                     .mutable_ready()
                     .build(),
                 crate::common::timezone::pspec(),
+                crate::common::timezone::clock_offset_pspec(),
             ]
         });
         PROPERTIES.as_ref()
@@ -105,6 +106,9 @@ impl ObjectImpl for PavsDemux {
                     settings.timezone = zone;
                 }
             }
+            "clock-offset" => {
+                settings.clock_offset_ns = value.get().expect("type checked upstream")
+            }
             _ => unimplemented!(),
         }
     }
@@ -116,6 +120,7 @@ impl ObjectImpl for PavsDemux {
             "display-hints" => settings.display_hints.to_value(),
             "subtitles" => settings.subtitles.to_value(),
             "timezone" => crate::common::timezone::value(settings.timezone.as_ref()),
+            "clock-offset" => settings.clock_offset_ns.to_value(),
             _ => unimplemented!(),
         }
     }

@@ -47,6 +47,8 @@ struct Settings {
     subtitles: bool,
     /// The zone the cues show capture times in (default UTC).
     timezone: Option<crate::engine::zone::Zone>,
+    /// Recorder clock minus true time (ns): the cues show true time.
+    clock_offset_ns: i64,
 }
 
 struct Running {
@@ -143,6 +145,7 @@ impl Rf1Src {
         })?;
         engine.set_subtitles(settings.subtitles);
         engine.set_timezone(settings.timezone.clone());
+        engine.set_clock_offset(settings.clock_offset_ns);
         if engine.damage().any() {
             gst::debug!(CAT, imp = self, "{}", engine.damage().describe());
         }
@@ -703,6 +706,7 @@ impl ObjectImpl for Rf1Src {
                     .mutable_ready()
                     .build(),
                 crate::common::timezone::pspec(),
+                crate::common::timezone::clock_offset_pspec(),
             ]
         });
         PROPERTIES.as_ref()
@@ -723,6 +727,9 @@ impl ObjectImpl for Rf1Src {
                 if let Ok(zone) = crate::common::timezone::parse("rf1src", value) {
                     lock(&self.settings).timezone = zone;
                 }
+            }
+            "clock-offset" => {
+                lock(&self.settings).clock_offset_ns = value.get().expect("type checked upstream");
             }
             "tracks" => {
                 let tracks: Option<String> = value.get().expect("type checked upstream");
@@ -748,6 +755,7 @@ impl ObjectImpl for Rf1Src {
                 .to_value(),
             "subtitles" => settings.subtitles.to_value(),
             "timezone" => crate::common::timezone::value(settings.timezone.as_ref()),
+            "clock-offset" => settings.clock_offset_ns.to_value(),
             "tracks" => (!settings.tracks.is_empty())
                 .then(|| settings.tracks.join(","))
                 .to_value(),

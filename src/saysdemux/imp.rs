@@ -90,6 +90,7 @@ impl ObjectImpl for SaysDemux {
                     .mutable_ready()
                     .build(),
                 crate::common::timezone::pspec(),
+                crate::common::timezone::clock_offset_pspec(),
             ]
         });
         PROPERTIES.as_ref()
@@ -109,6 +110,9 @@ impl ObjectImpl for SaysDemux {
                     settings.timezone = zone;
                 }
             }
+            "clock-offset" => {
+                settings.clock_offset_ns = value.get().expect("type checked upstream")
+            }
             _ => unimplemented!(),
         }
     }
@@ -120,6 +124,7 @@ impl ObjectImpl for SaysDemux {
             "subtitles" => settings.subtitles.to_value(),
             "telemetry" => settings.telemetry.to_value(),
             "timezone" => crate::common::timezone::value(settings.timezone.as_ref()),
+            "clock-offset" => settings.clock_offset_ns.to_value(),
             _ => unimplemented!(),
         }
     }

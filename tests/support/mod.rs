@@ -390,6 +390,17 @@ pub fn output_within(
     cmd: &mut std::process::Command,
     limit: std::time::Duration,
 ) -> std::process::Output {
+    let what = format!("{cmd:?}");
+    output_within_or_kill(cmd, limit)
+        .unwrap_or_else(|| panic!("{what} did not finish within {limit:?}"))
+}
+
+/// [`output_within`] that kills the child and gives `None` when `limit`
+/// passes: for tests that count what did not end.
+pub fn output_within_or_kill(
+    cmd: &mut std::process::Command,
+    limit: std::time::Duration,
+) -> Option<std::process::Output> {
     use std::process::Stdio;
     let what = format!("{cmd:?}");
     let mut child = cmd
@@ -410,19 +421,24 @@ pub fn output_within(
     let err = drain(Box::new(child.stderr.take().expect("stderr")));
     let status = loop {
         if let Some(s) = child.try_wait().expect("wait") {
-            break s;
+            break Some(s);
         }
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
-            panic!("{what} did not finish within {limit:?}");
+            let _ = child.wait();
+            break None;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
-    std::process::Output {
+    let (stdout, stderr) = (
+        out.join().expect("stdout thread"),
+        err.join().expect("stderr thread"),
+    );
+    status.map(|status| std::process::Output {
         status,
-        stdout: out.join().expect("stdout thread"),
-        stderr: err.join().expect("stderr thread"),
-    }
+        stdout,
+        stderr,
+    })
 }
 
 /// [`output_within`] for a program and its arguments.

@@ -1339,6 +1339,8 @@ fn configure_source(element: &gst::Element, args: &ConvertArgs) {
     if let Some(tz) = &args.tz {
         element.set_property("timezone", tz);
     }
+    // The cues show true time; the frame table keeps the recorder's.
+    element.set_property("clock-offset", clock_offset_ns(args));
     let max_gap = source_max_gap(args).unwrap_or(0);
     // pavsdemux and saysdemux have `max-gap`; rf1src keeps real time.
     if element.find_property("max-gap").is_some() {

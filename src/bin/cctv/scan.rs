@@ -116,6 +116,7 @@ pub fn scan_played(
                 telemetry: true,
                 subtitles: false,
                 timezone: None,
+                clock_offset_ns: 0,
                 max_gap,
             }),
             depth,

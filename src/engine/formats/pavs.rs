@@ -29,6 +29,9 @@ pub struct PavsOptions {
     /// time, one cue per frame.
     pub subtitles: bool,
     /// The zone cue times are shown in (default: UTC, as the file stores).
+    /// How far the recorder's clock was ahead of true time (ns): cues
+    /// show the corrected time.
+    pub clock_offset_ns: i64,
     pub timezone: Option<Zone>,
 }
 
@@ -39,6 +42,7 @@ impl Default for PavsOptions {
             display_hints: true,
             subtitles: true,
             timezone: None,
+            clock_offset_ns: 0,
         }
     }
 }
@@ -344,8 +348,9 @@ impl Format for Pavs {
         {
             // The DVR stores UTC; the zone it showed is not in the file:
             // the user's, if given.
-            let offset = subtitle::shown_offset(wallclock, self.options.timezone.as_ref(), None);
-            let text = subtitle::capture_time(wallclock, offset);
+            let shown = subtitle::corrected_ns(wallclock, self.options.clock_offset_ns);
+            let offset = subtitle::shown_offset(shown, self.options.timezone.as_ref(), None);
+            let text = subtitle::capture_time(shown, offset);
             let mut cue = subtitle::cue(cue_stream, pts, Some(wallclock), text);
             cue.discont = discont;
             out.push(cue);

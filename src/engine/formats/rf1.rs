@@ -150,6 +150,8 @@ pub struct Rf1Engine<C = SharedBytes> {
     subtitles: bool,
     /// The zone cue times are shown in (default UTC).
     timezone: Option<crate::engine::zone::Zone>,
+    /// How far the recorder's clock was ahead of true time (ns).
+    clock_offset_ns: i64,
     /// The access unit whose cue was returned last, returned next.
     pending_cue: Option<Packet<C>>,
     /// Which access units of the first track get a capture-time cue.
@@ -246,6 +248,7 @@ impl<C: Chunk> Rf1Engine<C> {
             start_code: Arc::from(&START_CODE[..]),
             subtitles: false,
             timezone: None,
+            clock_offset_ns: 0,
             pending_cue: None,
             cue_gate: subtitle::CueGate::default(),
             _chunk: PhantomData,
@@ -268,6 +271,12 @@ impl<C: Chunk> Rf1Engine<C> {
     /// before [`Rf1Engine::streams`].
     pub fn set_subtitles(&mut self, on: bool) {
         self.subtitles = on;
+    }
+
+    /// Cues show capture times corrected for a recorder clock
+    /// `clock_offset_ns` ahead of true time.
+    pub fn set_clock_offset(&mut self, clock_offset_ns: i64) {
+        self.clock_offset_ns = clock_offset_ns;
     }
 
     /// Shows the cues' capture times in `zone` (default UTC).
@@ -487,6 +496,7 @@ impl<C: Chunk> Rf1Engine<C> {
                 let text = packet
                     .wallclock_ns
                     .map(|ns| {
+                        let ns = subtitle::corrected_ns(ns, self.clock_offset_ns);
                         let offset = subtitle::shown_offset(ns, self.timezone.as_ref(), None);
                         subtitle::capture_time(ns, offset)
                     })

@@ -47,6 +47,9 @@ pub struct SaysOptions {
     pub subtitles: bool,
     /// The zone cue times are shown in (default: the recorder's, from the
     /// file header).
+    /// How far the recorder's clock was ahead of true time (ns): cues
+    /// show the corrected time.
+    pub clock_offset_ns: i64,
     pub timezone: Option<Zone>,
     /// A forward jump of the chunk clock longer than this (ns) is compacted
     /// to one frame of running time; `None` keeps real time.
@@ -61,6 +64,7 @@ impl Default for SaysOptions {
             telemetry: false,
             subtitles: true,
             timezone: None,
+            clock_offset_ns: 0,
             max_gap: Some(DEFAULT_MAX_GAP_NS),
         }
     }
@@ -249,6 +253,7 @@ impl Says {
             telemetry: true,
             subtitles: false,
             timezone: None,
+            clock_offset_ns: 0,
             max_gap: None,
         })
     }
@@ -325,6 +330,8 @@ impl Says {
 
     /// The on-screen text of a video frame: capture time, speed, position.
     fn cue_text(&self, wallclock_ns: Option<u64>, meta: Option<&FrameMeta>) -> String {
+        let wallclock_ns =
+            wallclock_ns.map(|ns| subtitle::corrected_ns(ns, self.options.clock_offset_ns));
         let offset = wallclock_ns.and_then(|ns| {
             subtitle::shown_offset(ns, self.options.timezone.as_ref(), self.utc_offset_min())
         });
