@@ -3,6 +3,7 @@
 //! rf1 archives) to ordinary media files, with the plugin's elements
 //! registered in-process (no GST_PLUGIN_PATH needed).
 
+mod case;
 mod convert;
 mod evidence;
 mod files;
@@ -104,11 +105,14 @@ pub struct ConvertArgs {
     /// End at this wall-clock time (same forms as --from).
     #[arg(long, value_name = "TIME")]
     pub to: Option<String>,
-    /// Only this camera (repeatable).
+    /// Only this camera: its number or its name (repeatable).
     #[arg(long = "camera", value_name = "N")]
-    pub cameras: Vec<u32>,
+    pub cameras: Vec<String>,
     #[arg(long, value_enum, default_value_t = Gaps::Compact)]
     pub gaps: Gaps,
+    /// One output per input file (per camera of it), not per camera of the case.
+    #[arg(long)]
+    pub per_file: bool,
     /// Inputs converted in parallel (default: number of cores).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
