@@ -574,6 +574,9 @@ fn run_joined(
                 for f in [dec, "audioconvert", "audioresample", "avenc_aac"] {
                     elems.push(convert::make(f)?);
                 }
+                if let Some(pad) = elems.last().and_then(|e| e.static_pad("sink")) {
+                    one_segment(&pad);
+                }
             }
             _ => {}
         }
@@ -743,6 +746,59 @@ fn run_joined(
         damage,
         running,
     })
+}
+
+/// Makes the joined audio one segment for the encoder: concat starts a
+/// segment per file, and an audio encoder finishes (pads) its last frame
+/// at every new segment, so each join would put a frame of silence over
+/// the next file's first sound. Buffers are retimed to their running time
+/// in a single segment from 0 (the same running time: nothing moves).
+fn one_segment(pad: &gst::Pad) {
+    let current: Mutex<(Option<gst::FormattedSegment<gst::ClockTime>>, bool)> =
+        Mutex::new((None, false));
+    pad.add_probe(
+        gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+        move |_, info| {
+            let mut cur = current.lock().unwrap_or_else(|e| e.into_inner());
+            match &mut info.data {
+                Some(gst::PadProbeData::Event(event)) => {
+                    if let gst::EventView::Segment(seg) = event.view()
+                        && let Some(seg) = seg.segment().downcast_ref::<gst::ClockTime>()
+                    {
+                        cur.0 = Some(seg.clone());
+                        if cur.1 {
+                            // Not dropped: GStreamer 1.22 unrefs a NULL
+                            // event when a probe drops a sticky one being
+                            // pushed. An event nobody acts on takes its
+                            // place.
+                            *event = gst::event::CustomDownstream::new(gst::Structure::new_empty(
+                                "cctv-joined-segment",
+                            ));
+                            return gst::PadProbeReturn::Ok;
+                        }
+                        cur.1 = true;
+                        let flat = gst::FormattedSegment::<gst::ClockTime>::new();
+                        let seqnum = event.seqnum();
+                        *event = gst::event::Segment::builder(&flat).seqnum(seqnum).build();
+                    }
+                }
+                Some(gst::PadProbeData::Buffer(buffer)) => {
+                    if let Some(seg) = &cur.0
+                        && let Some(pts) = buffer.pts()
+                    {
+                        let Some(rt) = seg.to_running_time(pts) else {
+                            return gst::PadProbeReturn::Drop;
+                        };
+                        let b = buffer.make_mut();
+                        b.set_pts(rt);
+                        b.set_dts(rt);
+                    }
+                }
+                _ => {}
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
 }
 
 /// Opens file `k`: `filesrc ! demuxer`, its camera's pads to the concats
