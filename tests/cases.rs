@@ -561,7 +561,7 @@ fn info_of_a_folder_shows_the_cameras_of_the_case() {
     let cams = v["cameras"].as_array().unwrap();
     assert_eq!(cams.len(), 2);
     let alley = cams.iter().find(|c| c["name"] == "ALLEY [09]").unwrap();
-    assert_eq!(alley["id"], "pavs-alley-video_9");
+    assert_eq!(alley["id"], "pavs-alley-09-video_9");
     assert_eq!(alley["frames"], 360);
     assert_eq!(alley["files"].as_array().unwrap().len(), 3);
     assert_eq!(alley["duplicates"].as_array().unwrap().len(), 1);

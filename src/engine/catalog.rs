@@ -61,7 +61,7 @@ pub struct CameraKey {
 }
 
 impl CameraKey {
-    /// A stable, URL- and file-name-safe id (`pavs-alley-video_9`).
+    /// A stable, URL- and file-name-safe id (`pavs-alley-09-video_9`).
     pub fn id(&self) -> String {
         let mut id = format!("{}-", self.format.name());
         let device: String = self
@@ -75,9 +75,14 @@ impl CameraKey {
                 }
             })
             .collect();
-        let device = device.trim_matches('-');
+        // `ALLEY [09]` → `alley-09`: one dash between words.
+        let device = device
+            .split('-')
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join("-");
         if !device.is_empty() {
-            id.push_str(device);
+            id.push_str(&device);
             id.push('-');
         }
         id.push_str(&self.stream);

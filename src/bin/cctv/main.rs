@@ -42,6 +42,12 @@ enum Command {
         /// Show times in this zone: an IANA name (America/Los_Angeles) or ±HH:MM (default UTC).
         #[arg(long, value_name = "ZONE")]
         tz: Option<String>,
+        /// With --json: {"cameras": [...], "files": [...]}: the cameras of the case (name, id, span, frames, files, gaps, duplicates, damage) beside the files.
+        #[arg(long)]
+        case: bool,
+        /// Only the files: no case section after them.
+        #[arg(long, conflicts_with = "case")]
+        per_file: bool,
         /// Recordings: files, rf1 segments or camera directories, or directories to search.
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
@@ -153,8 +159,14 @@ fn main() -> ExitCode {
         bound_malloc_arenas();
     }
     let ok = match cli.command {
-        Command::Info { json, tz, inputs } => match zone_arg(tz.as_deref()) {
-            Ok(zone) => info::run(&inputs, json, zone.as_ref()),
+        Command::Info {
+            json,
+            tz,
+            case,
+            per_file,
+            inputs,
+        } => match zone_arg(tz.as_deref()) {
+            Ok(zone) => info::run(&inputs, json, zone.as_ref(), case, per_file),
             Err(e) => {
                 eprintln!("cctv: {e}");
                 false
