@@ -573,3 +573,92 @@ fn info_of_a_folder_shows_the_cameras_of_the_case() {
     let v: Value = serde_json::from_slice(&plain.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 5);
 }
+
+/// A real recording cut in two at a key frame (the second part with the
+/// `.nvr` file header, as a recorder starts each file) joins back into the
+/// whole: the same frames, bit-exact and in order, as the whole file
+/// converted on its own, with the audio of both parts.
+#[test]
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+fn real_samples_cut_in_two_join_back_into_the_whole() {
+    let samples = support::shared_samples("");
+    let dir = tempfile::tempdir().unwrap();
+    // .psf: blocks back to back; cut at the 9th block (a key frame).
+    let expected: Value =
+        serde_json::from_slice(&std::fs::read(samples.join("pavs/expected.json")).unwrap())
+            .unwrap();
+    let blocks = expected["video1"]["blocks"].as_array().unwrap();
+    let cut = blocks.iter().skip(8).find(|b| b["key"] == true).unwrap()["offset"]
+        .as_u64()
+        .unwrap() as usize;
+    let psf = std::fs::read(samples.join("pavs/video1.psf")).unwrap();
+    // .nvr: the 64 KiB header, then chunks; cut at the key video chunk
+    // nearest the middle.
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(samples.join("says/basic.index.json")).unwrap())
+            .unwrap();
+    let chunks = index["chunks"].as_array().unwrap();
+    let ncut = chunks
+        .iter()
+        .skip(chunks.len() / 2)
+        .find(|c| c["kind"] == "video" && c["key"] == true)
+        .unwrap()["offset"]
+        .as_u64()
+        .unwrap() as usize;
+    let nvr = std::fs::read(samples.join("says/basic.nvr")).unwrap();
+    for (name, whole, head, tail, ext) in [
+        (
+            "video1",
+            &psf,
+            psf[..cut].to_vec(),
+            psf[cut..].to_vec(),
+            "psf",
+        ),
+        (
+            "basic",
+            &nvr,
+            nvr[..ncut].to_vec(),
+            [&nvr[..65536], &nvr[ncut..]].concat(),
+            "nvr",
+        ),
+    ] {
+        let case = dir.path().join(format!("{name}-case"));
+        std::fs::create_dir(&case).unwrap();
+        // Named against their time order: the catalog orders them.
+        std::fs::write(case.join(format!("z_first.{ext}")), &head).unwrap();
+        std::fs::write(case.join(format!("a_second.{ext}")), &tail).unwrap();
+        let one = dir.path().join(format!("{name}.{ext}"));
+        std::fs::write(&one, whole).unwrap();
+        let joined = dir.path().join(format!("{name}-joined"));
+        let single = dir.path().join(format!("{name}-single"));
+        ok(&cctv(&["convert", "-q", s(&case), "-o", s(&joined)]));
+        ok(&cctv(&["convert", "-q", s(&one), "-o", s(&single)]));
+        let outs = outputs(&joined);
+        assert_eq!(outs.len(), 1, "{name}: {outs:?}");
+        assert!(outs[0].starts_with("z_first_cam"), "{name}: {outs:?}");
+        let (rows, inputs) = table(&joined.join(&outs[0]));
+        assert_eq!(inputs.len(), 2, "{name}");
+        let (whole_rows, _) = table(&single.join(&outputs(&single)[0]));
+        let digests = |r: &[Row]| r.iter().map(|r| r.digest.clone()).collect::<Vec<_>>();
+        assert_eq!(digests(&rows), digests(&whole_rows), "{name}: frames");
+        let recorded = |r: &[Row]| r.iter().map(|r| r.recorded.clone()).collect::<Vec<_>>();
+        assert_eq!(recorded(&rows), recorded(&whole_rows), "{name}: times");
+        assert!(rows.windows(2).all(|w| w[1].source >= w[0].source));
+        assert!(rows.iter().any(|r| r.source == 1), "{name}");
+        let p = packets(&joined.join(&outs[0]));
+        assert!(rising(&p["video"]), "{name}");
+        if ext == "nvr" {
+            // The sound of both parts: as long as the whole's, within an
+            // AAC frame at the join.
+            let q = packets(&single.join(&outputs(&single)[0]));
+            let span = |a: &[f64]| a.last().unwrap() - a[0];
+            assert!(
+                (span(&p["audio"]) - span(&q["audio"])).abs() < 0.15,
+                "{} vs {}",
+                span(&p["audio"]),
+                span(&q["audio"])
+            );
+        }
+        verify(&joined);
+    }
+}
