@@ -25,6 +25,9 @@ use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+/// Discovery in the catalog ends after this many bytes or units.
+pub const DISCOVERY_LIMIT_BYTES: u64 = 1 << 20;
+pub const DISCOVERY_LIMIT_UNITS: usize = 256;
 /// Bytes hashed at each end of a file for its fingerprint.
 pub const PRINT: u64 = 64 * 1024;
 /// The most a catalog reads from the start of a file to find its streams
@@ -398,6 +401,9 @@ fn describe_stream<F: Format>(
     let (print, print_read) = fingerprint(path, size)?;
     let mut src = Counting(src, 0);
     let mut demux = Demuxer::new_pull(engine_format, Some(size));
+    // The first packets of each camera are all the catalog needs from the
+    // start: recorders interleave their cameras frame by frame.
+    demux.limit_discovery(DISCOVERY_LIMIT_BYTES, DISCOVERY_LIMIT_UNITS);
     let mut infos: Vec<StreamInfo> = Vec::new();
     let mut first: BTreeMap<String, u64> = BTreeMap::new();
     // Discovery, then the packets it queued: the first capture time of
