@@ -662,3 +662,42 @@ fn real_samples_cut_in_two_join_back_into_the_whole() {
         verify(&joined);
     }
 }
+
+/// Many short files (shorter than the muxer's queues) join without
+/// stalling while only a few are open at a time: every frame and the
+/// sound of every file.
+#[test]
+fn many_short_files_join_with_only_a_few_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("short");
+    std::fs::create_dir(&root).unwrap();
+    let t0 = 1_700_000_000_000_000u64;
+    for k in 0..24u64 {
+        nvr(
+            &root.join(format!("d{k:02}.nvr")),
+            "SN-9",
+            t0 + k * 1_000_000,
+            1,
+            k as u32,
+        );
+    }
+    for k in 0..30u64 {
+        psf(&root, &format!("p{k:02}.psf"), 5, "GATE", T0 + k * 2 * S, 4);
+    }
+    let out = dir.path().join("out");
+    ok(&cctv(&["convert", "-q", s(&root), "-o", s(&out)]));
+    assert_eq!(
+        outputs(&out),
+        ["d00_cam0.mp4", "d00_cam1.mp4", "p00_cam5.mp4"]
+    );
+    assert_eq!(table(&out.join("p00_cam5.mp4")).0.len(), 120);
+    for o in ["d00_cam0.mp4", "d00_cam1.mp4"] {
+        let (rows, inputs) = table(&out.join(o));
+        assert_eq!((rows.len(), inputs.len()), (240, 24), "{o}");
+        let p = packets(&out.join(o));
+        assert!(rising(&p["video"]) && rising(&p["audio"]));
+        let span = p["audio"].last().unwrap() - p["audio"][0];
+        assert!((span - 24.0).abs() < 0.6, "audio spans {span} s");
+    }
+    verify(&out);
+}
