@@ -121,6 +121,15 @@ fn cataloguing_reads_a_bounded_part_of_a_large_file() {
     assert!(size > 80 << 20, "{size}");
     assert_eq!(cat.cameras.len(), 1);
     assert_eq!(cat.cameras[0].spans.len(), 2);
+    // Starts only (for picking a window's files): far less.
+    let starts = Catalog::build_starts(&[(large.clone(), FormatKind::Pavs)]);
+    let entry = &starts.files[0];
+    assert_eq!(entry.streams[0].first_wall_ns, T0 + 200 * S);
+    assert!(
+        entry.bytes_read <= 512 << 10,
+        "read {} of {size} bytes",
+        entry.bytes_read
+    );
 }
 
 #[test]

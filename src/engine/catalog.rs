@@ -200,6 +200,26 @@ impl Catalog {
         cat
     }
 
+    /// [`Catalog::build`] from the start of each file only: its streams
+    /// and first capture times, the fingerprint, no end (each span's
+    /// `last_wall_ns` is its first, so no gaps or overlaps are found).
+    /// For picking the few files a time window needs out of many, which are
+    /// then catalogued in full.
+    pub fn build_starts(recordings: &[(PathBuf, FormatKind)]) -> Catalog {
+        let mut cat = Catalog::default();
+        for (path, format) in recordings {
+            match describe_with(path, *format, true) {
+                Ok(entry) => cat.files.push(entry),
+                Err(reason) => cat.skipped.push(Skipped {
+                    path: path.clone(),
+                    reason,
+                }),
+            }
+        }
+        cat.group();
+        cat
+    }
+
     /// The camera with this id ([`CameraKey::id`]), or whose name or stream
     /// number is `what` (`--camera 9`, `--camera ALLEY`).
     pub fn find(&self, what: &str) -> Vec<&Camera> {
@@ -363,6 +383,14 @@ impl<S: ByteSource> ByteSource for Counting<S> {
 
 /// Catalogues one recording.
 pub fn describe(path: &Path, format: FormatKind) -> Result<FileEntry, String> {
+    describe_with(path, format, false)
+}
+
+/// Starts only: the discovery of the first units, no end.
+const STARTS_BYTES: u64 = 256 * 1024;
+const STARTS_UNITS: usize = 32;
+
+fn describe_with(path: &Path, format: FormatKind, starts: bool) -> Result<FileEntry, String> {
     match format {
         FormatKind::Pavs => describe_stream(
             path,
@@ -372,6 +400,7 @@ pub fn describe(path: &Path, format: FormatKind) -> Result<FileEntry, String> {
                 ..PavsOptions::default()
             }),
             |_tags, info| info.tags.title.clone().unwrap_or_default(),
+            starts,
         ),
         FormatKind::Says => describe_stream(
             path,
@@ -385,6 +414,7 @@ pub fn describe(path: &Path, format: FormatKind) -> Result<FileEntry, String> {
                 tags.and_then(|t| t.device_serial.clone().or_else(|| t.device_model.clone()))
                     .unwrap_or_default()
             },
+            starts,
         ),
         FormatKind::Rf1 => describe_rf1(path),
     }
@@ -395,6 +425,7 @@ fn describe_stream<F: Format>(
     format: FormatKind,
     engine_format: F,
     device: impl Fn(Option<&Tags>, &StreamInfo) -> String,
+    starts: bool,
 ) -> Result<FileEntry, String> {
     let src = FileSource::open(path).map_err(|e| e.to_string())?;
     let size = src.size().unwrap_or(0);
@@ -403,7 +434,11 @@ fn describe_stream<F: Format>(
     let mut demux = Demuxer::new_pull(engine_format, Some(size));
     // The first packets of each camera are all the catalog needs from the
     // start: recorders interleave their cameras frame by frame.
-    demux.limit_discovery(DISCOVERY_LIMIT_BYTES, DISCOVERY_LIMIT_UNITS);
+    if starts {
+        demux.limit_discovery(STARTS_BYTES, STARTS_UNITS);
+    } else {
+        demux.limit_discovery(DISCOVERY_LIMIT_BYTES, DISCOVERY_LIMIT_UNITS);
+    }
     let mut infos: Vec<StreamInfo> = Vec::new();
     let mut first: BTreeMap<String, u64> = BTreeMap::new();
     // Discovery, then the packets it queued: the first capture time of
@@ -434,7 +469,7 @@ fn describe_stream<F: Format>(
     // stream at its last key frame (bisection, a few probes), then the
     // last group is read.
     let mut last: BTreeMap<String, u64> = BTreeMap::new();
-    if let Some(end) = demux.duration(&mut src) {
+    if let Some(end) = (!starts).then(|| demux.duration(&mut src)).flatten() {
         let target = end.saturating_sub(1);
         if demux.seek(&mut src, target, None).is_ok() {
             loop {

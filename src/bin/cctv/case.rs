@@ -110,6 +110,16 @@ pub fn works(recordings: &[Recording], args: &ConvertArgs) -> Result<(Vec<Work>,
     if args.per_file || args.gaps == Gaps::Split || joinable.len() < 2 {
         return Ok((per_file(), Vec::new()));
     }
+    let zone = crate::zone_arg(args.tz.as_deref()).map_err(anyhow::Error::msg)?;
+    let clock = convert::clock_offset_ns(args);
+    let windowed = args.from.is_some() || args.to.is_some();
+    // A window: the files it needs are found from the files' starts
+    // (a few hundred KB each), and only they are catalogued in full.
+    let joinable = if windowed {
+        window_files(&joinable, args, zone.as_ref(), clock)?
+    } else {
+        joinable
+    };
     let cat = Catalog::build(&joinable);
     let index: HashMap<&Path, usize> = recordings
         .iter()
@@ -117,8 +127,6 @@ pub fn works(recordings: &[Recording], args: &ConvertArgs) -> Result<(Vec<Work>,
         .map(|(i, r)| (r.path.as_path(), i))
         .collect();
     let rec_of = |file: usize| index[cat.files[file].path.as_path()];
-    let zone = crate::zone_arg(args.tz.as_deref()).map_err(anyhow::Error::msg)?;
-    let clock = convert::clock_offset_ns(args);
     // Cameras asked for (all without --camera).
     let mut selected: Vec<usize> = Vec::new();
     for w in &args.cameras {
@@ -152,7 +160,6 @@ pub fn works(recordings: &[Recording], args: &ConvertArgs) -> Result<(Vec<Work>,
             cat.files[*orig].path.display()
         ));
     }
-    let windowed = args.from.is_some() || args.to.is_some();
     // (first recording index, work): sorted into input order below.
     let mut out: Vec<(usize, Work)> = Vec::new();
     // Per recording: camera numbers converted per file.
@@ -222,6 +229,7 @@ pub fn works(recordings: &[Recording], args: &ConvertArgs) -> Result<(Vec<Work>,
             }
         }
     }
+    let considered: HashSet<&Path> = joinable.iter().map(|(p, _)| p.as_path()).collect();
     let catalogued: HashSet<usize> = cat.files.iter().map(|f| index[f.path.as_path()]).collect();
     for (i, numbers) in singles {
         let fi = cat.files.iter().position(|f| f.path == recordings[i].path);
@@ -242,7 +250,9 @@ pub fn works(recordings: &[Recording], args: &ConvertArgs) -> Result<(Vec<Work>,
     // Recordings the catalog could not read, and rf1: converted (or
     // reported) one by one.
     for (i, r) in recordings.iter().enumerate() {
-        if !catalogued.contains(&i) {
+        // Left out by the window's first pass: not read further.
+        let outside = format_of(r.kind).is_some() && !considered.contains(r.path.as_path());
+        if !catalogued.contains(&i) && !outside {
             out.push((
                 i,
                 Work::File {
@@ -277,6 +287,65 @@ pub fn works(recordings: &[Recording], args: &ConvertArgs) -> Result<(Vec<Work>,
     }
     out.sort_by_key(|(i, _)| *i);
     Ok((out.into_iter().map(|(_, w)| w).collect(), notes))
+}
+
+/// The recordings a `--from/--to` window needs: per camera (from the
+/// files' starts) those that start inside the window and the last one that
+/// starts before it; with the copies of those, and the recordings whose
+/// start could not be read (they are then reported as before).
+fn window_files(
+    joinable: &[(PathBuf, FormatKind)],
+    args: &ConvertArgs,
+    zone: Option<&gstcctv::engine::zone::Zone>,
+    clock: i64,
+) -> Result<Vec<(PathBuf, FormatKind)>> {
+    let starts = Catalog::build_starts(joinable);
+    let mut keep: HashSet<PathBuf> = starts.skipped.iter().map(|s| s.path.clone()).collect();
+    for cam in &starts.cameras {
+        let first = &starts.files[cam.spans[0].file];
+        let offset = first
+            .tags
+            .as_ref()
+            .and_then(|t| t.start_utc_offset_min)
+            .or_else(|| {
+                first
+                    .streams
+                    .iter()
+                    .find_map(|s| s.info.tags.start_utc_offset_min)
+            });
+        let bound = |t: &Option<String>| -> Result<Option<u64>> {
+            t.as_deref()
+                .map(|t| parse_wall_in(t, zone, offset).map(|ns| evidence::recorded_of(ns, clock)))
+                .transpose()
+        };
+        let (from, to) = (bound(&args.from)?, bound(&args.to)?);
+        let mut wanted: Vec<usize> = Vec::new();
+        // The last file starting at or before --from may hold it.
+        let before = cam
+            .spans
+            .iter()
+            .rposition(|s| from.is_some_and(|f| s.first_wall_ns <= f));
+        for (k, s) in cam.spans.iter().enumerate() {
+            let after_from = from.is_none_or(|f| s.first_wall_ns > f);
+            let before_to = to.is_none_or(|t| s.first_wall_ns < t);
+            if (after_from && before_to) || Some(k) == before {
+                wanted.push(s.file);
+            }
+        }
+        for &f in &wanted {
+            keep.insert(starts.files[f].path.clone());
+        }
+        for &(dup, orig) in &cam.duplicates {
+            if wanted.contains(&orig) {
+                keep.insert(starts.files[dup].path.clone());
+            }
+        }
+    }
+    Ok(joinable
+        .iter()
+        .filter(|(p, _)| keep.contains(p))
+        .cloned()
+        .collect())
 }
 
 pub fn run_work(
