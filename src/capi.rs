@@ -1046,7 +1046,8 @@ mod tests {
         // SAFETY: opened above, not used afterwards.
         unsafe { cctv_close(h) };
         let _ = std::fs::remove_dir_all(&dir);
-        assert_eq!(names, ["video", "lowres"]);
+        // Then the capture-time cue stream the module shows as subtitles.
+        assert_eq!(names, ["video", "lowres", "subtitle"]);
     }
 
     #[test]

@@ -172,9 +172,9 @@ fn plan_json_is_deterministic_and_lists_every_camera_window_once() {
     assert_eq!(
         ids,
         [
-            "pavs-alley--09-video_9",
-            "pavs-door--03-video_3",
-            "pavs-yard--05-video_5"
+            "pavs-alley-09-video_9",
+            "pavs-door-03-video_3",
+            "pavs-yard-05-video_5"
         ],
         "one item per camera, sorted by camera id"
     );
@@ -258,7 +258,7 @@ fn plan_json_is_deterministic_and_lists_every_camera_window_once() {
     // An unknown camera is an error naming the cameras there are.
     let none = cctv(&["plan", s(&case), "--camera", "GARAGE"]);
     assert_eq!(none.status.code(), Some(1), "{}", text(&none));
-    assert!(String::from_utf8_lossy(&none.stderr).contains("pavs-door--03-video_3"));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("pavs-door-03-video_3"));
 }
 
 #[test]
@@ -269,7 +269,8 @@ fn shards_in_parallel_produce_the_whole_case_exactly_once() {
     let o = cctv(&["convert", s(&case), "-o", s(&whole), "-q", "-j", "1"]);
     assert!(o.status.success(), "{}", text(&o));
     let expected = media(&whole);
-    assert!(expected.len() >= 6, "{expected:?}");
+    // One output per camera of the case (its files joined).
+    assert_eq!(expected.len(), 3, "{expected:?}");
 
     // Three shards at once into one directory, each told its share as a
     // batch engine would.
@@ -570,7 +571,7 @@ fn plan_of_the_real_samples_lists_every_recording_once() {
     // The three .psf files are one camera, in capture order.
     let alley = items
         .iter()
-        .find(|i| i["camera_id"] == "pavs-alley--09-video_9")
+        .find(|i| i["camera_id"] == "pavs-alley-09-video_9")
         .expect("the VMax camera");
     let files: Vec<&str> = alley["files"]
         .as_array()

@@ -121,6 +121,15 @@ fn cataloguing_reads_a_bounded_part_of_a_large_file() {
     assert!(size > 80 << 20, "{size}");
     assert_eq!(cat.cameras.len(), 1);
     assert_eq!(cat.cameras[0].spans.len(), 2);
+    // Starts only (for picking a window's files): far less.
+    let starts = Catalog::build_starts(&[(large.clone(), FormatKind::Pavs)]);
+    let entry = &starts.files[0];
+    assert_eq!(entry.streams[0].first_wall_ns, T0 + 200 * S);
+    assert!(
+        entry.bytes_read <= 512 << 10,
+        "read {} of {size} bytes",
+        entry.bytes_read
+    );
 }
 
 #[test]
@@ -136,4 +145,57 @@ fn unreadable_inputs_are_skipped_with_a_reason() {
     assert!(cat.cameras.is_empty());
     assert_eq!(cat.skipped.len(), 2);
     assert!(cat.skipped.iter().all(|s| !s.reason.is_empty()));
+}
+
+#[test]
+fn a_recorder_of_sixteen_cameras_gives_every_camera_with_the_catalogs_short_discovery() {
+    use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
+    use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dvr.psf");
+    let params = BaselineParams::for_size(176, 144).unwrap();
+    let mut enc: Vec<SyntheticEncoder> = (0..16).map(|_| SyntheticEncoder::new(params)).collect();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    // 16 channels, frame by frame, 40 frames each (a key frame every 10):
+    // 640 blocks, more than the catalog's discovery takes.
+    for i in 0..40u64 {
+        for ch in 0..16u8 {
+            let key = i % 10 == 0;
+            let payload = if key {
+                let (y, u, v) = test_picture(176, 144, i as u32 + u32::from(ch));
+                enc[usize::from(ch)].key_frame(&y, &u, &v)
+            } else {
+                enc[usize::from(ch)].skip_frame()
+            };
+            let spec = BlockSpec {
+                channel: ch + 1,
+                camera_name: format!("CAM{}", ch + 1),
+                width: 176,
+                height: 144,
+                key,
+                capture_time_ns: T0 + i * S / 2 + u64::from(ch) * 1_000_000,
+                sequence: (i * 16 + u64::from(ch)) as u32,
+            };
+            write_block(&mut out, &spec, &payload).unwrap();
+        }
+    }
+    std::io::Write::flush(&mut out).unwrap();
+    drop(out);
+    let cat = Catalog::build(&[(path, FormatKind::Pavs)]);
+    assert!(cat.skipped.is_empty(), "{:?}", cat.skipped);
+    assert_eq!(cat.cameras.len(), 16, "{:#?}", cat.cameras);
+    for (k, cam) in cat.cameras.iter().enumerate() {
+        let ch = cam
+            .key
+            .stream
+            .trim_start_matches("video_")
+            .parse::<u64>()
+            .unwrap();
+        assert_eq!(cam.spans[0].first_wall_ns, T0 + (ch - 1) * 1_000_000, "{k}");
+        assert_eq!(
+            cam.spans[0].last_wall_ns,
+            T0 + 39 * S / 2 + (ch - 1) * 1_000_000,
+            "{k}"
+        );
+    }
 }

@@ -25,6 +25,9 @@ use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+/// Discovery in the catalog ends after this many bytes or units.
+pub const DISCOVERY_LIMIT_BYTES: u64 = 1 << 20;
+pub const DISCOVERY_LIMIT_UNITS: usize = 256;
 /// Bytes hashed at each end of a file for its fingerprint.
 pub const PRINT: u64 = 64 * 1024;
 /// The most a catalog reads from the start of a file to find its streams
@@ -61,7 +64,7 @@ pub struct CameraKey {
 }
 
 impl CameraKey {
-    /// A stable, URL- and file-name-safe id (`pavs-alley-video_9`).
+    /// A stable, URL- and file-name-safe id (`pavs-alley-09-video_9`).
     pub fn id(&self) -> String {
         let mut id = format!("{}-", self.format.name());
         let device: String = self
@@ -75,9 +78,14 @@ impl CameraKey {
                 }
             })
             .collect();
-        let device = device.trim_matches('-');
+        // `ALLEY [09]` → `alley-09`: one dash between words.
+        let device = device
+            .split('-')
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join("-");
         if !device.is_empty() {
-            id.push_str(device);
+            id.push_str(&device);
             id.push('-');
         }
         id.push_str(&self.stream);
@@ -181,6 +189,26 @@ impl Catalog {
         let mut cat = Catalog::default();
         for (path, format) in recordings {
             match describe(path, *format) {
+                Ok(entry) => cat.files.push(entry),
+                Err(reason) => cat.skipped.push(Skipped {
+                    path: path.clone(),
+                    reason,
+                }),
+            }
+        }
+        cat.group();
+        cat
+    }
+
+    /// [`Catalog::build`] from the start of each file only: its streams
+    /// and first capture times, the fingerprint, no end (each span's
+    /// `last_wall_ns` is its first, so no gaps or overlaps are found).
+    /// For picking the few files a time window needs out of many, which are
+    /// then catalogued in full.
+    pub fn build_starts(recordings: &[(PathBuf, FormatKind)]) -> Catalog {
+        let mut cat = Catalog::default();
+        for (path, format) in recordings {
+            match describe_with(path, *format, true) {
                 Ok(entry) => cat.files.push(entry),
                 Err(reason) => cat.skipped.push(Skipped {
                     path: path.clone(),
@@ -355,6 +383,14 @@ impl<S: ByteSource> ByteSource for Counting<S> {
 
 /// Catalogues one recording.
 pub fn describe(path: &Path, format: FormatKind) -> Result<FileEntry, String> {
+    describe_with(path, format, false)
+}
+
+/// Starts only: the discovery of the first units, no end.
+const STARTS_BYTES: u64 = 256 * 1024;
+const STARTS_UNITS: usize = 32;
+
+fn describe_with(path: &Path, format: FormatKind, starts: bool) -> Result<FileEntry, String> {
     match format {
         FormatKind::Pavs => describe_stream(
             path,
@@ -367,6 +403,7 @@ pub fn describe(path: &Path, format: FormatKind) -> Result<FileEntry, String> {
                 ..PavsOptions::default()
             }),
             |_tags, info| info.tags.title.clone().unwrap_or_default(),
+            starts,
         ),
         FormatKind::Says => describe_stream(
             path,
@@ -381,6 +418,7 @@ pub fn describe(path: &Path, format: FormatKind) -> Result<FileEntry, String> {
                 tags.and_then(|t| t.device_serial.clone().or_else(|| t.device_model.clone()))
                     .unwrap_or_default()
             },
+            starts,
         ),
         FormatKind::Rf1 => describe_rf1(path),
     }
@@ -391,12 +429,20 @@ fn describe_stream<F: Format>(
     format: FormatKind,
     engine_format: F,
     device: impl Fn(Option<&Tags>, &StreamInfo) -> String,
+    starts: bool,
 ) -> Result<FileEntry, String> {
     let src = FileSource::open(path).map_err(|e| e.to_string())?;
     let size = src.size().unwrap_or(0);
     let (print, print_read) = fingerprint(path, size)?;
     let mut src = Counting(src, 0);
     let mut demux = Demuxer::new_pull(engine_format, Some(size));
+    // The first packets of each camera are all the catalog needs from the
+    // start: recorders interleave their cameras frame by frame.
+    if starts {
+        demux.limit_discovery(STARTS_BYTES, STARTS_UNITS);
+    } else {
+        demux.limit_discovery(DISCOVERY_LIMIT_BYTES, DISCOVERY_LIMIT_UNITS);
+    }
     let mut infos: Vec<StreamInfo> = Vec::new();
     let mut first: BTreeMap<String, u64> = BTreeMap::new();
     // Discovery, then the packets it queued: the first capture time of
@@ -427,7 +473,7 @@ fn describe_stream<F: Format>(
     // stream at its last key frame (bisection, a few probes), then the
     // last group is read.
     let mut last: BTreeMap<String, u64> = BTreeMap::new();
-    if let Some(end) = demux.duration(&mut src) {
+    if let Some(end) = (!starts).then(|| demux.duration(&mut src)).flatten() {
         let target = end.saturating_sub(1);
         if demux.seek(&mut src, target, None).is_ok() {
             loop {

@@ -4,6 +4,7 @@
 //! audio to AAC for MP4, a subtitle track with the capture time) → a
 //! temporary file renamed when complete.
 
+use crate::case;
 use crate::evidence::{self, ExportFacts};
 use crate::files::{self, FileId, Part};
 use crate::inputs::{self, Kind, Recording};
@@ -26,10 +27,11 @@ use std::sync::{Arc, Mutex};
 
 /// Set by Ctrl-C / SIGTERM: running jobs stop and remove their temporary
 /// files, so an interrupted run leaves nothing under a final name.
-static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+pub(crate) static INTERRUPTED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
 
 /// The longest file name (bytes) most file systems take.
-const NAME_MAX: usize = 255;
+pub(crate) const NAME_MAX: usize = 255;
 
 /// Gaps in capture time longer than this are compacted (the elements'
 /// `max-gap`) or split at.
@@ -37,12 +39,12 @@ const MAX_GAP_NS: u64 = 10_000_000_000;
 
 /// What one input produced.
 #[derive(Default)]
-struct Outcome {
-    files: Vec<PathBuf>,
-    frames: u64,
-    duration_ns: u64,
-    damage: Vec<String>,
-    notes: Vec<String>,
+pub(crate) struct Outcome {
+    pub(crate) files: Vec<PathBuf>,
+    pub(crate) frames: u64,
+    pub(crate) duration_ns: u64,
+    pub(crate) damage: Vec<String>,
+    pub(crate) notes: Vec<String>,
 }
 
 pub fn run(args: &ConvertArgs) -> bool {
@@ -119,12 +121,6 @@ pub fn run(args: &ConvertArgs) -> bool {
         plan::failed_text(&b, "output names clash across shards");
         return false;
     }
-    let all = recordings.len();
-    let recordings = plan::in_shard(recordings, shard);
-    plan::log_start(shard, all, recordings.len());
-    if recordings.is_empty() {
-        return ok;
-    }
     if let Err(e) = std::fs::create_dir_all(&args.outdir) {
         errln!(
             "cctv: {}: cannot create output directory: {e}",
@@ -147,10 +143,31 @@ pub fn run(args: &ConvertArgs) -> bool {
                 .join(", ")
         );
     }
+    // What to write: per camera of the case, or per input (--per-file).
+    let (works, case_notes) = match case::works(&recordings, args) {
+        Ok(w) => w,
+        Err(e) => {
+            errln!("cctv: {}", out::escape(&format!("{e:#}")));
+            return false;
+        }
+    };
+    if !args.quiet {
+        for n in &case_notes {
+            errln!("cctv: {}", out::escape(n));
+        }
+    }
+    // batch (plan.rs): this task's share of the work items (a camera of the
+    // case, or an input with --per-file); an empty share is no error.
+    let all = works.len();
+    let works = plan::in_shard(works, shard);
+    plan::log_start(shard, all, works.len());
+    if works.is_empty() {
+        return ok;
+    }
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, recordings.len());
+        .clamp(1, works.len());
     let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
     let progress = Progress::new(args.quiet || args.log_json);
     let next = AtomicUsize::new(0);
@@ -161,22 +178,22 @@ pub fn run(args: &ConvertArgs) -> bool {
             s.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(rec) = recordings.get(i) else { break };
+                    let Some(work) = works.get(i) else { break };
                     // Taken (dropped) even when interrupted: later inputs
                     // wait for this one's turn to name their outputs.
                     let ticket = turns.ticket(i);
                     if INTERRUPTED.load(Ordering::SeqCst) {
                         break;
                     }
-                    let r = convert_one(rec, args, &progress, &ticket, &sources);
+                    let r = case::run_work(work, args, &progress, &ticket, &sources);
                     drop(ticket);
-                    let input = out::path(&rec.path);
+                    let input = work.label();
                     // batch (plan.rs): classified failures, written outputs.
                     match &r {
                         Err(e) => {
-                            plan::failed(&rec.path, e);
+                            plan::failed(work.path(), e);
                         }
-                        Ok(o) => plan::written(&rec.path, &o.files),
+                        Ok(o) => plan::written(work.path(), &o.files),
                     }
                     match &r {
                         Err(e) => progress.println(&format!(
@@ -230,9 +247,14 @@ pub fn run(args: &ConvertArgs) -> bool {
     ok &= failed == 0 && !INTERRUPTED.load(Ordering::SeqCst);
     if !args.quiet {
         let mut line = format!(
-            "cctv: {} of {} input(s) converted: {} file(s) written, {} video frames, {} of video",
-            recordings.len() - failed,
-            recordings.len(),
+            "cctv: {} of {} {} converted: {} file(s) written, {} video frames, {} of video",
+            works.len() - failed,
+            works.len(),
+            if works.iter().all(case::Work::per_file) {
+                "input(s)"
+            } else {
+                "camera/input job(s)"
+            },
             total.files.len(),
             total.frames,
             human_duration(total.duration_ns as f64 / 1e9),
@@ -255,25 +277,25 @@ pub fn run(args: &ConvertArgs) -> bool {
 
 /// One camera of a recording: the pads that feed its output.
 #[derive(Clone, Debug)]
-struct Camera {
-    number: u32,
-    video: StreamInfo,
-    audio: Option<StreamInfo>,
+pub(crate) struct Camera {
+    pub(crate) number: u32,
+    pub(crate) video: StreamInfo,
+    pub(crate) audio: Option<StreamInfo>,
 }
 
 /// One camera's part of a window, in running time (ns): from its key
 /// frame at or before the first wanted frame (audio and cues from the same
 /// instant) to the end of the last wanted frame (exclusive).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Span {
-    start: u64,
-    stop: u64,
+pub(crate) struct Span {
+    pub(crate) start: u64,
+    pub(crate) stop: u64,
 }
 
 /// What one output run converts: everything (`spans` empty), or per
 /// camera its [`Span`]; the demuxer seeks to cover them all.
 #[derive(Clone, Debug, Default)]
-struct Window {
+pub(crate) struct Window {
     spans: Vec<(u32, Span)>,
 }
 
@@ -282,7 +304,7 @@ impl Window {
         self.spans.is_empty()
     }
 
-    fn span_of(&self, camera: u32) -> Option<Span> {
+    pub(crate) fn span_of(&self, camera: u32) -> Option<Span> {
         self.spans
             .iter()
             .find(|(c, _)| *c == camera)
@@ -297,7 +319,7 @@ impl Window {
     }
 }
 
-fn cameras_of(rec: &Recording, scan: &Scan, wanted: &[u32]) -> Result<Vec<Camera>> {
+pub(crate) fn cameras_of(rec: &Recording, scan: &Scan, wanted: &[String]) -> Result<Vec<Camera>> {
     let infos: Vec<&StreamInfo> = scan.streams.iter().map(|s| &s.info).collect();
     let mut cameras: Vec<Camera> = Vec::new();
     if rec.kind == Kind::Rf1 {
@@ -352,7 +374,7 @@ fn cameras_of(rec: &Recording, scan: &Scan, wanted: &[u32]) -> Result<Vec<Camera
     }
     if !wanted.is_empty() {
         let all: Vec<String> = cameras.iter().map(|c| c.number.to_string()).collect();
-        cameras.retain(|c| wanted.contains(&c.number));
+        cameras.retain(|c| wanted.iter().any(|w| camera_is(c, w)));
         if cameras.is_empty() {
             bail!(
                 "no camera {:?} in this recording (cameras: {})",
@@ -362,6 +384,21 @@ fn cameras_of(rec: &Recording, scan: &Scan, wanted: &[u32]) -> Result<Vec<Camera
         }
     }
     Ok(cameras)
+}
+
+/// Whether `--camera WHAT` names this camera: its number, or its name (the
+/// stream's title, `ALLEY [09]` or `ALLEY`), case-insensitively.
+pub(crate) fn camera_is(c: &Camera, what: &str) -> bool {
+    let w = what.trim();
+    if let Ok(n) = w.parse::<u32>() {
+        return n == c.number;
+    }
+    c.video.tags.title.as_deref().is_some_and(|t| {
+        t.eq_ignore_ascii_case(w)
+            || t.split(" [")
+                .next()
+                .is_some_and(|n| n.trim().eq_ignore_ascii_case(w))
+    })
 }
 
 /// A video frame as the engine times it: running time, capture time, key.
@@ -377,7 +414,7 @@ struct Frame {
 /// the element), and cut into continuous runs for `--gaps split`. Each
 /// camera's part is computed from its own frames only, so that it is the
 /// same whatever other cameras are converted.
-fn plan(
+pub(crate) fn plan(
     rec: &Recording,
     args: &ConvertArgs,
     cams: &[Camera],
@@ -539,15 +576,16 @@ fn input_bytes(rec: &Recording) -> u64 {
     }
 }
 
-fn convert_one(
+pub(crate) fn convert_one(
     rec: &Recording,
     args: &ConvertArgs,
+    wanted: &[String],
     progress: &Progress,
     ticket: &Ticket<'_>,
     sources: &HashSet<FileId>,
 ) -> Result<Outcome> {
     let discovery = scan::scan(rec, Depth::StreamsOnly, |_, _| {})?;
-    let cams = cameras_of(rec, &discovery, &args.cameras)?;
+    let cams = cameras_of(rec, &discovery, wanted)?;
     let offset = discovery.utc_offset_min();
     let windows = plan(rec, args, &cams, offset)?;
     let several = discovery
@@ -652,13 +690,13 @@ fn convert_one(
 
 /// What the streaming threads count for progress and the summary.
 #[derive(Default)]
-struct Shared {
+pub(crate) struct Shared {
     /// Per camera: its first frame's capture time (once it has one).
-    first_wall: HashMap<u32, Option<u64>>,
-    frames: u64,
-    bytes: u64,
-    first_pts: Option<u64>,
-    last_end: u64,
+    pub(crate) first_wall: HashMap<u32, Option<u64>>,
+    pub(crate) frames: u64,
+    pub(crate) bytes: u64,
+    pub(crate) first_pts: Option<u64>,
+    pub(crate) last_end: u64,
 }
 
 struct RunResult {
@@ -675,7 +713,7 @@ struct RunResult {
     watches: Vec<readback::Watch>,
 }
 
-fn make(factory: &str) -> Result<gst::Element> {
+pub(crate) fn make(factory: &str) -> Result<gst::Element> {
     gst::ElementFactory::make(factory).build().map_err(|_| {
         anyhow!(
             "GStreamer element {factory} is missing (install gstreamer1.0-plugins-good/-bad/-libav)"
@@ -683,7 +721,7 @@ fn make(factory: &str) -> Result<gst::Element> {
     })
 }
 
-fn wall_of(buffer: &gst::BufferRef) -> Option<u64> {
+pub(crate) fn wall_of(buffer: &gst::BufferRef) -> Option<u64> {
     // The elements put one `timestamp/x-unix` reference timestamp on each
     // buffer; compare the caps by name (no caps built per buffer).
     buffer
@@ -821,6 +859,7 @@ fn run_pipeline(
             subtitles: !args.no_subtitles,
             compacted_gaps: args.gaps == Gaps::Compact,
             embedded_time: args.embed_time,
+            max_gap: source_max_gap(args),
             damage: &r.damage,
             clock_offset_ns: clock,
         };
@@ -841,7 +880,7 @@ fn run_pipeline(
 }
 
 /// How much each mp4mux input may queue (GstAggregator `latency`).
-const MUX_QUEUE_NS: u64 = 1_000_000_000;
+pub(crate) const MUX_QUEUE_NS: u64 = 1_000_000_000;
 
 /// A queue in front of a muxer input. The elements keep every linked pad
 /// within `MAX_PAD_LAG_NS` of the others (GAP events across recording
@@ -1174,31 +1213,31 @@ fn tee_to(
     Ok(())
 }
 
-fn sh_lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+pub(crate) fn sh_lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
     shared.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// One camera's output: what its branches keep and count.
 #[derive(Clone)]
-struct Branch {
-    shared: Arc<Mutex<Shared>>,
-    camera: u32,
-    span: Option<Span>,
-    mux: gst::glib::WeakRef<gst::Element>,
+pub(crate) struct Branch {
+    pub(crate) shared: Arc<Mutex<Shared>>,
+    pub(crate) camera: u32,
+    pub(crate) span: Option<Span>,
+    pub(crate) mux: gst::glib::WeakRef<gst::Element>,
     /// Audio is decoded on this branch (MP4): a packet that straddles the
     /// span's start goes in whole and the decoder clips it to the segment,
     /// so that sound starts with the picture, not up to a packet later.
-    audio_decoded: bool,
+    pub(crate) audio_decoded: bool,
     /// `--clock-offset` (ns): the creation time is corrected.
-    clock_offset_ns: i64,
+    pub(crate) clock_offset_ns: i64,
     /// `--embed-time`: the video codec whose frames get a time stamp SEI.
-    embed_time: Option<gstcctv::h264::Codec>,
+    pub(crate) embed_time: Option<gstcctv::h264::Codec>,
 }
 
 impl Branch {
     /// Watches what enters `queue` (the branch of one stream of kind
     /// `kind`): see [`Branch::probe`].
-    fn watch(&self, queue: &gst::Element, kind: StreamKind) {
+    pub(crate) fn watch(&self, queue: &gst::Element, kind: StreamKind) {
         let Some(pad) = queue.static_pad("sink") else {
             return;
         };
@@ -1316,7 +1355,7 @@ fn set_creation_time(mux: &gst::Element, unix_ns: u64) {
 }
 
 /// `--clock-offset` in ns (validated in [`run`]).
-fn clock_offset_ns(args: &ConvertArgs) -> i64 {
+pub(crate) fn clock_offset_ns(args: &ConvertArgs) -> i64 {
     args.clock_offset
         .as_deref()
         .and_then(|t| evidence::parse_clock_offset(t).ok())
@@ -1324,7 +1363,7 @@ fn clock_offset_ns(args: &ConvertArgs) -> i64 {
 }
 
 /// `--gaps` as the elements' (and the planning scan's) `max-gap`.
-fn source_max_gap(args: &ConvertArgs) -> Option<u64> {
+pub(crate) fn source_max_gap(args: &ConvertArgs) -> Option<u64> {
     // Split compacts too: a run holds no gap longer than MAX_GAP_NS, but
     // for frames after a gap that cannot start a run (see `plan`).
     (args.gaps != Gaps::Keep).then_some(MAX_GAP_NS)
@@ -1332,7 +1371,7 @@ fn source_max_gap(args: &ConvertArgs) -> Option<u64> {
 
 /// The element's presentation settings: subtitle cues on unless
 /// `--no-subtitles`, the `--tz` zone, and `--gaps` as its `max-gap`.
-fn configure_source(element: &gst::Element, args: &ConvertArgs) {
+pub(crate) fn configure_source(element: &gst::Element, args: &ConvertArgs) {
     if element.find_property("subtitles").is_some() {
         element.set_property("subtitles", !args.no_subtitles);
     }
@@ -1349,7 +1388,7 @@ fn configure_source(element: &gst::Element, args: &ConvertArgs) {
 }
 
 /// " between --from and --to" when the user gave a window.
-fn window_note(args: &ConvertArgs) -> &'static str {
+pub(crate) fn window_note(args: &ConvertArgs) -> &'static str {
     match (&args.from, &args.to) {
         (None, None) => "",
         _ => " between --from and --to",
@@ -1359,7 +1398,7 @@ fn window_note(args: &ConvertArgs) -> &'static str {
 /// The element's damage warning without what the message line already
 /// says: it names the file (as the element resolved it, often absolute)
 /// and the format ("…/x.nvr: Damaged Rosco SAYS (.nvr) file: skipped …").
-fn damage_text(warning: &str) -> String {
+pub(crate) fn damage_text(warning: &str) -> String {
     let text = warning.replace('\n', "; ");
     let rest = text.find("Damaged ").map_or(text.as_str(), |i| &text[i..]);
     rest.split_once(": ").map_or(rest, |(_, r)| r).to_string()

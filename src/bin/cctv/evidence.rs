@@ -91,11 +91,17 @@ pub struct SourceFrame {
     pub size: u64,
 }
 
-/// Every frame of the video stream `name` of a recording, in order.
-pub fn source_frames(rec: &Recording, name: &str) -> Result<Vec<SourceFrame>> {
+/// Every frame of the video stream `name` of a recording, in order, read
+/// with the gap policy the export used (`max_gap`, as the element's
+/// `max-gap`): the same frames the element gave.
+pub fn source_frames(
+    rec: &Recording,
+    name: &str,
+    max_gap: Option<u64>,
+) -> Result<Vec<SourceFrame>> {
     let mut frames = Vec::new();
     let mut codec_error = None;
-    scan::scan(rec, Depth::Full, |info, p| {
+    scan::scan_played(rec, Depth::Full, max_gap, |info, p| {
         if info.name != name {
             return;
         }
@@ -289,6 +295,8 @@ pub struct ExportFacts<'a> {
     pub subtitles: bool,
     pub compacted_gaps: bool,
     pub embedded_time: bool,
+    /// The gap policy the source was read with (the element's `max-gap`).
+    pub max_gap: Option<u64>,
     pub damage: &'a [String],
     /// Recorder clock minus true time (ns).
     pub clock_offset_ns: i64,
@@ -327,7 +335,7 @@ pub fn prove(written: &Path, facts: &ExportFacts) -> Result<Proof> {
     };
     let mut source = Vec::new();
     for rec in facts.recs {
-        source.extend(source_frames(rec, &facts.video.name)?);
+        source.extend(source_frames(rec, &facts.video.name, facts.max_gap)?);
     }
     if out.is_empty() {
         bail!("{}: no video frames read back", written.display());
@@ -932,7 +940,13 @@ fn check_sources(
     };
     for rec in &recs {
         for stream in &streams {
-            match source_frames(rec, stream) {
+            // Long gaps compacted (the default): it keeps every frame a
+            // real-time reading keeps, and those whose times are impossible.
+            match source_frames(
+                rec,
+                stream,
+                Some(gstcctv::engine::timeline::DEFAULT_MAX_GAP_NS),
+            ) {
                 Ok(frames) => {
                     for f in frames {
                         let file = f.file.clone().unwrap_or_else(|| rec.path.clone());

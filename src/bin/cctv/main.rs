@@ -3,6 +3,7 @@
 //! rf1 archives) to ordinary media files, with the plugin's elements
 //! registered in-process (no GST_PLUGIN_PATH needed).
 
+mod case;
 mod convert;
 mod evidence;
 mod files;
@@ -44,6 +45,12 @@ enum Command {
         /// Show times in this zone: an IANA name (America/Los_Angeles) or ±HH:MM (default UTC).
         #[arg(long, value_name = "ZONE")]
         tz: Option<String>,
+        /// With --json: {"cameras": [...], "files": [...]}: the cameras of the case (name, id, span, frames, files, gaps, duplicates, damage) beside the files.
+        #[arg(long)]
+        case: bool,
+        /// Only the files: no case section after them.
+        #[arg(long, conflicts_with = "case")]
+        per_file: bool,
         /// Recordings: files, rf1 segments or camera directories, or directories to search.
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
@@ -133,11 +140,14 @@ pub struct ConvertArgs {
     /// End at this wall-clock time (same forms as --from).
     #[arg(long, value_name = "TIME")]
     pub to: Option<String>,
-    /// Only this camera (repeatable).
+    /// Only this camera: its number or its name (repeatable).
     #[arg(long = "camera", value_name = "N")]
-    pub cameras: Vec<u32>,
+    pub cameras: Vec<String>,
     #[arg(long, value_enum, default_value_t = Gaps::Compact)]
     pub gaps: Gaps,
+    /// One output per input file (per camera of it), not per camera of the case.
+    #[arg(long)]
+    pub per_file: bool,
     /// Inputs converted in parallel (default: number of cores).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
@@ -191,8 +201,14 @@ fn main() -> ExitCode {
         bound_malloc_arenas();
     }
     let ok = match cli.command {
-        Command::Info { json, tz, inputs } => match zone_arg(tz.as_deref()) {
-            Ok(zone) => info::run(&inputs, json, zone.as_ref()),
+        Command::Info {
+            json,
+            tz,
+            case,
+            per_file,
+            inputs,
+        } => match zone_arg(tz.as_deref()) {
+            Ok(zone) => info::run(&inputs, json, zone.as_ref(), case, per_file),
             Err(e) => {
                 eprintln!("cctv: {e}");
                 false

@@ -84,7 +84,14 @@ pub fn scan(
     depth: Depth,
     on_packet: impl FnMut(&StreamInfo, &Packet<SharedBytes>),
 ) -> Result<Scan> {
-    scan_played(rec, depth, None, on_packet)
+    // As the elements play it by default (long gaps compacted): the same
+    // frames (impossible times keep their frames), the same duration.
+    scan_played(
+        rec,
+        depth,
+        Some(gstcctv::engine::timeline::DEFAULT_MAX_GAP_NS),
+        on_packet,
+    )
 }
 
 /// [`scan`] with the running time the elements give with `max-gap`

@@ -141,6 +141,9 @@ pub struct Demuxer<F: Format, C: Chunk> {
     discarded: Vec<StreamId>,
     /// Reused for each unit's packets.
     scratch: Vec<Packet<C>>,
+    /// Discovery ends after this many bytes or units (see
+    /// [`Demuxer::limit_discovery`]).
+    discovery_limit: (u64, usize),
 }
 
 impl<F: Format, C: Chunk> Demuxer<F, C> {
@@ -152,6 +155,18 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
     /// An engine fed with [`Demuxer::push_data`].
     pub fn new_push(format: F) -> Self {
         Self::new(format, Input::push())
+    }
+
+    /// Ends stream discovery sooner than the default ([`DISCOVERY_BYTES`],
+    /// [`DISCOVERY_UNITS`]): for a reader that needs the first packets of
+    /// a recording's cameras, not every stream a long window could show
+    /// (the case catalog, over hundreds of files). Call before the first
+    /// [`Demuxer::next`]; limits are never raised above the defaults.
+    pub fn limit_discovery(&mut self, bytes: u64, units: usize) {
+        self.discovery_limit = (
+            bytes.clamp(1, DISCOVERY_BYTES),
+            units.clamp(1, DISCOVERY_UNITS),
+        );
     }
 
     fn new(format: F, input: Input<C>) -> Self {
@@ -181,6 +196,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             predicted_duration: None,
             discarded: Vec::new(),
             scratch: Vec::new(),
+            discovery_limit: (DISCOVERY_BYTES, DISCOVERY_UNITS),
         }
     }
 
@@ -442,7 +458,9 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
                 offset,
                 discont,
             });
-            if self.discovered_bytes >= DISCOVERY_BYTES || self.queued.len() >= DISCOVERY_UNITS {
+            if self.discovered_bytes >= self.discovery_limit.0
+                || self.queued.len() >= self.discovery_limit.1
+            {
                 self.end_discovery();
             }
             return;

@@ -1,0 +1,1059 @@
+// SPDX-License-Identifier: MIT
+//! Cases, not files: `cctv convert` of several `.psf`/`.nvr` recordings
+//! writes one output per camera of the case (the engine's catalog), its
+//! files joined in capture order; `--per-file` (and `--gaps split`) keep
+//! one output per input.
+//!
+//! A camera's consecutive spans that do not overlap form a chain. A chain
+//! of two or more files is joined: one pipeline, one `filesrc ! demuxer`
+//! branch per file, each stream (video, audio, cues) through a `concat`
+//! into the muxer (concat continues the running time from one file to the
+//! next, so the files follow each other without a gap; gaps inside a file
+//! follow `--gaps` as before). Only a few branches are open at a time
+//! (the ones the concats are on and [`LOOKAHEAD`] after them), so a
+//! 200-file camera does not mean 200 open demuxers. Only the first and the
+//! last file of a `--from/--to` window get window seeks; files outside it
+//! are not read beyond the catalog. A camera found in one file only (or
+//! whose files overlap in time: distinct recordings of the same time) is
+//! converted as before, under the same names.
+
+use crate::convert::{self, Branch, Camera, Outcome, Shared, Span};
+use crate::evidence::{self, ExportFacts};
+use crate::files::{self, FileId, Part};
+use crate::inputs::{Kind, Recording};
+use crate::naming::Ticket;
+use crate::out;
+use crate::progress::{Job, Progress};
+use crate::scan::{self, Depth};
+use crate::times::parse_wall_in;
+use crate::{ConvertArgs, Gaps, OutFormat, mp4time};
+use anyhow::{Context, Result, anyhow, bail};
+use gst::prelude::*;
+use gstcctv::engine::catalog::{Catalog, FormatKind};
+use gstcctv::engine::{Codec, StreamKind};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+/// Files opened ahead of the one the slowest stream is on: enough that a
+/// stream running a few seconds ahead of the others (the muxer's queues)
+/// always finds its next file open.
+const LOOKAHEAD: usize = 2;
+
+/// One unit of a convert run.
+pub enum Work {
+    /// One recording, as `--per-file` converts it (`wanted`: `--camera`).
+    File { rec: Recording, wanted: Vec<String> },
+    /// One camera, its files joined in capture order.
+    Joined(Joined),
+}
+
+pub struct Joined {
+    /// The stream number (`video_9`: 9).
+    pub number: u32,
+    /// As the recording names it (`ALLEY [09]`).
+    pub name: String,
+    /// In capture order, each once.
+    pub files: Vec<Recording>,
+    /// Whether a `--from/--to` window applies (first and last files).
+    pub windowed: bool,
+}
+
+impl Work {
+    pub fn label(&self) -> String {
+        match self {
+            Work::File { rec, .. } => out::path(&rec.path),
+            Work::Joined(j) => format!(
+                "camera {} ({} file(s) from {})",
+                out::escape(&j.name),
+                j.files.len(),
+                out::path(&j.files[0].path)
+            ),
+        }
+    }
+
+    /// The (first) input it reads: what messages and logs name.
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            Work::File { rec, .. } => &rec.path,
+            Work::Joined(j) => &j.files[0].path,
+        }
+    }
+
+    pub fn per_file(&self) -> bool {
+        matches!(self, Work::File { .. })
+    }
+}
+
+fn format_of(kind: Kind) -> Option<FormatKind> {
+    match kind {
+        Kind::Pavs => Some(FormatKind::Pavs),
+        Kind::Says => Some(FormatKind::Says),
+        Kind::Rf1 => None,
+    }
+}
+
+/// The stream number of a pad name (`video_9` → 9).
+fn number_of(stream: &str) -> Option<u32> {
+    stream.rsplit('_').next()?.parse().ok()
+}
+
+/// What a convert run writes, and what the user should know about the
+/// case (duplicates used once).
+pub fn works(recordings: &[Recording], args: &ConvertArgs) -> Result<(Vec<Work>, Vec<String>)> {
+    let per_file = || -> Vec<Work> {
+        recordings
+            .iter()
+            .map(|r| Work::File {
+                rec: r.clone(),
+                wanted: args.cameras.clone(),
+            })
+            .collect()
+    };
+    let joinable: Vec<(PathBuf, FormatKind)> = recordings
+        .iter()
+        .filter_map(|r| Some((r.path.clone(), format_of(r.kind)?)))
+        .collect();
+    if args.per_file || args.gaps == Gaps::Split || joinable.len() < 2 {
+        return Ok((per_file(), Vec::new()));
+    }
+    let zone = crate::zone_arg(args.tz.as_deref()).map_err(anyhow::Error::msg)?;
+    let clock = convert::clock_offset_ns(args);
+    let windowed = args.from.is_some() || args.to.is_some();
+    // A window: the files it needs are found from the files' starts
+    // (a few hundred KB each), and only they are catalogued in full.
+    let joinable = if windowed {
+        window_files(&joinable, args, zone.as_ref(), clock)?
+    } else {
+        joinable
+    };
+    let cat = Catalog::build(&joinable);
+    let index: HashMap<&Path, usize> = recordings
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.path.as_path(), i))
+        .collect();
+    let rec_of = |file: usize| index[cat.files[file].path.as_path()];
+    // Cameras asked for (all without --camera).
+    let mut selected: Vec<usize> = Vec::new();
+    for w in &args.cameras {
+        let found: Vec<usize> = cat
+            .cameras
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| cat.find(w).iter().any(|f| f.key == c.key))
+            .map(|(i, _)| i)
+            .collect();
+        // A camera number or name only some (uncatalogued) inputs have is
+        // left to them: their conversion says so.
+        selected.extend(found);
+    }
+    if args.cameras.is_empty() {
+        selected = (0..cat.cameras.len()).collect();
+    }
+    selected.sort_unstable();
+    selected.dedup();
+    let mut notes = Vec::new();
+    let mut copies: BTreeMap<usize, usize> = BTreeMap::new();
+    for c in &cat.cameras {
+        for &(dup, orig) in &c.duplicates {
+            copies.insert(dup, orig);
+        }
+    }
+    for (dup, orig) in &copies {
+        notes.push(format!(
+            "{} holds the same recording as {}: used once",
+            cat.files[*dup].path.display(),
+            cat.files[*orig].path.display()
+        ));
+    }
+    // (first recording index, work): sorted into input order below.
+    let mut out: Vec<(usize, Work)> = Vec::new();
+    // Per recording: camera numbers converted per file.
+    let mut singles: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
+    for &ci in &selected {
+        let cam = &cat.cameras[ci];
+        let first = &cat.files[cam.spans[0].file];
+        let offset = first
+            .tags
+            .as_ref()
+            .and_then(|t| t.start_utc_offset_min)
+            .or_else(|| {
+                first
+                    .streams
+                    .iter()
+                    .find_map(|s| s.info.tags.start_utc_offset_min)
+            });
+        let bound = |t: &Option<String>| -> Result<Option<u64>> {
+            t.as_deref()
+                .map(|t| {
+                    parse_wall_in(t, zone.as_ref(), offset)
+                        .map(|ns| evidence::recorded_of(ns, clock))
+                })
+                .transpose()
+        };
+        let (from, to) = (bound(&args.from)?, bound(&args.to)?);
+        let Some(number) = number_of(&cam.key.stream) else {
+            continue;
+        };
+        // Chains: consecutive spans that do not overlap.
+        let mut chains: Vec<Vec<usize>> = Vec::new();
+        for (k, s) in cam.spans.iter().enumerate() {
+            let overlaps = k > 0 && s.first_wall_ns <= cam.spans[k - 1].last_wall_ns;
+            match chains.last_mut() {
+                Some(c) if !overlaps => c.push(s.file),
+                _ => chains.push(vec![s.file]),
+            }
+        }
+        for chain in chains {
+            let inside: Vec<usize> = chain
+                .iter()
+                .copied()
+                .filter(|&f| {
+                    let s = cam.spans.iter().find(|s| s.file == f).expect("span");
+                    from.is_none_or(|t| s.last_wall_ns >= t)
+                        && to.is_none_or(|t| s.first_wall_ns < t)
+                })
+                .collect();
+            let Some(&head) = inside.first() else {
+                continue;
+            };
+            if chain.len() >= 2 {
+                out.push((
+                    rec_of(head),
+                    Work::Joined(Joined {
+                        number,
+                        name: cam.name.clone(),
+                        files: inside
+                            .iter()
+                            .map(|&f| recordings[rec_of(f)].clone())
+                            .collect(),
+                        windowed,
+                    }),
+                ));
+            } else {
+                singles.entry(rec_of(head)).or_default().push(number);
+            }
+        }
+    }
+    let considered: HashSet<&Path> = joinable.iter().map(|(p, _)| p.as_path()).collect();
+    let catalogued: HashSet<usize> = cat.files.iter().map(|f| index[f.path.as_path()]).collect();
+    for (i, numbers) in singles {
+        let fi = cat.files.iter().position(|f| f.path == recordings[i].path);
+        let all = fi.is_some_and(|fi| cat.files[fi].streams.len() == numbers.len());
+        out.push((
+            i,
+            Work::File {
+                rec: recordings[i].clone(),
+                // Every camera of the file: exactly what --per-file does.
+                wanted: if all {
+                    args.cameras.clone()
+                } else {
+                    numbers.iter().map(u32::to_string).collect()
+                },
+            },
+        ));
+    }
+    // Recordings the catalog could not read, and rf1: converted (or
+    // reported) one by one.
+    for (i, r) in recordings.iter().enumerate() {
+        // Left out by the window's first pass: not read further.
+        let outside = format_of(r.kind).is_some() && !considered.contains(r.path.as_path());
+        if !catalogued.contains(&i) && !outside {
+            out.push((
+                i,
+                Work::File {
+                    rec: r.clone(),
+                    wanted: args.cameras.clone(),
+                },
+            ));
+        }
+    }
+    if out.is_empty() {
+        if !args.cameras.is_empty() && selected.is_empty() {
+            let all: Vec<String> = cat.cameras.iter().map(|c| c.name.clone()).collect();
+            bail!(
+                "no camera {} in these recordings (cameras: {})",
+                args.cameras.join(", "),
+                all.join(", ")
+            );
+        }
+        if windowed {
+            let first = cat.cameras.iter().filter_map(|c| c.first_wall_ns()).min();
+            let last = cat.cameras.iter().filter_map(|c| c.last_wall_ns()).max();
+            let span = match (first, last) {
+                (Some(a), Some(b)) => format!(
+                    " (the recordings hold {} .. {})",
+                    crate::times::rfc3339_utc(a),
+                    crate::times::rfc3339_utc(b)
+                ),
+                _ => String::new(),
+            };
+            bail!("no camera has frames between --from and --to{span}");
+        }
+    }
+    out.sort_by_key(|(i, _)| *i);
+    Ok((out.into_iter().map(|(_, w)| w).collect(), notes))
+}
+
+/// The recordings a `--from/--to` window needs: per camera (from the
+/// files' starts) those that start inside the window and the last one that
+/// starts before it; with the copies of those, and the recordings whose
+/// start could not be read (they are then reported as before).
+fn window_files(
+    joinable: &[(PathBuf, FormatKind)],
+    args: &ConvertArgs,
+    zone: Option<&gstcctv::engine::zone::Zone>,
+    clock: i64,
+) -> Result<Vec<(PathBuf, FormatKind)>> {
+    let starts = Catalog::build_starts(joinable);
+    let mut keep: HashSet<PathBuf> = starts.skipped.iter().map(|s| s.path.clone()).collect();
+    for cam in &starts.cameras {
+        let first = &starts.files[cam.spans[0].file];
+        let offset = first
+            .tags
+            .as_ref()
+            .and_then(|t| t.start_utc_offset_min)
+            .or_else(|| {
+                first
+                    .streams
+                    .iter()
+                    .find_map(|s| s.info.tags.start_utc_offset_min)
+            });
+        let bound = |t: &Option<String>| -> Result<Option<u64>> {
+            t.as_deref()
+                .map(|t| parse_wall_in(t, zone, offset).map(|ns| evidence::recorded_of(ns, clock)))
+                .transpose()
+        };
+        let (from, to) = (bound(&args.from)?, bound(&args.to)?);
+        let mut wanted: Vec<usize> = Vec::new();
+        // The last file starting at or before --from may hold it.
+        let before = cam
+            .spans
+            .iter()
+            .rposition(|s| from.is_some_and(|f| s.first_wall_ns <= f));
+        for (k, s) in cam.spans.iter().enumerate() {
+            let after_from = from.is_none_or(|f| s.first_wall_ns > f);
+            let before_to = to.is_none_or(|t| s.first_wall_ns < t);
+            if (after_from && before_to) || Some(k) == before {
+                wanted.push(s.file);
+            }
+        }
+        for &f in &wanted {
+            keep.insert(starts.files[f].path.clone());
+        }
+        for &(dup, orig) in &cam.duplicates {
+            if wanted.contains(&orig) {
+                keep.insert(starts.files[dup].path.clone());
+            }
+        }
+    }
+    Ok(joinable
+        .iter()
+        .filter(|(p, _)| keep.contains(p))
+        .cloned()
+        .collect())
+}
+
+pub fn run_work(
+    work: &Work,
+    args: &ConvertArgs,
+    progress: &Progress,
+    ticket: &Ticket<'_>,
+    sources: &HashSet<FileId>,
+) -> Result<Outcome> {
+    match work {
+        Work::File { rec, wanted } => {
+            convert::convert_one(rec, args, wanted, progress, ticket, sources)
+        }
+        Work::Joined(j) => convert_joined(j, args, progress, ticket, sources),
+    }
+}
+
+/// One file of a joined camera: the camera's streams in it, and its part
+/// of the window (None: all of it).
+struct Piece {
+    rec: Recording,
+    cam: Camera,
+    span: Option<Span>,
+}
+
+fn convert_joined(
+    j: &Joined,
+    args: &ConvertArgs,
+    progress: &Progress,
+    ticket: &Ticket<'_>,
+    sources: &HashSet<FileId>,
+) -> Result<Outcome> {
+    let mut pieces: Vec<Piece> = Vec::new();
+    let last = j.files.len() - 1;
+    let mut notes = Vec::new();
+    for (k, rec) in j.files.iter().enumerate() {
+        let disc =
+            scan::scan(rec, Depth::StreamsOnly, |_, _| {}).with_context(|| out::path(&rec.path))?;
+        let cam = convert::cameras_of(rec, &disc, &[j.number.to_string()])
+            .with_context(|| out::path(&rec.path))?
+            .remove(0);
+        let span = if j.windowed && (k == 0 || k == last) {
+            // Where the window starts (first file) and ends (last file)
+            // in this file's running time: a scan of this file only.
+            match convert::plan(rec, args, std::slice::from_ref(&cam), disc.utc_offset_min()) {
+                Ok(w) => match w.first().and_then(|w| w.span_of(cam.number)) {
+                    Some(s) => Some(s),
+                    None => continue,
+                },
+                Err(e) => {
+                    notes.push(format!("{}: {e:#}", out::path(&rec.path)));
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        pieces.push(Piece {
+            rec: rec.clone(),
+            cam,
+            span,
+        });
+    }
+    if pieces.is_empty() {
+        bail!(
+            "no video frames{}: nothing written",
+            convert::window_note(args)
+        );
+    }
+    let ext = match args.format {
+        OutFormat::Mp4 => "mp4",
+        OutFormat::Mkv => "mkv",
+    };
+    let output = ticket.with_namer(|namer| -> Result<Option<PathBuf>> {
+        let mut name = pieces[0].rec.stem.clone();
+        name.push(format!("_cam{}", j.number));
+        let file = namer.claim(&name, ext);
+        let path = args.outdir.join(&file);
+        if file.len() > convert::NAME_MAX {
+            bail!("{}: output name too long", out::path(&path));
+        }
+        if files::id_of(&path).is_some_and(|id| sources.contains(&id)) {
+            bail!(
+                "{} is an input of this run: refusing to replace it (choose another output directory)",
+                out::path(&path)
+            );
+        }
+        // batch (plan.rs): complete outputs are skipped, our own partial
+        // ones redone, anyone else's kept unless --force.
+        let own: std::collections::HashSet<files::FileId> = pieces
+            .iter()
+            .flat_map(|p| crate::inputs::file_ids(&p.rec))
+            .collect();
+        match crate::plan::settle(&path, args.force, &own) {
+            crate::plan::Settle::Write => Ok(Some(path)),
+            crate::plan::Settle::Skip => Ok(None),
+            crate::plan::Settle::Refuse => {
+                bail!("{} exists (use --force to overwrite)", out::path(&path))
+            }
+        }
+    })?;
+    let Some(output) = output else {
+        return Ok(Outcome {
+            notes,
+            ..Outcome::default()
+        });
+    };
+    let total: u64 = pieces
+        .iter()
+        .map(|p| p.rec.path.metadata().map_or(0, |m| m.len()))
+        .sum();
+    let label = output.file_name().map(out::os).unwrap_or_default();
+    let mut job = progress.job(&label, total);
+    let r = write_joined(&pieces, args, &output, &mut job);
+    job.finish();
+    let mut o = r?;
+    o.notes.extend(notes);
+    Ok(o)
+}
+
+fn write_joined(
+    pieces: &[Piece],
+    args: &ConvertArgs,
+    output: &Path,
+    job: &mut Job,
+) -> Result<Outcome> {
+    let dir = output.parent().unwrap_or(Path::new("."));
+    let part = Part::new_in(dir)
+        .with_context(|| format!("cannot write a temporary file in {}", out::path(dir)))?;
+    let temp = files::gst_location(part.file(), part.path())?;
+    // GStreamer opens the inputs already open here (by /proc/self/fd).
+    let mut opened = Vec::new();
+    let mut fed = Vec::new();
+    for p in pieces {
+        let f = files::open_regular(&p.rec.path)
+            .with_context(|| format!("cannot read {}", out::path(&p.rec.path)))?;
+        fed.push(files::gst_location(&f, &p.rec.path)?);
+        opened.push(f);
+    }
+    let unfd = |text: String| -> String {
+        let mut text = text;
+        for (f, p) in fed.iter().zip(pieces) {
+            let fd = f.to_string_lossy();
+            if let Some(rest) = text.strip_prefix(&format!("{fd}: ")) {
+                text = format!("{}: {rest}", out::path(&p.rec.path));
+            }
+            text = text.replace(&*fd, &out::path(&p.rec.path));
+        }
+        text.replace(&*temp.to_string_lossy(), &out::path(output))
+    };
+    let run = run_joined(pieces, &fed, args, &temp, job)
+        .map_err(|e| anyhow!("{}", unfd(format!("{e:#}"))))?;
+    let damage: Vec<String> = run.damage.into_iter().map(unfd).collect();
+    let s = convert::sh_lock(&run.shared);
+    let frames = s.frames;
+    let (first_rt, end_rt) = *run.running.lock().unwrap_or_else(|e| e.into_inner());
+    let duration_ns = end_rt.saturating_sub(first_rt.unwrap_or(0));
+    let first_wall = s.first_wall.values().next().copied().flatten();
+    drop(s);
+    if frames == 0 {
+        bail!(
+            "no video frames{}: nothing written",
+            convert::window_note(args)
+        );
+    }
+    let clock = convert::clock_offset_ns(args);
+    if args.format == OutFormat::Mp4
+        && let Some(s) = first_wall
+    {
+        let s = evidence::corrected_of(s, clock);
+        mp4time::set_creation_time(part.file().try_clone()?, s / 1_000_000_000)
+            .with_context(|| format!("cannot finish {}", out::path(output)))?;
+    }
+    let recs: Vec<Recording> = pieces.iter().map(|p| p.rec.clone()).collect();
+    let cam = &pieces[0].cam;
+    let audio = pieces.iter().find_map(|p| p.cam.audio.as_ref());
+    let facts = ExportFacts {
+        recs: &recs,
+        video: &cam.video,
+        audio,
+        mp4: args.format == OutFormat::Mp4,
+        subtitles: !args.no_subtitles,
+        compacted_gaps: args.gaps == Gaps::Compact,
+        embedded_time: args.embed_time,
+        max_gap: crate::convert::source_max_gap(args),
+        damage: &damage,
+        clock_offset_ns: clock,
+    };
+    // Read back before calling it written.
+    let proof = evidence::prove(&temp, &facts)
+        .map_err(|e| anyhow!("{}", unfd(format!("{e:#}"))))
+        .with_context(|| format!("{} not written", out::path(output)))?;
+    part.persist(output, crate::plan::may_replace(output, args.force))
+        .with_context(|| format!("cannot write {}", out::path(output)))?;
+    evidence::write(output, &facts, &proof)?;
+    Ok(Outcome {
+        files: vec![output.to_path_buf()],
+        frames,
+        duration_ns,
+        damage,
+        notes: Vec::new(),
+    })
+}
+
+struct Joint {
+    shared: Arc<Mutex<Shared>>,
+    damage: Vec<String>,
+    /// The video's first start and last end in running time (the output's
+    /// timeline: buffer times restart in every file).
+    running: Arc<Mutex<(Option<u64>, u64)>>,
+}
+
+/// One stream of the output: its concat, and per file its concat pad.
+struct Chain {
+    kind: StreamKind,
+    pads: Vec<gst::Pad>,
+    /// The file the concat is on (`pads.len()` once it is done).
+    at: Arc<Mutex<usize>>,
+}
+
+/// A file's open elements.
+struct Loaded {
+    src: gst::Element,
+    demux: gst::Element,
+}
+
+fn queue() -> Result<gst::Element> {
+    let q = convert::make("queue")?;
+    q.set_property("max-size-buffers", 0u32);
+    q.set_property("max-size-bytes", 0u32);
+    q.set_property("max-size-time", 5_000_000_000u64);
+    Ok(q)
+}
+
+fn run_joined(
+    pieces: &[Piece],
+    fed: &[PathBuf],
+    args: &ConvertArgs,
+    temp: &Path,
+    job: &mut Job,
+) -> Result<Joint> {
+    let pipeline = gst::Pipeline::new();
+    let cam = &pieces[0].cam;
+    let mux = match args.format {
+        OutFormat::Mp4 => {
+            let m = convert::make("mp4mux")?;
+            m.set_property("latency", convert::MUX_QUEUE_NS);
+            m
+        }
+        OutFormat::Mkv => convert::make("matroskamux")?,
+    };
+    let sink = gst::ElementFactory::make("filesink")
+        .property("location", temp.to_string_lossy().to_string())
+        .property("async", false)
+        .build()?;
+    pipeline.add_many([&mux, &sink])?;
+    mux.link(&sink)?;
+    if let Some(setter) = mux.dynamic_cast_ref::<gst::TagSetter>() {
+        let mut tags = gst::TagList::new();
+        {
+            let t = tags.make_mut();
+            if let Some(title) = &cam.video.tags.title {
+                t.add::<gst::tags::Title>(&title.as_str(), gst::TagMergeMode::Replace);
+            }
+            if let Some(c) = &cam.video.tags.comment {
+                t.add::<gst::tags::Comment>(&c.as_str(), gst::TagMergeMode::Replace);
+            }
+        }
+        setter.merge_tags(&tags, gst::TagMergeMode::Replace);
+    }
+    let shared = Arc::new(Mutex::new(Shared::default()));
+    let audio_decoded = args.format == OutFormat::Mp4;
+    let branch = Branch {
+        shared: shared.clone(),
+        camera: cam.number,
+        span: None,
+        mux: mux.downgrade(),
+        audio_decoded,
+        clock_offset_ns: convert::clock_offset_ns(args),
+        embed_time: match cam.video.codec {
+            Codec::H264 { .. } if args.embed_time => Some(gstcctv::h264::Codec::H264),
+            Codec::H265 if args.embed_time => Some(gstcctv::h264::Codec::H265),
+            _ => None,
+        },
+    };
+    let audio = pieces.iter().find_map(|p| p.cam.audio.as_ref());
+    let mut kinds = vec![StreamKind::Video];
+    if audio.is_some() {
+        kinds.push(StreamKind::Audio);
+    }
+    if !args.no_subtitles {
+        kinds.push(StreamKind::Subtitle);
+    }
+    let running: Arc<Mutex<(Option<u64>, u64)>> = Arc::default();
+    let mut chains = Vec::new();
+    for kind in kinds {
+        let concat = convert::make("concat")?;
+        let q = queue()?;
+        pipeline.add_many([&concat, &q])?;
+        concat.link(&q)?;
+        let mut elems = vec![q.clone()];
+        match kind {
+            StreamKind::Video if matches!(cam.video.codec, Codec::H265) => {
+                elems.push(convert::make("h265parse")?);
+            }
+            StreamKind::Audio if audio_decoded => {
+                let dec = match audio.map(|a| &a.codec) {
+                    Some(Codec::Opus { .. }) => "opusdec",
+                    _ => "mulawdec",
+                };
+                for f in [dec, "audioconvert", "audioresample", "avenc_aac"] {
+                    elems.push(convert::make(f)?);
+                }
+                if let Some(pad) = elems.last().and_then(|e| e.static_pad("sink")) {
+                    one_segment(&pad);
+                }
+            }
+            _ => {}
+        }
+        for e in &elems[1..] {
+            pipeline.add(e)?;
+        }
+        gst::Element::link_many(elems.iter())?;
+        let template = match kind {
+            StreamKind::Video => "video_%u",
+            StreamKind::Audio => "audio_%u",
+            _ => "subtitle_%u",
+        };
+        elems
+            .last()
+            .ok_or_else(|| anyhow!("empty chain"))?
+            .link_pads(None, &mux, Some(template))?;
+        branch.watch(&q, kind);
+        if kind == StreamKind::Video
+            && let Some(src) = concat.static_pad("src")
+        {
+            let running = running.clone();
+            src.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+                if let Some(gst::PadProbeData::Buffer(b)) = &info.data
+                    && let Some(pts) = b.pts()
+                    && let Some(seg) = pad.sticky_event::<gst::event::Segment>(0)
+                    && let Some(seg) = seg.segment().downcast_ref::<gst::ClockTime>()
+                    && let Some(rt) = seg.to_running_time(pts)
+                {
+                    let rt = rt.nseconds();
+                    let dur = b.duration().map_or(0, |d| d.nseconds().min(1_000_000_000));
+                    let mut r = running.lock().unwrap_or_else(|e| e.into_inner());
+                    r.0 = Some(r.0.map_or(rt, |f| f.min(rt)));
+                    r.1 = r.1.max(rt + dur);
+                }
+                gst::PadProbeReturn::Ok
+            });
+        }
+        let mut pads = Vec::new();
+        for _ in pieces {
+            pads.push(
+                concat
+                    .request_pad_simple("sink_%u")
+                    .ok_or_else(|| anyhow!("concat without sink pads"))?,
+            );
+        }
+        let at = Arc::new(Mutex::new(0usize));
+        let (a, names): (_, Vec<String>) = (
+            at.clone(),
+            pads.iter().map(|p| p.name().to_string()).collect(),
+        );
+        let n = pieces.len();
+        concat.connect_notify(Some("active-pad"), move |c, _| {
+            let active: Option<gst::Pad> = c.property("active-pad");
+            let k = active
+                .and_then(|p| names.iter().position(|x| *x == p.name().as_str()))
+                .unwrap_or(n);
+            *a.lock().unwrap_or_else(|e| e.into_inner()) = k;
+        });
+        chains.push(Chain { kind, pads, at });
+    }
+    let bus = pipeline.bus().ok_or_else(|| anyhow!("no bus"))?;
+    let mut loaded: BTreeMap<usize, Loaded> = BTreeMap::new();
+    let result = (|| -> Result<Vec<String>> {
+        let load = |k: usize, loaded: &mut BTreeMap<usize, Loaded>, playing: bool| -> Result<()> {
+            let l = load_piece(
+                &pipeline,
+                &pieces[k],
+                &fed[k],
+                k,
+                &chains,
+                args,
+                audio_decoded,
+            )?;
+            if playing {
+                l.src.sync_state_with_parent()?;
+                l.demux.sync_state_with_parent()?;
+            }
+            loaded.insert(k, l);
+            Ok(())
+        };
+        for k in 0..pieces.len().min(1 + LOOKAHEAD) {
+            load(k, &mut loaded, false)?;
+        }
+        if pipeline.set_state(gst::State::Playing).is_err() {
+            let msg = bus
+                .timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])
+                .and_then(|m| match m.view() {
+                    gst::MessageView::Error(e) => Some(e.error().to_string()),
+                    _ => None,
+                });
+            bail!(
+                "{}",
+                msg.unwrap_or_else(|| "cannot start the pipeline".into())
+            );
+        }
+        let mut warnings = Vec::new();
+        loop {
+            let msg = bus.timed_pop_filtered(
+                gst::ClockTime::from_mseconds(100),
+                &[
+                    gst::MessageType::Eos,
+                    gst::MessageType::Error,
+                    gst::MessageType::Warning,
+                ],
+            );
+            // Files every stream has left are closed; the next are opened.
+            let done = chains
+                .iter()
+                .map(|c| *c.at.lock().unwrap_or_else(|e| e.into_inner()))
+                .min()
+                .unwrap_or(pieces.len());
+            let finished: Vec<usize> = loaded.range(..done).map(|(k, _)| *k).collect();
+            for k in finished {
+                if let Some(l) = loaded.remove(&k) {
+                    let _ = l.src.set_state(gst::State::Null);
+                    let _ = l.demux.set_state(gst::State::Null);
+                    let _ = pipeline.remove_many([&l.src, &l.demux]);
+                }
+            }
+            for k in done..pieces.len().min(done + 1 + LOOKAHEAD) {
+                if !loaded.contains_key(&k) {
+                    load(k, &mut loaded, true)?;
+                }
+            }
+            {
+                let s = convert::sh_lock(&shared);
+                job.update(s.bytes, s.frames);
+            }
+            if convert::INTERRUPTED.load(Ordering::SeqCst) {
+                bail!("interrupted");
+            }
+            let Some(msg) = msg else { continue };
+            match msg.view() {
+                gst::MessageView::Eos(_) => break,
+                gst::MessageView::Error(e) => {
+                    if let Some(sink) = msg.src().and_then(|s| s.downcast_ref::<gst::Element>())
+                        && sink.factory().is_some_and(|f| f.name() == "filesink")
+                    {
+                        let reason = e
+                            .debug()
+                            .and_then(|d| d.rsplit_once(": ").map(|(_, r)| r.trim().to_string()))
+                            .filter(|r| !r.is_empty())
+                            .unwrap_or_else(|| e.error().to_string());
+                        bail!("cannot write {}: {reason}", temp.display());
+                    }
+                    bail!("{}", e.error());
+                }
+                gst::MessageView::Warning(w) => {
+                    let ours = msg
+                        .src()
+                        .and_then(|s| s.downcast_ref::<gst::Element>())
+                        .and_then(|e| e.factory())
+                        .is_some_and(|f| matches!(f.name().as_str(), "pavsdemux" | "saysdemux"));
+                    if ours {
+                        warnings.push(convert::damage_text(&w.error().to_string()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(warnings)
+    })();
+    let _ = pipeline.set_state(gst::State::Null);
+    let damage = result?;
+    Ok(Joint {
+        shared,
+        damage,
+        running,
+    })
+}
+
+/// Makes the joined audio one segment for the encoder: concat starts a
+/// segment per file, and an audio encoder finishes (pads) its last frame
+/// at every new segment, so each join would put a frame of silence over
+/// the next file's first sound. Buffers are retimed to their running time
+/// in a single segment from 0 (the same running time: nothing moves).
+fn one_segment(pad: &gst::Pad) {
+    let current: Mutex<(Option<gst::FormattedSegment<gst::ClockTime>>, bool)> =
+        Mutex::new((None, false));
+    pad.add_probe(
+        gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+        move |_, info| {
+            let mut cur = current.lock().unwrap_or_else(|e| e.into_inner());
+            match &mut info.data {
+                Some(gst::PadProbeData::Event(event)) => {
+                    if let gst::EventView::Segment(seg) = event.view()
+                        && let Some(seg) = seg.segment().downcast_ref::<gst::ClockTime>()
+                    {
+                        cur.0 = Some(seg.clone());
+                        if cur.1 {
+                            // Not dropped: GStreamer 1.22 unrefs a NULL
+                            // event when a probe drops a sticky one being
+                            // pushed. An event nobody acts on takes its
+                            // place.
+                            *event = gst::event::CustomDownstream::new(gst::Structure::new_empty(
+                                "cctv-joined-segment",
+                            ));
+                            return gst::PadProbeReturn::Ok;
+                        }
+                        cur.1 = true;
+                        let flat = gst::FormattedSegment::<gst::ClockTime>::new();
+                        let seqnum = event.seqnum();
+                        *event = gst::event::Segment::builder(&flat).seqnum(seqnum).build();
+                    }
+                }
+                Some(gst::PadProbeData::Buffer(buffer)) => {
+                    if let Some(seg) = &cur.0
+                        && let Some(pts) = buffer.pts()
+                    {
+                        let Some(rt) = seg.to_running_time(pts) else {
+                            return gst::PadProbeReturn::Drop;
+                        };
+                        let b = buffer.make_mut();
+                        b.set_pts(rt);
+                        b.set_dts(rt);
+                    }
+                }
+                _ => {}
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
+}
+
+/// Opens file `k`: `filesrc ! demuxer`, its camera's pads to the concats
+/// (clipped to the window's part of this file), the others to fakesinks;
+/// a stream the file does not have ends at once on its concat.
+fn load_piece(
+    pipeline: &gst::Pipeline,
+    piece: &Piece,
+    location: &Path,
+    k: usize,
+    chains: &[Chain],
+    args: &ConvertArgs,
+    audio_decoded: bool,
+) -> Result<Loaded> {
+    let src = gst::ElementFactory::make("filesrc")
+        .property("location", location.to_string_lossy().to_string())
+        .build()?;
+    let demux = convert::make(if piece.rec.kind == Kind::Pavs {
+        "pavsdemux"
+    } else {
+        "saysdemux"
+    })?;
+    convert::configure_source(&demux, args);
+    pipeline.add_many([&src, &demux])?;
+    src.link(&demux)?;
+    let mut targets: HashMap<String, (StreamKind, gst::Pad)> = HashMap::new();
+    for c in chains {
+        let name = match c.kind {
+            StreamKind::Video => Some(piece.cam.video.name.clone()),
+            StreamKind::Audio => piece.cam.audio.as_ref().map(|a| a.name.clone()),
+            _ => Some(format!("subtitle_{}", piece.cam.number)),
+        };
+        if let Some(name) = name {
+            targets.insert(name, (c.kind, c.pads[k].clone()));
+        }
+    }
+    let every: Vec<gst::Pad> = chains.iter().map(|c| c.pads[k].clone()).collect();
+    let linked: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let span = piece.span;
+    let pipe_weak = pipeline.downgrade();
+    let l = linked.clone();
+    demux.connect_pad_added(move |_, pad| {
+        let name = pad.name().to_string();
+        let Some((kind, sink)) = targets.get(&name) else {
+            if let Some(p) = pipe_weak.upgrade()
+                && let Ok(fake) = gst::ElementFactory::make("fakesink")
+                    .property("sync", false)
+                    .property("async", false)
+                    .build()
+            {
+                let _ = p.add(&fake);
+                let _ = fake.sync_state_with_parent();
+                if let Some(s) = fake.static_pad("sink") {
+                    let _ = pad.link(&s);
+                }
+            }
+            return;
+        };
+        if let Some(span) = span {
+            clip(pad, *kind, span, audio_decoded);
+        }
+        match pad.link(sink) {
+            Ok(_) => {
+                l.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(sink.name().to_string());
+            }
+            Err(e) => out::errln!("cctv: cannot link {name}: {e:?}"),
+        }
+    });
+    demux.connect_no_more_pads(move |_| {
+        let l = linked.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for pad in every.iter().filter(|p| !l.contains(p.name().as_str())) {
+            // Waits (in concat) until it is this file's turn: not on the
+            // demuxer's thread.
+            let pad = pad.clone();
+            std::thread::spawn(move || {
+                pad.send_event(gst::event::Eos::new());
+            });
+        }
+    });
+    src.set_state(gst::State::Ready)?;
+    demux.set_state(gst::State::Ready)?;
+    if let Some(span) = span {
+        let ct = gst::ClockTime::from_nseconds;
+        let seek = gst::event::Seek::new(
+            1.0,
+            gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE,
+            gst::SeekType::Set,
+            ct(span.start),
+            gst::SeekType::Set,
+            ct(span.stop),
+        );
+        if !demux.send_event(seek) {
+            bail!(
+                "{}: cannot seek to the requested window",
+                out::path(&piece.rec.path)
+            );
+        }
+    }
+    Ok(Loaded { src, demux })
+}
+
+/// Keeps a file's part of the window (as convert's branches do for one
+/// file): its segment starts at the span's start, buffers before it or
+/// at/after its stop are dropped, a cue that straddles the start is
+/// clipped to it, an audio packet that straddles it goes to the decoder
+/// (which clips it to the segment).
+fn clip(pad: &gst::Pad, kind: StreamKind, span: Span, audio_decoded: bool) {
+    pad.add_probe(
+        gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+        move |_, info| {
+            match &mut info.data {
+                Some(gst::PadProbeData::Event(event)) => {
+                    if let gst::EventView::Segment(seg) = event.view()
+                        && let Some(seg) = seg.segment().downcast_ref::<gst::ClockTime>()
+                    {
+                        let mut seg = seg.clone();
+                        if seg.start().is_none_or(|s| s.nseconds() < span.start) {
+                            let start = gst::ClockTime::from_nseconds(span.start);
+                            seg.set_start(start);
+                            seg.set_time(start);
+                            seg.set_position(start);
+                        }
+                        // Open-ended: concat starts the next file where
+                        // this one's last buffer ends, not at the window's
+                        // stop (one nanosecond after the last frame's
+                        // start: the next file's first frame would take
+                        // the same time). Buffers past the stop are
+                        // dropped here.
+                        seg.set_stop(gst::ClockTime::NONE);
+                        let seqnum = event.seqnum();
+                        *event = gst::event::Segment::builder(&seg).seqnum(seqnum).build();
+                    }
+                }
+                Some(gst::PadProbeData::Buffer(buffer)) => {
+                    let Some(pts) = buffer.pts().map(|t| t.nseconds()) else {
+                        return gst::PadProbeReturn::Ok;
+                    };
+                    if pts >= span.stop {
+                        return gst::PadProbeReturn::Drop;
+                    }
+                    if pts < span.start {
+                        let end = buffer.duration().map(|d| pts + d.nseconds());
+                        let straddles = end.is_some_and(|e| e > span.start);
+                        if kind == StreamKind::Audio && straddles && audio_decoded {
+                            return gst::PadProbeReturn::Ok;
+                        }
+                        if kind != StreamKind::Subtitle || !straddles {
+                            return gst::PadProbeReturn::Drop;
+                        }
+                        let b = buffer.make_mut();
+                        b.set_pts(gst::ClockTime::from_nseconds(span.start));
+                        b.set_dts(gst::ClockTime::from_nseconds(span.start));
+                        if let Some(end) = end {
+                            b.set_duration(gst::ClockTime::from_nseconds(end - span.start));
+                        }
+                    }
+                }
+                _ => {}
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
+}

@@ -1,0 +1,704 @@
+// SPDX-License-Identifier: MIT
+//! Cases, not files (#18): `cctv convert` of a folder writes one output per
+//! camera, its files joined in capture order (every frame of every file
+//! once, bit-exact, rising times, the audio of every file), duplicates used
+//! once, windows across file boundaries exact per camera; `--per-file`
+//! keeps one output per input; every output passes `cctv verify`.
+
+mod support;
+
+use gstcctv::formats::pavs::writer::Recording;
+use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter};
+use gstcctv::formats::says::{MetaEntry, MetaValue};
+use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const CCTV: &str = env!("CARGO_BIN_EXE_cctv");
+const LIMIT: Duration = Duration::from_secs(180);
+/// 2021-09-01 07:00:00 UTC.
+const T0: u64 = 1_630_479_600_000_000_000;
+const S: u64 = 1_000_000_000;
+
+fn run(program: &str, args: &[&str]) -> Output {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    let deadline = Instant::now() + LIMIT;
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let t1 = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut out, &mut v).ok();
+        v
+    });
+    let t2 = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut err, &mut v).ok();
+        v
+    });
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{program} {args:?} did not finish within {LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: t1.join().expect("stdout thread"),
+        stderr: t2.join().expect("stderr thread"),
+    }
+}
+
+fn cctv(args: &[&str]) -> Output {
+    run(CCTV, args)
+}
+
+fn ok(out: &Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    err
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// A `.psf` of one camera, frames every 0.5 s, a key frame every 10.
+fn psf(dir: &Path, name: &str, channel: u8, camera: &str, start: u64, frames: u64) -> PathBuf {
+    let path = dir.join(name);
+    Recording {
+        channel,
+        camera_name: camera,
+        width: 176,
+        height: 144,
+        start_ns: start,
+        step_ns: S / 2,
+        frames,
+        gop: 10,
+        seed: (start / S) as u32 ^ u32::from(channel),
+    }
+    .write_file(&path)
+    .unwrap();
+    path
+}
+
+/// A dashcam `.nvr` (device serial `serial`): two cameras, 10 frames a
+/// second each (a key frame every 10, SPS/PPS in it), mu-law audio on
+/// stream 0 every 0.1 s, for `seconds` from `start_us`.
+fn nvr(path: &Path, serial: &str, start_us: u64, seconds: u64, seed: u32) {
+    let header = HeaderSpec {
+        file_name: path.file_name().unwrap().to_string_lossy().into_owned(),
+        metadata: vec![
+            MetaEntry::new("appVersion", MetaValue::Str("v1.6.5".into())),
+            MetaEntry::new("serial", MetaValue::Str(serial.into())),
+            MetaEntry::new("startTime", MetaValue::I64((start_us / 1000) as i64)),
+            camera_entry("camera0", "Road"),
+            camera_entry("camera1", "Cabin"),
+        ],
+        ..Default::default()
+    };
+    let file = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+    let mut w = SaysWriter::new(file, &header).expect("header");
+    let params = BaselineParams::for_size(176, 144).expect("size");
+    let mut enc = [SyntheticEncoder::new(params), SyntheticEncoder::new(params)];
+    for f in 0..(seconds * 10) as u32 {
+        let ts = start_us + u64::from(f) * 100_000;
+        // 800 samples of 8 kHz mu-law: 0.1 s.
+        let samples: Vec<u8> = (0..800u32)
+            .map(|n| ((n * 7 + f * 13 + seed) % 251) as u8 | 1)
+            .collect();
+        w.write_audio(0, AudioCodec::Mulaw, ts, &samples, false)
+            .expect("audio");
+        for cam in 0..2u8 {
+            let key = f % 10 == 0;
+            let media = if key {
+                let (y, u, v) = test_picture(176, 144, f + seed + u32::from(cam) * 1000);
+                let mut m = params.sps(None);
+                m.extend_from_slice(&params.pps());
+                m.extend_from_slice(&enc[usize::from(cam)].key_frame(&y, &u, &v));
+                m
+            } else {
+                enc[usize::from(cam)].skip_frame()
+            };
+            let meta = vec![MetaEntry::new(
+                "ts",
+                MetaValue::I64(((ts + u64::from(cam)) / 1000) as i64),
+            )];
+            w.write_video(cam, key, ts + u64::from(cam), &meta, &media)
+                .expect("video");
+        }
+    }
+    w.flush().expect("flush");
+}
+
+fn camera_entry(key: &str, name: &str) -> MetaEntry {
+    MetaEntry::new(
+        key,
+        MetaValue::Nested(vec![
+            MetaEntry::new("name", MetaValue::Str(name.into())),
+            MetaEntry::new("width", MetaValue::I32(176)),
+            MetaEntry::new("height", MetaValue::I32(144)),
+            MetaEntry::new("fps", MetaValue::I8(10)),
+        ]),
+    )
+}
+
+/// The media files in `dir` (not the evidence beside them), sorted.
+fn outputs(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".mp4") || n.ends_with(".mkv"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// One row of a frame table.
+#[derive(Debug, Clone, PartialEq)]
+struct Row {
+    recorded: String,
+    pts: f64,
+    source: usize,
+    offset: u64,
+    digest: String,
+}
+
+/// The video rows of `NAME.frames.tsv` beside `mp4`, and the manifest's
+/// input paths (what `source` indexes).
+fn table(mp4: &Path) -> (Vec<Row>, Vec<String>) {
+    let tsv = std::fs::read_to_string(mp4.with_extension("frames.tsv")).unwrap();
+    let mut lines = tsv.lines();
+    let head: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let col = |n: &str| head.iter().position(|h| *h == n).unwrap();
+    let (c_rec, c_pts, c_src, c_off, c_dig, c_stream) = (
+        col("recorded_time"),
+        col("pts_s"),
+        col("source"),
+        col("offset"),
+        col("slice_sha256"),
+        col("stream"),
+    );
+    let rows = lines
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .filter(|f| f[c_stream].starts_with("video"))
+        .map(|f| Row {
+            recorded: f[c_rec].to_string(),
+            pts: f[c_pts].parse().unwrap(),
+            source: f[c_src].parse().unwrap(),
+            offset: f[c_off].parse().unwrap(),
+            digest: f[c_dig].to_string(),
+        })
+        .collect();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(mp4.with_extension("manifest.json")).unwrap())
+            .unwrap();
+    let inputs = manifest["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap().to_string())
+        .collect();
+    (rows, inputs)
+}
+
+/// Per stream kind: packet times (s) as ffprobe reads them.
+fn packets(path: &Path) -> BTreeMap<String, Vec<f64>> {
+    let out = run(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-show_entries",
+            "packet=codec_type,pts_time",
+            "-of",
+            "json",
+            s(path),
+        ],
+    );
+    assert!(out.status.success(), "ffprobe {}", path.display());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut m: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for p in v["packets"].as_array().unwrap() {
+        m.entry(p["codec_type"].as_str().unwrap().to_string())
+            .or_default()
+            .push(p["pts_time"].as_str().unwrap().parse().unwrap());
+    }
+    m
+}
+
+fn rising(times: &[f64]) -> bool {
+    times.windows(2).all(|w| w[1] > w[0])
+}
+
+fn verify(dir: &Path) {
+    let manifests: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".manifest.json"))
+        .collect();
+    assert!(!manifests.is_empty());
+    let mut args = vec!["verify"];
+    args.extend(manifests.iter().map(|p| s(p)));
+    ok(&cctv(&args));
+}
+
+/// The VMax backup of the issue: three consecutive files of camera 9 named
+/// out of time order, a copy of one of them, and a file of camera 3.
+struct Backup {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    /// Camera 9's files in capture order.
+    alley: [PathBuf; 3],
+    door: PathBuf,
+}
+
+fn backup() -> Backup {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("backup");
+    std::fs::create_dir(&root).unwrap();
+    let a = psf(&root, "c.psf", 9, "ALLEY", T0, 120);
+    let b = psf(&root, "a.psf", 9, "ALLEY", T0 + 60 * S, 120);
+    let c = psf(&root, "b.psf", 9, "ALLEY", T0 + 120 * S, 120);
+    std::fs::copy(&b, root.join("copy-of-a.psf")).unwrap();
+    let door = psf(&root, "door.psf", 3, "DOOR", T0 + 30 * S, 60);
+    Backup {
+        root,
+        alley: [a, b, c],
+        door,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn a_backup_folder_gives_one_output_per_camera_joined_in_capture_order() {
+    let b = backup();
+    let out = b.root.parent().unwrap().join("out");
+    let err = ok(&cctv(&["convert", s(&b.root), "-o", s(&out)]));
+    // Two cameras, two outputs; the copy used once and said so.
+    assert_eq!(outputs(&out), ["c_cam9.mp4", "door.mp4"], "{err}");
+    assert!(
+        err.contains("copy-of-a.psf") && err.contains("used once"),
+        "{err}"
+    );
+    let joined = out.join("c_cam9.mp4");
+    let (rows, inputs) = table(&joined);
+    let want: Vec<String> = b.alley.iter().map(|p| s(p).to_string()).collect();
+    assert_eq!(inputs, want, "inputs in capture order");
+    // Every frame of every file once, in capture order, from its file.
+    assert_eq!(rows.len(), 360);
+    for (k, r) in rows.iter().enumerate() {
+        assert_eq!(r.source, k / 120, "frame {k}");
+    }
+    assert!(rows.windows(2).all(|w| w[1].recorded > w[0].recorded));
+    assert!(rows.windows(2).all(|w| w[1].pts > w[0].pts));
+    // Bit-exact: the same slices as each file converted on its own.
+    let single = b.root.parent().unwrap().join("single");
+    ok(&cctv(&[
+        "convert",
+        "-q",
+        "--per-file",
+        s(&b.root),
+        "-o",
+        s(&single),
+    ]));
+    let mut expected = Vec::new();
+    for f in &b.alley {
+        let stem = f.file_stem().unwrap().to_str().unwrap();
+        let (r, _) = table(&single.join(format!("{stem}.mp4")));
+        assert_eq!(r.len(), 120);
+        expected.extend(r.into_iter().map(|r| (r.offset, r.digest)));
+    }
+    let got: Vec<(u64, String)> = rows.iter().map(|r| (r.offset, r.digest.clone())).collect();
+    assert_eq!(got, expected);
+    // The file read independently: 360 frames at rising times, 0.5 s apart
+    // across the joins (the files follow each other).
+    let p = packets(&joined);
+    let v = &p["video"];
+    assert_eq!(v.len(), 360);
+    assert!(rising(v));
+    assert!(
+        (v[120] - v[119] - 0.5).abs() < 1e-3,
+        "{} {}",
+        v[119],
+        v[120]
+    );
+    assert!((v[359] - 179.5).abs() < 1e-3, "{}", v[359]);
+    let (door_rows, door_inputs) = table(&out.join("door.mp4"));
+    assert_eq!(door_rows.len(), 60);
+    assert_eq!(door_inputs, [s(&b.door).to_string()]);
+    verify(&out);
+}
+
+#[test]
+fn per_file_keeps_one_output_per_input() {
+    let b = backup();
+    let out = b.root.parent().unwrap().join("out");
+    ok(&cctv(&[
+        "convert",
+        "-q",
+        "--per-file",
+        s(&b.root),
+        "-o",
+        s(&out),
+    ]));
+    assert_eq!(
+        outputs(&out),
+        ["a.mp4", "b.mp4", "c.mp4", "copy-of-a.mp4", "door.mp4"]
+    );
+    for n in ["a", "b", "c", "copy-of-a"] {
+        assert_eq!(table(&out.join(format!("{n}.mp4"))).0.len(), 120, "{n}");
+    }
+    // One file converts as it always did, case or not.
+    let one = b.root.parent().unwrap().join("one");
+    ok(&cctv(&["convert", "-q", s(&b.alley[0]), "-o", s(&one)]));
+    assert_eq!(outputs(&one), ["c.mp4"]);
+}
+
+#[test]
+fn a_window_across_a_file_boundary_is_exact_for_every_camera() {
+    // Two cameras x four consecutive 60 s files each.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("case");
+    std::fs::create_dir(&root).unwrap();
+    for k in 0..4u64 {
+        psf(
+            &root,
+            &format!("alley{k}.psf"),
+            9,
+            "ALLEY",
+            T0 + k * 60 * S,
+            120,
+        );
+        psf(
+            &root,
+            &format!("door{k}.psf"),
+            3,
+            "DOOR",
+            T0 + k * 60 * S,
+            120,
+        );
+    }
+    let all = dir.path().join("all");
+    ok(&cctv(&["convert", "-q", s(&root), "-o", s(&all)]));
+    assert_eq!(outputs(&all), ["alley0_cam9.mp4", "door0_cam3.mp4"]);
+    for o in outputs(&all) {
+        assert_eq!(table(&all.join(&o)).0.len(), 480, "{o}");
+    }
+    // 07:00:52.2 .. 07:01:07: from the key frame at 07:00:50 (every 5 s)
+    // in the first file to the last frame before 07:01:07 in the second.
+    let w = dir.path().join("window");
+    ok(&cctv(&[
+        "convert",
+        "-q",
+        s(&root),
+        "--from",
+        "2021-09-01T07:00:52.2Z",
+        "--to",
+        "2021-09-01T07:01:07Z",
+        "-o",
+        s(&w),
+    ]));
+    assert_eq!(outputs(&w), ["alley0_cam9.mp4", "door0_cam3.mp4"]);
+    for (o, first) in [("alley0_cam9.mp4", "alley0"), ("door0_cam3.mp4", "door0")] {
+        let (rows, inputs) = table(&w.join(o));
+        // Only the two files the window touches are inputs.
+        assert_eq!(
+            inputs,
+            [
+                s(&root.join(format!("{first}.psf"))).to_string(),
+                s(&root.join(format!("{}1.psf", &first[..first.len() - 1]))).to_string()
+            ]
+        );
+        assert_eq!(rows.len(), 34, "{o}");
+        assert_eq!(rows[0].recorded, "2021-09-01T07:00:50.000000Z");
+        assert_eq!(rows[19].recorded, "2021-09-01T07:00:59.500000Z");
+        assert_eq!(rows[20].recorded, "2021-09-01T07:01:00.000000Z");
+        assert_eq!(rows[33].recorded, "2021-09-01T07:01:06.500000Z");
+        assert_eq!((rows[19].source, rows[20].source), (0, 1));
+        let v = &packets(&w.join(o))["video"];
+        assert_eq!(v.len(), 34);
+        assert!(rising(v), "{v:?}");
+        assert!((v[20] - v[19] - 0.5).abs() < 1e-3, "{v:?}");
+    }
+    verify(&w);
+    // A camera by name; a window no camera covers is an error.
+    let named = dir.path().join("named");
+    ok(&cctv(&[
+        "convert",
+        "-q",
+        "--camera",
+        "door",
+        s(&root),
+        "--from",
+        "2021-09-01T07:03:55Z",
+        "-o",
+        s(&named),
+    ]));
+    // Inside one file: that file, converted as on its own.
+    assert_eq!(outputs(&named), ["door3.mp4"]);
+    assert_eq!(table(&named.join("door3.mp4")).0.len(), 10);
+    let none = cctv(&[
+        "convert",
+        s(&root),
+        "--from",
+        "2021-09-01T08:00:00Z",
+        "--to",
+        "2021-09-01T08:01:00Z",
+        "-o",
+        s(&dir.path().join("none")),
+    ]);
+    assert!(!none.status.success());
+    let err = String::from_utf8_lossy(&none.stderr);
+    assert!(
+        err.contains("no camera has frames between --from and --to"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_camera_partly_in_the_window_is_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("case");
+    std::fs::create_dir(&root).unwrap();
+    for k in 0..2u64 {
+        psf(
+            &root,
+            &format!("alley{k}.psf"),
+            9,
+            "ALLEY",
+            T0 + k * 60 * S,
+            120,
+        );
+    }
+    // Camera 3 stops at 07:01:00; the window goes on to 07:01:30.
+    psf(&root, "door.psf", 3, "DOOR", T0, 120);
+    let w = dir.path().join("w");
+    ok(&cctv(&[
+        "convert",
+        "-q",
+        s(&root),
+        "--from",
+        "2021-09-01T07:00:50Z",
+        "--to",
+        "2021-09-01T07:01:30Z",
+        "-o",
+        s(&w),
+    ]));
+    assert_eq!(outputs(&w), ["alley0_cam9.mp4", "door.mp4"]);
+    assert_eq!(table(&w.join("alley0_cam9.mp4")).0.len(), 80);
+    assert_eq!(table(&w.join("door.mp4")).0.len(), 20);
+}
+
+#[test]
+fn four_dashcam_files_of_two_cameras_give_two_outputs_with_all_the_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("dashcam");
+    std::fs::create_dir(&root).unwrap();
+    // Four consecutive 8 s files.
+    let t0 = 1_700_000_000_000_000u64;
+    for k in 0..4u64 {
+        nvr(
+            &root.join(format!("2023111{k}.nvr")),
+            "SN-4711",
+            t0 + k * 8_000_000,
+            8,
+            k as u32,
+        );
+    }
+    let out = dir.path().join("out");
+    ok(&cctv(&["convert", "-q", s(&root), "-o", s(&out)]));
+    assert_eq!(
+        outputs(&out),
+        ["20231110_cam0.mp4", "20231110_cam1.mp4"],
+        "one output per camera"
+    );
+    for o in outputs(&out) {
+        let f = out.join(&o);
+        let (rows, inputs) = table(&f);
+        assert_eq!(inputs.len(), 4);
+        assert_eq!(rows.len(), 320, "{o}");
+        for (k, r) in rows.iter().enumerate() {
+            assert_eq!(r.source, k / 80, "{o} frame {k}");
+        }
+        let p = packets(&f);
+        assert_eq!(p["video"].len(), 320);
+        assert!(rising(&p["video"]));
+        // AAC of every file's sound: 32 s (± one AAC frame per join).
+        let a = &p["audio"];
+        assert!(rising(a));
+        let span = a.last().unwrap() - a[0];
+        assert!((span - 32.0).abs() < 0.6, "audio spans {span} s");
+    }
+    verify(&out);
+}
+
+#[test]
+fn info_of_a_folder_shows_the_cameras_of_the_case() {
+    let b = backup();
+    let out = cctv(&["info", s(&b.root)]);
+    let text = ok(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("case: 2 camera(s)"), "{stdout}{text}");
+    assert!(stdout.contains("ALLEY [09]"), "{stdout}");
+    assert!(stdout.contains("3 file(s)"), "{stdout}");
+    assert!(stdout.contains("copy-of-a.psf"), "{stdout}");
+    let json = cctv(&["info", "--json", "--case", s(&b.root)]);
+    ok(&json);
+    let v: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let cams = v["cameras"].as_array().unwrap();
+    assert_eq!(cams.len(), 2);
+    let alley = cams.iter().find(|c| c["name"] == "ALLEY [09]").unwrap();
+    assert_eq!(alley["id"], "pavs-alley-09-video_9");
+    assert_eq!(alley["frames"], 360);
+    assert_eq!(alley["files"].as_array().unwrap().len(), 3);
+    assert_eq!(alley["duplicates"].as_array().unwrap().len(), 1);
+    assert_eq!(alley["first_time"], "2021-09-01T07:00:00.000000Z");
+    assert_eq!(alley["last_time"], "2021-09-01T07:02:59.500000Z");
+    assert_eq!(v["files"].as_array().unwrap().len(), 5);
+    // Without --case: the per-file array as before.
+    let plain = cctv(&["info", "--json", s(&b.root)]);
+    let v: Value = serde_json::from_slice(&plain.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 5);
+}
+
+/// A real recording cut in two at a key frame (the second part with the
+/// `.nvr` file header, as a recorder starts each file) joins back into the
+/// whole: the same frames, bit-exact and in order, as the whole file
+/// converted on its own, with the audio of both parts.
+#[test]
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+fn real_samples_cut_in_two_join_back_into_the_whole() {
+    let samples = support::shared_samples("");
+    let dir = tempfile::tempdir().unwrap();
+    // .psf: blocks back to back; cut at the 9th block (a key frame).
+    let expected: Value =
+        serde_json::from_slice(&std::fs::read(samples.join("pavs/expected.json")).unwrap())
+            .unwrap();
+    let blocks = expected["video1"]["blocks"].as_array().unwrap();
+    let cut = blocks.iter().skip(8).find(|b| b["key"] == true).unwrap()["offset"]
+        .as_u64()
+        .unwrap() as usize;
+    let psf = std::fs::read(samples.join("pavs/video1.psf")).unwrap();
+    // .nvr: the 64 KiB header, then chunks; cut at the key video chunk
+    // nearest the middle.
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(samples.join("says/basic.index.json")).unwrap())
+            .unwrap();
+    let chunks = index["chunks"].as_array().unwrap();
+    let ncut = chunks
+        .iter()
+        .skip(chunks.len() / 2)
+        .find(|c| c["kind"] == "video" && c["key"] == true)
+        .unwrap()["offset"]
+        .as_u64()
+        .unwrap() as usize;
+    let nvr = std::fs::read(samples.join("says/basic.nvr")).unwrap();
+    for (name, whole, head, tail, ext) in [
+        (
+            "video1",
+            &psf,
+            psf[..cut].to_vec(),
+            psf[cut..].to_vec(),
+            "psf",
+        ),
+        (
+            "basic",
+            &nvr,
+            nvr[..ncut].to_vec(),
+            [&nvr[..65536], &nvr[ncut..]].concat(),
+            "nvr",
+        ),
+    ] {
+        let case = dir.path().join(format!("{name}-case"));
+        std::fs::create_dir(&case).unwrap();
+        // Named against their time order: the catalog orders them.
+        std::fs::write(case.join(format!("z_first.{ext}")), &head).unwrap();
+        std::fs::write(case.join(format!("a_second.{ext}")), &tail).unwrap();
+        let one = dir.path().join(format!("{name}.{ext}"));
+        std::fs::write(&one, whole).unwrap();
+        let joined = dir.path().join(format!("{name}-joined"));
+        let single = dir.path().join(format!("{name}-single"));
+        ok(&cctv(&["convert", "-q", s(&case), "-o", s(&joined)]));
+        ok(&cctv(&["convert", "-q", s(&one), "-o", s(&single)]));
+        let outs = outputs(&joined);
+        assert_eq!(outs.len(), 1, "{name}: {outs:?}");
+        assert!(outs[0].starts_with("z_first_cam"), "{name}: {outs:?}");
+        let (rows, inputs) = table(&joined.join(&outs[0]));
+        assert_eq!(inputs.len(), 2, "{name}");
+        let (whole_rows, _) = table(&single.join(&outputs(&single)[0]));
+        let digests = |r: &[Row]| r.iter().map(|r| r.digest.clone()).collect::<Vec<_>>();
+        assert_eq!(digests(&rows), digests(&whole_rows), "{name}: frames");
+        let recorded = |r: &[Row]| r.iter().map(|r| r.recorded.clone()).collect::<Vec<_>>();
+        assert_eq!(recorded(&rows), recorded(&whole_rows), "{name}: times");
+        assert!(rows.windows(2).all(|w| w[1].source >= w[0].source));
+        assert!(rows.iter().any(|r| r.source == 1), "{name}");
+        let p = packets(&joined.join(&outs[0]));
+        assert!(rising(&p["video"]), "{name}");
+        if ext == "nvr" {
+            // The sound of both parts: as long as the whole's, within an
+            // AAC frame at the join.
+            let q = packets(&single.join(&outputs(&single)[0]));
+            let span = |a: &[f64]| a.last().unwrap() - a[0];
+            assert!(
+                (span(&p["audio"]) - span(&q["audio"])).abs() < 0.15,
+                "{} vs {}",
+                span(&p["audio"]),
+                span(&q["audio"])
+            );
+        }
+        verify(&joined);
+    }
+}
+
+/// Many short files (shorter than the muxer's queues) join without
+/// stalling while only a few are open at a time: every frame and the
+/// sound of every file.
+#[test]
+fn many_short_files_join_with_only_a_few_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("short");
+    std::fs::create_dir(&root).unwrap();
+    let t0 = 1_700_000_000_000_000u64;
+    for k in 0..24u64 {
+        nvr(
+            &root.join(format!("d{k:02}.nvr")),
+            "SN-9",
+            t0 + k * 1_000_000,
+            1,
+            k as u32,
+        );
+    }
+    for k in 0..30u64 {
+        psf(&root, &format!("p{k:02}.psf"), 5, "GATE", T0 + k * 2 * S, 4);
+    }
+    let out = dir.path().join("out");
+    ok(&cctv(&["convert", "-q", s(&root), "-o", s(&out)]));
+    assert_eq!(
+        outputs(&out),
+        ["d00_cam0.mp4", "d00_cam1.mp4", "p00_cam5.mp4"]
+    );
+    assert_eq!(table(&out.join("p00_cam5.mp4")).0.len(), 120);
+    for o in ["d00_cam0.mp4", "d00_cam1.mp4"] {
+        let (rows, inputs) = table(&out.join(o));
+        assert_eq!((rows.len(), inputs.len()), (240, 24), "{o}");
+        let p = packets(&out.join(o));
+        assert!(rising(&p["video"]) && rising(&p["audio"]));
+        let span = p["audio"].last().unwrap() - p["audio"][0];
+        assert!((span - 24.0).abs() < 0.6, "audio spans {span} s");
+    }
+    verify(&out);
+}
