@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Set-up, build, and the main job on a built-in sample: generate a VMax .psf
-# with the crate's own writer (decodable pictures, a one-hour recording gap),
-# convert it with `cctv convert`, show `cctv info` of the recording and
-# what ffprobe reads from the MP4 that came out, and verify the export
-# against its manifest (`cctv verify`).
+# Set-up, build, and the main job on a built-in case: generate a small VMax
+# backup folder with the crate's own writer (camera 9 in two consecutive
+# files and a copy, camera 3 in one; decodable pictures), show the case with
+# `cctv info`, convert it with `cctv convert` (one file per camera, joined),
+# show what ffprobe reads from each MP4, and verify every export against its
+# manifest (`cctv verify`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Rust first: without it nothing below can work, and apt cannot give a
@@ -18,22 +19,25 @@ if ! command -v cargo >/dev/null 2>&1 || [ -z "$have" ] ||
     exit 1
 fi
 scripts/setup.sh
-cargo build --release --lib --bin cctv --example psf_sample
+cargo build --release --lib --bin cctv --example case_sample
 target="${CARGO_TARGET_DIR:-target}"
 out="${1:-target/demo}"
+rm -rf "$out/backup" "$out/export"
 mkdir -p "$out"
-"$target/release/examples/psf_sample" "$out/sample.psf"
+"$target/release/examples/case_sample" "$out/backup"
 cctv="$target/release/cctv"
 echo
-echo "\$ cctv convert --force $out/sample.psf -o $out"
-"$cctv" convert --force "$out/sample.psf" -o "$out"
+echo "\$ cctv info $out/backup"
+"$cctv" info "$out/backup"
 echo
-echo "\$ cctv info $out/sample.psf"
-"$cctv" info "$out/sample.psf"
+echo "\$ cctv convert $out/backup -o $out/export   # one file per camera, its files joined"
+"$cctv" convert "$out/backup" -o "$out/export"
+for mp4 in "$out"/export/*.mp4; do
+  echo
+  echo "$mp4 as ffprobe sees it (video stream-copied, capture time as a subtitle track, the first frame's time as creation time):"
+  ffprobe -v error -count_frames -show_entries stream=codec_type,codec_name,width,height,nb_read_frames:format=duration:format_tags=creation_time,title -of default=noprint_wrappers=1 "$mp4"
+  ffmpeg -v error -i "$mp4" -map 0:v -f null - && echo "ffmpeg decoded every frame without an error"
+done
 echo
-echo "The MP4 as ffprobe sees it (video stream-copied, capture time as a subtitle track, the recording's start as creation time):"
-ffprobe -v error -count_frames -show_entries stream=codec_type,codec_name,width,height,nb_read_frames:format=duration:format_tags=creation_time,title -of default=noprint_wrappers=1 "$out/sample.mp4"
-ffmpeg -v error -i "$out/sample.mp4" -map 0:v -f null - && echo "ffmpeg decoded every frame without an error"
-echo
-echo "\$ cctv verify $out/sample.manifest.json   # hashes, every frame of the output against the source"
-"$cctv" verify "$out/sample.manifest.json"
+echo "\$ cctv verify $out/export/*.manifest.json   # hashes, every frame of each output against the sources"
+"$cctv" verify "$out"/export/*.manifest.json
