@@ -753,18 +753,7 @@ fn run_joined(
         for k in 0..pieces.len().min(1 + LOOKAHEAD) {
             load(k, &mut loaded, false)?;
         }
-        if pipeline.set_state(gst::State::Playing).is_err() {
-            let msg = bus
-                .timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])
-                .and_then(|m| match m.view() {
-                    gst::MessageView::Error(e) => Some(e.error().to_string()),
-                    _ => None,
-                });
-            bail!(
-                "{}",
-                msg.unwrap_or_else(|| "cannot start the pipeline".into())
-            );
-        }
+        convert::start_playing(&pipeline, &bus)?;
         let mut warnings = Vec::new();
         loop {
             let msg = bus.timed_pop_filtered(

@@ -1115,18 +1115,7 @@ fn build_and_run(
                 bail!("cannot seek to the requested window");
             }
         }
-        if pipeline.set_state(gst::State::Playing).is_err() {
-            let msg = bus
-                .timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])
-                .and_then(|m| match m.view() {
-                    gst::MessageView::Error(e) => Some(e.error().to_string()),
-                    _ => None,
-                });
-            bail!(
-                "{}",
-                msg.unwrap_or_else(|| "cannot start the pipeline".into())
-            );
-        }
+        start_playing(&pipeline, &bus)?;
         let mut warnings = Vec::new();
         loop {
             let msg = bus.timed_pop_filtered(
@@ -1190,6 +1179,24 @@ fn build_and_run(
         damage: warnings,
         watches,
     })
+}
+
+/// Sets a conversion pipeline playing; if it refuses, the first error it
+/// posted says why.
+pub(crate) fn start_playing(pipeline: &gst::Pipeline, bus: &gst::Bus) -> Result<()> {
+    if pipeline.set_state(gst::State::Playing).is_err() {
+        let msg = bus
+            .timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])
+            .and_then(|m| match m.view() {
+                gst::MessageView::Error(e) => Some(e.error().to_string()),
+                _ => None,
+            });
+        bail!(
+            "{}",
+            msg.unwrap_or_else(|| "cannot start the pipeline".into())
+        );
+    }
+    Ok(())
 }
 
 /// One source pad to several branches.
