@@ -597,33 +597,7 @@ fn run_joined(
 ) -> Result<Joint> {
     let pipeline = gst::Pipeline::new();
     let cam = &pieces[0].cam;
-    let mux = match args.format {
-        OutFormat::Mp4 => {
-            let m = convert::make("mp4mux")?;
-            m.set_property("latency", convert::MUX_QUEUE_NS);
-            m
-        }
-        OutFormat::Mkv => convert::make("matroskamux")?,
-    };
-    let sink = gst::ElementFactory::make("filesink")
-        .property("location", temp.to_string_lossy().to_string())
-        .property("async", false)
-        .build()?;
-    pipeline.add_many([&mux, &sink])?;
-    mux.link(&sink)?;
-    if let Some(setter) = mux.dynamic_cast_ref::<gst::TagSetter>() {
-        let mut tags = gst::TagList::new();
-        {
-            let t = tags.make_mut();
-            if let Some(title) = &cam.video.tags.title {
-                t.add::<gst::tags::Title>(&title.as_str(), gst::TagMergeMode::Replace);
-            }
-            if let Some(c) = &cam.video.tags.comment {
-                t.add::<gst::tags::Comment>(&c.as_str(), gst::TagMergeMode::Replace);
-            }
-        }
-        setter.merge_tags(&tags, gst::TagMergeMode::Replace);
-    }
+    let mux = convert::add_output(&pipeline, args, &cam.video, temp)?;
     let shared = Arc::new(Mutex::new(Shared::default()));
     let audio_decoded = args.format == OutFormat::Mp4;
     let branch = Branch {

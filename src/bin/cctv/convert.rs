@@ -958,42 +958,7 @@ fn build_and_run(
     };
     let mut watches = Vec::new();
     for (cam, temp) in cams.iter().zip(temps) {
-        let mux = match args.format {
-            OutFormat::Mp4 => {
-                let m = make("mp4mux")?;
-                // Let each input pad queue up to a second: with the
-                // default (0) the muxer thread and every upstream thread
-                // hand over one buffer at a time, and those thread switches
-                // were most of a conversion's time. Output is unchanged.
-                m.set_property("latency", MUX_QUEUE_NS);
-                m
-            }
-            // Its creation time is set from the first frame (branch_probe).
-            OutFormat::Mkv => make("matroskamux")?,
-        };
-        // Not async: an output whose stream starts later (a second rf1
-        // stream after a codec change) has nothing to preroll with until
-        // then, and the pipeline must not wait for it while the other
-        // outputs' queues fill (deadlock).
-        let sink = gst::ElementFactory::make("filesink")
-            .property("location", temp.to_string_lossy().to_string())
-            .property("async", false)
-            .build()?;
-        pipeline.add_many([&mux, &sink])?;
-        mux.link(&sink)?;
-        if let Some(setter) = mux.dynamic_cast_ref::<gst::TagSetter>() {
-            let mut tags = gst::TagList::new();
-            {
-                let t = tags.make_mut();
-                if let Some(title) = &cam.video.tags.title {
-                    t.add::<gst::tags::Title>(&title.as_str(), gst::TagMergeMode::Replace);
-                }
-                if let Some(c) = &cam.video.tags.comment {
-                    t.add::<gst::tags::Comment>(&c.as_str(), gst::TagMergeMode::Replace);
-                }
-            }
-            setter.merge_tags(&tags, gst::TagMergeMode::Replace);
-        }
+        let mux = add_output(&pipeline, args, &cam.video, temp)?;
         // video: queue [→ h265parse] → mux
         let q = mux_queue()?;
         pipeline.add(&q)?;
@@ -1179,6 +1144,54 @@ fn build_and_run(
         damage: warnings,
         watches,
     })
+}
+
+/// The muxer (`--format`) and the filesink on `temp` of one output, in
+/// `pipeline`, with the camera's title and comment as tags. Returns the
+/// muxer, to link the streams to.
+pub(crate) fn add_output(
+    pipeline: &gst::Pipeline,
+    args: &ConvertArgs,
+    video: &StreamInfo,
+    temp: &Path,
+) -> Result<gst::Element> {
+    let mux = match args.format {
+        OutFormat::Mp4 => {
+            let m = make("mp4mux")?;
+            // Let each input pad queue up to a second: with the default (0)
+            // the muxer thread and every upstream thread hand over one
+            // buffer at a time, and those thread switches were most of a
+            // conversion's time. Output is unchanged.
+            m.set_property("latency", MUX_QUEUE_NS);
+            m
+        }
+        // Its creation time is set from the first frame (branch_probe).
+        OutFormat::Mkv => make("matroskamux")?,
+    };
+    // Not async: an output whose stream starts later (a second rf1 stream
+    // after a codec change) has nothing to preroll with until then, and
+    // the pipeline must not wait for it while the other outputs' queues
+    // fill (deadlock).
+    let sink = gst::ElementFactory::make("filesink")
+        .property("location", temp.to_string_lossy().to_string())
+        .property("async", false)
+        .build()?;
+    pipeline.add_many([&mux, &sink])?;
+    mux.link(&sink)?;
+    if let Some(setter) = mux.dynamic_cast_ref::<gst::TagSetter>() {
+        let mut tags = gst::TagList::new();
+        {
+            let t = tags.make_mut();
+            if let Some(title) = &video.tags.title {
+                t.add::<gst::tags::Title>(&title.as_str(), gst::TagMergeMode::Replace);
+            }
+            if let Some(c) = &video.tags.comment {
+                t.add::<gst::tags::Comment>(&c.as_str(), gst::TagMergeMode::Replace);
+            }
+        }
+        setter.merge_tags(&tags, gst::TagMergeMode::Replace);
+    }
+    Ok(mux)
 }
 
 /// Sets a conversion pipeline playing; if it refuses, the first error it
