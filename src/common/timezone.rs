@@ -52,3 +52,20 @@ pub fn clock_offset_pspec() -> glib::ParamSpec {
         .mutable_ready()
         .build()
 }
+
+/// The `max-gap` property (as on pavsdemux and saysdemux): gaps in capture
+/// time longer than this are compacted; 0 keeps real time.
+pub fn max_gap_pspec() -> glib::ParamSpec {
+    glib::ParamSpecUInt64::builder("max-gap")
+        .nick("Maximum gap")
+        .blurb(
+            "Gaps in the recording's time longer than this many nanoseconds are compacted to \
+             one frame in the output timeline, so that players do not sit on one picture for \
+             hours (0 = keep real time, gaps included). A gap where a segment could not be \
+             read keeps its length. Wall-clock metadata and the subtitles always keep the \
+             real time.",
+        )
+        .default_value(crate::engine::timeline::DEFAULT_MAX_GAP_NS)
+        .mutable_ready()
+        .build()
+}

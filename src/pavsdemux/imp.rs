@@ -2,7 +2,7 @@
 //! Element glue for `pavsdemux`: the engine's PAVS format behind the shared
 //! demuxer adapter, plus the element's properties.
 
-use crate::common::demux::{DemuxAdapter, DemuxElement};
+use crate::common::demux::{DemuxAdapter, DemuxElement, DynSource, PadInput};
 use crate::engine::formats::pavs::{Pavs, PavsOptions};
 use gst::glib;
 use gst::prelude::*;
@@ -18,19 +18,18 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 });
 
 pub struct PavsDemux {
-    adapter: DemuxAdapter<Pavs>,
+    adapter: DemuxAdapter,
     settings: Mutex<PavsOptions>,
 }
 
 impl DemuxElement for PavsDemux {
-    type Format = Pavs;
-
-    fn adapter(&self) -> &DemuxAdapter<Pavs> {
+    fn adapter(&self) -> &DemuxAdapter {
         &self.adapter
     }
 
-    fn new_format(&self) -> Pavs {
-        Pavs::new(crate::common::streams::lock(&self.settings).clone())
+    fn open_input(&self, input: PadInput) -> Option<DynSource> {
+        let options = crate::common::streams::lock(&self.settings).clone();
+        Some(input.demux(Pavs::new(options)))
     }
 }
 
@@ -128,7 +127,12 @@ impl ObjectImpl for PavsDemux {
     fn constructed(&self) {
         self.parent_constructed();
         self.obj()
-            .add_pad(&self.adapter.sinkpad)
+            .add_pad(
+                self.adapter
+                    .sinkpad
+                    .as_ref()
+                    .expect("a demuxer has a sink pad"),
+            )
             .expect("add sink pad");
     }
 }
@@ -159,7 +163,7 @@ impl ElementImpl for PavsDemux {
     }
 
     fn send_event(&self, event: gst::Event) -> bool {
-        match self.adapter.send_event_before_start(&event) {
+        match self.adapter.send_event(self, &event) {
             Some(handled) => handled,
             None => self.parent_send_event(event),
         }

@@ -3,7 +3,7 @@
 //! ([`Says`](crate::engine::formats::says::Says)) behind the shared demuxer
 //! adapter. Streams, time and tags are described there.
 
-use crate::common::demux::{DemuxAdapter, DemuxElement};
+use crate::common::demux::{DemuxAdapter, DemuxElement, DynSource, PadInput};
 use crate::common::present::template_name;
 use crate::engine::StreamKind;
 use crate::engine::formats::says::{Says, SaysOptions, TELEMETRY_SCHEMA};
@@ -21,19 +21,18 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 });
 
 pub struct SaysDemux {
-    adapter: DemuxAdapter<Says>,
+    adapter: DemuxAdapter,
     settings: Mutex<SaysOptions>,
 }
 
 impl DemuxElement for SaysDemux {
-    type Format = Says;
-
-    fn adapter(&self) -> &DemuxAdapter<Says> {
+    fn adapter(&self) -> &DemuxAdapter {
         &self.adapter
     }
 
-    fn new_format(&self) -> Says {
-        Says::with_options(crate::common::streams::lock(&self.settings).clone())
+    fn open_input(&self, input: PadInput) -> Option<DynSource> {
+        let options = crate::common::streams::lock(&self.settings).clone();
+        Some(input.demux(Says::with_options(options)))
     }
 }
 
@@ -132,7 +131,12 @@ impl ObjectImpl for SaysDemux {
     fn constructed(&self) {
         self.parent_constructed();
         self.obj()
-            .add_pad(&self.adapter.sinkpad)
+            .add_pad(
+                self.adapter
+                    .sinkpad
+                    .as_ref()
+                    .expect("a demuxer has a sink pad"),
+            )
             .expect("add sink pad");
     }
 }
@@ -200,7 +204,7 @@ impl ElementImpl for SaysDemux {
     }
 
     fn send_event(&self, event: gst::Event) -> bool {
-        match self.adapter.send_event_before_start(&event) {
+        match self.adapter.send_event(self, &event) {
             Some(handled) => handled,
             None => self.parent_send_event(event),
         }
