@@ -408,28 +408,8 @@ fn saysdemux_compacts_long_gaps_by_default() {
 /// An rf1 camera directory: two segments of 2 s at 10 fps with a 60 s
 /// pause in recording between them.
 fn rf1_with_gap(dir: &Path) {
-    use gstcctv::formats::rf1::writer::{Pts, TrackWriter};
-    use gstcctv::formats::rf1::{Codec, flags};
     for start_ms in [1_700_000_000_000u64, 1_700_000_062_000] {
-        let mut w = TrackWriter::create(
-            &dir.join(start_ms.to_string()),
-            "video",
-            Codec::H264,
-            start_ms * 1000,
-            (32, 16),
-            Default::default(),
-        )
-        .unwrap();
-        for k in 0..20u64 {
-            let (nal, key): (&[u8], u16) = if k % 10 == 0 {
-                (&[0, 0, 1, 0x65, 1, 2], flags::KEY)
-            } else {
-                (&[0, 0, 1, 0x41, 1], 0)
-            };
-            w.write_nalu(Pts::Ns(k * 100_000_000), nal, key | flags::ANNEXB)
-                .unwrap();
-        }
-        w.close().unwrap();
+        support::rf1_segment(dir, start_ms, 20);
     }
 }
 

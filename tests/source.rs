@@ -4,16 +4,17 @@
 //! for seeks, one damage report, and gap compaction (`max-gap`) for rf1 as
 //! for the byte streams.
 
+mod support;
+
 use gstcctv::engine::formats::pavs::{Pavs, PavsOptions};
 use gstcctv::engine::formats::rf1::Rf1Engine;
 use gstcctv::engine::formats::says::{Says, SaysOptions};
 use gstcctv::engine::{ByteDemux, MemorySource, SharedBytes, Source, SourceEvent, StreamKind};
 use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
-use gstcctv::formats::rf1::writer::{Pts, TrackWriter};
-use gstcctv::formats::rf1::{Codec, flags};
 use gstcctv::formats::says::writer::{HeaderSpec, SaysWriter};
 use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use std::path::Path;
+use support::rf1_segment;
 
 type Dyn = Box<dyn Source<Chunk = SharedBytes>>;
 
@@ -95,30 +96,6 @@ fn says() -> Dyn {
         Says::with_options(options),
         MemorySource::new(w.into_inner()),
     ))
-}
-
-/// A segment of `frames` access units at 10 fps (a key frame every 10)
-/// starting at `start_ms`, in camera directory `dir`.
-fn rf1_segment(dir: &Path, start_ms: u64, frames: u64) {
-    let mut w = TrackWriter::create(
-        &dir.join(start_ms.to_string()),
-        "video",
-        Codec::H264,
-        start_ms * 1000,
-        (32, 16),
-        Default::default(),
-    )
-    .unwrap();
-    for k in 0..frames {
-        let (nal, key): (&[u8], u16) = if k % 10 == 0 {
-            (&[0, 0, 1, 0x65, 1, 2], flags::KEY)
-        } else {
-            (&[0, 0, 1, 0x41, 1], 0)
-        };
-        w.write_nalu(Pts::Ns(k * 100 * MS), nal, key | flags::ANNEXB)
-            .unwrap();
-    }
-    w.close().unwrap();
 }
 
 fn rf1(dir: &Path, max_gap: Option<u64>) -> Dyn {

@@ -89,6 +89,79 @@ where
     fn template_name(&self, info: &StreamInfo) -> &'static str {
         present::template_name(info.id.kind)
     }
+    /// A source element's source with the current settings, and the name
+    /// messages give its input by ("<path>: "), opened on READY -> PAUSED.
+    /// Demuxers (with a sink pad) are never asked.
+    fn open_source(&self) -> Result<(DynSource, String), gst::ErrorMessage> {
+        Err(gst::error_msg!(
+            gst::CoreError::NotImplemented,
+            ("No source")
+        ))
+    }
+}
+
+/// The element glue every element of the adapter shares; their
+/// `ObjectImpl::constructed`, `ElementImpl::send_event` and
+/// `ElementImpl::change_state` call these.
+pub mod element {
+    use super::*;
+
+    /// Adds a demuxer's sink pad.
+    pub fn constructed<T>(imp: &T)
+    where
+        T: DemuxElement,
+        <T as ObjectSubclass>::Type: IsA<gst::Element>,
+    {
+        if let Some(pad) = &imp.adapter().sinkpad {
+            imp.obj().add_pad(pad).expect("add sink pad");
+        }
+    }
+
+    /// Seeks before the start (and, for a source element, while it runs)
+    /// go to the adapter; other events are handled as usual.
+    pub fn send_event<T>(imp: &T, event: gst::Event) -> bool
+    where
+        T: DemuxElement,
+        <T as ObjectSubclass>::Type: IsA<gst::Element>,
+    {
+        match imp.adapter().send_event(imp, &event) {
+            Some(handled) => handled,
+            None => imp.parent_send_event(event),
+        }
+    }
+
+    /// A source element opens its source on READY -> PAUSED (a demuxer
+    /// does when its sink pad is activated); PAUSED -> READY (or a failed
+    /// start) drops pads and state.
+    pub fn change_state<T>(
+        imp: &T,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError>
+    where
+        T: DemuxElement,
+        <T as ObjectSubclass>::Type: IsA<gst::Element>,
+    {
+        gst::trace!(CAT, imp = imp, "Changing state {:?}", transition);
+        let adapter = imp.adapter();
+        let element = imp.obj().clone().upcast::<gst::Element>();
+        if transition == gst::StateChange::ReadyToPaused
+            && adapter.sinkpad.is_none()
+            && let Err(err) = imp
+                .open_source()
+                .and_then(|(source, name)| adapter.start(imp, source, name))
+        {
+            element.post_error_message(err);
+            adapter.reset(&element);
+            return Err(gst::StateChangeError);
+        }
+        let ret = imp.parent_change_state(transition);
+        if transition == gst::StateChange::PausedToReady
+            || (transition == gst::StateChange::ReadyToPaused && ret.is_err())
+        {
+            adapter.reset(&element);
+        }
+        ret
+    }
 }
 
 /// The sink pad's bytes: random access (pull mode) or pushed.

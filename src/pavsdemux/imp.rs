@@ -9,14 +9,6 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use std::sync::{LazyLock, Mutex};
 
-static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new(
-        "pavsdemux",
-        gst::DebugColorFlags::empty(),
-        Some("VMax PAVS demuxer"),
-    )
-});
-
 pub struct PavsDemux {
     adapter: DemuxAdapter,
     settings: Mutex<PavsOptions>,
@@ -126,14 +118,7 @@ impl ObjectImpl for PavsDemux {
 
     fn constructed(&self) {
         self.parent_constructed();
-        self.obj()
-            .add_pad(
-                self.adapter
-                    .sinkpad
-                    .as_ref()
-                    .expect("a demuxer has a sink pad"),
-            )
-            .expect("add sink pad");
+        crate::common::demux::element::constructed(self);
     }
 }
 
@@ -163,21 +148,13 @@ impl ElementImpl for PavsDemux {
     }
 
     fn send_event(&self, event: gst::Event) -> bool {
-        match self.adapter.send_event(self, &event) {
-            Some(handled) => handled,
-            None => self.parent_send_event(event),
-        }
+        crate::common::demux::element::send_event(self, event)
     }
 
     fn change_state(
         &self,
         transition: gst::StateChange,
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
-        gst::trace!(CAT, imp = self, "Changing state {:?}", transition);
-        let ret = self.parent_change_state(transition)?;
-        if transition == gst::StateChange::PausedToReady {
-            self.adapter.reset(self.obj().upcast_ref());
-        }
-        Ok(ret)
+        crate::common::demux::element::change_state(self, transition)
     }
 }

@@ -110,6 +110,16 @@ impl DemuxElement for Rf1Src {
             PAD_TEMPLATE
         }
     }
+
+    fn open_source(&self) -> Result<(DynSource, String), gst::ErrorMessage> {
+        let settings = lock(&self.settings).clone();
+        let source = self.open(&settings)?;
+        let name = settings
+            .location
+            .map(|l| format!("{}: ", l.display()))
+            .unwrap_or_default();
+        Ok((source, name))
+    }
 }
 
 impl Rf1Src {
@@ -148,16 +158,6 @@ impl Rf1Src {
             engine.duration_ns()
         );
         Ok(Box::new(engine))
-    }
-
-    fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let settings = lock(&self.settings).clone();
-        let source = self.open(&settings)?;
-        let name = settings
-            .location
-            .map(|l| format!("{}: ", l.display()))
-            .unwrap_or_default();
-        self.adapter.start(self, source, name)
     }
 
     fn set_location(&self, location: Option<PathBuf>) -> Result<(), glib::Error> {
@@ -327,21 +327,7 @@ impl ElementImpl for Rf1Src {
         &self,
         transition: gst::StateChange,
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
-        gst::trace!(CAT, imp = self, "Changing state {:?}", transition);
-        if transition == gst::StateChange::ReadyToPaused
-            && let Err(err) = self.start()
-        {
-            self.post_error_message(err);
-            self.adapter.reset(self.obj().upcast_ref());
-            return Err(gst::StateChangeError);
-        }
-        let ret = self.parent_change_state(transition);
-        if transition == gst::StateChange::PausedToReady
-            || (transition == gst::StateChange::ReadyToPaused && ret.is_err())
-        {
-            self.adapter.reset(self.obj().upcast_ref());
-        }
-        ret
+        crate::common::demux::element::change_state(self, transition)
     }
 
     fn query(&self, query: &mut gst::QueryRef) -> bool {
@@ -360,10 +346,7 @@ impl ElementImpl for Rf1Src {
     }
 
     fn send_event(&self, event: gst::Event) -> bool {
-        match self.adapter.send_event(self, &event) {
-            Some(handled) => handled,
-            None => self.parent_send_event(event),
-        }
+        crate::common::demux::element::send_event(self, event)
     }
 }
 

@@ -12,14 +12,6 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use std::sync::{LazyLock, Mutex};
 
-static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new(
-        "saysdemux",
-        gst::DebugColorFlags::empty(),
-        Some("Rosco SAYS demuxer"),
-    )
-});
-
 pub struct SaysDemux {
     adapter: DemuxAdapter,
     settings: Mutex<SaysOptions>,
@@ -130,14 +122,7 @@ impl ObjectImpl for SaysDemux {
 
     fn constructed(&self) {
         self.parent_constructed();
-        self.obj()
-            .add_pad(
-                self.adapter
-                    .sinkpad
-                    .as_ref()
-                    .expect("a demuxer has a sink pad"),
-            )
-            .expect("add sink pad");
+        crate::common::demux::element::constructed(self);
     }
 }
 
@@ -204,21 +189,13 @@ impl ElementImpl for SaysDemux {
     }
 
     fn send_event(&self, event: gst::Event) -> bool {
-        match self.adapter.send_event(self, &event) {
-            Some(handled) => handled,
-            None => self.parent_send_event(event),
-        }
+        crate::common::demux::element::send_event(self, event)
     }
 
     fn change_state(
         &self,
         transition: gst::StateChange,
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
-        gst::trace!(CAT, imp = self, "Changing state {:?}", transition);
-        let ret = self.parent_change_state(transition)?;
-        if transition == gst::StateChange::PausedToReady {
-            self.adapter.reset(self.obj().upcast_ref());
-        }
-        Ok(ret)
+        crate::common::demux::element::change_state(self, transition)
     }
 }
