@@ -17,6 +17,7 @@
 //! - [`rf1`]: Cyclops rf1 archives (indexed files, read by the engine).
 
 pub mod bytes;
+pub mod camera_timeline;
 pub mod catalog;
 pub mod damage;
 pub mod demuxer;

@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: MIT
+//! A camera of a case as one [`Source`]: its files in capture order, read
+//! one after the other as one stream (issue 18: "a timeline source per
+//! camera").
+//!
+//! - Packets are each file's, with their running times moved by the
+//!   file's base: file `i + 1` starts where file `i` ends (the end of its
+//!   last frame), as GStreamer's `concat` joins them in `cctv convert`. The
+//!   first packet of every stream of a later file is DISCONT (a decoder
+//!   restarts there; the files are separate recordings).
+//! - Only the camera's streams are kept (a VMax file may hold sixteen
+//!   cameras): the others are discarded in each file's source.
+//! - Streams: the first file's, announced once; a stream a later file
+//!   brings (audio that starts later) comes as `NewStream`.
+//! - Seeks by running time go to the file that holds the target; its base
+//!   is the sum of the durations before it (each file's duration is its
+//!   source's, which reads a bounded part of the file), computed once and
+//!   kept. Files before the target are not read further.
+//! - Damage is reported per file, named by the file.
+//!
+//! Only one file is open at a time.
+
+use super::bytes::Chunk;
+use super::demuxer::SeekOutcome;
+use super::error::EngineError;
+use super::format::{StreamId, StreamInfo, Tags};
+use super::source::{DamageReport, Source, SourceEvent, is_past_end};
+use std::collections::{HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+
+/// One file of the camera, in capture order.
+#[derive(Debug, Clone)]
+pub struct TimelineFile {
+    pub path: PathBuf,
+    /// Capture time (Unix ns) of its first and last frame (the catalog's).
+    pub first_wall_ns: u64,
+    pub last_wall_ns: u64,
+}
+
+/// Opens one file of the camera as a source (its format's reader).
+pub type Opener<C> =
+    Box<dyn FnMut(&Path) -> Result<Box<dyn Source<Chunk = C> + Send>, EngineError> + Send>;
+
+/// Which streams of a file are the camera's.
+pub type Keep = Box<dyn Fn(&StreamInfo) -> bool + Send>;
+
+struct Open<C: Chunk> {
+    index: usize,
+    source: Box<dyn Source<Chunk = C> + Send>,
+    /// Running time (of the timeline) the file starts at.
+    base: u64,
+    /// Streams that had a packet in this file (the first is DISCONT).
+    started: HashSet<StreamId>,
+    /// The end of the last frame read, in the file's running time.
+    end: u64,
+    /// The file's streams that are not the camera's.
+    discarded: Vec<StreamId>,
+}
+
+pub struct CameraTimeline<C: Chunk> {
+    files: Vec<TimelineFile>,
+    open_file: Opener<C>,
+    keep: Keep,
+    /// Per file: its duration (ns), once known.
+    durations: Vec<Option<u64>>,
+    current: Option<Open<C>>,
+    /// Streams announced to the front end.
+    announced: Vec<StreamId>,
+    streams_found: bool,
+    /// The first file's tags (the camera's), handed out once.
+    tags: Option<Tags>,
+    tags_sent: bool,
+    /// Streams the front end does not want, in every file.
+    front_discarded: Vec<StreamId>,
+    pending: VecDeque<SourceEvent<C>>,
+    stop_ns: Option<u64>,
+    report: DamageReport,
+    ended: bool,
+}
+
+impl<C: Chunk> CameraTimeline<C> {
+    /// `files` in capture order (the catalog's spans of one camera, each
+    /// file once).
+    pub fn new(files: Vec<TimelineFile>, keep: Keep, open_file: Opener<C>) -> Self {
+        let count = files.len();
+        Self {
+            files,
+            open_file,
+            keep,
+            durations: vec![None; count],
+            current: None,
+            announced: Vec::new(),
+            streams_found: false,
+            tags: None,
+            tags_sent: false,
+            front_discarded: Vec::new(),
+            pending: VecDeque::new(),
+            stop_ns: None,
+            report: DamageReport {
+                format: "camera timeline",
+                ..DamageReport::default()
+            },
+            ended: count == 0,
+        }
+    }
+
+    pub fn files(&self) -> &[TimelineFile] {
+        &self.files
+    }
+
+    /// Opens file `index`, to start at `base`.
+    fn open(&mut self, index: usize, base: u64) -> Result<(), EngineError> {
+        let source = (self.open_file)(&self.files[index].path)?;
+        self.current = Some(Open {
+            index,
+            source,
+            base,
+            started: HashSet::new(),
+            end: 0,
+            discarded: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// The streams of a file that are the camera's: announced (first
+    /// file) or new; the rest discarded in that file.
+    fn streams_of_file(&mut self, infos: Vec<StreamInfo>) {
+        let Some(open) = self.current.as_mut() else {
+            return;
+        };
+        let mut kept = Vec::new();
+        for info in infos {
+            if (self.keep)(&info) {
+                kept.push(info);
+            } else {
+                open.discarded.push(info.id);
+            }
+        }
+        let mut dropped = open.discarded.clone();
+        dropped.extend_from_slice(&self.front_discarded);
+        open.source.set_discarded(&dropped);
+        if !self.streams_found {
+            self.streams_found = true;
+            self.announced = kept.iter().map(|i| i.id).collect();
+            self.pending.push_back(SourceEvent::StreamsFound(kept));
+        } else {
+            for info in kept {
+                if !self.announced.contains(&info.id) {
+                    self.announced.push(info.id);
+                    self.pending.push_back(SourceEvent::NewStream(info));
+                }
+            }
+        }
+    }
+
+    /// The current file is done: note its duration and damage, open the
+    /// next (or end).
+    fn finish_file(&mut self) -> Result<(), EngineError> {
+        let Some(mut open) = self.current.take() else {
+            return Ok(());
+        };
+        // The file's own duration (every stream, as a seek computes the
+        // bases), never less than what was read.
+        let duration = match self.durations[open.index] {
+            Some(d) => d,
+            None => open.source.duration().unwrap_or(open.end),
+        }
+        .max(open.end);
+        self.durations[open.index] = Some(duration);
+        self.absorb_report(open.index, open.source.take_report());
+        let next = open.index + 1;
+        let base = open.base + duration;
+        if next >= self.files.len() || self.stop_ns.is_some_and(|stop| base >= stop) {
+            self.ended = true;
+            return Ok(());
+        }
+        self.open(next, base)?;
+        let stop = self.stop_ns.map(|s| s - base);
+        if let Some(stop) = stop
+            && let Some(open) = self.current.as_mut()
+            && open.source.can_seek()
+        {
+            open.source.seek(0, Some(stop))?;
+        }
+        Ok(())
+    }
+
+    fn absorb_report(&mut self, index: usize, report: DamageReport) {
+        self.report.units += report.units;
+        self.report.regions += report.regions;
+        self.report.bytes += report.bytes;
+        let name = self.files[index].path.display().to_string();
+        for p in report.problems {
+            self.report.problems.push(format!("{name}: {p}"));
+        }
+        for d in report.details {
+            self.report.details.push(format!("{name}: {d}"));
+        }
+    }
+
+    /// The duration of file `index` (reads a bounded part of it once).
+    fn duration_of(&mut self, index: usize) -> Result<Option<u64>, EngineError> {
+        if let Some(d) = self.durations[index] {
+            return Ok(Some(d));
+        }
+        let current = match self.current.as_mut() {
+            Some(open) if open.index == index => open.source.duration(),
+            _ => None,
+        };
+        let d = match current {
+            Some(d) => Some(d),
+            // A source knows its duration once its streams are found: a
+            // probe of its own (the open file's events are the front end's).
+            None => {
+                let mut probe = (self.open_file)(&self.files[index].path)?;
+                discover(probe.as_mut())?;
+                probe.duration()
+            }
+        };
+        self.durations[index] = d;
+        Ok(d)
+    }
+
+    /// The file that holds running time `target` and its base; `None`: past
+    /// the end (or a duration is unknown before it).
+    fn locate(&mut self, target: u64) -> Result<Option<(usize, u64)>, EngineError> {
+        let mut base = 0u64;
+        for index in 0..self.files.len() {
+            let Some(d) = self.duration_of(index)? else {
+                return Ok(Some((index, base)));
+            };
+            if target < base + d {
+                return Ok(Some((index, base)));
+            }
+            base += d;
+        }
+        Ok(None)
+    }
+}
+
+/// Reads `source` until its streams are found (or its end).
+fn discover<C: Chunk>(source: &mut (dyn Source<Chunk = C> + Send)) -> Result<(), EngineError> {
+    loop {
+        match source.next()? {
+            SourceEvent::StreamsFound(_) | SourceEvent::End | SourceEvent::NeedData => {
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
+}
+
+impl<C: Chunk> Source for CameraTimeline<C> {
+    type Chunk = C;
+
+    fn next(&mut self) -> Result<SourceEvent<C>, EngineError> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Ok(event);
+            }
+            if self.ended {
+                return Ok(SourceEvent::End);
+            }
+            if self.current.is_none() {
+                self.open(0, 0)?;
+            }
+            let open = self.current.as_mut().expect("a file is open");
+            match open.source.next()? {
+                SourceEvent::StreamsFound(infos) => self.streams_of_file(infos),
+                SourceEvent::NewStream(info) => self.streams_of_file(vec![info]),
+                SourceEvent::Tags(tags) => {
+                    // The first file's, once (they follow its streams).
+                    if !self.tags_sent {
+                        self.tags_sent = true;
+                        self.tags = Some(tags.clone());
+                        return Ok(SourceEvent::Tags(tags));
+                    }
+                }
+                SourceEvent::Packet(mut packet) => {
+                    if open.discarded.contains(&packet.stream) {
+                        continue;
+                    }
+                    if let Some(end) = packet
+                        .pts
+                        .map(|pts| pts.saturating_add(packet.duration.unwrap_or(0)))
+                    {
+                        open.end = open.end.max(end);
+                    }
+                    if open.started.insert(packet.stream) && open.index > 0 {
+                        packet.discont = true;
+                    }
+                    packet.pts = packet.pts.map(|t| t + open.base);
+                    packet.dts = packet.dts.map(|t| t + open.base);
+                    return Ok(SourceEvent::Packet(packet));
+                }
+                // A stream may end in one file and go on in the next: only
+                // the last file ends streams.
+                SourceEvent::StreamEnd(id) => {
+                    if open.index + 1 == self.files.len() && !open.discarded.contains(&id) {
+                        return Ok(SourceEvent::StreamEnd(id));
+                    }
+                }
+                SourceEvent::NeedData => return Ok(SourceEvent::NeedData),
+                SourceEvent::End => self.finish_file()?,
+            }
+        }
+    }
+
+    fn can_seek(&self) -> bool {
+        true
+    }
+
+    fn seek(&mut self, target_ns: u64, stop_ns: Option<u64>) -> Result<SeekOutcome, EngineError> {
+        self.pending.clear();
+        self.stop_ns = stop_ns;
+        let located = self.locate(target_ns)?;
+        let past_end = match located {
+            None => true,
+            Some(_) => is_past_end(target_ns, self.exact_duration()),
+        };
+        let Some((index, base)) = located.filter(|_| !past_end) else {
+            if let Some(open) = self.current.take() {
+                self.absorb_report(open.index, {
+                    let mut source = open.source;
+                    source.take_report()
+                });
+            }
+            self.ended = true;
+            return Ok(SeekOutcome {
+                key_pts: None,
+                offset: 0,
+                past_end: true,
+            });
+        };
+        self.ended = false;
+        let reuse = self.current.as_ref().is_some_and(|o| o.index == index);
+        if !reuse {
+            if let Some(open) = self.current.take() {
+                let mut source = open.source;
+                let report = source.take_report();
+                self.absorb_report(open.index, report);
+            }
+            self.open(index, base)?;
+        }
+        let open = self.current.as_mut().expect("opened");
+        // The streams were announced: the file only needs to know which to
+        // drop (it announces its streams again, and they are filtered).
+        open.started.clear();
+        open.end = 0;
+        let outcome = open
+            .source
+            .seek(target_ns - base, stop_ns.map(|s| s.saturating_sub(base)))?;
+        Ok(SeekOutcome {
+            key_pts: outcome.key_pts.map(|k| k + base),
+            offset: outcome.offset,
+            past_end: outcome.past_end && index + 1 == self.files.len(),
+        })
+    }
+
+    fn duration(&mut self) -> Option<u64> {
+        let mut total = 0u64;
+        for index in 0..self.files.len() {
+            total += self.duration_of(index).ok().flatten()?;
+        }
+        Some(total)
+    }
+
+    fn exact_duration(&self) -> Option<u64> {
+        self.durations
+            .iter()
+            .try_fold(0u64, |sum, d| d.map(|d| sum + d))
+    }
+
+    fn global_tags(&self) -> Option<Tags> {
+        self.tags.clone()
+    }
+
+    fn take_report(&mut self) -> DamageReport {
+        if let Some(open) = self.current.as_mut() {
+            let report = open.source.take_report();
+            let index = open.index;
+            self.absorb_report(index, report);
+        }
+        let format = self.report.format;
+        std::mem::replace(
+            &mut self.report,
+            DamageReport {
+                format,
+                ..DamageReport::default()
+            },
+        )
+    }
+
+    fn set_discarded(&mut self, streams: &[StreamId]) {
+        self.front_discarded = streams.to_vec();
+        if let Some(open) = self.current.as_mut() {
+            let mut all = open.discarded.clone();
+            all.extend_from_slice(streams);
+            open.source.set_discarded(&all);
+        }
+    }
+}

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: MIT
+//! A camera of a case as one source (issue 18.2): its files in capture
+//! order, read as one stream with the same packets as reading the files one
+//! by one, each file's running time following the end of the one before,
+//! DISCONT at each file's first packets, seeks by running time across files.
+
+use gstcctv::engine::camera_timeline::{CameraTimeline, TimelineFile};
+use gstcctv::engine::catalog::{Catalog, FormatKind};
+use gstcctv::engine::formats::pavs::{Pavs, PavsOptions};
+use gstcctv::engine::{ByteDemux, FileSource, Source, SourceEvent, StreamKind};
+use gstcctv::formats::pavs::writer::Recording;
+use std::path::{Path, PathBuf};
+
+/// 2021-09-01 07:00:00 UTC.
+const T0: u64 = 1_630_479_600_000_000_000;
+const S: u64 = 1_000_000_000;
+
+fn psf(dir: &Path, name: &str, channel: u8, start: u64, frames: u64) -> PathBuf {
+    let path = dir.join(name);
+    Recording {
+        channel,
+        camera_name: "ALLEY",
+        width: 176,
+        height: 144,
+        start_ns: start,
+        step_ns: S / 2,
+        frames,
+        gop: 10,
+        seed: (start / S) as u32 ^ u32::from(channel),
+    }
+    .write_file(&path)
+    .unwrap();
+    path
+}
+
+type Chunk = <FileSource as gstcctv::engine::ByteSource>::Chunk;
+
+fn open(path: &Path) -> Box<dyn Source<Chunk = Chunk> + Send> {
+    let options = PavsOptions {
+        subtitles: false,
+        ..PavsOptions::default()
+    };
+    Box::new(ByteDemux::pull(
+        Pavs::new(options),
+        FileSource::open(path).unwrap(),
+    ))
+}
+
+/// (pts, key, discont, payload) of every packet, and the stream list.
+type Seen = Vec<(Option<u64>, bool, bool, Vec<u8>)>;
+
+fn drain(source: &mut dyn Source<Chunk = Chunk>) -> (Seen, usize) {
+    let mut seen = Vec::new();
+    let mut found = 0;
+    loop {
+        match source.next().unwrap() {
+            SourceEvent::StreamsFound(infos) => {
+                found += 1;
+                assert!(infos.iter().all(|i| i.id.kind == StreamKind::Video));
+            }
+            SourceEvent::Packet(p) => {
+                let bytes: Vec<u8> = p.parts.iter().flat_map(|x| x.bytes().to_vec()).collect();
+                seen.push((p.pts, p.key, p.discont, bytes));
+            }
+            SourceEvent::End => return (seen, found),
+            _ => {}
+        }
+    }
+}
+
+fn camera(dir: &Path, files: &[PathBuf]) -> CameraTimeline<Chunk> {
+    let inputs: Vec<_> = files
+        .iter()
+        .map(|p| (p.clone(), FormatKind::Pavs))
+        .collect();
+    let catalog = Catalog::build(&inputs);
+    assert!(catalog.skipped.is_empty(), "{:?}", catalog.skipped);
+    let cam = &catalog.find("9")[0];
+    let files: Vec<TimelineFile> = cam
+        .spans
+        .iter()
+        .map(|s| TimelineFile {
+            path: catalog.files[s.file].path.clone(),
+            first_wall_ns: s.first_wall_ns,
+            last_wall_ns: s.last_wall_ns,
+        })
+        .collect();
+    let _ = dir;
+    CameraTimeline::new(
+        files,
+        Box::new(|info| info.id.number == 9),
+        Box::new(|path| Ok(open(path))),
+    )
+}
+
+#[test]
+fn a_camera_reads_as_its_files_one_after_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Named out of time order; the catalog orders them.
+    let a = psf(d, "b.psf", 9, T0, 40);
+    let b = psf(d, "c.psf", 9, T0 + 20 * S, 40);
+    let c = psf(d, "a.psf", 9, T0 + 40 * S, 40);
+    let mut timeline = camera(d, &[b.clone(), c.clone(), a.clone()]);
+    let (joined, found) = drain(&mut timeline);
+    assert_eq!(found, 1, "the streams are announced once");
+
+    let mut expected = Vec::new();
+    let mut base = 0u64;
+    for (i, file) in [&a, &b, &c].into_iter().enumerate() {
+        let mut one = open(file);
+        let (packets, _) = drain(one.as_mut());
+        let duration = one.duration().unwrap();
+        for (n, (pts, key, discont, bytes)) in packets.into_iter().enumerate() {
+            let discont = discont || (i > 0 && n == 0);
+            expected.push((pts.map(|t| t + base), key, discont, bytes));
+        }
+        base += duration;
+    }
+    assert_eq!(joined.len(), 120);
+    assert_eq!(joined.len(), expected.len());
+    for (n, (got, want)) in joined.iter().zip(&expected).enumerate() {
+        assert_eq!(got.0, want.0, "pts of packet {n}");
+        assert_eq!(got.1, want.1, "key of packet {n}");
+        assert_eq!(got.2, want.2, "discont of packet {n}");
+        assert!(got.3 == want.3, "payload of packet {n}");
+    }
+    // Rising times across the joints.
+    assert!(joined.windows(2).all(|w| w[0].0 < w[1].0));
+    assert_eq!(timeline.duration(), Some(base));
+}
+
+#[test]
+fn seeks_go_to_the_file_that_holds_the_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let files = [
+        psf(d, "1.psf", 9, T0, 40),
+        psf(d, "2.psf", 9, T0 + 20 * S, 40),
+        psf(d, "3.psf", 9, T0 + 40 * S, 40),
+    ];
+    let durations: Vec<u64> = files
+        .iter()
+        .map(|f| {
+            let mut one = open(f);
+            drain(one.as_mut());
+            one.duration().unwrap()
+        })
+        .collect();
+    let mut timeline = camera(d, &files);
+    // 7.3 s into the second file: its key frame at 5 s (gop 10 at 2 fps).
+    let target = durations[0] + 7_300_000_000;
+    let outcome = timeline.seek(target, None).unwrap();
+    assert!(!outcome.past_end);
+    assert_eq!(outcome.key_pts, Some(durations[0] + 5 * S));
+    let (after, _) = drain(&mut timeline);
+    let first = &after[0];
+    assert_eq!(first.0, Some(durations[0] + 5 * S));
+    assert!(first.1, "restarts at a key frame");
+    // The second file's frame at 5 s, then to the end of the third.
+    let (second, _) = drain(open(&files[1]).as_mut());
+    assert!(first.3 == second[10].3);
+    assert_eq!(after.len(), 30 + 40);
+    assert_eq!(
+        after.last().unwrap().0,
+        Some(durations[0] + durations[1] + 39 * S / 2)
+    );
+
+    // A window that ends in the third file.
+    let stop = durations[0] + durations[1] + 3 * S;
+    timeline.seek(durations[0] + S, Some(stop)).unwrap();
+    let (window, _) = drain(&mut timeline);
+    assert_eq!(window.first().unwrap().0, Some(durations[0]));
+    assert!(window.iter().all(|p| p.0.unwrap() < stop));
+    assert_eq!(window.last().unwrap().0, Some(stop - S / 2));
+
+    // At or past the end: nothing follows.
+    let end = durations.iter().sum::<u64>();
+    assert!(timeline.seek(end, None).unwrap().past_end);
+    assert!(matches!(timeline.next().unwrap(), SourceEvent::End));
+    // And back to the start.
+    timeline.seek(0, None).unwrap();
+    assert_eq!(drain(&mut timeline).0.len(), 120);
+}
