@@ -11,6 +11,8 @@ use gst::glib;
 #[cfg(feature = "gstreamer")]
 mod common;
 #[cfg(feature = "gstreamer")]
+mod cueoverlay;
+#[cfg(feature = "gstreamer")]
 mod pavsdemux;
 #[cfg(feature = "gstreamer")]
 mod rf1demux;
@@ -40,6 +42,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     rf1urisrc::register(plugin)?;
     saysdemux::register(plugin)?;
     typefind::register(plugin)?;
+    cueoverlay::register(plugin)?;
     Ok(())
 }
 

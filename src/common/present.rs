@@ -56,8 +56,12 @@ pub fn file_prefix(sinkpad: &gst::Pad) -> String {
 
 /// Caps of subtitle cues.
 pub fn text_caps() -> gst::Caps {
+    // The marker field makes players render the cues with
+    // `cctvcueoverlay` (see src/cueoverlay); muxers and other consumers of
+    // `text/x-raw, format=utf8` take the caps as they are.
     gst::Caps::builder("text/x-raw")
         .field("format", "utf8")
+        .field(crate::cueoverlay::CUE_FIELD, true)
         .build()
 }
 
