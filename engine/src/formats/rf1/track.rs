@@ -1207,13 +1207,13 @@ mod tests {
         // (or entry 0) reaching past the packet data.
         let cases: [&[u8]; 3] = [
             include_bytes!(
-                "../../../fuzz/artifacts/rf1_index/crash-844e1eba4152542af6699534ede7ada83f933d06"
+                "../../../../fuzz/artifacts/rf1_index/crash-844e1eba4152542af6699534ede7ada83f933d06"
             ),
             include_bytes!(
-                "../../../fuzz/artifacts/rf1_index/crash-380375837519eba797c88555557ff1574ce67af4"
+                "../../../../fuzz/artifacts/rf1_index/crash-380375837519eba797c88555557ff1574ce67af4"
             ),
             include_bytes!(
-                "../../../fuzz/artifacts/rf1src_files/crash-d6164d9152de6352adb10db5b2c81198deea143c"
+                "../../../../fuzz/artifacts/rf1src_files/crash-d6164d9152de6352adb10db5b2c81198deea143c"
             ),
         ];
         // The finding itself: entry 1 goes back in time *and* starts beyond

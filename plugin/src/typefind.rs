@@ -63,11 +63,18 @@ fn rf1_index(tf: &mut gst::TypeFind) {
     }
 }
 
+/// SECONDARY: below the stock typefinders (PRIMARY), which therefore run
+/// first and keep what they find; a probe that is certain still wins, as it
+/// suggests MAXIMUM, but one that only finds a format likely does not outvote
+/// a stock finder's equal guess (typefinding keeps the first of equal
+/// suggestions, and at equal rank ours would come first by name).
+const RANK: gst::Rank = gst::Rank::SECONDARY;
+
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     gst::TypeFind::register(
         Some(plugin),
         "cctv_rf1_index_typefind",
-        gst::Rank::PRIMARY,
+        RANK,
         Some("rf1i"),
         Some(&gst::Caps::new_empty_simple(
             crate::rf1demux::SINK_CAPS_NAME,
@@ -77,7 +84,7 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     gst::TypeFind::register(
         Some(plugin),
         "cctv_pavs_typefind",
-        gst::Rank::PRIMARY,
+        RANK,
         Some("psf"),
         Some(&gst::Caps::new_empty_simple(
             crate::pavsdemux::SINK_CAPS_NAME,
@@ -87,7 +94,7 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     gst::TypeFind::register(
         Some(plugin),
         "cctv_says_typefind",
-        gst::Rank::PRIMARY,
+        RANK,
         Some("nvr"),
         Some(&gst::Caps::new_empty_simple(
             crate::saysdemux::SINK_CAPS_NAME,

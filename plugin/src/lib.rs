@@ -4,37 +4,24 @@
 
 //! GStreamer plugin for proprietary CCTV and dashcam recordings.
 
-#[cfg(feature = "gstreamer")]
 use gst::glib;
 
 // The GStreamer side: private to the plugin.
-#[cfg(feature = "gstreamer")]
 mod common;
-#[cfg(feature = "gstreamer")]
 mod cueoverlay;
-#[cfg(feature = "gstreamer")]
 mod pavsdemux;
-#[cfg(feature = "gstreamer")]
 mod rf1demux;
-#[cfg(feature = "gstreamer")]
 mod rf1src;
-#[cfg(feature = "gstreamer")]
 mod rf1urisrc;
-#[cfg(feature = "gstreamer")]
 mod saysdemux;
-
-// The C ABI for the VLC module: the crate's only unsafe code.
-#[cfg(feature = "capi")]
-pub mod capi;
-
-// GStreamer-free: what other front ends (tools, tests, fuzzers) build on.
-pub mod engine;
-pub mod formats;
-pub mod h264;
-#[cfg(feature = "gstreamer")]
 mod typefind;
 
-#[cfg(feature = "gstreamer")]
+// The engine is the crate `cctv-engine`. Re-exported at the root so that
+// the element code keeps naming it `crate::engine::…`, and the `cctv`
+// command, tests and fuzzers, which register these elements anyway, reach
+// the engine as `gstcctv::engine::…` through one dependency.
+pub use cctv_engine::{engine, formats, h264};
+
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     pavsdemux::register(plugin)?;
     rf1src::register(plugin)?;
@@ -46,7 +33,6 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     Ok(())
 }
 
-#[cfg(feature = "gstreamer")]
 gst::plugin_define!(
     cctv,
     env!("CARGO_PKG_DESCRIPTION"),
