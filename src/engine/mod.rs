@@ -34,5 +34,6 @@ pub use damage::Damage;
 pub use demuxer::{Demuxer, Event, Report, SeekOutcome};
 pub use error::{EngineError, SourceError};
 pub use format::{
-    Codec, Format, Origin, Packet, PacketSink, Parsed, Part, StreamId, StreamInfo, StreamKind, Tags,
+    Codec, Format, Origin, Packet, PacketSink, Parsed, Part, Stamp, StreamId, StreamInfo,
+    StreamKind, Tags,
 };

@@ -93,6 +93,26 @@ enum Probe<U, T> {
     End,
 }
 
+/// Where the parse loop is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// The file header is not read yet.
+    Header,
+    /// Parsing the unit at `offset`.
+    Units,
+    /// Skipping damage: the resync scan continues at `from`.
+    Resync { from: u64 },
+    /// No more units: the end of data, the stop position, or a seek past
+    /// the end (a seek or a push flush starts parsing again).
+    Ended,
+}
+
+/// Units held back while streams are discovered.
+struct Discovery<U, C> {
+    bytes: u64,
+    queued: Vec<Queued<U, C>>,
+}
+
 /// Where to resume after a seek.
 struct Plan<T> {
     offset: u64,
@@ -105,16 +125,13 @@ struct Plan<T> {
 pub struct Demuxer<F: Format, C: Chunk> {
     format: F,
     input: Input<C>,
-    header_done: bool,
+    phase: Phase,
     /// Offset of the next unit.
     offset: u64,
-    /// Set while skipping damage: where the resync scan continues.
-    scan_from: Option<u64>,
     /// Content end of the last valid unit while the next one is unchecked.
     last_content_end: Option<u64>,
-    discovering: bool,
-    discovered_bytes: u64,
-    queued: Vec<Queued<F::Unit, C>>,
+    /// `Some` until the streams are announced.
+    discovery: Option<Discovery<F::Unit, C>>,
     outbox: VecDeque<Event<C>>,
     damage: Damage,
     units: u64,
@@ -125,8 +142,6 @@ pub struct Demuxer<F: Format, C: Chunk> {
     at_frontier: bool,
     /// Running time at which output stops (exclusive).
     stop: Option<u64>,
-    /// No more units: end of data or the stop position reached.
-    ended: bool,
     announced: Vec<StreamId>,
     /// Streams that have key units (decoding starts only at one).
     keyed: Vec<StreamId>,
@@ -173,13 +188,13 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         Self {
             format,
             input,
-            header_done: false,
+            phase: Phase::Header,
             offset: 0,
-            scan_from: None,
             last_content_end: None,
-            discovering: true,
-            discovered_bytes: 0,
-            queued: Vec::new(),
+            discovery: Some(Discovery {
+                bytes: 0,
+                queued: Vec::new(),
+            }),
             outbox: VecDeque::new(),
             damage: Damage::default(),
             units: 0,
@@ -187,7 +202,6 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             initial_timeline: None,
             at_frontier: true,
             stop: None,
-            ended: false,
             announced: Vec::new(),
             keyed: Vec::new(),
             awaiting_key: Vec::new(),
@@ -210,7 +224,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
 
     /// Whether streams have been announced.
     pub fn discovered(&self) -> bool {
-        !self.discovering
+        self.discovery.is_none()
     }
 
     pub fn global_tags(&self) -> Option<Tags> {
@@ -254,9 +268,10 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
     /// of the stream at an unknown offset.
     pub fn push_flush(&mut self) {
         self.input.reset_push(self.offset);
-        self.scan_from = None;
+        if self.phase != Phase::Header {
+            self.phase = Phase::Units;
+        }
         self.last_content_end = None;
-        self.ended = false;
         self.outbox.retain(|e| !matches!(e, Event::Packet(_)));
         self.mark_discont();
     }
@@ -270,7 +285,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             if let Some(event) = self.outbox.pop_front() {
                 return Ok(event);
             }
-            if self.ended {
+            if self.phase == Phase::Ended {
                 if self.units == 0 {
                     return Err(EngineError::NotThisFormat {
                         format: self.format.name(),
@@ -290,10 +305,10 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         &mut self,
         src: &mut S,
     ) -> Result<bool, EngineError> {
-        if !self.header_done && !self.read_header(src)? {
+        if self.phase == Phase::Header && !self.read_header(src)? {
             return Ok(false);
         }
-        if let Some(from) = self.scan_from {
+        if let Phase::Resync { from } = self.phase {
             return self.resync_step(src, from);
         }
         if self.input.size().is_some_and(|size| self.offset >= size) {
@@ -347,7 +362,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
                     Some(end) if end <= offset => end - 1,
                     _ => offset,
                 };
-                self.scan_from = Some(from);
+                self.phase = Phase::Resync { from };
             }
             Parsed::NeedMore(_) => unreachable!("parse_at resolves NeedMore"),
         }
@@ -376,7 +391,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
                 });
             }
         }
-        self.header_done = true;
+        self.phase = Phase::Units;
         self.offset = len as u64;
         self.index.clear(len as u64);
         Ok(true)
@@ -420,19 +435,19 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         loop {
             self.input.release_before(at);
             let Some(view) = self.input.view(src, at, RESYNC_WINDOW)? else {
-                self.scan_from = Some(at);
+                self.phase = Phase::Resync { from: at };
                 return Ok(false);
             };
             let data = view.data();
             if let Some(k) = self.format.find_resync(data) {
-                self.scan_from = None;
+                self.phase = Phase::Units;
                 self.offset = at + k.max(1) as u64;
                 return Ok(true);
             }
             if view.eof || data.len() < 16 {
                 let end = at + data.len() as u64;
                 self.damage.close(end);
-                self.scan_from = None;
+                self.phase = Phase::Units;
                 self.offset = end;
                 self.end_of_data();
                 return Ok(true);
@@ -449,17 +464,18 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
 
     fn handle_unit(&mut self, unit: F::Unit, data: UnitData<C>, offset: u64, len: usize) {
         self.units += 1;
-        if self.discovering {
-            self.discovered_bytes += len as u64;
+        self.format.note(&unit);
+        if let Some(discovery) = &mut self.discovery {
+            discovery.bytes += len as u64;
             let discont = std::mem::take(&mut self.discont);
-            self.queued.push(Queued {
+            discovery.queued.push(Queued {
                 unit,
                 data,
                 offset,
                 discont,
             });
-            if self.discovered_bytes >= self.discovery_limit.0
-                || self.queued.len() >= self.discovery_limit.1
+            if discovery.bytes >= self.discovery_limit.0
+                || discovery.queued.len() >= self.discovery_limit.1
             {
                 self.end_discovery();
             }
@@ -479,8 +495,9 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
 
     /// Announces the streams found so far and releases the queued units.
     fn end_discovery(&mut self) {
-        self.discovering = false;
-        let queued = std::mem::take(&mut self.queued);
+        let Some(Discovery { queued, .. }) = self.discovery.take() else {
+            return;
+        };
         let mut ids: Vec<StreamId> = Vec::new();
         for q in &queued {
             for id in self.format.streams_of(&q.unit) {
@@ -525,7 +542,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             self.index.add_snapshot(offset, self.format.timeline());
         }
         let assigned = self.format.assign_time(&unit);
-        let pts = assigned.filter(|&p| p <= MAX_RUNNING_TIME);
+        let pts = assigned.map(|s| s.pts).filter(|&p| p <= MAX_RUNNING_TIME);
         if indexing {
             self.index.frontier = offset + len as u64;
         }
@@ -556,7 +573,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         if let (Some(stop), Some(p)) = (self.stop, pts)
             && p >= stop
         {
-            self.ended = true;
+            self.phase = Phase::Ended;
             return;
         }
         if let Some(s) = stream
@@ -567,7 +584,9 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             }
             self.awaiting_key.swap_remove(i);
         }
-        let discont = hole || stream.is_some_and(|s| self.pending_discont.contains(&s));
+        let discont = hole
+            || assigned.is_some_and(|s| s.discont)
+            || stream.is_some_and(|s| self.pending_discont.contains(&s));
         let mut packets = std::mem::take(&mut self.scratch);
         self.format.packets(
             unit,
@@ -602,13 +621,11 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
 
     fn end_of_data(&mut self) {
         self.damage.end_of_data();
-        if self.discovering {
-            self.end_discovery();
-        }
+        self.end_discovery();
         if self.at_frontier {
             self.index.complete = true;
         }
-        self.ended = true;
+        self.phase = Phase::Ended;
     }
 }
 

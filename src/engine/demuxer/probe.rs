@@ -115,7 +115,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
     /// input was indexed, else predicted from the last units of the input
     /// (pull input, after discovery). Reads the input's tail once.
     pub fn duration<S: ByteSource<Chunk = C>>(&mut self, src: &mut S) -> Option<u64> {
-        if self.discovering || !self.input.is_pull() {
+        if self.discovery.is_some() || !self.input.is_pull() {
             return None;
         }
         if self.index.complete {

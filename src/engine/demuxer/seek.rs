@@ -4,7 +4,7 @@
 //! stream with key units restarts at its own key unit at or before the
 //! target.
 
-use super::{Demuxer, Event, MAX_RUNNING_TIME, Plan, Probe};
+use super::{Demuxer, Event, MAX_RUNNING_TIME, Phase, Plan, Probe};
 use crate::engine::bytes::{ByteSource, Chunk};
 use crate::engine::demuxer::SeekOutcome;
 use crate::engine::error::EngineError;
@@ -33,12 +33,12 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         if !self.input.is_pull() {
             return Err(EngineError::NotSeekable);
         }
-        if !self.header_done && !self.read_header(src)? {
+        if self.phase == Phase::Header && !self.read_header(src)? {
             return Err(EngineError::NotSeekable);
         }
         // A seek before the streams are known: discover them first so that
         // the timeline exists. Stream events are kept for the front end.
-        while self.discovering && !self.ended {
+        while self.discovery.is_some() && self.phase != Phase::Ended {
             self.step(src)?;
         }
         self.outbox.retain(|e| !matches!(e, Event::Packet(_)));
@@ -59,10 +59,9 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         self.offset = plan.offset;
         self.format.set_timeline(plan.timeline);
         self.at_frontier = plan.known && plan.offset <= self.index.frontier;
-        self.scan_from = None;
         self.last_content_end = None;
         self.stop = stop;
-        self.ended = past_end;
+        self.phase = if past_end { Phase::Ended } else { Phase::Units };
         self.awaiting_key = self.keyed.clone();
         self.mark_discont();
         Ok(SeekOutcome {
@@ -149,6 +148,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             let pts = self
                 .format
                 .assign_time(&w.unit)
+                .map(|s| s.pts)
                 .filter(|&p| p <= MAX_RUNNING_TIME);
             floor = Some(w.content_end);
             at = w.offset + w.len as u64;

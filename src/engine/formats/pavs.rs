@@ -5,7 +5,7 @@
 
 use crate::engine::bytes::Chunk;
 use crate::engine::format::{
-    Codec, Format, Packet, PacketSink, Parsed, Part, StreamId, StreamInfo, StreamKind, Tags,
+    Codec, Format, Packet, PacketSink, Parsed, Part, Stamp, StreamId, StreamInfo, StreamKind, Tags,
     UnitData,
 };
 use crate::engine::subtitle;
@@ -181,7 +181,11 @@ impl Format for Pavs {
         unit.key
     }
 
-    fn stream_of(&mut self, unit: &BlockHeader) -> Option<StreamId> {
+    fn stream_of(&self, unit: &BlockHeader) -> Option<StreamId> {
+        Some(video(unit.channel))
+    }
+
+    fn note(&mut self, unit: &BlockHeader) {
         if self.channel(unit.channel).is_none() {
             self.channels.push(Channel {
                 id: unit.channel,
@@ -194,14 +198,13 @@ impl Format for Pavs {
                 parameter_sets_size: (0, 0),
             });
         }
-        Some(video(unit.channel))
     }
 
     fn timing_stream(&self, unit: &BlockHeader) -> Option<StreamId> {
         Some(video(unit.channel))
     }
 
-    fn streams_of(&mut self, unit: &BlockHeader) -> Vec<StreamId> {
+    fn streams_of(&self, unit: &BlockHeader) -> Vec<StreamId> {
         let mut ids: Vec<StreamId> = self.stream_of(unit).into_iter().collect();
         if self.options.subtitles {
             ids.push(subtitle::stream_for(video(unit.channel)));
@@ -295,12 +298,11 @@ impl Format for Pavs {
         self.timelines = timeline;
     }
 
-    fn assign_time(&mut self, unit: &BlockHeader) -> Option<u64> {
+    fn assign_time(&mut self, unit: &BlockHeader) -> Option<Stamp> {
         Some(
             self.timelines
                 .line(unit.channel)
-                .next(unit.capture_time_ns())
-                .pts,
+                .next(unit.capture_time_ns()),
         )
     }
 
@@ -322,14 +324,6 @@ impl Format for Pavs {
         let Some(payload) = data.part(unit.payload_range()) else {
             return;
         };
-        // The timeline's own discontinuity (a jump in capture time) was
-        // decided when the time was assigned.
-        let jumped = self
-            .timelines
-            .lines
-            .iter()
-            .find(|(c, _)| *c == unit.channel)
-            .is_some_and(|(_, t)| t.last_was_discont());
         let mut parts = Vec::with_capacity(2);
         if unit.key
             && let Some(ps) = self.parameter_sets(&unit)
@@ -338,7 +332,6 @@ impl Format for Pavs {
         }
         parts.push(payload);
         let wallclock = unit.capture_time_ns();
-        let discont = discont || jumped;
         let cue_stream = subtitle::stream_for(video(unit.channel));
         if self.options.subtitles
             && out.wants(cue_stream)
@@ -729,6 +722,57 @@ mod tests {
         let outcome = demux.seek(&mut src, 3600 * S, None).unwrap();
         assert!(outcome.past_end);
         assert!(matches!(demux.next(&mut src).unwrap(), Event::Eos));
+    }
+
+    #[test]
+    fn seek_probes_note_nothing() {
+        // Camera 1 throughout; camera 2 only from frame 2500 on, long after
+        // discovery. A seek past its start bisects the unread part: the
+        // probes see camera 2's units, but only reading notes a stream.
+        let mut bytes = Vec::new();
+        for i in 0..3000u64 {
+            for c in 0..2u8 {
+                if c == 1 && i < 2500 {
+                    continue;
+                }
+                let key = (i + u64::from(c)) % 25 == 0;
+                let payload = [0, 0, 0, 1, if key { 0x65 } else { 0x41 }, i as u8, c];
+                let spec = BlockSpec {
+                    channel: c + 1,
+                    camera_name: format!("CAM{c}"),
+                    width: 352,
+                    height: 240,
+                    key,
+                    capture_time_ns: T0 + i * S / 10 + u64::from(c) * 1000,
+                    sequence: i as u32,
+                };
+                write_block(&mut bytes, &spec, &payload).unwrap();
+            }
+        }
+        let (mut demux, mut src) = demuxer_pull(bytes);
+        while !demux.discovered() {
+            let _ = demux.next(&mut src).unwrap();
+        }
+        let channels = |d: &Demuxer<Pavs, SharedBytes>| d.format().channels.len();
+        assert_eq!(channels(&demux), 1);
+        let target = 280 * S + S / 20;
+        demux.seek(&mut src, target, None).unwrap();
+        assert_eq!(channels(&demux), 1, "a seek's probes noted a camera");
+        // Camera 2 is described by its first unit read after the seek,
+        // which is also its first packet (its key frame comes first).
+        let (mut info, mut first) = (None, None);
+        while first.is_none() {
+            match demux.next(&mut src).unwrap() {
+                Event::NewStream(i) if i.id == video(2) => info = Some(i),
+                Event::Packet(p) if p.stream == video(2) => first = p.wallclock_ns,
+                Event::Eos => break,
+                _ => {}
+            }
+        }
+        let first = first.expect("camera 2 after the seek");
+        assert!(first <= T0 + target && T0 + target - first < 25 * S / 10);
+        let start = info.expect("camera 2 announced").tags.start_unix_us;
+        assert_eq!(start, i64::try_from(first / 1000).ok());
     }
 
     #[test]

@@ -23,7 +23,8 @@
 use crate::engine::bytes::Chunk;
 use crate::engine::demuxer::MAX_RUNNING_TIME;
 use crate::engine::format::{
-    Codec, Format, Packet, PacketSink, Parsed, StreamId, StreamInfo, StreamKind, Tags, UnitData,
+    Codec, Format, Packet, PacketSink, Parsed, Stamp, StreamId, StreamInfo, StreamKind, Tags,
+    UnitData,
 };
 use crate::engine::subtitle;
 use crate::engine::timeline::DEFAULT_MAX_GAP_NS;
@@ -580,9 +581,12 @@ impl Format for Says {
         unit.duration_ns
     }
 
-    fn stream_of(&mut self, unit: &SaysUnit) -> Option<StreamId> {
-        let id = unit.stream();
-        let notes = self.notes_mut(id);
+    fn stream_of(&self, unit: &SaysUnit) -> Option<StreamId> {
+        Some(unit.stream())
+    }
+
+    fn note(&mut self, unit: &SaysUnit) {
+        let notes = self.notes_mut(unit.stream());
         if notes.opus_channels.is_none() {
             notes.opus_channels = unit.opus_channels;
         }
@@ -592,20 +596,19 @@ impl Format for Says {
         if let Some(fix) = unit.meta.as_ref().and_then(|m| m.fix) {
             self.first_fix.get_or_insert(fix);
         }
-        Some(id)
+        // The streams a unit adds besides its own exist once noted.
+        for id in self.streams_of(unit).into_iter().skip(1) {
+            self.notes_mut(id);
+        }
     }
 
-    fn streams_of(&mut self, unit: &SaysUnit) -> Vec<StreamId> {
-        let mut ids: Vec<StreamId> = self.stream_of(unit).into_iter().collect();
+    fn streams_of(&self, unit: &SaysUnit) -> Vec<StreamId> {
+        let mut ids = vec![unit.stream()];
         if self.options.subtitles && unit.kind.is_video() {
-            let id = subtitle::stream_for(unit.stream());
-            self.notes_mut(id);
-            ids.push(id);
+            ids.push(subtitle::stream_for(unit.stream()));
         }
         if self.options.telemetry && unit.meta.is_some() {
-            let id = unit.meta_stream();
-            self.notes_mut(id);
-            ids.push(id);
+            ids.push(unit.meta_stream());
         }
         ids
     }
@@ -734,7 +737,7 @@ impl Format for Says {
         self.mark_discont_all();
     }
 
-    fn assign_time(&mut self, unit: &SaysUnit) -> Option<u64> {
+    fn assign_time(&mut self, unit: &SaysUnit) -> Option<Stamp> {
         let id = unit.stream();
         let t = &mut self.timeline;
         let raw = match unit.timestamp_us {
@@ -744,7 +747,7 @@ impl Format for Says {
         if raw > MAX_RUNNING_TIME {
             // Damage: the engine drops the chunk; the timeline stays as it
             // was so that the chunks after it keep their times.
-            return Some(raw);
+            return Some(Stamp::at(raw));
         }
         let raw = match unit.timestamp_us {
             Some(_) => t.compact(raw),
@@ -756,7 +759,9 @@ impl Format for Says {
             t.last_chunk_ns = Some(pts);
             t.last_chunk_unix_ns = unit.unix_ns(ts);
         }
-        Some(pts)
+        // The chunk clock's jumps are not flagged: streams keep its spacing
+        // (a compacted gap shortens it, as a player would skip it).
+        Some(Stamp::at(pts))
     }
 
     fn predict(&self, after: &SaysTimeline, unit: &SaysUnit) -> Option<(u64, SaysTimeline)> {
