@@ -301,6 +301,11 @@ pub trait Format: Send + 'static {
     /// Offset (>= 1) of the next place in `data` where a unit may start;
     /// `data` starts at a rejected position.
     fn find_resync(&self, data: &[u8]) -> Option<usize>;
+    /// Bytes the windows of the resync scan share: at least what
+    /// [`Format::find_resync`] needs after a start to recognise it (a
+    /// magic's length), so a start across one window's end is found in the
+    /// next, whose first byte counts as rejected.
+    fn resync_margin(&self) -> usize;
     /// Whether decoding of the unit's stream may start at this unit.
     fn is_seek_point(&self, unit: &Self::Unit) -> bool;
     /// The stream a unit belongs to, if it produces output. Notes nothing:

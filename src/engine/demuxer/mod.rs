@@ -8,13 +8,15 @@ use super::bytes::{ByteSource, Chunk, Input, View};
 use super::damage::Damage;
 use super::error::EngineError;
 use super::format::{
-    Format, Origin, Packet, PacketSink, Parsed, Part, StreamId, StreamInfo, Tags, UnitData,
+    Format, Origin, Packet, PacketSink, Parsed, Part, Stamp, StreamId, StreamInfo, Tags, UnitData,
 };
 use super::index::{KeyEntry, SeekIndex};
 use std::collections::VecDeque;
 
 mod probe;
 mod seek;
+#[cfg(test)]
+mod tests;
 
 /// Window scanned per step while resynchronising.
 const RESYNC_WINDOW: usize = 64 * 1024;
@@ -105,6 +107,24 @@ enum Phase {
     /// No more units: the end of data, the stop position, or a seek past
     /// the end (a seek or a push flush starts parsing again).
     Ended,
+}
+
+/// Where a resync scan stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Resync {
+    /// A unit may start at this offset.
+    Found(u64),
+    /// No start before the end of input (at this offset) or the limit.
+    End(u64),
+    /// Push input: more bytes are needed to scan on from this offset.
+    NeedData(u64),
+}
+
+/// What timing and indexing a unit read in file order gave.
+struct Timed {
+    stamp: Option<Stamp>,
+    key: bool,
+    stream: Option<StreamId>,
 }
 
 /// Units held back while streams are discovered.
@@ -431,29 +451,54 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         src: &mut S,
         from: u64,
     ) -> Result<bool, EngineError> {
-        let mut at = from;
-        loop {
-            self.input.release_before(at);
-            let Some(view) = self.input.view(src, at, RESYNC_WINDOW)? else {
+        match self.scan_resync(src, from, None)? {
+            Resync::Found(next) => {
+                self.phase = Phase::Units;
+                self.offset = next;
+            }
+            Resync::NeedData(at) => {
                 self.phase = Phase::Resync { from: at };
                 return Ok(false);
-            };
-            let data = view.data();
-            if let Some(k) = self.format.find_resync(data) {
-                self.phase = Phase::Units;
-                self.offset = at + k.max(1) as u64;
-                return Ok(true);
             }
-            if view.eof || data.len() < 16 {
-                let end = at + data.len() as u64;
+            Resync::End(end) => {
                 self.damage.close(end);
                 self.phase = Phase::Units;
                 self.offset = end;
                 self.end_of_data();
-                return Ok(true);
             }
-            // Keep a margin so that a marker across the window end is found.
-            at += (data.len() - 15) as u64;
+        }
+        Ok(true)
+    }
+
+    /// The one resync scan (reading and probes): the next place at or
+    /// after `from + 1` where a unit may start, before `limit`. Windows of
+    /// [`RESYNC_WINDOW`] overlap by the format's
+    /// [`Format::resync_margin`], so a start across a window's end is
+    /// found in the next one. Push input drops what was scanned.
+    pub(super) fn scan_resync<S: ByteSource<Chunk = C>>(
+        &mut self,
+        src: &mut S,
+        from: u64,
+        limit: Option<u64>,
+    ) -> Result<Resync, EngineError> {
+        let margin = self.format.resync_margin().max(1);
+        let mut at = from;
+        loop {
+            if limit.is_some_and(|l| at >= l) {
+                return Ok(Resync::End(at));
+            }
+            self.input.release_before(at);
+            let Some(view) = self.input.view(src, at, RESYNC_WINDOW)? else {
+                return Ok(Resync::NeedData(at));
+            };
+            let data = view.data();
+            if let Some(k) = self.format.find_resync(data) {
+                return Ok(Resync::Found(at + k.max(1) as u64));
+            }
+            if view.eof || data.len() <= margin {
+                return Ok(Resync::End(at + data.len() as u64));
+            }
+            at += (data.len() - margin) as u64;
         }
     }
 
@@ -532,35 +577,40 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         }
     }
 
-    /// Times a unit, indexes it, and makes its packets. `hole`: it follows
-    /// skipped damage.
-    fn emit(&mut self, unit: F::Unit, data: UnitData<C>, offset: u64, len: usize, hole: bool) {
-        let key = self.format.is_seek_point(&unit);
-        let stream = self.format.stream_of(&unit);
-        let indexing = self.at_frontier && offset >= self.index.frontier;
+    /// The one index bookkeeping (reading, and the index scan of a seek):
+    /// gives a unit read in file order its time and, when `indexing` (at
+    /// the frontier), takes a timeline snapshot when due (at key units),
+    /// moves the frontier past it, and notes its stream's end and key
+    /// entry. `None`: its time is beyond [`MAX_RUNNING_TIME`] (damage, not
+    /// indexed).
+    fn time_and_index(
+        &mut self,
+        unit: &F::Unit,
+        offset: u64,
+        len: usize,
+        indexing: bool,
+    ) -> Option<Timed> {
+        let key = self.format.is_seek_point(unit);
+        let stream = self.format.stream_of(unit);
         if indexing && key && self.index.wants_snapshot(offset) {
             self.index.add_snapshot(offset, self.format.timeline());
         }
-        let assigned = self.format.assign_time(&unit);
-        let pts = assigned.map(|s| s.pts).filter(|&p| p <= MAX_RUNNING_TIME);
+        let stamp = self.format.assign_time(unit);
         if indexing {
             self.index.frontier = offset + len as u64;
         }
-        if assigned.is_some() && pts.is_none() {
-            self.damage.bad_times += 1;
-            return;
+        if stamp.is_some_and(|s| s.pts > MAX_RUNNING_TIME) {
+            return None;
         }
-        if indexing {
-            if let Some(p) = pts {
-                let stream = self.format.timing_stream(&unit);
-                let duration = self.format.unit_duration(&unit);
-                self.index.end.note_unit(stream, p, duration);
-            }
-            if key && let (Some(p), Some(s)) = (pts, stream) {
+        if indexing && let Some(s) = stamp {
+            let timing = self.format.timing_stream(unit);
+            let duration = self.format.unit_duration(unit);
+            self.index.end.note_unit(timing, s.pts, duration);
+            if key && let Some(stream) = stream {
                 self.index.push(KeyEntry {
                     offset,
-                    pts: p,
-                    stream: s,
+                    pts: s.pts,
+                    stream,
                 });
             }
         }
@@ -570,6 +620,19 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         {
             self.keyed.push(s);
         }
+        Some(Timed { stamp, key, stream })
+    }
+
+    /// Times a unit, indexes it, and makes its packets. `hole`: it follows
+    /// skipped damage.
+    fn emit(&mut self, unit: F::Unit, data: UnitData<C>, offset: u64, len: usize, hole: bool) {
+        let indexing = self.at_frontier && offset >= self.index.frontier;
+        let Some(Timed { stamp, key, stream }) = self.time_and_index(&unit, offset, len, indexing)
+        else {
+            self.damage.bad_times += 1;
+            return;
+        };
+        let pts = stamp.map(|s| s.pts);
         if let (Some(stop), Some(p)) = (self.stop, pts)
             && p >= stop
         {
@@ -585,7 +648,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             self.awaiting_key.swap_remove(i);
         }
         let discont = hole
-            || assigned.is_some_and(|s| s.discont)
+            || stamp.is_some_and(|s| s.discont)
             || stream.is_some_and(|s| self.pending_discont.contains(&s));
         let mut packets = std::mem::take(&mut self.scratch);
         self.format.packets(

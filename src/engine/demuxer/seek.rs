@@ -4,7 +4,7 @@
 //! stream with key units restarts at its own key unit at or before the
 //! target.
 
-use super::{Demuxer, Event, MAX_RUNNING_TIME, Phase, Plan, Probe};
+use super::{Demuxer, Event, Phase, Plan, Probe};
 use crate::engine::bytes::{ByteSource, Chunk};
 use crate::engine::demuxer::SeekOutcome;
 use crate::engine::error::EngineError;
@@ -140,40 +140,18 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         let mut reached_end = true;
         while let Some(w) = self.walk(src, at, floor, None)? {
             let indexing = w.offset >= self.index.frontier;
-            let key = self.format.is_seek_point(&w.unit);
-            if indexing && key && self.index.wants_snapshot(w.offset) {
-                self.index.add_snapshot(w.offset, self.format.timeline());
-            }
-            let stream = self.format.stream_of(&w.unit);
-            let pts = self
-                .format
-                .assign_time(&w.unit)
-                .map(|s| s.pts)
-                .filter(|&p| p <= MAX_RUNNING_TIME);
+            let timed = self.time_and_index(&w.unit, w.offset, w.len, indexing);
             floor = Some(w.content_end);
             at = w.offset + w.len as u64;
-            if !indexing {
-                continue;
-            }
-            self.index.frontier = at;
-            if let Some(p) = pts {
-                let stream = self.format.timing_stream(&w.unit);
-                let duration = self.format.unit_duration(&w.unit);
-                self.index.end.note_unit(stream, p, duration);
-            }
-            if key && let (Some(p), Some(s)) = (pts, stream) {
-                self.index.push(KeyEntry {
-                    offset: w.offset,
-                    pts: p,
-                    stream: s,
-                });
-                if !self.keyed.contains(&s) {
-                    self.keyed.push(s);
-                }
-                if p > target {
-                    reached_end = false;
-                    break;
-                }
+            // A key entry after the target: the plan has what it needs.
+            if indexing
+                && let Some(t) = timed
+                && t.key
+                && t.stream.is_some()
+                && t.stamp.is_some_and(|s| s.pts > target)
+            {
+                reached_end = false;
+                break;
             }
         }
         if reached_end {

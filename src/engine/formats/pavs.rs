@@ -177,6 +177,11 @@ impl Format for Pavs {
         pavs::find_magic(data, 1)
     }
 
+    fn resync_margin(&self) -> usize {
+        // find_magic finds a magic once its 4 bytes are there.
+        pavs::MAGIC.len()
+    }
+
     fn is_seek_point(&self, unit: &BlockHeader) -> bool {
         unit.key
     }
@@ -637,6 +642,23 @@ mod tests {
         assert_eq!(out.len(), blocks.len());
         assert_eq!(demux.report().damage.bytes, 1000);
         assert_eq!(demux.report().damage.first_offset, Some(at as u64));
+    }
+
+    #[test]
+    fn a_magic_across_the_resync_window_end_is_found() {
+        // The resync scan's first window ends where the first 256 KiB read
+        // does. A block whose magic starts 1 to 5 bytes before that end is
+        // found in the next window, which overlaps by the format's margin.
+        for before_end in 1..=5 {
+            let (mut bytes, blocks) = file(10, 1, 3);
+            let at = blocks[5].0;
+            let garbage = crate::engine::bytes::READ_CHUNK - before_end - at;
+            bytes.splice(at..at, std::iter::repeat_n(0xA5u8, garbage));
+            let (mut demux, mut src) = demuxer_pull(bytes);
+            let (out, _) = drain(&mut demux, &mut src);
+            assert_eq!(out.len(), blocks.len(), "{before_end} bytes before the end");
+            assert_eq!(demux.report().damage.bytes, garbage as u64);
+        }
     }
 
     #[test]

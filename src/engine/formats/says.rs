@@ -565,6 +565,14 @@ impl Format for Says {
         says::find_resync(data.get(1..)?).map(|k| k + 1)
     }
 
+    fn resync_margin(&self) -> usize {
+        // says::find_resync leaves the last RESYNC_KEEP bytes unexamined,
+        // and a window's first byte is skipped: RESYNC_KEEP + 1 would do.
+        // 15 keeps the scan's windows where they always were, and so which
+        // candidates are judged on the part of their header a window has.
+        15
+    }
+
     fn is_seek_point(&self, unit: &SaysUnit) -> bool {
         unit.key
     }
