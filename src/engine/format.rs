@@ -3,6 +3,7 @@
 //! the engine hands to front ends: stream descriptions and packets.
 
 use super::bytes::Chunk;
+use super::error::HeaderError;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -285,7 +286,7 @@ pub trait Format: Send + 'static {
     fn file_header_len(&self) -> usize {
         0
     }
-    fn parse_file_header(&mut self, _data: &[u8]) -> Result<(), String> {
+    fn parse_file_header(&mut self, _data: &[u8]) -> Result<(), HeaderError> {
         Ok(())
     }
     /// Upper bound of any unit's length (and of any look-ahead): no read is

@@ -6,7 +6,7 @@
 
 use super::bytes::{ByteSource, Chunk, Input, View};
 use super::damage::Damage;
-use super::error::EngineError;
+use super::error::{EngineError, Mismatch};
 use super::format::{
     Format, Origin, Packet, PacketSink, Parsed, Part, Stamp, StreamId, StreamInfo, Tags, UnitData,
 };
@@ -309,7 +309,9 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
                 if self.units == 0 {
                     return Err(EngineError::NotThisFormat {
                         format: self.format.name(),
-                        why: "no valid unit found".into(),
+                        why: Mismatch::NoValidUnit {
+                            after_header: self.format.file_header_len() > 0,
+                        },
                     });
                 }
                 return Ok(Event::Eos);
@@ -400,9 +402,11 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             };
             let data = view.data();
             let result = if data.len() < len {
-                Err(format!("the input is shorter than the {len}-byte header"))
+                Err(Mismatch::ShortHeader { len })
             } else {
-                self.format.parse_file_header(&data[..len])
+                self.format
+                    .parse_file_header(&data[..len])
+                    .map_err(Mismatch::Header)
             };
             if let Err(why) = result {
                 return Err(EngineError::NotThisFormat {

@@ -22,6 +22,7 @@
 
 use crate::engine::bytes::Chunk;
 use crate::engine::demuxer::MAX_RUNNING_TIME;
+use crate::engine::error::HeaderError;
 use crate::engine::format::{
     Codec, Format, Packet, PacketSink, Parsed, Stamp, StreamId, StreamInfo, StreamKind, Tags,
     UnitData,
@@ -486,11 +487,22 @@ impl Format for Says {
         says::FILE_HEADER_LEN
     }
 
-    fn parse_file_header(&mut self, data: &[u8]) -> Result<(), String> {
+    fn parse_file_header(&mut self, data: &[u8]) -> Result<(), HeaderError> {
+        const MAGIC: &str = "SAYS";
         if !says::probe(data) {
-            return Err("no SAYS magic or implausible header".into());
+            return Err(HeaderError::Implausible { magic: MAGIC });
         }
-        let header = says::parse_file_header(data).map_err(|e| e.to_string())?;
+        let header = says::parse_file_header(data).map_err(|e| match e {
+            // The probe saw the magic: not reached.
+            says::Error::BadMagic => HeaderError::Implausible { magic: MAGIC },
+            says::Error::Truncated { needed } => HeaderError::Truncated {
+                magic: MAGIC,
+                needed,
+            },
+            says::Error::BadMetadataLength(len) => {
+                HeaderError::MetadataTooLong { magic: MAGIC, len }
+            }
+        })?;
         if let Some(issue) = &header.metadata.issue {
             self.header_notes
                 .push(format!("header metadata incomplete: {issue}"));
