@@ -5,9 +5,9 @@
 use super::{Demuxer, Event};
 use crate::engine::bytes::{Chunk, MemorySource, SharedBytes};
 use crate::engine::format::{
-    Codec, Format, Packet, PacketSink, Parsed, Stamp, StreamId, StreamInfo, StreamKind, Tags,
-    UnitData,
+    Format, Packet, PacketSink, Parsed, Stamp, StreamId, StreamInfo, StreamKind, Tags, UnitData,
 };
+use crate::engine::subtitle;
 
 /// Every unit starts with this 20-byte marker: longer than the margin the
 /// engine once used for every format (15 bytes).
@@ -15,8 +15,9 @@ const MARKER: &[u8; 20] = b"<unit-marker-twenty>";
 const UNIT_LEN: usize = 32;
 const MS: u64 = 1_000_000;
 
-/// Units of 32 bytes: the marker, a sequence number, padding. One stream,
-/// every unit a key unit 40 ms after the one before.
+/// Units of 32 bytes: the marker, a sequence number, padding. One stream
+/// (of text: the sequence numbers), every unit a key unit 40 ms after the
+/// one before.
 struct Marked;
 
 impl Format for Marked {
@@ -49,21 +50,15 @@ impl Format for Marked {
         true
     }
     fn stream_of(&self, _: &u32) -> Option<StreamId> {
-        Some(StreamId::new(StreamKind::Video, 0))
+        Some(StreamId::new(StreamKind::Subtitle, 0))
     }
     fn stream_info(&self, id: StreamId) -> Option<StreamInfo> {
-        Some(StreamInfo {
+        Some(subtitle::stream_info(
             id,
-            name: "video_0".into(),
-            codec: Codec::H265,
-            width: None,
-            height: None,
-            pixel_aspect: None,
-            framerate: None,
-            sparse: false,
-            codec_config: None,
-            tags: Tags::default(),
-        })
+            "subtitle_0".into(),
+            "sequence numbers".into(),
+            Tags::default(),
+        ))
     }
     fn start_timeline(&mut self, _: &[&u32]) {}
     fn timeline(&self) {}
@@ -83,7 +78,7 @@ impl Format for Marked {
         out: &mut PacketSink<'_, C>,
     ) {
         out.push(Packet {
-            stream: StreamId::new(StreamKind::Video, 0),
+            stream: StreamId::new(StreamKind::Subtitle, 0),
             pts,
             dts: pts,
             duration: None,

@@ -517,10 +517,21 @@ mod tests {
     type Written = (usize, u8, bool, Vec<u8>);
 
     fn file(frames: u64, cams: u8, gop: u64) -> (Vec<u8>, Vec<Written>) {
+        file_where(frames, cams, gop, |_, _| true)
+    }
+
+    /// [`file`] with only the blocks of frame i of camera c for which
+    /// `present(i, c)` holds.
+    fn file_where(
+        frames: u64,
+        cams: u8,
+        gop: u64,
+        present: impl Fn(u64, u8) -> bool,
+    ) -> (Vec<u8>, Vec<Written>) {
         let mut out = Vec::new();
         let mut blocks = Vec::new();
         for i in 0..frames {
-            for c in 0..cams {
+            for c in (0..cams).filter(|&c| present(i, c)) {
                 let key = (i + u64::from(c)) % gop == 0;
                 let payload: Vec<u8> = [0, 0, 0, 1, if key { 0x65 } else { 0x41 }]
                     .into_iter()
@@ -749,28 +760,10 @@ mod tests {
     #[test]
     fn seek_probes_note_nothing() {
         // Camera 1 throughout; camera 2 only from frame 2500 on, long after
-        // discovery. A seek past its start bisects the unread part: the
-        // probes see camera 2's units, but only reading notes a stream.
-        let mut bytes = Vec::new();
-        for i in 0..3000u64 {
-            for c in 0..2u8 {
-                if c == 1 && i < 2500 {
-                    continue;
-                }
-                let key = (i + u64::from(c)) % 25 == 0;
-                let payload = [0, 0, 0, 1, if key { 0x65 } else { 0x41 }, i as u8, c];
-                let spec = BlockSpec {
-                    channel: c + 1,
-                    camera_name: format!("CAM{c}"),
-                    width: 352,
-                    height: 240,
-                    key,
-                    capture_time_ns: T0 + i * S / 10 + u64::from(c) * 1000,
-                    sequence: i as u32,
-                };
-                write_block(&mut bytes, &spec, &payload).unwrap();
-            }
-        }
+        // discovery. A seek past its start reads the unread part without
+        // output (to index it, or to bisect it): those probes see camera
+        // 2's units, but only reading in sequence notes a stream.
+        let (bytes, _) = file_where(3000, 2, 25, |i, c| c == 0 || i >= 2500);
         let (mut demux, mut src) = demuxer_pull(bytes);
         while !demux.discovered() {
             let _ = demux.next(&mut src).unwrap();
