@@ -127,6 +127,25 @@ struct Timed {
     stream: Option<StreamId>,
 }
 
+/// The end of the input predicted from its tail (pull input, once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Prediction {
+    NotYet,
+    /// The tail could not be predicted (e.g. across a gap the timeline may
+    /// compact): the end is not known.
+    Unknown,
+    End(u64),
+}
+
+impl Prediction {
+    pub(super) fn end(self) -> Option<u64> {
+        match self {
+            Prediction::End(end) => Some(end),
+            Prediction::NotYet | Prediction::Unknown => None,
+        }
+    }
+}
+
 /// Units held back while streams are discovered.
 struct Discovery<U, C> {
     bytes: u64,
@@ -171,7 +190,7 @@ pub struct Demuxer<F: Format, C: Chunk> {
     pending_discont: Vec<StreamId>,
     /// The next unit follows a hole (before streams are announced).
     discont: bool,
-    predicted_duration: Option<Option<u64>>,
+    predicted_duration: Prediction,
     /// Streams the front end does not want (see [`Demuxer::set_discarded`]).
     discarded: Vec<StreamId>,
     /// Reused for each unit's packets.
@@ -227,7 +246,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             awaiting_key: Vec::new(),
             pending_discont: Vec::new(),
             discont: true,
-            predicted_duration: None,
+            predicted_duration: Prediction::NotYet,
             discarded: Vec::new(),
             scratch: Vec::new(),
             discovery_limit: (DISCOVERY_BYTES, DISCOVERY_UNITS),

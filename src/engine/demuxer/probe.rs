@@ -3,7 +3,7 @@
 //! finds them (for seeking and duration) without producing output, and the
 //! duration.
 
-use super::{Demuxer, MAX_RUNNING_TIME, Probe, RESYNC_WINDOW, Resync, Walked};
+use super::{Demuxer, MAX_RUNNING_TIME, Prediction, Probe, RESYNC_WINDOW, Resync, Walked};
 use crate::engine::bytes::{ByteSource, Chunk};
 use crate::engine::error::EngineError;
 use crate::engine::format::Format;
@@ -100,12 +100,13 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         // it); when the tail cannot be predicted (e.g. a gap that may be
         // compacted lies between the index and the tail), the end of what
         // was read so far is a lower bound, not a prediction.
-        if let Some(d) = self.predicted_duration {
-            return d.or(self.index.end.end());
+        if self.predicted_duration == Prediction::NotYet {
+            self.predicted_duration = match self.predict_end(src) {
+                Ok(Some(end)) => Prediction::End(end),
+                Ok(None) | Err(_) => Prediction::Unknown,
+            };
         }
-        let predicted = self.predict_end(src).ok().flatten();
-        self.predicted_duration = Some(predicted);
-        predicted.or(self.index.end.end())
+        self.predicted_duration.end().or(self.index.end.end())
     }
 
     /// The exact duration, once the input has been read to its end.

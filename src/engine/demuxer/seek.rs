@@ -54,7 +54,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             Some(p) => p,
             None => self.index_plan(src, target)?,
         };
-        let end = self.exact_duration().or(self.predicted_duration.flatten());
+        let end = self.exact_duration().or(self.predicted_duration.end());
         let past_end = end.is_some_and(|d| target >= d);
         self.offset = plan.offset;
         self.format.set_timeline(plan.timeline);

@@ -791,6 +791,58 @@ mod tests {
     }
 
     #[test]
+    fn a_jump_in_capture_time_is_stamped_discont() {
+        // The timeline decides a discontinuity when it assigns the time;
+        // its packets (picture and cue) carry it.
+        let mut bytes = Vec::new();
+        let mut write = |i: u64, capture_time_ns: u64| {
+            let spec = BlockSpec {
+                channel: 1,
+                camera_name: "CAM".into(),
+                width: 352,
+                height: 240,
+                key: true,
+                capture_time_ns,
+                sequence: i as u32,
+            };
+            write_block(&mut bytes, &spec, &[0, 0, 0, 1, 0x65, i as u8]).unwrap();
+        };
+        for i in 0..10 {
+            // 20 s after frame 4: a gap, compacted by default.
+            let jump = if i >= 5 { 20 * S } else { 0 };
+            write(i, T0 + i * S / 10 + jump);
+        }
+        let size = bytes.len() as u64;
+        let mut demux: Demuxer<Pavs, SharedBytes> =
+            Demuxer::new_pull(Pavs::new(PavsOptions::default()), Some(size));
+        let mut src = MemorySource::new(bytes);
+        let mut flags: Vec<(StreamKind, u64, bool)> = Vec::new();
+        loop {
+            match demux.next(&mut src).unwrap() {
+                Event::Packet(p) => flags.push((p.stream.kind, p.pts.unwrap(), p.discont)),
+                Event::Eos => break,
+                _ => {}
+            }
+        }
+        let video: Vec<_> = flags.iter().filter(|f| f.0 == StreamKind::Video).collect();
+        let discont: Vec<bool> = video.iter().map(|f| f.2).collect();
+        // The start, then the first frame after the jump.
+        assert_eq!(
+            discont,
+            [
+                true, false, false, false, false, true, false, false, false, false
+            ]
+        );
+        // Compacted to one frame of running time.
+        assert_eq!(video[5].1 - video[4].1, S / 10);
+        let cue_after_jump = flags
+            .iter()
+            .find(|f| f.0 == StreamKind::Subtitle && f.1 == video[5].1)
+            .expect("a cue with the first frame after the jump");
+        assert!(cue_after_jump.2);
+    }
+
+    #[test]
     fn duration_is_predicted_then_exact() {
         let (bytes, _) = file(2000, 1, 10);
         let (mut demux, mut src) = demuxer_pull(bytes);
