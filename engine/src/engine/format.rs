@@ -3,6 +3,7 @@
 //! the engine hands to front ends: stream descriptions and packets.
 
 use super::bytes::Chunk;
+use super::error::HeaderError;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -18,6 +19,25 @@ pub enum Parsed<U> {
     NeedMore(usize),
     /// Not a unit: resynchronise.
     Invalid,
+}
+
+/// The running time a unit gets, and whether it breaks continuity (a jump
+/// the timeline decided on: the unit's packets are flagged discontinuous).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    /// Running time (ns).
+    pub pts: u64,
+    pub discont: bool,
+}
+
+impl Stamp {
+    /// A running time that continues what came before.
+    pub const fn at(pts: u64) -> Self {
+        Self {
+            pts,
+            discont: false,
+        }
+    }
 }
 
 /// The kind of a stream.
@@ -266,7 +286,7 @@ pub trait Format: Send + 'static {
     fn file_header_len(&self) -> usize {
         0
     }
-    fn parse_file_header(&mut self, _data: &[u8]) -> Result<(), String> {
+    fn parse_file_header(&mut self, _data: &[u8]) -> Result<(), HeaderError> {
         Ok(())
     }
     /// Upper bound of any unit's length (and of any look-ahead): no read is
@@ -282,15 +302,25 @@ pub trait Format: Send + 'static {
     /// Offset (>= 1) of the next place in `data` where a unit may start;
     /// `data` starts at a rejected position.
     fn find_resync(&self, data: &[u8]) -> Option<usize>;
+    /// Bytes the windows of the resync scan share: at least what
+    /// [`Format::find_resync`] needs after a start to recognise it (a
+    /// magic's length), so a start across one window's end is found in the
+    /// next, whose first byte counts as rejected.
+    fn resync_margin(&self) -> usize;
     /// Whether decoding of the unit's stream may start at this unit.
     fn is_seek_point(&self, unit: &Self::Unit) -> bool;
-    /// The stream a unit belongs to, if it produces output. Formats note
-    /// what they need for [`Format::stream_info`] here.
-    fn stream_of(&mut self, unit: &Self::Unit) -> Option<StreamId>;
-    /// Every stream a unit produces output on (e.g. video plus telemetry).
-    fn streams_of(&mut self, unit: &Self::Unit) -> Vec<StreamId> {
+    /// The stream a unit belongs to, if it produces output. Notes nothing:
+    /// seek and duration probes ask it of units that are never output.
+    fn stream_of(&self, unit: &Self::Unit) -> Option<StreamId>;
+    /// Every stream a unit produces output on (e.g. video plus its cues).
+    fn streams_of(&self, unit: &Self::Unit) -> Vec<StreamId> {
         self.stream_of(unit).into_iter().collect()
     }
+    /// A unit read in sequence: each once, in file order, before it is
+    /// timed (never a probe's). Formats note here what
+    /// [`Format::stream_info`] and [`Format::global_tags`] need, so a
+    /// stream is described by the units the front end gets.
+    fn note(&mut self, _unit: &Self::Unit) {}
     /// Whether a unit carries no time of its own (it takes the time of the
     /// units before it). Bisection steps over such units.
     fn is_untimed(&self, _unit: &Self::Unit) -> bool {
@@ -313,13 +343,16 @@ pub trait Format: Send + 'static {
     fn start_timeline(&mut self, first_units: &[&Self::Unit]);
     fn timeline(&self) -> Self::Timeline;
     fn set_timeline(&mut self, timeline: Self::Timeline);
-    /// Gives `unit` its running time (ns) and advances the timeline.
-    fn assign_time(&mut self, unit: &Self::Unit) -> Option<u64>;
+    /// Gives `unit` its running time (ns), with whether the timeline broke
+    /// continuity there, and advances the timeline. `None`: untimed.
+    fn assign_time(&mut self, unit: &Self::Unit) -> Option<Stamp>;
     /// The running time `unit` would get if it directly followed `after`,
     /// and the timeline to restore right before it. `None` when that cannot
     /// be predicted (time went backwards).
     fn predict(&self, after: &Self::Timeline, unit: &Self::Unit) -> Option<(u64, Self::Timeline)>;
-    /// Turns a unit into packets. `pts` is what [`Format::assign_time`] gave.
+    /// Turns a unit into packets. `pts` is what [`Format::assign_time`]
+    /// gave; `discont`: something was lost or skipped before the unit
+    /// (damage, a seek, the start, or the timeline's own discontinuity).
     fn packets<C: Chunk>(
         &mut self,
         unit: Self::Unit,

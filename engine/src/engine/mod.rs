@@ -32,7 +32,8 @@ pub mod zone;
 pub use bytes::{ByteSource, Chunk, FileSource, MemorySource, NoSource, SharedBytes};
 pub use damage::Damage;
 pub use demuxer::{Demuxer, Event, Report, SeekOutcome};
-pub use error::{EngineError, SourceError};
+pub use error::{EngineError, HeaderError, Mismatch, SourceError};
 pub use format::{
-    Codec, Format, Origin, Packet, PacketSink, Parsed, Part, StreamId, StreamInfo, StreamKind, Tags,
+    Codec, Format, Origin, Packet, PacketSink, Parsed, Part, Stamp, StreamId, StreamInfo,
+    StreamKind, Tags,
 };

@@ -16,6 +16,8 @@
 //! - The frame duration is the last forward step seen between two normally
 //!   placed frames (40 ms until one is seen).
 
+pub use super::format::Stamp;
+
 /// A forward jump longer than this is a gap: flagged as a discontinuity.
 pub const GAP_NS: u64 = 10_000_000_000;
 
@@ -67,15 +69,6 @@ pub struct Timeline {
     started: bool,
     /// Capture time of running time zero (default: the first frame).
     origin: Option<u64>,
-    /// Whether the last frame placed broke continuity.
-    last_discont: bool,
-}
-
-/// A running time and whether it breaks continuity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
-    pub pts: u64,
-    pub discont: bool,
 }
 
 impl Timeline {
@@ -90,7 +83,6 @@ impl Timeline {
             off_line: false,
             started: false,
             origin: None,
-            last_discont: false,
         }
     }
 
@@ -100,11 +92,6 @@ impl Timeline {
         let mut t = Self::new(max_gap);
         t.origin = Some(origin);
         t
-    }
-
-    /// Whether the frame placed last broke continuity.
-    pub fn last_was_discont(&self) -> bool {
-        self.last_discont
     }
 
     /// Estimated duration of one frame.
@@ -170,7 +157,6 @@ impl Timeline {
         }
         self.prev_capture = capture;
         self.prev_pts = pts;
-        self.last_discont = discont;
         Stamp { pts, discont }
     }
 

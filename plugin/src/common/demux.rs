@@ -20,6 +20,29 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
+/// The ERROR an engine error posts: the engine's text after the file
+/// prefix, in the domain that says what failed (applications and
+/// `gst-launch` tell a file of another type from damage or a read error).
+pub fn error_message(err: &EngineError, file_prefix: &str) -> gst::ErrorMessage {
+    use crate::engine::Mismatch;
+    match err {
+        // The header was this format's, every unit after it damage.
+        EngineError::NotThisFormat {
+            why: Mismatch::NoValidUnit { after_header: true },
+            ..
+        } => gst::error_msg!(gst::StreamError::Demux, ("{}{}", file_prefix, err)),
+        EngineError::NotThisFormat { .. } => {
+            gst::error_msg!(gst::StreamError::WrongType, ("{}{}", file_prefix, err))
+        }
+        EngineError::Source(_) => {
+            gst::error_msg!(gst::ResourceError::Read, ("{}{}", file_prefix, err))
+        }
+        EngineError::NotSeekable => {
+            gst::error_msg!(gst::StreamError::Failed, ("{}{}", file_prefix, err))
+        }
+    }
+}
+
 pub static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
         "cctvdemux",
@@ -513,16 +536,8 @@ impl<F: Format> DemuxAdapter<F> {
     }
 
     fn fail(&self, element: &gst::Element, err: &EngineError) {
-        match err {
-            EngineError::NotThisFormat { .. } => {
-                let file = present::file_prefix(&self.sinkpad);
-                gst::element_error!(element, gst::StreamError::WrongType, ("{}{}", file, err));
-            }
-            _ => {
-                let file = present::file_prefix(&self.sinkpad);
-                gst::element_error!(element, gst::StreamError::Failed, ("{}{}", file, err));
-            }
-        }
+        let file = present::file_prefix(&self.sinkpad);
+        element.post_error_message(error_message(err, &file));
         self.send_eos();
     }
 

@@ -6,15 +6,17 @@
 
 use super::bytes::{ByteSource, Chunk, Input, View};
 use super::damage::Damage;
-use super::error::EngineError;
+use super::error::{EngineError, Mismatch};
 use super::format::{
-    Format, Origin, Packet, PacketSink, Parsed, Part, StreamId, StreamInfo, Tags, UnitData,
+    Format, Origin, Packet, PacketSink, Parsed, Part, Stamp, StreamId, StreamInfo, Tags, UnitData,
 };
 use super::index::{KeyEntry, SeekIndex};
 use std::collections::VecDeque;
 
 mod probe;
 mod seek;
+#[cfg(test)]
+mod tests;
 
 /// Window scanned per step while resynchronising.
 const RESYNC_WINDOW: usize = 64 * 1024;
@@ -93,6 +95,63 @@ enum Probe<U, T> {
     End,
 }
 
+/// Where the parse loop is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// The file header is not read yet.
+    Header,
+    /// Parsing the unit at `offset`.
+    Units,
+    /// Skipping damage: the resync scan continues at `from`.
+    Resync { from: u64 },
+    /// No more units: the end of data, the stop position, or a seek past
+    /// the end (a seek or a push flush starts parsing again).
+    Ended,
+}
+
+/// Where a resync scan stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Resync {
+    /// A unit may start at this offset.
+    Found(u64),
+    /// No start before the end of input (at this offset) or the limit.
+    End(u64),
+    /// Push input: more bytes are needed to scan on from this offset.
+    NeedData(u64),
+}
+
+/// What timing and indexing a unit read in file order gave.
+struct Timed {
+    stamp: Option<Stamp>,
+    key: bool,
+    stream: Option<StreamId>,
+}
+
+/// The end of the input predicted from its tail (pull input, once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Prediction {
+    NotYet,
+    /// The tail could not be predicted (e.g. across a gap the timeline may
+    /// compact): the end is not known.
+    Unknown,
+    End(u64),
+}
+
+impl Prediction {
+    pub(super) fn end(self) -> Option<u64> {
+        match self {
+            Prediction::End(end) => Some(end),
+            Prediction::NotYet | Prediction::Unknown => None,
+        }
+    }
+}
+
+/// Units held back while streams are discovered.
+struct Discovery<U, C> {
+    bytes: u64,
+    queued: Vec<Queued<U, C>>,
+}
+
 /// Where to resume after a seek.
 struct Plan<T> {
     offset: u64,
@@ -105,16 +164,13 @@ struct Plan<T> {
 pub struct Demuxer<F: Format, C: Chunk> {
     format: F,
     input: Input<C>,
-    header_done: bool,
+    phase: Phase,
     /// Offset of the next unit.
     offset: u64,
-    /// Set while skipping damage: where the resync scan continues.
-    scan_from: Option<u64>,
     /// Content end of the last valid unit while the next one is unchecked.
     last_content_end: Option<u64>,
-    discovering: bool,
-    discovered_bytes: u64,
-    queued: Vec<Queued<F::Unit, C>>,
+    /// `Some` until the streams are announced.
+    discovery: Option<Discovery<F::Unit, C>>,
     outbox: VecDeque<Event<C>>,
     damage: Damage,
     units: u64,
@@ -125,8 +181,6 @@ pub struct Demuxer<F: Format, C: Chunk> {
     at_frontier: bool,
     /// Running time at which output stops (exclusive).
     stop: Option<u64>,
-    /// No more units: end of data or the stop position reached.
-    ended: bool,
     announced: Vec<StreamId>,
     /// Streams that have key units (decoding starts only at one).
     keyed: Vec<StreamId>,
@@ -136,7 +190,7 @@ pub struct Demuxer<F: Format, C: Chunk> {
     pending_discont: Vec<StreamId>,
     /// The next unit follows a hole (before streams are announced).
     discont: bool,
-    predicted_duration: Option<Option<u64>>,
+    predicted_duration: Prediction,
     /// Streams the front end does not want (see [`Demuxer::set_discarded`]).
     discarded: Vec<StreamId>,
     /// Reused for each unit's packets.
@@ -173,13 +227,13 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         Self {
             format,
             input,
-            header_done: false,
+            phase: Phase::Header,
             offset: 0,
-            scan_from: None,
             last_content_end: None,
-            discovering: true,
-            discovered_bytes: 0,
-            queued: Vec::new(),
+            discovery: Some(Discovery {
+                bytes: 0,
+                queued: Vec::new(),
+            }),
             outbox: VecDeque::new(),
             damage: Damage::default(),
             units: 0,
@@ -187,13 +241,12 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             initial_timeline: None,
             at_frontier: true,
             stop: None,
-            ended: false,
             announced: Vec::new(),
             keyed: Vec::new(),
             awaiting_key: Vec::new(),
             pending_discont: Vec::new(),
             discont: true,
-            predicted_duration: None,
+            predicted_duration: Prediction::NotYet,
             discarded: Vec::new(),
             scratch: Vec::new(),
             discovery_limit: (DISCOVERY_BYTES, DISCOVERY_UNITS),
@@ -210,7 +263,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
 
     /// Whether streams have been announced.
     pub fn discovered(&self) -> bool {
-        !self.discovering
+        self.discovery.is_none()
     }
 
     pub fn global_tags(&self) -> Option<Tags> {
@@ -254,9 +307,10 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
     /// of the stream at an unknown offset.
     pub fn push_flush(&mut self) {
         self.input.reset_push(self.offset);
-        self.scan_from = None;
+        if self.phase != Phase::Header {
+            self.phase = Phase::Units;
+        }
         self.last_content_end = None;
-        self.ended = false;
         self.outbox.retain(|e| !matches!(e, Event::Packet(_)));
         self.mark_discont();
     }
@@ -270,11 +324,13 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             if let Some(event) = self.outbox.pop_front() {
                 return Ok(event);
             }
-            if self.ended {
+            if self.phase == Phase::Ended {
                 if self.units == 0 {
                     return Err(EngineError::NotThisFormat {
                         format: self.format.name(),
-                        why: "no valid unit found".into(),
+                        why: Mismatch::NoValidUnit {
+                            after_header: self.format.file_header_len() > 0,
+                        },
                     });
                 }
                 return Ok(Event::Eos);
@@ -290,10 +346,10 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         &mut self,
         src: &mut S,
     ) -> Result<bool, EngineError> {
-        if !self.header_done && !self.read_header(src)? {
+        if self.phase == Phase::Header && !self.read_header(src)? {
             return Ok(false);
         }
-        if let Some(from) = self.scan_from {
+        if let Phase::Resync { from } = self.phase {
             return self.resync_step(src, from);
         }
         if self.input.size().is_some_and(|size| self.offset >= size) {
@@ -347,7 +403,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
                     Some(end) if end <= offset => end - 1,
                     _ => offset,
                 };
-                self.scan_from = Some(from);
+                self.phase = Phase::Resync { from };
             }
             Parsed::NeedMore(_) => unreachable!("parse_at resolves NeedMore"),
         }
@@ -365,9 +421,11 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             };
             let data = view.data();
             let result = if data.len() < len {
-                Err(format!("the input is shorter than the {len}-byte header"))
+                Err(Mismatch::ShortHeader { len })
             } else {
-                self.format.parse_file_header(&data[..len])
+                self.format
+                    .parse_file_header(&data[..len])
+                    .map_err(Mismatch::Header)
             };
             if let Err(why) = result {
                 return Err(EngineError::NotThisFormat {
@@ -376,7 +434,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
                 });
             }
         }
-        self.header_done = true;
+        self.phase = Phase::Units;
         self.offset = len as u64;
         self.index.clear(len as u64);
         Ok(true)
@@ -416,29 +474,54 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         src: &mut S,
         from: u64,
     ) -> Result<bool, EngineError> {
+        match self.scan_resync(src, from, None)? {
+            Resync::Found(next) => {
+                self.phase = Phase::Units;
+                self.offset = next;
+            }
+            Resync::NeedData(at) => {
+                self.phase = Phase::Resync { from: at };
+                return Ok(false);
+            }
+            Resync::End(end) => {
+                self.damage.close(end);
+                self.phase = Phase::Units;
+                self.offset = end;
+                self.end_of_data();
+            }
+        }
+        Ok(true)
+    }
+
+    /// The one resync scan (reading and probes): the next place at or
+    /// after `from + 1` where a unit may start, before `limit`. Windows of
+    /// [`RESYNC_WINDOW`] overlap by the format's
+    /// [`Format::resync_margin`], so a start across a window's end is
+    /// found in the next one. Push input drops what was scanned.
+    pub(super) fn scan_resync<S: ByteSource<Chunk = C>>(
+        &mut self,
+        src: &mut S,
+        from: u64,
+        limit: Option<u64>,
+    ) -> Result<Resync, EngineError> {
+        let margin = self.format.resync_margin().max(1);
         let mut at = from;
         loop {
+            if limit.is_some_and(|l| at >= l) {
+                return Ok(Resync::End(at));
+            }
             self.input.release_before(at);
             let Some(view) = self.input.view(src, at, RESYNC_WINDOW)? else {
-                self.scan_from = Some(at);
-                return Ok(false);
+                return Ok(Resync::NeedData(at));
             };
             let data = view.data();
             if let Some(k) = self.format.find_resync(data) {
-                self.scan_from = None;
-                self.offset = at + k.max(1) as u64;
-                return Ok(true);
+                return Ok(Resync::Found(at + k.max(1) as u64));
             }
-            if view.eof || data.len() < 16 {
-                let end = at + data.len() as u64;
-                self.damage.close(end);
-                self.scan_from = None;
-                self.offset = end;
-                self.end_of_data();
-                return Ok(true);
+            if view.eof || data.len() <= margin {
+                return Ok(Resync::End(at + data.len() as u64));
             }
-            // Keep a margin so that a marker across the window end is found.
-            at += (data.len() - 15) as u64;
+            at += (data.len() - margin) as u64;
         }
     }
 
@@ -449,17 +532,18 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
 
     fn handle_unit(&mut self, unit: F::Unit, data: UnitData<C>, offset: u64, len: usize) {
         self.units += 1;
-        if self.discovering {
-            self.discovered_bytes += len as u64;
+        self.format.note(&unit);
+        if let Some(discovery) = &mut self.discovery {
+            discovery.bytes += len as u64;
             let discont = std::mem::take(&mut self.discont);
-            self.queued.push(Queued {
+            discovery.queued.push(Queued {
                 unit,
                 data,
                 offset,
                 discont,
             });
-            if self.discovered_bytes >= self.discovery_limit.0
-                || self.queued.len() >= self.discovery_limit.1
+            if discovery.bytes >= self.discovery_limit.0
+                || discovery.queued.len() >= self.discovery_limit.1
             {
                 self.end_discovery();
             }
@@ -479,8 +563,9 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
 
     /// Announces the streams found so far and releases the queued units.
     fn end_discovery(&mut self) {
-        self.discovering = false;
-        let queued = std::mem::take(&mut self.queued);
+        let Some(Discovery { queued, .. }) = self.discovery.take() else {
+            return;
+        };
         let mut ids: Vec<StreamId> = Vec::new();
         for q in &queued {
             for id in self.format.streams_of(&q.unit) {
@@ -515,35 +600,40 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         }
     }
 
-    /// Times a unit, indexes it, and makes its packets. `hole`: it follows
-    /// skipped damage.
-    fn emit(&mut self, unit: F::Unit, data: UnitData<C>, offset: u64, len: usize, hole: bool) {
-        let key = self.format.is_seek_point(&unit);
-        let stream = self.format.stream_of(&unit);
-        let indexing = self.at_frontier && offset >= self.index.frontier;
+    /// The one index bookkeeping (reading, and the index scan of a seek):
+    /// gives a unit read in file order its time and, when `indexing` (at
+    /// the frontier), takes a timeline snapshot when due (at key units),
+    /// moves the frontier past it, and notes its stream's end and key
+    /// entry. `None`: its time is beyond [`MAX_RUNNING_TIME`] (damage, not
+    /// indexed).
+    fn time_and_index(
+        &mut self,
+        unit: &F::Unit,
+        offset: u64,
+        len: usize,
+        indexing: bool,
+    ) -> Option<Timed> {
+        let key = self.format.is_seek_point(unit);
+        let stream = self.format.stream_of(unit);
         if indexing && key && self.index.wants_snapshot(offset) {
             self.index.add_snapshot(offset, self.format.timeline());
         }
-        let assigned = self.format.assign_time(&unit);
-        let pts = assigned.filter(|&p| p <= MAX_RUNNING_TIME);
+        let stamp = self.format.assign_time(unit);
         if indexing {
             self.index.frontier = offset + len as u64;
         }
-        if assigned.is_some() && pts.is_none() {
-            self.damage.bad_times += 1;
-            return;
+        if stamp.is_some_and(|s| s.pts > MAX_RUNNING_TIME) {
+            return None;
         }
-        if indexing {
-            if let Some(p) = pts {
-                let stream = self.format.timing_stream(&unit);
-                let duration = self.format.unit_duration(&unit);
-                self.index.end.note_unit(stream, p, duration);
-            }
-            if key && let (Some(p), Some(s)) = (pts, stream) {
+        if indexing && let Some(s) = stamp {
+            let timing = self.format.timing_stream(unit);
+            let duration = self.format.unit_duration(unit);
+            self.index.end.note_unit(timing, s.pts, duration);
+            if key && let Some(stream) = stream {
                 self.index.push(KeyEntry {
                     offset,
-                    pts: p,
-                    stream: s,
+                    pts: s.pts,
+                    stream,
                 });
             }
         }
@@ -553,10 +643,23 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         {
             self.keyed.push(s);
         }
+        Some(Timed { stamp, key, stream })
+    }
+
+    /// Times a unit, indexes it, and makes its packets. `hole`: it follows
+    /// skipped damage.
+    fn emit(&mut self, unit: F::Unit, data: UnitData<C>, offset: u64, len: usize, hole: bool) {
+        let indexing = self.at_frontier && offset >= self.index.frontier;
+        let Some(Timed { stamp, key, stream }) = self.time_and_index(&unit, offset, len, indexing)
+        else {
+            self.damage.bad_times += 1;
+            return;
+        };
+        let pts = stamp.map(|s| s.pts);
         if let (Some(stop), Some(p)) = (self.stop, pts)
             && p >= stop
         {
-            self.ended = true;
+            self.phase = Phase::Ended;
             return;
         }
         if let Some(s) = stream
@@ -567,7 +670,9 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             }
             self.awaiting_key.swap_remove(i);
         }
-        let discont = hole || stream.is_some_and(|s| self.pending_discont.contains(&s));
+        let discont = hole
+            || stamp.is_some_and(|s| s.discont)
+            || stream.is_some_and(|s| self.pending_discont.contains(&s));
         let mut packets = std::mem::take(&mut self.scratch);
         self.format.packets(
             unit,
@@ -602,13 +707,11 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
 
     fn end_of_data(&mut self) {
         self.damage.end_of_data();
-        if self.discovering {
-            self.end_discovery();
-        }
+        self.end_discovery();
         if self.at_frontier {
             self.index.complete = true;
         }
-        self.ended = true;
+        self.phase = Phase::Ended;
     }
 }
 

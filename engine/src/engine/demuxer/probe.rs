@@ -3,7 +3,7 @@
 //! finds them (for seeking and duration) without producing output, and the
 //! duration.
 
-use super::{Demuxer, MAX_RUNNING_TIME, Probe, RESYNC_WINDOW, Walked};
+use super::{Demuxer, MAX_RUNNING_TIME, Prediction, Probe, RESYNC_WINDOW, Resync, Walked};
 use crate::engine::bytes::{ByteSource, Chunk};
 use crate::engine::error::EngineError;
 use crate::engine::format::Format;
@@ -49,38 +49,13 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
                         Some(end) if end <= at => end - 1,
                         _ => at,
                     };
-                    match self.scan_for_resync(src, from, limit)? {
-                        Some(next) => at = next,
-                        None => return Ok(None),
+                    match self.scan_resync(src, from, limit)? {
+                        Resync::Found(next) => at = next,
+                        Resync::End(_) | Resync::NeedData(_) => return Ok(None),
                     }
                 }
                 Parsed::NeedMore(_) => unreachable!("parse_at resolves NeedMore"),
             }
-        }
-    }
-
-    pub(super) fn scan_for_resync<S: ByteSource<Chunk = C>>(
-        &mut self,
-        src: &mut S,
-        from: u64,
-        limit: Option<u64>,
-    ) -> Result<Option<u64>, EngineError> {
-        let mut at = from;
-        loop {
-            if limit.is_some_and(|l| at >= l) {
-                return Ok(None);
-            }
-            let Some(view) = self.input.view(src, at, RESYNC_WINDOW)? else {
-                return Ok(None);
-            };
-            let data = view.data();
-            if let Some(k) = self.format.find_resync(data) {
-                return Ok(Some(at + k.max(1) as u64));
-            }
-            if view.eof || data.len() < 16 {
-                return Ok(None);
-            }
-            at += (data.len() - 15) as u64;
         }
     }
 
@@ -115,7 +90,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
     /// input was indexed, else predicted from the last units of the input
     /// (pull input, after discovery). Reads the input's tail once.
     pub fn duration<S: ByteSource<Chunk = C>>(&mut self, src: &mut S) -> Option<u64> {
-        if self.discovering || !self.input.is_pull() {
+        if self.discovery.is_some() || !self.input.is_pull() {
             return None;
         }
         if self.index.complete {
@@ -125,12 +100,13 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         // it); when the tail cannot be predicted (e.g. a gap that may be
         // compacted lies between the index and the tail), the end of what
         // was read so far is a lower bound, not a prediction.
-        if let Some(d) = self.predicted_duration {
-            return d.or(self.index.end.end());
+        if self.predicted_duration == Prediction::NotYet {
+            self.predicted_duration = match self.predict_end(src) {
+                Ok(Some(end)) => Prediction::End(end),
+                Ok(None) | Err(_) => Prediction::Unknown,
+            };
         }
-        let predicted = self.predict_end(src).ok().flatten();
-        self.predicted_duration = Some(predicted);
-        predicted.or(self.index.end.end())
+        self.predicted_duration.end().or(self.index.end.end())
     }
 
     /// The exact duration, once the input has been read to its end.

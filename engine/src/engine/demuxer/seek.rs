@@ -4,7 +4,7 @@
 //! stream with key units restarts at its own key unit at or before the
 //! target.
 
-use super::{Demuxer, Event, MAX_RUNNING_TIME, Plan, Probe};
+use super::{Demuxer, Event, Phase, Plan, Probe};
 use crate::engine::bytes::{ByteSource, Chunk};
 use crate::engine::demuxer::SeekOutcome;
 use crate::engine::error::EngineError;
@@ -33,12 +33,12 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         if !self.input.is_pull() {
             return Err(EngineError::NotSeekable);
         }
-        if !self.header_done && !self.read_header(src)? {
+        if self.phase == Phase::Header && !self.read_header(src)? {
             return Err(EngineError::NotSeekable);
         }
         // A seek before the streams are known: discover them first so that
         // the timeline exists. Stream events are kept for the front end.
-        while self.discovering && !self.ended {
+        while self.discovery.is_some() && self.phase != Phase::Ended {
             self.step(src)?;
         }
         self.outbox.retain(|e| !matches!(e, Event::Packet(_)));
@@ -54,15 +54,14 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             Some(p) => p,
             None => self.index_plan(src, target)?,
         };
-        let end = self.exact_duration().or(self.predicted_duration.flatten());
+        let end = self.exact_duration().or(self.predicted_duration.end());
         let past_end = end.is_some_and(|d| target >= d);
         self.offset = plan.offset;
         self.format.set_timeline(plan.timeline);
         self.at_frontier = plan.known && plan.offset <= self.index.frontier;
-        self.scan_from = None;
         self.last_content_end = None;
         self.stop = stop;
-        self.ended = past_end;
+        self.phase = if past_end { Phase::Ended } else { Phase::Units };
         self.awaiting_key = self.keyed.clone();
         self.mark_discont();
         Ok(SeekOutcome {
@@ -141,39 +140,18 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
         let mut reached_end = true;
         while let Some(w) = self.walk(src, at, floor, None)? {
             let indexing = w.offset >= self.index.frontier;
-            let key = self.format.is_seek_point(&w.unit);
-            if indexing && key && self.index.wants_snapshot(w.offset) {
-                self.index.add_snapshot(w.offset, self.format.timeline());
-            }
-            let stream = self.format.stream_of(&w.unit);
-            let pts = self
-                .format
-                .assign_time(&w.unit)
-                .filter(|&p| p <= MAX_RUNNING_TIME);
+            let timed = self.time_and_index(&w.unit, w.offset, w.len, indexing);
             floor = Some(w.content_end);
             at = w.offset + w.len as u64;
-            if !indexing {
-                continue;
-            }
-            self.index.frontier = at;
-            if let Some(p) = pts {
-                let stream = self.format.timing_stream(&w.unit);
-                let duration = self.format.unit_duration(&w.unit);
-                self.index.end.note_unit(stream, p, duration);
-            }
-            if key && let (Some(p), Some(s)) = (pts, stream) {
-                self.index.push(KeyEntry {
-                    offset: w.offset,
-                    pts: p,
-                    stream: s,
-                });
-                if !self.keyed.contains(&s) {
-                    self.keyed.push(s);
-                }
-                if p > target {
-                    reached_end = false;
-                    break;
-                }
+            // A key entry after the target: the plan has what it needs.
+            if indexing
+                && let Some(t) = timed
+                && t.key
+                && t.stream.is_some()
+                && t.stamp.is_some_and(|s| s.pts > target)
+            {
+                reached_end = false;
+                break;
             }
         }
         if reached_end {

@@ -5,7 +5,7 @@
 
 use crate::engine::bytes::Chunk;
 use crate::engine::format::{
-    Codec, Format, Packet, PacketSink, Parsed, Part, StreamId, StreamInfo, StreamKind, Tags,
+    Codec, Format, Packet, PacketSink, Parsed, Part, Stamp, StreamId, StreamInfo, StreamKind, Tags,
     UnitData,
 };
 use crate::engine::subtitle;
@@ -177,11 +177,20 @@ impl Format for Pavs {
         pavs::find_magic(data, 1)
     }
 
+    fn resync_margin(&self) -> usize {
+        // find_magic finds a magic once its 4 bytes are there.
+        pavs::MAGIC.len()
+    }
+
     fn is_seek_point(&self, unit: &BlockHeader) -> bool {
         unit.key
     }
 
-    fn stream_of(&mut self, unit: &BlockHeader) -> Option<StreamId> {
+    fn stream_of(&self, unit: &BlockHeader) -> Option<StreamId> {
+        Some(video(unit.channel))
+    }
+
+    fn note(&mut self, unit: &BlockHeader) {
         if self.channel(unit.channel).is_none() {
             self.channels.push(Channel {
                 id: unit.channel,
@@ -194,14 +203,13 @@ impl Format for Pavs {
                 parameter_sets_size: (0, 0),
             });
         }
-        Some(video(unit.channel))
     }
 
     fn timing_stream(&self, unit: &BlockHeader) -> Option<StreamId> {
         Some(video(unit.channel))
     }
 
-    fn streams_of(&mut self, unit: &BlockHeader) -> Vec<StreamId> {
+    fn streams_of(&self, unit: &BlockHeader) -> Vec<StreamId> {
         let mut ids: Vec<StreamId> = self.stream_of(unit).into_iter().collect();
         if self.options.subtitles {
             ids.push(subtitle::stream_for(video(unit.channel)));
@@ -295,12 +303,11 @@ impl Format for Pavs {
         self.timelines = timeline;
     }
 
-    fn assign_time(&mut self, unit: &BlockHeader) -> Option<u64> {
+    fn assign_time(&mut self, unit: &BlockHeader) -> Option<Stamp> {
         Some(
             self.timelines
                 .line(unit.channel)
-                .next(unit.capture_time_ns())
-                .pts,
+                .next(unit.capture_time_ns()),
         )
     }
 
@@ -322,14 +329,6 @@ impl Format for Pavs {
         let Some(payload) = data.part(unit.payload_range()) else {
             return;
         };
-        // The timeline's own discontinuity (a jump in capture time) was
-        // decided when the time was assigned.
-        let jumped = self
-            .timelines
-            .lines
-            .iter()
-            .find(|(c, _)| *c == unit.channel)
-            .is_some_and(|(_, t)| t.last_was_discont());
         let mut parts = Vec::with_capacity(2);
         if unit.key
             && let Some(ps) = self.parameter_sets(&unit)
@@ -338,7 +337,6 @@ impl Format for Pavs {
         }
         parts.push(payload);
         let wallclock = unit.capture_time_ns();
-        let discont = discont || jumped;
         let cue_stream = subtitle::stream_for(video(unit.channel));
         if self.options.subtitles
             && out.wants(cue_stream)
@@ -519,10 +517,21 @@ mod tests {
     type Written = (usize, u8, bool, Vec<u8>);
 
     fn file(frames: u64, cams: u8, gop: u64) -> (Vec<u8>, Vec<Written>) {
+        file_where(frames, cams, gop, |_, _| true)
+    }
+
+    /// [`file`] with only the blocks of frame i of camera c for which
+    /// `present(i, c)` holds.
+    fn file_where(
+        frames: u64,
+        cams: u8,
+        gop: u64,
+        present: impl Fn(u64, u8) -> bool,
+    ) -> (Vec<u8>, Vec<Written>) {
         let mut out = Vec::new();
         let mut blocks = Vec::new();
         for i in 0..frames {
-            for c in 0..cams {
+            for c in (0..cams).filter(|&c| present(i, c)) {
                 let key = (i + u64::from(c)) % gop == 0;
                 let payload: Vec<u8> = [0, 0, 0, 1, if key { 0x65 } else { 0x41 }]
                     .into_iter()
@@ -647,6 +656,23 @@ mod tests {
     }
 
     #[test]
+    fn a_magic_across_the_resync_window_end_is_found() {
+        // The resync scan's first window ends where the first 256 KiB read
+        // does. A block whose magic starts 1 to 5 bytes before that end is
+        // found in the next window, which overlaps by the format's margin.
+        for before_end in 1..=5 {
+            let (mut bytes, blocks) = file(10, 1, 3);
+            let at = blocks[5].0;
+            let garbage = crate::engine::bytes::READ_CHUNK - before_end - at;
+            bytes.splice(at..at, std::iter::repeat_n(0xA5u8, garbage));
+            let (mut demux, mut src) = demuxer_pull(bytes);
+            let (out, _) = drain(&mut demux, &mut src);
+            assert_eq!(out.len(), blocks.len(), "{before_end} bytes before the end");
+            assert_eq!(demux.report().damage.bytes, garbage as u64);
+        }
+    }
+
+    #[test]
     fn not_pavs_is_an_error() {
         let (mut demux, mut src) = demuxer_pull(vec![0x55; 10_000]);
         let err = demux.next(&mut src).err().unwrap();
@@ -729,6 +755,91 @@ mod tests {
         let outcome = demux.seek(&mut src, 3600 * S, None).unwrap();
         assert!(outcome.past_end);
         assert!(matches!(demux.next(&mut src).unwrap(), Event::Eos));
+    }
+
+    #[test]
+    fn seek_probes_note_nothing() {
+        // Camera 1 throughout; camera 2 only from frame 2500 on, long after
+        // discovery. A seek past its start reads the unread part without
+        // output (to index it, or to bisect it): those probes see camera
+        // 2's units, but only reading in sequence notes a stream.
+        let (bytes, _) = file_where(3000, 2, 25, |i, c| c == 0 || i >= 2500);
+        let (mut demux, mut src) = demuxer_pull(bytes);
+        while !demux.discovered() {
+            let _ = demux.next(&mut src).unwrap();
+        }
+        let channels = |d: &Demuxer<Pavs, SharedBytes>| d.format().channels.len();
+        assert_eq!(channels(&demux), 1);
+        let target = 280 * S + S / 20;
+        demux.seek(&mut src, target, None).unwrap();
+        assert_eq!(channels(&demux), 1, "a seek's probes noted a camera");
+        // Camera 2 is described by its first unit read after the seek,
+        // which is also its first packet (its key frame comes first).
+        let (mut info, mut first) = (None, None);
+        while first.is_none() {
+            match demux.next(&mut src).unwrap() {
+                Event::NewStream(i) if i.id == video(2) => info = Some(i),
+                Event::Packet(p) if p.stream == video(2) => first = p.wallclock_ns,
+                Event::Eos => break,
+                _ => {}
+            }
+        }
+        let first = first.expect("camera 2 after the seek");
+        assert!(first <= T0 + target && T0 + target - first < 25 * S / 10);
+        let start = info.expect("camera 2 announced").tags.start_unix_us;
+        assert_eq!(start, i64::try_from(first / 1000).ok());
+    }
+
+    #[test]
+    fn a_jump_in_capture_time_is_stamped_discont() {
+        // The timeline decides a discontinuity when it assigns the time;
+        // its packets (picture and cue) carry it.
+        let mut bytes = Vec::new();
+        let mut write = |i: u64, capture_time_ns: u64| {
+            let spec = BlockSpec {
+                channel: 1,
+                camera_name: "CAM".into(),
+                width: 352,
+                height: 240,
+                key: true,
+                capture_time_ns,
+                sequence: i as u32,
+            };
+            write_block(&mut bytes, &spec, &[0, 0, 0, 1, 0x65, i as u8]).unwrap();
+        };
+        for i in 0..10 {
+            // 20 s after frame 4: a gap, compacted by default.
+            let jump = if i >= 5 { 20 * S } else { 0 };
+            write(i, T0 + i * S / 10 + jump);
+        }
+        let size = bytes.len() as u64;
+        let mut demux: Demuxer<Pavs, SharedBytes> =
+            Demuxer::new_pull(Pavs::new(PavsOptions::default()), Some(size));
+        let mut src = MemorySource::new(bytes);
+        let mut flags: Vec<(StreamKind, u64, bool)> = Vec::new();
+        loop {
+            match demux.next(&mut src).unwrap() {
+                Event::Packet(p) => flags.push((p.stream.kind, p.pts.unwrap(), p.discont)),
+                Event::Eos => break,
+                _ => {}
+            }
+        }
+        let video: Vec<_> = flags.iter().filter(|f| f.0 == StreamKind::Video).collect();
+        let discont: Vec<bool> = video.iter().map(|f| f.2).collect();
+        // The start, then the first frame after the jump.
+        assert_eq!(
+            discont,
+            [
+                true, false, false, false, false, true, false, false, false, false
+            ]
+        );
+        // Compacted to one frame of running time.
+        assert_eq!(video[5].1 - video[4].1, S / 10);
+        let cue_after_jump = flags
+            .iter()
+            .find(|f| f.0 == StreamKind::Subtitle && f.1 == video[5].1)
+            .expect("a cue with the first frame after the jump");
+        assert!(cue_after_jump.2);
     }
 
     #[test]

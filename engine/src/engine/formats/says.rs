@@ -22,8 +22,10 @@
 
 use crate::engine::bytes::Chunk;
 use crate::engine::demuxer::MAX_RUNNING_TIME;
+use crate::engine::error::HeaderError;
 use crate::engine::format::{
-    Codec, Format, Packet, PacketSink, Parsed, StreamId, StreamInfo, StreamKind, Tags, UnitData,
+    Codec, Format, Packet, PacketSink, Parsed, Stamp, StreamId, StreamInfo, StreamKind, Tags,
+    UnitData,
 };
 use crate::engine::subtitle;
 use crate::engine::timeline::DEFAULT_MAX_GAP_NS;
@@ -485,11 +487,22 @@ impl Format for Says {
         says::FILE_HEADER_LEN
     }
 
-    fn parse_file_header(&mut self, data: &[u8]) -> Result<(), String> {
+    fn parse_file_header(&mut self, data: &[u8]) -> Result<(), HeaderError> {
+        const MAGIC: &str = "SAYS";
         if !says::probe(data) {
-            return Err("no SAYS magic or implausible header".into());
+            return Err(HeaderError::Implausible { magic: MAGIC });
         }
-        let header = says::parse_file_header(data).map_err(|e| e.to_string())?;
+        let header = says::parse_file_header(data).map_err(|e| match e {
+            // The probe saw the magic: not reached.
+            says::Error::BadMagic => HeaderError::Implausible { magic: MAGIC },
+            says::Error::Truncated { needed } => HeaderError::Truncated {
+                magic: MAGIC,
+                needed,
+            },
+            says::Error::BadMetadataLength(len) => {
+                HeaderError::MetadataTooLong { magic: MAGIC, len }
+            }
+        })?;
         if let Some(issue) = &header.metadata.issue {
             self.header_notes
                 .push(format!("header metadata incomplete: {issue}"));
@@ -564,6 +577,14 @@ impl Format for Says {
         says::find_resync(data.get(1..)?).map(|k| k + 1)
     }
 
+    fn resync_margin(&self) -> usize {
+        // says::find_resync leaves the last RESYNC_KEEP bytes unexamined,
+        // and a window's first byte is skipped: RESYNC_KEEP + 1 would do.
+        // 15 keeps the scan's windows where they always were, and so which
+        // candidates are judged on the part of their header a window has.
+        15
+    }
+
     fn is_seek_point(&self, unit: &SaysUnit) -> bool {
         unit.key
     }
@@ -580,9 +601,12 @@ impl Format for Says {
         unit.duration_ns
     }
 
-    fn stream_of(&mut self, unit: &SaysUnit) -> Option<StreamId> {
-        let id = unit.stream();
-        let notes = self.notes_mut(id);
+    fn stream_of(&self, unit: &SaysUnit) -> Option<StreamId> {
+        Some(unit.stream())
+    }
+
+    fn note(&mut self, unit: &SaysUnit) {
+        let notes = self.notes_mut(unit.stream());
         if notes.opus_channels.is_none() {
             notes.opus_channels = unit.opus_channels;
         }
@@ -592,20 +616,19 @@ impl Format for Says {
         if let Some(fix) = unit.meta.as_ref().and_then(|m| m.fix) {
             self.first_fix.get_or_insert(fix);
         }
-        Some(id)
+        // The streams a unit adds besides its own exist once noted.
+        for id in self.streams_of(unit).into_iter().skip(1) {
+            self.notes_mut(id);
+        }
     }
 
-    fn streams_of(&mut self, unit: &SaysUnit) -> Vec<StreamId> {
-        let mut ids: Vec<StreamId> = self.stream_of(unit).into_iter().collect();
+    fn streams_of(&self, unit: &SaysUnit) -> Vec<StreamId> {
+        let mut ids = vec![unit.stream()];
         if self.options.subtitles && unit.kind.is_video() {
-            let id = subtitle::stream_for(unit.stream());
-            self.notes_mut(id);
-            ids.push(id);
+            ids.push(subtitle::stream_for(unit.stream()));
         }
         if self.options.telemetry && unit.meta.is_some() {
-            let id = unit.meta_stream();
-            self.notes_mut(id);
-            ids.push(id);
+            ids.push(unit.meta_stream());
         }
         ids
     }
@@ -734,7 +757,7 @@ impl Format for Says {
         self.mark_discont_all();
     }
 
-    fn assign_time(&mut self, unit: &SaysUnit) -> Option<u64> {
+    fn assign_time(&mut self, unit: &SaysUnit) -> Option<Stamp> {
         let id = unit.stream();
         let t = &mut self.timeline;
         let raw = match unit.timestamp_us {
@@ -744,7 +767,7 @@ impl Format for Says {
         if raw > MAX_RUNNING_TIME {
             // Damage: the engine drops the chunk; the timeline stays as it
             // was so that the chunks after it keep their times.
-            return Some(raw);
+            return Some(Stamp::at(raw));
         }
         let raw = match unit.timestamp_us {
             Some(_) => t.compact(raw),
@@ -756,7 +779,9 @@ impl Format for Says {
             t.last_chunk_ns = Some(pts);
             t.last_chunk_unix_ns = unit.unix_ns(ts);
         }
-        Some(pts)
+        // The chunk clock's jumps are not flagged: streams keep its spacing
+        // (a compacted gap shortens it, as a player would skip it).
+        Some(Stamp::at(pts))
     }
 
     fn predict(&self, after: &SaysTimeline, unit: &SaysUnit) -> Option<(u64, SaysTimeline)> {
