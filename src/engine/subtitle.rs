@@ -53,6 +53,7 @@ pub fn cue<C>(
         wallclock_ns,
         parts: vec![Part::Owned(text.into_bytes())],
         origin: None,
+        telemetry: None,
     }
 }
 
@@ -183,6 +184,28 @@ pub fn shown_offset(
     file_offset_min: Option<i32>,
 ) -> Option<i32> {
     zone.map(|z| z.offset_min_at(unix_ns)).or(file_offset_min)
+}
+
+/// The cue of a frame captured at `wallclock_ns` (by the recorder's
+/// clock, `clock_offset_ns` ahead of true time): the corrected capture
+/// time in `zone` (else the recording's `file_offset_min`, else UTC), then
+/// what the recorder logged with the frame (speed, position). The one
+/// cue text of every format and front end.
+pub fn cue_text(
+    wallclock_ns: Option<u64>,
+    zone: Option<&super::zone::Zone>,
+    clock_offset_ns: i64,
+    file_offset_min: Option<i32>,
+    telemetry: Option<&super::telemetry::Telemetry>,
+) -> String {
+    let shown = wallclock_ns.map(|ns| corrected_ns(ns, clock_offset_ns));
+    let offset = shown.and_then(|ns| shown_offset(ns, zone, file_offset_min));
+    frame_text(
+        shown,
+        offset,
+        telemetry.and_then(|t| t.speed_kmh),
+        telemetry.and_then(|t| t.fix),
+    )
 }
 
 /// The on-screen text of one frame: capture time (in the recorder's zone

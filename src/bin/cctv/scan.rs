@@ -94,6 +94,22 @@ pub fn scan(
     )
 }
 
+/// Every frame of `rec` as the elements play it, without the telemetry
+/// streams: what the recorder logged with a frame is typed on its video
+/// packet (`Packet::telemetry`), no JSON is made.
+pub fn scan_frames(
+    rec: &Recording,
+    on_packet: impl FnMut(&StreamInfo, &Packet<SharedBytes>),
+) -> Result<Scan> {
+    scan_with(
+        rec,
+        Depth::Full,
+        Some(gstcctv::engine::timeline::DEFAULT_MAX_GAP_NS),
+        false,
+        on_packet,
+    )
+}
+
 /// [`scan`] with the running time the elements give with `max-gap`
 /// (`max_gap`: gaps longer than this compacted), for planning windows in
 /// the elements' timeline.
@@ -101,6 +117,17 @@ pub fn scan_played(
     rec: &Recording,
     depth: Depth,
     max_gap: Option<u64>,
+    on_packet: impl FnMut(&StreamInfo, &Packet<SharedBytes>),
+) -> Result<Scan> {
+    scan_with(rec, depth, max_gap, true, on_packet)
+}
+
+/// `telemetry`: SAYS telemetry streams (`meta_N`, JSON) are listed and read.
+fn scan_with(
+    rec: &Recording,
+    depth: Depth,
+    max_gap: Option<u64>,
+    telemetry: bool,
     mut on_packet: impl FnMut(&StreamInfo, &Packet<SharedBytes>),
 ) -> Result<Scan> {
     // rf1 keeps real time (no `max-gap` on rf1src yet).
@@ -118,9 +145,9 @@ pub fn scan_played(
         ),
         Kind::Says => scan_demuxer(
             rec,
-            // Telemetry as data (info, telemetry), no cues.
+            // Telemetry as data (info), no cues.
             Says::with_options(SaysOptions {
-                telemetry: true,
+                telemetry,
                 subtitles: false,
                 timezone: None,
                 clock_offset_ns: 0,

@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: MIT
 //! `cctv telemetry`: the dashcam track of a `.nvr` (the engine's per-frame
-//! telemetry JSON of camera 0, or of the first camera that has it) as GPX,
-//! CSV and GeoJSON.
+//! telemetry, typed on the video packets, of camera 0 or of the first
+//! camera that has it) as GPX, CSV and GeoJSON.
 
 use crate::files;
 use crate::inputs::{self, Kind};
 use crate::out::{self, errln};
-use crate::scan::{self, Depth};
+use crate::scan;
 use crate::times::rfc3339_utc;
 use anyhow::{Context, Result, bail};
-use gstcctv::engine::StreamKind;
+use gstcctv::engine::{Chunk, Packet, StreamKind};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -26,24 +26,21 @@ pub struct Sample {
     pub g: Option<(f64, f64, f64)>,
 }
 
-/// Reads one of the engine's telemetry objects (`says-telemetry`).
-pub fn parse_sample(json: &[u8], wall_ns: Option<u64>) -> Option<Sample> {
-    let v: Value = serde_json::from_slice(json).ok()?;
-    let f = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64);
-    let gps = v.get("gps");
-    let fix = gps.and_then(|g| {
-        let valid = g.get("valid").and_then(Value::as_bool).unwrap_or(true);
-        Some((f(g, "lat")?, f(g, "lon")?)).filter(|_| valid)
-    });
+/// The sample of a video packet that carries the recorder's telemetry
+/// (the engine's typed values: no JSON made or parsed).
+pub fn sample_of<C: Chunk>(p: &Packet<C>) -> Option<Sample> {
+    if p.stream.kind != StreamKind::Video {
+        return None;
+    }
+    let t = p.telemetry.as_deref()?;
     Some(Sample {
-        time_ns: wall_ns,
-        fix,
-        alt: gps.and_then(|g| f(g, "alt")),
-        speed_kmh: f(&v, "speed"),
-        heading: gps.and_then(|g| f(g, "heading")),
-        voltage: f(&v, "voltage"),
-        g: v.get("gsensor")
-            .and_then(|g| Some((f(g, "x")?, f(g, "y")?, f(g, "z")?))),
+        time_ns: p.wallclock_ns,
+        fix: t.fix,
+        alt: t.altitude_m,
+        speed_kmh: t.speed_kmh,
+        heading: t.heading_deg,
+        voltage: t.voltage,
+        g: t.acceleration_g,
     })
 }
 
@@ -73,13 +70,10 @@ pub fn run(
     }
     let mut camera = None;
     let mut samples = Vec::new();
-    scan::scan(&rec, Depth::Full, |info, p| {
-        if info.id.kind != StreamKind::Data
-            || *camera.get_or_insert(info.id.number) != info.id.number
+    scan::scan_frames(&rec, |info, p| {
+        if let Some(s) = sample_of(p)
+            && *camera.get_or_insert(info.id.number) == info.id.number
         {
-            return;
-        }
-        if let Some(s) = parse_sample(&p.to_vec(), p.wallclock_ns) {
             samples.push(s);
         }
     })?;
