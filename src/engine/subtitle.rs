@@ -161,13 +161,10 @@ pub fn corrected_ns(unix_ns: u64, clock_offset_ns: i64) -> u64 {
 
 pub fn capture_time(unix_ns: u64, offset_min: Option<i32>) -> String {
     let offset_min = offset_min.filter(|m| m.abs() <= 16 * 60);
-    // u64 ns since 1970 end in 2554: within jiff's range.
-    let at = jiff::Timestamp::from_second((unix_ns / 1_000_000_000) as i64).unwrap_or_default();
-    let local = jiff::tz::Offset::from_seconds(offset_min.unwrap_or(0) * 60)
-        .unwrap_or(jiff::tz::Offset::UTC)
-        .to_datetime(at);
-    let (y, mo, d) = (local.year(), local.month(), local.day());
-    let (h, mi, s) = (local.hour(), local.minute(), local.second());
+    // u64 ns since 1970 end in 2554: whole seconds fit an i64.
+    let local = super::zone::Civil::at((unix_ns / 1_000_000_000) as i64, offset_min.unwrap_or(0));
+    let (y, mo, d) = (local.year, local.month, local.day);
+    let (h, mi, s) = (local.hour, local.minute, local.second);
     let zone = match offset_min {
         None | Some(0) => "UTC".to_string(),
         Some(m) => super::zone::offset_text(m),
