@@ -9,21 +9,17 @@ use crate::out::{self, errln};
 use crate::scan;
 use crate::times::rfc3339_utc;
 use anyhow::{Context, Result, bail};
+use gstcctv::engine::telemetry::Telemetry;
 use gstcctv::engine::{Chunk, Packet, StreamKind};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// One telemetry sample.
+/// One telemetry sample: a frame's capture time and what was logged with it.
 #[derive(Clone, Debug, Default)]
 pub struct Sample {
     pub time_ns: Option<u64>,
-    pub fix: Option<(f64, f64)>,
-    pub alt: Option<f64>,
-    pub speed_kmh: Option<f64>,
-    pub heading: Option<f64>,
-    pub voltage: Option<f64>,
-    pub g: Option<(f64, f64, f64)>,
+    pub t: Telemetry,
 }
 
 /// The sample of a video packet that carries the recorder's telemetry
@@ -32,15 +28,9 @@ pub fn sample_of<C: Chunk>(p: &Packet<C>) -> Option<Sample> {
     if p.stream.kind != StreamKind::Video {
         return None;
     }
-    let t = p.telemetry.as_deref()?;
     Some(Sample {
         time_ns: p.wallclock_ns,
-        fix: t.fix,
-        alt: t.altitude_m,
-        speed_kmh: t.speed_kmh,
-        heading: t.heading_deg,
-        voltage: t.voltage,
-        g: t.acceleration_g,
+        t: *p.telemetry.as_deref()?,
     })
 }
 
@@ -96,7 +86,7 @@ pub fn run(
         std::fs::write(p, to_geojson(&samples))
             .with_context(|| format!("cannot write {}", out::path(p)))?;
     }
-    let fixes = samples.iter().filter(|s| s.fix.is_some()).count();
+    let fixes = samples.iter().filter(|s| s.t.fix.is_some()).count();
     errln!(
         "{}: {} samples, {} with a GPS fix",
         out::path(input),
@@ -120,15 +110,15 @@ pub fn to_csv(samples: &[Sample]) -> String {
             out,
             "{},{},{},{},{},{},{},{},{},{}",
             s.time_ns.map(rfc3339_utc).unwrap_or_default(),
-            opt(s.fix.map(|f| f.0)),
-            opt(s.fix.map(|f| f.1)),
-            opt(s.alt),
-            opt(s.speed_kmh),
-            opt(s.heading),
-            opt(s.voltage),
-            opt(s.g.map(|g| g.0)),
-            opt(s.g.map(|g| g.1)),
-            opt(s.g.map(|g| g.2)),
+            opt(s.t.fix.map(|f| f.0)),
+            opt(s.t.fix.map(|f| f.1)),
+            opt(s.t.altitude_m),
+            opt(s.t.speed_kmh),
+            opt(s.t.heading_deg),
+            opt(s.t.voltage),
+            opt(s.t.acceleration_g.map(|g| g.0)),
+            opt(s.t.acceleration_g.map(|g| g.1)),
+            opt(s.t.acceleration_g.map(|g| g.2)),
         );
     }
     out
@@ -139,9 +129,9 @@ pub fn to_gpx(samples: &[Sample]) -> String {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<gpx version=\"1.1\" creator=\"cctv\" xmlns=\"http://www.topografix.com/GPX/1/1\">\n<trk><trkseg>\n",
     );
     for s in samples {
-        let Some((lat, lon)) = s.fix else { continue };
+        let Some((lat, lon)) = s.t.fix else { continue };
         let _ = write!(out, "<trkpt lat=\"{lat}\" lon=\"{lon}\">");
-        if let Some(a) = s.alt {
+        if let Some(a) = s.t.altitude_m {
             let _ = write!(out, "<ele>{a}</ele>");
         }
         if let Some(t) = s.time_ns {
@@ -156,7 +146,7 @@ pub fn to_gpx(samples: &[Sample]) -> String {
 pub fn to_geojson(samples: &[Sample]) -> String {
     let line: Vec<Value> = samples
         .iter()
-        .filter_map(|s| s.fix.map(|(lat, lon)| json!([lon, lat])))
+        .filter_map(|s| s.t.fix.map(|(lat, lon)| json!([lon, lat])))
         .collect();
     let mut features = vec![json!({
         "type": "Feature",
@@ -164,16 +154,16 @@ pub fn to_geojson(samples: &[Sample]) -> String {
         "properties": {"name": "track"},
     })];
     features.extend(samples.iter().filter_map(|s| {
-        let (lat, lon) = s.fix?;
+        let (lat, lon) = s.t.fix?;
         Some(json!({
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": [lon, lat]},
             "properties": {
                 "time": s.time_ns.map(rfc3339_utc),
-                "speed_kmh": s.speed_kmh,
-                "heading": s.heading,
-                "voltage": s.voltage,
-                "g": s.g.map(|g| [g.0, g.1, g.2]),
+                "speed_kmh": s.t.speed_kmh,
+                "heading": s.t.heading_deg,
+                "voltage": s.t.voltage,
+                "g": s.t.acceleration_g.map(|g| [g.0, g.1, g.2]),
             },
         }))
     }));

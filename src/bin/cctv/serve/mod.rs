@@ -577,10 +577,10 @@ async fn track(State(s): State<Shared>, UrlPath(id): UrlPath<String>) -> Respons
                 if let Some(x) = sample_of(p)
                     && let Some(t) = x.time_ns
                 {
-                    let (lat, lon) = x.fix.map_or((None, None), |(a, b)| (Some(a), Some(b)));
+                    let (lat, lon) = x.t.fix.map_or((None, None), |(a, b)| (Some(a), Some(b)));
                     let t = corrected_of(t, offset) / MS;
-                    let g = x.g.map(|(a, b, c)| json!([a, b, c]));
-                    rows.push((info.id.number, json!([t, lat, lon, x.speed_kmh, g])));
+                    let g = x.t.acceleration_g.map(|(a, b, c)| json!([a, b, c]));
+                    rows.push((info.id.number, json!([t, lat, lon, x.t.speed_kmh, g])));
                 }
             });
             for (n, _) in &rows {
