@@ -958,65 +958,14 @@ fn load_piece(
     Ok(Loaded { src, demux })
 }
 
-/// Keeps a file's part of the window (as convert's branches do for one
-/// file): its segment starts at the span's start, buffers before it or
-/// at/after its stop are dropped, a cue that straddles the start is
-/// clipped to it, an audio packet that straddles it goes to the decoder
-/// (which clips it to the segment).
+/// Keeps a file's part of the window, as convert's branches do for one
+/// file ([`Span::clip`]), with an open-ended segment: concat starts the
+/// next file where this one's last buffer ends, not at the window's stop
+/// (one nanosecond after the last frame's start: the next file's first
+/// frame would take the same time). Buffers past the stop are dropped.
 fn clip(pad: &gst::Pad, kind: StreamKind, span: Span, audio_decoded: bool) {
     pad.add_probe(
         gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
-        move |_, info| {
-            match &mut info.data {
-                Some(gst::PadProbeData::Event(event)) => {
-                    if let gst::EventView::Segment(seg) = event.view()
-                        && let Some(seg) = seg.segment().downcast_ref::<gst::ClockTime>()
-                    {
-                        let mut seg = seg.clone();
-                        if seg.start().is_none_or(|s| s.nseconds() < span.start) {
-                            let start = gst::ClockTime::from_nseconds(span.start);
-                            seg.set_start(start);
-                            seg.set_time(start);
-                            seg.set_position(start);
-                        }
-                        // Open-ended: concat starts the next file where
-                        // this one's last buffer ends, not at the window's
-                        // stop (one nanosecond after the last frame's
-                        // start: the next file's first frame would take
-                        // the same time). Buffers past the stop are
-                        // dropped here.
-                        seg.set_stop(gst::ClockTime::NONE);
-                        let seqnum = event.seqnum();
-                        *event = gst::event::Segment::builder(&seg).seqnum(seqnum).build();
-                    }
-                }
-                Some(gst::PadProbeData::Buffer(buffer)) => {
-                    let Some(pts) = buffer.pts().map(|t| t.nseconds()) else {
-                        return gst::PadProbeReturn::Ok;
-                    };
-                    if pts >= span.stop {
-                        return gst::PadProbeReturn::Drop;
-                    }
-                    if pts < span.start {
-                        let end = buffer.duration().map(|d| pts + d.nseconds());
-                        let straddles = end.is_some_and(|e| e > span.start);
-                        if kind == StreamKind::Audio && straddles && audio_decoded {
-                            return gst::PadProbeReturn::Ok;
-                        }
-                        if kind != StreamKind::Subtitle || !straddles {
-                            return gst::PadProbeReturn::Drop;
-                        }
-                        let b = buffer.make_mut();
-                        b.set_pts(gst::ClockTime::from_nseconds(span.start));
-                        b.set_dts(gst::ClockTime::from_nseconds(span.start));
-                        if let Some(end) = end {
-                            b.set_duration(gst::ClockTime::from_nseconds(end - span.start));
-                        }
-                    }
-                }
-                _ => {}
-            }
-            gst::PadProbeReturn::Ok
-        },
+        move |_, info| span.clip(kind, audio_decoded, true, info),
     );
 }

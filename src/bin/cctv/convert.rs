@@ -34,8 +34,8 @@ pub(crate) static INTERRUPTED: std::sync::atomic::AtomicBool =
 pub(crate) const NAME_MAX: usize = 255;
 
 /// Gaps in capture time longer than this are compacted (the elements'
-/// `max-gap`) or split at.
-const MAX_GAP_NS: u64 = 10_000_000_000;
+/// `max-gap`, the engine's one default) or split at.
+const MAX_GAP_NS: u64 = gstcctv::engine::timeline::DEFAULT_MAX_GAP_NS;
 
 /// What one input produced.
 #[derive(Default)]
@@ -290,6 +290,77 @@ pub(crate) struct Camera {
 pub(crate) struct Span {
     pub(crate) start: u64,
     pub(crate) stop: u64,
+}
+
+impl Span {
+    /// Keeps a stream's part of the span (a pad probe on it): its segment
+    /// starts at the span's start (so that its file starts there whatever
+    /// other cameras were read from an earlier key frame), buffers before
+    /// the start or at/after the stop are dropped (`Drop`), a cue that
+    /// straddles the start is clipped to it, an audio packet that straddles
+    /// it goes to the decoder (`audio_decoded`), which clips it to the
+    /// segment. `open_ended`: the segment gets no stop (a joined export's
+    /// `concat` starts the next file where this one's last buffer ends,
+    /// not at the window's stop).
+    pub(crate) fn clip(
+        self,
+        kind: StreamKind,
+        audio_decoded: bool,
+        open_ended: bool,
+        info: &mut gst::PadProbeInfo,
+    ) -> gst::PadProbeReturn {
+        match &mut info.data {
+            Some(gst::PadProbeData::Event(event)) => {
+                if let gst::EventView::Segment(seg) = event.view()
+                    && let Some(seg) = seg.segment().downcast_ref::<gst::ClockTime>()
+                {
+                    let early = seg.start().is_none_or(|s| s.nseconds() < self.start);
+                    if !early && !open_ended {
+                        return gst::PadProbeReturn::Ok;
+                    }
+                    let mut seg = seg.clone();
+                    if early {
+                        let start = gst::ClockTime::from_nseconds(self.start);
+                        seg.set_start(start);
+                        seg.set_time(start);
+                        seg.set_position(start);
+                    }
+                    if open_ended {
+                        seg.set_stop(gst::ClockTime::NONE);
+                    }
+                    let seqnum = event.seqnum();
+                    *event = gst::event::Segment::builder(&seg).seqnum(seqnum).build();
+                }
+            }
+            Some(gst::PadProbeData::Buffer(buffer)) => {
+                let Some(pts) = buffer.pts().map(|t| t.nseconds()) else {
+                    return gst::PadProbeReturn::Ok;
+                };
+                if pts >= self.stop {
+                    return gst::PadProbeReturn::Drop;
+                }
+                if pts < self.start {
+                    let end = buffer.duration().map(|d| pts + d.nseconds());
+                    let straddles = end.is_some_and(|e| e > self.start);
+                    if kind == StreamKind::Audio && straddles && audio_decoded {
+                        return gst::PadProbeReturn::Ok;
+                    }
+                    if kind != StreamKind::Subtitle || !straddles {
+                        return gst::PadProbeReturn::Drop;
+                    }
+                    // The cue showing at the span's start.
+                    let b = buffer.make_mut();
+                    b.set_pts(gst::ClockTime::from_nseconds(self.start));
+                    b.set_dts(gst::ClockTime::from_nseconds(self.start));
+                    if let Some(end) = end {
+                        b.set_duration(gst::ClockTime::from_nseconds(end - self.start));
+                    }
+                }
+            }
+            _ => {}
+        }
+        gst::PadProbeReturn::Ok
+    }
 }
 
 /// What one output run converts: everything (`spans` empty), or per
@@ -1280,52 +1351,17 @@ impl Branch {
         }
     }
 
-    /// Keeps the camera's span: its segment starts at the span's start (so
-    /// that its file starts there whatever other cameras were read from
-    /// an earlier key frame), buffers before it or at/after its stop are
-    /// dropped, a cue that straddles the start is clipped to it. Counts the
-    /// video frames and notes the first one's capture time.
+    /// Keeps the camera's span ([`Span::clip`]), counts the video frames
+    /// and notes the first one's capture time.
     fn probe(&self, kind: StreamKind, info: &mut gst::PadProbeInfo) -> gst::PadProbeReturn {
+        if let Some(span) = self.span
+            && span.clip(kind, self.audio_decoded, false, info) == gst::PadProbeReturn::Drop
+        {
+            return gst::PadProbeReturn::Drop;
+        }
         match &mut info.data {
-            Some(gst::PadProbeData::Event(event)) => {
-                if let (Some(span), gst::EventView::Segment(seg)) = (self.span, event.view())
-                    && let Some(seg) = seg.segment().downcast_ref::<gst::ClockTime>()
-                    && seg.start().is_none_or(|s| s.nseconds() < span.start)
-                {
-                    let mut seg = seg.clone();
-                    let start = gst::ClockTime::from_nseconds(span.start);
-                    seg.set_start(start);
-                    seg.set_time(start);
-                    seg.set_position(start);
-                    let seqnum = event.seqnum();
-                    *event = gst::event::Segment::builder(&seg).seqnum(seqnum).build();
-                }
-                gst::PadProbeReturn::Ok
-            }
             Some(gst::PadProbeData::Buffer(buffer)) => {
                 let pts = buffer.pts().map(|t| t.nseconds());
-                if let (Some(span), Some(pts)) = (self.span, pts) {
-                    if pts >= span.stop {
-                        return gst::PadProbeReturn::Drop;
-                    }
-                    if pts < span.start {
-                        let end = buffer.duration().map(|d| pts + d.nseconds());
-                        let straddles = end.is_some_and(|e| e > span.start);
-                        if kind == StreamKind::Audio && straddles && self.audio_decoded {
-                            return gst::PadProbeReturn::Ok;
-                        }
-                        if kind != StreamKind::Subtitle || !straddles {
-                            return gst::PadProbeReturn::Drop;
-                        }
-                        // The cue showing at the span's start.
-                        let b = buffer.make_mut();
-                        b.set_pts(gst::ClockTime::from_nseconds(span.start));
-                        b.set_dts(gst::ClockTime::from_nseconds(span.start));
-                        if let Some(end) = end {
-                            b.set_duration(gst::ClockTime::from_nseconds(end - span.start));
-                        }
-                    }
-                }
                 let mut s = sh_lock(&self.shared);
                 s.bytes += buffer.size() as u64;
                 if kind != StreamKind::Video {
