@@ -33,7 +33,6 @@ use gstcctv::engine::catalog::{Catalog, FormatKind};
 use gstcctv::engine::{Codec, StreamKind};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 /// Files opened ahead of the one the slowest stream is on: enough that a
@@ -728,72 +727,41 @@ fn run_joined(
             load(k, &mut loaded, false)?;
         }
         convert::start_playing(&pipeline, &bus)?;
-        let mut warnings = Vec::new();
-        loop {
-            let msg = bus.timed_pop_filtered(
-                gst::ClockTime::from_mseconds(100),
-                &[
-                    gst::MessageType::Eos,
-                    gst::MessageType::Error,
-                    gst::MessageType::Warning,
-                ],
-            );
-            // Files every stream has left are closed; the next are opened.
-            let done = chains
-                .iter()
-                .map(|c| *c.at.lock().unwrap_or_else(|e| e.into_inner()))
-                .min()
-                .unwrap_or(pieces.len());
-            let finished: Vec<usize> = loaded.range(..done).map(|(k, _)| *k).collect();
-            for k in finished {
-                if let Some(l) = loaded.remove(&k) {
-                    let _ = l.src.set_state(gst::State::Null);
-                    let _ = l.demux.set_state(gst::State::Null);
-                    let _ = pipeline.remove_many([&l.src, &l.demux]);
-                }
-            }
-            for k in done..pieces.len().min(done + 1 + LOOKAHEAD) {
-                if !loaded.contains_key(&k) {
-                    load(k, &mut loaded, true)?;
-                }
-            }
-            {
-                let s = convert::sh_lock(&shared);
-                job.update(s.bytes, s.frames);
-            }
-            if convert::INTERRUPTED.load(Ordering::SeqCst) {
-                bail!("interrupted");
-            }
-            let Some(msg) = msg else { continue };
-            match msg.view() {
-                gst::MessageView::Eos(_) => break,
-                gst::MessageView::Error(e) => {
-                    if let Some(sink) = msg.src().and_then(|s| s.downcast_ref::<gst::Element>())
-                        && sink.factory().is_some_and(|f| f.name() == "filesink")
-                    {
-                        let reason = e
-                            .debug()
-                            .and_then(|d| d.rsplit_once(": ").map(|(_, r)| r.trim().to_string()))
-                            .filter(|r| !r.is_empty())
-                            .unwrap_or_else(|| e.error().to_string());
-                        bail!("cannot write {}: {reason}", temp.display());
-                    }
-                    bail!("{}", e.error());
-                }
-                gst::MessageView::Warning(w) => {
-                    let ours = msg
-                        .src()
-                        .and_then(|s| s.downcast_ref::<gst::Element>())
-                        .and_then(|e| e.factory())
-                        .is_some_and(|f| matches!(f.name().as_str(), "pavsdemux" | "saysdemux"));
-                    if ours {
-                        warnings.push(convert::damage_text(&w.error().to_string()));
+        convert::run_bus(
+            &bus,
+            100,
+            || {
+                // Files every stream has left are closed; the next are opened.
+                let done = chains
+                    .iter()
+                    .map(|c| *c.at.lock().unwrap_or_else(|e| e.into_inner()))
+                    .min()
+                    .unwrap_or(pieces.len());
+                let finished: Vec<usize> = loaded.range(..done).map(|(k, _)| *k).collect();
+                for k in finished {
+                    if let Some(l) = loaded.remove(&k) {
+                        let _ = l.src.set_state(gst::State::Null);
+                        let _ = l.demux.set_state(gst::State::Null);
+                        let _ = pipeline.remove_many([&l.src, &l.demux]);
                     }
                 }
-                _ => {}
-            }
-        }
-        Ok(warnings)
+                for k in done..pieces.len().min(done + 1 + LOOKAHEAD) {
+                    if !loaded.contains_key(&k) {
+                        load(k, &mut loaded, true)?;
+                    }
+                }
+                {
+                    let s = convert::sh_lock(&shared);
+                    job.update(s.bytes, s.frames);
+                }
+                Ok(())
+            },
+            |src| {
+                src.downcast_ref::<gst::Element>()
+                    .and_then(|e| e.factory())
+                    .is_some_and(|f| matches!(f.name().as_str(), "pavsdemux" | "saysdemux"))
+            },
+        )
     })();
     let _ = pipeline.set_state(gst::State::Null);
     let damage = result?;

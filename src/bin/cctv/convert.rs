@@ -1152,56 +1152,23 @@ fn build_and_run(
             }
         }
         start_playing(&pipeline, &bus)?;
-        let mut warnings = Vec::new();
-        loop {
-            let msg = bus.timed_pop_filtered(
-                gst::ClockTime::from_mseconds(200),
-                &[
-                    gst::MessageType::Eos,
-                    gst::MessageType::Error,
-                    gst::MessageType::Warning,
-                ],
-            );
-            let bytes = filesrc
-                .as_ref()
-                .and_then(|s| s.query_position::<gst::format::Bytes>())
-                .map(|b| *b);
-            {
+        let own = demux.clone().upcast::<gst::Object>();
+        run_bus(
+            &bus,
+            200,
+            || {
+                let bytes = filesrc
+                    .as_ref()
+                    .and_then(|s| s.query_position::<gst::format::Bytes>())
+                    .map(|b| *b);
                 let s = sh_lock(&shared);
                 // filesrc in pull mode may not track its position: the
                 // media bytes passed are the floor.
                 job.update(bytes.unwrap_or(0).max(s.bytes), s.frames);
-            }
-            if INTERRUPTED.load(Ordering::SeqCst) {
-                bail!("interrupted");
-            }
-            let Some(msg) = msg else { continue };
-            match msg.view() {
-                gst::MessageView::Eos(_) => break,
-                gst::MessageView::Error(e) => {
-                    // A write error names the file (run_pipeline puts the
-                    // output's name for the temporary one) and the reason.
-                    if let Some(sink) = msg.src().and_then(|s| s.downcast_ref::<gst::Element>())
-                        && sink.factory().is_some_and(|f| f.name() == "filesink")
-                    {
-                        let location: String = sink.property("location");
-                        let reason = plan::sink_error_reason(&e.error(), e.debug().as_deref());
-                        bail!("cannot write {location}: {reason}");
-                    }
-                    bail!("{}", e.error());
-                }
-                gst::MessageView::Warning(w) => {
-                    let own = msg
-                        .src()
-                        .is_some_and(|s| s == demux.upcast_ref::<gst::Object>());
-                    if own {
-                        warnings.push(damage_text(&w.error().to_string()));
-                    }
-                }
-                _ => {}
-            }
-        }
-        Ok(warnings)
+                Ok(())
+            },
+            |src| *src == own,
+        )
     })();
     let _ = pipeline.set_state(gst::State::Null);
     let warnings = result?;
@@ -1263,6 +1230,54 @@ pub(crate) fn add_output(
         setter.merge_tags(&tags, gst::TagMergeMode::Replace);
     }
     Ok(mux)
+}
+
+/// Runs a started conversion pipeline to its end: every `tick_ms` (and
+/// after every message) `each` runs (progress, files to open or close);
+/// Ctrl-C stops it; the first error fails it (a write error names the
+/// file, as given to the filesink, and says why). Returns the damage
+/// warnings of our demuxers (`ours`).
+pub(crate) fn run_bus(
+    bus: &gst::Bus,
+    tick_ms: u64,
+    mut each: impl FnMut() -> Result<()>,
+    ours: impl Fn(&gst::Object) -> bool,
+) -> Result<Vec<String>> {
+    let mut warnings = Vec::new();
+    loop {
+        let msg = bus.timed_pop_filtered(
+            gst::ClockTime::from_mseconds(tick_ms),
+            &[
+                gst::MessageType::Eos,
+                gst::MessageType::Error,
+                gst::MessageType::Warning,
+            ],
+        );
+        each()?;
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            bail!("interrupted");
+        }
+        let Some(msg) = msg else { continue };
+        match msg.view() {
+            gst::MessageView::Eos(_) => return Ok(warnings),
+            gst::MessageView::Error(e) => {
+                // A write error names the file (run_pipeline puts the
+                // output's name for the temporary one) and the reason.
+                if let Some(sink) = msg.src().and_then(|s| s.downcast_ref::<gst::Element>())
+                    && sink.factory().is_some_and(|f| f.name() == "filesink")
+                {
+                    let location: String = sink.property("location");
+                    let reason = plan::sink_error_reason(&e.error(), e.debug().as_deref());
+                    bail!("cannot write {location}: {reason}");
+                }
+                bail!("{}", e.error());
+            }
+            gst::MessageView::Warning(w) if msg.src().is_some_and(&ours) => {
+                warnings.push(damage_text(&w.error().to_string()));
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Sets a conversion pipeline playing; if it refuses, the first error it
