@@ -86,10 +86,11 @@ pub fn scan(
 ) -> Result<Scan> {
     // As the elements play it by default (long gaps compacted): the same
     // frames (impossible times keep their frames), the same duration.
-    scan_played(
+    scan_with(
         rec,
         depth,
         Some(gstcctv::engine::timeline::DEFAULT_MAX_GAP_NS),
+        true,
         on_packet,
     )
 }
@@ -101,25 +102,25 @@ pub fn scan_frames(
     rec: &Recording,
     on_packet: impl FnMut(&StreamInfo, &Packet<SharedBytes>),
 ) -> Result<Scan> {
-    scan_with(
+    scan_played(
         rec,
         Depth::Full,
         Some(gstcctv::engine::timeline::DEFAULT_MAX_GAP_NS),
-        false,
         on_packet,
     )
 }
 
-/// [`scan`] with the running time the elements give with `max-gap`
+/// The frames with the running time the elements give with `max-gap`
 /// (`max_gap`: gaps longer than this compacted), for planning windows in
-/// the elements' timeline.
+/// the elements' timeline and proving exports; no telemetry streams (a
+/// frame's telemetry is on its video packet).
 pub fn scan_played(
     rec: &Recording,
     depth: Depth,
     max_gap: Option<u64>,
     on_packet: impl FnMut(&StreamInfo, &Packet<SharedBytes>),
 ) -> Result<Scan> {
-    scan_with(rec, depth, max_gap, true, on_packet)
+    scan_with(rec, depth, max_gap, false, on_packet)
 }
 
 /// `telemetry`: SAYS telemetry streams (`meta_N`, JSON) are listed and read.
