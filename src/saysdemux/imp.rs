@@ -73,8 +73,8 @@ impl ObjectImpl for SaysDemux {
                     .blurb(
                         "Add a pad per camera (meta_N, application/x-json, \
                          format=says-telemetry) with each video frame's metadata as one JSON \
-                         object (speed, GPS, voltage, g-sensor, ...), for applications. Off by \
-                         default: no player decodes it.",
+                         object (speed, GPS, voltage, g-sensor, ...), for applications; made \
+                         only while the pad is linked. Off by default: no player decodes it.",
                     )
                     .default_value(false)
                     .mutable_ready()

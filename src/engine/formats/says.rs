@@ -7,10 +7,16 @@
 //! whose chunk id starts with digit N ([`StreamKind::Audio`] N, `audio_N`),
 //! the per-frame telemetry of camera N ([`StreamKind::Data`] N, `meta_N`,
 //! one compact JSON object per video chunk, only with
-//! [`SaysOptions::telemetry`]), JPEG snapshots ([`StreamKind::Image`] 0,
-//! `image_0`, sparse) and, with [`SaysOptions::subtitles`], the on-screen
-//! text of camera N ([`StreamKind::Subtitle`] N, `subtitle_N`: capture time
-//! in the recorder's time zone, speed and GPS position, one cue per frame).
+//! [`SaysOptions::telemetry`] and only while the front end wants the
+//! stream), JPEG snapshots ([`StreamKind::Image`] 0, `image_0`, sparse)
+//! and, with [`SaysOptions::subtitles`], the on-screen text of camera N
+//! ([`StreamKind::Subtitle`] N, `subtitle_N`: capture time in the
+//! recorder's time zone, speed and GPS position, cues as
+//! [`subtitle::CueGate`] picks them).
+//!
+//! Whatever the options, a video packet whose chunk has a metadata list
+//! carries its typed values ([`Packet::telemetry`]): parsed once, read by
+//! the cues and by tools without a JSON round trip.
 //!
 //! Time: running time = chunk timestamp − base, where base is the smallest
 //! chunk timestamp seen during discovery, so every stream keeps the exact
