@@ -316,6 +316,63 @@ fn sample_rf1_and_psf_conversions_have_capture_time_cues() {
     assert!(cue_texts(&srt(&mp4))[0].starts_with("2021-"));
 }
 
+/// A generated rf1 camera converts with the engine's capture-time cues,
+/// each lasting until the next, from the first picture to the end of the
+/// last (as for .psf and .nvr; no sample needed).
+#[test]
+fn rf1_conversion_has_capture_time_cues() {
+    use gstcctv::formats::rf1::writer::{Pts, TrackWriter, WriterOptions};
+    use gstcctv::formats::rf1::{Codec, flags};
+    let dir = tempfile::tempdir().unwrap();
+    let cam = dir.path().join("camera-0001");
+    std::fs::create_dir(&cam).unwrap();
+    // 2024-04-11 06:12:26.731 UTC, 30 pictures at 10 fps.
+    let start_ms: u64 = 1_712_815_946_731;
+    let params = BaselineParams::for_size(64, 64).unwrap();
+    let mut encoder = SyntheticEncoder::new(params);
+    let (sps, pps) = (params.sps(None), params.pps());
+    let mut w = TrackWriter::create(
+        &cam.join(start_ms.to_string()),
+        "video",
+        Codec::H264,
+        start_ms * 1000,
+        (64, 64),
+        WriterOptions::default(),
+    )
+    .unwrap();
+    for k in 0..30u64 {
+        let pts = Pts::Ns(k * 100_000_000);
+        if k % 10 == 0 {
+            let (y, u, v) = test_picture(64, 64, k as u32);
+            let idr = encoder.key_frame(&y, &u, &v);
+            let ps = flags::ANNEXB | flags::ESSENTIAL_META;
+            w.write_access_unit(
+                pts,
+                &[(&sps, ps), (&pps, ps), (&idr, flags::ANNEXB | flags::KEY)],
+            )
+            .unwrap();
+        } else {
+            w.write_access_unit(pts, &[(&encoder.skip_frame(), flags::ANNEXB)])
+                .unwrap();
+        }
+    }
+    w.close().unwrap();
+    let out = dir.path().join("out");
+    ok(&cctv(&["convert", "-q", s(&cam), "-o", s(&out)]));
+    let mp4 = files_in(&out)
+        .into_iter()
+        .find(|f| f.extension().is_some_and(|e| e == "mp4"))
+        .unwrap();
+    assert_cues_cover(&mp4);
+    let texts = cue_texts(&srt(&mp4));
+    assert_eq!(texts[0], "2024-04-11 06:12:26 UTC", "{texts:?}");
+    assert_eq!(
+        texts.last().unwrap(),
+        "2024-04-11 06:12:29 UTC",
+        "{texts:?}"
+    );
+}
+
 // ---- windows (issue 16 item 11) ---------------------------------------------
 
 /// The capture times (µs) of camera `cam`'s video chunks and key flags,
