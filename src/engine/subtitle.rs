@@ -313,6 +313,39 @@ mod tests {
     }
 
     #[test]
+    fn one_cue_text_for_every_format() {
+        use super::super::telemetry::Telemetry;
+        // SAYS with_jpeg: 10:03:27 at -04:00, 35 km/h, a fix.
+        let t = 1_618_581_807_000_000_000;
+        let values = Telemetry {
+            speed_kmh: Some(35.2),
+            fix: Some((40.70255, -73.80136)),
+            ..Telemetry::default()
+        };
+        assert_eq!(
+            cue_text(Some(t), None, 0, Some(-240), Some(&values)),
+            "2021-04-16 10:03:27 -04:00  35 km/h  GPS 40.70255 N 73.80136 W"
+        );
+        // A recorder clock 2 s ahead, shown in the zone asked for; no
+        // telemetry (PAVS, rf1): the time alone.
+        let utc = super::super::zone::Zone::parse("UTC").unwrap();
+        assert_eq!(
+            cue_text(
+                Some(t + 2_000_000_000),
+                Some(&utc),
+                2_000_000_000,
+                Some(-240),
+                None
+            ),
+            "2021-04-16 14:03:27 UTC"
+        );
+        assert_eq!(
+            cue_text(None, None, 0, None, Some(&values)),
+            "35 km/h  GPS 40.70255 N 73.80136 W"
+        );
+    }
+
+    #[test]
     fn speed_and_position() {
         assert_eq!(speed(41.6).as_deref(), Some("42 km/h"));
         assert_eq!(speed(f64::NAN), None);
