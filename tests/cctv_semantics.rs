@@ -5,6 +5,8 @@
 //! recordings and (where present) the shared samples; outputs read back
 //! with ffprobe/ffmpeg.
 
+#[path = "support/hostile.rs"]
+mod hostile;
 mod support;
 
 use gst::prelude::*;
@@ -321,42 +323,12 @@ fn sample_rf1_and_psf_conversions_have_capture_time_cues() {
 /// last (as for .psf and .nvr; no sample needed).
 #[test]
 fn rf1_conversion_has_capture_time_cues() {
-    use gstcctv::formats::rf1::writer::{Pts, TrackWriter, WriterOptions};
-    use gstcctv::formats::rf1::{Codec, flags};
     let dir = tempfile::tempdir().unwrap();
     let cam = dir.path().join("camera-0001");
     std::fs::create_dir(&cam).unwrap();
-    // 2024-04-11 06:12:26.731 UTC, 30 pictures at 10 fps.
-    let start_ms: u64 = 1_712_815_946_731;
-    let params = BaselineParams::for_size(64, 64).unwrap();
-    let mut encoder = SyntheticEncoder::new(params);
-    let (sps, pps) = (params.sps(None), params.pps());
-    let mut w = TrackWriter::create(
-        &cam.join(start_ms.to_string()),
-        "video",
-        Codec::H264,
-        start_ms * 1000,
-        (64, 64),
-        WriterOptions::default(),
-    )
-    .unwrap();
-    for k in 0..30u64 {
-        let pts = Pts::Ns(k * 100_000_000);
-        if k % 10 == 0 {
-            let (y, u, v) = test_picture(64, 64, k as u32);
-            let idr = encoder.key_frame(&y, &u, &v);
-            let ps = flags::ANNEXB | flags::ESSENTIAL_META;
-            w.write_access_unit(
-                pts,
-                &[(&sps, ps), (&pps, ps), (&idr, flags::ANNEXB | flags::KEY)],
-            )
-            .unwrap();
-        } else {
-            w.write_access_unit(pts, &[(&encoder.skip_frame(), flags::ANNEXB)])
-                .unwrap();
-        }
-    }
-    w.close().unwrap();
+    // One segment from 2023-11-14 22:13:20 UTC, 30 frames at 10 fps.
+    let (g, segments) = hostile::rf1(7, 1, 30, true);
+    hostile::write_rf1(&cam, &g, &segments);
     let out = dir.path().join("out");
     ok(&cctv(&["convert", "-q", s(&cam), "-o", s(&out)]));
     let mp4 = files_in(&out)
@@ -365,10 +337,10 @@ fn rf1_conversion_has_capture_time_cues() {
         .unwrap();
     assert_cues_cover(&mp4);
     let texts = cue_texts(&srt(&mp4));
-    assert_eq!(texts[0], "2024-04-11 06:12:26 UTC", "{texts:?}");
+    assert_eq!(texts[0], "2023-11-14 22:13:20 UTC", "{texts:?}");
     assert_eq!(
         texts.last().unwrap(),
-        "2024-04-11 06:12:29 UTC",
+        "2023-11-14 22:13:22 UTC",
         "{texts:?}"
     );
 }
