@@ -350,33 +350,14 @@ fn ns_to_us(ns: Option<u64>) -> i64 {
 
 /// Calendar date of µs since the epoch (UTC), `YYYY-MM-DD HH:MM:SS`.
 fn date_text(us: i64, offset_min: Option<i32>) -> String {
-    let secs = us.div_euclid(1_000_000) + i64::from(offset_min.unwrap_or(0)) * 60;
-    let days = secs.div_euclid(86_400);
-    let tod = secs.rem_euclid(86_400);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let c = crate::engine::zone::Civil::at(us.div_euclid(1_000_000), offset_min.unwrap_or(0));
     let zone = match offset_min {
-        Some(o) if o != 0 => format!(
-            " UTC{}{:02}:{:02}",
-            if o < 0 { '-' } else { '+' },
-            o.abs() / 60,
-            o.abs() % 60
-        ),
+        Some(o) if o != 0 => format!(" UTC{}", crate::engine::zone::offset_text(o)),
         _ => " UTC".into(),
     };
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}{zone}",
-        tod / 3600,
-        tod / 60 % 60,
-        tod % 60
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}{zone}",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
     )
 }
 

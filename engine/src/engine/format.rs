@@ -256,6 +256,9 @@ pub struct Packet<C> {
     /// Where the payload was read from; `None` for packets made up whole
     /// (cues, telemetry).
     pub origin: Option<Origin>,
+    /// What the recorder logged with this frame (SAYS video: speed, GPS…),
+    /// typed; `None` for other packets.
+    pub telemetry: Option<Box<crate::engine::telemetry::Telemetry>>,
 }
 
 impl<C: Chunk> Packet<C> {

@@ -11,6 +11,7 @@
 //! - [`timeline`]: the running-time policy for capture times;
 //! - [`evidence`]: per-frame slice digests and in-video time stamps;
 //! - [`subtitle`]: on-screen cues (capture time, speed, position);
+//! - [`telemetry`]: what a recorder logged with a frame (speed, GPS…);
 //! - [`zone`]: the time zone a user asks capture times to be shown in;
 //! - [`formats`]: the format implementations;
 //! - [`rf1`]: Cyclops rf1 archives (indexed files, read by the engine).
@@ -26,6 +27,7 @@ pub mod formats;
 pub mod index;
 pub mod probe;
 pub mod subtitle;
+pub mod telemetry;
 pub mod timeline;
 pub mod zone;
 

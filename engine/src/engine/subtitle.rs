@@ -53,6 +53,7 @@ pub fn cue<C>(
         wallclock_ns,
         parts: vec![Part::Owned(text.into_bytes())],
         origin: None,
+        telemetry: None,
     }
 }
 
@@ -160,13 +161,10 @@ pub fn corrected_ns(unix_ns: u64, clock_offset_ns: i64) -> u64 {
 
 pub fn capture_time(unix_ns: u64, offset_min: Option<i32>) -> String {
     let offset_min = offset_min.filter(|m| m.abs() <= 16 * 60);
-    // u64 ns since 1970 end in 2554: within jiff's range.
-    let at = jiff::Timestamp::from_second((unix_ns / 1_000_000_000) as i64).unwrap_or_default();
-    let local = jiff::tz::Offset::from_seconds(offset_min.unwrap_or(0) * 60)
-        .unwrap_or(jiff::tz::Offset::UTC)
-        .to_datetime(at);
-    let (y, mo, d) = (local.year(), local.month(), local.day());
-    let (h, mi, s) = (local.hour(), local.minute(), local.second());
+    // u64 ns since 1970 end in 2554: whole seconds fit an i64.
+    let local = super::zone::Civil::at((unix_ns / 1_000_000_000) as i64, offset_min.unwrap_or(0));
+    let (y, mo, d) = (local.year, local.month, local.day);
+    let (h, mi, s) = (local.hour, local.minute, local.second);
     let zone = match offset_min {
         None | Some(0) => "UTC".to_string(),
         Some(m) => super::zone::offset_text(m),
@@ -183,6 +181,28 @@ pub fn shown_offset(
     file_offset_min: Option<i32>,
 ) -> Option<i32> {
     zone.map(|z| z.offset_min_at(unix_ns)).or(file_offset_min)
+}
+
+/// The cue of a frame captured at `wallclock_ns` (by the recorder's
+/// clock, `clock_offset_ns` ahead of true time): the corrected capture
+/// time in `zone` (else the recording's `file_offset_min`, else UTC), then
+/// what the recorder logged with the frame (speed, position). The one
+/// cue text of every format and front end.
+pub fn cue_text(
+    wallclock_ns: Option<u64>,
+    zone: Option<&super::zone::Zone>,
+    clock_offset_ns: i64,
+    file_offset_min: Option<i32>,
+    telemetry: Option<&super::telemetry::Telemetry>,
+) -> String {
+    let shown = wallclock_ns.map(|ns| corrected_ns(ns, clock_offset_ns));
+    let offset = shown.and_then(|ns| shown_offset(ns, zone, file_offset_min));
+    frame_text(
+        shown,
+        offset,
+        telemetry.and_then(|t| t.speed_kmh),
+        telemetry.and_then(|t| t.fix),
+    )
 }
 
 /// The on-screen text of one frame: capture time (in the recorder's zone
@@ -290,6 +310,39 @@ mod tests {
         );
         // An implausible zone is ignored.
         assert_eq!(capture_time(0, Some(5000)), "1970-01-01 00:00:00 UTC");
+    }
+
+    #[test]
+    fn one_cue_text_for_every_format() {
+        use super::super::telemetry::Telemetry;
+        // SAYS with_jpeg: 10:03:27 at -04:00, 35 km/h, a fix.
+        let t = 1_618_581_807_000_000_000;
+        let values = Telemetry {
+            speed_kmh: Some(35.2),
+            fix: Some((40.70255, -73.80136)),
+            ..Telemetry::default()
+        };
+        assert_eq!(
+            cue_text(Some(t), None, 0, Some(-240), Some(&values)),
+            "2021-04-16 10:03:27 -04:00  35 km/h  GPS 40.70255 N 73.80136 W"
+        );
+        // A recorder clock 2 s ahead, shown in the zone asked for; no
+        // telemetry (PAVS, rf1): the time alone.
+        let utc = super::super::zone::Zone::parse("UTC").unwrap();
+        assert_eq!(
+            cue_text(
+                Some(t + 2_000_000_000),
+                Some(&utc),
+                2_000_000_000,
+                Some(-240),
+                None
+            ),
+            "2021-04-16 14:03:27 UTC"
+        );
+        assert_eq!(
+            cue_text(None, None, 0, None, Some(&values)),
+            "35 km/h  GPS 40.70255 N 73.80136 W"
+        );
     }
 
     #[test]

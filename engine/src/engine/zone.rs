@@ -111,6 +111,61 @@ impl Zone {
     }
 }
 
+/// A calendar date and time of day (proleptic Gregorian), to the second.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Civil {
+    pub year: i64,
+    pub month: i64,
+    pub day: i64,
+    pub hour: i64,
+    pub minute: i64,
+    pub second: i64,
+}
+
+impl Civil {
+    /// The wall clock `offset_min` minutes east of UTC at `unix_s` seconds
+    /// since the epoch.
+    pub fn at(unix_s: i64, offset_min: i32) -> Civil {
+        let secs = unix_s.saturating_add(i64::from(offset_min) * 60);
+        let (days, tod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        let (year, month, day) = civil_from_days(days);
+        Civil {
+            year,
+            month,
+            day,
+            hour: tod / 3600,
+            minute: tod / 60 % 60,
+            second: tod % 60,
+        }
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// algorithm): the crate's one civil-date conversion (PAVS packed times,
+/// cues, VLC's date).
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date (year, month, day) of a day count since 1970-01-01.
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
 /// `+05:30`, `-04:00`.
 pub fn offset_text(minutes: i32) -> String {
     let sign = if minutes < 0 { '-' } else { '+' };
@@ -137,6 +192,22 @@ mod tests {
         // 2021-09-01 (daylight saving time) and 2021-12-01.
         assert_eq!(ny.offset_min_at(1_630_479_601 * S), -240);
         assert_eq!(ny.offset_min_at(1_638_316_800 * S), -300);
+    }
+
+    #[test]
+    fn civil_dates_both_ways() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(days_from_civil(1969, 12, 31), -1);
+        for days in [-800_000, -1, 0, 59, 60, 11_016, 18_871, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
+        }
+        let c = Civil::at(1_630_479_601, -240);
+        assert_eq!(
+            (c.year, c.month, c.day, c.hour, c.minute, c.second),
+            (2021, 9, 1, 3, 0, 1)
+        );
     }
 
     #[test]

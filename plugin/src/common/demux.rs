@@ -445,13 +445,16 @@ impl<F: Format> DemuxAdapter<F> {
     /// something that must be done outside the lock.
     fn collect(&self, until_need_data: bool) -> (Vec<Work>, Result<(), EngineError>) {
         let mut work = Vec::new();
-        // Subtitle cues for a pad nobody linked are not made at all (their
-        // text was a measurable share of the time); a pad linked later gets
-        // the next cue.
+        // Subtitle cues and telemetry JSON for a pad nobody linked are not
+        // made at all (their text was a measurable share of the time); a
+        // pad linked later gets the next one.
         let unlinked_subtitles: Vec<StreamId> = lock(&self.streams)
             .unlinked()
             .into_iter()
-            .filter(|id| id.kind == crate::engine::StreamKind::Subtitle)
+            .filter(|id| {
+                use crate::engine::StreamKind::{Data, Subtitle};
+                matches!(id.kind, Subtitle | Data)
+            })
             .collect();
         let mut guard = lock(&self.running);
         let Some(running) = guard.as_mut() else {

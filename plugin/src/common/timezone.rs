@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
-//! The `timezone` property that pavsdemux, saysdemux and rf1src share: the
-//! zone capture times are shown in, in the subtitle cues.
+//! The presentation properties every source element shares (pavsdemux,
+//! saysdemux, rf1src): `timezone` (the zone capture times are shown in, in
+//! the subtitle cues), `clock-offset` and `max-gap`. The policies behind
+//! them are the engine's (`engine::subtitle`, `engine::timeline`).
 
 use crate::engine::zone::Zone;
 use gst::glib;
@@ -51,4 +53,27 @@ pub fn clock_offset_pspec() -> glib::ParamSpec {
         .default_value(0)
         .mutable_ready()
         .build()
+}
+
+/// The `max-gap` property (ns): gap compaction, one policy for every
+/// format (the engine's timeline); `cctv convert --gaps` and the VLC
+/// module use the same value.
+pub fn max_gap_pspec() -> glib::ParamSpec {
+    glib::ParamSpecUInt64::builder("max-gap")
+        .nick("Maximum gap")
+        .blurb(
+            "Gaps in capture time longer than this many nanoseconds are compacted to one \
+             frame in the output timeline, so that players do not sit on one picture for \
+             hours (0 = keep real time, gaps included). Wall-clock metadata and the \
+             subtitles always keep the real capture time.",
+        )
+        .default_value(crate::engine::timeline::DEFAULT_MAX_GAP_NS)
+        .mutable_ready()
+        .build()
+}
+
+/// A `max-gap` value as the engine's option (0: keep real time).
+pub fn max_gap(value: &glib::Value) -> Option<u64> {
+    let ns: u64 = value.get().expect("type checked upstream");
+    (ns > 0).then_some(ns)
 }

@@ -53,17 +53,7 @@ impl ObjectImpl for PavsDemux {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             vec![
-                glib::ParamSpecUInt64::builder("max-gap")
-                    .nick("Maximum gap")
-                    .blurb(
-                        "Gaps in capture time longer than this many nanoseconds are compacted to \
-                         one frame duration in the output timeline, so that players do not sit \
-                         on one picture for hours (0 = keep real time, gaps included). \
-                         Wall-clock metadata and the subtitles always keep the real capture time.",
-                    )
-                    .default_value(crate::engine::timeline::DEFAULT_MAX_GAP_NS)
-                    .mutable_ready()
-                    .build(),
+                crate::common::timezone::max_gap_pspec(),
                 glib::ParamSpecBoolean::builder("display-hints")
                     .nick("Display hints")
                     .blurb(
@@ -95,10 +85,7 @@ impl ObjectImpl for PavsDemux {
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut settings = self.settings.lock().unwrap();
         match pspec.name() {
-            "max-gap" => {
-                let ns: u64 = value.get().expect("type checked upstream");
-                settings.max_gap = (ns > 0).then_some(ns);
-            }
+            "max-gap" => settings.max_gap = crate::common::timezone::max_gap(value),
             "display-hints" => settings.display_hints = value.get().expect("type checked upstream"),
             "subtitles" => settings.subtitles = value.get().expect("type checked upstream"),
             "timezone" => {

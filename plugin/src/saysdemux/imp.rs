@@ -56,17 +56,7 @@ impl ObjectImpl for SaysDemux {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             vec![
-                glib::ParamSpecUInt64::builder("max-gap")
-                    .nick("Maximum gap")
-                    .blurb(
-                        "Gaps in the recording's clock longer than this many nanoseconds are \
-                         compacted to one frame in the output timeline, so that players do not \
-                         sit on one picture for hours (0 = keep real time, gaps included). \
-                         Wall-clock metadata and the subtitles always keep the real time.",
-                    )
-                    .default_value(crate::engine::timeline::DEFAULT_MAX_GAP_NS)
-                    .mutable_ready()
-                    .build(),
+                crate::common::timezone::max_gap_pspec(),
                 glib::ParamSpecBoolean::builder("subtitles")
                     .nick("Subtitles")
                     .blurb(
@@ -83,8 +73,8 @@ impl ObjectImpl for SaysDemux {
                     .blurb(
                         "Add a pad per camera (meta_N, application/x-json, \
                          format=says-telemetry) with each video frame's metadata as one JSON \
-                         object (speed, GPS, voltage, g-sensor, ...), for applications. Off by \
-                         default: no player decodes it.",
+                         object (speed, GPS, voltage, g-sensor, ...), for applications; made \
+                         only while the pad is linked. Off by default: no player decodes it.",
                     )
                     .default_value(false)
                     .mutable_ready()
@@ -99,10 +89,7 @@ impl ObjectImpl for SaysDemux {
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut settings = crate::common::streams::lock(&self.settings);
         match pspec.name() {
-            "max-gap" => {
-                let ns: u64 = value.get().expect("type checked upstream");
-                settings.max_gap = (ns > 0).then_some(ns);
-            }
+            "max-gap" => settings.max_gap = crate::common::timezone::max_gap(value),
             "subtitles" => settings.subtitles = value.get().expect("type checked upstream"),
             "telemetry" => settings.telemetry = value.get().expect("type checked upstream"),
             "timezone" => {

@@ -86,21 +86,49 @@ pub fn scan(
 ) -> Result<Scan> {
     // As the elements play it by default (long gaps compacted): the same
     // frames (impossible times keep their frames), the same duration.
-    scan_played(
+    scan_with(
         rec,
         depth,
+        Some(gstcctv::engine::timeline::DEFAULT_MAX_GAP_NS),
+        true,
+        on_packet,
+    )
+}
+
+/// Every frame of `rec` as the elements play it, without the telemetry
+/// streams: what the recorder logged with a frame is typed on its video
+/// packet (`Packet::telemetry`), no JSON is made.
+pub fn scan_frames(
+    rec: &Recording,
+    on_packet: impl FnMut(&StreamInfo, &Packet<SharedBytes>),
+) -> Result<Scan> {
+    scan_played(
+        rec,
+        Depth::Full,
         Some(gstcctv::engine::timeline::DEFAULT_MAX_GAP_NS),
         on_packet,
     )
 }
 
-/// [`scan`] with the running time the elements give with `max-gap`
+/// The frames with the running time the elements give with `max-gap`
 /// (`max_gap`: gaps longer than this compacted), for planning windows in
-/// the elements' timeline.
+/// the elements' timeline and proving exports; no telemetry streams (a
+/// frame's telemetry is on its video packet).
 pub fn scan_played(
     rec: &Recording,
     depth: Depth,
     max_gap: Option<u64>,
+    on_packet: impl FnMut(&StreamInfo, &Packet<SharedBytes>),
+) -> Result<Scan> {
+    scan_with(rec, depth, max_gap, false, on_packet)
+}
+
+/// `telemetry`: SAYS telemetry streams (`meta_N`, JSON) are listed and read.
+fn scan_with(
+    rec: &Recording,
+    depth: Depth,
+    max_gap: Option<u64>,
+    telemetry: bool,
     mut on_packet: impl FnMut(&StreamInfo, &Packet<SharedBytes>),
 ) -> Result<Scan> {
     // rf1 keeps real time (no `max-gap` on rf1src yet).
@@ -118,9 +146,9 @@ pub fn scan_played(
         ),
         Kind::Says => scan_demuxer(
             rec,
-            // Telemetry as data (info, telemetry), no cues.
+            // Telemetry as data (info), no cues.
             Says::with_options(SaysOptions {
-                telemetry: true,
+                telemetry,
                 subtitles: false,
                 timezone: None,
                 clock_offset_ns: 0,

@@ -346,9 +346,13 @@ impl Format for Pavs {
         {
             // The DVR stores UTC; the zone it showed is not in the file:
             // the user's, if given.
-            let shown = subtitle::corrected_ns(wallclock, self.options.clock_offset_ns);
-            let offset = subtitle::shown_offset(shown, self.options.timezone.as_ref(), None);
-            let text = subtitle::capture_time(shown, offset);
+            let text = subtitle::cue_text(
+                Some(wallclock),
+                self.options.timezone.as_ref(),
+                self.options.clock_offset_ns,
+                None,
+                None,
+            );
             let mut cue = subtitle::cue(cue_stream, pts, Some(wallclock), text);
             cue.discont = discont;
             out.push(cue);
@@ -363,6 +367,7 @@ impl Format for Pavs {
             wallclock_ns: Some(wallclock),
             parts,
             origin: None,
+            telemetry: None,
         });
     }
 

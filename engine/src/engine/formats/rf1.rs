@@ -627,6 +627,7 @@ impl<C: Chunk> Rf1Engine<C> {
             wallclock_ns: rf1::wall_clock_ns(timebase_us, ticks.into()),
             parts,
             origin,
+            telemetry: None,
         })
     }
 

@@ -7,10 +7,16 @@
 //! whose chunk id starts with digit N ([`StreamKind::Audio`] N, `audio_N`),
 //! the per-frame telemetry of camera N ([`StreamKind::Data`] N, `meta_N`,
 //! one compact JSON object per video chunk, only with
-//! [`SaysOptions::telemetry`]), JPEG snapshots ([`StreamKind::Image`] 0,
-//! `image_0`, sparse) and, with [`SaysOptions::subtitles`], the on-screen
-//! text of camera N ([`StreamKind::Subtitle`] N, `subtitle_N`: capture time
-//! in the recorder's time zone, speed and GPS position, one cue per frame).
+//! [`SaysOptions::telemetry`] and only while the front end wants the
+//! stream), JPEG snapshots ([`StreamKind::Image`] 0, `image_0`, sparse)
+//! and, with [`SaysOptions::subtitles`], the on-screen text of camera N
+//! ([`StreamKind::Subtitle`] N, `subtitle_N`: capture time in the
+//! recorder's time zone, speed and GPS position, cues as
+//! [`subtitle::CueGate`] picks them).
+//!
+//! Whatever the options, a video packet whose chunk has a metadata list
+//! carries its typed values ([`Packet::telemetry`]): parsed once, read by
+//! the cues and by tools without a JSON round trip.
 //!
 //! Time: running time = chunk timestamp − base, where base is the smallest
 //! chunk timestamp seen during discovery, so every stream keeps the exact
@@ -28,10 +34,11 @@ use crate::engine::format::{
     UnitData,
 };
 use crate::engine::subtitle;
+use crate::engine::telemetry::Telemetry;
 use crate::engine::timeline::DEFAULT_MAX_GAP_NS;
 use crate::engine::zone::Zone;
 use crate::formats::says::{
-    self, ChunkContext, ChunkKind, ChunkParse, FileHeader, MetaEntry, MetaValue, Telemetry,
+    self, ChunkContext, ChunkKind, ChunkParse, FileHeader, MetaEntry, MetaValue,
 };
 use crate::h264::{Codec as NalCodec, annexb_nal_units};
 use std::ops::Range;
@@ -75,23 +82,15 @@ impl Default for SaysOptions {
 /// The schema name of the telemetry JSON.
 pub const TELEMETRY_SCHEMA: &str = "says-telemetry";
 
-/// A GPS fix from per-frame metadata.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Fix {
-    lat: f64,
-    lon: f64,
-    alt: Option<f64>,
-    heading: Option<f64>,
-    speed_kmh: Option<f64>,
-}
-
 /// Per-frame metadata of a video chunk.
 #[derive(Debug, Clone)]
 struct FrameMeta {
-    json: String,
+    /// The whole list, kept only with [`SaysOptions::telemetry`]: the
+    /// `meta_N` JSON is made from it, and only for a stream someone wants.
+    entries: Option<Vec<MetaEntry>>,
     unix_ms: Option<i64>,
-    speed_kmh: Option<f64>,
-    fix: Option<Fix>,
+    /// What the video packet carries (and its cue shows).
+    telemetry: Telemetry,
     /// The list stopped early (unknown type, bad length).
     incomplete: bool,
 }
@@ -230,7 +229,8 @@ pub struct Says {
     ctx: ChunkContext,
     timeline: SaysTimeline,
     streams: Vec<(StreamId, Notes)>,
-    first_fix: Option<Fix>,
+    /// The first frame's telemetry that has a GPS fix (global tags).
+    first_fix: Option<Telemetry>,
     /// Streams whose next packet is discontinuous.
     pending_discont: Vec<StreamId>,
     chunks: u64,
@@ -332,16 +332,12 @@ impl Says {
 
     /// The on-screen text of a video frame: capture time, speed, position.
     fn cue_text(&self, wallclock_ns: Option<u64>, meta: Option<&FrameMeta>) -> String {
-        let wallclock_ns =
-            wallclock_ns.map(|ns| subtitle::corrected_ns(ns, self.options.clock_offset_ns));
-        let offset = wallclock_ns.and_then(|ns| {
-            subtitle::shown_offset(ns, self.options.timezone.as_ref(), self.utc_offset_min())
-        });
-        subtitle::frame_text(
+        subtitle::cue_text(
             wallclock_ns,
-            offset,
-            meta.and_then(|m| m.speed_kmh),
-            meta.and_then(|m| m.fix).map(|f| (f.lat, f.lon)),
+            self.options.timezone.as_ref(),
+            self.options.clock_offset_ns,
+            self.utc_offset_min(),
+            meta.map(|m| &m.telemetry),
         )
     }
 
@@ -415,31 +411,36 @@ fn unix_ns_of_ms(ms: i64) -> Option<u64> {
         .filter(|&ns| ns <= MAX_RUNNING_TIME)
 }
 
-fn frame_meta(entries_bytes: &[u8]) -> FrameMeta {
+/// A video chunk's metadata list: its typed values, and the list itself
+/// when `keep_entries` (telemetry JSON wanted).
+fn frame_meta(entries_bytes: &[u8], keep_entries: bool) -> FrameMeta {
     let list = says::parse_metadata(entries_bytes);
-    let telemetry = Telemetry::from_metadata(&list.entries);
+    let values = says::Telemetry::from_metadata(&list.entries);
+    let finite = |v: Option<&MetaValue>| v.and_then(MetaValue::as_f64).filter(|v| v.is_finite());
     let gps = says::find(&list.entries, "gps").and_then(MetaValue::as_nested);
-    let gps_f64 = |name: &str| {
-        gps.and_then(|g| says::find(g, name))
-            .and_then(MetaValue::as_f64)
-            .filter(|v| v.is_finite())
-    };
-    let fix = match (telemetry.latitude, telemetry.longitude) {
-        (Some(lat), Some(lon)) if gps.is_some() => Some(Fix {
-            lat,
-            lon,
-            alt: gps_f64("alt"),
-            heading: gps_f64("heading"),
-            speed_kmh: telemetry.speed,
-        }),
+    let in_gps = |name: &str| finite(gps.and_then(|g| says::find(g, name)));
+    let fix = match (values.latitude, values.longitude) {
+        (Some(lat), Some(lon)) if gps.is_some() => Some((lat, lon)),
         _ => None,
     };
-    FrameMeta {
-        json: says::metadata_to_json(&list.entries),
-        unix_ms: telemetry.unix_ms,
-        speed_kmh: telemetry.speed,
+    let g = says::find(&list.entries, "gsensor").and_then(MetaValue::as_nested);
+    let axis = |name: &str| finite(g.and_then(|g| says::find(g, name)));
+    let telemetry = Telemetry {
+        speed_kmh: values.speed,
         fix,
+        altitude_m: in_gps("alt"),
+        heading_deg: in_gps("heading"),
+        voltage: finite(says::find(&list.entries, "voltage")),
+        acceleration_g: match (axis("x"), axis("y"), axis("z")) {
+            (Some(x), Some(y), Some(z)) => Some((x, y, z)),
+            _ => None,
+        },
+    };
+    FrameMeta {
+        unix_ms: values.unix_ms,
+        telemetry,
         incomplete: list.issue.is_some(),
+        entries: keep_entries.then_some(list.entries),
     }
 }
 
@@ -542,7 +543,7 @@ impl Format for Says {
         let key = chunk.kind == ChunkKind::VideoKey && first_picture_is_idr(payload);
         let meta = match &chunk.metadata {
             Some(range) => match data.get(range.clone()) {
-                Some(bytes) => Some(Box::new(frame_meta(bytes))),
+                Some(bytes) => Some(Box::new(frame_meta(bytes, self.options.telemetry))),
                 None => return Parsed::Invalid,
             },
             None => None,
@@ -613,8 +614,8 @@ impl Format for Says {
         if notes.codec_config.is_none() {
             notes.codec_config = unit.parameter_sets.clone();
         }
-        if let Some(fix) = unit.meta.as_ref().and_then(|m| m.fix) {
-            self.first_fix.get_or_insert(fix);
+        if let Some(meta) = unit.meta.as_ref().filter(|m| m.telemetry.fix.is_some()) {
+            self.first_fix.get_or_insert(meta.telemetry);
         }
         // The streams a unit adds besides its own exist once noted.
         for id in self.streams_of(unit).into_iter().skip(1) {
@@ -850,13 +851,18 @@ impl Format for Says {
             wallclock_ns,
             parts: vec![payload],
             origin: None,
+            telemetry: unit.meta.as_ref().map(|m| Box::new(m.telemetry)),
         });
 
         if unit.meta.as_ref().is_some_and(|m| m.incomplete) {
             self.incomplete_meta += 1;
         }
-        if let Some(meta) = unit.meta.filter(|_| self.options.telemetry) {
-            let meta_id = StreamId::new(StreamKind::Data, u32::from(unit.camera));
+        // The JSON only for a telemetry stream someone takes (a linked
+        // `meta_N` pad): the values are on the video packet anyway.
+        let meta_id = unit.meta_stream();
+        if let Some(entries) = unit.meta.and_then(|m| m.entries)
+            && out.wants(meta_id)
+        {
             out.push(Packet {
                 stream: meta_id,
                 pts,
@@ -865,8 +871,11 @@ impl Format for Says {
                 key: true,
                 discont: self.take_discont(meta_id),
                 wallclock_ns,
-                parts: vec![crate::engine::format::Part::Owned(meta.json.into_bytes())],
+                parts: vec![crate::engine::format::Part::Owned(
+                    says::metadata_to_json(&entries).into_bytes(),
+                )],
                 origin: None,
+                telemetry: None,
             });
         }
     }
@@ -884,10 +893,12 @@ impl Format for Says {
         if let Some(json) = self.header_json() {
             tags.extended.push(format!("says-header={json}"));
         }
-        if let Some(fix) = self.first_fix {
-            tags.location = Some((fix.lat, fix.lon, fix.alt));
-            tags.heading = fix.heading;
-            tags.speed_mps = fix.speed_kmh.map(|kmh| kmh / 3.6);
+        if let Some(t) = self.first_fix
+            && let Some((lat, lon)) = t.fix
+        {
+            tags.location = Some((lat, lon, t.altitude_m));
+            tags.heading = t.heading_deg;
+            tags.speed_mps = t.speed_kmh.map(|kmh| kmh / 3.6);
         }
         Some(tags)
     }
@@ -1101,6 +1112,72 @@ mod tests {
         out.iter()
             .filter(|o| o.0.kind != StreamKind::Data)
             .collect()
+    }
+
+    /// Every packet of a demuxer over `bytes` with `options`, discarding
+    /// `discarded` from the first packet on.
+    fn packets_with(
+        bytes: Vec<u8>,
+        options: SaysOptions,
+        discarded: &[StreamId],
+    ) -> Vec<Packet<SharedBytes>> {
+        let size = bytes.len() as u64;
+        let mut demux = Demuxer::new_pull(Says::with_options(options), Some(size));
+        demux.set_discarded(discarded);
+        let mut src = MemorySource::new(bytes);
+        let mut out = Vec::new();
+        loop {
+            match demux.next(&mut src).unwrap() {
+                Event::Packet(p) => out.push(p),
+                Event::Eos => return out,
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn telemetry_is_typed_on_the_video_packet_and_json_only_for_a_wanted_stream() {
+        let (bytes, _) = plain(20, 2, 10);
+        let video0 = StreamId::new(StreamKind::Video, 0);
+        let meta0 = StreamId::new(StreamKind::Data, 0);
+        // The elements' defaults (telemetry off): no meta stream, but every
+        // video packet carries its frame's values, typed.
+        let player = packets_with(bytes.clone(), SaysOptions::default(), &[]);
+        assert!(player.iter().all(|p| p.stream.kind != StreamKind::Data));
+        let typed: Vec<_> = player
+            .iter()
+            .filter(|p| p.stream == video0)
+            .map(|p| p.telemetry.as_deref().copied())
+            .collect();
+        assert_eq!(typed.len(), 20);
+        let want = Telemetry {
+            fix: Some((40.5, -74.25)),
+            ..Telemetry::default()
+        };
+        assert!(typed.iter().all(|t| *t == Some(want)), "{typed:?}");
+        // Camera 1's chunks have an empty list: values, all unknown.
+        let video1 = player
+            .iter()
+            .find(|p| p.stream.number == 1 && p.stream.kind == StreamKind::Video);
+        assert_eq!(
+            video1.unwrap().telemetry.as_deref(),
+            Some(&Telemetry::default())
+        );
+        // Telemetry on but its stream discarded: no JSON packet at all.
+        let options = SaysOptions {
+            telemetry: true,
+            ..SaysOptions::default()
+        };
+        let discarded = packets_with(bytes.clone(), options.clone(), &[meta0]);
+        assert!(discarded.iter().all(|p| p.stream != meta0));
+        let wanted = packets_with(bytes, options, &[]);
+        let json: Vec<String> = wanted
+            .iter()
+            .filter(|p| p.stream == meta0)
+            .map(|p| String::from_utf8(p.to_vec()).unwrap())
+            .collect();
+        assert_eq!(json.len(), 20);
+        assert!(json[3].contains("\"frame\":3"), "{}", json[3]);
     }
 
     #[test]

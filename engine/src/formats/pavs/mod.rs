@@ -286,7 +286,7 @@ pub fn packed_time_to_unix_ms(packed: u64) -> Option<i64> {
     if second > 60 || ms > 999 {
         return None;
     }
-    let days = days_from_civil(year, month, day);
+    let days = crate::engine::zone::days_from_civil(year, month, day);
     Some((((days * 24 + hour) * 60 + minute) * 60 + second) * 1000 + ms)
 }
 
@@ -297,7 +297,7 @@ pub fn unix_ms_to_packed_time(unix_ms: i64) -> u64 {
         unix_ms.div_euclid(86_400_000),
         unix_ms.rem_euclid(86_400_000),
     );
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = crate::engine::zone::civil_from_days(days);
     let (hour, minute) = (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60);
     let (second, ms) = (ms_of_day / 1000 % 60, ms_of_day % 1000);
     ((year as u64) << 52)
@@ -308,30 +308,6 @@ pub fn unix_ms_to_packed_time(unix_ms: i64) -> u64 {
         | ((second as u64) << 26)
         | ((ms as u64) << 16)
         | 0xE080
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
 #[cfg(test)]
