@@ -87,6 +87,7 @@ impl Format for Marked {
             wallclock_ns: None,
             parts: data.part(20..24).into_iter().collect(),
             origin: None,
+            telemetry: None,
         });
     }
 }
