@@ -871,7 +871,9 @@ pub unsafe extern "C" fn cctv_duration(h: *mut CctvHandle) -> i64 {
         if h.failed {
             return -1;
         }
-        ns_to_us(h.input.source.duration())
+        // Rounded up: a seek to the length VLC shows is at or past the
+        // end (the one past-end rule), not a fraction of a µs before it.
+        ns_to_us(h.input.source.duration().map(|ns| ns.div_ceil(1000) * 1000))
     })
 }
 
@@ -980,6 +982,76 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         // Then the capture-time cue stream the module shows as subtitles.
         assert_eq!(names, ["video", "lowres", "subtitle"]);
+    }
+
+    #[test]
+    fn an_rf1_pause_in_recording_is_compacted_and_past_the_end_plays_nothing() {
+        // 2 s, a 60 s pause, 2 s: VLC shows 4 s (as the elements), and a
+        // seek to the end plays nothing (one rule for every source).
+        use crate::formats::rf1::flags;
+        use crate::formats::rf1::writer::{Pts, TrackWriter};
+        use crate::h264::Codec;
+        let dir = std::env::temp_dir().join(format!("gst-cctv-capi-gap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for start_ms in [1_700_000_000_000u64, 1_700_000_062_000] {
+            let mut w = TrackWriter::create(
+                &dir.join(start_ms.to_string()),
+                "video",
+                Codec::H264,
+                start_ms * 1000,
+                (32, 16),
+                Default::default(),
+            )
+            .unwrap();
+            for k in 0..20u64 {
+                let key = if k % 10 == 0 { flags::KEY } else { 0 };
+                let nal: &[u8] = &[0, 0, 1, if key != 0 { 0x65 } else { 0x41 }, 1];
+                w.write_nalu(Pts::Ns(k * 100_000_000), nal, key | flags::ANNEXB)
+                    .unwrap();
+            }
+            w.close().unwrap();
+        }
+        let path = CString::new(dir.to_str().unwrap()).unwrap();
+        // SAFETY: a NUL-terminated path; the handle is closed below.
+        let h = unsafe { cctv_open_rf1(path.as_ptr()) };
+        assert!(!h.is_null());
+        // SAFETY: an open handle, closed below.
+        let duration_us = unsafe { cctv_duration(h) };
+        let mut packet = CctvPacket {
+            stream: 0,
+            key: 0,
+            discont: 0,
+            pts_us: 0,
+            dts_us: 0,
+            duration_us: 0,
+            data: std::ptr::null(),
+            len: 0,
+        };
+        let mut pictures = Vec::new();
+        // SAFETY: an open handle and a writable packet.
+        while unsafe { cctv_next(h, &mut packet) } == 1 {
+            if packet.stream == 0 {
+                pictures.push(packet.pts_us);
+            }
+        }
+        // SAFETY: as above.
+        let key_us = unsafe { cctv_seek(h, duration_us) };
+        // SAFETY: as above.
+        let after_end = unsafe { cctv_next(h, &mut packet) };
+        // SAFETY: opened above, not used afterwards.
+        unsafe { cctv_close(h) };
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(duration_us.abs_diff(4_000_000) < 1_000, "{duration_us}");
+        assert_eq!(pictures.len(), 40);
+        // The second segment one frame step after the first (µs rounding).
+        let step = pictures[19] - pictures[18];
+        assert!(
+            (pictures[20] - pictures[19]).abs_diff(step) <= 1,
+            "{pictures:?}"
+        );
+        assert!(key_us >= 0);
+        assert_eq!(after_end, 0, "nothing at or past the end");
     }
 
     #[test]
