@@ -12,7 +12,9 @@
 //!
 //! Times are exact: ns since the earliest time base of the played tracks,
 //! computed from the integers of each access unit (no drift across
-//! segments). Every read is checked against the packet data's size before
+//! segments), then compacted across pauses in recording longer than
+//! `max-gap` ([`Rf1Engine::set_max_gap`]). The engine is a
+//! [`Source`](crate::engine::Source), driven like the byte-stream formats. Every read is checked against the packet data's size before
 //! anything is allocated (see [`Track::checked_piece`]).
 
 use crate::engine::bytes::{Chunk, SharedBytes};
