@@ -988,29 +988,12 @@ mod tests {
     fn an_rf1_pause_in_recording_is_compacted_and_past_the_end_plays_nothing() {
         // 2 s, a 60 s pause, 2 s: VLC shows 4 s (as the elements), and a
         // seek to the end plays nothing (one rule for every source).
-        use crate::formats::rf1::flags;
-        use crate::formats::rf1::writer::{Pts, TrackWriter};
-        use crate::h264::Codec;
+        use crate::formats::rf1::writer::write_timing_segment;
         let dir = std::env::temp_dir().join(format!("gst-cctv-capi-gap-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         for start_ms in [1_700_000_000_000u64, 1_700_000_062_000] {
-            let mut w = TrackWriter::create(
-                &dir.join(start_ms.to_string()),
-                "video",
-                Codec::H264,
-                start_ms * 1000,
-                (32, 16),
-                Default::default(),
-            )
-            .unwrap();
-            for k in 0..20u64 {
-                let key = if k % 10 == 0 { flags::KEY } else { 0 };
-                let nal: &[u8] = &[0, 0, 1, if key != 0 { 0x65 } else { 0x41 }, 1];
-                w.write_nalu(Pts::Ns(k * 100_000_000), nal, key | flags::ANNEXB)
-                    .unwrap();
-            }
-            w.close().unwrap();
+            write_timing_segment(&dir, start_ms, 20).unwrap();
         }
         let path = CString::new(dir.to_str().unwrap()).unwrap();
         // SAFETY: a NUL-terminated path; the handle is closed below.
