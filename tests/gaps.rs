@@ -404,3 +404,51 @@ fn saysdemux_compacts_long_gaps_by_default() {
     let kept = says_end(&input, "");
     assert!(kept > gst::ClockTime::from_seconds(12), "5 s gap: {kept}");
 }
+
+/// An rf1 camera directory: two segments of 2 s at 10 fps with a 60 s
+/// pause in recording between them.
+fn rf1_with_gap(dir: &Path) {
+    for start_ms in [1_700_000_000_000u64, 1_700_000_062_000] {
+        support::rf1_segment(dir, start_ms, 20);
+    }
+}
+
+/// The end of the latest buffer rf1src puts out for `dir` with `props`,
+/// and the wall clock of its first buffer after the gap (the 21st).
+fn rf1_end(dir: &Path, props: &str) -> (gst::ClockTime, Option<u64>) {
+    let run = support::run_pipeline(
+        &format!("rf1src name=demux location=\"{}\" {props}", s(dir)),
+        "",
+        None,
+        None,
+    );
+    assert!(run.errors.is_empty(), "{:?}", run.errors);
+    let outs = run.only();
+    assert_eq!(outs.len(), 40);
+    let end = outs
+        .iter()
+        .filter_map(|o| Some(o.pts? + o.duration.unwrap_or_default()))
+        .max()
+        .expect("buffers");
+    (end, outs[20].unix_ns)
+}
+
+/// rf1src compacts a 60 s pause by default (as pavsdemux, saysdemux and
+/// VLC do: max-gap 10 s) and keeps real time with max-gap=0 or a limit
+/// above the gap; the capture time on the buffers stays true either way.
+#[test]
+fn rf1src_compacts_long_gaps_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    rf1_with_gap(dir.path());
+    let after_gap = Some(1_700_000_062_000u64 * 1_000_000);
+    let (compact, wall) = rf1_end(dir.path(), "");
+    // 2 s, one frame step, 2 s (rf1 ticks are finer than 1 ms).
+    let near = |t: gst::ClockTime, ms: u64| t.mseconds().abs_diff(ms) <= 1;
+    assert!(near(compact, 4_000), "default: {compact}");
+    assert_eq!(wall, after_gap);
+    for props in ["max-gap=0", "max-gap=100000000000"] {
+        let (real, wall) = rf1_end(dir.path(), props);
+        assert!(near(real, 64_000), "{props}: {real}");
+        assert_eq!(wall, after_gap, "{props}");
+    }
+}

@@ -486,3 +486,9 @@ pub fn outputs_in(dir: &std::path::Path) -> Vec<PathBuf> {
     assert_eq!(all, expected, "each output with its evidence, nothing else");
     media
 }
+
+/// Writes one rf1 segment `dir/<start_ms>` of track `video`: `frames`
+/// access units at 10 fps, a key frame every 10 (for timing).
+pub fn rf1_segment(dir: &std::path::Path, start_ms: u64, frames: u64) {
+    gstcctv::formats::rf1::writer::write_timing_segment(dir, start_ms, frames).unwrap();
+}

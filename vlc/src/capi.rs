@@ -25,8 +25,8 @@ use crate::engine::formats::rf1::Rf1Engine;
 use crate::engine::formats::says::{Says, SaysOptions};
 use crate::engine::probe::{self, Certainty};
 use crate::engine::{
-    ByteSource, Chunk, Codec, Demuxer, EngineError, Event, Format, Packet, SharedBytes,
-    SourceError, StreamId, StreamInfo, StreamKind, Tags,
+    ByteDemux, ByteSource, Chunk, Codec, EngineError, Format, Packet, SharedBytes, Source,
+    SourceError, SourceEvent, StreamId, StreamInfo, StreamKind, Tags,
 };
 use std::collections::VecDeque;
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
@@ -43,7 +43,7 @@ pub const CCTV_KIND_VIDEO: c_int = 0;
 pub const CCTV_KIND_AUDIO: c_int = 1;
 pub const CCTV_KIND_TEXT: c_int = 2;
 
-/// PAVS and SAYS gaps in capture time longer than this are compacted to one frame
+/// Gaps in capture time longer than this are compacted to one frame
 /// duration: the engine's default for every front end (10 s; VLC's input
 /// clock also takes a jump of more than a minute for a broken stream, and
 /// a player should not sit hours on one picture).
@@ -132,119 +132,65 @@ impl ByteSource for CallbackSource {
     }
 }
 
-/// A byte-stream recording: pull input when the C side can seek, else
-/// push input read sequentially.
-struct Streamed<F: Format> {
-    demux: Demuxer<F, SharedBytes>,
-    src: CallbackSource,
-    /// Push input: the next offset to read.
-    push_at: u64,
+/// What a handle plays: any [`Source`], and for a byte stream read in
+/// push mode (the C side cannot seek) the reader that feeds it.
+struct Input {
+    source: Box<dyn Source<Chunk = SharedBytes>>,
+    /// Push input: the C side's reader and the next offset to read.
+    feed: Option<(CallbackSource, u64)>,
 }
 
-impl<F: Format> Streamed<F> {
-    fn new(format: F, src: CallbackSource, seekable: bool) -> Self {
-        let demux = if seekable {
-            Demuxer::new_pull(format, src.size)
-        } else {
-            Demuxer::new_push(format)
-        };
-        Self {
-            demux,
-            src,
-            push_at: 0,
-        }
-    }
-
-    fn next(&mut self) -> Result<Event<SharedBytes>, EngineError> {
-        loop {
-            let event = self.demux.next(&mut self.src)?;
-            if !matches!(event, Event::NeedData) {
-                return Ok(event);
-            }
-            let chunk = self
-                .src
-                .read_into(self.push_at, crate::engine::bytes::READ_CHUNK)?;
-            if chunk.is_empty() {
-                self.demux.push_eos();
-            } else {
-                self.push_at += chunk.len() as u64;
-                self.demux.push_data(SharedBytes::from_vec(chunk));
-            }
-        }
-    }
-}
-
-enum Engine {
-    Pavs(Box<Streamed<Pavs>>),
-    Says(Box<Streamed<Says>>),
-    Rf1(Box<Rf1Engine<SharedBytes>>),
-}
-
-/// What [`cctv_next`] yields, engine-independent.
+/// What [`cctv_next`] yields, source-independent.
 enum Step {
     Streams(Vec<StreamInfo>),
     Packet(Packet<SharedBytes>),
     Eos,
 }
 
-impl Engine {
-    fn step(&mut self) -> Result<Step, String> {
-        fn map(e: Result<Event<SharedBytes>, EngineError>) -> Result<Step, String> {
-            match e.map_err(|e| e.to_string())? {
-                Event::StreamsFound(infos) => Ok(Step::Streams(infos)),
-                Event::NewStream(info) => Ok(Step::Streams(vec![info])),
-                Event::Packet(p) => Ok(Step::Packet(p)),
-                Event::NeedData | Event::Eos => Ok(Step::Eos),
+impl Input {
+    /// A byte-stream recording: pull input when the C side can seek, else
+    /// push input read sequentially.
+    fn bytes<F: Format + 'static>(format: F, src: CallbackSource, seekable: bool) -> Self {
+        if seekable {
+            Self {
+                source: Box::new(ByteDemux::pull(format, src)),
+                feed: None,
+            }
+        } else {
+            Self {
+                source: Box::new(ByteDemux::<F, CallbackSource>::push(format)),
+                feed: Some((src, 0)),
             }
         }
-        match self {
-            Engine::Pavs(s) => map(s.next()),
-            Engine::Says(s) => map(s.next()),
-            Engine::Rf1(r) => match r.next_packet() {
-                Ok(Some(p)) => Ok(Step::Packet(p)),
-                Ok(None) => Ok(Step::Eos),
-                Err(e) => Err(e.to_string()),
-            },
+    }
+
+    /// The next event, feeding push input as it asks.
+    fn next(&mut self) -> Result<SourceEvent<SharedBytes>, EngineError> {
+        loop {
+            let event = self.source.next()?;
+            let (SourceEvent::NeedData, Some((src, at))) = (&event, self.feed.as_mut()) else {
+                return Ok(event);
+            };
+            let chunk = src.read_into(*at, crate::engine::bytes::READ_CHUNK)?;
+            if chunk.is_empty() {
+                self.source.push_eos();
+            } else {
+                *at += chunk.len() as u64;
+                self.source.push_data(SharedBytes::from_vec(chunk));
+            }
         }
     }
 
-    fn seek(&mut self, target_ns: u64) -> Result<Option<u64>, String> {
-        match self {
-            Engine::Pavs(s) => s
-                .demux
-                .seek(&mut s.src, target_ns, None)
-                .map(|o| o.key_pts)
-                .map_err(|e| e.to_string()),
-            Engine::Says(s) => s
-                .demux
-                .seek(&mut s.src, target_ns, None)
-                .map(|o| o.key_pts)
-                .map_err(|e| e.to_string()),
-            Engine::Rf1(r) => Ok(r.seek(target_ns, None, true)),
-        }
-    }
-
-    fn duration_ns(&mut self) -> Option<u64> {
-        match self {
-            Engine::Pavs(s) => s.demux.duration(&mut s.src),
-            Engine::Says(s) => s.demux.duration(&mut s.src),
-            Engine::Rf1(r) => Some(r.duration_ns()),
-        }
-    }
-
-    fn global_tags(&self) -> Option<Tags> {
-        match self {
-            Engine::Pavs(s) => s.demux.global_tags(),
-            Engine::Says(s) => s.demux.global_tags(),
-            Engine::Rf1(r) => Some(r.tags()),
-        }
-    }
-
-    fn can_seek(&self) -> bool {
-        match self {
-            Engine::Pavs(s) => s.demux.is_pull(),
-            Engine::Says(s) => s.demux.is_pull(),
-            Engine::Rf1(_) => true,
+    fn step(&mut self) -> Result<Step, String> {
+        loop {
+            return match self.next().map_err(|e| e.to_string())? {
+                SourceEvent::StreamsFound(infos) => Ok(Step::Streams(infos)),
+                SourceEvent::NewStream(info) => Ok(Step::Streams(vec![info])),
+                SourceEvent::Packet(p) => Ok(Step::Packet(p)),
+                // Read through `global_tags`; VLC ends its ES at the end.
+                SourceEvent::Tags(_) | SourceEvent::StreamEnd(_) => continue,
+                SourceEvent::NeedData | SourceEvent::End => Ok(Step::Eos),
+            };
         }
     }
 }
@@ -293,7 +239,7 @@ impl OutStream {
 
 /// The handle behind the C ABI's opaque pointer.
 pub struct CctvHandle {
-    engine: Engine,
+    input: Input,
     /// Boxed: [`cctv_stream_get`] hands out pointers into these that stay
     /// valid until close, also when later streams grow the vector (inline
     /// elements moved on reallocation: C kept dangling pointers).
@@ -373,9 +319,9 @@ fn description(info: &StreamInfo) -> String {
 }
 
 impl CctvHandle {
-    fn new(engine: Engine) -> Self {
+    fn new(input: Input) -> Self {
         Self {
-            engine,
+            input,
             streams: Vec::new(),
             pending: Default::default(),
             queue: Default::default(),
@@ -441,7 +387,7 @@ impl CctvHandle {
     /// Input meta: the recording's date and device, from the global tags
     /// or else the first stream's.
     fn collect_meta(&mut self, stream_tags: &Tags) {
-        let global = self.engine.global_tags().unwrap_or_default();
+        let global = self.input.source.global_tags().unwrap_or_default();
         let pick = |f: fn(&Tags) -> Option<String>| f(&global).or_else(|| f(stream_tags));
         let mut meta = Vec::new();
         let start = global.start_unix_us.or(stream_tags.start_unix_us);
@@ -480,24 +426,8 @@ impl CctvHandle {
     /// Reads until the streams are known (or the end): packets read on the
     /// way are kept for [`CctvHandle::next`].
     fn discover(&mut self) -> Result<(), String> {
-        if let Engine::Rf1(r) = &mut self.engine {
-            // The camera's main track first: VLC plays the first video
-            // stream, which by name was two_tracks' `lowres` copy.
-            let order = r.tracks_main_first();
-            let mut infos = r.streams();
-            infos.sort_by_key(|i| {
-                order
-                    .iter()
-                    .position(|n| *n == i.name)
-                    .unwrap_or(usize::MAX)
-            });
-            for info in infos {
-                self.add_stream(info);
-            }
-            return Ok(());
-        }
         while self.streams.is_empty() {
-            match self.engine.step()? {
+            match self.input.step()? {
                 Step::Streams(infos) => infos.into_iter().for_each(|i| self.add_stream(i)),
                 Step::Packet(p) => self.pending.push_back(p),
                 Step::Eos => break,
@@ -532,7 +462,7 @@ impl CctvHandle {
             }
             let packet = match self.pending.pop_front() {
                 Some(p) => p,
-                None => match self.engine.step() {
+                None => match self.input.step() {
                     Ok(Step::Streams(infos)) => {
                         infos.into_iter().for_each(|i| self.add_stream(i));
                         continue;
@@ -752,28 +682,26 @@ pub unsafe extern "C" fn cctv_open(
         // The elements' defaults: a subtitle stream per camera with the
         // capture time (and speed, position), no telemetry JSON (no
         // player reads it; shown as text it was unreadable).
-        let engine = match kind {
-            CCTV_PROBE_SAYS => Engine::Says(Box::new(Streamed::new(
-                Says::with_options(SaysOptions::default()),
-                src,
-                seekable,
-            ))),
-            CCTV_PROBE_PAVS | CCTV_PROBE_PAVS_LIKELY => Engine::Pavs(Box::new(Streamed::new(
+        let input = match kind {
+            CCTV_PROBE_SAYS => {
+                Input::bytes(Says::with_options(SaysOptions::default()), src, seekable)
+            }
+            CCTV_PROBE_PAVS | CCTV_PROBE_PAVS_LIKELY => Input::bytes(
                 Pavs::new(PavsOptions {
                     max_gap: Some(MAX_GAP_NS),
                     ..PavsOptions::default()
                 }),
                 src,
                 seekable,
-            ))),
+            ),
             _ => return std::ptr::null_mut(),
         };
-        finish_open(engine)
+        finish_open(input)
     })
 }
 
-fn finish_open(engine: Engine) -> *mut CctvHandle {
-    let mut h = CctvHandle::new(engine);
+fn finish_open(input: Input) -> *mut CctvHandle {
+    let mut h = CctvHandle::new(input);
     if h.discover().is_err() || h.streams.is_empty() {
         return std::ptr::null_mut();
     }
@@ -801,7 +729,11 @@ pub unsafe extern "C" fn cctv_open_rf1(path: *const c_char) -> *mut CctvHandle {
                 // VLC has no end-of-play stall with text (rf1src's reason
                 // to keep it off): the capture time as for the others.
                 engine.set_subtitles(true);
-                finish_open(Engine::Rf1(Box::new(engine)))
+                engine.set_max_gap(Some(MAX_GAP_NS));
+                finish_open(Input {
+                    source: Box::new(engine),
+                    feed: None,
+                })
             }
             Err(_) => std::ptr::null_mut(),
         }
@@ -880,16 +812,16 @@ pub unsafe extern "C" fn cctv_seek(h: *mut CctvHandle, time_us: i64) -> i64 {
         return -1;
     };
     guard(-1, || {
-        if h.failed || !h.engine.can_seek() {
+        if h.failed || !h.input.source.can_seek() {
             return -1;
         }
         let target = u64::try_from(time_us.max(0))
             .unwrap_or(0)
             .saturating_mul(1000);
-        match h.engine.seek(target) {
-            Ok(key) => {
+        match h.input.source.seek(target, None) {
+            Ok(outcome) => {
                 h.restart();
-                ns_to_us(Some(key.unwrap_or(0)))
+                ns_to_us(Some(outcome.key_pts.unwrap_or(0)))
             }
             Err(_) => -1,
         }
@@ -903,7 +835,7 @@ pub unsafe extern "C" fn cctv_seek(h: *mut CctvHandle, time_us: i64) -> i64 {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn cctv_can_seek(h: *mut CctvHandle) -> c_int {
     // SAFETY: see `handle`.
-    unsafe { handle(h) }.map_or(0, |h| c_int::from(h.engine.can_seek()))
+    unsafe { handle(h) }.map_or(0, |h| c_int::from(h.input.source.can_seek()))
 }
 
 /// Duration in µs (exact once read to the end, else predicted), -1 unknown.
@@ -920,7 +852,9 @@ pub unsafe extern "C" fn cctv_duration(h: *mut CctvHandle) -> i64 {
         if h.failed {
             return -1;
         }
-        ns_to_us(h.engine.duration_ns())
+        // Rounded up: a seek to the length VLC shows is at or past the
+        // end (the one past-end rule), not a fraction of a µs before it.
+        ns_to_us(h.input.source.duration().map(|ns| ns.div_ceil(1000) * 1000))
     })
 }
 
@@ -1029,6 +963,59 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         // Then the capture-time cue stream the module shows as subtitles.
         assert_eq!(names, ["video", "lowres", "subtitle"]);
+    }
+
+    #[test]
+    fn an_rf1_pause_in_recording_is_compacted_and_past_the_end_plays_nothing() {
+        // 2 s, a 60 s pause, 2 s: VLC shows 4 s (as the elements), and a
+        // seek to the end plays nothing (one rule for every source).
+        use crate::formats::rf1::writer::write_timing_segment;
+        let dir = std::env::temp_dir().join(format!("gst-cctv-capi-gap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for start_ms in [1_700_000_000_000u64, 1_700_000_062_000] {
+            write_timing_segment(&dir, start_ms, 20).unwrap();
+        }
+        let path = CString::new(dir.to_str().unwrap()).unwrap();
+        // SAFETY: a NUL-terminated path; the handle is closed below.
+        let h = unsafe { cctv_open_rf1(path.as_ptr()) };
+        assert!(!h.is_null());
+        // SAFETY: an open handle, closed below.
+        let duration_us = unsafe { cctv_duration(h) };
+        let mut packet = CctvPacket {
+            stream: 0,
+            key: 0,
+            discont: 0,
+            pts_us: 0,
+            dts_us: 0,
+            duration_us: 0,
+            data: std::ptr::null(),
+            len: 0,
+        };
+        let mut pictures = Vec::new();
+        // SAFETY: an open handle and a writable packet.
+        while unsafe { cctv_next(h, &mut packet) } == 1 {
+            if packet.stream == 0 {
+                pictures.push(packet.pts_us);
+            }
+        }
+        // SAFETY: as above.
+        let key_us = unsafe { cctv_seek(h, duration_us) };
+        // SAFETY: as above.
+        let after_end = unsafe { cctv_next(h, &mut packet) };
+        // SAFETY: opened above, not used afterwards.
+        unsafe { cctv_close(h) };
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(duration_us.abs_diff(4_000_000) < 1_000, "{duration_us}");
+        assert_eq!(pictures.len(), 40);
+        // The second segment one frame step after the first (µs rounding).
+        let step = pictures[19] - pictures[18];
+        assert!(
+            (pictures[20] - pictures[19]).abs_diff(step) <= 1,
+            "{pictures:?}"
+        );
+        assert!(key_us >= 0);
+        assert_eq!(after_end, 0, "nothing at or past the end");
     }
 
     #[test]

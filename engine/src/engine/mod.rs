@@ -6,6 +6,7 @@
 //!   the one reader that serves pull and push input alike;
 //! - [`format`]: what a container format supplies ([`Format`]) and what the
 //!   engine yields (stream descriptions, [`Packet`]s of payload ranges);
+//! - [`source`]: the one contract every front end drives ([`Source`]);
 //! - [`demuxer`]: the parse loop, resync, discovery and seeking;
 //! - [`index`]: the compact seek index; [`damage`]: the damage account;
 //! - [`timeline`]: the running-time policy for capture times;
@@ -26,6 +27,7 @@ pub mod format;
 pub mod formats;
 pub mod index;
 pub mod probe;
+pub mod source;
 pub mod subtitle;
 pub mod telemetry;
 pub mod timeline;
@@ -39,3 +41,4 @@ pub use format::{
     Codec, Format, Origin, Packet, PacketSink, Parsed, Part, Stamp, StreamId, StreamInfo,
     StreamKind, Tags,
 };
+pub use source::{ByteDemux, DamageReport, Source, SourceEvent};

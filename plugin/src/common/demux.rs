@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
-//! The GStreamer side of the demuxers (`pavsdemux`, `saysdemux`): an
-//! adapter that drives the GStreamer-free [`engine`](crate::engine). It
-//! schedules the sink pad (pull mode: a task reading with `get_range`; push
-//! mode: the chain function), turns engine events into pads, buffers and
-//! messages, runs the seek protocol, and answers queries.
+//! The one GStreamer playback adapter (`pavsdemux`, `saysdemux`, `rf1src`):
+//! it drives any [`Source`] of the GStreamer-free
+//! [`engine`](crate::engine). For a demuxer it schedules the sink pad (pull
+//! mode: a task reading with `get_range`; push mode: the chain function);
+//! for a source element it runs a task of its own. It turns source events
+//! into pads, buffers and messages, runs the seek protocol, and answers
+//! queries. Elements keep only their settings (and, for sources, their
+//! location).
 //!
 //! Locking: the engine lives in `running`, the pads in `streams`; neither
 //! lock is held while pads are added, buffers or events are pushed, or
@@ -12,7 +15,8 @@
 use super::present::{self, BufferMaker, GstChunk, clock_time};
 use super::streams::{OutputStreams, StreamSpec, lock};
 use crate::engine::{
-    ByteSource, Demuxer, EngineError, Event, Format, NoSource, SourceError, StreamId, StreamInfo,
+    ByteDemux, ByteSource, EngineError, Format, Source, SourceError, SourceEvent, StreamId,
+    StreamInfo, StreamKind,
 };
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -84,21 +88,126 @@ pub fn h264_src_pad_template(name_template: &str) -> gst::PadTemplate {
     .expect("valid source template")
 }
 
+/// What the adapter drives.
+pub type DynSource = Box<dyn Source<Chunk = GstChunk> + Send>;
+
 /// Implemented by the element's `imp` struct.
 pub trait DemuxElement: ObjectSubclass + ElementImpl
 where
     <Self as ObjectSubclass>::Type: IsA<gst::Element>,
 {
-    type Format: Format;
-    fn adapter(&self) -> &DemuxAdapter<Self::Format>;
-    /// A fresh format with the current property values.
-    fn new_format(&self) -> Self::Format;
+    fn adapter(&self) -> &DemuxAdapter;
+    /// A demuxer's source over its sink pad's bytes, with the current
+    /// property values (see [`PadInput::demux`]). Elements without a sink
+    /// pad are never asked.
+    fn open_input(&self, _input: PadInput) -> Option<DynSource> {
+        None
+    }
+    /// The last part of a stream's stream-id (decodebin orders streams of
+    /// one type by it).
+    fn stream_id(&self, info: &StreamInfo) -> String {
+        present::stream_id_name(info)
+    }
+    /// The pad template a stream's pad is made from.
+    fn template_name(&self, info: &StreamInfo) -> &'static str {
+        present::template_name(info.id.kind)
+    }
+    /// A source element's source with the current settings, and the name
+    /// messages give its input by ("<path>: "), opened on READY -> PAUSED.
+    /// Demuxers (with a sink pad) are never asked.
+    fn open_source(&self) -> Result<(DynSource, String), gst::ErrorMessage> {
+        Err(gst::error_msg!(
+            gst::CoreError::NotImplemented,
+            ("No source")
+        ))
+    }
+}
+
+/// The element glue every element of the adapter shares; their
+/// `ObjectImpl::constructed`, `ElementImpl::send_event` and
+/// `ElementImpl::change_state` call these.
+pub mod element {
+    use super::*;
+
+    /// Adds a demuxer's sink pad.
+    pub fn constructed<T>(imp: &T)
+    where
+        T: DemuxElement,
+        <T as ObjectSubclass>::Type: IsA<gst::Element>,
+    {
+        if let Some(pad) = &imp.adapter().sinkpad {
+            imp.obj().add_pad(pad).expect("add sink pad");
+        }
+    }
+
+    /// Seeks before the start (and, for a source element, while it runs)
+    /// go to the adapter; other events are handled as usual.
+    pub fn send_event<T>(imp: &T, event: gst::Event) -> bool
+    where
+        T: DemuxElement,
+        <T as ObjectSubclass>::Type: IsA<gst::Element>,
+    {
+        match imp.adapter().send_event(imp, &event) {
+            Some(handled) => handled,
+            None => imp.parent_send_event(event),
+        }
+    }
+
+    /// A source element opens its source on READY -> PAUSED (a demuxer
+    /// does when its sink pad is activated); PAUSED -> READY (or a failed
+    /// start) drops pads and state.
+    pub fn change_state<T>(
+        imp: &T,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError>
+    where
+        T: DemuxElement,
+        <T as ObjectSubclass>::Type: IsA<gst::Element>,
+    {
+        gst::trace!(CAT, imp = imp, "Changing state {:?}", transition);
+        let adapter = imp.adapter();
+        let element = imp.obj().clone().upcast::<gst::Element>();
+        if transition == gst::StateChange::ReadyToPaused
+            && adapter.sinkpad.is_none()
+            && let Err(err) = imp
+                .open_source()
+                .and_then(|(source, name)| adapter.start(imp, source, name))
+        {
+            element.post_error_message(err);
+            adapter.reset(&element);
+            return Err(gst::StateChangeError);
+        }
+        let ret = imp.parent_change_state(transition);
+        if transition == gst::StateChange::PausedToReady
+            || (transition == gst::StateChange::ReadyToPaused && ret.is_err())
+        {
+            adapter.reset(&element);
+        }
+        ret
+    }
+}
+
+/// The sink pad's bytes: random access (pull mode) or pushed.
+pub struct PadInput(Option<PadSource>);
+
+impl PadInput {
+    /// `format` over these bytes.
+    pub fn demux<F: Format + Send + 'static>(self, format: F) -> DynSource
+    where
+        F::Unit: Send,
+        F::Timeline: Send,
+    {
+        match self.0 {
+            Some(src) => Box::new(ByteDemux::pull(format, src)),
+            None => Box::new(ByteDemux::<F, PadSource>::push(format)),
+        }
+    }
 }
 
 /// Random access through the sink pad, reusing read buffers that nobody
 /// references any more (so steady-state reading does not ask the allocator
 /// for fresh, zeroed pages every time).
-struct PadSource {
+pub struct PadSource {
     pad: gst::Pad,
     size: Option<u64>,
     spare: VecDeque<GstChunk>,
@@ -166,28 +275,20 @@ impl ByteSource for PadSource {
     }
 }
 
-struct Running<F: Format> {
-    engine: Demuxer<F, GstChunk>,
-    source: Option<PadSource>,
+struct Running {
+    source: DynSource,
     maker: BufferMaker,
     /// Streams negotiated to length-prefixed output (`stream-format=avc`).
     avc: Vec<StreamId>,
-}
-
-impl<F: Format> Running<F> {
-    /// The next engine event with the right source for the mode.
-    fn next(&mut self) -> Result<Event<GstChunk>, EngineError> {
-        match self.source.as_mut() {
-            Some(src) => self.engine.next(src),
-            None => self.engine.next(&mut NoSource::<GstChunk>::default()),
-        }
-    }
 }
 
 /// What the streaming thread does once the engine lock is released.
 enum Work {
     Push(StreamId, gst::Buffer),
     Announce(Vec<StreamInfo>, bool),
+    Tags(Box<crate::engine::Tags>),
+    /// The stream has nothing left after what was pushed before.
+    End(StreamId),
     Eos,
 }
 
@@ -199,10 +300,15 @@ enum Dispatched {
     Ended,
 }
 
-/// The demuxer adapter; one per element instance.
-pub struct DemuxAdapter<F: Format> {
-    pub sinkpad: gst::Pad,
-    running: Mutex<Option<Running<F>>>,
+/// The playback adapter; one per element instance.
+pub struct DemuxAdapter {
+    /// A demuxer's sink pad (`None` for a source element).
+    pub sinkpad: Option<gst::Pad>,
+    /// The pad whose task streams: the sink pad, or for a source element a
+    /// pad of its own (never added to the element: the stream pads do not
+    /// exist yet when the task starts).
+    task_pad: Mutex<Option<gst::Pad>>,
+    running: Mutex<Option<Running>>,
     streams: Mutex<OutputStreams<StreamId>>,
     pull_mode: AtomicBool,
     /// Duration as computed by the streaming thread (queries read it).
@@ -210,16 +316,22 @@ pub struct DemuxAdapter<F: Format> {
     /// The last seek handled: it reaches the element once per linked pad.
     last_seek: super::seek::SeekOnce,
     /// A seek sent to the element before it runs (READY): applied when the
-    /// pull task starts, before anything is output (so a muxer downstream
+    /// task starts, before anything is output (so a muxer downstream
     /// never sees a flush). Used by `cctv convert --from/--to`.
     pending_seek: Mutex<Option<gst::Event>>,
+    /// GAP events are due on pads whose stream starts later, before the
+    /// next push (after the start and after each seek).
+    gaps_due: AtomicBool,
+    /// What messages name the input by, for a source element ("<path>: ").
+    input_name: Mutex<String>,
 }
 
-impl<F: Format> DemuxAdapter<F> {
-    /// Builds the sink pad from the element's "sink" template and wires it.
+impl DemuxAdapter {
+    /// A demuxer's adapter: builds the sink pad from the element's "sink"
+    /// template and wires it.
     pub fn new<T>(sink_template: &gst::PadTemplate) -> Self
     where
-        T: DemuxElement<Format = F>,
+        T: DemuxElement,
         <T as ObjectSubclass>::Type: IsA<gst::Element>,
     {
         let sinkpad = gst::Pad::builder_from_template(sink_template)
@@ -256,26 +368,58 @@ impl<F: Format> DemuxAdapter<F> {
                 )
             })
             .build();
+        let mut adapter = Self::new_source();
+        adapter.task_pad = Mutex::new(Some(sinkpad.clone()));
+        adapter.sinkpad = Some(sinkpad);
+        adapter
+    }
+
+    /// A source element's adapter (no sink pad): see [`DemuxAdapter::start`].
+    pub fn new_source() -> Self {
         Self {
-            sinkpad,
+            sinkpad: None,
+            task_pad: Mutex::new(None),
             running: Mutex::new(None),
             streams: Mutex::new(OutputStreams::default()),
             pull_mode: AtomicBool::new(false),
             duration: Mutex::new(None),
             last_seek: super::seek::SeekOnce::default(),
             pending_seek: Mutex::new(None),
+            gaps_due: AtomicBool::new(false),
+            input_name: Mutex::new(String::new()),
         }
     }
 
-    /// For the element's `send_event`: a TIME seek before the element runs
-    /// is kept and applied when the pull task starts (as basesrc does).
-    /// `None`: not such a seek, handle it as usual.
-    pub fn send_event_before_start(&self, event: &gst::Event) -> Option<bool> {
+    /// Whether the element plays (between start and reset).
+    pub fn is_running(&self) -> bool {
+        lock(&self.running).is_some()
+    }
+
+    /// The prefix that names the input in messages.
+    fn input_prefix(&self) -> String {
+        match &self.sinkpad {
+            Some(pad) => present::file_prefix(pad),
+            None => lock(&self.input_name).clone(),
+        }
+    }
+
+    /// For the element's `send_event`. A TIME seek before the element runs
+    /// is kept and applied when the task starts (as basesrc does); a seek
+    /// sent to a running source element is handled as one from a pad.
+    /// `None`: handle the event as usual.
+    pub fn send_event<T>(&self, imp: &T, event: &gst::Event) -> Option<bool>
+    where
+        T: DemuxElement,
+        <T as ObjectSubclass>::Type: IsA<gst::Element>,
+    {
         let gst::EventView::Seek(seek) = event.view() else {
             return None;
         };
-        if lock(&self.running).is_some() {
-            return None;
+        if self.is_running() {
+            return self
+                .sinkpad
+                .is_none()
+                .then(|| self.seek_once(imp, event, seek));
         }
         let (rate, _, _, start, _, _) = seek.get();
         if rate <= 0.0 || start.format() != gst::Format::Time {
@@ -285,8 +429,8 @@ impl<F: Format> DemuxAdapter<F> {
         Some(true)
     }
 
-    /// Applies a seek received before the start (pull mode, task not
-    /// running yet: nothing to flush).
+    /// Applies a seek received before the start (task not running yet:
+    /// nothing to flush).
     fn apply_pending_seek(&self, element: &gst::Element) {
         let Some(event) = lock(&self.pending_seek).take() else {
             return;
@@ -294,40 +438,88 @@ impl<F: Format> DemuxAdapter<F> {
         let gst::EventView::Seek(seek) = event.view() else {
             return;
         };
-        let key_unit = seek.flags().contains(gst::SeekFlags::KEY_UNIT);
         let current = lock(&self.streams).segment().clone();
-        let result = super::seek::validate(seek, &current, None).and_then(|mut segment| {
-            let target = segment.start().unwrap_or_default().nseconds();
-            let stop = segment.stop().map(|s| s.nseconds());
-            let outcome = match lock(&self.running).as_mut() {
-                Some(Running {
-                    engine,
-                    source: Some(src),
-                    ..
-                }) => engine.seek(src, target, stop).map_err(|e| e.to_string()),
-                _ => Err("not running".to_string()),
-            };
-            if let Ok(outcome) = &outcome
-                && key_unit
-                && !outcome.past_end
-                && let Some(key) = outcome.key_pts.map(clock_time)
-                && key < segment.start().unwrap_or_default()
-            {
-                segment.set_start(key);
-                segment.set_time(key);
-                segment.set_position(key);
-            }
+        let duration = *lock(&self.duration);
+        let result = super::seek::validate(seek, &current, duration).and_then(|mut segment| {
+            let outcome = self.reposition(element, seek, &mut segment);
             super::seek::commit(element, &self.streams, seek, segment, outcome.is_ok());
-            outcome.map(|_| ())
+            outcome
         });
         if let Err(msg) = result {
             gst::warning!(CAT, obj = element, "Seek before start failed: {}", msg);
         }
     }
 
+    /// Starts playing `source` (a source element, on READY -> PAUSED):
+    /// `input_name` names it in messages. The pads are added by the
+    /// streaming task, not here: pad-added and no-more-pads handlers
+    /// (parsebin posting its stream collection, which decodebin3 handles
+    /// under its input lock) must not run while this element's and its
+    /// parents' state locks are held (playbin3 on a two-track `.rf1i`
+    /// deadlocked before preroll now and then).
+    pub fn start<T>(
+        &self,
+        imp: &T,
+        source: DynSource,
+        input_name: String,
+    ) -> Result<(), gst::ErrorMessage>
+    where
+        T: DemuxElement,
+        <T as ObjectSubclass>::Type: IsA<gst::Element>,
+    {
+        *lock(&self.input_name) = input_name;
+        self.begin(imp, source);
+        let task_pad = gst::Pad::builder(gst::PadDirection::Src)
+            .name("streaming-task")
+            .build();
+        *lock(&self.task_pad) = Some(task_pad);
+        self.start_task(imp)
+            .map_err(|e| gst::error_msg!(gst::CoreError::Thread, ("Failed to start task: {}", e)))
+    }
+
+    /// Installs `source` with a fresh segment, and applies a seek received
+    /// before the start.
+    fn begin<T>(&self, imp: &T, source: DynSource)
+    where
+        T: DemuxElement,
+        <T as ObjectSubclass>::Type: IsA<gst::Element>,
+    {
+        let seekable = source.can_seek();
+        // Known up front (indexed inputs): in place before any pad is added,
+        // for pad-added handlers that ask.
+        let known = source.exact_duration().map(clock_time);
+        self.pull_mode.store(seekable, Ordering::Relaxed);
+        *lock(&self.duration) = known;
+        *lock(&self.running) = Some(Running {
+            source,
+            maker: BufferMaker::default(),
+            avc: Vec::new(),
+        });
+        self.last_seek.reset();
+        self.gaps_due.store(true, Ordering::Relaxed);
+        {
+            let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
+            segment.set_start(gst::ClockTime::ZERO);
+            if let Some(d) = known {
+                segment.set_duration(d);
+            }
+            lock(&self.streams).set_segment(segment, gst::Seqnum::next());
+        }
+        if seekable {
+            self.apply_pending_seek(imp.obj().upcast_ref());
+        }
+    }
+
     /// To be called from the element's `change_state` after chaining up on
-    /// PAUSED -> READY: drops pads and state.
+    /// PAUSED -> READY (or a failed start): drops pads and state.
     pub fn reset(&self, element: &gst::Element) {
+        if self.sinkpad.is_none() {
+            // Not under the lock: the task takes it to pause itself.
+            let pad = lock(&self.task_pad).take();
+            if let Some(pad) = pad {
+                let _ = pad.stop_task();
+            }
+        }
         *lock(&self.running) = None;
         *lock(&self.duration) = None;
         *lock(&self.pending_seek) = None;
@@ -361,7 +553,7 @@ impl<F: Format> DemuxAdapter<F> {
         active: bool,
     ) -> Result<(), gst::LoggableError>
     where
-        T: DemuxElement<Format = F>,
+        T: DemuxElement,
         <T as ObjectSubclass>::Type: IsA<gst::Element>,
     {
         if !active {
@@ -376,52 +568,48 @@ impl<F: Format> DemuxAdapter<F> {
             gst::PadMode::Push => false,
             _ => return Err(gst::loggable_error!(*CAT, "Unsupported pad mode")),
         };
-        self.pull_mode.store(pull, Ordering::Relaxed);
-        let format = imp.new_format();
-        let running = if pull {
+        let input = PadInput(pull.then(|| {
             let size = pad.peer_query_duration::<gst::format::Bytes>().map(|b| *b);
-            Running {
-                engine: Demuxer::new_pull(format, size),
-                source: Some(PadSource {
-                    pad: pad.clone(),
-                    size,
-                    spare: VecDeque::new(),
-                    fill_supported: true,
-                }),
-                maker: BufferMaker::default(),
-                avc: Vec::new(),
+            PadSource {
+                pad: pad.clone(),
+                size,
+                spare: VecDeque::new(),
+                fill_supported: true,
             }
-        } else {
-            Running {
-                engine: Demuxer::new_push(format),
-                source: None,
-                maker: BufferMaker::default(),
-                avc: Vec::new(),
-            }
-        };
-        *lock(&self.running) = Some(running);
-        {
-            let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
-            segment.set_start(gst::ClockTime::ZERO);
-            lock(&self.streams).set_segment(segment, gst::Seqnum::next());
-        }
+        }));
+        let source = imp
+            .open_input(input)
+            .ok_or_else(|| gst::loggable_error!(*CAT, "No source for the sink pad"))?;
+        self.begin(imp, source);
         if pull {
-            self.apply_pending_seek(imp.obj().upcast_ref());
             self.start_task(imp)
                 .map_err(|e| gst::loggable_error!(*CAT, "Failed to start task: {}", e))?;
         }
         Ok(())
     }
 
+    fn task_pad(&self) -> Option<gst::Pad> {
+        lock(&self.task_pad).clone()
+    }
+
+    fn pause_task(&self) {
+        if let Some(pad) = self.task_pad() {
+            let _ = pad.pause_task();
+        }
+    }
+
     fn start_task<T>(&self, imp: &T) -> Result<(), gst::glib::BoolError>
     where
-        T: DemuxElement<Format = F>,
+        T: DemuxElement,
         <T as ObjectSubclass>::Type: IsA<gst::Element>,
     {
+        let Some(pad) = self.task_pad() else {
+            return Ok(());
+        };
         // The element type itself is not known to be Send: go through
         // gst::Element and downcast in the task.
         let weak = imp.obj().upcast_ref::<gst::Element>().downgrade();
-        self.sinkpad.start_task(move || {
+        pad.start_task(move || {
             let Some(element) = weak.upgrade() else {
                 return;
             };
@@ -430,59 +618,73 @@ impl<F: Format> DemuxAdapter<F> {
             };
             let imp = T::from_obj(obj);
             let adapter = imp.adapter();
-            imp.catch_panic(
-                || {
-                    let _ = adapter.sinkpad.pause_task();
-                },
-                |imp| adapter.pull_loop(imp),
-            );
+            // A panic must not unwind into GStreamer's task thread (abort)
+            // nor leave the element stuck: reported, streaming stops.
+            imp.catch_panic(|| adapter.pause_task(), |imp| adapter.pull_loop(imp));
         })
     }
 
     // ---- the streaming thread ---------------------------------------------
 
-    /// Runs the engine under its lock until it has a batch of buffers or
+    /// Runs the source under its lock until it has a batch of buffers or
     /// something that must be done outside the lock.
     fn collect(&self, until_need_data: bool) -> (Vec<Work>, Result<(), EngineError>) {
         let mut work = Vec::new();
         // Subtitle cues and telemetry JSON for a pad nobody linked are not
         // made at all (their text was a measurable share of the time); a
-        // pad linked later gets the next one.
-        let unlinked_subtitles: Vec<StreamId> = lock(&self.streams)
-            .unlinked()
-            .into_iter()
-            .filter(|id| {
-                use crate::engine::StreamKind::{Data, Subtitle};
-                matches!(id.kind, Subtitle | Data)
-            })
-            .collect();
+        // pad linked later gets the next one. Read before the engine lock
+        // (never both at once).
+        let (unlinked_subtitles, looping): (Vec<StreamId>, bool) = {
+            let streams = lock(&self.streams);
+            let unlinked = streams
+                .unlinked()
+                .into_iter()
+                .filter(|id| matches!(id.kind, StreamKind::Subtitle | StreamKind::Data))
+                .collect();
+            let looping = streams
+                .segment()
+                .flags()
+                .contains(gst::SegmentFlags::SEGMENT);
+            (unlinked, looping)
+        };
         let mut guard = lock(&self.running);
         let Some(running) = guard.as_mut() else {
             return (work, Err(EngineError::Source(SourceError::Flushing)));
         };
-        running.engine.set_discarded(&unlinked_subtitles);
+        running.source.set_discarded(&unlinked_subtitles);
         loop {
             if !until_need_data && work.len() >= BATCH {
                 return (work, Ok(()));
             }
-            match running.next() {
-                Ok(Event::Packet(packet)) => {
+            match running.source.next() {
+                Ok(SourceEvent::Packet(packet)) => {
                     let stream = packet.stream;
                     let avc = running.avc.contains(&stream);
                     if let Some(buffer) = running.maker.buffer(packet, avc) {
                         work.push(Work::Push(stream, buffer));
                     }
                 }
-                Ok(Event::StreamsFound(infos)) => {
+                Ok(SourceEvent::StreamsFound(infos)) => {
                     work.push(Work::Announce(infos, true));
                     return (work, Ok(()));
                 }
-                Ok(Event::NewStream(info)) => {
+                Ok(SourceEvent::NewStream(info)) => {
                     work.push(Work::Announce(vec![info], false));
                     return (work, Ok(()));
                 }
-                Ok(Event::NeedData) => return (work, Ok(())),
-                Ok(Event::Eos) => {
+                Ok(SourceEvent::Tags(tags)) => work.push(Work::Tags(Box::new(tags))),
+                // Ended streams end now, not with the last one: playbin3
+                // (decodebin3, 1.22) showing two_tracks' `video`, which
+                // ends 0.5 s before `lowres`, never reported the end of
+                // playback otherwise. Not in a segment seek, whose playback
+                // loops: there every stream waits for SEGMENT_DONE.
+                Ok(SourceEvent::StreamEnd(id)) => {
+                    if !looping {
+                        work.push(Work::End(id));
+                    }
+                }
+                Ok(SourceEvent::NeedData) => return (work, Ok(())),
+                Ok(SourceEvent::End) => {
                     work.push(Work::Eos);
                     return (work, Ok(()));
                 }
@@ -491,55 +693,94 @@ impl<F: Format> DemuxAdapter<F> {
         }
     }
 
+    /// After a start or a seek: a pad whose stream continues later than
+    /// the earliest one gets a GAP up to it, so its sink prerolls while the
+    /// other pads fill their queues (and a pad with nothing left gets an
+    /// open GAP). Without this, small queues on the early pad block the
+    /// only streaming thread before the late pad ever prerolls. Only for
+    /// sources that know where each stream continues.
+    fn send_gaps(&self) {
+        if !self.gaps_due.load(Ordering::Relaxed) {
+            return;
+        }
+        let times = match lock(&self.running).as_ref() {
+            Some(running) => running.source.next_times(),
+            None => return,
+        };
+        // Due once the pads exist (the first pass of the task adds them).
+        if times
+            .first()
+            .is_some_and(|(id, _)| !lock(&self.streams).has(*id))
+        {
+            return;
+        }
+        self.gaps_due.store(false, Ordering::Relaxed);
+        if times.len() < 2 {
+            return;
+        }
+        let Some(earliest) = times.iter().filter_map(|(_, t)| *t).min() else {
+            return;
+        };
+        let start = lock(&self.streams).segment().start().unwrap_or_default();
+        let from = clock_time(earliest).max(start);
+        for (id, time) in times {
+            if time == Some(earliest) {
+                continue;
+            }
+            let duration = time.map(|t| clock_time(t).saturating_sub(from));
+            if duration.is_some_and(|d| d.is_zero()) {
+                continue;
+            }
+            OutputStreams::push_gap(&self.streams, id, from, duration);
+        }
+    }
+
     fn pull_loop<T>(&self, imp: &T)
     where
-        T: DemuxElement<Format = F>,
+        T: DemuxElement,
         <T as ObjectSubclass>::Type: IsA<gst::Element>,
     {
+        self.send_gaps();
         let (work, result) = self.collect(false);
         let flow = self.dispatch(imp, work);
         let element = imp.obj().clone().upcast::<gst::Element>();
         match (flow, result) {
             (Ok(Dispatched::Continue), Ok(())) => {}
-            (Ok(Dispatched::Ended), _) => {
-                let _ = self.sinkpad.pause_task();
-            }
+            (Ok(Dispatched::Ended), _) => self.pause_task(),
             (Err(gst::FlowError::Eos), _) => {
                 // Every downstream pad is at EOS (e.g. a stop position).
                 self.finish(&element);
-                let _ = self.sinkpad.pause_task();
+                self.pause_task();
             }
             (Err(gst::FlowError::Flushing), _)
             | (_, Err(EngineError::Source(SourceError::Flushing))) => {
                 gst::debug!(CAT, obj = &element, "Pausing task: flushing");
-                let _ = self.sinkpad.pause_task();
+                self.pause_task();
             }
             (Err(err), _) => {
                 gst::debug!(CAT, obj = &element, "Pausing task: {:?}", err);
-                if err != gst::FlowError::Flushing {
-                    gst::element_error!(
-                        element,
-                        gst::StreamError::Failed,
-                        (
-                            "{}Playback stopped: {}",
-                            present::file_prefix(&self.sinkpad),
-                            present::flow_error_text(err)
-                        ),
-                        ["streaming stopped, reason {}", err]
-                    );
-                    self.send_eos();
-                }
-                let _ = self.sinkpad.pause_task();
+                gst::element_error!(
+                    element,
+                    gst::StreamError::Failed,
+                    (
+                        "{}Playback stopped: {}",
+                        self.input_prefix(),
+                        present::flow_error_text(err)
+                    ),
+                    ["streaming stopped, reason {}", err]
+                );
+                self.send_eos();
+                self.pause_task();
             }
             (Ok(Dispatched::Continue), Err(err)) => {
                 self.fail(&element, &err);
-                let _ = self.sinkpad.pause_task();
+                self.pause_task();
             }
         }
     }
 
     fn fail(&self, element: &gst::Element, err: &EngineError) {
-        let file = present::file_prefix(&self.sinkpad);
+        let file = self.input_prefix();
         element.post_error_message(error_message(err, &file));
         self.send_eos();
     }
@@ -552,10 +793,10 @@ impl<F: Format> DemuxAdapter<F> {
         );
     }
 
-    /// Does what the engine asked for, outside its lock.
+    /// Does what the source asked for, outside its lock.
     fn dispatch<T>(&self, imp: &T, work: Vec<Work>) -> Result<Dispatched, gst::FlowError>
     where
-        T: DemuxElement<Format = F>,
+        T: DemuxElement,
         <T as ObjectSubclass>::Type: IsA<gst::Element>,
     {
         let element = imp.obj().clone().upcast::<gst::Element>();
@@ -570,10 +811,15 @@ impl<F: Format> DemuxAdapter<F> {
                     }
                     if discovery {
                         element.no_more_pads();
-                        self.post_global_tags(&element);
                         self.update_duration(&element);
                     }
                 }
+                Work::Tags(tags) => {
+                    let list = present::tag_list(&tags);
+                    let _ = element
+                        .post_message(gst::message::Tag::builder(list).src(&element).build());
+                }
+                Work::End(stream) => OutputStreams::finish_stream(&self.streams, stream),
                 Work::Eos => {
                     self.finish(&element);
                     return Ok(Dispatched::Ended);
@@ -585,19 +831,19 @@ impl<F: Format> DemuxAdapter<F> {
 
     fn add_stream<T>(
         &self,
-        _imp: &T,
+        imp: &T,
         element: &gst::Element,
         info: &StreamInfo,
     ) -> Result<(), gst::FlowError>
     where
-        T: DemuxElement<Format = F>,
+        T: DemuxElement,
         <T as ObjectSubclass>::Type: IsA<gst::Element>,
     {
         let spec = StreamSpec {
             key: info.id,
-            template: present::template_name(info.id.kind),
+            template: imp.template_name(info),
             pad_name: info.name.clone(),
-            stream_id: present::stream_id_name(info),
+            stream_id: imp.stream_id(info),
             caps: present::caps(info),
             tags: present::tag_list(&info.tags),
             flags: present::stream_flags(info),
@@ -641,16 +887,6 @@ impl<F: Format> DemuxAdapter<F> {
         Ok(())
     }
 
-    fn post_global_tags(&self, element: &gst::Element) {
-        let tags = lock(&self.running)
-            .as_ref()
-            .and_then(|r| r.engine.global_tags());
-        if let Some(tags) = tags {
-            let list = present::tag_list(&tags);
-            let _ = element.post_message(gst::message::Tag::builder(list).src(element).build());
-        }
-    }
-
     /// Computes the duration in the streaming thread (reading the end of
     /// the input once) and tells the application.
     fn update_duration(&self, element: &gst::Element) {
@@ -659,10 +895,10 @@ impl<F: Format> DemuxAdapter<F> {
             let Some(running) = guard.as_mut() else {
                 return;
             };
-            match running.source.as_mut() {
-                Some(src) => running.engine.duration(src),
-                None => None,
+            if !running.source.can_seek() {
+                return;
             }
+            running.source.duration()
         };
         self.store_duration(element, duration.map(clock_time));
     }
@@ -689,26 +925,30 @@ impl<F: Format> DemuxAdapter<F> {
     /// Posts the damage summary and sends EOS (or SEGMENT_DONE) on every pad.
     fn finish(&self, element: &gst::Element) {
         let (report, exact) = {
-            let guard = lock(&self.running);
-            let Some(running) = guard.as_ref() else {
+            let mut guard = lock(&self.running);
+            let Some(running) = guard.as_mut() else {
                 return;
             };
-            (running.engine.report(), running.engine.exact_duration())
+            (
+                running.source.take_report(),
+                running.source.exact_duration(),
+            )
         };
         if self.pull_mode.load(Ordering::Relaxed) {
             self.store_duration(element, exact.map(clock_time));
         }
-        if report.damage.any() {
+        if report.any() {
             gst::element_warning!(
                 element,
                 gst::StreamError::Demux,
                 (
-                    "{}Damaged {} file: {}; kept {} intact units",
-                    present::file_prefix(&self.sinkpad),
+                    "{}Damaged {} recording: {}; kept {} intact units",
+                    self.input_prefix(),
                     report.format,
-                    report.damage.describe(),
+                    report.describe(),
                     report.units
-                )
+                ),
+                ["{}", report.describe_all()]
             );
         }
         if let Some(summary) = report.summary {
@@ -720,8 +960,27 @@ impl<F: Format> DemuxAdapter<F> {
             .contains(gst::SegmentFlags::SEGMENT);
         if segment_seek {
             OutputStreams::finish_segment(&self.streams, element);
+            // Last: a prerolling sink blocks on the GAP until PLAYING.
+            self.preroll_idle_pads();
         } else {
             OutputStreams::finish(&self.streams);
+        }
+    }
+
+    /// After SEGMENT_DONE (which does not preroll a sink): every pad of a
+    /// source that tracks its streams' last times gets a GAP after what it
+    /// played, so a pipeline waiting for preroll (e.g. after a seek to or
+    /// past the end, where every buffer is clipped) completes its state
+    /// change.
+    fn preroll_idle_pads(&self) {
+        let last = match lock(&self.running).as_ref() {
+            Some(running) => running.source.last_times(),
+            None => return,
+        };
+        let start = lock(&self.streams).segment().start().unwrap_or_default();
+        for (id, last_time) in last {
+            let at = last_time.map_or(start, |t| clock_time(t).max(start));
+            OutputStreams::push_gap(&self.streams, id, at, None);
         }
     }
 
@@ -733,22 +992,22 @@ impl<F: Format> DemuxAdapter<F> {
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError>
     where
-        T: DemuxElement<Format = F>,
+        T: DemuxElement,
         <T as ObjectSubclass>::Type: IsA<gst::Element>,
     {
         let chunk = GstChunk::new(buffer).ok_or(gst::FlowError::Error)?;
         {
             let mut guard = lock(&self.running);
             let running = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
-            running.engine.push_data(chunk);
+            running.source.push_data(chunk);
         }
         self.drain_push(imp)
     }
 
-    /// Push mode: handles everything the engine can do with the bytes it has.
+    /// Push mode: handles everything the source can do with the bytes it has.
     fn drain_push<T>(&self, imp: &T) -> Result<gst::FlowSuccess, gst::FlowError>
     where
-        T: DemuxElement<Format = F>,
+        T: DemuxElement,
         <T as ObjectSubclass>::Type: IsA<gst::Element>,
     {
         let element = imp.obj().clone().upcast::<gst::Element>();
@@ -774,14 +1033,14 @@ impl<F: Format> DemuxAdapter<F> {
 
     fn sink_event<T>(&self, imp: &T, pad: &gst::Pad, event: gst::Event) -> bool
     where
-        T: DemuxElement<Format = F>,
+        T: DemuxElement,
         <T as ObjectSubclass>::Type: IsA<gst::Element>,
     {
         let element = imp.obj().clone().upcast::<gst::Element>();
         match event.view() {
             gst::EventView::Eos(_) => {
                 if let Some(running) = lock(&self.running).as_mut() {
-                    running.engine.push_eos();
+                    running.source.push_eos();
                 }
                 let _ = self.drain_push(imp);
                 true
@@ -795,7 +1054,7 @@ impl<F: Format> DemuxAdapter<F> {
             }
             gst::EventView::FlushStop(_) => {
                 if let Some(running) = lock(&self.running).as_mut() {
-                    running.engine.push_flush();
+                    running.source.push_flush();
                 }
                 OutputStreams::end_flush(&self.streams, event.seqnum());
                 let mut streams = lock(&self.streams);
@@ -813,89 +1072,131 @@ impl<F: Format> DemuxAdapter<F> {
 
     fn src_event<T>(&self, imp: &T, pad: &gst::Pad, event: gst::Event) -> bool
     where
-        T: DemuxElement<Format = F>,
+        T: DemuxElement,
         <T as ObjectSubclass>::Type: IsA<gst::Element>,
     {
         match event.view() {
             gst::EventView::Seek(seek) => {
                 if !self.pull_mode.load(Ordering::Relaxed) {
-                    return self.sinkpad.push_event(event.clone());
+                    return match &self.sinkpad {
+                        Some(sinkpad) => sinkpad.push_event(event.clone()),
+                        None => false,
+                    };
                 }
-                // The same seek through another pad is done once.
-                self.last_seek.handle(event.seqnum(), || {
-                    let result = self.handle_seek(imp, seek);
-                    if let Err(msg) = &result {
-                        gst::warning!(CAT, imp = imp, "Seek refused: {}", msg);
-                    }
-                    result.is_ok()
-                })
+                self.seek_once(imp, &event, seek)
             }
             _ => gst::Pad::event_default(pad, Some(&*imp.obj()), event),
         }
     }
 
+    /// The same seek through another pad is done once.
+    fn seek_once<T>(&self, imp: &T, event: &gst::Event, seek: &gst::event::Seek) -> bool
+    where
+        T: DemuxElement,
+        <T as ObjectSubclass>::Type: IsA<gst::Element>,
+    {
+        self.last_seek.handle(event.seqnum(), || {
+            let result = self.handle_seek(imp, seek);
+            if let Err(msg) = &result {
+                gst::warning!(CAT, imp = imp, "Seek refused: {}", msg);
+            }
+            result.is_ok()
+        })
+    }
+
     fn src_query<T>(&self, imp: &T, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool
     where
-        T: DemuxElement<Format = F>,
+        T: DemuxElement,
         <T as ObjectSubclass>::Type: IsA<gst::Element>,
     {
         let pull = self.pull_mode.load(Ordering::Relaxed);
         let duration = *lock(&self.duration);
-        OutputStreams::answer_time_query(&self.streams, query, pull, || duration)
-            .unwrap_or_else(|| gst::Pad::query_default(pad, Some(&*imp.obj()), query))
+        if let Some(answered) =
+            OutputStreams::answer_time_query(&self.streams, query, pull, || duration)
+        {
+            return answered;
+        }
+        if self.sinkpad.is_none() {
+            // A source element: nothing upstream to ask.
+            match query.view_mut() {
+                gst::QueryViewMut::Latency(q) => {
+                    q.set(false, gst::ClockTime::ZERO, gst::ClockTime::NONE);
+                    return true;
+                }
+                gst::QueryViewMut::Scheduling(q) => {
+                    q.set(gst::SchedulingFlags::SEQUENTIAL, 1, -1, 0);
+                    q.add_scheduling_modes([gst::PadMode::Push]);
+                    return true;
+                }
+                _ => {}
+            }
+        }
+        gst::Pad::query_default(pad, Some(&*imp.obj()), query)
     }
 
     // ---- seeking ---------------------------------------------------------------
 
     fn handle_seek<T>(&self, imp: &T, seek: &gst::event::Seek) -> Result<(), String>
     where
-        T: DemuxElement<Format = F>,
+        T: DemuxElement,
         <T as ObjectSubclass>::Type: IsA<gst::Element>,
     {
         let element = imp.obj().clone().upcast::<gst::Element>();
-        let key_unit = seek.flags().contains(gst::SeekFlags::KEY_UNIT);
+        let task_pad = self.task_pad().ok_or("not playing")?;
         let target = super::seek::SeekTarget {
             element: &element,
             streams: &self.streams,
-            task_pad: &self.sinkpad,
-            upstream: Some(&self.sinkpad),
+            task_pad: &task_pad,
+            upstream: self.sinkpad.as_ref(),
             duration: *lock(&self.duration),
         };
-        let reposition = |segment: &mut gst::FormattedSegment<gst::ClockTime>| {
-            let target = segment.start().unwrap_or_default().nseconds();
-            let stop = segment.stop().map(|s| s.nseconds());
-            let outcome = {
-                let mut guard = lock(&self.running);
-                match guard.as_mut() {
-                    Some(Running {
-                        engine,
-                        source: Some(src),
-                        ..
-                    }) => engine.seek(src, target, stop).map_err(|e| e.to_string())?,
-                    _ => return Err("not running".to_string()),
-                }
-            };
-            gst::debug!(
-                CAT,
-                obj = &element,
-                "Seek to {} restarts at byte {} (key units from {:?})",
-                target,
-                outcome.offset,
-                outcome.key_pts
-            );
-            if key_unit
-                && !outcome.past_end
-                && let Some(key) = outcome.key_pts.map(clock_time)
-                && key < segment.start().unwrap_or_default()
-            {
-                segment.set_start(key);
-                segment.set_time(key);
-                segment.set_position(key);
-            }
-            Ok(())
+        super::seek::perform(
+            &target,
+            seek,
+            |segment| self.reposition(&element, seek, segment),
+            || {
+                let _ = self.start_task(imp);
+            },
+        )
+    }
+
+    /// Positions the source for `segment` (the task is not running): every
+    /// stream at its key unit at or before the start; with KEY_UNIT the
+    /// segment snaps to the earliest of those key units.
+    fn reposition(
+        &self,
+        element: &gst::Element,
+        seek: &gst::event::Seek,
+        segment: &mut gst::FormattedSegment<gst::ClockTime>,
+    ) -> Result<(), String> {
+        let key_unit = seek.flags().contains(gst::SeekFlags::KEY_UNIT);
+        let target = segment.start().unwrap_or_default().nseconds();
+        let stop = segment.stop().map(|s| s.nseconds());
+        let outcome = match lock(&self.running).as_mut() {
+            Some(running) => running
+                .source
+                .seek(target, stop)
+                .map_err(|e| e.to_string())?,
+            None => return Err("not running".to_string()),
         };
-        super::seek::perform(&target, seek, reposition, || {
-            let _ = self.start_task(imp);
-        })
+        gst::debug!(
+            CAT,
+            obj = element,
+            "Seek to {} restarts at byte {} (key units from {:?})",
+            target,
+            outcome.offset,
+            outcome.key_pts
+        );
+        if key_unit
+            && !outcome.past_end
+            && let Some(key) = outcome.key_pts.map(clock_time)
+            && key < segment.start().unwrap_or_default()
+        {
+            segment.set_start(key);
+            segment.set_time(key);
+            segment.set_position(key);
+        }
+        self.gaps_due.store(true, Ordering::Relaxed);
+        Ok(())
     }
 }

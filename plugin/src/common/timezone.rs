@@ -55,17 +55,18 @@ pub fn clock_offset_pspec() -> glib::ParamSpec {
         .build()
 }
 
-/// The `max-gap` property (ns): gap compaction, one policy for every
-/// format (the engine's timeline); `cctv convert --gaps` and the VLC
-/// module use the same value.
+/// The `max-gap` property (ns) of every demuxer and source: gap
+/// compaction, one policy for every format (the engine's timeline);
+/// `cctv convert --gaps` and the VLC module use the same value.
 pub fn max_gap_pspec() -> glib::ParamSpec {
     glib::ParamSpecUInt64::builder("max-gap")
         .nick("Maximum gap")
         .blurb(
-            "Gaps in capture time longer than this many nanoseconds are compacted to one \
-             frame in the output timeline, so that players do not sit on one picture for \
-             hours (0 = keep real time, gaps included). Wall-clock metadata and the \
-             subtitles always keep the real capture time.",
+            "Gaps in the recording's time longer than this many nanoseconds are compacted to \
+             one frame in the output timeline, so that players do not sit on one picture for \
+             hours (0 = keep real time, gaps included). A gap where a segment could not be \
+             read keeps its length. Wall-clock metadata and the subtitles always keep the \
+             real time.",
         )
         .default_value(crate::engine::timeline::DEFAULT_MAX_GAP_NS)
         .mutable_ready()

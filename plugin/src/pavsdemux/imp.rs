@@ -2,35 +2,26 @@
 //! Element glue for `pavsdemux`: the engine's PAVS format behind the shared
 //! demuxer adapter, plus the element's properties.
 
-use crate::common::demux::{DemuxAdapter, DemuxElement};
+use crate::common::demux::{DemuxAdapter, DemuxElement, DynSource, PadInput};
 use crate::engine::formats::pavs::{Pavs, PavsOptions};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use std::sync::{LazyLock, Mutex};
 
-static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new(
-        "pavsdemux",
-        gst::DebugColorFlags::empty(),
-        Some("VMax PAVS demuxer"),
-    )
-});
-
 pub struct PavsDemux {
-    adapter: DemuxAdapter<Pavs>,
+    adapter: DemuxAdapter,
     settings: Mutex<PavsOptions>,
 }
 
 impl DemuxElement for PavsDemux {
-    type Format = Pavs;
-
-    fn adapter(&self) -> &DemuxAdapter<Pavs> {
+    fn adapter(&self) -> &DemuxAdapter {
         &self.adapter
     }
 
-    fn new_format(&self) -> Pavs {
-        Pavs::new(crate::common::streams::lock(&self.settings).clone())
+    fn open_input(&self, input: PadInput) -> Option<DynSource> {
+        let options = crate::common::streams::lock(&self.settings).clone();
+        Some(input.demux(Pavs::new(options)))
     }
 }
 
@@ -114,9 +105,7 @@ impl ObjectImpl for PavsDemux {
 
     fn constructed(&self) {
         self.parent_constructed();
-        self.obj()
-            .add_pad(&self.adapter.sinkpad)
-            .expect("add sink pad");
+        crate::common::demux::element::constructed(self);
     }
 }
 
@@ -146,21 +135,13 @@ impl ElementImpl for PavsDemux {
     }
 
     fn send_event(&self, event: gst::Event) -> bool {
-        match self.adapter.send_event_before_start(&event) {
-            Some(handled) => handled,
-            None => self.parent_send_event(event),
-        }
+        crate::common::demux::element::send_event(self, event)
     }
 
     fn change_state(
         &self,
         transition: gst::StateChange,
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
-        gst::trace!(CAT, imp = self, "Changing state {:?}", transition);
-        let ret = self.parent_change_state(transition)?;
-        if transition == gst::StateChange::PausedToReady {
-            self.adapter.reset(self.obj().upcast_ref());
-        }
-        Ok(ret)
+        crate::common::demux::element::change_state(self, transition)
     }
 }

@@ -1,18 +1,16 @@
 // SPDX-License-Identifier: MIT
 //! Element glue for `rf1src`: a source with one sometimes pad per track,
-//! driving the GStreamer-free [`Rf1Engine`] (which merges the tracks'
+//! playing the GStreamer-free [`Rf1Engine`] (which merges the tracks'
 //! access units by time across the segments of an archive and seeks by
-//! index) from a streaming task.
-//!
-//! Locking: the engine lives in `state`, the pads in `streams`; neither lock
-//! is held while pads are added, buffers or events are pushed, or messages
-//! are posted. Queries read stored values only.
+//! index) through the shared playback adapter
+//! ([`DemuxAdapter`](crate::common::demux::DemuxAdapter)). This element
+//! keeps only its settings and the location / URI handling.
 
-use crate::common::present::{self, BufferMaker, GstChunk, clock_time};
-use crate::common::seek::{self, SeekOnce, SeekTarget};
-use crate::common::streams::{OutputStreams, StreamSpec, lock};
+use crate::common::demux::{DemuxAdapter, DemuxElement, DynSource};
+use crate::common::present::GstChunk;
+use crate::common::streams::lock;
 use crate::engine::formats::rf1::Rf1Engine;
-use crate::engine::{StreamId, StreamInfo, StreamKind};
+use crate::engine::{StreamInfo, StreamKind};
 use crate::formats::rf1::Rf1Error;
 use gst::glib;
 use gst::prelude::*;
@@ -32,11 +30,7 @@ const PAD_TEMPLATE: &str = "%s";
 /// The capture-time subtitle pad.
 const SUBTITLE_PAD_TEMPLATE: &str = "subtitle";
 
-/// Packets turned into buffers per pass of the streaming loop (the engine
-/// lock is released between passes).
-const BATCH: usize = 16;
-
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Settings {
     location: Option<PathBuf>,
     /// Track names to play; empty = every track.
@@ -49,37 +43,28 @@ struct Settings {
     timezone: Option<crate::engine::zone::Zone>,
     /// Recorder clock minus true time (ns): the cues show true time.
     clock_offset_ns: i64,
+    /// Compact gaps in time longer than this (ns; `None`: real time).
+    max_gap: Option<u64>,
 }
 
-struct Running {
-    engine: Rf1Engine<GstChunk>,
-    maker: BufferMaker,
-    /// Tracks negotiated to length-prefixed output (`stream-format=avc`).
-    avc: Vec<StreamId>,
-    /// EOS (or SEGMENT_DONE) was sent for the current segment.
-    finished: bool,
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            location: None,
+            tracks: Vec::new(),
+            subtitles: false,
+            timezone: None,
+            clock_offset_ns: 0,
+            max_gap: Some(crate::engine::timeline::DEFAULT_MAX_GAP_NS),
+        }
+    }
 }
 
 pub struct Rf1Src {
     settings: Mutex<Settings>,
-    state: Mutex<Option<Running>>,
-    streams: Mutex<OutputStreams<StreamId>>,
-    /// The pad whose task runs the streaming loop (a pad of its own, not
-    /// one of the element's).
-    task_pad: Mutex<Option<gst::Pad>>,
-    /// The streams whose pads the streaming task has still to add, with
-    /// their stream ids.
-    unexposed: Mutex<Option<Vec<(StreamInfo, String)>>>,
-    /// A seek received before playback started.
-    pending_seek: Mutex<Option<gst::Event>>,
-    /// Kept apart from `state` so queries never wait for the streaming
-    /// thread's file I/O.
-    duration: Mutex<Option<gst::ClockTime>>,
-    /// A seek arrives once per linked pad: handled once.
-    last_seek: SeekOnce,
-    /// GAP events are due on lagging pads before the next push (after
-    /// start and after each seek).
-    gaps_due: Mutex<bool>,
+    adapter: DemuxAdapter,
+    /// The played tracks, the camera's main track first (stream ids).
+    main_first: Mutex<Vec<String>>,
 }
 
 #[glib::object_subclass]
@@ -92,45 +77,61 @@ impl ObjectSubclass for Rf1Src {
     fn new() -> Self {
         Self {
             settings: Mutex::new(Settings::default()),
-            state: Mutex::new(None),
-            streams: Mutex::new(OutputStreams::default()),
-            task_pad: Mutex::new(None),
-            unexposed: Mutex::new(None),
-            pending_seek: Mutex::new(None),
-            duration: Mutex::new(None),
-            last_seek: SeekOnce::default(),
-            gaps_due: Mutex::new(false),
+            adapter: DemuxAdapter::new_source(),
+            main_first: Mutex::new(Vec::new()),
         }
     }
 }
 
-/// What the streaming thread does once the engine lock is released.
-enum Work {
-    Push(StreamId, gst::Buffer),
-    /// The track has nothing left after what was pushed before.
-    End(StreamId),
-    Done,
-    Failed(String),
+impl DemuxElement for Rf1Src {
+    fn adapter(&self) -> &DemuxAdapter {
+        &self.adapter
+    }
+
+    /// A track's rank in the main-first order (the camera's main track
+    /// first, see `Rf1Engine::tracks_main_first`), then its name
+    /// (`000_video`, `001_lowres`). decodebin (so playbin and the
+    /// discoverer) orders the decoded streams of one media type by
+    /// stream-id as strings, whatever the pad order: by name alone,
+    /// two_tracks' `lowres` came before the camera's `video`. Other streams
+    /// keep their names.
+    fn stream_id(&self, info: &StreamInfo) -> String {
+        let rank = lock(&self.main_first).iter().position(|n| *n == info.name);
+        match rank {
+            Some(rank) if info.id.kind == StreamKind::Video => format!("{rank:03}_{}", info.name),
+            _ => info.name.clone(),
+        }
+    }
+
+    fn template_name(&self, info: &StreamInfo) -> &'static str {
+        if info.id.kind == StreamKind::Subtitle {
+            SUBTITLE_PAD_TEMPLATE
+        } else {
+            PAD_TEMPLATE
+        }
+    }
+
+    fn open_source(&self) -> Result<(DynSource, String), gst::ErrorMessage> {
+        let settings = lock(&self.settings).clone();
+        let source = self.open(&settings)?;
+        let name = settings
+            .location
+            .map(|l| format!("{}: ", l.display()))
+            .unwrap_or_default();
+        Ok((source, name))
+    }
 }
 
 impl Rf1Src {
-    /// The location played, for messages.
-    fn location_text(&self) -> String {
-        lock(&self.settings)
-            .location
-            .as_ref()
-            .map_or_else(|| "(no location)".into(), |l| l.display().to_string())
-    }
-
-    fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let settings = lock(&self.settings).clone();
-        let Some(location) = settings.location else {
+    /// Opens the archive with the current settings.
+    fn open(&self, settings: &Settings) -> Result<DynSource, gst::ErrorMessage> {
+        let Some(location) = &settings.location else {
             return Err(gst::error_msg!(
                 gst::ResourceError::NotFound,
                 ("No location set")
             ));
         };
-        let mut engine = Rf1Engine::<GstChunk>::open(&location, &settings.tracks).map_err(|e| {
+        let mut engine = Rf1Engine::<GstChunk>::open(location, &settings.tracks).map_err(|e| {
             let kind = match e {
                 Rf1Error::Io { .. } => gst::ResourceError::Read,
                 Rf1Error::NotFound(_)
@@ -146,526 +147,21 @@ impl Rf1Src {
         engine.set_subtitles(settings.subtitles);
         engine.set_timezone(settings.timezone.clone());
         engine.set_clock_offset(settings.clock_offset_ns);
-        if engine.damage().any() {
-            gst::debug!(CAT, imp = self, "{}", engine.damage().describe());
-        }
-        let infos = engine.streams();
-        let main_first = engine.tracks_main_first();
-        let duration = clock_time(engine.duration_ns());
+        engine.set_max_gap(settings.max_gap);
+        *lock(&self.main_first) = engine.tracks_main_first();
         gst::info!(
             CAT,
             imp = self,
-            "Playing {} track(s) from {} segment(s), duration {}",
-            infos.len(),
+            "Playing {} track(s) from {} segment(s), duration {} ns",
+            engine.tracks_main_first().len(),
             engine.archive().segments.len(),
-            duration
+            engine.duration_ns()
         );
-        // Everything a pad-added handler may ask for is in place before the
-        // first pad is added (by the task), and no lock is held while adding
-        // pads.
-        *lock(&self.duration) = Some(duration);
-        *lock(&self.state) = Some(Running {
-            engine,
-            maker: BufferMaker::default(),
-            avc: Vec::new(),
-            finished: false,
-        });
-        self.last_seek.reset();
-        *lock(&self.gaps_due) = true;
-        {
-            let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
-            segment.set_start(gst::ClockTime::ZERO);
-            segment.set_duration(duration);
-            let mut streams = OutputStreams::default();
-            streams.set_segment(segment, gst::Seqnum::next());
-            *lock(&self.streams) = streams;
-        }
-        // The pads are added by the streaming task, not here: pad-added and
-        // no-more-pads handlers (parsebin posting its stream collection,
-        // which decodebin3 handles under its input lock) must not run while
-        // this element's and its parents' state locks are held. decodebin3
-        // takes that input lock and then sets parsebin's state, which waits
-        // for our state lock: playbin3 on a two-track .rf1i deadlocked
-        // before preroll now and then (as pull-mode demuxers do, pads come
-        // from the streaming thread).
-        let ranked = engine_order_ids(&infos, &main_first);
-        *lock(&self.unexposed) = Some(ranked);
-        let pending = lock(&self.pending_seek).take();
-        if let Some(event) = pending
-            && let gst::EventView::Seek(seek) = event.view()
-        {
-            self.apply_pending_seek(seek);
-        }
-        // The task runs on a pad of its own, never added to the element: the
-        // stream pads do not exist yet when it starts.
-        let task_pad = gst::Pad::builder(gst::PadDirection::Src)
-            .name("streaming-task")
-            .build();
-        *lock(&self.task_pad) = Some(task_pad);
-        self.start_task()
-            .map_err(|e| gst::error_msg!(gst::CoreError::Thread, ("Failed to start task: {}", e)))
-    }
-
-    /// Adds the pads of the streams found by [`Rf1Src::start`] (once, from
-    /// the streaming thread), then signals no-more-pads.
-    fn expose_pads(&self) -> Result<(), gst::ErrorMessage> {
-        let Some(infos) = lock(&self.unexposed).take() else {
-            return Ok(());
-        };
-        let element: gst::Element = self.obj().clone().upcast();
-        for (info, stream_id) in &infos {
-            let spec = StreamSpec {
-                key: info.id,
-                template: if info.id.kind == StreamKind::Subtitle {
-                    SUBTITLE_PAD_TEMPLATE
-                } else {
-                    PAD_TEMPLATE
-                },
-                pad_name: info.name.clone(),
-                stream_id: stream_id.clone(),
-                caps: present::caps(info),
-                tags: present::tag_list(&info.tags),
-                flags: present::stream_flags(info),
-            };
-            // Pads added so far stay in `streams` on failure: stop() removes them.
-            let mut avc = false;
-            OutputStreams::add_stream_negotiated(
-                &self.streams,
-                &element,
-                spec,
-                |builder| {
-                    builder
-                        .event_function(|pad, parent, event| {
-                            Rf1Src::catch_panic_pad_function(
-                                parent,
-                                || false,
-                                |imp| imp.src_event(pad, event),
-                            )
-                        })
-                        .query_function(|pad, parent, query| {
-                            Rf1Src::catch_panic_pad_function(
-                                parent,
-                                || false,
-                                |imp| imp.src_query(pad, query),
-                            )
-                        })
-                },
-                |pad| {
-                    let caps = present::negotiate_avc(pad, info)?;
-                    avc = true;
-                    Some(caps)
-                },
-            )?;
-            if avc && let Some(running) = lock(&self.state).as_mut() {
-                running.avc.push(info.id);
-            }
-        }
-        element.no_more_pads();
-        Ok(())
-    }
-
-    fn start_task(&self) -> Result<(), glib::BoolError> {
-        let Some(pad) = lock(&self.task_pad).clone() else {
-            return Ok(());
-        };
-        let weak = self.obj().downgrade();
-        pad.start_task(move || {
-            let Some(obj) = weak.upgrade() else { return };
-            let imp = obj.imp();
-            // A panic must not unwind into GStreamer's task thread (abort) nor
-            // leave the element stuck: report it and stop streaming.
-            let outcome =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| imp.stream_loop()));
-            if outcome.is_err() {
-                gst::element_imp_error!(
-                    imp,
-                    gst::StreamError::Failed,
-                    ["Internal error in the rf1src streaming thread"]
-                );
-                imp.send_eos();
-                imp.pause_task();
-            }
-        })
-    }
-
-    fn pause_task(&self) {
-        let pad = lock(&self.task_pad).clone();
-        if let Some(pad) = pad {
-            let _ = pad.pause_task();
-        }
-    }
-
-    fn stop(&self) {
-        let pad = lock(&self.task_pad).take();
-        if let Some(pad) = pad {
-            let _ = pad.stop_task();
-        }
-        *lock(&self.state) = None;
-        *lock(&self.unexposed) = None;
-        *lock(&self.duration) = None;
-        self.last_seek.reset();
-        let mut streams = std::mem::take(&mut *lock(&self.streams));
-        streams.remove_all(self.obj().upcast_ref());
-    }
-
-    fn send_eos(&self) {
-        let seqnum = lock(&self.streams).seqnum();
-        OutputStreams::push_event_all(
-            &self.streams,
-            &gst::event::Eos::builder().seqnum(seqnum).build(),
-        );
-    }
-
-    /// After a start or a seek: a pad whose first access unit comes later
-    /// than the earliest one gets a GAP up to it, so its sink prerolls while
-    /// the other pads fill their queues (and a pad with nothing left gets an
-    /// open GAP). Without this, small queues on the early pad block the
-    /// only streaming thread before the late pad ever prerolls.
-    fn send_gaps(&self) {
-        if !std::mem::take(&mut *lock(&self.gaps_due)) {
-            return;
-        }
-        let times = match lock(&self.state).as_ref() {
-            Some(running) => running.engine.next_times(),
-            None => return,
-        };
-        if times.len() < 2 {
-            return;
-        }
-        let Some(earliest) = times.iter().filter_map(|(_, t)| *t).min() else {
-            return;
-        };
-        let start = lock(&self.streams).segment().start().unwrap_or_default();
-        let from = clock_time(earliest).max(start);
-        for (id, time) in times {
-            if time == Some(earliest) {
-                continue;
-            }
-            let duration = time.map(|t| clock_time(t).saturating_sub(from));
-            if duration.is_some_and(|d| d.is_zero()) {
-                continue;
-            }
-            OutputStreams::push_gap(&self.streams, id, from, duration);
-        }
-    }
-
-    /// Runs the engine under its lock for a batch of buffers.
-    fn collect(&self) -> Vec<Work> {
-        // Read before the engine lock (never both at once).
-        let looping = lock(&self.streams)
-            .segment()
-            .flags()
-            .contains(gst::SegmentFlags::SEGMENT);
-        let mut work = Vec::new();
-        let mut guard = lock(&self.state);
-        let Some(running) = guard.as_mut() else {
-            return work;
-        };
-        if running.finished {
-            work.push(Work::Done);
-            return work;
-        }
-        while work.len() < BATCH {
-            match running.engine.next_packet() {
-                Ok(Some(packet)) => {
-                    let stream = packet.stream;
-                    let avc = running.avc.contains(&stream);
-                    if let Some(buffer) = running.maker.buffer(packet, avc) {
-                        work.push(Work::Push(stream, buffer));
-                    }
-                }
-                Ok(None) => {
-                    work.push(Work::Done);
-                    break;
-                }
-                Err(e) => {
-                    work.push(Work::Failed(e.to_string()));
-                    break;
-                }
-            }
-        }
-        // Tracks with nothing left end after their last buffer, not with
-        // the last track: playbin3 (decodebin3, 1.22) showing two_tracks'
-        // `video`, which ends 0.5 s before `lowres`, never reported the end
-        // of playback otherwise. Not in a segment seek, whose playback
-        // loops: there every track waits for SEGMENT_DONE.
-        let times: Vec<_> = running
-            .engine
-            .next_times()
-            .into_iter()
-            .filter(|(id, _)| id.kind == StreamKind::Video)
-            .collect();
-        // Only a track that ends before another: the last one ends with
-        // finish() (after the damage warning).
-        let more_later = times.iter().any(|(_, next)| next.is_some());
-        if !looping {
-            for &(id, next) in &times {
-                if next.is_some() {
-                    continue;
-                }
-                let after = work
-                    .iter()
-                    .rposition(|w| matches!(w, Work::Push(s, _) if *s == id))
-                    .map_or(0, |i| i + 1);
-                let others_after = work[after..]
-                    .iter()
-                    .any(|w| matches!(w, Work::Push(s, _) if *s != id));
-                if more_later || others_after {
-                    work.insert(after, Work::End(id));
-                }
-            }
-        }
-        work
-    }
-
-    fn stream_loop(&self) {
-        if let Err(err) = self.expose_pads() {
-            self.post_error_message(err);
-            self.pause_task();
-            return;
-        }
-        self.send_gaps();
-        let work = self.collect();
-        if work.is_empty() {
-            // Stopped under us.
-            self.pause_task();
-            return;
-        }
-        for item in work {
-            match item {
-                Work::Push(stream, buffer) => {
-                    match OutputStreams::push(&self.streams, stream, buffer) {
-                        Ok(_) => {}
-                        Err(gst::FlowError::Eos) => {
-                            // Every downstream pad is done (e.g. a stop position).
-                            self.finish();
-                            self.pause_task();
-                            return;
-                        }
-                        Err(gst::FlowError::Flushing) => {
-                            gst::debug!(CAT, imp = self, "Pausing task: flushing");
-                            self.pause_task();
-                            return;
-                        }
-                        Err(err) => {
-                            gst::debug!(CAT, imp = self, "Pausing task: {:?}", err);
-                            gst::element_imp_error!(
-                                self,
-                                gst::StreamError::Failed,
-                                (
-                                    "{}: playback stopped: {}",
-                                    self.location_text(),
-                                    present::flow_error_text(err)
-                                ),
-                                ["streaming stopped, reason {}", err]
-                            );
-                            self.send_eos();
-                            self.pause_task();
-                            return;
-                        }
-                    }
-                }
-                Work::End(stream) => OutputStreams::finish_stream(&self.streams, stream),
-                Work::Done => {
-                    self.finish();
-                    self.pause_task();
-                    return;
-                }
-                Work::Failed(msg) => {
-                    gst::element_imp_error!(
-                        self,
-                        gst::ResourceError::Read,
-                        (
-                            "Cannot read rf1 recording {}: {}",
-                            self.location_text(),
-                            msg
-                        )
-                    );
-                    self.send_eos();
-                    self.pause_task();
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Posts the damage WARNING (if anything was damaged), then EOS or
-    /// SEGMENT_DONE.
-    fn finish(&self) {
-        let damage = {
-            let mut guard = lock(&self.state);
-            let Some(running) = guard.as_mut() else {
-                return;
-            };
-            if running.finished {
-                return;
-            }
-            running.finished = true;
-            running.engine.take_damage()
-        };
-        if damage.any() {
-            gst::element_imp_warning!(
-                self,
-                gst::StreamError::Demux,
-                (
-                    "Damaged rf1 recording {}: {}; played every access unit that could be read",
-                    self.location_text(),
-                    damage.describe()
-                ),
-                ["{}", damage.describe_all()]
-            );
-        }
-        let segment_seek = lock(&self.streams)
-            .segment()
-            .flags()
-            .contains(gst::SegmentFlags::SEGMENT);
-        if segment_seek {
-            OutputStreams::finish_segment(&self.streams, self.obj().upcast_ref());
-            // Last: a prerolling sink blocks on the GAP until PLAYING.
-            self.preroll_idle_pads();
-            return;
-        }
-        OutputStreams::finish(&self.streams);
-    }
-
-    /// After SEGMENT_DONE (which does not preroll a sink): every pad gets
-    /// a GAP after what it played, so a pipeline waiting for preroll (e.g.
-    /// after a seek to or past the end, where every buffer is clipped)
-    /// completes its state change.
-    fn preroll_idle_pads(&self) {
-        let last = match lock(&self.state).as_ref() {
-            Some(running) => running.engine.last_times(),
-            None => return,
-        };
-        let start = lock(&self.streams).segment().start().unwrap_or_default();
-        for (id, last_time) in last {
-            let at = last_time.map_or(start, |t| clock_time(t).max(start));
-            OutputStreams::push_gap(&self.streams, id, at, None);
-        }
-    }
-
-    fn src_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
-        match event.view() {
-            gst::EventView::Seek(seek) => {
-                self.last_seek
-                    .handle(event.seqnum(), || match self.handle_seek(seek) {
-                        Ok(()) => true,
-                        Err(msg) => {
-                            gst::warning!(CAT, imp = self, "Seek refused: {}", msg);
-                            false
-                        }
-                    })
-            }
-            _ => gst::Pad::event_default(pad, Some(&*self.obj()), event),
-        }
-    }
-
-    fn duration(&self) -> Option<gst::ClockTime> {
-        *lock(&self.duration)
-    }
-
-    fn src_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
-        if let Some(answered) =
-            OutputStreams::answer_time_query(&self.streams, query, true, || self.duration())
-        {
-            return answered;
-        }
-        match query.view_mut() {
-            gst::QueryViewMut::Latency(q) => {
-                q.set(false, gst::ClockTime::ZERO, gst::ClockTime::NONE);
-                true
-            }
-            gst::QueryViewMut::Scheduling(q) => {
-                q.set(gst::SchedulingFlags::SEQUENTIAL, 1, -1, 0);
-                q.add_scheduling_modes([gst::PadMode::Push]);
-                true
-            }
-            _ => gst::Pad::query_default(pad, Some(&*self.obj()), query),
-        }
-    }
-
-    /// The shared seek protocol around [`Rf1Src::reposition`].
-    fn handle_seek(&self, seek: &gst::event::Seek) -> Result<(), String> {
-        let Some(task_pad) = lock(&self.task_pad).clone() else {
-            return Err("not playing".into());
-        };
-        let element: gst::Element = self.obj().clone().upcast();
-        let target = SeekTarget {
-            element: &element,
-            streams: &self.streams,
-            task_pad: &task_pad,
-            upstream: None,
-            duration: self.duration(),
-        };
-        seek::perform(
-            &target,
-            seek,
-            |segment| self.reposition(seek, segment),
-            || {
-                let _ = self.start_task();
-            },
-        )
-    }
-
-    /// A seek received in READY, applied when playback starts (nothing to
-    /// flush, no task yet).
-    fn apply_pending_seek(&self, seek: &gst::event::Seek) {
-        let current = lock(&self.streams).segment().clone();
-        let result = seek::validate(seek, &current, self.duration()).and_then(|mut segment| {
-            let ok = self.reposition(seek, &mut segment);
-            seek::commit(
-                self.obj().upcast_ref(),
-                &self.streams,
-                seek,
-                segment,
-                ok.is_ok(),
-            );
-            ok
-        });
-        if let Err(msg) = result {
-            gst::warning!(CAT, imp = self, "Seek before start failed: {}", msg);
-        }
-    }
-
-    /// Positions the engine for `segment` (the task is not running): every
-    /// track at its key unit at or before the start; with KEY_UNIT the
-    /// segment snaps to the earliest of those key units.
-    fn reposition(
-        &self,
-        seek: &gst::event::Seek,
-        segment: &mut gst::FormattedSegment<gst::ClockTime>,
-    ) -> Result<(), String> {
-        let key_unit = seek.flags().contains(gst::SeekFlags::KEY_UNIT);
-        let target = segment.start().unwrap_or_default();
-        {
-            let mut guard = lock(&self.state);
-            let running = guard.as_mut().ok_or("not running")?;
-            let key_time = running.engine.seek(
-                target.nseconds(),
-                segment.stop().map(|s| s.nseconds()),
-                key_unit,
-            );
-            running.finished = false;
-            gst::debug!(
-                CAT,
-                imp = self,
-                "Seek to {} starts at key frame {:?} ns",
-                target,
-                key_time
-            );
-            if let (true, Some(t)) = (key_unit, key_time) {
-                let t = clock_time(t);
-                segment.set_start(t);
-                segment.set_time(t);
-                segment.set_position(t);
-            }
-        }
-        *lock(&self.gaps_due) = true;
-        Ok(())
+        Ok(Box::new(engine))
     }
 
     fn set_location(&self, location: Option<PathBuf>) -> Result<(), glib::Error> {
-        if lock(&self.state).is_some() {
+        if self.adapter.is_running() {
             return Err(glib::Error::new(
                 gst::URIError::BadState,
                 "Changing the location is not supported while playing",
@@ -707,6 +203,7 @@ impl ObjectImpl for Rf1Src {
                     .build(),
                 crate::common::timezone::pspec(),
                 crate::common::timezone::clock_offset_pspec(),
+                crate::common::timezone::max_gap_pspec(),
             ]
         });
         PROPERTIES.as_ref()
@@ -730,6 +227,10 @@ impl ObjectImpl for Rf1Src {
             }
             "clock-offset" => {
                 lock(&self.settings).clock_offset_ns = value.get().expect("type checked upstream");
+            }
+            "max-gap" => {
+                let ns: u64 = value.get().expect("type checked upstream");
+                lock(&self.settings).max_gap = (ns > 0).then_some(ns);
             }
             "tracks" => {
                 let tracks: Option<String> = value.get().expect("type checked upstream");
@@ -756,6 +257,7 @@ impl ObjectImpl for Rf1Src {
             "subtitles" => settings.subtitles.to_value(),
             "timezone" => crate::common::timezone::value(settings.timezone.as_ref()),
             "clock-offset" => settings.clock_offset_ns.to_value(),
+            "max-gap" => settings.max_gap.unwrap_or(0).to_value(),
             "tracks" => (!settings.tracks.is_empty())
                 .then(|| settings.tracks.join(","))
                 .to_value(),
@@ -825,21 +327,7 @@ impl ElementImpl for Rf1Src {
         &self,
         transition: gst::StateChange,
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
-        gst::trace!(CAT, imp = self, "Changing state {:?}", transition);
-        if transition == gst::StateChange::ReadyToPaused
-            && let Err(err) = self.start()
-        {
-            self.post_error_message(err);
-            self.stop();
-            return Err(gst::StateChangeError);
-        }
-        let ret = self.parent_change_state(transition);
-        if transition == gst::StateChange::PausedToReady
-            || (transition == gst::StateChange::ReadyToPaused && ret.is_err())
-        {
-            self.stop();
-        }
-        ret
+        crate::common::demux::element::change_state(self, transition)
     }
 
     fn query(&self, query: &mut gst::QueryRef) -> bool {
@@ -858,25 +346,7 @@ impl ElementImpl for Rf1Src {
     }
 
     fn send_event(&self, event: gst::Event) -> bool {
-        match event.view() {
-            gst::EventView::Seek(seek) => {
-                let pad = lock(&self.task_pad).clone();
-                match pad {
-                    Some(pad) => self.src_event(&pad, event),
-                    None => {
-                        // Not started (READY): applied when playback starts,
-                        // like basesrc does; no flush needed.
-                        let (rate, _, _, start, _, _) = seek.get();
-                        if rate <= 0.0 || start.format() != gst::Format::Time {
-                            return false;
-                        }
-                        *lock(&self.pending_seek) = Some(event);
-                        true
-                    }
-                }
-            }
-            _ => self.parent_send_event(event),
-        }
+        crate::common::demux::element::send_event(self, event)
     }
 }
 
@@ -973,26 +443,4 @@ fn percent_decode(text: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Each stream with the last part of its stream-id: a track's rank in
-/// `main_first` (the camera's main track first, see
-/// `Rf1Engine::tracks_main_first`), then its name (`000_video`,
-/// `001_lowres`). decodebin (so playbin and the discoverer) orders the
-/// decoded streams of one media type by stream-id as strings, whatever the
-/// pad order: by name alone, two_tracks' `lowres` came before the camera's
-/// `video`. The subtitle stream keeps its name.
-fn engine_order_ids(infos: &[StreamInfo], main_first: &[String]) -> Vec<(StreamInfo, String)> {
-    infos
-        .iter()
-        .map(|info| {
-            let id = match main_first.iter().position(|n| *n == info.name) {
-                Some(rank) if info.id.kind == StreamKind::Video => {
-                    format!("{rank:03}_{}", info.name)
-                }
-                _ => info.name.clone(),
-            };
-            (info.clone(), id)
-        })
-        .collect()
 }

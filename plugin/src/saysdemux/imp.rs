@@ -3,7 +3,7 @@
 //! ([`Says`](crate::engine::formats::says::Says)) behind the shared demuxer
 //! adapter. Streams, time and tags are described there.
 
-use crate::common::demux::{DemuxAdapter, DemuxElement};
+use crate::common::demux::{DemuxAdapter, DemuxElement, DynSource, PadInput};
 use crate::common::present::template_name;
 use crate::engine::StreamKind;
 use crate::engine::formats::says::{Says, SaysOptions, TELEMETRY_SCHEMA};
@@ -12,28 +12,19 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use std::sync::{LazyLock, Mutex};
 
-static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new(
-        "saysdemux",
-        gst::DebugColorFlags::empty(),
-        Some("Rosco SAYS demuxer"),
-    )
-});
-
 pub struct SaysDemux {
-    adapter: DemuxAdapter<Says>,
+    adapter: DemuxAdapter,
     settings: Mutex<SaysOptions>,
 }
 
 impl DemuxElement for SaysDemux {
-    type Format = Says;
-
-    fn adapter(&self) -> &DemuxAdapter<Says> {
+    fn adapter(&self) -> &DemuxAdapter {
         &self.adapter
     }
 
-    fn new_format(&self) -> Says {
-        Says::with_options(crate::common::streams::lock(&self.settings).clone())
+    fn open_input(&self, input: PadInput) -> Option<DynSource> {
+        let options = crate::common::streams::lock(&self.settings).clone();
+        Some(input.demux(Says::with_options(options)))
     }
 }
 
@@ -118,9 +109,7 @@ impl ObjectImpl for SaysDemux {
 
     fn constructed(&self) {
         self.parent_constructed();
-        self.obj()
-            .add_pad(&self.adapter.sinkpad)
-            .expect("add sink pad");
+        crate::common::demux::element::constructed(self);
     }
 }
 
@@ -187,21 +176,13 @@ impl ElementImpl for SaysDemux {
     }
 
     fn send_event(&self, event: gst::Event) -> bool {
-        match self.adapter.send_event_before_start(&event) {
-            Some(handled) => handled,
-            None => self.parent_send_event(event),
-        }
+        crate::common::demux::element::send_event(self, event)
     }
 
     fn change_state(
         &self,
         transition: gst::StateChange,
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
-        gst::trace!(CAT, imp = self, "Changing state {:?}", transition);
-        let ret = self.parent_change_state(transition)?;
-        if transition == gst::StateChange::PausedToReady {
-            self.adapter.reset(self.obj().upcast_ref());
-        }
-        Ok(ret)
+        crate::common::demux::element::change_state(self, transition)
     }
 }

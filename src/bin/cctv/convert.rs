@@ -1452,7 +1452,7 @@ pub(crate) fn configure_source(element: &gst::Element, args: &ConvertArgs) {
     // The cues show true time; the frame table keeps the recorder's.
     element.set_property("clock-offset", clock_offset_ns(args));
     let max_gap = source_max_gap(args).unwrap_or(0);
-    // pavsdemux and saysdemux have `max-gap`; rf1src keeps real time.
+    // Every source element has `max-gap` (pavsdemux, saysdemux, rf1src).
     if element.find_property("max-gap").is_some() {
         element.set_property("max-gap", max_gap);
     }

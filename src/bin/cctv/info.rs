@@ -132,7 +132,7 @@ pub fn to_json(rec: &Recording, scan: &Scan, zone: Option<&Zone>) -> Value {
         "damage": {
             "regions": scan.damage.regions,
             "bytes": scan.damage.bytes,
-            "description": (!scan.damage.text.is_empty()).then_some(&scan.damage.text),
+            "description": scan.damage.any().then(|| scan.damage.describe()),
             "details": scan.damage.details,
         },
     })
@@ -173,7 +173,7 @@ fn text(rec: &Recording, scan: &Scan, zone: Option<&Zone>) -> String {
             span
         );
     }
-    if scan.damage.text.is_empty() {
+    if !scan.damage.any() {
         o.push_str("  damage: none\n");
     } else {
         let _ = writeln!(
@@ -181,7 +181,7 @@ fn text(rec: &Recording, scan: &Scan, zone: Option<&Zone>) -> String {
             "  damage: {} region(s), {} bytes skipped: {}",
             scan.damage.regions,
             scan.damage.bytes,
-            escape(&scan.damage.text)
+            escape(&scan.damage.describe())
         );
     }
     o
@@ -213,12 +213,12 @@ fn facts(cat: &Catalog, cam: &Camera, scans: &[(std::path::PathBuf, Scan)]) -> C
             f.frames += st.frames;
             f.key_frames += st.keys;
         }
-        if !scan.damage.text.is_empty() {
+        if scan.damage.any() {
             f.damage.push((
                 path.clone(),
                 scan.damage.regions,
                 scan.damage.bytes,
-                scan.damage.text.clone(),
+                scan.damage.describe(),
             ));
         }
     }

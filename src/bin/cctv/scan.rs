@@ -9,8 +9,8 @@ use gstcctv::engine::formats::pavs::{Pavs, PavsOptions};
 use gstcctv::engine::formats::rf1::Rf1Engine;
 use gstcctv::engine::formats::says::{Says, SaysOptions};
 use gstcctv::engine::{
-    ByteSource, Demuxer, EngineError, Event, FileSource, Format, Packet, SharedBytes, StreamInfo,
-    Tags,
+    ByteDemux, DamageReport, EngineError, FileSource, Packet, SharedBytes, Source, SourceEvent,
+    StreamInfo, Tags,
 };
 
 /// Per stream: what was seen.
@@ -38,22 +38,10 @@ impl StreamStat {
     }
 }
 
-/// The damage found, in one form for every format.
-#[derive(Clone, Debug, Default)]
-pub struct DamageSummary {
-    pub regions: u64,
-    pub bytes: u64,
-    /// One human line (empty: none).
-    pub text: String,
-    /// Every problem on its own line where `text` summarises (rf1: each
-    /// bad index entry), for `info --json`; empty when `text` says it all.
-    pub details: Vec<String>,
-}
-
 #[derive(Clone, Debug)]
 pub struct Scan {
     pub streams: Vec<StreamStat>,
-    pub damage: DamageSummary,
+    pub damage: DamageReport,
     pub tags: Option<Tags>,
 }
 
@@ -131,22 +119,55 @@ fn scan_with(
     telemetry: bool,
     mut on_packet: impl FnMut(&StreamInfo, &Packet<SharedBytes>),
 ) -> Result<Scan> {
-    // rf1 keeps real time (no `max-gap` on rf1src yet).
-    match rec.kind {
-        Kind::Pavs => scan_demuxer(
-            rec,
-            // No cues: nothing here shows them.
-            Pavs::new(PavsOptions {
-                subtitles: false,
-                max_gap,
-                ..PavsOptions::default()
-            }),
-            depth,
-            &mut on_packet,
-        ),
-        Kind::Says => scan_demuxer(
-            rec,
-            // Telemetry as data (info), no cues.
+    let mut source = open(rec, max_gap, telemetry)?;
+    let mut streams: Vec<StreamStat> = Vec::new();
+    loop {
+        let event = match source.next() {
+            Ok(e) => e,
+            Err(e @ EngineError::NotThisFormat { .. }) => bail!("{e}"),
+            Err(e) => bail!("read error: {e}"),
+        };
+        match event {
+            SourceEvent::StreamsFound(infos) => {
+                streams.extend(infos.into_iter().map(stat));
+                if depth == Depth::StreamsOnly {
+                    break;
+                }
+            }
+            SourceEvent::NewStream(info) => streams.push(stat(info)),
+            SourceEvent::Packet(p) => {
+                if let Some(i) = account(&mut streams, &p) {
+                    on_packet(&streams[i].info, &p);
+                }
+            }
+            SourceEvent::Tags(_) | SourceEvent::StreamEnd(_) => {}
+            SourceEvent::NeedData | SourceEvent::End => break,
+        }
+    }
+    Ok(Scan {
+        streams,
+        damage: source.take_report(),
+        tags: source.global_tags(),
+    })
+}
+
+/// The recording as the engine's source, read as the elements play it
+/// (`max_gap`), without cues (nothing here shows them); SAYS telemetry
+/// streams (`meta_N`) when `telemetry` (info).
+fn open(
+    rec: &Recording,
+    max_gap: Option<u64>,
+    telemetry: bool,
+) -> Result<Box<dyn Source<Chunk = SharedBytes>>> {
+    if rec.kind == Kind::Rf1 {
+        let mut engine: Rf1Engine<SharedBytes> =
+            Rf1Engine::open(&rec.path, &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
+        engine.set_max_gap(max_gap);
+        return Ok(Box::new(engine));
+    }
+    let src = FileSource::open(&rec.path).context("cannot open")?;
+    Ok(match rec.kind {
+        Kind::Says => Box::new(ByteDemux::pull(
             Says::with_options(SaysOptions {
                 telemetry,
                 subtitles: false,
@@ -154,11 +175,17 @@ fn scan_with(
                 clock_offset_ns: 0,
                 max_gap,
             }),
-            depth,
-            &mut on_packet,
-        ),
-        Kind::Rf1 => scan_rf1(rec, depth, &mut on_packet),
-    }
+            src,
+        )),
+        _ => Box::new(ByteDemux::pull(
+            Pavs::new(PavsOptions {
+                subtitles: false,
+                max_gap,
+                ..PavsOptions::default()
+            }),
+            src,
+        )),
+    })
 }
 
 fn stat(info: StreamInfo) -> StreamStat {
@@ -191,90 +218,4 @@ fn account(streams: &mut [StreamStat], p: &Packet<SharedBytes>) -> Option<usize>
         s.last_duration = p.duration;
     }
     Some(i)
-}
-
-fn scan_demuxer<F: Format>(
-    rec: &Recording,
-    format: F,
-    depth: Depth,
-    on_packet: &mut dyn FnMut(&StreamInfo, &Packet<SharedBytes>),
-) -> Result<Scan> {
-    let mut src = FileSource::open(&rec.path).context("cannot open")?;
-    let mut demux = Demuxer::new_pull(format, src.size());
-    let mut streams: Vec<StreamStat> = Vec::new();
-    loop {
-        let event = match demux.next(&mut src) {
-            Ok(e) => e,
-            Err(e @ EngineError::NotThisFormat { .. }) => bail!("{e}"),
-            Err(e) => bail!("read error: {e}"),
-        };
-        match event {
-            Event::StreamsFound(infos) => {
-                streams.extend(infos.into_iter().map(stat));
-                if depth == Depth::StreamsOnly {
-                    break;
-                }
-            }
-            Event::NewStream(info) => streams.push(stat(info)),
-            Event::Packet(p) => {
-                if let Some(i) = account(&mut streams, &p) {
-                    on_packet(&streams[i].info, &p);
-                }
-            }
-            Event::NeedData | Event::Eos => break,
-        }
-    }
-    let report = demux.report();
-    let damage = DamageSummary {
-        regions: report.damage.regions,
-        bytes: report.damage.bytes,
-        text: if report.damage.any() {
-            report.damage.describe()
-        } else {
-            String::new()
-        },
-        details: Vec::new(),
-    };
-    Ok(Scan {
-        streams,
-        damage,
-        tags: demux.global_tags(),
-    })
-}
-
-fn scan_rf1(
-    rec: &Recording,
-    depth: Depth,
-    on_packet: &mut dyn FnMut(&StreamInfo, &Packet<SharedBytes>),
-) -> Result<Scan> {
-    let mut engine: Rf1Engine<SharedBytes> =
-        Rf1Engine::open(&rec.path, &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut streams: Vec<StreamStat> = engine.streams().into_iter().map(stat).collect();
-    if depth == Depth::Full {
-        while let Some(p) = engine.next_packet().map_err(|e| anyhow::anyhow!("{e}"))? {
-            if let Some(i) = account(&mut streams, &p) {
-                on_packet(&streams[i].info, &p);
-            }
-        }
-    }
-    let d = engine.damage();
-    let damage = DamageSummary {
-        regions: d.problems.len() as u64 + u64::from(d.skipped_backwards > 0),
-        bytes: 0,
-        text: if d.any() {
-            d.describe().replace('\n', "; ")
-        } else {
-            String::new()
-        },
-        details: if d.any() {
-            d.describe_all().lines().map(String::from).collect()
-        } else {
-            Vec::new()
-        },
-    };
-    Ok(Scan {
-        streams,
-        damage,
-        tags: Some(engine.tags()),
-    })
 }

@@ -55,7 +55,7 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             None => self.index_plan(src, target)?,
         };
         let end = self.exact_duration().or(self.predicted_duration.end());
-        let past_end = end.is_some_and(|d| target >= d);
+        let past_end = crate::engine::source::is_past_end(target, end);
         self.offset = plan.offset;
         self.format.set_timeline(plan.timeline);
         self.at_frontier = plan.known && plan.offset <= self.index.frontier;

@@ -50,6 +50,9 @@ pub struct Archive {
     pub origin_ns: u64,
     /// Segments left out because they could not be opened, with the reason.
     pub skipped: Vec<String>,
+    /// Start times (ns since the epoch, from their names) of the skipped
+    /// segments: a gap they fall in is lost data, not a pause in recording.
+    pub skipped_starts_ns: Vec<u64>,
 }
 
 impl Archive {
@@ -79,6 +82,7 @@ impl Archive {
         // (and reported). Only when nothing is playable is it an error.
         let mut opened = Vec::new();
         let mut skipped = Vec::new();
+        let mut skipped_starts = Vec::new();
         let mut first_error = None;
         for files in segments {
             let tracks = files
@@ -94,6 +98,9 @@ impl Archive {
             match tracks {
                 Ok(tracks) => opened.push(ArchiveSegment { files, tracks }),
                 Err(e) => {
+                    if let Some(ms) = files.start_ms {
+                        skipped_starts.push(ms.saturating_mul(1_000_000));
+                    }
                     skipped.push(format!("{}: segment skipped: {e}", files.base.display()));
                     first_error.get_or_insert(e);
                 }
@@ -106,6 +113,7 @@ impl Archive {
         }
         let mut archive = Self::from_segments(opened);
         archive.skipped = skipped;
+        archive.skipped_starts_ns = skipped_starts;
         Ok(archive)
     }
 
@@ -135,6 +143,7 @@ impl Archive {
             segments,
             origin_ns,
             skipped: Vec::new(),
+            skipped_starts_ns: Vec::new(),
         }
     }
 

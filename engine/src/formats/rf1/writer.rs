@@ -228,3 +228,26 @@ impl TrackWriter {
     /// tails if preallocation is on. Readers recover via the sentinel.
     pub fn abandon(self) {}
 }
+
+/// Writes one segment `dir/<start_ms>` of track `video` for timing tests:
+/// `frames` access units at 10 fps, a key frame every 10, each one tiny
+/// Annex-B NAL unit (not decodable).
+pub fn write_timing_segment(dir: &Path, start_ms: u64, frames: u64) -> io::Result<()> {
+    let mut w = TrackWriter::create(
+        &dir.join(start_ms.to_string()),
+        "video",
+        crate::h264::Codec::H264,
+        start_ms * 1000,
+        (32, 16),
+        WriterOptions::default(),
+    )?;
+    for k in 0..frames {
+        let (nal, key): (&[u8], u16) = if k % 10 == 0 {
+            (&[0, 0, 1, 0x65, 1, 2], super::flags::KEY)
+        } else {
+            (&[0, 0, 1, 0x41, 1], 0)
+        };
+        w.write_nalu(Pts::Ns(k * 100_000_000), nal, key | super::flags::ANNEXB)?;
+    }
+    w.close()
+}
