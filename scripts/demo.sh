@@ -19,7 +19,7 @@ if ! command -v cargo >/dev/null 2>&1 || [ -z "$have" ] ||
     exit 1
 fi
 scripts/setup.sh
-cargo build --release --lib --bin cctv --example case_sample
+cargo build --release --bin cctv --example case_sample
 target="${CARGO_TARGET_DIR:-target}"
 out="${1:-target/demo}"
 rm -rf "$out/backup" "$out/export"

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo build --lib --bins --examples
+cargo build --workspace --lib --bins --examples
 # The plugin, the command and the VLC module through meson (option vlc), as
 # the README's install builds them (for the install test below);
 # tests/vlc.rs builds its own copy of the module with scripts/build-vlc.sh.
@@ -77,15 +77,16 @@ if ! install_test; then
 fi
 echo "install test (DESTDIR meson install): $install_result"
 echo "test result: $install_result" >>"$log"
-cargo test --no-fail-fast --lib --tests -- "${extra[@]}" 2>&1 | tee -a "$log" || status=$?
+# Every crate of the workspace: the engine's, the C ABI's (built without
+# GStreamer, as the VLC module is) and the command's unit tests, and the
+# integration tests in tests/.
+cargo test --workspace --no-fail-fast --lib --tests -- "${extra[@]}" 2>&1 | tee -a "$log" || status=$?
 # The browser tests of `cctv serve` (tests/serve.rs, named page_*) are
 # #[ignore]d (skipped where chromium is missing); setup.sh installs
 # chromium, so run them here too when the sample run above did not.
 if [ ${#extra[@]} -eq 0 ] && [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
   cargo test --no-fail-fast --test serve -- --ignored page_ 2>&1 | tee -a "$log" || status=$?
 fi
-# The C ABI's unit tests, built without GStreamer as the VLC module is.
-cargo test --lib --no-default-features --features capi --target-dir "$target/vlc" capi:: 2>&1 | tee -a "$log" || status=$?
 passed=$(grep -E '^test result:' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -E '^test result:' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
 skipped=$(grep -E '^test result:' "$log" | grep -Eo '[0-9]+ ignored' | awk '{s+=$1} END {print s+0}')

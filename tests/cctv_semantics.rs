@@ -5,6 +5,8 @@
 //! recordings and (where present) the shared samples; outputs read back
 //! with ffprobe/ffmpeg.
 
+#[path = "support/hostile.rs"]
+mod hostile;
 mod support;
 
 use gst::prelude::*;
@@ -314,6 +316,33 @@ fn sample_rf1_and_psf_conversions_have_capture_time_cues() {
     let mp4 = dir.path().join("video3.mp4");
     assert_cues_cover(&mp4);
     assert!(cue_texts(&srt(&mp4))[0].starts_with("2021-"));
+}
+
+/// A generated rf1 camera converts with the engine's capture-time cues,
+/// each lasting until the next, from the first picture to the end of the
+/// last (as for .psf and .nvr; no sample needed).
+#[test]
+fn rf1_conversion_has_capture_time_cues() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = dir.path().join("camera-0001");
+    std::fs::create_dir(&cam).unwrap();
+    // One segment from 2023-11-14 22:13:20 UTC, 30 frames at 10 fps.
+    let (g, segments) = hostile::rf1(7, 1, 30, true);
+    hostile::write_rf1(&cam, &g, &segments);
+    let out = dir.path().join("out");
+    ok(&cctv(&["convert", "-q", s(&cam), "-o", s(&out)]));
+    let mp4 = files_in(&out)
+        .into_iter()
+        .find(|f| f.extension().is_some_and(|e| e == "mp4"))
+        .unwrap();
+    assert_cues_cover(&mp4);
+    let texts = cue_texts(&srt(&mp4));
+    assert_eq!(texts[0], "2023-11-14 22:13:20 UTC", "{texts:?}");
+    assert_eq!(
+        texts.last().unwrap(),
+        "2023-11-14 22:13:22 UTC",
+        "{texts:?}"
+    );
 }
 
 // ---- windows (issue 16 item 11) ---------------------------------------------

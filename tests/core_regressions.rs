@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //! Regression tests for defects of the shared demuxer core
-//! (`src/common/demux.rs`, `src/common/streams.rs`), seen through
+//! (`plugin/src/common/demux.rs`, `plugin/src/common/streams.rs`), seen through
 //! pavsdemux and saysdemux: locks held across `add_pad`, sparse streams that
 //! stall preroll, multi-camera seeks, one seek acted on once per sink, seeks
 //! validated after flushing, PAVS blocks lost after shortened padding,

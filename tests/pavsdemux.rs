@@ -527,6 +527,43 @@ fn typefinder_claims_pavs_by_content() {
     assert_eq!(run.pads[video].len(), 2);
 }
 
+/// A file of a stock format that holds one PAVS block in its head (an H.264
+/// elementary stream, then the block, as a carved or concatenated file
+/// would): the stock typefinder's guess stands. The PAVS probe only finds
+/// the block "likely" here, as sure as the stock H.264 finder, and the cctv
+/// typefinders rank below the stock ones, so an equal guess of theirs does
+/// not outvote a stock finder.
+#[test]
+fn typefinder_does_not_outvote_stock_finders() {
+    init();
+    let params = BaselineParams::for_size(64, 48).unwrap();
+    let mut enc = SyntheticEncoder::new(params);
+    let (y, u, v) = test_picture(64, 48, 1);
+    let mut file = params.sps(None);
+    file.extend_from_slice(&params.pps());
+    file.extend_from_slice(&enc.key_frame(&y, &u, &v));
+    for _ in 0..12 {
+        file.extend_from_slice(&enc.skip_frame());
+    }
+    // The stock finder is as sure of the stream alone as the probe is below.
+    let (_, es_prob) =
+        gst_base::functions::type_find_helper_for_data(None::<&gst::Object>, &file).unwrap();
+    assert_eq!(es_prob, gst::TypeFindProbability::Likely);
+    let (psf, _) = write_psf(&regular(1, 1), 64, 48);
+    file.extend_from_slice(&psf);
+    assert_eq!(
+        gstcctv::engine::probe::pavs(&file),
+        Some(gstcctv::engine::probe::Certainty::Likely)
+    );
+    let (caps, prob) =
+        gst_base::functions::type_find_helper_for_data(None::<&gst::Object>, &file).unwrap();
+    assert_eq!(
+        caps.structure(0).unwrap().name(),
+        "video/x-h264",
+        "{caps} ({prob:?})"
+    );
+}
+
 // ---- seeking ------------------------------------------------------------------
 
 fn seek_run(path: &Path, flags: gst::SeekFlags, start_ms: u64, stop_ms: Option<u64>) -> Run {

@@ -896,3 +896,249 @@ fn cameras_come_in_numeric_order_in_players_and_discoverer() {
     pads.sort();
     assert_eq!(pads, ["subtitle_10", "subtitle_9", "video_10", "video_9"]);
 }
+
+/// Plays pictures that all reach the overlay before any cue does (what a
+/// player that does not sync to the clock sees when the decoder's pictures
+/// run ahead of the text thread), through streamsynchronizer as playsink
+/// does, with `renderer` rendering the cues. Returns whether the pipeline
+/// reported its end within 10 s.
+fn cues_after_the_last_picture_end(renderer: &str, wait: gst::ClockTime) -> bool {
+    init();
+    let pipeline = gst::Pipeline::new();
+    let video_caps: gst::Caps = "video/x-raw, format=I420, width=64, height=48, framerate=2/1"
+        .parse()
+        .unwrap();
+    let vsrc = gst_app::AppSrc::builder()
+        .caps(&video_caps)
+        .format(gst::Format::Time)
+        .build();
+    // The elements' cue caps (with the field players pick the renderer by).
+    let tsrc = gst_app::AppSrc::builder()
+        .caps(
+            &"text/x-raw, format=utf8, cctv-cue=(boolean)true"
+                .parse()
+                .unwrap(),
+        )
+        .format(gst::Format::Time)
+        .build();
+    let sync = gst::ElementFactory::make("streamsynchronizer")
+        .build()
+        .unwrap();
+    let overlay = gst::ElementFactory::make(renderer).build().unwrap();
+    if renderer == "textoverlay" {
+        // As playbin's subtitleoverlay sets it up.
+        overlay.set_property("wait-text", false);
+    }
+    let sink = gst::ElementFactory::make("fakesink")
+        .property("sync", false)
+        .build()
+        .unwrap();
+    pipeline
+        .add_many([vsrc.upcast_ref(), tsrc.upcast_ref(), &sync, &overlay, &sink])
+        .unwrap();
+    let vsync = sync.request_pad_simple("sink_%u").unwrap();
+    let tsync = sync.request_pad_simple("sink_%u").unwrap();
+    vsrc.static_pad("src").unwrap().link(&vsync).unwrap();
+    tsrc.static_pad("src").unwrap().link(&tsync).unwrap();
+    // One group for both streams, as a demuxer's streams have:
+    // streamsynchronizer waits for a whole group to start.
+    let group = gst::GroupId::next();
+    for src in [&vsrc, &tsrc] {
+        src.static_pad("src").unwrap().add_probe(
+            gst::PadProbeType::EVENT_DOWNSTREAM,
+            move |_, info| {
+                if let Some(gst::PadProbeData::Event(e)) = &info.data
+                    && let gst::EventView::StreamStart(start) = e.view()
+                {
+                    let event = gst::event::StreamStart::builder(start.stream_id())
+                        .group_id(group)
+                        .build();
+                    info.data = Some(gst::PadProbeData::Event(event));
+                }
+                gst::PadProbeReturn::Ok
+            },
+        );
+    }
+    let vout = sync.static_pad("src_0").unwrap();
+    let tout = sync.static_pad("src_1").unwrap();
+    vout.link(&overlay.static_pad("video_sink").unwrap())
+        .unwrap();
+    tout.link(&overlay.static_pad("text_sink").unwrap())
+        .unwrap();
+    overlay.link(&sink).unwrap();
+
+    // The video's end: streamsynchronizer holds the EOS and sends an
+    // open-ended GAP, which reaches the overlay.
+    let (gap_tx, gap_rx) = std::sync::mpsc::channel();
+    overlay.static_pad("video_sink").unwrap().add_probe(
+        gst::PadProbeType::EVENT_DOWNSTREAM,
+        move |_, info| {
+            if let Some(gst::PadProbeData::Event(e)) = &info.data
+                && e.type_() == gst::EventType::Gap
+            {
+                let _ = gap_tx.send(());
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let frame = gst::ClockTime::from_mseconds(500);
+    let cue = |i: u64| {
+        let mut buffer = gst::Buffer::from_slice(format!("2021-09-01 07:00:0{i} UTC"));
+        let b = buffer.get_mut().unwrap();
+        b.set_pts(frame * i);
+        b.set_duration(frame);
+        buffer
+    };
+    // The first cue starts the text stream (streamsynchronizer lets no
+    // stream through before every stream has its segment).
+    tsrc.push_buffer(cue(0)).unwrap();
+    for i in 0..6u64 {
+        let mut buffer = gst::Buffer::from_mut_slice(vec![128u8; 64 * 48 * 3 / 2]);
+        let b = buffer.get_mut().unwrap();
+        b.set_pts(frame * i);
+        b.set_duration(frame);
+        vsrc.push_buffer(buffer).unwrap();
+    }
+    vsrc.end_of_stream().unwrap();
+    gap_rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the video's end reaches the overlay");
+    // Then a cue per picture, as for footage with a new second every frame.
+    for i in 1..6u64 {
+        // Into appsrc's queue: the push never waits for the overlay.
+        tsrc.push_buffer(cue(i)).unwrap();
+    }
+    tsrc.end_of_stream().unwrap();
+    let bus = pipeline.bus().unwrap();
+    let ended = bus
+        .timed_pop_filtered(wait, &[gst::MessageType::Eos, gst::MessageType::Error])
+        .is_some_and(|m| m.type_() == gst::MessageType::Eos);
+    pipeline.set_state(gst::State::Null).unwrap();
+    ended
+}
+
+/// Issue 16.5, the end-of-play stall, at its cause: textoverlay holds a
+/// cue no picture will take off, the next cue waits behind it, and
+/// streamsynchronizer holds the video's EOS until the text's. The stock
+/// renderer stalls every time; `cctvcueoverlay`, which players pick for
+/// the elements' cues, ends.
+#[test]
+fn cues_that_come_after_the_last_picture_do_not_stall_the_end() {
+    // The stock overlay's stall is a deadlock: 3 s show it.
+    assert!(
+        !cues_after_the_last_picture_end("textoverlay", gst::ClockTime::from_seconds(3)),
+        "the stock overlay no longer stalls here: the test no longer shows the defect"
+    );
+    assert!(cues_after_the_last_picture_end(
+        "cctvcueoverlay",
+        gst::ClockTime::from_seconds(30)
+    ));
+}
+
+/// playbin's subtitle overlay renders the elements' cues with
+/// `cctvcueoverlay` (by the caps' `cctv-cue` field) and other subtitles
+/// with the stock renderer.
+#[test]
+fn players_render_the_cues_with_the_cue_overlay() {
+    init();
+    let cue_caps: gst::Caps = "text/x-raw, format=utf8, cctv-cue=(boolean)true"
+        .parse()
+        .unwrap();
+    let srt_caps: gst::Caps = "text/x-raw, format=pango-markup".parse().unwrap();
+    let ours = gst::ElementFactory::find("cctvcueoverlay").expect("registered");
+    let accepts = |f: &gst::ElementFactory, caps: &gst::Caps| {
+        f.static_pad_templates()
+            .iter()
+            .any(|t| t.name_template() == "text_sink" && caps.is_subset(&t.caps()))
+    };
+    assert!(accepts(&ours, &cue_caps));
+    assert!(!accepts(&ours, &srt_caps));
+    assert!(ours.rank() >= gst::Rank::MARGINAL);
+    assert!(
+        ours.metadata(gst::ELEMENT_METADATA_KLASS)
+            .unwrap()
+            .contains("Overlay/Subtitle")
+    );
+}
+
+/// Issue 16.5: gst-play-1.0 without sync to the clock reaches the end of
+/// every sample, twenty times each, with the subtitles on (gst-play shows
+/// them). Before `cctvcueoverlay`, `video3.psf` stalled at the end in 2 to
+/// 3 runs of 30, `video2.psf` in 2 of 30 (six players at a time on a
+/// loaded machine); the files run two at a time here.
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+#[test]
+fn gst_play_reaches_the_end_of_every_sample_twenty_times() {
+    let pavs = shared_samples("pavs");
+    let says = shared_samples("says");
+    let rf1 = shared_samples("rf1");
+    let mut targets: Vec<String> = Vec::new();
+    for name in ["video1", "video2", "video3"] {
+        targets.push(pavs.join(format!("{name}.psf")).display().to_string());
+    }
+    for name in [
+        "basic",
+        "garbage",
+        "old_firmware",
+        "opus",
+        "truncated",
+        "two_cameras",
+        "with_jpeg",
+    ] {
+        targets.push(says.join(format!("{name}.nvr")).display().to_string());
+    }
+    for index in [
+        "h264_basic/1712815946731_video.rf1i",
+        "h265_basic/1712815946731_video.rf1i",
+        "two_tracks/1712815946731_video.rf1i",
+    ] {
+        targets.push(rf1.join(index).display().to_string());
+    }
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let queue = Arc::new(Mutex::new(targets));
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let queue = queue.clone();
+            let failures = failures.clone();
+            std::thread::spawn(move || {
+                while let Some(target) = queue.lock().unwrap().pop() {
+                    for run in 0..20 {
+                        let out = std::process::Command::new("timeout")
+                            .args([
+                                "30",
+                                "gst-play-1.0",
+                                "--videosink=fakesink sync=false",
+                                "--audiosink=fakesink",
+                            ])
+                            .arg(&target)
+                            .env("GST_PLUGIN_PATH", plugin_dir())
+                            .output()
+                            .expect("gst-play-1.0 (scripts/setup.sh installs it)");
+                        let text = format!(
+                            "{}{}",
+                            String::from_utf8_lossy(&out.stdout),
+                            String::from_utf8_lossy(&out.stderr)
+                        );
+                        if !text.contains("Reached end of play list") || text.contains("ERROR") {
+                            failures
+                                .lock()
+                                .unwrap()
+                                .push(format!("{target} run {run}: {text}"));
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    let failures = failures.lock().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} stalled or failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

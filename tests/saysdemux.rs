@@ -711,6 +711,61 @@ fn telemetry_json_and_header_tags() {
     assert_eq!(lat, Some(40.5));
 }
 
+/// Telemetry JSON is made only for a `meta_N` pad someone linked: with
+/// two cameras and only `meta_0` linked, `meta_1` is given no buffer once
+/// its pad exists (it was given one per frame, formatted and refused as
+/// not linked). What discovery read before the pads existed (at most
+/// 2048 units) was made up front.
+#[test]
+fn telemetry_json_goes_only_to_linked_meta_pads() {
+    init();
+    const FRAMES: usize = 1500;
+    let g = Gen {
+        cameras: 2,
+        frames: FRAMES as u32,
+        ..Default::default()
+    };
+    let (bytes, _) = generate(&g);
+    let path = temp_file("two_meta.nvr", &bytes);
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location=\"{}\" ! saysdemux name=d telemetry=true \
+         d.video_0 ! fakesink sync=false async=false d.meta_0 ! fakesink sync=false async=false",
+        path.display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let demux = pipeline.by_name("d").unwrap();
+    let counts: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, usize>>> =
+        Default::default();
+    let c = counts.clone();
+    demux.connect_pad_added(move |_, pad| {
+        let name = pad.name().to_string();
+        if !name.starts_with("meta_") {
+            return;
+        }
+        c.lock().unwrap().insert(name.clone(), 0);
+        let c = c.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            *c.lock().unwrap().get_mut(&name).unwrap() += 1;
+            gst::PadProbeReturn::Ok
+        });
+    });
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(20)) {
+        match msg.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => panic!("{}", e.error()),
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    let counts = counts.lock().unwrap().clone();
+    assert_eq!(counts["meta_0"], FRAMES, "{counts:?}");
+    assert!(counts["meta_1"] <= 2048 / 2, "{counts:?}");
+}
+
 fn tail_variant(what: &str, bytes: &[u8], chunks: &[GenChunk], warnings: usize) {
     let path = temp_file(&format!("{what}.nvr"), bytes);
     for (mode, run) in [

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-//! The VLC demux module (`vlc/cctv.c` on the C ABI of `src/capi.rs`) in real
+//! The VLC demux module (`vlc/cctv.c` on the C ABI of `vlc/src/capi.rs`) in real
 //! VLC 3, headless: the module is built with `scripts/build-vlc.sh`, found
 //! through `VLC_PLUGIN_PATH`, and `cvlc` remuxes recordings to files that
 //! ffmpeg/ffprobe then read. VLC refuses to run as root: as root the tests
@@ -429,7 +429,7 @@ fn capi_driver(dir: &Path, flags: &[&str]) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| manifest().join("target"));
-    let lib = target.join("vlc/release/libgstcctv.a");
+    let lib = target.join("vlc/release/libcctv_vlc.a");
     let exe = dir.join("capi_test");
     let m = manifest();
     let mut args = vec![

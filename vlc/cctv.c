@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * VLC 3.0 demux module for CCTV recordings (VMax .psf, Rosco .nvr,
- * Cyclops rf1): a thin shim over the crate's C ABI (src/capi.rs, header
+ * Cyclops rf1): a thin shim over the crate's C ABI (vlc/src/capi.rs, header
  * cctv.h). Parsing, resync, timeline and seeking all happen in the engine;
  * this file maps VLC's Open/Close/Demux/Control onto it.
  */

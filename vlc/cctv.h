@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
- * C ABI of the gst-cctv engine (src/capi.rs; cargo feature `capi`, built as
+ * C ABI of the gst-cctv engine (vlc/src/capi.rs; the crate cctv-vlc, built as
  * a static library). Handles are opaque and used by one thread at a time;
- * every pointer handed out is owned by the handle. See src/capi.rs for the
+ * every pointer handed out is owned by the handle. See vlc/src/capi.rs for the
  * contract of each function.
  */
 #ifndef CCTV_H

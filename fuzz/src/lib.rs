@@ -421,7 +421,7 @@ pub fn rf1_engine_bytes(index: &[u8], packets: &[u8]) {
     play(&mut engine);
     let end = engine.duration_ns();
     for target in [0, end / 2, end.saturating_add(1)] {
-        engine.seek(target, None, true);
+        engine.seek(target, None);
         play(&mut engine);
     }
 }

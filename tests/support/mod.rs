@@ -488,28 +488,7 @@ pub fn outputs_in(dir: &std::path::Path) -> Vec<PathBuf> {
 }
 
 /// Writes one rf1 segment `dir/<start_ms>` of track `video`: `frames`
-/// access units at 10 fps, a key frame every 10 (tiny NAL units, not
-/// decodable: for timing).
+/// access units at 10 fps, a key frame every 10 (for timing).
 pub fn rf1_segment(dir: &std::path::Path, start_ms: u64, frames: u64) {
-    use gstcctv::formats::rf1::writer::{Pts, TrackWriter};
-    use gstcctv::formats::rf1::{Codec, flags};
-    let mut w = TrackWriter::create(
-        &dir.join(start_ms.to_string()),
-        "video",
-        Codec::H264,
-        start_ms * 1000,
-        (32, 16),
-        Default::default(),
-    )
-    .unwrap();
-    for k in 0..frames {
-        let (nal, key): (&[u8], u16) = if k % 10 == 0 {
-            (&[0, 0, 1, 0x65, 1, 2], flags::KEY)
-        } else {
-            (&[0, 0, 1, 0x41, 1], 0)
-        };
-        w.write_nalu(Pts::Ns(k * 100_000_000), nal, key | flags::ANNEXB)
-            .unwrap();
-    }
-    w.close().unwrap();
+    gstcctv::formats::rf1::writer::write_timing_segment(dir, start_ms, frames).unwrap();
 }

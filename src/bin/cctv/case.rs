@@ -33,7 +33,6 @@ use gstcctv::engine::catalog::{Catalog, FormatKind};
 use gstcctv::engine::{Codec, StreamKind};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 /// Files opened ahead of the one the slowest stream is on: enough that a
@@ -728,72 +727,41 @@ fn run_joined(
             load(k, &mut loaded, false)?;
         }
         convert::start_playing(&pipeline, &bus)?;
-        let mut warnings = Vec::new();
-        loop {
-            let msg = bus.timed_pop_filtered(
-                gst::ClockTime::from_mseconds(100),
-                &[
-                    gst::MessageType::Eos,
-                    gst::MessageType::Error,
-                    gst::MessageType::Warning,
-                ],
-            );
-            // Files every stream has left are closed; the next are opened.
-            let done = chains
-                .iter()
-                .map(|c| *c.at.lock().unwrap_or_else(|e| e.into_inner()))
-                .min()
-                .unwrap_or(pieces.len());
-            let finished: Vec<usize> = loaded.range(..done).map(|(k, _)| *k).collect();
-            for k in finished {
-                if let Some(l) = loaded.remove(&k) {
-                    let _ = l.src.set_state(gst::State::Null);
-                    let _ = l.demux.set_state(gst::State::Null);
-                    let _ = pipeline.remove_many([&l.src, &l.demux]);
-                }
-            }
-            for k in done..pieces.len().min(done + 1 + LOOKAHEAD) {
-                if !loaded.contains_key(&k) {
-                    load(k, &mut loaded, true)?;
-                }
-            }
-            {
-                let s = convert::sh_lock(&shared);
-                job.update(s.bytes, s.frames);
-            }
-            if convert::INTERRUPTED.load(Ordering::SeqCst) {
-                bail!("interrupted");
-            }
-            let Some(msg) = msg else { continue };
-            match msg.view() {
-                gst::MessageView::Eos(_) => break,
-                gst::MessageView::Error(e) => {
-                    if let Some(sink) = msg.src().and_then(|s| s.downcast_ref::<gst::Element>())
-                        && sink.factory().is_some_and(|f| f.name() == "filesink")
-                    {
-                        let reason = e
-                            .debug()
-                            .and_then(|d| d.rsplit_once(": ").map(|(_, r)| r.trim().to_string()))
-                            .filter(|r| !r.is_empty())
-                            .unwrap_or_else(|| e.error().to_string());
-                        bail!("cannot write {}: {reason}", temp.display());
-                    }
-                    bail!("{}", e.error());
-                }
-                gst::MessageView::Warning(w) => {
-                    let ours = msg
-                        .src()
-                        .and_then(|s| s.downcast_ref::<gst::Element>())
-                        .and_then(|e| e.factory())
-                        .is_some_and(|f| matches!(f.name().as_str(), "pavsdemux" | "saysdemux"));
-                    if ours {
-                        warnings.push(convert::damage_text(&w.error().to_string()));
+        convert::run_bus(
+            &bus,
+            100,
+            || {
+                // Files every stream has left are closed; the next are opened.
+                let done = chains
+                    .iter()
+                    .map(|c| *c.at.lock().unwrap_or_else(|e| e.into_inner()))
+                    .min()
+                    .unwrap_or(pieces.len());
+                let finished: Vec<usize> = loaded.range(..done).map(|(k, _)| *k).collect();
+                for k in finished {
+                    if let Some(l) = loaded.remove(&k) {
+                        let _ = l.src.set_state(gst::State::Null);
+                        let _ = l.demux.set_state(gst::State::Null);
+                        let _ = pipeline.remove_many([&l.src, &l.demux]);
                     }
                 }
-                _ => {}
-            }
-        }
-        Ok(warnings)
+                for k in done..pieces.len().min(done + 1 + LOOKAHEAD) {
+                    if !loaded.contains_key(&k) {
+                        load(k, &mut loaded, true)?;
+                    }
+                }
+                {
+                    let s = convert::sh_lock(&shared);
+                    job.update(s.bytes, s.frames);
+                }
+                Ok(())
+            },
+            |src| {
+                src.downcast_ref::<gst::Element>()
+                    .and_then(|e| e.factory())
+                    .is_some_and(|f| matches!(f.name().as_str(), "pavsdemux" | "saysdemux"))
+            },
+        )
     })();
     let _ = pipeline.set_state(gst::State::Null);
     let damage = result?;
@@ -958,65 +926,14 @@ fn load_piece(
     Ok(Loaded { src, demux })
 }
 
-/// Keeps a file's part of the window (as convert's branches do for one
-/// file): its segment starts at the span's start, buffers before it or
-/// at/after its stop are dropped, a cue that straddles the start is
-/// clipped to it, an audio packet that straddles it goes to the decoder
-/// (which clips it to the segment).
+/// Keeps a file's part of the window, as convert's branches do for one
+/// file ([`Span::clip`]), with an open-ended segment: concat starts the
+/// next file where this one's last buffer ends, not at the window's stop
+/// (one nanosecond after the last frame's start: the next file's first
+/// frame would take the same time). Buffers past the stop are dropped.
 fn clip(pad: &gst::Pad, kind: StreamKind, span: Span, audio_decoded: bool) {
     pad.add_probe(
         gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
-        move |_, info| {
-            match &mut info.data {
-                Some(gst::PadProbeData::Event(event)) => {
-                    if let gst::EventView::Segment(seg) = event.view()
-                        && let Some(seg) = seg.segment().downcast_ref::<gst::ClockTime>()
-                    {
-                        let mut seg = seg.clone();
-                        if seg.start().is_none_or(|s| s.nseconds() < span.start) {
-                            let start = gst::ClockTime::from_nseconds(span.start);
-                            seg.set_start(start);
-                            seg.set_time(start);
-                            seg.set_position(start);
-                        }
-                        // Open-ended: concat starts the next file where
-                        // this one's last buffer ends, not at the window's
-                        // stop (one nanosecond after the last frame's
-                        // start: the next file's first frame would take
-                        // the same time). Buffers past the stop are
-                        // dropped here.
-                        seg.set_stop(gst::ClockTime::NONE);
-                        let seqnum = event.seqnum();
-                        *event = gst::event::Segment::builder(&seg).seqnum(seqnum).build();
-                    }
-                }
-                Some(gst::PadProbeData::Buffer(buffer)) => {
-                    let Some(pts) = buffer.pts().map(|t| t.nseconds()) else {
-                        return gst::PadProbeReturn::Ok;
-                    };
-                    if pts >= span.stop {
-                        return gst::PadProbeReturn::Drop;
-                    }
-                    if pts < span.start {
-                        let end = buffer.duration().map(|d| pts + d.nseconds());
-                        let straddles = end.is_some_and(|e| e > span.start);
-                        if kind == StreamKind::Audio && straddles && audio_decoded {
-                            return gst::PadProbeReturn::Ok;
-                        }
-                        if kind != StreamKind::Subtitle || !straddles {
-                            return gst::PadProbeReturn::Drop;
-                        }
-                        let b = buffer.make_mut();
-                        b.set_pts(gst::ClockTime::from_nseconds(span.start));
-                        b.set_dts(gst::ClockTime::from_nseconds(span.start));
-                        if let Some(end) = end {
-                            b.set_duration(gst::ClockTime::from_nseconds(end - span.start));
-                        }
-                    }
-                }
-                _ => {}
-            }
-            gst::PadProbeReturn::Ok
-        },
+        move |_, info| span.clip(kind, audio_decoded, true, info),
     );
 }

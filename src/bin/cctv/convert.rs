@@ -34,8 +34,8 @@ pub(crate) static INTERRUPTED: std::sync::atomic::AtomicBool =
 pub(crate) const NAME_MAX: usize = 255;
 
 /// Gaps in capture time longer than this are compacted (the elements'
-/// `max-gap`) or split at.
-const MAX_GAP_NS: u64 = 10_000_000_000;
+/// `max-gap`, the engine's one default) or split at.
+const MAX_GAP_NS: u64 = gstcctv::engine::timeline::DEFAULT_MAX_GAP_NS;
 
 /// What one input produced.
 #[derive(Default)]
@@ -290,6 +290,77 @@ pub(crate) struct Camera {
 pub(crate) struct Span {
     pub(crate) start: u64,
     pub(crate) stop: u64,
+}
+
+impl Span {
+    /// Keeps a stream's part of the span (a pad probe on it): its segment
+    /// starts at the span's start (so that its file starts there whatever
+    /// other cameras were read from an earlier key frame), buffers before
+    /// the start or at/after the stop are dropped (`Drop`), a cue that
+    /// straddles the start is clipped to it, an audio packet that straddles
+    /// it goes to the decoder (`audio_decoded`), which clips it to the
+    /// segment. `open_ended`: the segment gets no stop (a joined export's
+    /// `concat` starts the next file where this one's last buffer ends,
+    /// not at the window's stop).
+    pub(crate) fn clip(
+        self,
+        kind: StreamKind,
+        audio_decoded: bool,
+        open_ended: bool,
+        info: &mut gst::PadProbeInfo,
+    ) -> gst::PadProbeReturn {
+        match &mut info.data {
+            Some(gst::PadProbeData::Event(event)) => {
+                if let gst::EventView::Segment(seg) = event.view()
+                    && let Some(seg) = seg.segment().downcast_ref::<gst::ClockTime>()
+                {
+                    let early = seg.start().is_none_or(|s| s.nseconds() < self.start);
+                    if !early && !open_ended {
+                        return gst::PadProbeReturn::Ok;
+                    }
+                    let mut seg = seg.clone();
+                    if early {
+                        let start = gst::ClockTime::from_nseconds(self.start);
+                        seg.set_start(start);
+                        seg.set_time(start);
+                        seg.set_position(start);
+                    }
+                    if open_ended {
+                        seg.set_stop(gst::ClockTime::NONE);
+                    }
+                    let seqnum = event.seqnum();
+                    *event = gst::event::Segment::builder(&seg).seqnum(seqnum).build();
+                }
+            }
+            Some(gst::PadProbeData::Buffer(buffer)) => {
+                let Some(pts) = buffer.pts().map(|t| t.nseconds()) else {
+                    return gst::PadProbeReturn::Ok;
+                };
+                if pts >= self.stop {
+                    return gst::PadProbeReturn::Drop;
+                }
+                if pts < self.start {
+                    let end = buffer.duration().map(|d| pts + d.nseconds());
+                    let straddles = end.is_some_and(|e| e > self.start);
+                    if kind == StreamKind::Audio && straddles && audio_decoded {
+                        return gst::PadProbeReturn::Ok;
+                    }
+                    if kind != StreamKind::Subtitle || !straddles {
+                        return gst::PadProbeReturn::Drop;
+                    }
+                    // The cue showing at the span's start.
+                    let b = buffer.make_mut();
+                    b.set_pts(gst::ClockTime::from_nseconds(self.start));
+                    b.set_dts(gst::ClockTime::from_nseconds(self.start));
+                    if let Some(end) = end {
+                        b.set_duration(gst::ClockTime::from_nseconds(end - self.start));
+                    }
+                }
+            }
+            _ => {}
+        }
+        gst::PadProbeReturn::Ok
+    }
 }
 
 /// What one output run converts: everything (`spans` empty), or per
@@ -1081,56 +1152,23 @@ fn build_and_run(
             }
         }
         start_playing(&pipeline, &bus)?;
-        let mut warnings = Vec::new();
-        loop {
-            let msg = bus.timed_pop_filtered(
-                gst::ClockTime::from_mseconds(200),
-                &[
-                    gst::MessageType::Eos,
-                    gst::MessageType::Error,
-                    gst::MessageType::Warning,
-                ],
-            );
-            let bytes = filesrc
-                .as_ref()
-                .and_then(|s| s.query_position::<gst::format::Bytes>())
-                .map(|b| *b);
-            {
+        let own = demux.clone().upcast::<gst::Object>();
+        run_bus(
+            &bus,
+            200,
+            || {
+                let bytes = filesrc
+                    .as_ref()
+                    .and_then(|s| s.query_position::<gst::format::Bytes>())
+                    .map(|b| *b);
                 let s = sh_lock(&shared);
                 // filesrc in pull mode may not track its position: the
                 // media bytes passed are the floor.
                 job.update(bytes.unwrap_or(0).max(s.bytes), s.frames);
-            }
-            if INTERRUPTED.load(Ordering::SeqCst) {
-                bail!("interrupted");
-            }
-            let Some(msg) = msg else { continue };
-            match msg.view() {
-                gst::MessageView::Eos(_) => break,
-                gst::MessageView::Error(e) => {
-                    // A write error names the file (run_pipeline puts the
-                    // output's name for the temporary one) and the reason.
-                    if let Some(sink) = msg.src().and_then(|s| s.downcast_ref::<gst::Element>())
-                        && sink.factory().is_some_and(|f| f.name() == "filesink")
-                    {
-                        let location: String = sink.property("location");
-                        let reason = plan::sink_error_reason(&e.error(), e.debug().as_deref());
-                        bail!("cannot write {location}: {reason}");
-                    }
-                    bail!("{}", e.error());
-                }
-                gst::MessageView::Warning(w) => {
-                    let own = msg
-                        .src()
-                        .is_some_and(|s| s == demux.upcast_ref::<gst::Object>());
-                    if own {
-                        warnings.push(damage_text(&w.error().to_string()));
-                    }
-                }
-                _ => {}
-            }
-        }
-        Ok(warnings)
+                Ok(())
+            },
+            |src| *src == own,
+        )
     })();
     let _ = pipeline.set_state(gst::State::Null);
     let warnings = result?;
@@ -1192,6 +1230,54 @@ pub(crate) fn add_output(
         setter.merge_tags(&tags, gst::TagMergeMode::Replace);
     }
     Ok(mux)
+}
+
+/// Runs a started conversion pipeline to its end: every `tick_ms` (and
+/// after every message) `each` runs (progress, files to open or close);
+/// Ctrl-C stops it; the first error fails it (a write error names the
+/// file, as given to the filesink, and says why). Returns the damage
+/// warnings of our demuxers (`ours`).
+pub(crate) fn run_bus(
+    bus: &gst::Bus,
+    tick_ms: u64,
+    mut each: impl FnMut() -> Result<()>,
+    ours: impl Fn(&gst::Object) -> bool,
+) -> Result<Vec<String>> {
+    let mut warnings = Vec::new();
+    loop {
+        let msg = bus.timed_pop_filtered(
+            gst::ClockTime::from_mseconds(tick_ms),
+            &[
+                gst::MessageType::Eos,
+                gst::MessageType::Error,
+                gst::MessageType::Warning,
+            ],
+        );
+        each()?;
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            bail!("interrupted");
+        }
+        let Some(msg) = msg else { continue };
+        match msg.view() {
+            gst::MessageView::Eos(_) => return Ok(warnings),
+            gst::MessageView::Error(e) => {
+                // A write error names the file (run_pipeline puts the
+                // output's name for the temporary one) and the reason.
+                if let Some(sink) = msg.src().and_then(|s| s.downcast_ref::<gst::Element>())
+                    && sink.factory().is_some_and(|f| f.name() == "filesink")
+                {
+                    let location: String = sink.property("location");
+                    let reason = plan::sink_error_reason(&e.error(), e.debug().as_deref());
+                    bail!("cannot write {location}: {reason}");
+                }
+                bail!("{}", e.error());
+            }
+            gst::MessageView::Warning(w) if msg.src().is_some_and(&ours) => {
+                warnings.push(damage_text(&w.error().to_string()));
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Sets a conversion pipeline playing; if it refuses, the first error it
@@ -1280,52 +1366,17 @@ impl Branch {
         }
     }
 
-    /// Keeps the camera's span: its segment starts at the span's start (so
-    /// that its file starts there whatever other cameras were read from
-    /// an earlier key frame), buffers before it or at/after its stop are
-    /// dropped, a cue that straddles the start is clipped to it. Counts the
-    /// video frames and notes the first one's capture time.
+    /// Keeps the camera's span ([`Span::clip`]), counts the video frames
+    /// and notes the first one's capture time.
     fn probe(&self, kind: StreamKind, info: &mut gst::PadProbeInfo) -> gst::PadProbeReturn {
+        if let Some(span) = self.span
+            && span.clip(kind, self.audio_decoded, false, info) == gst::PadProbeReturn::Drop
+        {
+            return gst::PadProbeReturn::Drop;
+        }
         match &mut info.data {
-            Some(gst::PadProbeData::Event(event)) => {
-                if let (Some(span), gst::EventView::Segment(seg)) = (self.span, event.view())
-                    && let Some(seg) = seg.segment().downcast_ref::<gst::ClockTime>()
-                    && seg.start().is_none_or(|s| s.nseconds() < span.start)
-                {
-                    let mut seg = seg.clone();
-                    let start = gst::ClockTime::from_nseconds(span.start);
-                    seg.set_start(start);
-                    seg.set_time(start);
-                    seg.set_position(start);
-                    let seqnum = event.seqnum();
-                    *event = gst::event::Segment::builder(&seg).seqnum(seqnum).build();
-                }
-                gst::PadProbeReturn::Ok
-            }
             Some(gst::PadProbeData::Buffer(buffer)) => {
                 let pts = buffer.pts().map(|t| t.nseconds());
-                if let (Some(span), Some(pts)) = (self.span, pts) {
-                    if pts >= span.stop {
-                        return gst::PadProbeReturn::Drop;
-                    }
-                    if pts < span.start {
-                        let end = buffer.duration().map(|d| pts + d.nseconds());
-                        let straddles = end.is_some_and(|e| e > span.start);
-                        if kind == StreamKind::Audio && straddles && self.audio_decoded {
-                            return gst::PadProbeReturn::Ok;
-                        }
-                        if kind != StreamKind::Subtitle || !straddles {
-                            return gst::PadProbeReturn::Drop;
-                        }
-                        // The cue showing at the span's start.
-                        let b = buffer.make_mut();
-                        b.set_pts(gst::ClockTime::from_nseconds(span.start));
-                        b.set_dts(gst::ClockTime::from_nseconds(span.start));
-                        if let Some(end) = end {
-                            b.set_duration(gst::ClockTime::from_nseconds(end - span.start));
-                        }
-                    }
-                }
                 let mut s = sh_lock(&self.shared);
                 s.bytes += buffer.size() as u64;
                 if kind != StreamKind::Video {

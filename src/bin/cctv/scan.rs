@@ -74,24 +74,52 @@ pub fn scan(
 ) -> Result<Scan> {
     // As the elements play it by default (long gaps compacted): the same
     // frames (impossible times keep their frames), the same duration.
-    scan_played(
+    scan_with(
         rec,
         depth,
+        Some(gstcctv::engine::timeline::DEFAULT_MAX_GAP_NS),
+        true,
+        on_packet,
+    )
+}
+
+/// Every frame of `rec` as the elements play it, without the telemetry
+/// streams: what the recorder logged with a frame is typed on its video
+/// packet (`Packet::telemetry`), no JSON is made.
+pub fn scan_frames(
+    rec: &Recording,
+    on_packet: impl FnMut(&StreamInfo, &Packet<SharedBytes>),
+) -> Result<Scan> {
+    scan_played(
+        rec,
+        Depth::Full,
         Some(gstcctv::engine::timeline::DEFAULT_MAX_GAP_NS),
         on_packet,
     )
 }
 
-/// [`scan`] with the running time the elements give with `max-gap`
+/// The frames with the running time the elements give with `max-gap`
 /// (`max_gap`: gaps longer than this compacted), for planning windows in
-/// the elements' timeline.
+/// the elements' timeline and proving exports; no telemetry streams (a
+/// frame's telemetry is on its video packet).
 pub fn scan_played(
     rec: &Recording,
     depth: Depth,
     max_gap: Option<u64>,
+    on_packet: impl FnMut(&StreamInfo, &Packet<SharedBytes>),
+) -> Result<Scan> {
+    scan_with(rec, depth, max_gap, false, on_packet)
+}
+
+/// `telemetry`: SAYS telemetry streams (`meta_N`, JSON) are listed and read.
+fn scan_with(
+    rec: &Recording,
+    depth: Depth,
+    max_gap: Option<u64>,
+    telemetry: bool,
     mut on_packet: impl FnMut(&StreamInfo, &Packet<SharedBytes>),
 ) -> Result<Scan> {
-    let mut source = open(rec, max_gap)?;
+    let mut source = open(rec, max_gap, telemetry)?;
     let mut streams: Vec<StreamStat> = Vec::new();
     loop {
         let event = match source.next() {
@@ -124,9 +152,13 @@ pub fn scan_played(
 }
 
 /// The recording as the engine's source, read as the elements play it
-/// (`max_gap`), without cues (nothing here shows them); SAYS telemetry as
-/// data (info, telemetry).
-fn open(rec: &Recording, max_gap: Option<u64>) -> Result<Box<dyn Source<Chunk = SharedBytes>>> {
+/// (`max_gap`), without cues (nothing here shows them); SAYS telemetry
+/// streams (`meta_N`) when `telemetry` (info).
+fn open(
+    rec: &Recording,
+    max_gap: Option<u64>,
+    telemetry: bool,
+) -> Result<Box<dyn Source<Chunk = SharedBytes>>> {
     if rec.kind == Kind::Rf1 {
         let mut engine: Rf1Engine<SharedBytes> =
             Rf1Engine::open(&rec.path, &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -137,7 +169,7 @@ fn open(rec: &Recording, max_gap: Option<u64>) -> Result<Box<dyn Source<Chunk = 
     Ok(match rec.kind {
         Kind::Says => Box::new(ByteDemux::pull(
             Says::with_options(SaysOptions {
-                telemetry: true,
+                telemetry,
                 subtitles: false,
                 timezone: None,
                 clock_offset_ns: 0,

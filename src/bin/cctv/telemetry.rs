@@ -1,49 +1,36 @@
 // SPDX-License-Identifier: MIT
 //! `cctv telemetry`: the dashcam track of a `.nvr` (the engine's per-frame
-//! telemetry JSON of camera 0, or of the first camera that has it) as GPX,
-//! CSV and GeoJSON.
+//! telemetry, typed on the video packets, of camera 0 or of the first
+//! camera that has it) as GPX, CSV and GeoJSON.
 
 use crate::files;
 use crate::inputs::{self, Kind};
 use crate::out::{self, errln};
-use crate::scan::{self, Depth};
+use crate::scan;
 use crate::times::rfc3339_utc;
 use anyhow::{Context, Result, bail};
-use gstcctv::engine::StreamKind;
+use gstcctv::engine::telemetry::Telemetry;
+use gstcctv::engine::{Chunk, Packet, StreamKind};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// One telemetry sample.
+/// One telemetry sample: a frame's capture time and what was logged with it.
 #[derive(Clone, Debug, Default)]
 pub struct Sample {
     pub time_ns: Option<u64>,
-    pub fix: Option<(f64, f64)>,
-    pub alt: Option<f64>,
-    pub speed_kmh: Option<f64>,
-    pub heading: Option<f64>,
-    pub voltage: Option<f64>,
-    pub g: Option<(f64, f64, f64)>,
+    pub t: Telemetry,
 }
 
-/// Reads one of the engine's telemetry objects (`says-telemetry`).
-pub fn parse_sample(json: &[u8], wall_ns: Option<u64>) -> Option<Sample> {
-    let v: Value = serde_json::from_slice(json).ok()?;
-    let f = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64);
-    let gps = v.get("gps");
-    let fix = gps.and_then(|g| {
-        let valid = g.get("valid").and_then(Value::as_bool).unwrap_or(true);
-        Some((f(g, "lat")?, f(g, "lon")?)).filter(|_| valid)
-    });
+/// The sample of a video packet that carries the recorder's telemetry
+/// (the engine's typed values: no JSON made or parsed).
+pub fn sample_of<C: Chunk>(p: &Packet<C>) -> Option<Sample> {
+    if p.stream.kind != StreamKind::Video {
+        return None;
+    }
     Some(Sample {
-        time_ns: wall_ns,
-        fix,
-        alt: gps.and_then(|g| f(g, "alt")),
-        speed_kmh: f(&v, "speed"),
-        heading: gps.and_then(|g| f(g, "heading")),
-        voltage: f(&v, "voltage"),
-        g: v.get("gsensor")
-            .and_then(|g| Some((f(g, "x")?, f(g, "y")?, f(g, "z")?))),
+        time_ns: p.wallclock_ns,
+        t: *p.telemetry.as_deref()?,
     })
 }
 
@@ -73,13 +60,10 @@ pub fn run(
     }
     let mut camera = None;
     let mut samples = Vec::new();
-    scan::scan(&rec, Depth::Full, |info, p| {
-        if info.id.kind != StreamKind::Data
-            || *camera.get_or_insert(info.id.number) != info.id.number
+    scan::scan_frames(&rec, |info, p| {
+        if let Some(s) = sample_of(p)
+            && *camera.get_or_insert(info.id.number) == info.id.number
         {
-            return;
-        }
-        if let Some(s) = parse_sample(&p.to_vec(), p.wallclock_ns) {
             samples.push(s);
         }
     })?;
@@ -102,7 +86,7 @@ pub fn run(
         std::fs::write(p, to_geojson(&samples))
             .with_context(|| format!("cannot write {}", out::path(p)))?;
     }
-    let fixes = samples.iter().filter(|s| s.fix.is_some()).count();
+    let fixes = samples.iter().filter(|s| s.t.fix.is_some()).count();
     errln!(
         "{}: {} samples, {} with a GPS fix",
         out::path(input),
@@ -126,15 +110,15 @@ pub fn to_csv(samples: &[Sample]) -> String {
             out,
             "{},{},{},{},{},{},{},{},{},{}",
             s.time_ns.map(rfc3339_utc).unwrap_or_default(),
-            opt(s.fix.map(|f| f.0)),
-            opt(s.fix.map(|f| f.1)),
-            opt(s.alt),
-            opt(s.speed_kmh),
-            opt(s.heading),
-            opt(s.voltage),
-            opt(s.g.map(|g| g.0)),
-            opt(s.g.map(|g| g.1)),
-            opt(s.g.map(|g| g.2)),
+            opt(s.t.fix.map(|f| f.0)),
+            opt(s.t.fix.map(|f| f.1)),
+            opt(s.t.altitude_m),
+            opt(s.t.speed_kmh),
+            opt(s.t.heading_deg),
+            opt(s.t.voltage),
+            opt(s.t.acceleration_g.map(|g| g.0)),
+            opt(s.t.acceleration_g.map(|g| g.1)),
+            opt(s.t.acceleration_g.map(|g| g.2)),
         );
     }
     out
@@ -145,9 +129,9 @@ pub fn to_gpx(samples: &[Sample]) -> String {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<gpx version=\"1.1\" creator=\"cctv\" xmlns=\"http://www.topografix.com/GPX/1/1\">\n<trk><trkseg>\n",
     );
     for s in samples {
-        let Some((lat, lon)) = s.fix else { continue };
+        let Some((lat, lon)) = s.t.fix else { continue };
         let _ = write!(out, "<trkpt lat=\"{lat}\" lon=\"{lon}\">");
-        if let Some(a) = s.alt {
+        if let Some(a) = s.t.altitude_m {
             let _ = write!(out, "<ele>{a}</ele>");
         }
         if let Some(t) = s.time_ns {
@@ -162,7 +146,7 @@ pub fn to_gpx(samples: &[Sample]) -> String {
 pub fn to_geojson(samples: &[Sample]) -> String {
     let line: Vec<Value> = samples
         .iter()
-        .filter_map(|s| s.fix.map(|(lat, lon)| json!([lon, lat])))
+        .filter_map(|s| s.t.fix.map(|(lat, lon)| json!([lon, lat])))
         .collect();
     let mut features = vec![json!({
         "type": "Feature",
@@ -170,16 +154,16 @@ pub fn to_geojson(samples: &[Sample]) -> String {
         "properties": {"name": "track"},
     })];
     features.extend(samples.iter().filter_map(|s| {
-        let (lat, lon) = s.fix?;
+        let (lat, lon) = s.t.fix?;
         Some(json!({
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": [lon, lat]},
             "properties": {
                 "time": s.time_ns.map(rfc3339_utc),
-                "speed_kmh": s.speed_kmh,
-                "heading": s.heading,
-                "voltage": s.voltage,
-                "g": s.g.map(|g| [g.0, g.1, g.2]),
+                "speed_kmh": s.t.speed_kmh,
+                "heading": s.t.heading_deg,
+                "voltage": s.t.voltage,
+                "g": s.t.acceleration_g.map(|g| [g.0, g.1, g.2]),
             },
         }))
     }));

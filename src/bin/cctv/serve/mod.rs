@@ -16,8 +16,8 @@ mod stream;
 
 use crate::evidence::{corrected_of, parse_clock_offset, recorded_of};
 use crate::inputs::{self, Kind};
-use crate::scan::{self, Depth};
-use crate::telemetry::parse_sample;
+use crate::scan;
+use crate::telemetry::sample_of;
 use crate::times::rfc3339_utc;
 use crate::{ConvertArgs, Gaps, OutFormat};
 use axum::Router;
@@ -27,7 +27,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use gstcctv::engine::StreamKind;
 use gstcctv::engine::catalog::{Camera, Catalog, FormatKind};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -574,17 +573,14 @@ async fn track(State(s): State<Shared>, UrlPath(id): UrlPath<String>) -> Respons
             // The camera's own telemetry, else the recording's first.
             let mut chosen: Option<u32> = None;
             let mut rows: Vec<(u32, Value)> = Vec::new();
-            let _ = scan::scan(&rec, Depth::Full, |info, p| {
-                if info.id.kind != StreamKind::Data {
-                    return;
-                }
-                if let Some(x) = parse_sample(&p.to_vec(), p.wallclock_ns)
+            let _ = scan::scan_frames(&rec, |info, p| {
+                if let Some(x) = sample_of(p)
                     && let Some(t) = x.time_ns
                 {
-                    let (lat, lon) = x.fix.map_or((None, None), |(a, b)| (Some(a), Some(b)));
+                    let (lat, lon) = x.t.fix.map_or((None, None), |(a, b)| (Some(a), Some(b)));
                     let t = corrected_of(t, offset) / MS;
-                    let g = x.g.map(|(a, b, c)| json!([a, b, c]));
-                    rows.push((info.id.number, json!([t, lat, lon, x.speed_kmh, g])));
+                    let g = x.t.acceleration_g.map(|(a, b, c)| json!([a, b, c]));
+                    rows.push((info.id.number, json!([t, lat, lon, x.t.speed_kmh, g])));
                 }
             });
             for (n, _) in &rows {
