@@ -7,6 +7,7 @@
 use gst::glib;
 
 // The GStreamer side: private to the plugin.
+mod casesrc;
 mod common;
 mod cueoverlay;
 mod pavsdemux;
@@ -30,6 +31,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     saysdemux::register(plugin)?;
     typefind::register(plugin)?;
     cueoverlay::register(plugin)?;
+    casesrc::register(plugin)?;
     Ok(())
 }
 

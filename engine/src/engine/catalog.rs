@@ -570,3 +570,59 @@ fn describe_rf1(path: &Path) -> Result<FileEntry, String> {
         bytes_read: 0,
     })
 }
+
+/// The `.psf`/`.nvr` recordings in `dir` and below, recognised by content,
+/// each real file once (links followed, device and inode), in name order;
+/// what is not a regular file (FIFOs, sockets, devices) is never opened.
+/// What a front end without a walker of its own (the `cctvsrc` element)
+/// catalogues. rf1 camera directories are not listed: they play as one
+/// recording already (rf1src).
+pub fn recordings_in(dir: &Path) -> std::io::Result<Vec<(PathBuf, FormatKind)>> {
+    use std::collections::HashSet;
+    use std::os::unix::fs::MetadataExt;
+    fn sorted(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        Ok(entries)
+    }
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    let root = std::fs::metadata(dir)?;
+    seen.insert((root.dev(), root.ino()));
+    let mut stack = vec![sorted(dir)?.into_iter()];
+    while let Some(top) = stack.last_mut() {
+        let Some(path) = top.next() else {
+            stack.pop();
+            continue;
+        };
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if !seen.insert((meta.dev(), meta.ino())) {
+            continue;
+        }
+        if meta.is_dir() {
+            if let Ok(entries) = sorted(&path) {
+                stack.push(entries.into_iter());
+            }
+        } else if meta.is_file() {
+            let mut head = Vec::with_capacity(super::probe::PAVS_PROBE_WINDOW);
+            let read = std::fs::File::open(&path).and_then(|f| {
+                f.take(super::probe::PAVS_PROBE_WINDOW as u64)
+                    .read_to_end(&mut head)
+            });
+            if read.is_err() {
+                continue;
+            }
+            if super::probe::says(&head).is_some() {
+                out.push((path, FormatKind::Says));
+            } else if super::probe::pavs(&head).is_some() {
+                out.push((path, FormatKind::Pavs));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -7,3 +7,4 @@ pub mod present;
 pub mod seek;
 pub mod streams;
 pub mod timezone;
+pub mod uri;

@@ -96,8 +96,11 @@ impl ObjectImpl for CueOverlay {
                 }
             }
             "font-desc" => {
-                if let Some(overlay) = self.overlay() {
-                    overlay.set_property_from_value("font-desc", value);
+                // subtitleoverlay sets its own (unset: NULL); textoverlay
+                // takes only a description (NULL is a Pango critical).
+                let desc: Option<String> = value.get().unwrap_or(None);
+                if let (Some(overlay), Some(desc)) = (self.overlay(), desc) {
+                    overlay.set_property("font-desc", desc);
                 }
             }
             _ => unreachable!(),

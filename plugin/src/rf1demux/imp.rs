@@ -2,6 +2,7 @@
 //! Element glue for `rf1demux`: a bin around `rf1src` that finds the
 //! recording through the upstream URI query.
 
+use crate::casesrc::CaseSrc;
 use crate::common::inner;
 use crate::rf1src::Rf1Src;
 use gst::glib;
@@ -19,7 +20,11 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 
 pub struct Rf1Demux {
     sinkpad: gst::Pad,
+    /// Plays `rf1://` and `file://` (an rf1 recording).
     src: Rf1Src,
+    /// Plays `cctv://` (a case camera). The one not playing stays locked
+    /// in NULL.
+    case: CaseSrc,
 }
 
 impl Rf1Demux {
@@ -41,12 +46,27 @@ impl Rf1Demux {
             })
     }
 
-    /// Points the inner rf1src at what upstream reads.
+    /// Points the inner source at what upstream reads: rf1src for an rf1
+    /// recording, cctvsrc for a case camera (`cctv://`).
     fn open_upstream(&self) -> Result<(), gst::ErrorMessage> {
         let uri = self.upstream_uri()?;
-        let local = uri.starts_with("file://") || uri.starts_with("rf1://");
+        let case = uri.starts_with("cctv://");
+        let local = case || uri.starts_with("file://") || uri.starts_with("rf1://");
+        let (active, idle): (&gst::Element, &gst::Element) = if case {
+            (self.case.upcast_ref(), self.src.upcast_ref())
+        } else {
+            (self.src.upcast_ref(), self.case.upcast_ref())
+        };
+        // The idle one out of the bin's state changes, in NULL (a locked
+        // element is left in whatever state it had).
+        idle.set_locked_state(true);
+        let _ = idle.set_state(gst::State::Null);
+        active.set_locked_state(false);
         let result = if local {
-            self.src.upcast_ref::<gst::URIHandler>().set_uri(&uri)
+            active
+                .dynamic_cast_ref::<gst::URIHandler>()
+                .expect("both inner sources handle URIs")
+                .set_uri(&uri)
         } else {
             Err(glib::Error::new(gst::URIError::UnsupportedProtocol, ""))
         };
@@ -115,7 +135,12 @@ impl ObjectSubclass for Rf1Demux {
         let src = glib::Object::builder::<Rf1Src>()
             .property("name", "rf1src")
             .build();
-        Self { sinkpad, src }
+        let case = glib::Object::builder::<CaseSrc>()
+            .property("name", "cctvsrc")
+            .build();
+        // Until a URI says which plays.
+        case.set_locked_state(true);
+        Self { sinkpad, src, case }
     }
 }
 
@@ -125,9 +150,13 @@ impl ObjectImpl for Rf1Demux {
         let obj = self.obj();
         obj.add_pad(&self.sinkpad).expect("add sink pad");
         obj.add(&self.src).expect("add rf1src");
-        inner::follow_pads(&*obj, self.src.upcast_ref(), |obj, pad| {
-            obj.imp().expose(pad)
-        });
+        obj.add(&self.case).expect("add cctvsrc");
+        for inner in [
+            self.src.upcast_ref::<gst::Element>(),
+            self.case.upcast_ref(),
+        ] {
+            inner::follow_pads(&*obj, inner, |obj, pad| obj.imp().expose(pad));
+        }
     }
 }
 

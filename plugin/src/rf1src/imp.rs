@@ -400,7 +400,7 @@ impl URIHandlerImpl for Rf1Src {
             .filter(|p| !p.is_empty())
         {
             let (key, value) = param.split_once('=').unwrap_or((param, ""));
-            let value = percent_decode(value);
+            let value = crate::common::uri::percent_decode(value);
             match key {
                 "tracks" => tracks = Some(value),
                 _ => {
@@ -419,28 +419,4 @@ impl URIHandlerImpl for Rf1Src {
         }
         Ok(())
     }
-}
-
-/// `%XX` escapes of a URI query value decoded (invalid ones kept as they are).
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

@@ -2,6 +2,7 @@
 //! Element glue for `rf1urisrc`: a source whose one pad stands for the
 //! recording, as a file source's does for a file.
 
+use crate::casesrc::CaseSrc;
 use crate::rf1demux::SINK_CAPS_NAME;
 use crate::rf1src::Rf1Src;
 use gst::glib;
@@ -40,10 +41,12 @@ impl ElementImpl for Rf1UriSrc {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
         static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
             gst::subclass::ElementMetadata::new(
-                "Cyclops rf1 URI source",
+                "CCTV recording URI source",
                 "Source/File",
                 "Opens rf1:// URIs (a camera directory, a segment or a track file; ?tracks= \
-                 selects tracks) for decodebin, which plays them with rf1demux",
+                 selects tracks) and cctv:// URIs (a camera of a folder of .psf/.nvr \
+                 recordings; ?camera= selects it) for decodebin, which plays them with \
+                 rf1demux",
                 "gst-cctv developers",
             )
         });
@@ -131,7 +134,7 @@ impl URIHandlerImpl for Rf1UriSrc {
     const URI_TYPE: gst::URIType = gst::URIType::Src;
 
     fn protocols() -> &'static [&'static str] {
-        &["rf1"]
+        &["rf1", "cctv"]
     }
 
     fn uri(&self) -> Option<String> {
@@ -139,17 +142,22 @@ impl URIHandlerImpl for Rf1UriSrc {
     }
 
     fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
-        if !uri.starts_with("rf1://") {
+        // The player's handler checks the path and the query now, so a bad
+        // URI fails here rather than once playing.
+        if uri.starts_with("rf1://") {
+            glib::Object::new::<Rf1Src>()
+                .upcast_ref::<gst::URIHandler>()
+                .set_uri(uri)?;
+        } else if uri.starts_with("cctv://") {
+            glib::Object::new::<CaseSrc>()
+                .upcast_ref::<gst::URIHandler>()
+                .set_uri(uri)?;
+        } else {
             return Err(glib::Error::new(
                 gst::URIError::UnsupportedProtocol,
-                &format!("Unsupported URI {uri}: use rf1:///path"),
+                &format!("Unsupported URI {uri}: use rf1:///path or cctv:///path?camera=N"),
             ));
         }
-        // rf1src's handler checks the path and the ?tracks= query now, so a
-        // bad URI fails here rather than once playing.
-        glib::Object::new::<Rf1Src>()
-            .upcast_ref::<gst::URIHandler>()
-            .set_uri(uri)?;
         gst::debug!(CAT, imp = self, "URI {}", uri);
         *lock(&self.uri) = Some(uri.to_owned());
         Ok(())

@@ -1,0 +1,468 @@
+// SPDX-License-Identifier: MIT
+//! Element glue for `cctvsrc`: settings, the URI, and opening the camera's
+//! timeline; playback is the shared adapter's.
+
+use crate::common::demux::{DemuxAdapter, DemuxElement, DynSource};
+use crate::common::present::GstChunk;
+use crate::common::streams::lock;
+use crate::engine::camera_timeline::{CameraTimeline, TimelineFile};
+use crate::engine::catalog::{self, Catalog, FormatKind};
+use crate::engine::formats::pavs::{Pavs, PavsOptions};
+use crate::engine::formats::says::{Says, SaysOptions};
+use crate::engine::{ByteDemux, ByteSource, FileSource, Source, SourceError};
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::{LazyLock, Mutex};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "cctvsrc",
+        gst::DebugColorFlags::empty(),
+        Some("Case camera source"),
+    )
+});
+
+#[derive(Debug, Clone)]
+struct Settings {
+    /// The case: a folder (searched recursively) or one recording.
+    location: Option<PathBuf>,
+    /// A camera number or name; `None`: the case's first camera.
+    camera: Option<String>,
+    subtitles: bool,
+    timezone: Option<crate::engine::zone::Zone>,
+    clock_offset_ns: i64,
+    max_gap: Option<u64>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            location: None,
+            camera: None,
+            subtitles: true,
+            timezone: None,
+            clock_offset_ns: 0,
+            max_gap: Some(crate::engine::timeline::DEFAULT_MAX_GAP_NS),
+        }
+    }
+}
+
+/// A file read by pull, in GStreamer buffers (the payloads go out as
+/// sub-buffers of what was read).
+struct GstFileSource(FileSource);
+
+impl ByteSource for GstFileSource {
+    type Chunk = GstChunk;
+    fn size(&self) -> Option<u64> {
+        self.0.size()
+    }
+    fn read_at(&mut self, offset: u64, len: usize) -> Result<GstChunk, SourceError> {
+        let bytes = self.0.read_at(offset, len)?;
+        // The read vector becomes the buffer's memory: no copy.
+        let vec = std::sync::Arc::try_unwrap(bytes.0).unwrap_or_else(|shared| (*shared).clone());
+        Ok(<GstChunk as crate::engine::Chunk>::from_vec(vec))
+    }
+}
+
+pub struct CaseSrc {
+    settings: Mutex<Settings>,
+    adapter: DemuxAdapter,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for CaseSrc {
+    const NAME: &'static str = "GstCctvCaseSrc";
+    type Type = super::CaseSrc;
+    type ParentType = gst::Element;
+    type Interfaces = (gst::URIHandler,);
+
+    fn new() -> Self {
+        Self {
+            settings: Mutex::new(Settings::default()),
+            adapter: DemuxAdapter::new_source(),
+        }
+    }
+}
+
+impl DemuxElement for CaseSrc {
+    fn adapter(&self) -> &DemuxAdapter {
+        &self.adapter
+    }
+
+    fn open_source(&self) -> Result<(DynSource, String), gst::ErrorMessage> {
+        let settings = lock(&self.settings).clone();
+        let Some(location) = settings.location.clone() else {
+            return Err(gst::error_msg!(
+                gst::ResourceError::NotFound,
+                ("No location set")
+            ));
+        };
+        let source = self.open(&location, &settings)?;
+        Ok((source, format!("{}: ", location.display())))
+    }
+}
+
+impl CaseSrc {
+    /// The camera's timeline: the case catalogued, the camera found.
+    fn open(&self, location: &Path, settings: &Settings) -> Result<DynSource, gst::ErrorMessage> {
+        let recordings = if location.is_dir() {
+            catalog::recordings_in(location).map_err(|e| {
+                gst::error_msg!(
+                    gst::ResourceError::OpenRead,
+                    ("Cannot read the case {}: {}", location.display(), e)
+                )
+            })?
+        } else {
+            let head = std::fs::read(location)
+                .map(|b| {
+                    b.into_iter()
+                        .take(crate::engine::probe::PAVS_PROBE_WINDOW)
+                        .collect::<Vec<u8>>()
+                })
+                .map_err(|e| {
+                    gst::error_msg!(
+                        gst::ResourceError::OpenRead,
+                        ("Cannot read {}: {}", location.display(), e)
+                    )
+                })?;
+            let kind = if crate::engine::probe::says(&head).is_some() {
+                FormatKind::Says
+            } else {
+                FormatKind::Pavs
+            };
+            vec![(location.to_path_buf(), kind)]
+        };
+        if recordings.is_empty() {
+            return Err(gst::error_msg!(
+                gst::ResourceError::NotFound,
+                (
+                    "No .psf or .nvr recordings in {} (rf1 camera directories play with rf1src, rf1:// URIs)",
+                    location.display()
+                )
+            ));
+        }
+        let catalog = Catalog::build(&recordings);
+        for skipped in &catalog.skipped {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "Skipped {}: {}",
+                skipped.path.display(),
+                skipped.reason
+            );
+        }
+        let camera = match settings.camera.as_deref() {
+            Some(what) => catalog.find(what).into_iter().next().ok_or_else(|| {
+                let known: Vec<String> = catalog.cameras.iter().map(|c| c.name.clone()).collect();
+                gst::error_msg!(
+                    gst::ResourceError::NotFound,
+                    (
+                        "No camera \"{}\" in {} (cameras: {})",
+                        what,
+                        location.display(),
+                        known.join(", ")
+                    )
+                )
+            })?,
+            None => catalog.cameras.first().ok_or_else(|| {
+                gst::error_msg!(
+                    gst::StreamError::Demux,
+                    ("No camera with pictures in {}", location.display())
+                )
+            })?,
+        };
+        let number = camera
+            .key
+            .stream
+            .rsplit('_')
+            .next()
+            .and_then(|n| n.parse::<u32>().ok());
+        let files: Vec<TimelineFile> = camera
+            .spans
+            .iter()
+            .map(|s| TimelineFile {
+                path: catalog.files[s.file].path.clone(),
+                first_wall_ns: s.first_wall_ns,
+                last_wall_ns: s.last_wall_ns,
+            })
+            .collect();
+        let formats: Vec<(PathBuf, FormatKind)> = camera
+            .spans
+            .iter()
+            .map(|s| {
+                (
+                    catalog.files[s.file].path.clone(),
+                    catalog.files[s.file].format,
+                )
+            })
+            .collect();
+        gst::info!(
+            CAT,
+            imp = self,
+            "Playing camera {} ({}) from {} file(s)",
+            camera.name,
+            camera.key.id(),
+            files.len()
+        );
+        let settings = settings.clone();
+        let opener = move |path: &Path| -> Result<DynSource, crate::engine::EngineError> {
+            let kind = formats
+                .iter()
+                .find(|(p, _)| p == path)
+                .map_or(FormatKind::Pavs, |(_, k)| *k);
+            let file = FileSource::open(path)
+                .map_err(|e| SourceError::Io(format!("{}: {e}", path.display())))?;
+            let src = GstFileSource(file);
+            Ok(match kind {
+                FormatKind::Says => Box::new(ByteDemux::pull(
+                    Says::with_options(SaysOptions {
+                        subtitles: settings.subtitles,
+                        telemetry: false,
+                        timezone: settings.timezone.clone(),
+                        clock_offset_ns: settings.clock_offset_ns,
+                        max_gap: settings.max_gap,
+                    }),
+                    src,
+                )),
+                _ => Box::new(ByteDemux::pull(
+                    Pavs::new(PavsOptions {
+                        subtitles: settings.subtitles,
+                        timezone: settings.timezone.clone(),
+                        clock_offset_ns: settings.clock_offset_ns,
+                        max_gap: settings.max_gap,
+                        ..PavsOptions::default()
+                    }),
+                    src,
+                )),
+            })
+        };
+        // The camera's streams in each file: its video, cues and audio
+        // carry its number (a VMax file may hold sixteen cameras).
+        let keep =
+            move |info: &crate::engine::StreamInfo| number.is_none_or(|n| info.id.number == n);
+        let timeline: CameraTimeline<GstChunk> =
+            CameraTimeline::new(files, Box::new(keep), Box::new(opener));
+        Ok(Box::new(timeline) as Box<dyn Source<Chunk = GstChunk> + Send>)
+    }
+
+    fn set_location(&self, location: Option<PathBuf>) -> Result<(), glib::Error> {
+        if self.adapter.is_running() {
+            return Err(glib::Error::new(
+                gst::URIError::BadState,
+                "Changing the location is not supported while playing",
+            ));
+        }
+        lock(&self.settings).location = location;
+        Ok(())
+    }
+}
+
+impl ObjectImpl for CaseSrc {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecString::builder("location")
+                    .nick("Location")
+                    .blurb(
+                        "The case: a folder of .psf/.nvr recordings (searched recursively) or \
+                         one recording",
+                    )
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("camera")
+                    .nick("Camera")
+                    .blurb(
+                        "The camera to play: its number (9), name (ALLEY) or id \
+                         (pavs-alley-09-video_9); default: the case's first camera",
+                    )
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoolean::builder("subtitles")
+                    .nick("Subtitles")
+                    .blurb("A subtitle pad with the capture time of each picture (and speed, GPS for .nvr)")
+                    .default_value(true)
+                    .mutable_ready()
+                    .build(),
+                crate::common::timezone::pspec(),
+                crate::common::timezone::clock_offset_pspec(),
+                crate::common::timezone::max_gap_pspec(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        match pspec.name() {
+            "location" => {
+                let location: Option<String> = value.get().expect("type checked upstream");
+                if let Err(e) = self.set_location(location.map(PathBuf::from)) {
+                    gst::warning!(CAT, imp = self, "{}", e);
+                }
+            }
+            "camera" => {
+                let camera: Option<String> = value.get().expect("type checked upstream");
+                lock(&self.settings).camera = camera.filter(|c| !c.trim().is_empty());
+            }
+            "subtitles" => {
+                lock(&self.settings).subtitles = value.get().expect("type checked upstream");
+            }
+            "timezone" => {
+                if let Ok(zone) = crate::common::timezone::parse("cctvsrc", value) {
+                    lock(&self.settings).timezone = zone;
+                }
+            }
+            "clock-offset" => {
+                lock(&self.settings).clock_offset_ns = value.get().expect("type checked upstream");
+            }
+            "max-gap" => lock(&self.settings).max_gap = crate::common::timezone::max_gap(value),
+            _ => unimplemented!(),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let settings = lock(&self.settings);
+        match pspec.name() {
+            "location" => settings
+                .location
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned())
+                .to_value(),
+            "camera" => settings.camera.to_value(),
+            "subtitles" => settings.subtitles.to_value(),
+            "timezone" => crate::common::timezone::value(settings.timezone.as_ref()),
+            "clock-offset" => settings.clock_offset_ns.to_value(),
+            "max-gap" => settings.max_gap.unwrap_or(0).to_value(),
+            _ => unimplemented!(),
+        }
+    }
+}
+
+impl GstObjectImpl for CaseSrc {}
+
+impl ElementImpl for CaseSrc {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "CCTV case camera source",
+                "Source/Video",
+                "Plays one camera of a folder of VMax .psf / Rosco .nvr recordings as one \
+                 seekable stream: its files in capture order, with capture-time cues",
+                "gst-cctv developers",
+            )
+        });
+        Some(&*METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            use crate::common::present::{subtitle_pad_template, template_name};
+            use crate::engine::StreamKind;
+            let any = |kind| {
+                gst::PadTemplate::new(
+                    template_name(kind),
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Sometimes,
+                    &gst::Caps::new_any(),
+                )
+                .unwrap()
+            };
+            vec![
+                crate::common::demux::h264_src_pad_template(template_name(StreamKind::Video)),
+                any(StreamKind::Audio),
+                any(StreamKind::Image),
+                any(StreamKind::Data),
+                subtitle_pad_template(),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+
+    fn change_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        crate::common::demux::element::change_state(self, transition)
+    }
+
+    fn query(&self, query: &mut gst::QueryRef) -> bool {
+        // Stream ids from the URI (see rf1src): stable across runs.
+        if let gst::QueryViewMut::Uri(q) = query.view_mut()
+            && let Some(uri) = self.obj().upcast_ref::<gst::URIHandler>().uri()
+        {
+            q.set_uri(Some(uri.as_str()));
+            return true;
+        }
+        self.parent_query(query)
+    }
+
+    fn send_event(&self, event: gst::Event) -> bool {
+        crate::common::demux::element::send_event(self, event)
+    }
+}
+
+impl URIHandlerImpl for CaseSrc {
+    const URI_TYPE: gst::URIType = gst::URIType::Src;
+
+    fn protocols() -> &'static [&'static str] {
+        &["cctv"]
+    }
+
+    fn uri(&self) -> Option<String> {
+        let settings = lock(&self.settings);
+        let location = settings.location.clone()?;
+        let absolute = if location.is_absolute() {
+            location
+        } else {
+            std::env::current_dir().ok()?.join(location)
+        };
+        let uri = glib::filename_to_uri(&absolute, None).ok()?;
+        let uri = uri.replacen("file://", "cctv://", 1);
+        Some(match &settings.camera {
+            Some(camera) => format!(
+                "{uri}?camera={}",
+                crate::common::uri::percent_encode(camera)
+            ),
+            None => uri.to_string(),
+        })
+    }
+
+    fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
+        let (path_part, query) = match uri.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (uri, None),
+        };
+        let Some(rest) = path_part.strip_prefix("cctv://") else {
+            return Err(glib::Error::new(
+                gst::URIError::UnsupportedProtocol,
+                &format!("Unsupported URI {uri}: use cctv:///path/to/case?camera=N"),
+            ));
+        };
+        let (path, _) = glib::filename_from_uri(&format!("file://{rest}")).map_err(|e| {
+            glib::Error::new(gst::URIError::BadUri, &format!("Invalid URI {uri}: {e}"))
+        })?;
+        let mut camera = None;
+        for param in query
+            .unwrap_or_default()
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
+            let (key, value) = param.split_once('=').unwrap_or((param, ""));
+            match key {
+                "camera" => camera = Some(crate::common::uri::percent_decode(value)),
+                _ => {
+                    return Err(glib::Error::new(
+                        gst::URIError::BadUri,
+                        &format!(
+                            "Invalid URI {uri}: unknown parameter \"{key}\" (cctv URIs take ?camera=N)"
+                        ),
+                    ));
+                }
+            }
+        }
+        self.set_location(Some(path))?;
+        lock(&self.settings).camera = camera;
+        Ok(())
+    }
+}
