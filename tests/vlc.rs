@@ -1284,3 +1284,46 @@ fn vlc_shows_the_elements_cues_one_at_a_time() {
         tail(&log)
     );
 }
+
+/// Issue 18.5: a folder of `.psf` files plays as one camera in VLC, its
+/// files in capture order (the engine's case timeline), the first camera by
+/// default and another one with `--cctv-camera`.
+#[test]
+fn a_case_folder_plays_a_camera_as_one_stream() {
+    use gstcctv::formats::pavs::writer::Recording;
+    const T0: u64 = 1_630_479_600_000_000_000;
+    const S: u64 = 1_000_000_000;
+    let work = Work::new();
+    let case = work.path("backup");
+    std::fs::create_dir(&case).unwrap();
+    chmod(&case, 0o755);
+    for (name, channel, camera, start, frames) in [
+        ("b.psf", 9u8, "ALLEY", T0, 40u64),
+        ("a.psf", 9, "ALLEY", T0 + 20 * S, 40),
+        ("door.psf", 3, "DOOR", T0, 20),
+    ] {
+        let path = case.join(name);
+        Recording {
+            channel,
+            camera_name: camera,
+            width: 176,
+            height: 144,
+            start_ns: start,
+            step_ns: S / 2,
+            frames,
+            gop: 10,
+            seed: (start / S) as u32 ^ u32::from(channel),
+        }
+        .write_file(&path)
+        .unwrap();
+        chmod(&path, 0o644);
+    }
+    let (ps, _) = work.remux(&case, "alley.ps", "ps", &[]);
+    let alley = decoded_md5s(&ps, 176, 144);
+    assert_eq!(alley.len(), 80, "both files of the first camera");
+    let (ps, _) = work.remux(&case, "door.ps", "ps", &["--cctv-camera=DOOR"]);
+    assert_eq!(decoded_md5s(&ps, 176, 144).len(), 20);
+    // The joined pictures are the files' own, in capture order.
+    let (one, _) = work.remux(&case.join("b.psf"), "b.ps", "ps", &[]);
+    assert_eq!(decoded_md5s(&one, 176, 144)[..], alley[..40]);
+}

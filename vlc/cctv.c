@@ -35,6 +35,9 @@ vlc_module_begin()
     set_capability("demux", PRIORITY)
     set_callbacks(Open, Close)
     add_shortcut("cctv")
+    add_string("cctv-camera", NULL, "Camera",
+               "The camera a folder of .psf/.nvr recordings plays: its number, "
+               "name or id (default: the first camera)", false)
 vlc_module_end()
 
 struct demux_sys_t
@@ -365,11 +368,17 @@ static int Open(vlc_object_t *obj)
     if (path != NULL && (dir || HasSuffix(path, ".rf1i") || HasSuffix(path, ".rf1p")))
     {
         h = cctv_open_rf1(path);
+        /* A folder of .psf/.nvr files: one camera of the case, its files
+         * in capture order as one stream (else VLC lists the folder). */
+        if (h == NULL && dir)
+        {
+            char *camera = var_InheritString(demux, "cctv-camera");
+            h = cctv_open_case(path, camera);
+            free(camera);
+        }
         if (h == NULL)
             return VLC_EGENERIC;
     }
-    else if (dir)
-        return VLC_EGENERIC;
     else
     {
         const uint8_t *peek;

@@ -51,6 +51,9 @@ int cctv_probe(const uint8_t *data, size_t len);
 cctv_handle *cctv_open(const uint8_t *peek, size_t peek_len, int64_t size, int seekable,
                        cctv_read_fn read, void *opaque);
 cctv_handle *cctv_open_rf1(const char *path);
+/* A camera of a folder of .psf/.nvr recordings as one stream; camera: a
+ * number, name or id, NULL for the first camera. */
+cctv_handle *cctv_open_case(const char *path, const char *camera);
 void cctv_close(cctv_handle *h);
 size_t cctv_stream_count(cctv_handle *h);
 /* Valid until cctv_close, also after later streams appear. */

@@ -740,6 +740,46 @@ pub unsafe extern "C" fn cctv_open_rf1(path: *const c_char) -> *mut CctvHandle {
     })
 }
 
+/// Opens a camera of a case: a folder of `.psf`/`.nvr` recordings
+/// (searched recursively), its files in capture order as one stream.
+/// `camera` is a number, name or id, or null for the case's first camera.
+/// Null when it cannot be played.
+///
+/// # Safety
+/// `path` is a NUL-terminated string; `camera` is null or one.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cctv_open_case(
+    path: *const c_char,
+    camera: *const c_char,
+) -> *mut CctvHandle {
+    if path.is_null() {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: the caller gives NUL-terminated strings alive for the call.
+    let path = unsafe { CStr::from_ptr(path) };
+    let camera = (!camera.is_null()).then(|| unsafe { CStr::from_ptr(camera) });
+    guard(std::ptr::null_mut(), || {
+        let Ok(path) = path.to_str() else {
+            return std::ptr::null_mut();
+        };
+        let options = crate::engine::camera_timeline::CaseOptions {
+            camera: camera
+                .and_then(|c| c.to_str().ok())
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(String::from),
+            ..Default::default()
+        };
+        match crate::engine::camera_timeline::open_case(Path::new(path), &options, |file| file) {
+            Ok(opened) => finish_open(Input {
+                source: Box::new(opened.timeline),
+                feed: None,
+            }),
+            Err(_) => std::ptr::null_mut(),
+        }
+    })
+}
+
 /// Frees a handle (null is fine).
 ///
 /// # Safety

@@ -400,3 +400,207 @@ impl<C: Chunk> Source for CameraTimeline<C> {
         }
     }
 }
+
+/// How a case camera is played (the `cctvsrc` element's and the VLC
+/// module's settings).
+#[derive(Debug, Clone)]
+pub struct CaseOptions {
+    /// A camera number, name or id ([`Catalog::find`]); `None`: the case's
+    /// first camera.
+    pub camera: Option<String>,
+    /// Capture-time cues (and speed, GPS for `.nvr`).
+    pub subtitles: bool,
+    pub timezone: Option<super::zone::Zone>,
+    pub clock_offset_ns: i64,
+    pub max_gap: Option<u64>,
+}
+
+impl Default for CaseOptions {
+    fn default() -> Self {
+        Self {
+            camera: None,
+            subtitles: true,
+            timezone: None,
+            clock_offset_ns: 0,
+            max_gap: Some(super::timeline::DEFAULT_MAX_GAP_NS),
+        }
+    }
+}
+
+/// Why a case camera cannot be played.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseError {
+    /// The location cannot be read.
+    Read { path: PathBuf, why: String },
+    /// No `.psf`/`.nvr` recording in it.
+    NoRecordings(PathBuf),
+    /// No camera answers to the name; the case's cameras.
+    NoCamera { what: String, cameras: Vec<String> },
+    /// Recordings, but no camera with pictures.
+    NoPictures(PathBuf),
+}
+
+impl std::fmt::Display for CaseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CaseError::Read { path, why } => write!(f, "Cannot read {}: {why}", path.display()),
+            CaseError::NoRecordings(path) => write!(
+                f,
+                "No .psf or .nvr recordings in {} (rf1 camera directories play as rf1 recordings)",
+                path.display()
+            ),
+            CaseError::NoCamera { what, cameras } => write!(
+                f,
+                "No camera \"{what}\" in the case (cameras: {})",
+                cameras.join(", ")
+            ),
+            CaseError::NoPictures(path) => {
+                write!(f, "No camera with pictures in {}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for CaseError {}
+
+/// A case camera ready to play.
+pub struct OpenedCase<C: Chunk> {
+    pub timeline: CameraTimeline<C>,
+    /// As the recordings name it (`ALLEY [09]`), and its stable id.
+    pub camera_name: String,
+    pub camera_id: String,
+    /// Recordings that could not be catalogued, and why.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+/// Catalogues `location` (a folder searched recursively, or one recording)
+/// and opens `options.camera` as one timeline; each file is read through
+/// `wrap` (the front end's reader: GStreamer buffers, plain bytes).
+pub fn open_case<C, S>(
+    location: &Path,
+    options: &CaseOptions,
+    wrap: fn(super::bytes::FileSource) -> S,
+) -> Result<OpenedCase<C>, CaseError>
+where
+    C: Chunk,
+    S: super::bytes::ByteSource<Chunk = C> + Send + 'static,
+{
+    use super::catalog::{Catalog, FormatKind, recordings_in};
+    use super::formats::pavs::{Pavs, PavsOptions};
+    use super::formats::says::{Says, SaysOptions};
+    use super::source::ByteDemux;
+    let read_error = |e: std::io::Error| CaseError::Read {
+        path: location.to_path_buf(),
+        why: e.to_string(),
+    };
+    let recordings = if location.is_dir() {
+        recordings_in(location).map_err(read_error)?
+    } else {
+        // One recording: recognised by its first bytes only.
+        use std::io::Read;
+        let mut head = Vec::new();
+        std::fs::File::open(location)
+            .and_then(|f| {
+                f.take(super::probe::PAVS_PROBE_WINDOW as u64)
+                    .read_to_end(&mut head)
+            })
+            .map_err(read_error)?;
+        if super::probe::says(&head).is_some() {
+            vec![(location.to_path_buf(), FormatKind::Says)]
+        } else if super::probe::pavs(&head).is_some() {
+            vec![(location.to_path_buf(), FormatKind::Pavs)]
+        } else {
+            Vec::new()
+        }
+    };
+    if recordings.is_empty() {
+        return Err(CaseError::NoRecordings(location.to_path_buf()));
+    }
+    let catalog = Catalog::build(&recordings);
+    let camera = match options.camera.as_deref() {
+        Some(what) => catalog
+            .find(what)
+            .into_iter()
+            .next()
+            .ok_or_else(|| CaseError::NoCamera {
+                what: what.to_string(),
+                cameras: catalog.cameras.iter().map(|c| c.name.clone()).collect(),
+            })?,
+        None => catalog
+            .cameras
+            .first()
+            .ok_or_else(|| CaseError::NoPictures(location.to_path_buf()))?,
+    };
+    // The camera's streams in each file carry its number (a VMax file may
+    // hold sixteen cameras).
+    let number = camera
+        .key
+        .stream
+        .rsplit('_')
+        .next()
+        .and_then(|n| n.parse::<u32>().ok());
+    let spans: Vec<(TimelineFile, FormatKind)> = camera
+        .spans
+        .iter()
+        .map(|s| {
+            let entry = &catalog.files[s.file];
+            (
+                TimelineFile {
+                    path: entry.path.clone(),
+                    first_wall_ns: s.first_wall_ns,
+                    last_wall_ns: s.last_wall_ns,
+                },
+                entry.format,
+            )
+        })
+        .collect();
+    let formats: Vec<(PathBuf, FormatKind)> =
+        spans.iter().map(|(f, k)| (f.path.clone(), *k)).collect();
+    let files = spans.into_iter().map(|(f, _)| f).collect();
+    let options = options.clone();
+    let open_file = move |path: &Path| -> Result<Box<dyn Source<Chunk = C> + Send>, EngineError> {
+        let kind = formats
+            .iter()
+            .find(|(p, _)| p == path)
+            .map_or(FormatKind::Pavs, |(_, k)| *k);
+        let file = super::bytes::FileSource::open(path).map_err(|e| {
+            EngineError::Source(super::error::SourceError::Io(format!(
+                "{}: {e}",
+                path.display()
+            )))
+        })?;
+        Ok(match kind {
+            FormatKind::Says => Box::new(ByteDemux::pull(
+                Says::with_options(SaysOptions {
+                    subtitles: options.subtitles,
+                    telemetry: false,
+                    timezone: options.timezone.clone(),
+                    clock_offset_ns: options.clock_offset_ns,
+                    max_gap: options.max_gap,
+                }),
+                wrap(file),
+            )),
+            _ => Box::new(ByteDemux::pull(
+                Pavs::new(PavsOptions {
+                    subtitles: options.subtitles,
+                    timezone: options.timezone.clone(),
+                    clock_offset_ns: options.clock_offset_ns,
+                    max_gap: options.max_gap,
+                    ..PavsOptions::default()
+                }),
+                wrap(file),
+            )),
+        })
+    };
+    let keep = move |info: &StreamInfo| number.is_none_or(|n| info.id.number == n);
+    Ok(OpenedCase {
+        timeline: CameraTimeline::new(files, Box::new(keep), Box::new(open_file)),
+        camera_name: camera.name.clone(),
+        camera_id: camera.key.id(),
+        skipped: catalog
+            .skipped
+            .iter()
+            .map(|s| (s.path.clone(), s.reason.clone()))
+            .collect(),
+    })
+}

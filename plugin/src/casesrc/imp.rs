@@ -5,11 +5,8 @@
 use crate::common::demux::{DemuxAdapter, DemuxElement, DynSource};
 use crate::common::present::GstChunk;
 use crate::common::streams::lock;
-use crate::engine::camera_timeline::{CameraTimeline, TimelineFile};
-use crate::engine::catalog::{self, Catalog, FormatKind};
-use crate::engine::formats::pavs::{Pavs, PavsOptions};
-use crate::engine::formats::says::{Says, SaysOptions};
-use crate::engine::{ByteDemux, ByteSource, FileSource, Source, SourceError};
+use crate::engine::camera_timeline::{CaseError, CaseOptions, open_case};
+use crate::engine::{ByteSource, FileSource, SourceError};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -105,146 +102,38 @@ impl DemuxElement for CaseSrc {
 }
 
 impl CaseSrc {
-    /// The camera's timeline: the case catalogued, the camera found.
+    /// The camera's timeline: the case catalogued, the camera found (the
+    /// engine's, as the VLC module opens it).
     fn open(&self, location: &Path, settings: &Settings) -> Result<DynSource, gst::ErrorMessage> {
-        let recordings = if location.is_dir() {
-            catalog::recordings_in(location).map_err(|e| {
-                gst::error_msg!(
-                    gst::ResourceError::OpenRead,
-                    ("Cannot read the case {}: {}", location.display(), e)
-                )
-            })?
-        } else {
-            let head = std::fs::read(location)
-                .map(|b| {
-                    b.into_iter()
-                        .take(crate::engine::probe::PAVS_PROBE_WINDOW)
-                        .collect::<Vec<u8>>()
-                })
-                .map_err(|e| {
-                    gst::error_msg!(
-                        gst::ResourceError::OpenRead,
-                        ("Cannot read {}: {}", location.display(), e)
-                    )
-                })?;
-            let kind = if crate::engine::probe::says(&head).is_some() {
-                FormatKind::Says
-            } else {
-                FormatKind::Pavs
+        let options = CaseOptions {
+            camera: settings.camera.clone(),
+            subtitles: settings.subtitles,
+            timezone: settings.timezone.clone(),
+            clock_offset_ns: settings.clock_offset_ns,
+            max_gap: settings.max_gap,
+        };
+        let opened = open_case(location, &options, GstFileSource).map_err(|e| {
+            let kind = match e {
+                CaseError::Read { .. } => gst::ResourceError::OpenRead,
+                CaseError::NoRecordings(_) | CaseError::NoCamera { .. } => {
+                    gst::ResourceError::NotFound
+                }
+                CaseError::NoPictures(_) => gst::ResourceError::Failed,
             };
-            vec![(location.to_path_buf(), kind)]
-        };
-        if recordings.is_empty() {
-            return Err(gst::error_msg!(
-                gst::ResourceError::NotFound,
-                (
-                    "No .psf or .nvr recordings in {} (rf1 camera directories play with rf1src, rf1:// URIs)",
-                    location.display()
-                )
-            ));
+            gst::error_msg!(kind, ("{}", e))
+        })?;
+        for (path, why) in &opened.skipped {
+            gst::warning!(CAT, imp = self, "Skipped {}: {}", path.display(), why);
         }
-        let catalog = Catalog::build(&recordings);
-        for skipped in &catalog.skipped {
-            gst::warning!(
-                CAT,
-                imp = self,
-                "Skipped {}: {}",
-                skipped.path.display(),
-                skipped.reason
-            );
-        }
-        let camera = match settings.camera.as_deref() {
-            Some(what) => catalog.find(what).into_iter().next().ok_or_else(|| {
-                let known: Vec<String> = catalog.cameras.iter().map(|c| c.name.clone()).collect();
-                gst::error_msg!(
-                    gst::ResourceError::NotFound,
-                    (
-                        "No camera \"{}\" in {} (cameras: {})",
-                        what,
-                        location.display(),
-                        known.join(", ")
-                    )
-                )
-            })?,
-            None => catalog.cameras.first().ok_or_else(|| {
-                gst::error_msg!(
-                    gst::StreamError::Demux,
-                    ("No camera with pictures in {}", location.display())
-                )
-            })?,
-        };
-        let number = camera
-            .key
-            .stream
-            .rsplit('_')
-            .next()
-            .and_then(|n| n.parse::<u32>().ok());
-        let files: Vec<TimelineFile> = camera
-            .spans
-            .iter()
-            .map(|s| TimelineFile {
-                path: catalog.files[s.file].path.clone(),
-                first_wall_ns: s.first_wall_ns,
-                last_wall_ns: s.last_wall_ns,
-            })
-            .collect();
-        let formats: Vec<(PathBuf, FormatKind)> = camera
-            .spans
-            .iter()
-            .map(|s| {
-                (
-                    catalog.files[s.file].path.clone(),
-                    catalog.files[s.file].format,
-                )
-            })
-            .collect();
         gst::info!(
             CAT,
             imp = self,
             "Playing camera {} ({}) from {} file(s)",
-            camera.name,
-            camera.key.id(),
-            files.len()
+            opened.camera_name,
+            opened.camera_id,
+            opened.timeline.files().len()
         );
-        let settings = settings.clone();
-        let opener = move |path: &Path| -> Result<DynSource, crate::engine::EngineError> {
-            let kind = formats
-                .iter()
-                .find(|(p, _)| p == path)
-                .map_or(FormatKind::Pavs, |(_, k)| *k);
-            let file = FileSource::open(path)
-                .map_err(|e| SourceError::Io(format!("{}: {e}", path.display())))?;
-            let src = GstFileSource(file);
-            Ok(match kind {
-                FormatKind::Says => Box::new(ByteDemux::pull(
-                    Says::with_options(SaysOptions {
-                        subtitles: settings.subtitles,
-                        telemetry: false,
-                        timezone: settings.timezone.clone(),
-                        clock_offset_ns: settings.clock_offset_ns,
-                        max_gap: settings.max_gap,
-                    }),
-                    src,
-                )),
-                _ => Box::new(ByteDemux::pull(
-                    Pavs::new(PavsOptions {
-                        subtitles: settings.subtitles,
-                        timezone: settings.timezone.clone(),
-                        clock_offset_ns: settings.clock_offset_ns,
-                        max_gap: settings.max_gap,
-                        ..PavsOptions::default()
-                    }),
-                    src,
-                )),
-            })
-        };
-        // The camera's streams in each file: its video, cues and audio
-        // carry its number (a VMax file may hold sixteen cameras).
-        let keep =
-            move |info: &crate::engine::StreamInfo| number.is_none_or(|n| info.id.number == n);
-        let timeline: CameraTimeline<GstChunk> =
-            CameraTimeline::new(files, Box::new(keep), Box::new(opener));
-        Ok(Box::new(timeline) as Box<dyn Source<Chunk = GstChunk> + Send>)
+        Ok(Box::new(opened.timeline))
     }
 
     fn set_location(&self, location: Option<PathBuf>) -> Result<(), glib::Error> {
