@@ -5,7 +5,7 @@
 //! interrupted runs, same-named inputs in parallel. Inputs are generated
 //! with the crate's writers; sources are hashed before and after.
 
-use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
+use gstcctv::formats::pavs::writer::Recording;
 use gstcctv::formats::says::writer::{HeaderSpec, SaysWriter};
 use gstcctv::formats::says::{MetaEntry, MetaValue};
 use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
@@ -107,30 +107,15 @@ const START_NS: u64 = 1_630_479_601_454_448_000;
 
 /// A `.psf` of `n` blocks 0.5 s apart on channel 9, camera `name`.
 fn write_psf_named(path: &Path, n: u64, name: &str) {
-    let (width, height) = (176u16, 144u16);
-    let params = BaselineParams::for_size(width.into(), height.into()).expect("size");
-    let mut encoder = SyntheticEncoder::new(params);
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
-    for i in 0..n {
-        let key = i % 2 == 0;
-        let payload = if key {
-            let (y, u, v) = test_picture(width.into(), height.into(), i as u32);
-            encoder.key_frame(&y, &u, &v)
-        } else {
-            encoder.skip_frame()
-        };
-        let spec = BlockSpec {
-            channel: 9,
-            camera_name: name.into(),
-            width,
-            height,
-            key,
-            capture_time_ns: START_NS + i * 500_000_000,
-            sequence: 1000 + i as u32,
-        };
-        write_block(&mut out, &spec, &payload).expect("write");
+    Recording {
+        camera_name: name,
+        start_ns: START_NS,
+        frames: n,
+        first_sequence: 1000,
+        ..Recording::default()
     }
-    std::io::Write::flush(&mut out).expect("flush");
+    .write_file(path)
+    .expect("write");
 }
 
 fn write_psf(path: &Path, n: u64) {

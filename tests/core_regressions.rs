@@ -13,7 +13,7 @@
 mod support;
 
 use gst::prelude::*;
-use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
+use gstcctv::formats::pavs::writer::{CameraFrame as Frame, camera_frames};
 use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter};
 use gstcctv::formats::says::{MetaEntry, MetaValue};
 use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
@@ -250,55 +250,11 @@ const MS: u64 = 1_000_000;
 const PW: u16 = 64;
 const PH: u16 = 48;
 
-#[derive(Clone, Copy)]
-struct Frame {
-    channel: u8,
-    key: bool,
-    capture_ns: u64,
-}
-
-/// Writes decodable blocks; returns the file, each block's payload and
-/// each block's offset.
+/// A decodable .psf (see [`camera_frames`]): the file, each block's
+/// payload and each block's offset.
 fn write_psf(frames: &[Frame]) -> (Vec<u8>, Vec<Vec<u8>>, Vec<usize>) {
-    let params = BaselineParams::for_size(PW.into(), PH.into()).unwrap();
-    let mut encoders = BTreeMap::new();
-    let mut file = Vec::new();
-    let mut payloads = Vec::new();
-    let mut offsets = Vec::new();
-    for (i, f) in frames.iter().enumerate() {
-        let enc = encoders
-            .entry(f.channel)
-            .or_insert_with(|| SyntheticEncoder::new(params));
-        let payload = if f.key {
-            let (y, u, v) = test_picture(PW.into(), PH.into(), i as u32);
-            enc.key_frame(&y, &u, &v)
-        } else {
-            enc.skip_frame()
-        };
-        let spec = BlockSpec {
-            channel: f.channel,
-            camera_name: format!("CAM{}", f.channel),
-            width: PW,
-            height: PH,
-            key: f.key,
-            capture_time_ns: f.capture_ns,
-            sequence: i as u32 * 24,
-        };
-        offsets.push(file.len());
-        write_block(&mut file, &spec, &payload).unwrap();
-        payloads.push(payload);
-    }
-    (file, payloads, offsets)
-}
-
-fn regular_psf(n: usize, gop: usize) -> Vec<Frame> {
-    (0..n)
-        .map(|i| Frame {
-            channel: 1,
-            key: i % gop == 0,
-            capture_ns: T0 + i as u64 * 500 * MS,
-        })
-        .collect()
+    let blocks = camera_frames(frames, PW, PH).unwrap();
+    (blocks.bytes, blocks.payloads, blocks.offsets)
 }
 
 /// `cameras` channels (1, 2, ...) interleaved, one frame each every 500 ms;
@@ -311,7 +267,7 @@ fn multicam_psf(n: usize, gop: usize, phases: &[usize]) -> Vec<Frame> {
             frames.push(Frame {
                 channel: c as u8 + 1,
                 key: i == 0 || (i + phase) % gop == 0,
-                capture_ns: T0 + i as u64 * 500 * MS + c as u64 * 10 * MS,
+                capture_time_ns: T0 + i as u64 * 500 * MS + c as u64 * 10 * MS,
             });
         }
     }
@@ -1062,7 +1018,7 @@ fn invalid_seek_is_refused_before_flushing() {
     init();
     watch_criticals();
     let dir = tempfile::tempdir().unwrap();
-    let (file, _, _) = write_psf(&regular_psf(40, 4)); // 20 s
+    let (file, _, _) = write_psf(&Frame::one_camera(40, 4)); // 20 s
     let path = temp_file(&dir, "invalid-seek.psf", &file);
     with_deadline(40, "invalid seek", move || {
         let check: Arc<Mutex<FlowCheck>> = Arc::default();
@@ -1196,7 +1152,7 @@ fn check_all_payloads(what: &str, run: &Run, want: &[&[u8]]) {
 fn pavs_block_after_shortened_padding_is_kept_generated_pull_and_push() {
     let dir = tempfile::tempdir().unwrap();
     // Key frames only: every payload is distinct.
-    let (file, payloads, offsets) = write_psf(&regular_psf(12, 1));
+    let (file, payloads, offsets) = write_psf(&Frame::one_camera(12, 1));
     let want: Vec<&[u8]> = payloads.iter().map(|p| &p[..]).collect();
     for k in [0, 5, 10] {
         let payload_end = offsets[k] + 0x240 + payloads[k].len();
@@ -1365,8 +1321,8 @@ fn pavs_hostile_capture_time_between_normal_blocks() {
         ("zero (1970)", 0),
     ] {
         // Key frames only: every payload is distinct.
-        let mut frames = regular_psf(12, 1);
-        frames[hostile_at].capture_ns = hostile_ns;
+        let mut frames = Frame::one_camera(12, 1);
+        frames[hostile_at].capture_time_ns = hostile_ns;
         let (file, payloads, _) = write_psf(&frames);
         let path = temp_file(&dir, "hostile.psf", &file);
         let pull = run_bounded(

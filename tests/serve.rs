@@ -26,15 +26,9 @@ const DASH_MS: u64 = T0_MS + 10_000;
 fn psf(dir: &Path, name: &str, channel: u8, camera: &str, start_ms: u64, frames: u64) -> PathBuf {
     let path = dir.join(name);
     Recording {
-        channel,
-        camera_name: camera,
-        width: 176,
-        height: 144,
-        start_ns: start_ms * 1_000_000,
         step_ns: S_NS / 10,
-        frames,
         gop: 20,
-        seed: (start_ms / 1000) as u32 ^ u32::from(channel),
+        ..Recording::backup_camera(channel, camera, start_ms * 1_000_000, frames)
     }
     .write_file(&path)
     .unwrap();

@@ -435,8 +435,40 @@ impl SyntheticEncoder {
         }
     }
 
+    /// An encoder for `width` x `height` pictures (whole macroblocks within
+    /// level 3.0, see [`BaselineParams::for_size`]).
+    pub fn for_size(width: u32, height: u32) -> Option<Self> {
+        BaselineParams::for_size(width, height).map(Self::new)
+    }
+
     pub fn params(&self) -> BaselineParams {
         self.params
+    }
+
+    /// The frame generated samples are made of: a key frame showing
+    /// [`test_picture`]`(seed)` at the encoder's size, or a skip frame that
+    /// repeats the previous picture (`seed` unused).
+    pub fn test_frame(&mut self, key: bool, seed: u32) -> Vec<u8> {
+        if key {
+            let (width, height) = (self.params.width_mbs * 16, self.params.height_mbs * 16);
+            let (y, u, v) = test_picture(width as usize, height as usize, seed);
+            self.key_frame(&y, &u, &v)
+        } else {
+            self.skip_frame()
+        }
+    }
+
+    /// [`Self::test_frame`] as SAYS recorders store an access unit: a key
+    /// frame behind the SPS (no VUI) and PPS, a skip frame alone.
+    pub fn test_access_unit(&mut self, key: bool, seed: u32) -> Vec<u8> {
+        let frame = self.test_frame(key, seed);
+        if !key {
+            return frame;
+        }
+        let mut unit = self.params.sps(None);
+        unit.extend_from_slice(&self.params.pps());
+        unit.extend_from_slice(&frame);
+        unit
     }
 
     fn slice_header(&self, w: &mut BitWriter, idr: bool) {
