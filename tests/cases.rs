@@ -8,9 +8,8 @@
 mod support;
 
 use gstcctv::formats::pavs::writer::Recording;
-use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter};
+use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, PictureChunks, SaysWriter};
 use gstcctv::formats::says::{MetaEntry, MetaValue};
-use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -100,8 +99,7 @@ fn nvr(path: &Path, serial: &str, start_us: u64, seconds: u64, seed: u32) {
     };
     let file = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
     let mut w = SaysWriter::new(file, &header).expect("header");
-    let params = BaselineParams::for_size(176, 144).expect("size");
-    let mut enc = [SyntheticEncoder::new(params), SyntheticEncoder::new(params)];
+    let mut pictures = PictureChunks::new(176, 144).expect("size");
     for f in 0..(seconds * 10) as u32 {
         let ts = start_us + u64::from(f) * 100_000;
         // 800 samples of 8 kHz mu-law: 0.1 s.
@@ -112,20 +110,13 @@ fn nvr(path: &Path, serial: &str, start_us: u64, seconds: u64, seed: u32) {
             .expect("audio");
         for cam in 0..2u8 {
             let key = f % 10 == 0;
-            let media = if key {
-                let (y, u, v) = test_picture(176, 144, f + seed + u32::from(cam) * 1000);
-                let mut m = params.sps(None);
-                m.extend_from_slice(&params.pps());
-                m.extend_from_slice(&enc[usize::from(cam)].key_frame(&y, &u, &v));
-                m
-            } else {
-                enc[usize::from(cam)].skip_frame()
-            };
             let meta = vec![MetaEntry::new(
                 "ts",
                 MetaValue::I64(((ts + u64::from(cam)) / 1000) as i64),
             )];
-            w.write_video(cam, key, ts + u64::from(cam), &meta, &media)
+            let picture = f + seed + u32::from(cam) * 1000;
+            pictures
+                .write(&mut w, cam, key, ts + u64::from(cam), &meta, picture)
                 .expect("video");
         }
     }

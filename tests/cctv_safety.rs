@@ -6,9 +6,8 @@
 //! with the crate's writers; sources are hashed before and after.
 
 use gstcctv::formats::pavs::writer::Recording;
-use gstcctv::formats::says::writer::{HeaderSpec, SaysWriter};
+use gstcctv::formats::says::writer::{HeaderSpec, PictureChunks, SaysWriter};
 use gstcctv::formats::says::{MetaEntry, MetaValue};
-use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::ffi::{OsStr, OsString};
@@ -134,20 +133,10 @@ fn write_nvr(path: &Path, n: u32) {
     };
     let file = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
     let mut w = SaysWriter::new(file, &header).expect("header");
-    let params = BaselineParams::for_size(176, 144).expect("size");
-    let mut enc = SyntheticEncoder::new(params);
+    let mut pictures = PictureChunks::new(176, 144).expect("size");
     for f in 0..n {
         let ts = 1_700_000_000_000_000 + u64::from(f) * 100_000;
         let key = f % 10 == 0;
-        let media = if key {
-            let (y, u, v) = test_picture(176, 144, f);
-            let mut m = params.sps(None);
-            m.extend_from_slice(&params.pps());
-            m.extend_from_slice(&enc.key_frame(&y, &u, &v));
-            m
-        } else {
-            enc.skip_frame()
-        };
         let meta = vec![
             MetaEntry::new("ts", MetaValue::I64((ts / 1000) as i64)),
             MetaEntry::new("speed", MetaValue::F64(36.0 + f64::from(f))),
@@ -160,7 +149,7 @@ fn write_nvr(path: &Path, n: u32) {
                 ]),
             ),
         ];
-        w.write_video(0, key, ts, &meta, &media).expect("video");
+        pictures.write(&mut w, 0, key, ts, &meta, f).expect("video");
     }
     w.flush().expect("flush");
 }

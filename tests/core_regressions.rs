@@ -14,9 +14,10 @@ mod support;
 
 use gst::prelude::*;
 use gstcctv::formats::pavs::writer::{CameraFrame as Frame, camera_frames};
-use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter};
+use gstcctv::formats::says::writer::{
+    AudioCodec, HeaderSpec, PictureChunks, SaysWriter, test_jpeg,
+};
 use gstcctv::formats::says::{MetaEntry, MetaValue};
-use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -333,15 +334,6 @@ impl Default for Nvr {
     }
 }
 
-fn tiny_jpeg() -> Vec<u8> {
-    let mut j = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
-    j.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
-    j.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x08, 1, 1, 0, 0, 0x3F, 0]);
-    j.extend((0..37u8).map(|i| (i.wrapping_mul(11) & 0x7F) | 1));
-    j.extend_from_slice(&[0xFF, 0xD9]);
-    j
-}
-
 fn write_nvr(g: &Nvr) -> Vec<u8> {
     let header = HeaderSpec {
         file_name: "20231114_221320_221330.nvr".into(),
@@ -352,12 +344,7 @@ fn write_nvr(g: &Nvr) -> Vec<u8> {
         ..Default::default()
     };
     let mut w = SaysWriter::new(Vec::new(), &header).unwrap();
-    let params = BaselineParams::for_size(SW, SH).unwrap();
-    let mut encoders: Vec<SyntheticEncoder> = g
-        .phases
-        .iter()
-        .map(|_| SyntheticEncoder::new(params))
-        .collect();
+    let mut pictures = PictureChunks::new(SW as u16, SH as u16).unwrap();
     for f in 0..g.frames {
         let t = BASE_US + u64::from(f) * g.frame_us;
         if f % 5 == 0 {
@@ -373,15 +360,6 @@ fn write_nvr(g: &Nvr) -> Vec<u8> {
         for (cam, phase) in g.phases.iter().enumerate() {
             let ts = t + cam as u64 * 3_000;
             let key = f == 0 || (f + phase) % g.gop == 0;
-            let media = if key {
-                let (y, u, v) = test_picture(SW as usize, SH as usize, f + cam as u32 * 1000);
-                let mut m = params.sps(None);
-                m.extend_from_slice(&params.pps());
-                m.extend_from_slice(&encoders[cam].key_frame(&y, &u, &v));
-                m
-            } else {
-                encoders[cam].skip_frame()
-            };
             let meta = if (cam as u8) < g.telemetry_cameras {
                 vec![
                     MetaEntry::new("ts", MetaValue::I64((ts / 1000) as i64)),
@@ -390,10 +368,12 @@ fn write_nvr(g: &Nvr) -> Vec<u8> {
             } else {
                 Vec::new()
             };
-            w.write_video(cam as u8, key, ts, &meta, &media).unwrap();
+            pictures
+                .write(&mut w, cam as u8, key, ts, &meta, f + cam as u32 * 1000)
+                .unwrap();
         }
         if f == 0 && g.jpeg_after_first_frame {
-            w.write_jpeg(&tiny_jpeg()).unwrap();
+            w.write_jpeg(&test_jpeg(37, 11)).unwrap();
         }
     }
     w.into_inner()

@@ -11,9 +11,10 @@ mod support;
 mod says_gpx;
 
 use gst::prelude::*;
-use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter};
+use gstcctv::formats::says::writer::{
+    AudioCodec, HeaderSpec, PictureChunks, SaysWriter, test_jpeg,
+};
 use gstcctv::formats::says::{MetaEntry, MetaValue};
-use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -318,16 +319,6 @@ impl Default for Gen {
     }
 }
 
-/// A tiny but well-formed JPEG (only its marker structure matters here).
-fn tiny_jpeg(seed: u8) -> Vec<u8> {
-    let mut j = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
-    j.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
-    j.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x08, 1, 1, 0, 0, 0x3F, 0]);
-    j.extend((0..37u8).map(|i| (i.wrapping_mul(seed) & 0x7F) | 1));
-    j.extend_from_slice(&[0xFF, 0xD9]);
-    j
-}
-
 fn opus_packet(i: u32, stereo: bool) -> Vec<u8> {
     // CELT-only fullband 20 ms (config 31), one frame.
     let toc = (31 << 3) | if stereo { 4 } else { 0 };
@@ -375,10 +366,7 @@ fn generate(g: &Gen) -> (Vec<u8>, Vec<GenChunk>) {
         ..Default::default()
     };
     let mut w = SaysWriter::new(Vec::new(), &header).unwrap();
-    let params = BaselineParams::for_size(W, H).unwrap();
-    let mut encoders: Vec<SyntheticEncoder> = (0..g.cameras)
-        .map(|_| SyntheticEncoder::new(params))
-        .collect();
+    let mut pictures = PictureChunks::new(W as u16, H as u16).unwrap();
     let mut chunks: Vec<GenChunk> = Vec::new();
     let hostile = |i: usize| g.hostile.iter().find(|(k, _)| *k == i).map(|(_, h)| *h);
     let chunk_time = |i: usize, ts: u64| match hostile(i) {
@@ -418,15 +406,6 @@ fn generate(g: &Gen) -> (Vec<u8>, Vec<GenChunk>) {
         for cam in 0..g.cameras {
             let ts = t + u64::from(cam) * 3_000;
             let key = f % g.gop == 0;
-            let media = if key {
-                let (y, u, v) = test_picture(W as usize, H as usize, f + u32::from(cam) * 1000);
-                let mut m = params.sps(None);
-                m.extend_from_slice(&params.pps());
-                m.extend_from_slice(&encoders[cam as usize].key_frame(&y, &u, &v));
-                m
-            } else {
-                encoders[cam as usize].skip_frame()
-            };
             let meta_ts = match hostile(chunks.len()) {
                 Some(Hostile::MetaTs(ms)) => ms,
                 _ => (ts / 1000) as i64,
@@ -441,7 +420,16 @@ fn generate(g: &Gen) -> (Vec<u8>, Vec<GenChunk>) {
             }
             let offset = w.position();
             let (written_ts, damaged) = chunk_time(chunks.len(), ts);
-            w.write_video(cam, key, written_ts, &meta, &media).unwrap();
+            let media = pictures
+                .write(
+                    &mut w,
+                    cam,
+                    key,
+                    written_ts,
+                    &meta,
+                    f + u32::from(cam) * 1000,
+                )
+                .unwrap();
             chunks.push(GenChunk {
                 pad: format!("video_{cam}"),
                 payload: media,
@@ -458,7 +446,7 @@ fn generate(g: &Gen) -> (Vec<u8>, Vec<GenChunk>) {
             });
         }
         if g.jpeg_after_frame == Some(f) {
-            let j = tiny_jpeg(f as u8 + 3);
+            let j = test_jpeg(37, f as u8 + 3);
             let offset = w.position();
             w.write_jpeg(&j).unwrap();
             chunks.push(GenChunk {

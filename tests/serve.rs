@@ -7,9 +7,8 @@
 //! runs them (scripts/setup.sh installs chromium and chromium-driver).
 
 use gstcctv::formats::pavs::writer::Recording;
-use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter};
+use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, PictureChunks, SaysWriter};
 use gstcctv::formats::says::{MetaEntry, MetaValue};
-use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -86,8 +85,7 @@ fn nvr(path: &Path, start_ms: u64, frames: u32) {
     };
     let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     let mut w = SaysWriter::new(file, &header).unwrap();
-    let params = BaselineParams::for_size(160, 96).unwrap();
-    let mut enc: Vec<SyntheticEncoder> = (0..2).map(|_| SyntheticEncoder::new(params)).collect();
+    let mut pictures = PictureChunks::new(160, 96).unwrap();
     for f in 0..frames {
         let t_us = start_ms * 1000 + u64::from(f) * 100_000;
         let t_s = (t_us / 1000 - DASH_MS) as f64 / 1000.0;
@@ -104,17 +102,10 @@ fn nvr(path: &Path, start_ms: u64, frames: u32) {
         }
         for cam in 0..2u8 {
             let key = f % 10 == 0;
-            let media = if key {
-                let (y, u, v) = test_picture(160, 96, f + u32::from(cam) * 1000);
-                let mut m = params.sps(None);
-                m.extend_from_slice(&params.pps());
-                m.extend_from_slice(&enc[cam as usize].key_frame(&y, &u, &v));
-                m
-            } else {
-                enc[cam as usize].skip_frame()
-            };
             let ts = t_us + u64::from(cam) * 3_000;
-            w.write_video(cam, key, ts, &telemetry(f, ts, t_s), &media)
+            let meta = telemetry(f, ts, t_s);
+            pictures
+                .write(&mut w, cam, key, ts, &meta, f + u32::from(cam) * 1000)
                 .unwrap();
         }
     }

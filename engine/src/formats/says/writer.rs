@@ -4,6 +4,8 @@
 //! encoded in memory), so files of any size take constant memory. It takes
 //! already encoded media; it does not encode anything itself.
 
+use crate::h264::{BaselineParams, SyntheticEncoder};
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use super::{
@@ -202,6 +204,64 @@ impl<W: Write> SaysWriter<W> {
     pub fn flush(&mut self) -> io::Result<()> {
         self.sink.flush()
     }
+}
+
+/// Video chunks of decodable synthetic pictures, a [`SyntheticEncoder`]
+/// per stream: the building block of every generated `.nvr`.
+pub struct PictureChunks {
+    params: BaselineParams,
+    encoders: BTreeMap<u8, SyntheticEncoder>,
+}
+
+impl PictureChunks {
+    /// For pictures of `width` x `height` (whole macroblocks).
+    pub fn new(width: u16, height: u16) -> io::Result<Self> {
+        let params = BaselineParams::for_size(width.into(), height.into())
+            .ok_or_else(|| invalid_input("picture size"))?;
+        Ok(Self {
+            params,
+            encoders: BTreeMap::new(),
+        })
+    }
+
+    /// Writes a `dc` chunk on `stream`: a key frame showing
+    /// [`test_picture`](crate::h264::test_picture)`(seed)` behind SPS and
+    /// PPS, or a skip frame. Returns the media as stored.
+    pub fn write<W: Write>(
+        &mut self,
+        writer: &mut SaysWriter<W>,
+        stream: u8,
+        key_frame: bool,
+        timestamp_us: u64,
+        metadata: &[MetaEntry],
+        seed: u32,
+    ) -> io::Result<Vec<u8>> {
+        let params = self.params;
+        let media = self
+            .encoders
+            .entry(stream)
+            .or_insert_with(|| SyntheticEncoder::new(params))
+            .test_access_unit(key_frame, seed);
+        writer.write_video(stream, key_frame, timestamp_us, metadata, &media)?;
+        Ok(media)
+    }
+}
+
+/// A small well-formed JPEG snapshot (SOI, APP0, SOS, `scan_len` bytes of
+/// entropy-coded data, EOI) that differs by `seed`.
+pub fn test_jpeg(scan_len: u8, seed: u8) -> Vec<u8> {
+    jpeg_with_scan((0..scan_len).map(|i| i.wrapping_mul(seed)))
+}
+
+/// A small well-formed JPEG snapshot around `scan`, each byte made odd and
+/// below 0x80 so that no marker appears inside.
+pub fn jpeg_with_scan(scan: impl IntoIterator<Item = u8>) -> Vec<u8> {
+    let mut j = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
+    j.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
+    j.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x08, 1, 1, 0, 0, 0x3F, 0]);
+    j.extend(scan.into_iter().map(|b| b & 0x7F | 1));
+    j.extend_from_slice(&[0xFF, 0xD9]);
+    j
 }
 
 fn stream_id(stream: u8, substream: u8) -> io::Result<[u8; 2]> {
