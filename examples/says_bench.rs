@@ -9,7 +9,7 @@
 //! is asserted.
 
 use gst::prelude::*;
-use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter};
+use gstcctv::formats::says::writer::{AudioCodec, Gps, HeaderSpec, SaysWriter, Telemetry};
 use gstcctv::formats::says::{MetaEntry, MetaValue};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -56,18 +56,17 @@ fn generate(path: &Path, target_bytes: u64) -> std::io::Result<(u64, u64)> {
             w.write_audio(0, AudioCodec::Mulaw, ts, &audio, false)?;
             chunks += 1;
         }
-        let meta = [
-            MetaEntry::new("ts", MetaValue::I64((ts / 1000) as i64)),
-            MetaEntry::new("speed", MetaValue::F64(50.0)),
-            MetaEntry::new(
-                "gps",
-                MetaValue::Nested(vec![
-                    MetaEntry::new("valid", MetaValue::I8(1)),
-                    MetaEntry::new("lat", MetaValue::F64(40.7)),
-                    MetaEntry::new("lon", MetaValue::F64(-73.8)),
-                ]),
-            ),
-        ];
+        let meta = Telemetry {
+            ts_us: ts,
+            speed: 50.0,
+            gps: Some(Gps {
+                lat: 40.7,
+                lon: -73.8,
+                alt: None,
+            }),
+            ..Telemetry::default()
+        }
+        .entries();
         let is_key = frame.is_multiple_of(30);
         w.write_video(0, is_key, ts, &meta, if is_key { &key } else { &delta })?;
         chunks += 1;

@@ -228,7 +228,9 @@ fn psf_with_gap(seed: u64, cameras: u8, frames: usize, at: usize, gap_ns: u64) -
 /// write them: without them the stream has no caps a muxer accepts, and
 /// every conversion would stop at the first step.
 fn nvr_h264(seed: u64, cameras: u8, frames: usize, doubled: bool) -> Generated {
-    use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter};
+    use gstcctv::formats::says::writer::{
+        AudioCodec, Gps, HeaderSpec, SaysWriter, Telemetry, jpeg_with_scan,
+    };
     use gstcctv::formats::says::{FILE_HEADER_LEN, MetaEntry, MetaValue};
     let mut rng = XorShift::new(seed);
     let version = if doubled { "v1.5.2" } else { "v1.6.5" };
@@ -289,18 +291,17 @@ fn nvr_h264(seed: u64, cameras: u8, frames: usize, doubled: bool) -> Generated {
             let len = rng.range(30..1200);
             media.extend(rng.nonzero_bytes(len));
             let ts = t + u64::from(cam) * 1_000;
-            let meta = vec![
-                MetaEntry::new("ts", MetaValue::I64((ts / 1000) as i64)),
-                MetaEntry::new("speed", MetaValue::F64(20.0 + f as f64)),
-                MetaEntry::new(
-                    "gps",
-                    MetaValue::Nested(vec![
-                        MetaEntry::new("valid", MetaValue::I8(1)),
-                        MetaEntry::new("lat", MetaValue::F64(40.5 + f as f64 * 1e-4)),
-                        MetaEntry::new("lon", MetaValue::F64(-73.25)),
-                    ]),
-                ),
-            ];
+            let meta = Telemetry {
+                ts_us: ts,
+                speed: 20.0 + f as f64,
+                gps: Some(Gps {
+                    lat: 40.5 + f as f64 * 1e-4,
+                    lon: -73.25,
+                    alt: None,
+                }),
+                ..Telemetry::default()
+            }
+            .entries();
             let start = w.position() as usize;
             w.write_video(cam, key, ts, &meta, &media).unwrap();
             let end = w.position() as usize;
@@ -315,12 +316,8 @@ fn nvr_h264(seed: u64, cameras: u8, frames: usize, doubled: bool) -> Generated {
             });
         }
         if f % 7 == 3 {
-            let mut j = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
-            j.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
-            j.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x08, 1, 1, 0, 0, 0x3F, 0]);
-            j.extend(rng.nonzero_bytes(60).into_iter().map(|b| b & 0x7F | 1));
-            j.extend_from_slice(&[0xFF, 0xD9]);
-            w.write_jpeg(&j).unwrap();
+            w.write_jpeg(&jpeg_with_scan(rng.nonzero_bytes(60)))
+                .unwrap();
         }
     }
     let bytes = w.into_inner();

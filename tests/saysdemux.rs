@@ -12,7 +12,7 @@ mod says_gpx;
 
 use gst::prelude::*;
 use gstcctv::formats::says::writer::{
-    AudioCodec, HeaderSpec, PictureChunks, SaysWriter, test_jpeg,
+    AudioCodec, Gps, HeaderSpec, PictureChunks, SaysWriter, Telemetry, test_jpeg,
 };
 use gstcctv::formats::says::{MetaEntry, MetaValue};
 use serde_json::{Value, json};
@@ -343,20 +343,19 @@ struct GenChunk {
 }
 
 fn telemetry_for(frame: u32, ts_us: u64) -> Vec<MetaEntry> {
-    vec![
-        MetaEntry::new("ts", MetaValue::I64((ts_us / 1000) as i64)),
-        MetaEntry::new("speed", MetaValue::F64(36.0 + f64::from(frame))),
-        MetaEntry::new(
-            "gps",
-            MetaValue::Nested(vec![
-                MetaEntry::new("valid", MetaValue::I8(1)),
-                MetaEntry::new("lat", MetaValue::F64(40.5 + f64::from(frame) * 1e-4)),
-                MetaEntry::new("lon", MetaValue::F64(-73.25)),
-                MetaEntry::new("alt", MetaValue::F64(30.5)),
-            ]),
-        ),
-        MetaEntry::new("frame", MetaValue::I32Alt(frame as i32)),
-    ]
+    Telemetry {
+        ts_us,
+        speed: 36.0 + f64::from(frame),
+        voltage: None,
+        gps: Some(Gps {
+            lat: 40.5 + f64::from(frame) * 1e-4,
+            lon: -73.25,
+            alt: Some(30.5),
+        }),
+        gsensor: None,
+        frame: Some(frame as i32),
+    }
+    .entries()
 }
 
 fn generate(g: &Gen) -> (Vec<u8>, Vec<GenChunk>) {

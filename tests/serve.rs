@@ -7,7 +7,9 @@
 //! runs them (scripts/setup.sh installs chromium and chromium-driver).
 
 use gstcctv::formats::pavs::writer::Recording;
-use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, PictureChunks, SaysWriter};
+use gstcctv::formats::says::writer::{
+    AudioCodec, Gps, HeaderSpec, PictureChunks, SaysWriter, Telemetry,
+};
 use gstcctv::formats::says::{MetaEntry, MetaValue};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -48,28 +50,19 @@ fn vmax_case(dir: &Path) {
 }
 
 fn telemetry(frame: u32, ts_us: u64, t_s: f64) -> Vec<MetaEntry> {
-    vec![
-        MetaEntry::new("ts", MetaValue::I64((ts_us / 1000) as i64)),
-        MetaEntry::new("speed", MetaValue::F64(30.0 + 10.0 * (t_s / 5.0).sin())),
-        MetaEntry::new(
-            "gps",
-            MetaValue::Nested(vec![
-                MetaEntry::new("valid", MetaValue::I8(1)),
-                MetaEntry::new("lat", MetaValue::F64(51.5 + t_s * 2e-4)),
-                MetaEntry::new("lon", MetaValue::F64(-0.12 + (t_s / 8.0).sin() * 1e-3)),
-                MetaEntry::new("alt", MetaValue::F64(20.0)),
-            ]),
-        ),
-        MetaEntry::new(
-            "gsensor",
-            MetaValue::Nested(vec![
-                MetaEntry::new("x", MetaValue::F64(0.1 * (t_s / 3.0).sin())),
-                MetaEntry::new("y", MetaValue::F64(0.05)),
-                MetaEntry::new("z", MetaValue::F64(1.0)),
-            ]),
-        ),
-        MetaEntry::new("frame", MetaValue::I32Alt(frame as i32)),
-    ]
+    Telemetry {
+        ts_us,
+        speed: 30.0 + 10.0 * (t_s / 5.0).sin(),
+        voltage: None,
+        gps: Some(Gps {
+            lat: 51.5 + t_s * 2e-4,
+            lon: -0.12 + (t_s / 8.0).sin() * 1e-3,
+            alt: Some(20.0),
+        }),
+        gsensor: Some([0.1 * (t_s / 3.0).sin(), 0.05, 1.0]),
+        frame: Some(frame as i32),
+    }
+    .entries()
 }
 
 /// One dashcam file: two cameras (video_0 road, video_1 cabin), mu-law

@@ -9,9 +9,7 @@ use std::time::Duration;
 use gstcctv::formats::pavs::writer::{BlockSpec, PictureBlocks};
 use gstcctv::formats::rf1::Codec;
 use gstcctv::formats::rf1::writer::{PictureUnits, Pts, TrackWriter};
-use gstcctv::formats::says::writer::{
-    AudioCodec, HeaderSpec, PictureChunks, SaysWriter, test_jpeg,
-};
+use gstcctv::formats::says::writer::{AudioCodec, Gps, HeaderSpec, PictureChunks, SaysWriter, Telemetry, test_jpeg};
 use gstcctv::formats::says::{MetaEntry, MetaValue};
 
 /// Wall-clock bound for one element run; longer is reported as a hang.
@@ -61,19 +59,19 @@ pub fn psf_seed(cameras: u8, frames: u32, gop: u32) -> Vec<u8> {
 }
 
 fn telemetry(frame: u32, ts_us: u64) -> Vec<MetaEntry> {
-    vec![
-        MetaEntry::new("ts", MetaValue::I64((ts_us / 1000) as i64)),
-        MetaEntry::new("speed", MetaValue::F64(30.0 + f64::from(frame))),
-        MetaEntry::new(
-            "gps",
-            MetaValue::Nested(vec![
-                MetaEntry::new("valid", MetaValue::I8(1)),
-                MetaEntry::new("lat", MetaValue::F64(40.5)),
-                MetaEntry::new("lon", MetaValue::F64(-73.25)),
-            ]),
-        ),
-        MetaEntry::new("frame", MetaValue::I32Alt(frame as i32)),
-    ]
+    Telemetry {
+        ts_us,
+        speed: 30.0 + f64::from(frame),
+        voltage: None,
+        gps: Some(Gps {
+            lat: 40.5,
+            lon: -73.25,
+            alt: None,
+        }),
+        gsensor: None,
+        frame: Some(frame as i32),
+    }
+    .entries()
 }
 
 /// A small `.nvr`: cameras, audio (mu-law or Opus, single or doubled),

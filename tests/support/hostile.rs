@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
 use gstcctv::formats::rf1::writer::{Pts, TrackWriter};
 use gstcctv::formats::rf1::{Codec, INDEX_ENTRY_SIZE, INDEX_HEADER_SIZE, Index, Track, flags};
-use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter};
+use gstcctv::formats::says::writer::{
+    AudioCodec, Gps, HeaderSpec, SaysWriter, Telemetry, jpeg_with_scan,
+};
 use gstcctv::formats::says::{FILE_HEADER_LEN, MetaEntry, MetaValue};
 
 // ---- PRNG --------------------------------------------------------------
@@ -278,30 +280,23 @@ pub fn psf(seed: u64, cameras: u8, frames: usize, time: PavsTime) -> Generated {
 }
 
 fn telemetry(frame: usize, ts_us: u64) -> Vec<MetaEntry> {
-    vec![
-        MetaEntry::new("ts", MetaValue::I64((ts_us / 1000) as i64)),
-        MetaEntry::new("speed", MetaValue::F64(20.0 + frame as f64)),
-        MetaEntry::new("voltage", MetaValue::F64(12.5)),
-        MetaEntry::new(
-            "gps",
-            MetaValue::Nested(vec![
-                MetaEntry::new("valid", MetaValue::I8(1)),
-                MetaEntry::new("lat", MetaValue::F64(40.5 + frame as f64 * 1e-4)),
-                MetaEntry::new("lon", MetaValue::F64(-73.25)),
-            ]),
-        ),
-        MetaEntry::new("frame", MetaValue::I32Alt(frame as i32)),
-    ]
+    Telemetry {
+        ts_us,
+        speed: 20.0 + frame as f64,
+        voltage: Some(12.5),
+        gps: Some(Gps {
+            lat: 40.5 + frame as f64 * 1e-4,
+            lon: -73.25,
+            alt: None,
+        }),
+        gsensor: None,
+        frame: Some(frame as i32),
+    }
+    .entries()
 }
 
 fn jpeg(rng: &mut XorShift) -> Vec<u8> {
-    let mut j = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
-    j.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
-    j.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x08, 1, 1, 0, 0, 0x3F, 0]);
-    // Entropy-coded data without 0xFF, so no marker inside.
-    j.extend(rng.nonzero_bytes(60).into_iter().map(|b| b & 0x7F | 1));
-    j.extend_from_slice(&[0xFF, 0xD9]);
-    j
+    jpeg_with_scan(rng.nonzero_bytes(60))
 }
 
 /// A `.nvr` with `cameras` cameras (telemetry on each), mu-law audio on

@@ -206,6 +206,66 @@ impl<W: Write> SaysWriter<W> {
     }
 }
 
+/// A GPS fix in [`Telemetry`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Gps {
+    pub lat: f64,
+    pub lon: f64,
+    pub alt: Option<f64>,
+}
+
+/// Per-frame telemetry for generated files, written as dashcams order it:
+/// `ts` (ms), `speed`, `voltage`, `gps` {valid, lat, lon, alt},
+/// `gsensor` {x, y, z}, `frame` (what is `None` is left out).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Telemetry {
+    /// The frame's time, µs (stored as ms).
+    pub ts_us: u64,
+    pub speed: f64,
+    pub voltage: Option<f64>,
+    pub gps: Option<Gps>,
+    pub gsensor: Option<[f64; 3]>,
+    pub frame: Option<i32>,
+}
+
+impl Telemetry {
+    /// The frame metadata entries.
+    pub fn entries(&self) -> Vec<MetaEntry> {
+        let mut entries = vec![
+            MetaEntry::new("ts", MetaValue::I64((self.ts_us / 1000) as i64)),
+            MetaEntry::new("speed", MetaValue::F64(self.speed)),
+        ];
+        if let Some(voltage) = self.voltage {
+            entries.push(MetaEntry::new("voltage", MetaValue::F64(voltage)));
+        }
+        if let Some(gps) = self.gps {
+            let mut fix = vec![
+                MetaEntry::new("valid", MetaValue::I8(1)),
+                MetaEntry::new("lat", MetaValue::F64(gps.lat)),
+                MetaEntry::new("lon", MetaValue::F64(gps.lon)),
+            ];
+            if let Some(alt) = gps.alt {
+                fix.push(MetaEntry::new("alt", MetaValue::F64(alt)));
+            }
+            entries.push(MetaEntry::new("gps", MetaValue::Nested(fix)));
+        }
+        if let Some([x, y, z]) = self.gsensor {
+            entries.push(MetaEntry::new(
+                "gsensor",
+                MetaValue::Nested(vec![
+                    MetaEntry::new("x", MetaValue::F64(x)),
+                    MetaEntry::new("y", MetaValue::F64(y)),
+                    MetaEntry::new("z", MetaValue::F64(z)),
+                ]),
+            ));
+        }
+        if let Some(frame) = self.frame {
+            entries.push(MetaEntry::new("frame", MetaValue::I32Alt(frame)));
+        }
+        entries
+    }
+}
+
 /// Video chunks of decodable synthetic pictures, a [`SyntheticEncoder`]
 /// per stream: the building block of every generated `.nvr`.
 pub struct PictureChunks {
