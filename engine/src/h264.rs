@@ -545,6 +545,37 @@ impl SyntheticEncoder {
 }
 
 #[cfg(any(test, feature = "writers"))]
+/// A [`SyntheticEncoder`] per camera, all of one picture size: generated
+/// files interleave cameras, and each camera's stream must decode on its
+/// own (frame numbers and IDR ids of its own).
+pub struct SyntheticCameras {
+    params: BaselineParams,
+    encoders: std::collections::BTreeMap<u8, SyntheticEncoder>,
+}
+
+#[cfg(any(test, feature = "writers"))]
+impl SyntheticCameras {
+    /// For pictures of `width` x `height`; an error (for writers' callers)
+    /// when that is not a whole number of macroblocks within level 3.0.
+    pub fn for_size(width: u16, height: u16) -> std::io::Result<Self> {
+        let params = BaselineParams::for_size(width.into(), height.into())
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "picture size"))?;
+        Ok(Self {
+            params,
+            encoders: Default::default(),
+        })
+    }
+
+    /// The encoder of `camera`, new at its first use.
+    pub fn camera(&mut self, camera: u8) -> &mut SyntheticEncoder {
+        let params = self.params;
+        self.encoders
+            .entry(camera)
+            .or_insert_with(|| SyntheticEncoder::new(params))
+    }
+}
+
+#[cfg(any(test, feature = "writers"))]
 /// A deterministic test picture (I420 planes) that differs per `seed`, with
 /// no zero samples.
 pub fn test_picture(width: usize, height: usize, seed: u32) -> (Vec<u8>, Vec<u8>, Vec<u8>) {

@@ -2,8 +2,7 @@
 //! Writes PAVS blocks the way VMax DVRs do, for tests and benchmarks.
 
 use super::{BLOCK_ALIGN, HEADER_LEN, MAX_BLOCK_LEN, block_len_for_payload, offsets};
-use crate::h264::{BaselineParams, SyntheticEncoder};
-use std::collections::BTreeMap;
+use crate::h264::SyntheticCameras;
 use std::io::{self, Write};
 
 /// What goes into one block's header.
@@ -93,23 +92,15 @@ const fn stale_pattern() -> [u8; BLOCK_ALIGN] {
     p
 }
 
-/// Blocks of decodable synthetic pictures, a [`SyntheticEncoder`] per
+/// Blocks of decodable synthetic pictures, an encoder per
 /// channel (each camera's stream is decodable on its own however the
 /// cameras interleave): the building block of every generated `.psf`.
-pub struct PictureBlocks {
-    params: BaselineParams,
-    encoders: BTreeMap<u8, SyntheticEncoder>,
-}
+pub struct PictureBlocks(SyntheticCameras);
 
 impl PictureBlocks {
     /// For pictures of `width` x `height` (whole macroblocks).
     pub fn new(width: u16, height: u16) -> io::Result<Self> {
-        let params = BaselineParams::for_size(width.into(), height.into())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "picture size"))?;
-        Ok(Self {
-            params,
-            encoders: BTreeMap::new(),
-        })
+        SyntheticCameras::for_size(width, height).map(Self)
     }
 
     /// Writes one block described by `spec` (its size must be this one's):
@@ -121,12 +112,7 @@ impl PictureBlocks {
         spec: &BlockSpec,
         seed: u32,
     ) -> io::Result<Vec<u8>> {
-        let params = self.params;
-        let payload = self
-            .encoders
-            .entry(spec.channel)
-            .or_insert_with(|| SyntheticEncoder::new(params))
-            .test_frame(spec.key, seed);
+        let payload = self.0.camera(spec.channel).test_frame(spec.key, seed);
         write_block(out, spec, &payload)?;
         Ok(payload)
     }

@@ -4,8 +4,7 @@
 //! encoded in memory), so files of any size take constant memory. It takes
 //! already encoded media; it does not encode anything itself.
 
-use crate::h264::{BaselineParams, SyntheticEncoder};
-use std::collections::BTreeMap;
+use crate::h264::SyntheticCameras;
 use std::io::{self, Write};
 
 use super::{
@@ -266,22 +265,14 @@ impl Telemetry {
     }
 }
 
-/// Video chunks of decodable synthetic pictures, a [`SyntheticEncoder`]
-/// per stream: the building block of every generated `.nvr`.
-pub struct PictureChunks {
-    params: BaselineParams,
-    encoders: BTreeMap<u8, SyntheticEncoder>,
-}
+/// Video chunks of decodable synthetic pictures, an encoder per stream:
+/// the building block of every generated `.nvr`.
+pub struct PictureChunks(SyntheticCameras);
 
 impl PictureChunks {
     /// For pictures of `width` x `height` (whole macroblocks).
     pub fn new(width: u16, height: u16) -> io::Result<Self> {
-        let params = BaselineParams::for_size(width.into(), height.into())
-            .ok_or_else(|| invalid_input("picture size"))?;
-        Ok(Self {
-            params,
-            encoders: BTreeMap::new(),
-        })
+        SyntheticCameras::for_size(width, height).map(Self)
     }
 
     /// Writes a `dc` chunk on `stream`: a key frame showing
@@ -296,12 +287,7 @@ impl PictureChunks {
         metadata: &[MetaEntry],
         seed: u32,
     ) -> io::Result<Vec<u8>> {
-        let params = self.params;
-        let media = self
-            .encoders
-            .entry(stream)
-            .or_insert_with(|| SyntheticEncoder::new(params))
-            .test_access_unit(key_frame, seed);
+        let media = self.0.camera(stream).test_access_unit(key_frame, seed);
         writer.write_video(stream, key_frame, timestamp_us, metadata, &media)?;
         Ok(media)
     }
