@@ -9,7 +9,7 @@
 //! is asserted.
 
 use gst::prelude::*;
-use gstcctv::formats::says::writer::{AudioCodec, Gps, HeaderSpec, SaysWriter, Telemetry};
+use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter, Telemetry};
 use gstcctv::formats::says::{MetaEntry, MetaValue};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -56,17 +56,7 @@ fn generate(path: &Path, target_bytes: u64) -> std::io::Result<(u64, u64)> {
             w.write_audio(0, AudioCodec::Mulaw, ts, &audio, false)?;
             chunks += 1;
         }
-        let meta = Telemetry {
-            ts_us: ts,
-            speed: 50.0,
-            gps: Some(Gps {
-                lat: 40.7,
-                lon: -73.8,
-                alt: None,
-            }),
-            ..Telemetry::default()
-        }
-        .entries();
+        let meta = Telemetry::at(ts, 50.0, 40.7, -73.8).entries();
         let is_key = frame.is_multiple_of(30);
         w.write_video(0, is_key, ts, &meta, if is_key { &key } else { &delta })?;
         chunks += 1;

@@ -6,7 +6,7 @@
 //! with the crate's writers; sources are hashed before and after.
 
 use gstcctv::formats::pavs::writer::Recording;
-use gstcctv::formats::says::writer::{Gps, HeaderSpec, PictureChunks, SaysWriter, Telemetry};
+use gstcctv::formats::says::writer::{HeaderSpec, PictureChunks, SaysWriter, Telemetry};
 use gstcctv::formats::says::{MetaEntry, MetaValue};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -137,17 +137,8 @@ fn write_nvr(path: &Path, n: u32) {
     for f in 0..n {
         let ts = 1_700_000_000_000_000 + u64::from(f) * 100_000;
         let key = f % 10 == 0;
-        let meta = Telemetry {
-            ts_us: ts,
-            speed: 36.0 + f64::from(f),
-            gps: Some(Gps {
-                lat: 40.5 + f64::from(f) * 1e-4,
-                lon: -73.25,
-                alt: None,
-            }),
-            ..Telemetry::default()
-        }
-        .entries();
+        let meta =
+            Telemetry::at(ts, 36.0 + f64::from(f), 40.5 + f64::from(f) * 1e-4, -73.25).entries();
         pictures.write(&mut w, 0, key, ts, &meta, f).expect("video");
     }
     w.flush().expect("flush");

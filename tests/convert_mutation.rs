@@ -229,7 +229,7 @@ fn psf_with_gap(seed: u64, cameras: u8, frames: usize, at: usize, gap_ns: u64) -
 /// every conversion would stop at the first step.
 fn nvr_h264(seed: u64, cameras: u8, frames: usize, doubled: bool) -> Generated {
     use gstcctv::formats::says::writer::{
-        AudioCodec, Gps, HeaderSpec, SaysWriter, Telemetry, jpeg_with_scan,
+        AudioCodec, HeaderSpec, SaysWriter, Telemetry, jpeg_with_scan,
     };
     use gstcctv::formats::says::{FILE_HEADER_LEN, MetaEntry, MetaValue};
     let mut rng = XorShift::new(seed);
@@ -291,17 +291,7 @@ fn nvr_h264(seed: u64, cameras: u8, frames: usize, doubled: bool) -> Generated {
             let len = rng.range(30..1200);
             media.extend(rng.nonzero_bytes(len));
             let ts = t + u64::from(cam) * 1_000;
-            let meta = Telemetry {
-                ts_us: ts,
-                speed: 20.0 + f as f64,
-                gps: Some(Gps {
-                    lat: 40.5 + f as f64 * 1e-4,
-                    lon: -73.25,
-                    alt: None,
-                }),
-                ..Telemetry::default()
-            }
-            .entries();
+            let meta = Telemetry::at(ts, 20.0 + f as f64, 40.5 + f as f64 * 1e-4, -73.25).entries();
             let start = w.position() as usize;
             w.write_video(cam, key, ts, &meta, &media).unwrap();
             let end = w.position() as usize;

@@ -9,7 +9,9 @@ use std::time::Duration;
 use gstcctv::formats::pavs::writer::{BlockSpec, PictureBlocks};
 use gstcctv::formats::rf1::Codec;
 use gstcctv::formats::rf1::writer::{PictureUnits, Pts, TrackWriter};
-use gstcctv::formats::says::writer::{AudioCodec, Gps, HeaderSpec, PictureChunks, SaysWriter, Telemetry, test_jpeg};
+use gstcctv::formats::says::writer::{
+    AudioCodec, HeaderSpec, PictureChunks, SaysWriter, Telemetry, test_jpeg,
+};
 use gstcctv::formats::says::{MetaEntry, MetaValue};
 
 /// Wall-clock bound for one element run; longer is reported as a hang.
@@ -60,16 +62,8 @@ pub fn psf_seed(cameras: u8, frames: u32, gop: u32) -> Vec<u8> {
 
 fn telemetry(frame: u32, ts_us: u64) -> Vec<MetaEntry> {
     Telemetry {
-        ts_us,
-        speed: 30.0 + f64::from(frame),
-        voltage: None,
-        gps: Some(Gps {
-            lat: 40.5,
-            lon: -73.25,
-            alt: None,
-        }),
-        gsensor: None,
         frame: Some(frame as i32),
+        ..Telemetry::at(ts_us, 30.0 + f64::from(frame), 40.5, -73.25)
     }
     .entries()
 }

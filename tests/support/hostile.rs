@@ -18,7 +18,7 @@ use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
 use gstcctv::formats::rf1::writer::{Pts, TrackWriter};
 use gstcctv::formats::rf1::{Codec, INDEX_ENTRY_SIZE, INDEX_HEADER_SIZE, Index, Track, flags};
 use gstcctv::formats::says::writer::{
-    AudioCodec, Gps, HeaderSpec, SaysWriter, Telemetry, jpeg_with_scan,
+    AudioCodec, HeaderSpec, SaysWriter, Telemetry, jpeg_with_scan,
 };
 use gstcctv::formats::says::{FILE_HEADER_LEN, MetaEntry, MetaValue};
 
@@ -281,16 +281,14 @@ pub fn psf(seed: u64, cameras: u8, frames: usize, time: PavsTime) -> Generated {
 
 fn telemetry(frame: usize, ts_us: u64) -> Vec<MetaEntry> {
     Telemetry {
-        ts_us,
-        speed: 20.0 + frame as f64,
         voltage: Some(12.5),
-        gps: Some(Gps {
-            lat: 40.5 + frame as f64 * 1e-4,
-            lon: -73.25,
-            alt: None,
-        }),
-        gsensor: None,
         frame: Some(frame as i32),
+        ..Telemetry::at(
+            ts_us,
+            20.0 + frame as f64,
+            40.5 + frame as f64 * 1e-4,
+            -73.25,
+        )
     }
     .entries()
 }

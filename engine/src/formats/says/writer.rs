@@ -228,6 +228,21 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
+    /// The time, the speed and a GPS fix without altitude: what every
+    /// dashcam records (add the rest with `..Telemetry::at(..)`).
+    pub fn at(ts_us: u64, speed: f64, lat: f64, lon: f64) -> Self {
+        Self {
+            ts_us,
+            speed,
+            gps: Some(Gps {
+                lat,
+                lon,
+                alt: None,
+            }),
+            ..Self::default()
+        }
+    }
+
     /// The frame metadata entries.
     pub fn entries(&self) -> Vec<MetaEntry> {
         let mut entries = vec![
