@@ -276,3 +276,83 @@ impl<'a> Recording<'a> {
         Ok(written)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::pavs::{BlockParse, parse_block};
+
+    fn blocks(bytes: &[u8]) -> Vec<(usize, super::super::BlockHeader)> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            let BlockParse::Block(header) = parse_block(&bytes[at..]) else {
+                panic!("no block at {at}");
+            };
+            let len = header.block_len;
+            out.push((at, header));
+            at += len;
+        }
+        out
+    }
+
+    #[test]
+    fn a_recording_has_the_times_keys_and_sequence_numbers_it_describes() {
+        let recording = Recording {
+            frames: 6,
+            gop: 3,
+            first_sequence: 1000,
+            sequence_step: 24,
+            gap: Some(Gap {
+                before_frame: 4,
+                ns: 3_600_000_000_000,
+            }),
+            ..Recording::default()
+        };
+        let mut bytes = Vec::new();
+        let written = recording.write(&mut bytes).unwrap();
+        assert_eq!(written, bytes.len() as u64);
+        let found = blocks(&bytes);
+        assert_eq!(found.len(), 6);
+        for (i, (_, header)) in found.iter().enumerate() {
+            let i = i as u64;
+            let gap = if i >= 4 { 3_600_000_000_000 } else { 0 };
+            assert_eq!(
+                header.capture_time_ns(),
+                recording.start_ns + i * 500_000_000 + gap
+            );
+            assert_eq!(header.key, i % 3 == 0, "{i}");
+            assert_eq!(header.sequence, 1000 + 24 * i as u32);
+            assert_eq!((header.channel, header.camera_name.as_str()), (9, "ALLEY"));
+            assert_eq!((header.width, header.height), (176, 144));
+        }
+    }
+
+    #[test]
+    fn interleaved_cameras_each_have_their_own_encoder() {
+        // Each camera's first skip frame follows its own key frame: with one
+        // encoder for both, camera 2's would carry frame_num 2, not 1.
+        let frame = |channel, key| CameraFrame {
+            channel,
+            key,
+            capture_time_ns: 1_700_000_000_000_000_000,
+        };
+        let frames = [
+            frame(1, true),
+            frame(2, true),
+            frame(1, false),
+            frame(2, false),
+        ];
+        let written = camera_frames(&frames, 32, 32).unwrap();
+        assert_eq!(written.payloads[2], written.payloads[3]);
+        let found = blocks(&written.bytes);
+        assert_eq!(found.len(), 4);
+        for (i, (at, header)) in found.iter().enumerate() {
+            assert_eq!(written.offsets[i], *at);
+            let payload = &written.bytes[at + header.payload_range().start..][..header.payload_len];
+            assert_eq!(payload, &written.payloads[i][..]);
+            assert_eq!(header.camera_name, format!("CAM{}", frames[i].channel));
+            assert_eq!(header.sequence, 24 * i as u32);
+        }
+    }
+}

@@ -360,3 +360,44 @@ impl Archive {
         Ok(bytes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::rf1::{Index, Track};
+
+    fn track(dir: &Path, start_ms: u64) -> Track {
+        let index = std::fs::read(dir.join(format!("{start_ms}_video.rf1i"))).unwrap();
+        let packets = std::fs::read(dir.join(format!("{start_ms}_video.rf1p"))).unwrap();
+        Track::from_index("video", Index::parse(&index).unwrap(), packets.len() as u64)
+    }
+
+    #[test]
+    fn an_archive_is_contiguous_segments_with_key_frames_every_gop() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = Archive {
+            start_ms: 1_700_000_000_000,
+            segments: 2,
+            frames_per_segment: 5,
+            gop: 3,
+            width: 32,
+            height: 16,
+            annexb: false,
+            parameter_sets_once: true,
+        };
+        let bytes = archive.write(dir.path()).unwrap();
+        let first = track(dir.path(), 1_700_000_000_000);
+        let second = track(dir.path(), 1_700_000_000_500);
+        assert_eq!(first.packets_len + second.packets_len, bytes);
+        assert_eq!(second.header.timebase_us, 1_700_000_000_500_000);
+        let keys: Vec<bool> = [&first, &second]
+            .iter()
+            .flat_map(|t| t.access_units.iter().map(|au| au.key))
+            .collect();
+        assert_eq!(keys, (0..10).map(|i| i % 3 == 0).collect::<Vec<_>>());
+        // SPS, PPS and the IDR in the first unit only; bare NAL units.
+        assert_eq!(first.access_units[0].nalu_count, 3);
+        assert_eq!(second.access_units[1].nalu_count, 1);
+        assert!(first.nalus.iter().all(|n| n.flags & flags::ANNEXB == 0));
+    }
+}

@@ -331,3 +331,45 @@ fn stream_id(stream: u8, substream: u8) -> io::Result<[u8; 2]> {
     }
     Ok([b'0' + stream, substream])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn telemetry_entries_come_in_firmware_order_and_leave_out_what_is_none() {
+        let names =
+            |t: Telemetry| -> Vec<String> { t.entries().into_iter().map(|e| e.name).collect() };
+        let full = Telemetry {
+            voltage: Some(12.5),
+            gsensor: Some([0.0, 0.0, 1.0]),
+            frame: Some(3),
+            ..Telemetry::at(1_700_000_000_123_456, 36.0, 40.5, -73.25)
+        };
+        assert_eq!(
+            names(full),
+            ["ts", "speed", "voltage", "gps", "gsensor", "frame"]
+        );
+        let usual = Telemetry::at(1_700_000_000_123_456, 36.0, 40.5, -73.25);
+        let entries = usual.entries();
+        assert_eq!(names(usual), ["ts", "speed", "gps"]);
+        assert_eq!(entries[0].value, MetaValue::I64(1_700_000_000_123));
+        let MetaValue::Nested(gps) = &entries[2].value else {
+            panic!("gps is nested");
+        };
+        let gps: Vec<&str> = gps.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(gps, ["valid", "lat", "lon"]);
+    }
+
+    #[test]
+    fn a_test_jpeg_is_whole_and_has_no_marker_in_its_scan() {
+        let jpeg = jpeg_with_scan([0xFF, 0xD9, 0x00, 0x80]);
+        SaysWriter::new(Vec::new(), &HeaderSpec::default())
+            .unwrap()
+            .write_jpeg(&jpeg)
+            .unwrap();
+        let scan = &jpeg[jpeg.len() - 6..jpeg.len() - 2];
+        assert!(scan.iter().all(|&b| b != 0xFF && b & 1 == 1), "{scan:02x?}");
+        assert_ne!(test_jpeg(37, 3), test_jpeg(37, 4));
+    }
+}
