@@ -321,7 +321,7 @@ mod tests {
                 header.capture_time_ns(),
                 recording.start_ns + i * 500_000_000 + gap
             );
-            assert_eq!(header.key, i % 3 == 0, "{i}");
+            assert_eq!(header.key, i.is_multiple_of(3), "{i}");
             assert_eq!(header.sequence, 1000 + 24 * i as u32);
             assert_eq!((header.channel, header.camera_name.as_str()), (9, "ALLEY"));
             assert_eq!((header.width, header.height), (176, 144));
