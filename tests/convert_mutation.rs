@@ -194,35 +194,6 @@ struct Input {
     what: String,
 }
 
-/// A `.psf` whose capture time jumps by `gap_ns` after frame `at`.
-fn psf_with_gap(seed: u64, cameras: u8, frames: usize, at: usize, gap_ns: u64) -> Vec<u8> {
-    let mut rng = XorShift::new(seed);
-    let mut out = Vec::new();
-    for f in 0..frames {
-        for cam in 0..cameras {
-            let key = f % 5 == 0;
-            let mut payload = vec![0, 0, 0, 1, if key { 0x65 } else { 0x41 }];
-            let len = rng.range(40..1500);
-            payload.extend(rng.nonzero_bytes(len));
-            let mut t = 1_630_479_601_000_000_000 + f as u64 * 40_000_000 + u64::from(cam);
-            if f >= at {
-                t += gap_ns;
-            }
-            let spec = BlockSpec {
-                channel: cam + 1,
-                camera_name: format!("CAM {cam}"),
-                width: 352,
-                height: 240,
-                key,
-                capture_time_ns: t,
-                sequence: (f * usize::from(cameras) + usize::from(cam)) as u32,
-            };
-            write_block(&mut out, &spec, &payload).unwrap();
-        }
-    }
-    out
-}
-
 /// A `.nvr` like [`hostile::nvr`] (audio on stream 0, telemetry, a JPEG
 /// every 7 frames) whose key frames carry SPS and PPS as real recorders
 /// write them: without them the stream has no caps a muxer accepts, and
@@ -480,7 +451,7 @@ fn input(rng: &mut XorShift, seed: u64, dir: &Path) -> Input {
                 let gap = gap_us(rng) * 1000;
                 let at = rng.range(1..14);
                 what.push_str(&format!(" gap +{gap} ns at frame {at}"));
-                psf_with_gap(seed, cameras, 14, at, gap)
+                psf(seed, cameras, 14, PavsTime::JumpAt { at, ns: gap }).files[0].clone()
             } else {
                 let time = [
                     PavsTime::Regular,

@@ -229,6 +229,12 @@ pub enum PavsTime {
     /// The last representable second (u32 seconds).
     NearMax,
     Backwards,
+    /// All cameras at the same time, which jumps by `ns` from frame `at`
+    /// on (a DVR that stopped recording for a while).
+    JumpAt {
+        at: usize,
+        ns: u64,
+    },
 }
 
 /// A `.psf` with `cameras` interleaved cameras: unique random payloads (no
@@ -249,6 +255,9 @@ pub fn psf(seed: u64, cameras: u8, frames: usize, time: PavsTime) -> Generated {
                 PavsTime::NearZero => 1_000 + step,
                 PavsTime::NearMax => u64::from(u32::MAX) * 1_000_000_000 - 2_000_000_000 + step,
                 PavsTime::Backwards => 1_630_479_601_000_000_000 + 10_000_000_000 - step * 3,
+                PavsTime::JumpAt { at, ns } => {
+                    1_630_479_601_000_000_000 + f as u64 * 40_000_000 + if f >= at { ns } else { 0 }
+                }
             };
             let spec = BlockSpec {
                 channel: cam + 1,
