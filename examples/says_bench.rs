@@ -33,14 +33,11 @@ fn payload(nal_header: u8, len: usize, seed: u32) -> Vec<u8> {
 }
 
 fn generate(path: &Path, target_bytes: u64) -> std::io::Result<(u64, u64)> {
-    let header = HeaderSpec {
-        file_name: "20240101_000000_010000.nvr".into(),
-        metadata: vec![
-            MetaEntry::new("appVersion", MetaValue::Str("v1.8.0".into())),
-            MetaEntry::new("model", MetaValue::Str("BENCH".into())),
-        ],
-        ..Default::default()
-    };
+    let header = HeaderSpec::recorder(
+        "20240101_000000_010000.nvr",
+        "v1.8.0",
+        [MetaEntry::new("model", MetaValue::Str("BENCH".into()))],
+    );
     let file = std::fs::File::create(path)?;
     let mut w = SaysWriter::new(BufWriter::with_capacity(1 << 20, file), &header)?;
     let key = payload(0x65, 96 * 1024, 7);

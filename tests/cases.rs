@@ -8,7 +8,9 @@
 mod support;
 
 use gstcctv::formats::pavs::writer::Recording;
-use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, PictureChunks, SaysWriter};
+use gstcctv::formats::says::writer::{
+    AudioCodec, HeaderSpec, PictureChunks, SaysWriter, camera_entry,
+};
 use gstcctv::formats::says::{MetaEntry, MetaValue};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -86,17 +88,16 @@ fn psf(dir: &Path, name: &str, channel: u8, camera: &str, start: u64, frames: u6
 /// second each (a key frame every 10, SPS/PPS in it), mu-law audio on
 /// stream 0 every 0.1 s, for `seconds` from `start_us`.
 fn nvr(path: &Path, serial: &str, start_us: u64, seconds: u64, seed: u32) {
-    let header = HeaderSpec {
-        file_name: path.file_name().unwrap().to_string_lossy().into_owned(),
-        metadata: vec![
-            MetaEntry::new("appVersion", MetaValue::Str("v1.6.5".into())),
+    let header = HeaderSpec::recorder(
+        path.file_name().unwrap().to_string_lossy(),
+        "v1.6.5",
+        [
             MetaEntry::new("serial", MetaValue::Str(serial.into())),
             MetaEntry::new("startTime", MetaValue::I64((start_us / 1000) as i64)),
-            camera_entry("camera0", "Road"),
-            camera_entry("camera1", "Cabin"),
+            camera_entry(0, "Road", 176, 144, 10),
+            camera_entry(1, "Cabin", 176, 144, 10),
         ],
-        ..Default::default()
-    };
+    );
     let file = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
     let mut w = SaysWriter::new(file, &header).expect("header");
     let mut pictures = PictureChunks::new(176, 144).expect("size");
@@ -121,18 +122,6 @@ fn nvr(path: &Path, serial: &str, start_us: u64, seconds: u64, seed: u32) {
         }
     }
     w.flush().expect("flush");
-}
-
-fn camera_entry(key: &str, name: &str) -> MetaEntry {
-    MetaEntry::new(
-        key,
-        MetaValue::Nested(vec![
-            MetaEntry::new("name", MetaValue::Str(name.into())),
-            MetaEntry::new("width", MetaValue::I32(176)),
-            MetaEntry::new("height", MetaValue::I32(144)),
-            MetaEntry::new("fps", MetaValue::I8(10)),
-        ]),
-    )
 }
 
 /// The media files in `dir` (not the evidence beside them), sorted.

@@ -7,7 +7,6 @@
 
 use gstcctv::formats::pavs::writer::Recording;
 use gstcctv::formats::says::writer::{HeaderSpec, PictureChunks, SaysWriter, Telemetry};
-use gstcctv::formats::says::{MetaEntry, MetaValue};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::ffi::{OsStr, OsString};
@@ -123,14 +122,7 @@ fn write_psf(path: &Path, n: u64) {
 
 /// A one-camera `.nvr` of `n` frames 0.1 s apart with telemetry.
 fn write_nvr(path: &Path, n: u32) {
-    let header = HeaderSpec {
-        file_name: "20231114_221320_221330.nvr".into(),
-        metadata: vec![MetaEntry::new(
-            "appVersion",
-            MetaValue::Str("v1.6.5".into()),
-        )],
-        ..Default::default()
-    };
+    let header = HeaderSpec::recorder("20231114_221320_221330.nvr", "v1.6.5", []);
     let file = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
     let mut w = SaysWriter::new(file, &header).expect("header");
     let mut pictures = PictureChunks::new(176, 144).expect("size");

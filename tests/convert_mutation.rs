@@ -200,33 +200,24 @@ struct Input {
 /// every conversion would stop at the first step.
 fn nvr_h264(seed: u64, cameras: u8, frames: usize, doubled: bool) -> Generated {
     use gstcctv::formats::says::writer::{
-        AudioCodec, HeaderSpec, SaysWriter, Telemetry, jpeg_with_scan,
+        AudioCodec, HeaderSpec, SaysWriter, Telemetry, camera_entry, jpeg_with_scan,
     };
     use gstcctv::formats::says::{FILE_HEADER_LEN, MetaEntry, MetaValue};
     let mut rng = XorShift::new(seed);
     let version = if doubled { "v1.5.2" } else { "v1.6.5" };
-    let mut metadata = vec![
-        MetaEntry::new("appVersion", MetaValue::Str(version.into())),
-        MetaEntry::new("deviceModel", MetaValue::Str("DV-XC4".into())),
-    ];
     // The picture size of each camera, as recorders write it (saysdemux
     // takes it from here, not from the SPS).
-    for cam in 0..cameras {
-        metadata.push(MetaEntry::new(
-            format!("camera{cam}"),
-            MetaValue::Nested(vec![
-                MetaEntry::new("name", MetaValue::Str(format!("CAM {cam}"))),
-                MetaEntry::new("width", MetaValue::I32(352)),
-                MetaEntry::new("height", MetaValue::I32(240)),
-                MetaEntry::new("fps", MetaValue::I8(15)),
-            ]),
-        ));
-    }
-    let header = HeaderSpec {
-        file_name: "20231114_221320_221330.nvr".into(),
-        metadata,
-        ..Default::default()
-    };
+    let cameras_meta =
+        (0..cameras).map(|cam| camera_entry(cam, &format!("CAM {cam}"), 352, 240, 15));
+    let header = HeaderSpec::recorder(
+        "20231114_221320_221330.nvr",
+        version,
+        std::iter::once(MetaEntry::new(
+            "deviceModel",
+            MetaValue::Str("DV-XC4".into()),
+        ))
+        .chain(cameras_meta),
+    );
     // Real parameter sets (the picture size comes from the SPS).
     let params = gstcctv::h264::BaselineParams::for_size(352, 240).unwrap();
     let (sps, pps) = (params.sps(None), params.pps());

@@ -335,14 +335,7 @@ impl Default for Nvr {
 }
 
 fn write_nvr(g: &Nvr) -> Vec<u8> {
-    let header = HeaderSpec {
-        file_name: "20231114_221320_221330.nvr".into(),
-        metadata: vec![MetaEntry::new(
-            "appVersion",
-            MetaValue::Str("v1.6.5".into()),
-        )],
-        ..Default::default()
-    };
+    let header = HeaderSpec::recorder("20231114_221320_221330.nvr", "v1.6.5", []);
     let mut w = SaysWriter::new(Vec::new(), &header).unwrap();
     let mut pictures = PictureChunks::new(SW as u16, SH as u16).unwrap();
     for f in 0..g.frames {

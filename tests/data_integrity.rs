@@ -389,14 +389,11 @@ fn write_nvr_with(frames: u32, audio: bool) -> (Vec<u8>, usize) {
         MetaEntry::new("height", MetaValue::I32(64)),
         MetaEntry::new("fps", MetaValue::I32(10)),
     ]);
-    let header = HeaderSpec {
-        file_name: "20240411_061226_061236.nvr".into(),
-        metadata: vec![
-            MetaEntry::new("appVersion", MetaValue::Str("v1.6.5".into())),
-            MetaEntry::new("camera0", camera),
-        ],
-        ..Default::default()
-    };
+    let header = HeaderSpec::recorder(
+        "20240411_061226_061236.nvr",
+        "v1.6.5",
+        [MetaEntry::new("camera0", camera)],
+    );
     let mut w = SaysWriter::new(Vec::new(), &header).unwrap();
     let mut pictures = PictureChunks::new(64, 64).unwrap();
     let mut last = 0;

@@ -12,7 +12,7 @@ mod says_gpx;
 
 use gst::prelude::*;
 use gstcctv::formats::says::writer::{
-    AudioCodec, Gps, HeaderSpec, PictureChunks, SaysWriter, Telemetry, test_jpeg,
+    AudioCodec, Gps, HeaderSpec, PictureChunks, SaysWriter, Telemetry, camera_entry, test_jpeg,
 };
 use gstcctv::formats::says::{MetaEntry, MetaValue};
 use serde_json::{Value, json};
@@ -628,15 +628,7 @@ fn telemetry_json_and_header_tags() {
             MetaEntry::new("model", MetaValue::Str("DV440".into())),
             MetaEntry::new("startTime", MetaValue::I64((BASE_US / 1000) as i64)),
             MetaEntry::new("timeZone", MetaValue::I32Alt(-240)),
-            MetaEntry::new(
-                "camera0",
-                MetaValue::Nested(vec![
-                    MetaEntry::new("name", MetaValue::Str("Road".into())),
-                    MetaEntry::new("width", MetaValue::I32(W as i32)),
-                    MetaEntry::new("height", MetaValue::I32(H as i32)),
-                    MetaEntry::new("fps", MetaValue::I8(10)),
-                ]),
-            ),
+            camera_entry(0, "Road", W as i32, H as i32, 10),
         ],
         ..Default::default()
     };
@@ -734,14 +726,7 @@ fn damage_truncation_garbage_zero_tail_stray_bytes() {
     stray.extend_from_slice(&[0x31, 0x7f, 0x02]);
     tail_variant("stray", &stray, &chunks, 1);
     // Garbage between chunks: regenerate with garbage after some chunks.
-    let header = HeaderSpec {
-        file_name: "g.nvr".into(),
-        metadata: vec![MetaEntry::new(
-            "appVersion",
-            MetaValue::Str("v1.6.5".into()),
-        )],
-        ..Default::default()
-    };
+    let header = HeaderSpec::recorder("g.nvr", "v1.6.5", []);
     let mut w = SaysWriter::new(Vec::new(), &header).unwrap();
     let mut gchunks = Vec::new();
     for (i, c) in chunks.iter().enumerate() {

@@ -7,10 +7,10 @@
 //! runs them (scripts/setup.sh installs chromium and chromium-driver).
 
 use gstcctv::formats::pavs::writer::Recording;
+use gstcctv::formats::says::MetaEntry;
 use gstcctv::formats::says::writer::{
     AudioCodec, Gps, HeaderSpec, PictureChunks, SaysWriter, Telemetry,
 };
-use gstcctv::formats::says::{MetaEntry, MetaValue};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -68,14 +68,7 @@ fn telemetry(frame: u32, ts_us: u64, t_s: f64) -> Vec<MetaEntry> {
 /// One dashcam file: two cameras (video_0 road, video_1 cabin), mu-law
 /// audio, telemetry on every frame; 10 fps, a key frame every second.
 fn nvr(path: &Path, start_ms: u64, frames: u32) {
-    let header = HeaderSpec {
-        file_name: "dash.nvr".into(),
-        metadata: vec![MetaEntry::new(
-            "appVersion",
-            MetaValue::Str("v1.6.5".into()),
-        )],
-        ..Default::default()
-    };
+    let header = HeaderSpec::recorder("dash.nvr", "v1.6.5", []);
     let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     let mut w = SaysWriter::new(file, &header).unwrap();
     let mut pictures = PictureChunks::new(160, 96).unwrap();

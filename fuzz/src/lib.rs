@@ -73,14 +73,14 @@ fn telemetry(frame: u32, ts_us: u64) -> Vec<MetaEntry> {
 /// must stay: the chunks start there) – seeds use it as is.
 pub fn nvr_seed(cameras: u8, frames: u32, audio: AudioCodec, doubled: bool) -> Vec<u8> {
     let version = if doubled { "v1.5.0" } else { "v1.6.5" };
-    let header = HeaderSpec {
-        file_name: "20231114_221320_221330.nvr".into(),
-        metadata: vec![
-            MetaEntry::new("appVersion", MetaValue::Str(version.into())),
-            MetaEntry::new("camera0", MetaValue::Str("1280x720@15".into())),
-        ],
-        ..Default::default()
-    };
+    let header = HeaderSpec::recorder(
+        "20231114_221320_221330.nvr",
+        version,
+        [MetaEntry::new(
+            "camera0",
+            MetaValue::Str("1280x720@15".into()),
+        )],
+    );
     let mut w = SaysWriter::new(Vec::new(), &header).unwrap();
     let mut pictures = PictureChunks::new(32, 32).unwrap();
     for f in 0..frames {

@@ -312,14 +312,14 @@ fn jpeg(rng: &mut XorShift) -> Vec<u8> {
 pub fn nvr(seed: u64, cameras: u8, frames: usize, doubled: bool) -> Generated {
     let mut rng = XorShift::new(seed);
     let version = if doubled { "v1.5.2" } else { "v1.6.5" };
-    let header = HeaderSpec {
-        file_name: "20231114_221320_221330.nvr".into(),
-        metadata: vec![
-            MetaEntry::new("appVersion", MetaValue::Str(version.into())),
-            MetaEntry::new("deviceModel", MetaValue::Str("DV-XC4".into())),
-        ],
-        ..Default::default()
-    };
+    let header = HeaderSpec::recorder(
+        "20231114_221320_221330.nvr",
+        version,
+        [MetaEntry::new(
+            "deviceModel",
+            MetaValue::Str("DV-XC4".into()),
+        )],
+    );
     let mut w = SaysWriter::new(Vec::new(), &header).unwrap();
     let mut g = Generated::default();
     let base = 1_700_000_000_000_000u64;

@@ -22,6 +22,42 @@ pub struct HeaderSpec {
     pub metadata: Vec<MetaEntry>,
 }
 
+impl HeaderSpec {
+    /// The header of a recorder of firmware `app_version` (the first
+    /// metadata entry, `appVersion`), then `more` entries.
+    pub fn recorder(
+        file_name: impl Into<String>,
+        app_version: &str,
+        more: impl IntoIterator<Item = MetaEntry>,
+    ) -> Self {
+        let mut metadata = vec![MetaEntry::new(
+            "appVersion",
+            MetaValue::Str(app_version.into()),
+        )];
+        metadata.extend(more);
+        Self {
+            file_name: file_name.into(),
+            metadata,
+            ..Self::default()
+        }
+    }
+}
+
+/// The header entry describing camera `index` (`camera<index>`: name,
+/// picture size, frame rate), which saysdemux takes the picture size and
+/// the stream title from.
+pub fn camera_entry(index: u8, name: &str, width: i32, height: i32, fps: i8) -> MetaEntry {
+    MetaEntry::new(
+        format!("camera{index}"),
+        MetaValue::Nested(vec![
+            MetaEntry::new("name", MetaValue::Str(name.into())),
+            MetaEntry::new("width", MetaValue::I32(width)),
+            MetaEntry::new("height", MetaValue::I32(height)),
+            MetaEntry::new("fps", MetaValue::I8(fps)),
+        ]),
+    )
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AudioCodec {
     Mulaw,
