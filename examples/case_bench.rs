@@ -76,6 +76,7 @@ fn main() {
                 frames: FRAMES,
                 gop: 40,
                 seed: k as u32,
+                ..Recording::default()
             }
             .write_file(&path)
             .expect("write");

@@ -21,15 +21,10 @@ fn main() -> std::io::Result<()> {
     ];
     for (name, channel, camera, start, frames) in files {
         Recording {
-            channel,
-            camera_name: camera,
             width: 352,
             height: 240,
-            start_ns: start,
-            step_ns: s / 2,
-            frames,
             gop: 4,
-            seed: (start / s) as u32 ^ u32::from(channel),
+            ..Recording::backup_camera(channel, camera, start, frames)
         }
         .write_file(&dir.join(name))?;
     }

@@ -16,9 +16,7 @@
 //! Usage: pavs_bench [BLOCKS] [DIR]
 
 use gst::prelude::*;
-use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
-use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
-use std::io::{BufWriter, Write};
+use gstcctv::formats::pavs::writer::Recording;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -26,32 +24,16 @@ use std::time::Instant;
 const RUNS: usize = 5;
 
 fn generate_psf(path: &Path, blocks: u64) -> std::io::Result<u64> {
-    let (width, height) = (176u16, 144u16);
-    let mut encoder = SyntheticEncoder::new(BaselineParams::for_size(176, 144).unwrap());
-    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-    let start_ns: u64 = 1_700_000_000_000_000_000;
-    let mut bytes = 0;
-    for i in 0..blocks {
-        let key = i % 7 == 0;
-        let payload = if key {
-            let (y, u, v) = test_picture(width.into(), height.into(), (i % 64) as u32);
-            encoder.key_frame(&y, &u, &v)
-        } else {
-            encoder.skip_frame()
-        };
-        let spec = BlockSpec {
-            channel: 1,
-            camera_name: "BENCH".into(),
-            width,
-            height,
-            key,
-            capture_time_ns: start_ns + i * 40_000_000,
-            sequence: i as u32,
-        };
-        bytes += write_block(&mut out, &spec, &payload)? as u64;
+    Recording {
+        channel: 1,
+        camera_name: "BENCH",
+        start_ns: 1_700_000_000_000_000_000,
+        step_ns: 40_000_000,
+        frames: blocks,
+        gop: 7,
+        ..Recording::default()
     }
-    out.flush()?;
-    Ok(bytes)
+    .write_file(path)
 }
 
 fn run_to_eos(pipeline: &gst::Element) {

@@ -15,9 +15,7 @@
 //!   flushing KEY_UNIT seek to the first buffer at an appsink, for both.
 
 use gst::prelude::*;
-use gstcctv::formats::rf1::writer::{NaluData, Pts, TrackWriter};
-use gstcctv::formats::rf1::{Codec, flags};
-use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
+use gstcctv::formats::rf1::writer::Archive;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -102,45 +100,18 @@ fn write_archive(
     width: usize,
     height: usize,
 ) -> u64 {
-    let params = BaselineParams::for_size(width as u32, height as u32).expect("picture size");
-    let mut enc = SyntheticEncoder::new(params);
-    let (sps, pps) = (params.sps(None), params.pps());
-    let mut frame = 0;
-    let mut bytes = 0;
-    for s in 0..segments {
-        let start_ms = START_MS + (s * per_segment) as u64 * 100;
-        let mut writer = TrackWriter::create(
-            &dir.join(start_ms.to_string()),
-            "video",
-            Codec::H264,
-            start_ms * 1000,
-            (width as u16, height as u16),
-            Default::default(),
-        )
-        .unwrap();
-        for k in 0..per_segment {
-            let pts = Pts::Ns(k as u64 * 100_000_000);
-            if frame % GOP == 0 {
-                let (y, u, v) = test_picture(width, height, frame as u32);
-                let idr = enc.key_frame(&y, &u, &v);
-                let nalus: [NaluData; 3] = [
-                    (&sps, flags::ESSENTIAL_META | flags::ANNEXB),
-                    (&pps, flags::ESSENTIAL_META | flags::ANNEXB),
-                    (&idr, flags::KEY | flags::ANNEXB),
-                ];
-                writer.write_access_unit(pts, &nalus).unwrap();
-            } else {
-                let p = enc.skip_frame();
-                writer
-                    .write_access_unit(pts, &[(&p, flags::ANNEXB)])
-                    .unwrap();
-            }
-            frame += 1;
-        }
-        bytes += writer.packets_len();
-        writer.close().unwrap();
+    Archive {
+        start_ms: START_MS,
+        segments,
+        frames_per_segment: per_segment,
+        gop: GOP,
+        width: width as u16,
+        height: height as u16,
+        annexb: true,
+        parameter_sets_once: false,
     }
-    bytes
+    .write(dir)
+    .expect("write the archive")
 }
 
 fn read_floor(dir: &Path) -> Duration {

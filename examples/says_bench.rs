@@ -9,7 +9,7 @@
 //! is asserted.
 
 use gst::prelude::*;
-use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter};
+use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter, Telemetry};
 use gstcctv::formats::says::{MetaEntry, MetaValue};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -33,14 +33,11 @@ fn payload(nal_header: u8, len: usize, seed: u32) -> Vec<u8> {
 }
 
 fn generate(path: &Path, target_bytes: u64) -> std::io::Result<(u64, u64)> {
-    let header = HeaderSpec {
-        file_name: "20240101_000000_010000.nvr".into(),
-        metadata: vec![
-            MetaEntry::new("appVersion", MetaValue::Str("v1.8.0".into())),
-            MetaEntry::new("model", MetaValue::Str("BENCH".into())),
-        ],
-        ..Default::default()
-    };
+    let header = HeaderSpec::recorder(
+        "20240101_000000_010000.nvr",
+        "v1.8.0",
+        [MetaEntry::new("model", MetaValue::Str("BENCH".into()))],
+    );
     let file = std::fs::File::create(path)?;
     let mut w = SaysWriter::new(BufWriter::with_capacity(1 << 20, file), &header)?;
     let key = payload(0x65, 96 * 1024, 7);
@@ -56,18 +53,7 @@ fn generate(path: &Path, target_bytes: u64) -> std::io::Result<(u64, u64)> {
             w.write_audio(0, AudioCodec::Mulaw, ts, &audio, false)?;
             chunks += 1;
         }
-        let meta = [
-            MetaEntry::new("ts", MetaValue::I64((ts / 1000) as i64)),
-            MetaEntry::new("speed", MetaValue::F64(50.0)),
-            MetaEntry::new(
-                "gps",
-                MetaValue::Nested(vec![
-                    MetaEntry::new("valid", MetaValue::I8(1)),
-                    MetaEntry::new("lat", MetaValue::F64(40.7)),
-                    MetaEntry::new("lon", MetaValue::F64(-73.8)),
-                ]),
-            ),
-        ];
+        let meta = Telemetry::at(ts, 50.0, 40.7, -73.8).entries();
         let is_key = frame.is_multiple_of(30);
         w.write_video(0, is_key, ts, &meta, if is_key { &key } else { &delta })?;
         chunks += 1;

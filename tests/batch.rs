@@ -99,19 +99,9 @@ fn text(o: &Output) -> String {
 
 fn psf(dir: &Path, name: &str, channel: u8, camera: &str, start: u64, frames: u64) -> PathBuf {
     let path = dir.join(name);
-    Recording {
-        channel,
-        camera_name: camera,
-        width: 176,
-        height: 144,
-        start_ns: start,
-        step_ns: S / 2,
-        frames,
-        gop: 10,
-        seed: (start / S) as u32 ^ u32::from(channel),
-    }
-    .write_file(&path)
-    .unwrap();
+    Recording::backup_camera(channel, camera, start, frames)
+        .write_file(&path)
+        .unwrap();
     path
 }
 

@@ -27,6 +27,7 @@ fn psf(dir: &Path, name: &str, channel: u8, start: u64, frames: u64) -> PathBuf 
         frames,
         gop: 10,
         seed: (start / S) as u32 ^ u32::from(channel),
+        ..Recording::default()
     }
     .write_file(&path)
     .unwrap();

@@ -26,6 +26,7 @@ fn psf(dir: &Path, name: &str, channel: u8, camera: &str, start: u64, frames: u6
         frames,
         gop: 10,
         seed: (start / S) as u32 ^ u32::from(channel),
+        ..Recording::default()
     }
     .write_file(&path)
     .unwrap();

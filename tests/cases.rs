@@ -8,9 +8,10 @@
 mod support;
 
 use gstcctv::formats::pavs::writer::Recording;
-use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter};
+use gstcctv::formats::says::writer::{
+    AudioCodec, HeaderSpec, PictureChunks, SaysWriter, camera_entry,
+};
 use gstcctv::formats::says::{MetaEntry, MetaValue};
-use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -77,19 +78,9 @@ fn s(p: &Path) -> &str {
 /// A `.psf` of one camera, frames every 0.5 s, a key frame every 10.
 fn psf(dir: &Path, name: &str, channel: u8, camera: &str, start: u64, frames: u64) -> PathBuf {
     let path = dir.join(name);
-    Recording {
-        channel,
-        camera_name: camera,
-        width: 176,
-        height: 144,
-        start_ns: start,
-        step_ns: S / 2,
-        frames,
-        gop: 10,
-        seed: (start / S) as u32 ^ u32::from(channel),
-    }
-    .write_file(&path)
-    .unwrap();
+    Recording::backup_camera(channel, camera, start, frames)
+        .write_file(&path)
+        .unwrap();
     path
 }
 
@@ -97,21 +88,19 @@ fn psf(dir: &Path, name: &str, channel: u8, camera: &str, start: u64, frames: u6
 /// second each (a key frame every 10, SPS/PPS in it), mu-law audio on
 /// stream 0 every 0.1 s, for `seconds` from `start_us`.
 fn nvr(path: &Path, serial: &str, start_us: u64, seconds: u64, seed: u32) {
-    let header = HeaderSpec {
-        file_name: path.file_name().unwrap().to_string_lossy().into_owned(),
-        metadata: vec![
-            MetaEntry::new("appVersion", MetaValue::Str("v1.6.5".into())),
+    let header = HeaderSpec::recorder(
+        path.file_name().unwrap().to_string_lossy(),
+        "v1.6.5",
+        [
             MetaEntry::new("serial", MetaValue::Str(serial.into())),
             MetaEntry::new("startTime", MetaValue::I64((start_us / 1000) as i64)),
-            camera_entry("camera0", "Road"),
-            camera_entry("camera1", "Cabin"),
+            camera_entry(0, "Road", 176, 144, 10),
+            camera_entry(1, "Cabin", 176, 144, 10),
         ],
-        ..Default::default()
-    };
+    );
     let file = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
     let mut w = SaysWriter::new(file, &header).expect("header");
-    let params = BaselineParams::for_size(176, 144).expect("size");
-    let mut enc = [SyntheticEncoder::new(params), SyntheticEncoder::new(params)];
+    let mut pictures = PictureChunks::new(176, 144).expect("size");
     for f in 0..(seconds * 10) as u32 {
         let ts = start_us + u64::from(f) * 100_000;
         // 800 samples of 8 kHz mu-law: 0.1 s.
@@ -122,36 +111,17 @@ fn nvr(path: &Path, serial: &str, start_us: u64, seconds: u64, seed: u32) {
             .expect("audio");
         for cam in 0..2u8 {
             let key = f % 10 == 0;
-            let media = if key {
-                let (y, u, v) = test_picture(176, 144, f + seed + u32::from(cam) * 1000);
-                let mut m = params.sps(None);
-                m.extend_from_slice(&params.pps());
-                m.extend_from_slice(&enc[usize::from(cam)].key_frame(&y, &u, &v));
-                m
-            } else {
-                enc[usize::from(cam)].skip_frame()
-            };
             let meta = vec![MetaEntry::new(
                 "ts",
                 MetaValue::I64(((ts + u64::from(cam)) / 1000) as i64),
             )];
-            w.write_video(cam, key, ts + u64::from(cam), &meta, &media)
+            let picture = f + seed + u32::from(cam) * 1000;
+            pictures
+                .write(&mut w, cam, key, ts + u64::from(cam), &meta, picture)
                 .expect("video");
         }
     }
     w.flush().expect("flush");
-}
-
-fn camera_entry(key: &str, name: &str) -> MetaEntry {
-    MetaEntry::new(
-        key,
-        MetaValue::Nested(vec![
-            MetaEntry::new("name", MetaValue::Str(name.into())),
-            MetaEntry::new("width", MetaValue::I32(176)),
-            MetaEntry::new("height", MetaValue::I32(144)),
-            MetaEntry::new("fps", MetaValue::I8(10)),
-        ]),
-    )
 }
 
 /// The media files in `dir` (not the evidence beside them), sorted.

@@ -20,19 +20,9 @@ fn psf(
     frames: u64,
 ) -> PathBuf {
     let path = dir.join(name);
-    Recording {
-        channel,
-        camera_name: camera,
-        width: 176,
-        height: 144,
-        start_ns: start,
-        step_ns: S / 2,
-        frames,
-        gop: 10,
-        seed: (start / S) as u32 ^ u32::from(channel),
-    }
-    .write_file(&path)
-    .unwrap();
+    Recording::backup_camera(channel, camera, start, frames)
+        .write_file(&path)
+        .unwrap();
     path
 }
 
@@ -106,6 +96,7 @@ fn cataloguing_reads_a_bounded_part_of_a_large_file() {
         frames: 100_000,
         gop: 200,
         seed: 7,
+        ..Recording::default()
     }
     .write_file(&large)
     .unwrap();
@@ -149,34 +140,27 @@ fn unreadable_inputs_are_skipped_with_a_reason() {
 
 #[test]
 fn a_recorder_of_sixteen_cameras_gives_every_camera_with_the_catalogs_short_discovery() {
-    use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
-    use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
+    use gstcctv::formats::pavs::writer::{BlockSpec, PictureBlocks};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("dvr.psf");
-    let params = BaselineParams::for_size(176, 144).unwrap();
-    let mut enc: Vec<SyntheticEncoder> = (0..16).map(|_| SyntheticEncoder::new(params)).collect();
+    let mut pictures = PictureBlocks::new(176, 144).unwrap();
     let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
     // 16 channels, frame by frame, 40 frames each (a key frame every 10):
     // 640 blocks, more than the catalog's discovery takes.
     for i in 0..40u64 {
         for ch in 0..16u8 {
-            let key = i % 10 == 0;
-            let payload = if key {
-                let (y, u, v) = test_picture(176, 144, i as u32 + u32::from(ch));
-                enc[usize::from(ch)].key_frame(&y, &u, &v)
-            } else {
-                enc[usize::from(ch)].skip_frame()
-            };
             let spec = BlockSpec {
                 channel: ch + 1,
                 camera_name: format!("CAM{}", ch + 1),
                 width: 176,
                 height: 144,
-                key,
+                key: i % 10 == 0,
                 capture_time_ns: T0 + i * S / 2 + u64::from(ch) * 1_000_000,
                 sequence: (i * 16 + u64::from(ch)) as u32,
             };
-            write_block(&mut out, &spec, &payload).unwrap();
+            pictures
+                .write(&mut out, &spec, i as u32 + u32::from(ch))
+                .unwrap();
         }
     }
     std::io::Write::flush(&mut out).unwrap();

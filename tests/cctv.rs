@@ -4,8 +4,7 @@
 
 mod support;
 
-use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
-use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
+use gstcctv::formats::pavs::writer::{Gap, Recording};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -94,35 +93,18 @@ const START_NS: u64 = 1_630_479_601_454_448_000;
 /// A `.psf` of `n` blocks 0.5 s apart on channel 9 (key every other
 /// block), with a one-hour gap before block `gap_at` when given.
 fn write_psf(path: &Path, n: u64, gap_at: Option<u64>) {
-    let (width, height) = (176u16, 144u16);
-    let params = BaselineParams::for_size(width.into(), height.into()).expect("size");
-    let mut encoder = SyntheticEncoder::new(params);
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
-    for i in 0..n {
-        let gap = if gap_at.is_some_and(|g| i >= g) {
-            3600 * 1_000_000_000
-        } else {
-            0
-        };
-        let key = i % 2 == 0;
-        let payload = if key {
-            let (y, u, v) = test_picture(width.into(), height.into(), i as u32);
-            encoder.key_frame(&y, &u, &v)
-        } else {
-            encoder.skip_frame()
-        };
-        let spec = BlockSpec {
-            channel: 9,
-            camera_name: "ALLEY".into(),
-            width,
-            height,
-            key,
-            capture_time_ns: START_NS + i * 500_000_000 + gap,
-            sequence: 1000 + i as u32,
-        };
-        write_block(&mut out, &spec, &payload).expect("write");
+    Recording {
+        start_ns: START_NS,
+        frames: n,
+        first_sequence: 1000,
+        gap: gap_at.map(|before_frame| Gap {
+            before_frame,
+            ns: 3600 * 1_000_000_000,
+        }),
+        ..Recording::default()
     }
-    std::io::Write::flush(&mut out).expect("flush");
+    .write_file(path)
+    .expect("write");
 }
 
 fn files_in(dir: &Path) -> Vec<PathBuf> {

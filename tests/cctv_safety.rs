@@ -5,10 +5,8 @@
 //! interrupted runs, same-named inputs in parallel. Inputs are generated
 //! with the crate's writers; sources are hashed before and after.
 
-use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
-use gstcctv::formats::says::writer::{HeaderSpec, SaysWriter};
-use gstcctv::formats::says::{MetaEntry, MetaValue};
-use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
+use gstcctv::formats::pavs::writer::Recording;
+use gstcctv::formats::says::writer::{HeaderSpec, PictureChunks, SaysWriter, Telemetry};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::ffi::{OsStr, OsString};
@@ -107,30 +105,15 @@ const START_NS: u64 = 1_630_479_601_454_448_000;
 
 /// A `.psf` of `n` blocks 0.5 s apart on channel 9, camera `name`.
 fn write_psf_named(path: &Path, n: u64, name: &str) {
-    let (width, height) = (176u16, 144u16);
-    let params = BaselineParams::for_size(width.into(), height.into()).expect("size");
-    let mut encoder = SyntheticEncoder::new(params);
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
-    for i in 0..n {
-        let key = i % 2 == 0;
-        let payload = if key {
-            let (y, u, v) = test_picture(width.into(), height.into(), i as u32);
-            encoder.key_frame(&y, &u, &v)
-        } else {
-            encoder.skip_frame()
-        };
-        let spec = BlockSpec {
-            channel: 9,
-            camera_name: name.into(),
-            width,
-            height,
-            key,
-            capture_time_ns: START_NS + i * 500_000_000,
-            sequence: 1000 + i as u32,
-        };
-        write_block(&mut out, &spec, &payload).expect("write");
+    Recording {
+        camera_name: name,
+        start_ns: START_NS,
+        frames: n,
+        first_sequence: 1000,
+        ..Recording::default()
     }
-    std::io::Write::flush(&mut out).expect("flush");
+    .write_file(path)
+    .expect("write");
 }
 
 fn write_psf(path: &Path, n: u64) {
@@ -139,43 +122,16 @@ fn write_psf(path: &Path, n: u64) {
 
 /// A one-camera `.nvr` of `n` frames 0.1 s apart with telemetry.
 fn write_nvr(path: &Path, n: u32) {
-    let header = HeaderSpec {
-        file_name: "20231114_221320_221330.nvr".into(),
-        metadata: vec![MetaEntry::new(
-            "appVersion",
-            MetaValue::Str("v1.6.5".into()),
-        )],
-        ..Default::default()
-    };
+    let header = HeaderSpec::recorder("20231114_221320_221330.nvr", "v1.6.5", []);
     let file = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
     let mut w = SaysWriter::new(file, &header).expect("header");
-    let params = BaselineParams::for_size(176, 144).expect("size");
-    let mut enc = SyntheticEncoder::new(params);
+    let mut pictures = PictureChunks::new(176, 144).expect("size");
     for f in 0..n {
         let ts = 1_700_000_000_000_000 + u64::from(f) * 100_000;
         let key = f % 10 == 0;
-        let media = if key {
-            let (y, u, v) = test_picture(176, 144, f);
-            let mut m = params.sps(None);
-            m.extend_from_slice(&params.pps());
-            m.extend_from_slice(&enc.key_frame(&y, &u, &v));
-            m
-        } else {
-            enc.skip_frame()
-        };
-        let meta = vec![
-            MetaEntry::new("ts", MetaValue::I64((ts / 1000) as i64)),
-            MetaEntry::new("speed", MetaValue::F64(36.0 + f64::from(f))),
-            MetaEntry::new(
-                "gps",
-                MetaValue::Nested(vec![
-                    MetaEntry::new("valid", MetaValue::I8(1)),
-                    MetaEntry::new("lat", MetaValue::F64(40.5 + f64::from(f) * 1e-4)),
-                    MetaEntry::new("lon", MetaValue::F64(-73.25)),
-                ]),
-            ),
-        ];
-        w.write_video(0, key, ts, &meta, &media).expect("video");
+        let meta =
+            Telemetry::at(ts, 36.0 + f64::from(f), 40.5 + f64::from(f) * 1e-4, -73.25).entries();
+        pictures.write(&mut w, 0, key, ts, &meta, f).expect("video");
     }
     w.flush().expect("flush");
 }

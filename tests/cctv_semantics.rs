@@ -11,8 +11,7 @@ mod support;
 
 use gst::prelude::*;
 
-use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
-use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
+use gstcctv::formats::pavs::writer::{Gap, Recording};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -170,36 +169,19 @@ fn write_psf(path: &Path, n: u64, gop: u64) {
 
 /// [`write_psf`] with a one-hour gap before block `gap_at`.
 fn write_psf_with_gap(path: &Path, n: u64, gop: u64, gap_at: Option<u64>) {
-    let (width, height) = (176u16, 144u16);
-    let params = BaselineParams::for_size(width.into(), height.into()).expect("size");
-    let mut encoder = SyntheticEncoder::new(params);
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
-    for i in 0..n {
-        let key = i % gop == 0;
-        let payload = if key {
-            let (y, u, v) = test_picture(width.into(), height.into(), i as u32);
-            encoder.key_frame(&y, &u, &v)
-        } else {
-            encoder.skip_frame()
-        };
-        let spec = BlockSpec {
-            channel: 9,
-            camera_name: "ALLEY".into(),
-            width,
-            height,
-            key,
-            capture_time_ns: START_NS
-                + i * 500_000_000
-                + if gap_at.is_some_and(|g| i >= g) {
-                    3_600_000_000_000
-                } else {
-                    0
-                },
-            sequence: 1000 + i as u32,
-        };
-        write_block(&mut out, &spec, &payload).expect("write");
+    Recording {
+        start_ns: START_NS,
+        frames: n,
+        gop,
+        first_sequence: 1000,
+        gap: gap_at.map(|before_frame| Gap {
+            before_frame,
+            ns: 3_600_000_000_000,
+        }),
+        ..Recording::default()
     }
-    std::io::Write::flush(&mut out).expect("flush");
+    .write_file(path)
+    .expect("write");
 }
 
 fn files_in(dir: &Path) -> Vec<PathBuf> {

@@ -194,66 +194,30 @@ struct Input {
     what: String,
 }
 
-/// A `.psf` whose capture time jumps by `gap_ns` after frame `at`.
-fn psf_with_gap(seed: u64, cameras: u8, frames: usize, at: usize, gap_ns: u64) -> Vec<u8> {
-    let mut rng = XorShift::new(seed);
-    let mut out = Vec::new();
-    for f in 0..frames {
-        for cam in 0..cameras {
-            let key = f % 5 == 0;
-            let mut payload = vec![0, 0, 0, 1, if key { 0x65 } else { 0x41 }];
-            let len = rng.range(40..1500);
-            payload.extend(rng.nonzero_bytes(len));
-            let mut t = 1_630_479_601_000_000_000 + f as u64 * 40_000_000 + u64::from(cam);
-            if f >= at {
-                t += gap_ns;
-            }
-            let spec = BlockSpec {
-                channel: cam + 1,
-                camera_name: format!("CAM {cam}"),
-                width: 352,
-                height: 240,
-                key,
-                capture_time_ns: t,
-                sequence: (f * usize::from(cameras) + usize::from(cam)) as u32,
-            };
-            write_block(&mut out, &spec, &payload).unwrap();
-        }
-    }
-    out
-}
-
 /// A `.nvr` like [`hostile::nvr`] (audio on stream 0, telemetry, a JPEG
 /// every 7 frames) whose key frames carry SPS and PPS as real recorders
 /// write them: without them the stream has no caps a muxer accepts, and
 /// every conversion would stop at the first step.
 fn nvr_h264(seed: u64, cameras: u8, frames: usize, doubled: bool) -> Generated {
-    use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter};
+    use gstcctv::formats::says::writer::{
+        AudioCodec, HeaderSpec, SaysWriter, Telemetry, camera_entry, jpeg_with_scan,
+    };
     use gstcctv::formats::says::{FILE_HEADER_LEN, MetaEntry, MetaValue};
     let mut rng = XorShift::new(seed);
     let version = if doubled { "v1.5.2" } else { "v1.6.5" };
-    let mut metadata = vec![
-        MetaEntry::new("appVersion", MetaValue::Str(version.into())),
-        MetaEntry::new("deviceModel", MetaValue::Str("DV-XC4".into())),
-    ];
     // The picture size of each camera, as recorders write it (saysdemux
     // takes it from here, not from the SPS).
-    for cam in 0..cameras {
-        metadata.push(MetaEntry::new(
-            format!("camera{cam}"),
-            MetaValue::Nested(vec![
-                MetaEntry::new("name", MetaValue::Str(format!("CAM {cam}"))),
-                MetaEntry::new("width", MetaValue::I32(352)),
-                MetaEntry::new("height", MetaValue::I32(240)),
-                MetaEntry::new("fps", MetaValue::I8(15)),
-            ]),
-        ));
-    }
-    let header = HeaderSpec {
-        file_name: "20231114_221320_221330.nvr".into(),
-        metadata,
-        ..Default::default()
-    };
+    let cameras_meta =
+        (0..cameras).map(|cam| camera_entry(cam, &format!("CAM {cam}"), 352, 240, 15));
+    let header = HeaderSpec::recorder(
+        "20231114_221320_221330.nvr",
+        version,
+        std::iter::once(MetaEntry::new(
+            "deviceModel",
+            MetaValue::Str("DV-XC4".into()),
+        ))
+        .chain(cameras_meta),
+    );
     // Real parameter sets (the picture size comes from the SPS).
     let params = gstcctv::h264::BaselineParams::for_size(352, 240).unwrap();
     let (sps, pps) = (params.sps(None), params.pps());
@@ -289,18 +253,7 @@ fn nvr_h264(seed: u64, cameras: u8, frames: usize, doubled: bool) -> Generated {
             let len = rng.range(30..1200);
             media.extend(rng.nonzero_bytes(len));
             let ts = t + u64::from(cam) * 1_000;
-            let meta = vec![
-                MetaEntry::new("ts", MetaValue::I64((ts / 1000) as i64)),
-                MetaEntry::new("speed", MetaValue::F64(20.0 + f as f64)),
-                MetaEntry::new(
-                    "gps",
-                    MetaValue::Nested(vec![
-                        MetaEntry::new("valid", MetaValue::I8(1)),
-                        MetaEntry::new("lat", MetaValue::F64(40.5 + f as f64 * 1e-4)),
-                        MetaEntry::new("lon", MetaValue::F64(-73.25)),
-                    ]),
-                ),
-            ];
+            let meta = Telemetry::at(ts, 20.0 + f as f64, 40.5 + f as f64 * 1e-4, -73.25).entries();
             let start = w.position() as usize;
             w.write_video(cam, key, ts, &meta, &media).unwrap();
             let end = w.position() as usize;
@@ -315,12 +268,8 @@ fn nvr_h264(seed: u64, cameras: u8, frames: usize, doubled: bool) -> Generated {
             });
         }
         if f % 7 == 3 {
-            let mut j = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
-            j.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
-            j.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x08, 1, 1, 0, 0, 0x3F, 0]);
-            j.extend(rng.nonzero_bytes(60).into_iter().map(|b| b & 0x7F | 1));
-            j.extend_from_slice(&[0xFF, 0xD9]);
-            w.write_jpeg(&j).unwrap();
+            w.write_jpeg(&jpeg_with_scan(rng.nonzero_bytes(60)))
+                .unwrap();
         }
     }
     let bytes = w.into_inner();
@@ -493,7 +442,7 @@ fn input(rng: &mut XorShift, seed: u64, dir: &Path) -> Input {
                 let gap = gap_us(rng) * 1000;
                 let at = rng.range(1..14);
                 what.push_str(&format!(" gap +{gap} ns at frame {at}"));
-                psf_with_gap(seed, cameras, 14, at, gap)
+                psf(seed, cameras, 14, PavsTime::JumpAt { at, ns: gap }).files[0].clone()
             } else {
                 let time = [
                     PavsTime::Regular,

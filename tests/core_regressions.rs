@@ -13,10 +13,11 @@
 mod support;
 
 use gst::prelude::*;
-use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
-use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter};
+use gstcctv::formats::pavs::writer::{CameraFrame as Frame, camera_frames};
+use gstcctv::formats::says::writer::{
+    AudioCodec, HeaderSpec, PictureChunks, SaysWriter, test_jpeg,
+};
 use gstcctv::formats::says::{MetaEntry, MetaValue};
-use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -250,55 +251,11 @@ const MS: u64 = 1_000_000;
 const PW: u16 = 64;
 const PH: u16 = 48;
 
-#[derive(Clone, Copy)]
-struct Frame {
-    channel: u8,
-    key: bool,
-    capture_ns: u64,
-}
-
-/// Writes decodable blocks; returns the file, each block's payload and
-/// each block's offset.
+/// A decodable .psf (see [`camera_frames`]): the file, each block's
+/// payload and each block's offset.
 fn write_psf(frames: &[Frame]) -> (Vec<u8>, Vec<Vec<u8>>, Vec<usize>) {
-    let params = BaselineParams::for_size(PW.into(), PH.into()).unwrap();
-    let mut encoders = BTreeMap::new();
-    let mut file = Vec::new();
-    let mut payloads = Vec::new();
-    let mut offsets = Vec::new();
-    for (i, f) in frames.iter().enumerate() {
-        let enc = encoders
-            .entry(f.channel)
-            .or_insert_with(|| SyntheticEncoder::new(params));
-        let payload = if f.key {
-            let (y, u, v) = test_picture(PW.into(), PH.into(), i as u32);
-            enc.key_frame(&y, &u, &v)
-        } else {
-            enc.skip_frame()
-        };
-        let spec = BlockSpec {
-            channel: f.channel,
-            camera_name: format!("CAM{}", f.channel),
-            width: PW,
-            height: PH,
-            key: f.key,
-            capture_time_ns: f.capture_ns,
-            sequence: i as u32 * 24,
-        };
-        offsets.push(file.len());
-        write_block(&mut file, &spec, &payload).unwrap();
-        payloads.push(payload);
-    }
-    (file, payloads, offsets)
-}
-
-fn regular_psf(n: usize, gop: usize) -> Vec<Frame> {
-    (0..n)
-        .map(|i| Frame {
-            channel: 1,
-            key: i % gop == 0,
-            capture_ns: T0 + i as u64 * 500 * MS,
-        })
-        .collect()
+    let blocks = camera_frames(frames, PW, PH).unwrap();
+    (blocks.bytes, blocks.payloads, blocks.offsets)
 }
 
 /// `cameras` channels (1, 2, ...) interleaved, one frame each every 500 ms;
@@ -311,7 +268,7 @@ fn multicam_psf(n: usize, gop: usize, phases: &[usize]) -> Vec<Frame> {
             frames.push(Frame {
                 channel: c as u8 + 1,
                 key: i == 0 || (i + phase) % gop == 0,
-                capture_ns: T0 + i as u64 * 500 * MS + c as u64 * 10 * MS,
+                capture_time_ns: T0 + i as u64 * 500 * MS + c as u64 * 10 * MS,
             });
         }
     }
@@ -377,31 +334,10 @@ impl Default for Nvr {
     }
 }
 
-fn tiny_jpeg() -> Vec<u8> {
-    let mut j = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
-    j.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
-    j.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x08, 1, 1, 0, 0, 0x3F, 0]);
-    j.extend((0..37u8).map(|i| (i.wrapping_mul(11) & 0x7F) | 1));
-    j.extend_from_slice(&[0xFF, 0xD9]);
-    j
-}
-
 fn write_nvr(g: &Nvr) -> Vec<u8> {
-    let header = HeaderSpec {
-        file_name: "20231114_221320_221330.nvr".into(),
-        metadata: vec![MetaEntry::new(
-            "appVersion",
-            MetaValue::Str("v1.6.5".into()),
-        )],
-        ..Default::default()
-    };
+    let header = HeaderSpec::recorder("20231114_221320_221330.nvr", "v1.6.5", []);
     let mut w = SaysWriter::new(Vec::new(), &header).unwrap();
-    let params = BaselineParams::for_size(SW, SH).unwrap();
-    let mut encoders: Vec<SyntheticEncoder> = g
-        .phases
-        .iter()
-        .map(|_| SyntheticEncoder::new(params))
-        .collect();
+    let mut pictures = PictureChunks::new(SW as u16, SH as u16).unwrap();
     for f in 0..g.frames {
         let t = BASE_US + u64::from(f) * g.frame_us;
         if f % 5 == 0 {
@@ -417,15 +353,6 @@ fn write_nvr(g: &Nvr) -> Vec<u8> {
         for (cam, phase) in g.phases.iter().enumerate() {
             let ts = t + cam as u64 * 3_000;
             let key = f == 0 || (f + phase) % g.gop == 0;
-            let media = if key {
-                let (y, u, v) = test_picture(SW as usize, SH as usize, f + cam as u32 * 1000);
-                let mut m = params.sps(None);
-                m.extend_from_slice(&params.pps());
-                m.extend_from_slice(&encoders[cam].key_frame(&y, &u, &v));
-                m
-            } else {
-                encoders[cam].skip_frame()
-            };
             let meta = if (cam as u8) < g.telemetry_cameras {
                 vec![
                     MetaEntry::new("ts", MetaValue::I64((ts / 1000) as i64)),
@@ -434,10 +361,12 @@ fn write_nvr(g: &Nvr) -> Vec<u8> {
             } else {
                 Vec::new()
             };
-            w.write_video(cam as u8, key, ts, &meta, &media).unwrap();
+            pictures
+                .write(&mut w, cam as u8, key, ts, &meta, f + cam as u32 * 1000)
+                .unwrap();
         }
         if f == 0 && g.jpeg_after_first_frame {
-            w.write_jpeg(&tiny_jpeg()).unwrap();
+            w.write_jpeg(&test_jpeg(37, 11)).unwrap();
         }
     }
     w.into_inner()
@@ -1062,7 +991,7 @@ fn invalid_seek_is_refused_before_flushing() {
     init();
     watch_criticals();
     let dir = tempfile::tempdir().unwrap();
-    let (file, _, _) = write_psf(&regular_psf(40, 4)); // 20 s
+    let (file, _, _) = write_psf(&Frame::one_camera(40, 4)); // 20 s
     let path = temp_file(&dir, "invalid-seek.psf", &file);
     with_deadline(40, "invalid seek", move || {
         let check: Arc<Mutex<FlowCheck>> = Arc::default();
@@ -1196,7 +1125,7 @@ fn check_all_payloads(what: &str, run: &Run, want: &[&[u8]]) {
 fn pavs_block_after_shortened_padding_is_kept_generated_pull_and_push() {
     let dir = tempfile::tempdir().unwrap();
     // Key frames only: every payload is distinct.
-    let (file, payloads, offsets) = write_psf(&regular_psf(12, 1));
+    let (file, payloads, offsets) = write_psf(&Frame::one_camera(12, 1));
     let want: Vec<&[u8]> = payloads.iter().map(|p| &p[..]).collect();
     for k in [0, 5, 10] {
         let payload_end = offsets[k] + 0x240 + payloads[k].len();
@@ -1365,8 +1294,8 @@ fn pavs_hostile_capture_time_between_normal_blocks() {
         ("zero (1970)", 0),
     ] {
         // Key frames only: every payload is distinct.
-        let mut frames = regular_psf(12, 1);
-        frames[hostile_at].capture_ns = hostile_ns;
+        let mut frames = Frame::one_camera(12, 1);
+        frames[hostile_at].capture_time_ns = hostile_ns;
         let (file, payloads, _) = write_psf(&frames);
         let path = temp_file(&dir, "hostile.psf", &file);
         let pull = run_bounded(

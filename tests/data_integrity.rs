@@ -6,7 +6,7 @@
 
 mod support;
 
-use gstcctv::formats::rf1::writer::{NaluData, Pts, TrackWriter};
+use gstcctv::formats::rf1::writer::{PictureUnits, Pts, TrackWriter};
 use gstcctv::formats::rf1::{Codec, flags};
 use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use serde_json::Value;
@@ -114,9 +114,7 @@ fn sei(n: u8) -> Vec<u8> {
 /// pictures, the writer left open (preallocated, never closed: a recording
 /// still being written), returning it to add more.
 fn open_h264_segment(dir: &Path, start_ms: u64, frames: usize) -> TrackWriter {
-    let params = BaselineParams::for_size(64, 64).unwrap();
-    let mut encoder = SyntheticEncoder::new(params);
-    let (sps, pps) = (params.sps(None), params.pps());
+    let mut pictures = PictureUnits::new(64, 64, true).unwrap();
     let mut w = TrackWriter::create(
         &dir.join(start_ms.to_string()),
         "video",
@@ -128,19 +126,7 @@ fn open_h264_segment(dir: &Path, start_ms: u64, frames: usize) -> TrackWriter {
     .unwrap();
     for k in 0..frames {
         let pts = Pts::Ns(k as u64 * 100_000_000);
-        if k % 10 == 0 {
-            let (y, u, v) = test_picture(64, 64, k as u32);
-            let idr = encoder.key_frame(&y, &u, &v);
-            let ps = flags::ANNEXB | flags::ESSENTIAL_META;
-            w.write_access_unit(
-                pts,
-                &[(&sps, ps), (&pps, ps), (&idr, flags::ANNEXB | flags::KEY)],
-            )
-            .unwrap();
-        } else {
-            w.write_access_unit(pts, &[(&encoder.skip_frame(), flags::ANNEXB)])
-                .unwrap();
-        }
+        pictures.write(&mut w, pts, k % 10 == 0, k as u32).unwrap();
     }
     w
 }
@@ -161,9 +147,7 @@ fn write_h264_segment_sized(
     seis: u8,
     width: u16,
 ) -> u64 {
-    let params = BaselineParams::for_size(width.into(), 64).unwrap();
-    let mut encoder = SyntheticEncoder::new(params);
-    let (sps, pps) = (params.sps(None), params.pps());
+    let mut pictures = PictureUnits::new(width, 64, true).unwrap();
     let mut w = TrackWriter::create(
         &dir.join(start_ms.to_string()),
         "video",
@@ -176,21 +160,9 @@ fn write_h264_segment_sized(
     let extra: Vec<Vec<u8>> = (0..seis).map(sei).collect();
     for k in 0..frames {
         let key = k % gop == 0;
-        let picture = if key {
-            let (y, u, v) = test_picture(width.into(), 64, k as u32);
-            encoder.key_frame(&y, &u, &v)
-        } else {
-            encoder.skip_frame()
-        };
-        let mut nalus: Vec<NaluData> = Vec::new();
-        if key {
-            nalus.push((&sps, flags::ANNEXB | flags::ESSENTIAL_META));
-            nalus.push((&pps, flags::ANNEXB | flags::ESSENTIAL_META));
-        }
-        nalus.extend(extra.iter().map(|e| (&e[..], flags::ANNEXB)));
-        let key_flag = if key { flags::KEY } else { 0 };
-        nalus.push((&picture, flags::ANNEXB | key_flag));
-        w.write_access_unit(Pts::Ns(k as u64 * 100_000_000), &nalus)
+        let pts = Pts::Ns(k as u64 * 100_000_000);
+        pictures
+            .write_with(&mut w, pts, key, k as u32, key, &extra)
             .unwrap();
     }
     w.close().unwrap();
@@ -409,7 +381,7 @@ fn write_nvr(frames: u32) -> (Vec<u8>, usize) {
 /// [`write_nvr`], with 100 ms of mu-law audio after each picture when
 /// `audio` (the last chunk is then audio).
 fn write_nvr_with(frames: u32, audio: bool) -> (Vec<u8>, usize) {
-    use gstcctv::formats::says::writer::{HeaderSpec, SaysWriter};
+    use gstcctv::formats::says::writer::{HeaderSpec, PictureChunks, SaysWriter};
     use gstcctv::formats::says::{MetaEntry, MetaValue};
     let camera = MetaValue::Nested(vec![
         MetaEntry::new("name", MetaValue::Str("Road".into())),
@@ -417,33 +389,20 @@ fn write_nvr_with(frames: u32, audio: bool) -> (Vec<u8>, usize) {
         MetaEntry::new("height", MetaValue::I32(64)),
         MetaEntry::new("fps", MetaValue::I32(10)),
     ]);
-    let header = HeaderSpec {
-        file_name: "20240411_061226_061236.nvr".into(),
-        metadata: vec![
-            MetaEntry::new("appVersion", MetaValue::Str("v1.6.5".into())),
-            MetaEntry::new("camera0", camera),
-        ],
-        ..Default::default()
-    };
+    let header = HeaderSpec::recorder(
+        "20240411_061226_061236.nvr",
+        "v1.6.5",
+        [MetaEntry::new("camera0", camera)],
+    );
     let mut w = SaysWriter::new(Vec::new(), &header).unwrap();
-    let params = BaselineParams::for_size(64, 64).unwrap();
-    let mut encoder = SyntheticEncoder::new(params);
+    let mut pictures = PictureChunks::new(64, 64).unwrap();
     let mut last = 0;
     for f in 0..frames {
         let ts = START_MS * 1000 + u64::from(f) * 100_000;
         let key = f % 10 == 0;
-        let media = if key {
-            let (y, u, v) = test_picture(64, 64, f);
-            let mut m = params.sps(None);
-            m.extend(params.pps());
-            m.extend(encoder.key_frame(&y, &u, &v));
-            m
-        } else {
-            encoder.skip_frame()
-        };
         let meta = [MetaEntry::new("ts", MetaValue::I64((ts / 1000) as i64))];
         last = w.position() as usize;
-        w.write_video(0, key, ts, &meta, &media).unwrap();
+        pictures.write(&mut w, 0, key, ts, &meta, f).unwrap();
         if audio {
             use gstcctv::formats::says::writer::AudioCodec;
             let samples: Vec<u8> = (0..800u32).map(|k| 0x80 | (k * 7 + f) as u8).collect();

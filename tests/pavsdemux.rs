@@ -5,7 +5,7 @@
 mod support;
 
 use gst::prelude::*;
-use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
+use gstcctv::formats::pavs::writer::{CameraFrame as Frame, camera_frames};
 use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -162,54 +162,14 @@ fn real_sample_timeline_policy() {
 
 // ---- generated files --------------------------------------------------------
 
-struct Frame {
-    channel: u8,
-    key: bool,
-    capture_ns: u64,
-}
-
 const T0: u64 = 1_700_000_000_000_000_000;
 const MS: u64 = 1_000_000;
 
-/// Writes a decodable .psf: per channel, I_PCM key frames and skip frames.
+/// A decodable .psf (see [`camera_frames`]): the file and each block's
+/// payload.
 fn write_psf(frames: &[Frame], width: u16, height: u16) -> (Vec<u8>, Vec<Vec<u8>>) {
-    let params = BaselineParams::for_size(width.into(), height.into()).unwrap();
-    let mut encoders = std::collections::BTreeMap::new();
-    let mut file = Vec::new();
-    let mut payloads = Vec::new();
-    for (i, f) in frames.iter().enumerate() {
-        let enc = encoders
-            .entry(f.channel)
-            .or_insert_with(|| SyntheticEncoder::new(params));
-        let payload = if f.key {
-            let (y, u, v) = test_picture(width.into(), height.into(), i as u32);
-            enc.key_frame(&y, &u, &v)
-        } else {
-            enc.skip_frame()
-        };
-        let spec = BlockSpec {
-            channel: f.channel,
-            camera_name: format!("CAM{}", f.channel),
-            width,
-            height,
-            key: f.key,
-            capture_time_ns: f.capture_ns,
-            sequence: i as u32 * 24,
-        };
-        write_block(&mut file, &spec, &payload).unwrap();
-        payloads.push(payload);
-    }
-    (file, payloads)
-}
-
-fn regular(n: usize, gop: usize) -> Vec<Frame> {
-    (0..n)
-        .map(|i| Frame {
-            channel: 1,
-            key: i % gop == 0,
-            capture_ns: T0 + i as u64 * 500 * MS,
-        })
-        .collect()
+    let blocks = camera_frames(frames, width, height).unwrap();
+    (blocks.bytes, blocks.payloads)
 }
 
 /// A temporary file holding `bytes`, removed when the returned path drops.
@@ -225,7 +185,7 @@ fn temp_file(name: &str, bytes: &[u8]) -> tempfile::TempPath {
 
 #[test]
 fn generated_file_header_fields_reach_caps_tags_and_buffers() {
-    let (file, payloads) = write_psf(&regular(6, 3), 352, 240);
+    let (file, payloads) = write_psf(&Frame::one_camera(6, 3), 352, 240);
     let path = temp_file("fields.psf", &file);
     let run = demux_file("pavsdemux", &path, "");
     assert!(run.errors.is_empty(), "{:?}", run.errors);
@@ -279,7 +239,7 @@ fn generated_file_header_fields_reach_caps_tags_and_buffers() {
 
 #[test]
 fn generated_file_decodes_to_the_written_pictures() {
-    let (file, _) = write_psf(&regular(4, 2), 64, 48);
+    let (file, _) = write_psf(&Frame::one_camera(4, 2), 64, 48);
     let path = temp_file("decode.psf", &file);
     let run = demux_file(
         "pavsdemux",
@@ -303,7 +263,7 @@ fn two_cameras_interleaved_get_two_synchronised_pads() {
             channel: if i % 2 == 0 { 3 } else { 7 },
             key: i % 4 < 2,
             // camera 7 lags camera 3 by 20 ms
-            capture_ns: T0 + (i / 2) as u64 * 1000 * MS + if i % 2 == 1 { 20 * MS } else { 0 },
+            capture_time_ns: T0 + (i / 2) as u64 * 1000 * MS + if i % 2 == 1 { 20 * MS } else { 0 },
         })
         .collect();
     let (file, payloads) = write_psf(&frames, 64, 48);
@@ -347,7 +307,7 @@ fn odd_time_never_decreases_and_keeps_wall_clock() {
         .map(|(i, &c)| Frame {
             channel: 2,
             key: i % 2 == 0,
-            capture_ns: c,
+            capture_time_ns: c,
         })
         .collect();
     let (file, _) = write_psf(&frames, 64, 48);
@@ -390,7 +350,7 @@ fn block_offsets(file: &[u8]) -> Vec<usize> {
 
 #[test]
 fn damage_is_skipped_and_every_intact_block_recovered() {
-    let (file, payloads) = write_psf(&regular(12, 3), 64, 48);
+    let (file, payloads) = write_psf(&Frame::one_camera(12, 3), 64, 48);
     let offsets = block_offsets(&file);
     let mut damaged = Vec::new();
     let mut intact = Vec::new();
@@ -467,7 +427,7 @@ fn not_pavs_is_a_clear_error() {
 
 #[test]
 fn hostile_lengths_do_not_allocate_or_hang() {
-    let (mut file, _) = write_psf(&regular(3, 3), 64, 48);
+    let (mut file, _) = write_psf(&Frame::one_camera(3, 3), 64, 48);
     // Claim a 4 GiB payload in the first block, consistently in all copies.
     for at in [0x48, 0x228] {
         file[at..at + 4].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
@@ -483,7 +443,7 @@ fn hostile_lengths_do_not_allocate_or_hang() {
 #[test]
 fn typefinder_claims_pavs_by_content() {
     init();
-    let (file, _) = write_psf(&regular(2, 2), 64, 48);
+    let (file, _) = write_psf(&Frame::one_camera(2, 2), 64, 48);
     let (caps, prob) =
         gst_base::functions::type_find_helper_for_data(None::<&gst::Object>, &file).unwrap();
     assert_eq!(caps.structure(0).unwrap().name(), "video/x-pavs");
@@ -549,7 +509,7 @@ fn typefinder_does_not_outvote_stock_finders() {
     let (_, es_prob) =
         gst_base::functions::type_find_helper_for_data(None::<&gst::Object>, &file).unwrap();
     assert_eq!(es_prob, gst::TypeFindProbability::Likely);
-    let (psf, _) = write_psf(&regular(1, 1), 64, 48);
+    let (psf, _) = write_psf(&Frame::one_camera(1, 1), 64, 48);
     file.extend_from_slice(&psf);
     assert_eq!(
         gstcctv::engine::probe::pavs(&file),
@@ -598,7 +558,7 @@ fn seek_run(path: &Path, flags: gst::SeekFlags, start_ms: u64, stop_ms: Option<u
 #[test]
 fn seeking_key_unit_accurate_stop_and_edges() {
     // 40 frames, 500 ms apart, key every 4 (every 2 s).
-    let (file, _) = write_psf(&regular(40, 4), 64, 48);
+    let (file, _) = write_psf(&Frame::one_camera(40, 4), 64, 48);
     let path = temp_file("seek.psf", &file);
     let first_pts = |run: &Run| run.only().first().map(|o| o.pts.unwrap().mseconds());
 
@@ -682,7 +642,7 @@ fn seeking_in_a_large_unread_file_bisects() {
         .map(|i| Frame {
             channel: 1,
             key: i % 10 == 0,
-            capture_ns: T0 + i as u64 * 100 * MS,
+            capture_time_ns: T0 + i as u64 * 100 * MS,
         })
         .collect();
     let (file, _) = write_psf(&frames, 160, 128);
@@ -702,7 +662,7 @@ fn seeking_in_a_large_unread_file_bisects() {
 #[test]
 fn queries_duration_position_seeking() {
     init();
-    let (file, _) = write_psf(&regular(40, 4), 64, 48);
+    let (file, _) = write_psf(&Frame::one_camera(40, 4), 64, 48);
     let path = temp_file("query.psf", &file);
     let pipeline = gst::parse::launch(&format!(
         "filesrc location=\"{}\" ! pavsdemux ! fakesink",
@@ -725,7 +685,7 @@ fn queries_duration_position_seeking() {
 #[test]
 fn muxers_take_the_output_without_a_parser() {
     init();
-    let frames = regular(12, 3);
+    let frames = Frame::one_camera(12, 3);
     let (file, payloads) = write_psf(&frames, 176, 144);
     let psf = temp_file("avc.psf", &file);
     let mp4 = mux_mp4_without_parser(&format!("filesrc location={} ! pavsdemux", psf.display()));

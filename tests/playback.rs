@@ -799,35 +799,15 @@ fn rf1src_adds_its_pads_with_no_state_lock_held() {
 
 /// A .psf with cameras 10 and 9 (camera 10's blocks first), 64x48 I_PCM.
 fn two_camera_psf() -> tempfile::TempPath {
-    use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
-    use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
-    let params = BaselineParams::for_size(64, 48).unwrap();
-    let mut encoders = std::collections::BTreeMap::new();
-    let mut file = Vec::new();
-    for i in 0..16u32 {
-        let channel = if i % 2 == 0 { 10 } else { 9 };
-        let frame = i / 2;
-        let key = frame % 4 == 0;
-        let enc = encoders
-            .entry(channel)
-            .or_insert_with(|| SyntheticEncoder::new(params));
-        let payload = if key {
-            let (y, u, v) = test_picture(64, 48, i);
-            enc.key_frame(&y, &u, &v)
-        } else {
-            enc.skip_frame()
-        };
-        let spec = BlockSpec {
-            channel,
-            camera_name: format!("CAM{channel}"),
-            width: 64,
-            height: 48,
-            key,
-            capture_time_ns: 1_700_000_000_000_000_000 + u64::from(frame) * 500_000_000,
-            sequence: i * 24,
-        };
-        write_block(&mut file, &spec, &payload).unwrap();
-    }
+    use gstcctv::formats::pavs::writer::{CameraFrame, camera_frames};
+    let frames: Vec<CameraFrame> = (0..16u32)
+        .map(|i| CameraFrame {
+            channel: if i % 2 == 0 { 10 } else { 9 },
+            key: (i / 2) % 4 == 0,
+            capture_time_ns: 1_700_000_000_000_000_000 + u64::from(i / 2) * 500_000_000,
+        })
+        .collect();
+    let file = camera_frames(&frames, 64, 48).unwrap().bytes;
     let mut out = tempfile::Builder::new()
         .prefix("gstcctv-test-")
         .suffix("-cameras-9-10.psf")

@@ -9,9 +9,9 @@ use std::fs;
 use std::path::Path;
 
 use gst::prelude::*;
-use gstcctv::formats::rf1::writer::{NaluData, Pts, TrackWriter};
-use gstcctv::formats::rf1::{Codec, flags, ticks_to_ns};
-use gstcctv::h264::{BaselineParams, START_CODE, SyntheticEncoder, test_picture};
+use gstcctv::formats::rf1::ticks_to_ns;
+use gstcctv::formats::rf1::writer::Archive;
+use gstcctv::h264::{START_CODE, test_picture};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use support::{Out, Run, run_pipeline};
@@ -299,51 +299,18 @@ fn seed_of(spec: &Spec, frame: usize) -> u32 {
 /// Writes a 10 fps decodable H.264 archive into `dir`, one segment per
 /// `frames_per_segment` frames, with contiguous segment time bases.
 fn write_archive(dir: &Path, spec: Spec) {
-    let params = BaselineParams::for_size(W as u32, W as u32).unwrap();
-    let mut enc = SyntheticEncoder::new(params);
-    let strip = |nal: Vec<u8>| -> Vec<u8> {
-        if spec.bare {
-            nal[START_CODE.len()..].to_vec()
-        } else {
-            nal
-        }
-    };
-    let annexb = if spec.bare { 0 } else { flags::ANNEXB };
-    let sps = strip(params.sps(None));
-    let pps = strip(params.pps());
-    let mut frame = 0;
-    for s in 0..spec.segments {
-        let start_ms = START_MS + (s * spec.frames_per_segment) as u64 * 100;
-        let base = dir.join(start_ms.to_string());
-        let mut writer = TrackWriter::create(
-            &base,
-            "video",
-            Codec::H264,
-            start_ms * 1000,
-            (W as u16, W as u16),
-            Default::default(),
-        )
-        .unwrap();
-        for k in 0..spec.frames_per_segment {
-            let pts = Pts::Ns(k as u64 * 100 * MS);
-            if frame % spec.gop == 0 {
-                let (y, u, v) = test_picture(W, W, frame as u32);
-                let idr = strip(enc.key_frame(&y, &u, &v));
-                let mut nalus: Vec<NaluData> = Vec::new();
-                if frame == 0 || !spec.parameter_sets_once {
-                    nalus.push((&sps, flags::ESSENTIAL_META | annexb));
-                    nalus.push((&pps, flags::ESSENTIAL_META | annexb));
-                }
-                nalus.push((&idr, flags::KEY | annexb));
-                writer.write_access_unit(pts, &nalus).unwrap();
-            } else {
-                let p = strip(enc.skip_frame());
-                writer.write_access_unit(pts, &[(&p, annexb)]).unwrap();
-            }
-            frame += 1;
-        }
-        writer.close().unwrap();
+    Archive {
+        start_ms: START_MS,
+        segments: spec.segments,
+        frames_per_segment: spec.frames_per_segment,
+        gop: spec.gop,
+        width: W as u16,
+        height: W as u16,
+        annexb: !spec.bare,
+        parameter_sets_once: spec.parameter_sets_once,
     }
+    .write(dir)
+    .unwrap();
 }
 
 fn expected_picture(spec: &Spec, frame: usize) -> Vec<u8> {

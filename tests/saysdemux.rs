@@ -11,9 +11,10 @@ mod support;
 mod says_gpx;
 
 use gst::prelude::*;
-use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter};
+use gstcctv::formats::says::writer::{
+    AudioCodec, Gps, HeaderSpec, PictureChunks, SaysWriter, Telemetry, camera_entry, test_jpeg,
+};
 use gstcctv::formats::says::{MetaEntry, MetaValue};
-use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -318,16 +319,6 @@ impl Default for Gen {
     }
 }
 
-/// A tiny but well-formed JPEG (only its marker structure matters here).
-fn tiny_jpeg(seed: u8) -> Vec<u8> {
-    let mut j = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
-    j.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
-    j.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x08, 1, 1, 0, 0, 0x3F, 0]);
-    j.extend((0..37u8).map(|i| (i.wrapping_mul(seed) & 0x7F) | 1));
-    j.extend_from_slice(&[0xFF, 0xD9]);
-    j
-}
-
 fn opus_packet(i: u32, stereo: bool) -> Vec<u8> {
     // CELT-only fullband 20 ms (config 31), one frame.
     let toc = (31 << 3) | if stereo { 4 } else { 0 };
@@ -352,20 +343,19 @@ struct GenChunk {
 }
 
 fn telemetry_for(frame: u32, ts_us: u64) -> Vec<MetaEntry> {
-    vec![
-        MetaEntry::new("ts", MetaValue::I64((ts_us / 1000) as i64)),
-        MetaEntry::new("speed", MetaValue::F64(36.0 + f64::from(frame))),
-        MetaEntry::new(
-            "gps",
-            MetaValue::Nested(vec![
-                MetaEntry::new("valid", MetaValue::I8(1)),
-                MetaEntry::new("lat", MetaValue::F64(40.5 + f64::from(frame) * 1e-4)),
-                MetaEntry::new("lon", MetaValue::F64(-73.25)),
-                MetaEntry::new("alt", MetaValue::F64(30.5)),
-            ]),
-        ),
-        MetaEntry::new("frame", MetaValue::I32Alt(frame as i32)),
-    ]
+    Telemetry {
+        ts_us,
+        speed: 36.0 + f64::from(frame),
+        voltage: None,
+        gps: Some(Gps {
+            lat: 40.5 + f64::from(frame) * 1e-4,
+            lon: -73.25,
+            alt: Some(30.5),
+        }),
+        gsensor: None,
+        frame: Some(frame as i32),
+    }
+    .entries()
 }
 
 fn generate(g: &Gen) -> (Vec<u8>, Vec<GenChunk>) {
@@ -375,10 +365,7 @@ fn generate(g: &Gen) -> (Vec<u8>, Vec<GenChunk>) {
         ..Default::default()
     };
     let mut w = SaysWriter::new(Vec::new(), &header).unwrap();
-    let params = BaselineParams::for_size(W, H).unwrap();
-    let mut encoders: Vec<SyntheticEncoder> = (0..g.cameras)
-        .map(|_| SyntheticEncoder::new(params))
-        .collect();
+    let mut pictures = PictureChunks::new(W as u16, H as u16).unwrap();
     let mut chunks: Vec<GenChunk> = Vec::new();
     let hostile = |i: usize| g.hostile.iter().find(|(k, _)| *k == i).map(|(_, h)| *h);
     let chunk_time = |i: usize, ts: u64| match hostile(i) {
@@ -418,15 +405,6 @@ fn generate(g: &Gen) -> (Vec<u8>, Vec<GenChunk>) {
         for cam in 0..g.cameras {
             let ts = t + u64::from(cam) * 3_000;
             let key = f % g.gop == 0;
-            let media = if key {
-                let (y, u, v) = test_picture(W as usize, H as usize, f + u32::from(cam) * 1000);
-                let mut m = params.sps(None);
-                m.extend_from_slice(&params.pps());
-                m.extend_from_slice(&encoders[cam as usize].key_frame(&y, &u, &v));
-                m
-            } else {
-                encoders[cam as usize].skip_frame()
-            };
             let meta_ts = match hostile(chunks.len()) {
                 Some(Hostile::MetaTs(ms)) => ms,
                 _ => (ts / 1000) as i64,
@@ -441,7 +419,16 @@ fn generate(g: &Gen) -> (Vec<u8>, Vec<GenChunk>) {
             }
             let offset = w.position();
             let (written_ts, damaged) = chunk_time(chunks.len(), ts);
-            w.write_video(cam, key, written_ts, &meta, &media).unwrap();
+            let media = pictures
+                .write(
+                    &mut w,
+                    cam,
+                    key,
+                    written_ts,
+                    &meta,
+                    f + u32::from(cam) * 1000,
+                )
+                .unwrap();
             chunks.push(GenChunk {
                 pad: format!("video_{cam}"),
                 payload: media,
@@ -458,7 +445,7 @@ fn generate(g: &Gen) -> (Vec<u8>, Vec<GenChunk>) {
             });
         }
         if g.jpeg_after_frame == Some(f) {
-            let j = tiny_jpeg(f as u8 + 3);
+            let j = test_jpeg(37, f as u8 + 3);
             let offset = w.position();
             w.write_jpeg(&j).unwrap();
             chunks.push(GenChunk {
@@ -641,15 +628,7 @@ fn telemetry_json_and_header_tags() {
             MetaEntry::new("model", MetaValue::Str("DV440".into())),
             MetaEntry::new("startTime", MetaValue::I64((BASE_US / 1000) as i64)),
             MetaEntry::new("timeZone", MetaValue::I32Alt(-240)),
-            MetaEntry::new(
-                "camera0",
-                MetaValue::Nested(vec![
-                    MetaEntry::new("name", MetaValue::Str("Road".into())),
-                    MetaEntry::new("width", MetaValue::I32(W as i32)),
-                    MetaEntry::new("height", MetaValue::I32(H as i32)),
-                    MetaEntry::new("fps", MetaValue::I8(10)),
-                ]),
-            ),
+            camera_entry(0, "Road", W as i32, H as i32, 10),
         ],
         ..Default::default()
     };
@@ -802,14 +781,7 @@ fn damage_truncation_garbage_zero_tail_stray_bytes() {
     stray.extend_from_slice(&[0x31, 0x7f, 0x02]);
     tail_variant("stray", &stray, &chunks, 1);
     // Garbage between chunks: regenerate with garbage after some chunks.
-    let header = HeaderSpec {
-        file_name: "g.nvr".into(),
-        metadata: vec![MetaEntry::new(
-            "appVersion",
-            MetaValue::Str("v1.6.5".into()),
-        )],
-        ..Default::default()
-    };
+    let header = HeaderSpec::recorder("g.nvr", "v1.6.5", []);
     let mut w = SaysWriter::new(Vec::new(), &header).unwrap();
     let mut gchunks = Vec::new();
     for (i, c) in chunks.iter().enumerate() {

@@ -7,9 +7,10 @@
 //! runs them (scripts/setup.sh installs chromium and chromium-driver).
 
 use gstcctv::formats::pavs::writer::Recording;
-use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter};
-use gstcctv::formats::says::{MetaEntry, MetaValue};
-use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
+use gstcctv::formats::says::MetaEntry;
+use gstcctv::formats::says::writer::{
+    AudioCodec, Gps, HeaderSpec, PictureChunks, SaysWriter, Telemetry,
+};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -26,15 +27,9 @@ const DASH_MS: u64 = T0_MS + 10_000;
 fn psf(dir: &Path, name: &str, channel: u8, camera: &str, start_ms: u64, frames: u64) -> PathBuf {
     let path = dir.join(name);
     Recording {
-        channel,
-        camera_name: camera,
-        width: 176,
-        height: 144,
-        start_ns: start_ms * 1_000_000,
         step_ns: S_NS / 10,
-        frames,
         gop: 20,
-        seed: (start_ms / 1000) as u32 ^ u32::from(channel),
+        ..Recording::backup_camera(channel, camera, start_ms * 1_000_000, frames)
     }
     .write_file(&path)
     .unwrap();
@@ -55,45 +50,28 @@ fn vmax_case(dir: &Path) {
 }
 
 fn telemetry(frame: u32, ts_us: u64, t_s: f64) -> Vec<MetaEntry> {
-    vec![
-        MetaEntry::new("ts", MetaValue::I64((ts_us / 1000) as i64)),
-        MetaEntry::new("speed", MetaValue::F64(30.0 + 10.0 * (t_s / 5.0).sin())),
-        MetaEntry::new(
-            "gps",
-            MetaValue::Nested(vec![
-                MetaEntry::new("valid", MetaValue::I8(1)),
-                MetaEntry::new("lat", MetaValue::F64(51.5 + t_s * 2e-4)),
-                MetaEntry::new("lon", MetaValue::F64(-0.12 + (t_s / 8.0).sin() * 1e-3)),
-                MetaEntry::new("alt", MetaValue::F64(20.0)),
-            ]),
-        ),
-        MetaEntry::new(
-            "gsensor",
-            MetaValue::Nested(vec![
-                MetaEntry::new("x", MetaValue::F64(0.1 * (t_s / 3.0).sin())),
-                MetaEntry::new("y", MetaValue::F64(0.05)),
-                MetaEntry::new("z", MetaValue::F64(1.0)),
-            ]),
-        ),
-        MetaEntry::new("frame", MetaValue::I32Alt(frame as i32)),
-    ]
+    Telemetry {
+        ts_us,
+        speed: 30.0 + 10.0 * (t_s / 5.0).sin(),
+        voltage: None,
+        gps: Some(Gps {
+            lat: 51.5 + t_s * 2e-4,
+            lon: -0.12 + (t_s / 8.0).sin() * 1e-3,
+            alt: Some(20.0),
+        }),
+        gsensor: Some([0.1 * (t_s / 3.0).sin(), 0.05, 1.0]),
+        frame: Some(frame as i32),
+    }
+    .entries()
 }
 
 /// One dashcam file: two cameras (video_0 road, video_1 cabin), mu-law
 /// audio, telemetry on every frame; 10 fps, a key frame every second.
 fn nvr(path: &Path, start_ms: u64, frames: u32) {
-    let header = HeaderSpec {
-        file_name: "dash.nvr".into(),
-        metadata: vec![MetaEntry::new(
-            "appVersion",
-            MetaValue::Str("v1.6.5".into()),
-        )],
-        ..Default::default()
-    };
+    let header = HeaderSpec::recorder("dash.nvr", "v1.6.5", []);
     let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     let mut w = SaysWriter::new(file, &header).unwrap();
-    let params = BaselineParams::for_size(160, 96).unwrap();
-    let mut enc: Vec<SyntheticEncoder> = (0..2).map(|_| SyntheticEncoder::new(params)).collect();
+    let mut pictures = PictureChunks::new(160, 96).unwrap();
     for f in 0..frames {
         let t_us = start_ms * 1000 + u64::from(f) * 100_000;
         let t_s = (t_us / 1000 - DASH_MS) as f64 / 1000.0;
@@ -110,17 +88,10 @@ fn nvr(path: &Path, start_ms: u64, frames: u32) {
         }
         for cam in 0..2u8 {
             let key = f % 10 == 0;
-            let media = if key {
-                let (y, u, v) = test_picture(160, 96, f + u32::from(cam) * 1000);
-                let mut m = params.sps(None);
-                m.extend_from_slice(&params.pps());
-                m.extend_from_slice(&enc[cam as usize].key_frame(&y, &u, &v));
-                m
-            } else {
-                enc[cam as usize].skip_frame()
-            };
             let ts = t_us + u64::from(cam) * 3_000;
-            w.write_video(cam, key, ts, &telemetry(f, ts, t_s), &media)
+            let meta = telemetry(f, ts, t_s);
+            pictures
+                .write(&mut w, cam, key, ts, &meta, f + u32::from(cam) * 1000)
                 .unwrap();
         }
     }

@@ -1313,6 +1313,7 @@ fn a_case_folder_plays_a_camera_as_one_stream() {
             frames,
             gop: 10,
             seed: (start / S) as u32 ^ u32::from(channel),
+            ..Recording::default()
         }
         .write_file(&path)
         .unwrap();

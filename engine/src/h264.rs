@@ -435,8 +435,40 @@ impl SyntheticEncoder {
         }
     }
 
+    /// An encoder for `width` x `height` pictures (whole macroblocks within
+    /// level 3.0, see [`BaselineParams::for_size`]).
+    pub fn for_size(width: u32, height: u32) -> Option<Self> {
+        BaselineParams::for_size(width, height).map(Self::new)
+    }
+
     pub fn params(&self) -> BaselineParams {
         self.params
+    }
+
+    /// The frame generated samples are made of: a key frame showing
+    /// [`test_picture`]`(seed)` at the encoder's size, or a skip frame that
+    /// repeats the previous picture (`seed` unused).
+    pub fn test_frame(&mut self, key: bool, seed: u32) -> Vec<u8> {
+        if key {
+            let (width, height) = (self.params.width_mbs * 16, self.params.height_mbs * 16);
+            let (y, u, v) = test_picture(width as usize, height as usize, seed);
+            self.key_frame(&y, &u, &v)
+        } else {
+            self.skip_frame()
+        }
+    }
+
+    /// [`Self::test_frame`] as SAYS recorders store an access unit: a key
+    /// frame behind the SPS (no VUI) and PPS, a skip frame alone.
+    pub fn test_access_unit(&mut self, key: bool, seed: u32) -> Vec<u8> {
+        let frame = self.test_frame(key, seed);
+        if !key {
+            return frame;
+        }
+        let mut unit = self.params.sps(None);
+        unit.extend_from_slice(&self.params.pps());
+        unit.extend_from_slice(&frame);
+        unit
     }
 
     fn slice_header(&self, w: &mut BitWriter, idr: bool) {
@@ -509,6 +541,37 @@ impl SyntheticEncoder {
         w.ue(self.params.width_mbs * self.params.height_mbs); // mb_skip_run
         self.frame_num = (self.frame_num + 1) % (1 << BaselineParams::LOG2_MAX_FRAME_NUM);
         annexb_nal(0x41, &w.finish_rbsp())
+    }
+}
+
+#[cfg(any(test, feature = "writers"))]
+/// A [`SyntheticEncoder`] per camera, all of one picture size: generated
+/// files interleave cameras, and each camera's stream must decode on its
+/// own (frame numbers and IDR ids of its own).
+pub struct SyntheticCameras {
+    params: BaselineParams,
+    encoders: std::collections::BTreeMap<u8, SyntheticEncoder>,
+}
+
+#[cfg(any(test, feature = "writers"))]
+impl SyntheticCameras {
+    /// For pictures of `width` x `height`; an error (for writers' callers)
+    /// when that is not a whole number of macroblocks within level 3.0.
+    pub fn for_size(width: u16, height: u16) -> std::io::Result<Self> {
+        let params = BaselineParams::for_size(width.into(), height.into())
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "picture size"))?;
+        Ok(Self {
+            params,
+            encoders: Default::default(),
+        })
+    }
+
+    /// The encoder of `camera`, new at its first use.
+    pub fn camera(&mut self, camera: u8) -> &mut SyntheticEncoder {
+        let params = self.params;
+        self.encoders
+            .entry(camera)
+            .or_insert_with(|| SyntheticEncoder::new(params))
     }
 }
 

@@ -6,12 +6,13 @@ use gst::prelude::*;
 use std::sync::Once;
 use std::time::Duration;
 
-use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
-use gstcctv::formats::rf1::writer::{Pts, TrackWriter};
-use gstcctv::formats::rf1::{Codec, flags};
-use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter};
+use gstcctv::formats::pavs::writer::{BlockSpec, PictureBlocks};
+use gstcctv::formats::rf1::Codec;
+use gstcctv::formats::rf1::writer::{PictureUnits, Pts, TrackWriter};
+use gstcctv::formats::says::writer::{
+    AudioCodec, HeaderSpec, PictureChunks, SaysWriter, Telemetry, test_jpeg,
+};
 use gstcctv::formats::says::{MetaEntry, MetaValue};
-use gstcctv::h264::{BaselineParams, SyntheticEncoder, test_picture};
 
 /// Wall-clock bound for one element run; longer is reported as a hang.
 pub const RUN_BOUND: Duration = Duration::from_secs(10);
@@ -37,20 +38,11 @@ pub fn join_rf1(index: &[u8], packets: &[u8]) -> Vec<u8> {
 
 /// A small decodable `.psf`: `cameras` interleaved cameras, `frames` each.
 pub fn psf_seed(cameras: u8, frames: u32, gop: u32) -> Vec<u8> {
-    let params = BaselineParams::for_size(32, 32).unwrap();
-    let mut encoders: Vec<_> = (0..cameras)
-        .map(|_| SyntheticEncoder::new(params))
-        .collect();
+    let mut pictures = PictureBlocks::new(32, 32).unwrap();
     let mut out = Vec::new();
     for f in 0..frames {
         for cam in 0..cameras {
             let key = f % gop == 0;
-            let payload = if key {
-                let (y, u, v) = test_picture(32, 32, f);
-                encoders[usize::from(cam)].key_frame(&y, &u, &v)
-            } else {
-                encoders[usize::from(cam)].skip_frame()
-            };
             let spec = BlockSpec {
                 channel: cam + 1,
                 camera_name: format!("CAM{cam}"),
@@ -62,35 +54,18 @@ pub fn psf_seed(cameras: u8, frames: u32, gop: u32) -> Vec<u8> {
                     + u64::from(cam) * 1_000_000,
                 sequence: f * u32::from(cameras) + u32::from(cam),
             };
-            write_block(&mut out, &spec, &payload).unwrap();
+            pictures.write(&mut out, &spec, f).unwrap();
         }
     }
     out
 }
 
 fn telemetry(frame: u32, ts_us: u64) -> Vec<MetaEntry> {
-    vec![
-        MetaEntry::new("ts", MetaValue::I64((ts_us / 1000) as i64)),
-        MetaEntry::new("speed", MetaValue::F64(30.0 + f64::from(frame))),
-        MetaEntry::new(
-            "gps",
-            MetaValue::Nested(vec![
-                MetaEntry::new("valid", MetaValue::I8(1)),
-                MetaEntry::new("lat", MetaValue::F64(40.5)),
-                MetaEntry::new("lon", MetaValue::F64(-73.25)),
-            ]),
-        ),
-        MetaEntry::new("frame", MetaValue::I32Alt(frame as i32)),
-    ]
-}
-
-fn tiny_jpeg(seed: u8) -> Vec<u8> {
-    let mut j = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
-    j.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
-    j.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x08, 1, 1, 0, 0, 0x3F, 0]);
-    j.extend((0..29u8).map(|i| (i.wrapping_mul(seed) & 0x7F) | 1));
-    j.extend_from_slice(&[0xFF, 0xD9]);
-    j
+    Telemetry {
+        frame: Some(frame as i32),
+        ..Telemetry::at(ts_us, 30.0 + f64::from(frame), 40.5, -73.25)
+    }
+    .entries()
 }
 
 /// A small `.nvr`: cameras, audio (mu-law or Opus, single or doubled),
@@ -98,19 +73,16 @@ fn tiny_jpeg(seed: u8) -> Vec<u8> {
 /// must stay: the chunks start there) – seeds use it as is.
 pub fn nvr_seed(cameras: u8, frames: u32, audio: AudioCodec, doubled: bool) -> Vec<u8> {
     let version = if doubled { "v1.5.0" } else { "v1.6.5" };
-    let header = HeaderSpec {
-        file_name: "20231114_221320_221330.nvr".into(),
-        metadata: vec![
-            MetaEntry::new("appVersion", MetaValue::Str(version.into())),
-            MetaEntry::new("camera0", MetaValue::Str("1280x720@15".into())),
-        ],
-        ..Default::default()
-    };
+    let header = HeaderSpec::recorder(
+        "20231114_221320_221330.nvr",
+        version,
+        [MetaEntry::new(
+            "camera0",
+            MetaValue::Str("1280x720@15".into()),
+        )],
+    );
     let mut w = SaysWriter::new(Vec::new(), &header).unwrap();
-    let params = BaselineParams::for_size(32, 32).unwrap();
-    let mut encoders: Vec<_> = (0..cameras)
-        .map(|_| SyntheticEncoder::new(params))
-        .collect();
+    let mut pictures = PictureChunks::new(32, 32).unwrap();
     for f in 0..frames {
         let t = 1_700_000_000_000_000 + u64::from(f) * 66_000;
         if f % 4 == 0 {
@@ -127,21 +99,13 @@ pub fn nvr_seed(cameras: u8, frames: u32, audio: AudioCodec, doubled: bool) -> V
         }
         for cam in 0..cameras {
             let key = f % 8 == 0;
-            let media = if key {
-                let (y, u, v) = test_picture(32, 32, f);
-                let mut m = params.sps(None);
-                m.extend_from_slice(&params.pps());
-                m.extend_from_slice(&encoders[usize::from(cam)].key_frame(&y, &u, &v));
-                m
-            } else {
-                encoders[usize::from(cam)].skip_frame()
-            };
             let ts = t + u64::from(cam) * 1_000;
-            w.write_video(cam, key, ts, &telemetry(f, ts), &media)
+            pictures
+                .write(&mut w, cam, key, ts, &telemetry(f, ts), f)
                 .unwrap();
         }
         if f == frames / 2 {
-            w.write_jpeg(&tiny_jpeg(f as u8)).unwrap();
+            w.write_jpeg(&test_jpeg(29, f as u8)).unwrap();
         }
     }
     w.into_inner()
@@ -153,10 +117,7 @@ pub fn rf1_seed(frames: u32, gop: u32, annexb: bool, close: bool) -> (Vec<u8>, V
     let dir = std::env::temp_dir().join(format!("cctv-fuzz-seed-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let base = dir.join("1700000000000");
-    let params = BaselineParams::for_size(32, 32).unwrap();
-    let mut enc = SyntheticEncoder::new(params);
-    let strip = |nal: Vec<u8>| if annexb { nal } else { nal[4..].to_vec() };
-    let flag = if annexb { flags::ANNEXB } else { 0 };
+    let mut pictures = PictureUnits::new(32, 32, annexb).unwrap();
     let mut w = TrackWriter::create(
         &base,
         "video",
@@ -166,25 +127,9 @@ pub fn rf1_seed(frames: u32, gop: u32, annexb: bool, close: bool) -> (Vec<u8>, V
         Default::default(),
     )
     .unwrap();
-    let (sps, pps) = (strip(params.sps(None)), strip(params.pps()));
     for f in 0..frames {
         let pts = Pts::Ns(u64::from(f) * 100_000_000);
-        if f % gop == 0 {
-            let (y, u, v) = test_picture(32, 32, f);
-            let idr = strip(enc.key_frame(&y, &u, &v));
-            w.write_access_unit(
-                pts,
-                &[
-                    (&sps, flags::ESSENTIAL_META | flag),
-                    (&pps, flags::ESSENTIAL_META | flag),
-                    (&idr, flags::KEY | flag),
-                ],
-            )
-            .unwrap();
-        } else {
-            let p = strip(enc.skip_frame());
-            w.write_access_unit(pts, &[(&p, flag)]).unwrap();
-        }
+        pictures.write(&mut w, pts, f % gop == 0, f).unwrap();
     }
     let (ip, pp) = (w.index_path().to_owned(), w.packets_path().to_owned());
     if close {

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 use gstcctv::formats::pavs::writer::{BlockSpec, write_block};
 use gstcctv::formats::rf1::writer::{Pts, TrackWriter};
 use gstcctv::formats::rf1::{Codec, INDEX_ENTRY_SIZE, INDEX_HEADER_SIZE, Index, Track, flags};
-use gstcctv::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter};
+use gstcctv::formats::says::writer::{
+    AudioCodec, HeaderSpec, SaysWriter, Telemetry, jpeg_with_scan,
+};
 use gstcctv::formats::says::{FILE_HEADER_LEN, MetaEntry, MetaValue};
 
 // ---- PRNG --------------------------------------------------------------
@@ -227,6 +229,12 @@ pub enum PavsTime {
     /// The last representable second (u32 seconds).
     NearMax,
     Backwards,
+    /// All cameras at the same time, which jumps by `ns` from frame `at`
+    /// on (a DVR that stopped recording for a while).
+    JumpAt {
+        at: usize,
+        ns: u64,
+    },
 }
 
 /// A `.psf` with `cameras` interleaved cameras: unique random payloads (no
@@ -247,6 +255,9 @@ pub fn psf(seed: u64, cameras: u8, frames: usize, time: PavsTime) -> Generated {
                 PavsTime::NearZero => 1_000 + step,
                 PavsTime::NearMax => u64::from(u32::MAX) * 1_000_000_000 - 2_000_000_000 + step,
                 PavsTime::Backwards => 1_630_479_601_000_000_000 + 10_000_000_000 - step * 3,
+                PavsTime::JumpAt { at, ns } => {
+                    1_630_479_601_000_000_000 + f as u64 * 40_000_000 + if f >= at { ns } else { 0 }
+                }
             };
             let spec = BlockSpec {
                 channel: cam + 1,
@@ -278,30 +289,21 @@ pub fn psf(seed: u64, cameras: u8, frames: usize, time: PavsTime) -> Generated {
 }
 
 fn telemetry(frame: usize, ts_us: u64) -> Vec<MetaEntry> {
-    vec![
-        MetaEntry::new("ts", MetaValue::I64((ts_us / 1000) as i64)),
-        MetaEntry::new("speed", MetaValue::F64(20.0 + frame as f64)),
-        MetaEntry::new("voltage", MetaValue::F64(12.5)),
-        MetaEntry::new(
-            "gps",
-            MetaValue::Nested(vec![
-                MetaEntry::new("valid", MetaValue::I8(1)),
-                MetaEntry::new("lat", MetaValue::F64(40.5 + frame as f64 * 1e-4)),
-                MetaEntry::new("lon", MetaValue::F64(-73.25)),
-            ]),
-        ),
-        MetaEntry::new("frame", MetaValue::I32Alt(frame as i32)),
-    ]
+    Telemetry {
+        voltage: Some(12.5),
+        frame: Some(frame as i32),
+        ..Telemetry::at(
+            ts_us,
+            20.0 + frame as f64,
+            40.5 + frame as f64 * 1e-4,
+            -73.25,
+        )
+    }
+    .entries()
 }
 
 fn jpeg(rng: &mut XorShift) -> Vec<u8> {
-    let mut j = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
-    j.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
-    j.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x08, 1, 1, 0, 0, 0x3F, 0]);
-    // Entropy-coded data without 0xFF, so no marker inside.
-    j.extend(rng.nonzero_bytes(60).into_iter().map(|b| b & 0x7F | 1));
-    j.extend_from_slice(&[0xFF, 0xD9]);
-    j
+    jpeg_with_scan(rng.nonzero_bytes(60))
 }
 
 /// A `.nvr` with `cameras` cameras (telemetry on each), mu-law audio on
@@ -310,14 +312,14 @@ fn jpeg(rng: &mut XorShift) -> Vec<u8> {
 pub fn nvr(seed: u64, cameras: u8, frames: usize, doubled: bool) -> Generated {
     let mut rng = XorShift::new(seed);
     let version = if doubled { "v1.5.2" } else { "v1.6.5" };
-    let header = HeaderSpec {
-        file_name: "20231114_221320_221330.nvr".into(),
-        metadata: vec![
-            MetaEntry::new("appVersion", MetaValue::Str(version.into())),
-            MetaEntry::new("deviceModel", MetaValue::Str("DV-XC4".into())),
-        ],
-        ..Default::default()
-    };
+    let header = HeaderSpec::recorder(
+        "20231114_221320_221330.nvr",
+        version,
+        [MetaEntry::new(
+            "deviceModel",
+            MetaValue::Str("DV-XC4".into()),
+        )],
+    );
     let mut w = SaysWriter::new(Vec::new(), &header).unwrap();
     let mut g = Generated::default();
     let base = 1_700_000_000_000_000u64;

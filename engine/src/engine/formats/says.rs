@@ -922,7 +922,7 @@ impl Format for Says {
 mod tests {
     use super::*;
     use crate::engine::{Demuxer, Event, MemorySource, NoSource, SharedBytes};
-    use crate::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter};
+    use crate::formats::says::writer::{AudioCodec, HeaderSpec, SaysWriter, camera_entry};
 
     const S: u64 = 1_000_000_000;
     const BASE_US: u64 = 1_700_000_000_000_000;
@@ -954,27 +954,18 @@ mod tests {
         gop: u64,
         time: &dyn Fn(usize, u64) -> u64,
     ) -> (Vec<u8>, Vec<Written>) {
-        let header = HeaderSpec {
-            file_name: "20231114_221320_221330.nvr".into(),
-            metadata: vec![
-                // Before v1.6.0: every audio channel written twice.
-                MetaEntry::new("appVersion", MetaValue::Str("v1.5.2".into())),
+        // Before v1.6.0: every audio channel written twice.
+        let header = HeaderSpec::recorder(
+            "20231114_221320_221330.nvr",
+            "v1.5.2",
+            [
                 MetaEntry::new("model", MetaValue::Str("DV440".into())),
                 MetaEntry::new("startTime", MetaValue::I64((BASE_US / 1000) as i64)),
                 MetaEntry::new("timeZone", MetaValue::I32Alt(-240)),
                 MetaEntry::new("vehicle", MetaValue::Str("BUS-7".into())),
-                MetaEntry::new(
-                    "camera0",
-                    MetaValue::Nested(vec![
-                        MetaEntry::new("name", MetaValue::Str("Road".into())),
-                        MetaEntry::new("width", MetaValue::I32(640)),
-                        MetaEntry::new("height", MetaValue::I32(360)),
-                        MetaEntry::new("fps", MetaValue::I8(10)),
-                    ]),
-                ),
+                camera_entry(0, "Road", 640, 360, 10),
             ],
-            ..Default::default()
-        };
+        );
         let mut w = SaysWriter::new(Vec::new(), &header).unwrap();
         let mut out = Vec::new();
         // The chunk just written, from `at`.

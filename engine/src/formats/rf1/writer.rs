@@ -7,9 +7,11 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use crate::h264::{BaselineParams, START_CODE, SyntheticEncoder};
+
 use super::{
     Codec, INDEX_ENTRY_SIZE, INDEX_HEADER_SIZE, IndexEntry, IndexHeader, MAX_OFFSET, MAX_PTS_TICKS,
-    ns_to_ticks,
+    flags, ns_to_ticks,
 };
 
 /// The reference preallocates room for 65535 entries plus the sentinel.
@@ -250,4 +252,175 @@ pub fn write_timing_segment(dir: &Path, start_ms: u64, frames: u64) -> io::Resul
         w.write_nalu(Pts::Ns(k * 100_000_000), nal, key | super::flags::ANNEXB)?;
     }
     w.close()
+}
+
+/// Access units of decodable synthetic H.264 pictures as Cyclops recorders
+/// store them: a key frame as SPS and PPS (`ESSENTIAL_META`) and the IDR
+/// (`KEY`), a delta frame as a skip picture; the building block of every
+/// generated rf1 track.
+pub struct PictureUnits {
+    encoder: SyntheticEncoder,
+    sps: Vec<u8>,
+    pps: Vec<u8>,
+    annexb: bool,
+}
+
+impl PictureUnits {
+    /// For pictures of `width` x `height` (whole macroblocks); `annexb`
+    /// false stores NAL units without start codes (no `ANNEXB` flag).
+    pub fn new(width: u16, height: u16, annexb: bool) -> io::Result<Self> {
+        let params = BaselineParams::for_size(width.into(), height.into())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "picture size"))?;
+        let mut units = Self {
+            encoder: SyntheticEncoder::new(params),
+            sps: Vec::new(),
+            pps: Vec::new(),
+            annexb,
+        };
+        units.sps = units.stored(params.sps(None));
+        units.pps = units.stored(params.pps());
+        Ok(units)
+    }
+
+    fn stored(&self, nal: Vec<u8>) -> Vec<u8> {
+        if self.annexb {
+            nal
+        } else {
+            nal[START_CODE.len()..].to_vec()
+        }
+    }
+
+    fn flag(&self) -> u16 {
+        if self.annexb { flags::ANNEXB } else { 0 }
+    }
+
+    /// Writes one frame at `pts`: a key frame showing
+    /// [`test_picture`](crate::h264::test_picture)`(seed)` behind the
+    /// parameter sets, or a skip frame.
+    pub fn write(
+        &mut self,
+        track: &mut TrackWriter,
+        pts: Pts,
+        key: bool,
+        seed: u32,
+    ) -> io::Result<()> {
+        self.write_with(track, pts, key, seed, key, &[])
+    }
+
+    /// [`Self::write`] with the parameter sets in front only when
+    /// `parameter_sets` (a key frame without them, or a delta frame with
+    /// them) and `extra` NAL units (SEI, stored as given) before the picture.
+    pub fn write_with(
+        &mut self,
+        track: &mut TrackWriter,
+        pts: Pts,
+        key: bool,
+        seed: u32,
+        parameter_sets: bool,
+        extra: &[Vec<u8>],
+    ) -> io::Result<()> {
+        let flag = self.flag();
+        let picture = self.encoder.test_frame(key, seed);
+        let picture = self.stored(picture);
+        let mut nalus: Vec<NaluData> = Vec::with_capacity(3 + extra.len());
+        if parameter_sets {
+            nalus.push((&self.sps, flags::ESSENTIAL_META | flag));
+            nalus.push((&self.pps, flags::ESSENTIAL_META | flag));
+        }
+        nalus.extend(extra.iter().map(|nal| (&nal[..], flag)));
+        let key_flag = if key { flags::KEY } else { 0 };
+        nalus.push((&picture, key_flag | flag));
+        track.write_access_unit(pts, &nalus)
+    }
+}
+
+/// A generated camera folder: `segments` tracks named `<start_ms>_video`
+/// with contiguous time bases, `frames_per_segment` decodable pictures each
+/// at 10 fps, frame `i` of the archive a key frame showing picture `i`
+/// when `i % gop == 0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Archive {
+    pub start_ms: u64,
+    pub segments: usize,
+    pub frames_per_segment: usize,
+    pub gop: usize,
+    pub width: u16,
+    pub height: u16,
+    /// NAL units with start codes (`ANNEXB`), else bare.
+    pub annexb: bool,
+    /// SPS and PPS in the very first access unit only, else on every key
+    /// frame.
+    pub parameter_sets_once: bool,
+}
+
+impl Archive {
+    /// Writes the tracks into `dir` and closes them; returns the bytes of
+    /// their packet files.
+    pub fn write(&self, dir: &Path) -> io::Result<u64> {
+        let mut pictures = PictureUnits::new(self.width, self.height, self.annexb)?;
+        let mut frame = 0;
+        let mut bytes = 0;
+        for s in 0..self.segments {
+            let start_ms = self.start_ms + (s * self.frames_per_segment) as u64 * 100;
+            let mut track = TrackWriter::create(
+                &dir.join(start_ms.to_string()),
+                "video",
+                Codec::H264,
+                start_ms * 1000,
+                (self.width, self.height),
+                WriterOptions::default(),
+            )?;
+            for k in 0..self.frames_per_segment {
+                let pts = Pts::Ns(k as u64 * 100_000_000);
+                let key = frame % self.gop.max(1) == 0;
+                let parameter_sets = key && (frame == 0 || !self.parameter_sets_once);
+                pictures.write_with(&mut track, pts, key, frame as u32, parameter_sets, &[])?;
+                frame += 1;
+            }
+            bytes += track.packets_len();
+            track.close()?;
+        }
+        Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::rf1::{Index, Track};
+
+    fn track(dir: &Path, start_ms: u64) -> Track {
+        let index = std::fs::read(dir.join(format!("{start_ms}_video.rf1i"))).unwrap();
+        let packets = std::fs::read(dir.join(format!("{start_ms}_video.rf1p"))).unwrap();
+        Track::from_index("video", Index::parse(&index).unwrap(), packets.len() as u64)
+    }
+
+    #[test]
+    fn an_archive_is_contiguous_segments_with_key_frames_every_gop() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = Archive {
+            start_ms: 1_700_000_000_000,
+            segments: 2,
+            frames_per_segment: 5,
+            gop: 3,
+            width: 32,
+            height: 16,
+            annexb: false,
+            parameter_sets_once: true,
+        };
+        let bytes = archive.write(dir.path()).unwrap();
+        let first = track(dir.path(), 1_700_000_000_000);
+        let second = track(dir.path(), 1_700_000_000_500);
+        assert_eq!(first.packets_len + second.packets_len, bytes);
+        assert_eq!(second.header.timebase_us, 1_700_000_000_500_000);
+        let keys: Vec<bool> = [&first, &second]
+            .iter()
+            .flat_map(|t| t.access_units.iter().map(|au| au.key))
+            .collect();
+        assert_eq!(keys, (0..10).map(|i| i % 3 == 0).collect::<Vec<_>>());
+        // SPS, PPS and the IDR in the first unit only; bare NAL units.
+        assert_eq!(first.access_units[0].nalu_count, 3);
+        assert_eq!(second.access_units[1].nalu_count, 1);
+        assert!(first.nalus.iter().all(|n| n.flags & flags::ANNEXB == 0));
+    }
 }

@@ -4,6 +4,7 @@
 //! encoded in memory), so files of any size take constant memory. It takes
 //! already encoded media; it does not encode anything itself.
 
+use crate::h264::SyntheticCameras;
 use std::io::{self, Write};
 
 use super::{
@@ -19,6 +20,42 @@ pub struct HeaderSpec {
     /// At most 127 bytes (the field keeps a terminating NUL).
     pub file_name: String,
     pub metadata: Vec<MetaEntry>,
+}
+
+impl HeaderSpec {
+    /// The header of a recorder of firmware `app_version` (the first
+    /// metadata entry, `appVersion`), then `more` entries.
+    pub fn recorder(
+        file_name: impl Into<String>,
+        app_version: &str,
+        more: impl IntoIterator<Item = MetaEntry>,
+    ) -> Self {
+        let mut metadata = vec![MetaEntry::new(
+            "appVersion",
+            MetaValue::Str(app_version.into()),
+        )];
+        metadata.extend(more);
+        Self {
+            file_name: file_name.into(),
+            metadata,
+            ..Self::default()
+        }
+    }
+}
+
+/// The header entry describing camera `index` (`camera<index>`: name,
+/// picture size, frame rate), which saysdemux takes the picture size and
+/// the stream title from.
+pub fn camera_entry(index: u8, name: &str, width: i32, height: i32, fps: i8) -> MetaEntry {
+    MetaEntry::new(
+        format!("camera{index}"),
+        MetaValue::Nested(vec![
+            MetaEntry::new("name", MetaValue::Str(name.into())),
+            MetaEntry::new("width", MetaValue::I32(width)),
+            MetaEntry::new("height", MetaValue::I32(height)),
+            MetaEntry::new("fps", MetaValue::I8(fps)),
+        ]),
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,9 +241,171 @@ impl<W: Write> SaysWriter<W> {
     }
 }
 
+/// A GPS fix in [`Telemetry`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Gps {
+    pub lat: f64,
+    pub lon: f64,
+    pub alt: Option<f64>,
+}
+
+/// Per-frame telemetry for generated files, written as dashcams order it:
+/// `ts` (ms), `speed`, `voltage`, `gps` {valid, lat, lon, alt},
+/// `gsensor` {x, y, z}, `frame` (what is `None` is left out).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Telemetry {
+    /// The frame's time, µs (stored as ms).
+    pub ts_us: u64,
+    pub speed: f64,
+    pub voltage: Option<f64>,
+    pub gps: Option<Gps>,
+    pub gsensor: Option<[f64; 3]>,
+    pub frame: Option<i32>,
+}
+
+impl Telemetry {
+    /// The time, the speed and a GPS fix without altitude: what every
+    /// dashcam records (add the rest with `..Telemetry::at(..)`).
+    pub fn at(ts_us: u64, speed: f64, lat: f64, lon: f64) -> Self {
+        Self {
+            ts_us,
+            speed,
+            gps: Some(Gps {
+                lat,
+                lon,
+                alt: None,
+            }),
+            ..Self::default()
+        }
+    }
+
+    /// The frame metadata entries.
+    pub fn entries(&self) -> Vec<MetaEntry> {
+        let mut entries = vec![
+            MetaEntry::new("ts", MetaValue::I64((self.ts_us / 1000) as i64)),
+            MetaEntry::new("speed", MetaValue::F64(self.speed)),
+        ];
+        if let Some(voltage) = self.voltage {
+            entries.push(MetaEntry::new("voltage", MetaValue::F64(voltage)));
+        }
+        if let Some(gps) = self.gps {
+            let mut fix = vec![
+                MetaEntry::new("valid", MetaValue::I8(1)),
+                MetaEntry::new("lat", MetaValue::F64(gps.lat)),
+                MetaEntry::new("lon", MetaValue::F64(gps.lon)),
+            ];
+            if let Some(alt) = gps.alt {
+                fix.push(MetaEntry::new("alt", MetaValue::F64(alt)));
+            }
+            entries.push(MetaEntry::new("gps", MetaValue::Nested(fix)));
+        }
+        if let Some([x, y, z]) = self.gsensor {
+            entries.push(MetaEntry::new(
+                "gsensor",
+                MetaValue::Nested(vec![
+                    MetaEntry::new("x", MetaValue::F64(x)),
+                    MetaEntry::new("y", MetaValue::F64(y)),
+                    MetaEntry::new("z", MetaValue::F64(z)),
+                ]),
+            ));
+        }
+        if let Some(frame) = self.frame {
+            entries.push(MetaEntry::new("frame", MetaValue::I32Alt(frame)));
+        }
+        entries
+    }
+}
+
+/// Video chunks of decodable synthetic pictures, an encoder per stream:
+/// the building block of every generated `.nvr`.
+pub struct PictureChunks(SyntheticCameras);
+
+impl PictureChunks {
+    /// For pictures of `width` x `height` (whole macroblocks).
+    pub fn new(width: u16, height: u16) -> io::Result<Self> {
+        SyntheticCameras::for_size(width, height).map(Self)
+    }
+
+    /// Writes a `dc` chunk on `stream`: a key frame showing
+    /// [`test_picture`](crate::h264::test_picture)`(seed)` behind SPS and
+    /// PPS, or a skip frame. Returns the media as stored.
+    pub fn write<W: Write>(
+        &mut self,
+        writer: &mut SaysWriter<W>,
+        stream: u8,
+        key_frame: bool,
+        timestamp_us: u64,
+        metadata: &[MetaEntry],
+        seed: u32,
+    ) -> io::Result<Vec<u8>> {
+        let media = self.0.camera(stream).test_access_unit(key_frame, seed);
+        writer.write_video(stream, key_frame, timestamp_us, metadata, &media)?;
+        Ok(media)
+    }
+}
+
+/// A small well-formed JPEG snapshot (SOI, APP0, SOS, `scan_len` bytes of
+/// entropy-coded data, EOI) that differs by `seed`.
+pub fn test_jpeg(scan_len: u8, seed: u8) -> Vec<u8> {
+    jpeg_with_scan((0..scan_len).map(|i| i.wrapping_mul(seed)))
+}
+
+/// A small well-formed JPEG snapshot around `scan`, each byte made odd and
+/// below 0x80 so that no marker appears inside.
+pub fn jpeg_with_scan(scan: impl IntoIterator<Item = u8>) -> Vec<u8> {
+    let mut j = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
+    j.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
+    j.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x08, 1, 1, 0, 0, 0x3F, 0]);
+    j.extend(scan.into_iter().map(|b| b & 0x7F | 1));
+    j.extend_from_slice(&[0xFF, 0xD9]);
+    j
+}
+
 fn stream_id(stream: u8, substream: u8) -> io::Result<[u8; 2]> {
     if stream > 9 {
         return Err(invalid_input("SAYS stream number must be 0..=9"));
     }
     Ok([b'0' + stream, substream])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn telemetry_entries_come_in_firmware_order_and_leave_out_what_is_none() {
+        let names =
+            |t: Telemetry| -> Vec<String> { t.entries().into_iter().map(|e| e.name).collect() };
+        let full = Telemetry {
+            voltage: Some(12.5),
+            gsensor: Some([0.0, 0.0, 1.0]),
+            frame: Some(3),
+            ..Telemetry::at(1_700_000_000_123_456, 36.0, 40.5, -73.25)
+        };
+        assert_eq!(
+            names(full),
+            ["ts", "speed", "voltage", "gps", "gsensor", "frame"]
+        );
+        let usual = Telemetry::at(1_700_000_000_123_456, 36.0, 40.5, -73.25);
+        let entries = usual.entries();
+        assert_eq!(names(usual), ["ts", "speed", "gps"]);
+        assert_eq!(entries[0].value, MetaValue::I64(1_700_000_000_123));
+        let MetaValue::Nested(gps) = &entries[2].value else {
+            panic!("gps is nested");
+        };
+        let gps: Vec<&str> = gps.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(gps, ["valid", "lat", "lon"]);
+    }
+
+    #[test]
+    fn a_test_jpeg_is_whole_and_has_no_marker_in_its_scan() {
+        let jpeg = jpeg_with_scan([0xFF, 0xD9, 0x00, 0x80]);
+        SaysWriter::new(Vec::new(), &HeaderSpec::default())
+            .unwrap()
+            .write_jpeg(&jpeg)
+            .unwrap();
+        let scan = &jpeg[jpeg.len() - 6..jpeg.len() - 2];
+        assert!(scan.iter().all(|&b| b != 0xFF && b & 1 == 1), "{scan:02x?}");
+        assert_ne!(test_jpeg(37, 3), test_jpeg(37, 4));
+    }
 }
