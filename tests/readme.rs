@@ -76,6 +76,24 @@ fn readme_pipelines_work_on_the_real_samples() {
     }
     let archive = samples.join("rf1/archive_dir/camera-0001");
     let two_tracks = samples.join("rf1/two_tracks");
+    // `/cases/backup`: a generated case, two files of ALLEY (9), one of DOOR (3).
+    let case = work.path().join("cases/backup");
+    std::fs::create_dir_all(&case).unwrap();
+    const T0: u64 = 1_630_479_600_000_000_000;
+    for (name, channel, camera, start_s) in [
+        ("a.psf", 9, "ALLEY", 0),
+        ("b.psf", 9, "ALLEY", 20),
+        ("door.psf", 3, "DOOR", 0),
+    ] {
+        gstcctv::formats::pavs::writer::Recording::backup_camera(
+            channel,
+            camera,
+            T0 + start_s * 1_000_000_000,
+            40,
+        )
+        .write_file(&case.join(name))
+        .unwrap();
+    }
     let mut ran = 0;
     for command in readme_commands() {
         let is_launch = command.starts_with("gst-launch-1.0");
@@ -89,7 +107,8 @@ fn readme_pipelines_work_on_the_real_samples() {
                 "/nvr/camera-0001/1712815946731?tracks=lowres",
                 &format!("{}/1712815946731?tracks=lowres", two_tracks.display()),
             )
-            .replace("/nvr/camera-0001", &archive.display().to_string());
+            .replace("/nvr/camera-0001", &archive.display().to_string())
+            .replace("/cases/backup", &case.display().to_string());
         eprintln!("README: {command}");
         let out = Command::new("timeout")
             .args(["120", "sh", "-c", &command])

@@ -35,9 +35,9 @@ struct Settings {
     location: Option<PathBuf>,
     /// Track names to play; empty = every track.
     tracks: Vec<String>,
-    /// A `subtitle` pad with the capture time. Off by default: with it,
-    /// playbin's subtitle overlay still stalls at the end now and then
-    /// (README, known issue); conversions turn it on.
+    /// A `subtitle` pad with the capture time, on by default as on the
+    /// demuxers (players render it with `cctvcueoverlay`, which lets them
+    /// reach the end; README).
     subtitles: bool,
     /// The zone the cues show capture times in (default UTC).
     timezone: Option<crate::engine::zone::Zone>,
@@ -52,7 +52,7 @@ impl Default for Settings {
         Self {
             location: None,
             tracks: Vec::new(),
-            subtitles: false,
+            subtitles: true,
             timezone: None,
             clock_offset_ns: 0,
             max_gap: Some(crate::engine::timeline::DEFAULT_MAX_GAP_NS),
@@ -194,11 +194,10 @@ impl ObjectImpl for Rf1Src {
                     .nick("Subtitles")
                     .blurb(
                         "Add a pad 'subtitle' (text/x-raw) with the capture time (UTC) of each \
-                         access unit of the first track: mp4mux and matroskamux keep it as a \
-                         text track. Off by default (players would stall at the end: the \
-                         decoded rf1 pictures have no duration).",
+                         access unit of the first track: players show it, mp4mux and \
+                         matroskamux keep it as a text track.",
                     )
-                    .default_value(false)
+                    .default_value(true)
                     .mutable_ready()
                     .build(),
                 crate::common::timezone::pspec(),
