@@ -5,6 +5,7 @@
 use crate::common::demux::{DemuxAdapter, DemuxElement, DynSource};
 use crate::common::present::GstChunk;
 use crate::common::streams::lock;
+use crate::common::timezone::{Presentation, presentation_pspecs};
 use crate::engine::camera_timeline::{CaseError, CaseOptions, open_case};
 use crate::engine::{ByteSource, FileSource, SourceError};
 use gst::glib;
@@ -21,29 +22,14 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Settings {
     /// The case: a folder (searched recursively) or one recording.
     location: Option<PathBuf>,
     /// A camera number or name; `None`: the case's first camera.
     camera: Option<String>,
-    subtitles: bool,
-    timezone: Option<crate::engine::zone::Zone>,
-    clock_offset_ns: i64,
-    max_gap: Option<u64>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            location: None,
-            camera: None,
-            subtitles: true,
-            timezone: None,
-            clock_offset_ns: 0,
-            max_gap: Some(crate::engine::timeline::DEFAULT_MAX_GAP_NS),
-        }
-    }
+    /// Cues, zone, clock offset, gap compaction.
+    shown: Presentation,
 }
 
 /// A file read by pull, in GStreamer buffers (the payloads go out as
@@ -107,10 +93,10 @@ impl CaseSrc {
     fn open(&self, location: &Path, settings: &Settings) -> Result<DynSource, gst::ErrorMessage> {
         let options = CaseOptions {
             camera: settings.camera.clone(),
-            subtitles: settings.subtitles,
-            timezone: settings.timezone.clone(),
-            clock_offset_ns: settings.clock_offset_ns,
-            max_gap: settings.max_gap,
+            subtitles: settings.shown.subtitles,
+            timezone: settings.shown.timezone.clone(),
+            clock_offset_ns: settings.shown.clock_offset_ns,
+            max_gap: settings.shown.max_gap,
         };
         let opened = open_case(location, &options, GstFileSource).map_err(|e| {
             let kind = match e {
@@ -151,7 +137,7 @@ impl CaseSrc {
 impl ObjectImpl for CaseSrc {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![
+            let mut properties = vec![
                 glib::ParamSpecString::builder("location")
                     .nick("Location")
                     .blurb(
@@ -168,21 +154,22 @@ impl ObjectImpl for CaseSrc {
                     )
                     .mutable_ready()
                     .build(),
-                glib::ParamSpecBoolean::builder("subtitles")
-                    .nick("Subtitles")
-                    .blurb("A subtitle pad with the capture time of each picture (and speed, GPS for .nvr)")
-                    .default_value(true)
-                    .mutable_ready()
-                    .build(),
-                crate::common::timezone::pspec(),
-                crate::common::timezone::clock_offset_pspec(),
-                crate::common::timezone::max_gap_pspec(),
-            ]
+            ];
+            properties.extend(presentation_pspecs(
+                "A subtitle pad with the capture time of each picture (and speed, GPS for .nvr)",
+            ));
+            properties
         });
         PROPERTIES.as_ref()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        if lock(&self.settings)
+            .shown
+            .set("cctvsrc", pspec.name(), value)
+        {
+            return;
+        }
         match pspec.name() {
             "location" => {
                 let location: Option<String> = value.get().expect("type checked upstream");
@@ -194,24 +181,15 @@ impl ObjectImpl for CaseSrc {
                 let camera: Option<String> = value.get().expect("type checked upstream");
                 lock(&self.settings).camera = camera.filter(|c| !c.trim().is_empty());
             }
-            "subtitles" => {
-                lock(&self.settings).subtitles = value.get().expect("type checked upstream");
-            }
-            "timezone" => {
-                if let Ok(zone) = crate::common::timezone::parse("cctvsrc", value) {
-                    lock(&self.settings).timezone = zone;
-                }
-            }
-            "clock-offset" => {
-                lock(&self.settings).clock_offset_ns = value.get().expect("type checked upstream");
-            }
-            "max-gap" => lock(&self.settings).max_gap = crate::common::timezone::max_gap(value),
             _ => unimplemented!(),
         }
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let settings = lock(&self.settings);
+        if let Some(value) = settings.shown.get(pspec.name()) {
+            return value;
+        }
         match pspec.name() {
             "location" => settings
                 .location
@@ -219,10 +197,6 @@ impl ObjectImpl for CaseSrc {
                 .map(|p| p.to_string_lossy().into_owned())
                 .to_value(),
             "camera" => settings.camera.to_value(),
-            "subtitles" => settings.subtitles.to_value(),
-            "timezone" => crate::common::timezone::value(settings.timezone.as_ref()),
-            "clock-offset" => settings.clock_offset_ns.to_value(),
-            "max-gap" => settings.max_gap.unwrap_or(0).to_value(),
             _ => unimplemented!(),
         }
     }

@@ -78,3 +78,75 @@ pub fn max_gap(value: &glib::Value) -> Option<u64> {
     let ns: u64 = value.get().expect("type checked upstream");
     (ns > 0).then_some(ns)
 }
+
+/// The presentation settings every source element has (pavsdemux,
+/// saysdemux, rf1src, cctvsrc), as the engine's options take them.
+#[derive(Debug, Clone)]
+pub struct Presentation {
+    /// Capture-time cues (`subtitles`).
+    pub subtitles: bool,
+    /// The zone cue times are shown in (`timezone`; `None`: the
+    /// recording's, else UTC).
+    pub timezone: Option<Zone>,
+    /// Recorder clock minus true time, ns (`clock-offset`).
+    pub clock_offset_ns: i64,
+    /// Gaps longer than this are compacted (`max-gap`; `None`: real time).
+    pub max_gap: Option<u64>,
+}
+
+impl Default for Presentation {
+    fn default() -> Self {
+        Self {
+            subtitles: true,
+            timezone: None,
+            clock_offset_ns: 0,
+            max_gap: Some(crate::engine::timeline::DEFAULT_MAX_GAP_NS),
+        }
+    }
+}
+
+/// The shared properties: `subtitles` (what its pads carry: `subtitles`),
+/// `timezone`, `clock-offset`, `max-gap`.
+pub fn presentation_pspecs(subtitles: &str) -> Vec<glib::ParamSpec> {
+    vec![
+        glib::ParamSpecBoolean::builder("subtitles")
+            .nick("Subtitles")
+            .blurb(subtitles)
+            .default_value(true)
+            .mutable_ready()
+            .build(),
+        pspec(),
+        clock_offset_pspec(),
+        max_gap_pspec(),
+    ]
+}
+
+impl Presentation {
+    /// Sets the shared property `name` of `element`; false when `name` is
+    /// not one of them.
+    pub fn set(&mut self, element: &str, name: &str, value: &glib::Value) -> bool {
+        match name {
+            "subtitles" => self.subtitles = value.get().expect("type checked upstream"),
+            "timezone" => {
+                if let Ok(zone) = parse(element, value) {
+                    self.timezone = zone;
+                }
+            }
+            "clock-offset" => self.clock_offset_ns = value.get().expect("type checked upstream"),
+            "max-gap" => self.max_gap = max_gap(value),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The value of the shared property `name`, if it is one of them.
+    pub fn get(&self, name: &str) -> Option<glib::Value> {
+        Some(match name {
+            "subtitles" => self.subtitles.to_value(),
+            "timezone" => value(self.timezone.as_ref()),
+            "clock-offset" => self.clock_offset_ns.to_value(),
+            "max-gap" => self.max_gap.unwrap_or(0).to_value(),
+            _ => return None,
+        })
+    }
+}

@@ -3,6 +3,7 @@
 //! demuxer adapter, plus the element's properties.
 
 use crate::common::demux::{DemuxAdapter, DemuxElement, DynSource, PadInput};
+use crate::common::timezone::{Presentation, presentation_pspecs};
 use crate::engine::formats::pavs::{Pavs, PavsOptions};
 use gst::glib;
 use gst::prelude::*;
@@ -11,7 +12,13 @@ use std::sync::{LazyLock, Mutex};
 
 pub struct PavsDemux {
     adapter: DemuxAdapter,
-    settings: Mutex<PavsOptions>,
+    settings: Mutex<Settings>,
+}
+
+#[derive(Debug, Clone)]
+struct Settings {
+    shown: Presentation,
+    display_hints: bool,
 }
 
 impl DemuxElement for PavsDemux {
@@ -20,8 +27,14 @@ impl DemuxElement for PavsDemux {
     }
 
     fn open_input(&self, input: PadInput) -> Option<DynSource> {
-        let options = crate::common::streams::lock(&self.settings).clone();
-        Some(input.demux(Pavs::new(options)))
+        let settings = crate::common::streams::lock(&self.settings).clone();
+        Some(input.demux(Pavs::new(PavsOptions {
+            max_gap: settings.shown.max_gap,
+            display_hints: settings.display_hints,
+            subtitles: settings.shown.subtitles,
+            clock_offset_ns: settings.shown.clock_offset_ns,
+            timezone: settings.shown.timezone,
+        })))
     }
 }
 
@@ -35,7 +48,10 @@ impl ObjectSubclass for PavsDemux {
         let templ = klass.pad_template("sink").expect("sink template");
         Self {
             adapter: DemuxAdapter::new::<Self>(&templ),
-            settings: Mutex::new(PavsOptions::default()),
+            settings: Mutex::new(Settings {
+                shown: Presentation::default(),
+                display_hints: PavsOptions::default().display_hints,
+            }),
         }
     }
 }
@@ -43,8 +59,12 @@ impl ObjectSubclass for PavsDemux {
 impl ObjectImpl for PavsDemux {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![
-                crate::common::timezone::max_gap_pspec(),
+            let mut properties = presentation_pspecs(
+                "Add a subtitle pad per camera (subtitle_<channel>, text/x-raw) with the \
+                 capture time (UTC), a cue per second: players show it over the picture, \
+                 mp4mux and matroskamux keep it as a text track.",
+            );
+            properties.push(
                 glib::ParamSpecBoolean::builder("display-hints")
                     .nick("Display hints")
                     .blurb(
@@ -56,49 +76,30 @@ impl ObjectImpl for PavsDemux {
                     .default_value(true)
                     .mutable_ready()
                     .build(),
-                glib::ParamSpecBoolean::builder("subtitles")
-                    .nick("Subtitles")
-                    .blurb(
-                        "Add a subtitle pad per camera (subtitle_<channel>, text/x-raw) with the \
-                         capture time (UTC), a cue per second: players show it over the \
-                         picture, mp4mux and matroskamux keep it as a text track.",
-                    )
-                    .default_value(true)
-                    .mutable_ready()
-                    .build(),
-                crate::common::timezone::pspec(),
-                crate::common::timezone::clock_offset_pspec(),
-            ]
+            );
+            properties
         });
         PROPERTIES.as_ref()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let mut settings = self.settings.lock().unwrap();
+        let mut settings = crate::common::streams::lock(&self.settings);
+        if settings.shown.set("pavsdemux", pspec.name(), value) {
+            return;
+        }
         match pspec.name() {
-            "max-gap" => settings.max_gap = crate::common::timezone::max_gap(value),
             "display-hints" => settings.display_hints = value.get().expect("type checked upstream"),
-            "subtitles" => settings.subtitles = value.get().expect("type checked upstream"),
-            "timezone" => {
-                if let Ok(zone) = crate::common::timezone::parse("pavsdemux", value) {
-                    settings.timezone = zone;
-                }
-            }
-            "clock-offset" => {
-                settings.clock_offset_ns = value.get().expect("type checked upstream")
-            }
             _ => unimplemented!(),
         }
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        let settings = self.settings.lock().unwrap();
+        let settings = crate::common::streams::lock(&self.settings);
+        if let Some(value) = settings.shown.get(pspec.name()) {
+            return value;
+        }
         match pspec.name() {
-            "max-gap" => settings.max_gap.unwrap_or(0).to_value(),
             "display-hints" => settings.display_hints.to_value(),
-            "subtitles" => settings.subtitles.to_value(),
-            "timezone" => crate::common::timezone::value(settings.timezone.as_ref()),
-            "clock-offset" => settings.clock_offset_ns.to_value(),
             _ => unimplemented!(),
         }
     }

@@ -9,6 +9,7 @@
 use crate::common::demux::{DemuxAdapter, DemuxElement, DynSource};
 use crate::common::present::GstChunk;
 use crate::common::streams::lock;
+use crate::common::timezone::{Presentation, presentation_pspecs};
 use crate::engine::formats::rf1::Rf1Engine;
 use crate::engine::{StreamInfo, StreamKind};
 use crate::formats::rf1::Rf1Error;
@@ -30,34 +31,15 @@ const PAD_TEMPLATE: &str = "%s";
 /// The capture-time subtitle pad.
 const SUBTITLE_PAD_TEMPLATE: &str = "subtitle";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Settings {
     location: Option<PathBuf>,
     /// Track names to play; empty = every track.
     tracks: Vec<String>,
-    /// A `subtitle` pad with the capture time, on by default as on the
-    /// demuxers (players render it with `cctvcueoverlay`, which lets them
-    /// reach the end; README).
-    subtitles: bool,
-    /// The zone the cues show capture times in (default UTC).
-    timezone: Option<crate::engine::zone::Zone>,
-    /// Recorder clock minus true time (ns): the cues show true time.
-    clock_offset_ns: i64,
-    /// Compact gaps in time longer than this (ns; `None`: real time).
-    max_gap: Option<u64>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            location: None,
-            tracks: Vec::new(),
-            subtitles: true,
-            timezone: None,
-            clock_offset_ns: 0,
-            max_gap: Some(crate::engine::timeline::DEFAULT_MAX_GAP_NS),
-        }
-    }
+    /// Cues (on by default as on the demuxers: players render them with
+    /// `cctvcueoverlay`, which lets them reach the end), zone, clock
+    /// offset, gap compaction.
+    shown: Presentation,
 }
 
 pub struct Rf1Src {
@@ -144,10 +126,10 @@ impl Rf1Src {
                 ("Cannot play rf1 recording {}: {}", location.display(), e)
             )
         })?;
-        engine.set_subtitles(settings.subtitles);
-        engine.set_timezone(settings.timezone.clone());
-        engine.set_clock_offset(settings.clock_offset_ns);
-        engine.set_max_gap(settings.max_gap);
+        engine.set_subtitles(settings.shown.subtitles);
+        engine.set_timezone(settings.shown.timezone.clone());
+        engine.set_clock_offset(settings.shown.clock_offset_ns);
+        engine.set_max_gap(settings.shown.max_gap);
         *lock(&self.main_first) = engine.tracks_main_first();
         gst::info!(
             CAT,
@@ -175,7 +157,7 @@ impl Rf1Src {
 impl ObjectImpl for Rf1Src {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![
+            let mut properties = vec![
                 glib::ParamSpecString::builder("location")
                     .nick("Location")
                     .blurb(
@@ -190,46 +172,30 @@ impl ObjectImpl for Rf1Src {
                     .blurb("Comma-separated track names to play (default: every track)")
                     .mutable_ready()
                     .build(),
-                glib::ParamSpecBoolean::builder("subtitles")
-                    .nick("Subtitles")
-                    .blurb(
-                        "Add a pad 'subtitle' (text/x-raw) with the capture time (UTC) of each \
-                         access unit of the first track: players show it, mp4mux and \
-                         matroskamux keep it as a text track.",
-                    )
-                    .default_value(true)
-                    .mutable_ready()
-                    .build(),
-                crate::common::timezone::pspec(),
-                crate::common::timezone::clock_offset_pspec(),
-                crate::common::timezone::max_gap_pspec(),
-            ]
+            ];
+            properties.extend(presentation_pspecs(
+                "Add a pad 'subtitle' (text/x-raw) with the capture time (UTC) of each \
+                 access unit of the first track: players show it, mp4mux and \
+                 matroskamux keep it as a text track.",
+            ));
+            properties
         });
         PROPERTIES.as_ref()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        if lock(&self.settings)
+            .shown
+            .set("rf1src", pspec.name(), value)
+        {
+            return;
+        }
         match pspec.name() {
             "location" => {
                 let location: Option<String> = value.get().expect("type checked upstream");
                 if let Err(e) = self.set_location(location.map(PathBuf::from)) {
                     gst::warning!(CAT, imp = self, "{}", e);
                 }
-            }
-            "subtitles" => {
-                lock(&self.settings).subtitles = value.get().expect("type checked upstream");
-            }
-            "timezone" => {
-                if let Ok(zone) = crate::common::timezone::parse("rf1src", value) {
-                    lock(&self.settings).timezone = zone;
-                }
-            }
-            "clock-offset" => {
-                lock(&self.settings).clock_offset_ns = value.get().expect("type checked upstream");
-            }
-            "max-gap" => {
-                let ns: u64 = value.get().expect("type checked upstream");
-                lock(&self.settings).max_gap = (ns > 0).then_some(ns);
             }
             "tracks" => {
                 let tracks: Option<String> = value.get().expect("type checked upstream");
@@ -247,16 +213,15 @@ impl ObjectImpl for Rf1Src {
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let settings = lock(&self.settings);
+        if let Some(value) = settings.shown.get(pspec.name()) {
+            return value;
+        }
         match pspec.name() {
             "location" => settings
                 .location
                 .as_ref()
                 .map(|p| p.to_string_lossy().into_owned())
                 .to_value(),
-            "subtitles" => settings.subtitles.to_value(),
-            "timezone" => crate::common::timezone::value(settings.timezone.as_ref()),
-            "clock-offset" => settings.clock_offset_ns.to_value(),
-            "max-gap" => settings.max_gap.unwrap_or(0).to_value(),
             "tracks" => (!settings.tracks.is_empty())
                 .then(|| settings.tracks.join(","))
                 .to_value(),

@@ -5,6 +5,7 @@
 
 use crate::common::demux::{DemuxAdapter, DemuxElement, DynSource, PadInput};
 use crate::common::present::template_name;
+use crate::common::timezone::{Presentation, presentation_pspecs};
 use crate::engine::StreamKind;
 use crate::engine::formats::says::{Says, SaysOptions, TELEMETRY_SCHEMA};
 use gst::glib;
@@ -14,7 +15,13 @@ use std::sync::{LazyLock, Mutex};
 
 pub struct SaysDemux {
     adapter: DemuxAdapter,
-    settings: Mutex<SaysOptions>,
+    settings: Mutex<Settings>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Settings {
+    shown: Presentation,
+    telemetry: bool,
 }
 
 impl DemuxElement for SaysDemux {
@@ -23,8 +30,14 @@ impl DemuxElement for SaysDemux {
     }
 
     fn open_input(&self, input: PadInput) -> Option<DynSource> {
-        let options = crate::common::streams::lock(&self.settings).clone();
-        Some(input.demux(Says::with_options(options)))
+        let settings = crate::common::streams::lock(&self.settings).clone();
+        Some(input.demux(Says::with_options(SaysOptions {
+            subtitles: settings.shown.subtitles,
+            telemetry: settings.telemetry,
+            timezone: settings.shown.timezone,
+            clock_offset_ns: settings.shown.clock_offset_ns,
+            max_gap: settings.shown.max_gap,
+        })))
     }
 }
 
@@ -38,7 +51,7 @@ impl ObjectSubclass for SaysDemux {
         let templ = klass.pad_template("sink").expect("sink template");
         Self {
             adapter: DemuxAdapter::new::<Self>(&templ),
-            settings: Mutex::new(SaysOptions::default()),
+            settings: Mutex::new(Settings::default()),
         }
     }
 }
@@ -46,19 +59,13 @@ impl ObjectSubclass for SaysDemux {
 impl ObjectImpl for SaysDemux {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![
-                crate::common::timezone::max_gap_pspec(),
-                glib::ParamSpecBoolean::builder("subtitles")
-                    .nick("Subtitles")
-                    .blurb(
-                        "Add a subtitle pad per camera (subtitle_N, text/x-raw) with the capture \
-                         time in the recorder's time zone, the speed and the GPS position, one \
-                         cue per video frame: players show it over the picture, mp4mux and \
-                         matroskamux keep it as a text track.",
-                    )
-                    .default_value(true)
-                    .mutable_ready()
-                    .build(),
+            let mut properties = presentation_pspecs(
+                "Add a subtitle pad per camera (subtitle_N, text/x-raw) with the capture \
+                 time in the recorder's time zone, the speed and the GPS position, one \
+                 cue per video frame: players show it over the picture, mp4mux and \
+                 matroskamux keep it as a text track.",
+            );
+            properties.push(
                 glib::ParamSpecBoolean::builder("telemetry")
                     .nick("Telemetry")
                     .blurb(
@@ -70,39 +77,30 @@ impl ObjectImpl for SaysDemux {
                     .default_value(false)
                     .mutable_ready()
                     .build(),
-                crate::common::timezone::pspec(),
-                crate::common::timezone::clock_offset_pspec(),
-            ]
+            );
+            properties
         });
         PROPERTIES.as_ref()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut settings = crate::common::streams::lock(&self.settings);
+        if settings.shown.set("saysdemux", pspec.name(), value) {
+            return;
+        }
         match pspec.name() {
-            "max-gap" => settings.max_gap = crate::common::timezone::max_gap(value),
-            "subtitles" => settings.subtitles = value.get().expect("type checked upstream"),
             "telemetry" => settings.telemetry = value.get().expect("type checked upstream"),
-            "timezone" => {
-                if let Ok(zone) = crate::common::timezone::parse("saysdemux", value) {
-                    settings.timezone = zone;
-                }
-            }
-            "clock-offset" => {
-                settings.clock_offset_ns = value.get().expect("type checked upstream")
-            }
             _ => unimplemented!(),
         }
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let settings = crate::common::streams::lock(&self.settings);
+        if let Some(value) = settings.shown.get(pspec.name()) {
+            return value;
+        }
         match pspec.name() {
-            "max-gap" => settings.max_gap.unwrap_or(0).to_value(),
-            "subtitles" => settings.subtitles.to_value(),
             "telemetry" => settings.telemetry.to_value(),
-            "timezone" => crate::common::timezone::value(settings.timezone.as_ref()),
-            "clock-offset" => settings.clock_offset_ns.to_value(),
             _ => unimplemented!(),
         }
     }
