@@ -157,6 +157,7 @@ impl ObjectImpl for CaseSrc {
             ];
             properties.extend(presentation_pspecs(
                 "A subtitle pad with the capture time of each picture (and speed, GPS for .nvr)",
+                true,
             ));
             properties
         });

@@ -105,14 +105,15 @@ impl Default for Presentation {
     }
 }
 
-/// The shared properties: `subtitles` (what its pads carry: `subtitles`),
-/// `timezone`, `clock-offset`, `max-gap`.
-pub fn presentation_pspecs(subtitles: &str) -> Vec<glib::ParamSpec> {
+/// The shared properties: `subtitles` (what its pads carry: `subtitles`;
+/// on by default where `subtitles_default`), `timezone`, `clock-offset`,
+/// `max-gap`.
+pub fn presentation_pspecs(subtitles: &str, subtitles_default: bool) -> Vec<glib::ParamSpec> {
     vec![
         glib::ParamSpecBoolean::builder("subtitles")
             .nick("Subtitles")
             .blurb(subtitles)
-            .default_value(true)
+            .default_value(subtitles_default)
             .mutable_ready()
             .build(),
         pspec(),

@@ -63,6 +63,7 @@ impl ObjectImpl for PavsDemux {
                 "Add a subtitle pad per camera (subtitle_<channel>, text/x-raw) with the \
                  capture time (UTC), a cue per second: players show it over the picture, \
                  mp4mux and matroskamux keep it as a text track.",
+                true,
             );
             properties.push(
                 glib::ParamSpecBoolean::builder("display-hints")

@@ -31,15 +31,29 @@ const PAD_TEMPLATE: &str = "%s";
 /// The capture-time subtitle pad.
 const SUBTITLE_PAD_TEMPLATE: &str = "subtitle";
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Settings {
     location: Option<PathBuf>,
     /// Track names to play; empty = every track.
     tracks: Vec<String>,
-    /// Cues (on by default as on the demuxers: players render them with
-    /// `cctvcueoverlay`, which lets them reach the end), zone, clock
-    /// offset, gap compaction.
+    /// Cues, zone, clock offset, gap compaction. Cues are off by default
+    /// here: with them, playbin3 on a two-track recording still stops
+    /// before the end in about 1 run of 3, with the stock renderer as with
+    /// `cctvcueoverlay` (README); conversions turn them on.
     shown: Presentation,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            location: None,
+            tracks: Vec::new(),
+            shown: Presentation {
+                subtitles: false,
+                ..Presentation::default()
+            },
+        }
+    }
 }
 
 pub struct Rf1Src {
@@ -177,6 +191,7 @@ impl ObjectImpl for Rf1Src {
                 "Add a pad 'subtitle' (text/x-raw) with the capture time (UTC) of each \
                  access unit of the first track: players show it, mp4mux and \
                  matroskamux keep it as a text track.",
+                false,
             ));
             properties
         });

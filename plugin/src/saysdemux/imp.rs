@@ -64,6 +64,7 @@ impl ObjectImpl for SaysDemux {
                  time in the recorder's time zone, the speed and the GPS position, one \
                  cue per video frame: players show it over the picture, mp4mux and \
                  matroskamux keep it as a text track.",
+                true,
             );
             properties.push(
                 glib::ParamSpecBoolean::builder("telemetry")
