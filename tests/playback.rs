@@ -764,10 +764,8 @@ fn rf1src_adds_its_pads_with_no_state_lock_held() {
     init();
     let base = shared_samples("rf1").join("two_tracks/1712815946731");
     let pipeline = gst::Pipeline::new();
-    // The two tracks' pads (the cue pad, on by default, is not a track).
     let src = gst::ElementFactory::make("rf1src")
         .property("location", base.to_str().unwrap())
-        .property("subtitles", false)
         .build()
         .unwrap();
     pipeline.add(&src).unwrap();

@@ -777,10 +777,8 @@ fn pad_added_handler_may_query_position_and_duration() {
     let location = samples.join("two_tracks").join(BASIC);
     let answers = within(20, "pad-added queries", move || {
         let pipeline = gst::Pipeline::new();
-        // The two tracks' pads (the cue pad, on by default, is not a track).
         let src = gst::ElementFactory::make("rf1src")
             .property("location", location.to_str().unwrap())
-            .property("subtitles", false)
             .build()
             .unwrap();
         pipeline.add(&src).unwrap();
