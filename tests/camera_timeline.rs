@@ -183,3 +183,38 @@ fn seeks_go_to_the_file_that_holds_the_time() {
     timeline.seek(0, None).unwrap();
     assert_eq!(drain(&mut timeline).0.len(), 120);
 }
+
+/// The gaps policy between files as inside one: a pause up to `max-gap`
+/// keeps its real length, a longer one is compacted; with no `max-gap`
+/// every pause keeps its length.
+#[test]
+fn pauses_between_files_follow_the_gaps_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 20 s each: a 2.5 s pause (last frame at 19.5 s, next at 22 s), then
+    // a 58.5 s pause (next at 100 s).
+    let files = [
+        psf(d, "1.psf", 9, T0, 40),
+        psf(d, "2.psf", 9, T0 + 22 * S, 40),
+        psf(d, "3.psf", 9, T0 + 100 * S, 40),
+    ];
+    let firsts = |timeline: &mut CameraTimeline<Chunk>| {
+        let (packets, _) = drain(timeline);
+        [packets[0].0, packets[40].0, packets[80].0].map(Option::unwrap)
+    };
+    // Default (10 s): the short pause kept, the long one compacted.
+    let mut timeline = camera(d, &files);
+    assert_eq!(firsts(&mut timeline), [0, 22 * S, 42 * S]);
+    assert_eq!(timeline.duration(), Some(62 * S));
+    // A seek into the kept pause plays from the next file's first frame.
+    timeline.seek(21 * S, None).unwrap();
+    let (after, _) = drain(&mut timeline);
+    assert_eq!(after[0].0, Some(22 * S));
+    assert_eq!(after.len(), 80);
+    // Real time: every pause keeps its length.
+    let mut real = camera(d, &files);
+    real.set_max_gap(None);
+    assert_eq!(firsts(&mut real), [0, 22 * S, 100 * S]);
+    real.seek(100 * S + S, None).unwrap();
+    assert_eq!(drain(&mut real).0[0].0, Some(100 * S));
+}

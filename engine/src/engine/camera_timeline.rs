@@ -5,9 +5,11 @@
 //!
 //! - Packets are each file's, with their running times moved by the
 //!   file's base: file `i + 1` starts where file `i` ends (the end of its
-//!   last frame), as GStreamer's `concat` joins them in `cctv convert`. The
-//!   first packet of every stream of a later file is DISCONT (a decoder
-//!   restarts there; the files are separate recordings).
+//!   last frame) plus the pause in capture time between them, the same
+//!   gaps policy as inside a file: a pause up to `max-gap` keeps its real
+//!   length, a longer one is compacted (the next file starts right after
+//!   the last frame). The first packet of every stream of a later file is
+//!   DISCONT (a decoder restarts there; the files are separate recordings).
 //! - Only the camera's streams are kept (a VMax file may hold sixteen
 //!   cameras): the others are discarded in each file's source.
 //! - Streams: the first file's, announced once; a stream a later file
@@ -76,6 +78,9 @@ pub struct CameraTimeline<C: Chunk> {
     stop_ns: Option<u64>,
     report: DamageReport,
     ended: bool,
+    /// Pauses between files longer than this are compacted (`None`: real
+    /// time).
+    max_gap: Option<u64>,
 }
 
 impl<C: Chunk> CameraTimeline<C> {
@@ -101,7 +106,34 @@ impl<C: Chunk> CameraTimeline<C> {
                 ..DamageReport::default()
             },
             ended: count == 0,
+            max_gap: Some(super::timeline::DEFAULT_MAX_GAP_NS),
         }
+    }
+
+    /// Pauses between files longer than `max_gap` (ns) are compacted, as
+    /// inside a file; `None` keeps real time. Default: the engine's 10 s.
+    pub fn set_max_gap(&mut self, max_gap: Option<u64>) {
+        self.max_gap = max_gap;
+    }
+
+    /// The running time between the end of file `index` (of running
+    /// duration `duration`) and the start of the next: the pause in capture
+    /// time after its last frame when it is kept, else 0. From the
+    /// catalog's capture times and the duration only, so that reading and
+    /// seeking give the same bases.
+    fn pause_after(&self, index: usize, duration: u64) -> u64 {
+        let (Some(this), Some(next)) = (self.files.get(index), self.files.get(index + 1)) else {
+            return 0;
+        };
+        // From the start of its last frame to the next file's first.
+        let between = next.first_wall_ns.saturating_sub(this.last_wall_ns);
+        if self.max_gap.is_some_and(|gap| between > gap) {
+            return 0;
+        }
+        // The last frame lasts what the duration has beyond the span of
+        // frame starts (0 where the file compacted a gap of its own).
+        let span = this.last_wall_ns.saturating_sub(this.first_wall_ns);
+        between.saturating_sub(duration.saturating_sub(span))
     }
 
     pub fn files(&self) -> &[TimelineFile] {
@@ -169,7 +201,7 @@ impl<C: Chunk> CameraTimeline<C> {
         self.durations[open.index] = Some(duration);
         self.absorb_report(open.index, open.source.take_report());
         let next = open.index + 1;
-        let base = open.base + duration;
+        let base = open.base + duration + self.pause_after(open.index, duration);
         if next >= self.files.len() || self.stop_ns.is_some_and(|stop| base >= stop) {
             self.ended = true;
             return Ok(());
@@ -232,7 +264,8 @@ impl<C: Chunk> CameraTimeline<C> {
             if target < base + d {
                 return Ok(Some((index, base)));
             }
-            base += d;
+            base += d + self.pause_after(index, d);
+            // A target in a kept pause plays from the next file's start.
         }
         Ok(None)
     }
@@ -347,9 +380,10 @@ impl<C: Chunk> Source for CameraTimeline<C> {
         // drop (it announces its streams again, and they are filtered).
         open.started.clear();
         open.end = 0;
-        let outcome = open
-            .source
-            .seek(target_ns - base, stop_ns.map(|s| s.saturating_sub(base)))?;
+        let outcome = open.source.seek(
+            target_ns.saturating_sub(base),
+            stop_ns.map(|s| s.saturating_sub(base)),
+        )?;
         Ok(SeekOutcome {
             key_pts: outcome.key_pts.map(|k| k + base),
             offset: outcome.offset,
@@ -360,15 +394,19 @@ impl<C: Chunk> Source for CameraTimeline<C> {
     fn duration(&mut self) -> Option<u64> {
         let mut total = 0u64;
         for index in 0..self.files.len() {
-            total += self.duration_of(index).ok().flatten()?;
+            let d = self.duration_of(index).ok().flatten()?;
+            total += d + self.pause_after(index, d);
         }
         Some(total)
     }
 
     fn exact_duration(&self) -> Option<u64> {
-        self.durations
-            .iter()
-            .try_fold(0u64, |sum, d| d.map(|d| sum + d))
+        let mut total = 0u64;
+        for (index, d) in self.durations.iter().enumerate() {
+            let d = (*d)?;
+            total += d + self.pause_after(index, d);
+        }
+        Some(total)
     }
 
     fn global_tags(&self) -> Option<Tags> {
@@ -593,8 +631,11 @@ where
         })
     };
     let keep = move |info: &StreamInfo| number.is_none_or(|n| info.id.number == n);
+    let max_gap = options.max_gap;
+    let mut timeline = CameraTimeline::new(files, Box::new(keep), Box::new(open_file));
+    timeline.set_max_gap(max_gap);
     Ok(OpenedCase {
-        timeline: CameraTimeline::new(files, Box::new(keep), Box::new(open_file)),
+        timeline,
         camera_name: camera.name.clone(),
         camera_id: camera.key.id(),
         skipped: catalog
