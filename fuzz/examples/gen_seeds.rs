@@ -43,5 +43,13 @@ fn main() {
         let (index, packets) = rf1_seed(7, 3, annexb, close);
         write(&rf1, name, &join_rf1(&index, &packets));
     }
+    // Cases: two files of one camera (the second later), and two cameras.
+    let (a, b) = (psf_seed(1, 6, 3), psf_seed(1, 9, 3));
+    write(&["case_timeline"], "one_camera_twice", &join_rf1(&a, &b));
+    write(
+        &["case_timeline"],
+        "two_cameras",
+        &join_rf1(&a, &psf_seed(2, 4, 2)),
+    );
     println!("seeds in {}", root.display());
 }
