@@ -90,7 +90,20 @@ fn camera(dir: &Path, files: &[PathBuf]) -> CameraTimeline<Chunk> {
     CameraTimeline::new(
         files,
         Box::new(|info| info.id.number == 9),
-        Box::new(|path| Ok(open(path))),
+        Box::new(|path| {
+            // As the front ends open files: an error, not a panic.
+            let file = FileSource::open(path).map_err(|e| {
+                gstcctv::engine::EngineError::Source(gstcctv::engine::SourceError::Io(
+                    e.to_string(),
+                ))
+            })?;
+            let options = PavsOptions {
+                subtitles: false,
+                ..PavsOptions::default()
+            };
+            Ok(Box::new(ByteDemux::pull(Pavs::new(options), file))
+                as Box<dyn Source<Chunk = Chunk> + Send>)
+        }),
     )
 }
 
@@ -217,4 +230,40 @@ fn pauses_between_files_follow_the_gaps_policy() {
     assert_eq!(firsts(&mut real), [0, 22 * S, 100 * S]);
     real.seek(100 * S + S, None).unwrap();
     assert_eq!(drain(&mut real).0[0].0, Some(100 * S));
+}
+
+/// A file gone since the catalog is reported and skipped; the files after
+/// it play; the same for a seek into it.
+#[test]
+fn a_file_gone_since_the_catalog_is_skipped_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let files = [
+        psf(d, "1.psf", 9, T0, 40),
+        psf(d, "2.psf", 9, T0 + 20 * S, 40),
+        psf(d, "3.psf", 9, T0 + 40 * S, 40),
+    ];
+    let mut timeline = camera(d, &files);
+    let mut seeking = camera(d, &files);
+    std::fs::remove_file(&files[1]).unwrap();
+    let (packets, found) = drain(&mut timeline);
+    assert_eq!(found, 1);
+    assert_eq!(packets.len(), 80, "the first and the third file");
+    // The third file follows the first (the second lasts nothing).
+    assert_eq!(packets[40].0, Some(20 * S));
+    assert!(packets.windows(2).all(|w| w[0].0 < w[1].0));
+    let report = timeline.take_report();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("2.psf") && p.contains("skipped")),
+        "{report:?}"
+    );
+    // A seek past the first file: the second is found gone, the third
+    // follows the first.
+    seeking.seek(25 * S, None).unwrap();
+    let (after, _) = drain(&mut seeking);
+    assert_eq!(after[0].0, Some(25 * S));
+    assert_eq!(after.len(), 30);
 }

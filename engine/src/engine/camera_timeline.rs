@@ -24,7 +24,7 @@
 
 use super::bytes::Chunk;
 use super::demuxer::SeekOutcome;
-use super::error::EngineError;
+use super::error::{EngineError, SourceError};
 use super::format::{StreamId, StreamInfo, Tags};
 use super::source::{DamageReport, Source, SourceEvent, is_past_end};
 use std::collections::{HashSet, VecDeque};
@@ -81,6 +81,8 @@ pub struct CameraTimeline<C: Chunk> {
     /// Pauses between files longer than this are compacted (`None`: real
     /// time).
     max_gap: Option<u64>,
+    /// Files that could not be read (they last nothing, no pause after).
+    skipped: Vec<bool>,
 }
 
 impl<C: Chunk> CameraTimeline<C> {
@@ -107,6 +109,7 @@ impl<C: Chunk> CameraTimeline<C> {
             },
             ended: count == 0,
             max_gap: Some(super::timeline::DEFAULT_MAX_GAP_NS),
+            skipped: vec![false; count],
         }
     }
 
@@ -125,6 +128,9 @@ impl<C: Chunk> CameraTimeline<C> {
         let (Some(this), Some(next)) = (self.files.get(index), self.files.get(index + 1)) else {
             return 0;
         };
+        if self.skipped[index] {
+            return 0;
+        }
         // From the start of its last frame to the next file's first.
         let between = next.first_wall_ns.saturating_sub(this.last_wall_ns);
         if self.max_gap.is_some_and(|gap| between > gap) {
@@ -141,17 +147,46 @@ impl<C: Chunk> CameraTimeline<C> {
     }
 
     /// Opens file `index`, to start at `base`.
-    fn open(&mut self, index: usize, base: u64) -> Result<(), EngineError> {
-        let source = (self.open_file)(&self.files[index].path)?;
-        self.current = Some(Open {
-            index,
-            source,
-            base,
-            started: HashSet::new(),
-            end: 0,
-            discarded: Vec::new(),
-        });
-        Ok(())
+    /// Opens file `index`, to start at `base`. A file that cannot be
+    /// opened (gone or unreadable since the catalog) is reported and
+    /// skipped: the next one is opened instead, as the end of a damaged
+    /// file is. `false`: no file from `index` on could be opened.
+    fn open(&mut self, mut index: usize, mut base: u64) -> Result<bool, EngineError> {
+        while index < self.files.len() {
+            match (self.open_file)(&self.files[index].path) {
+                Ok(source) => {
+                    self.current = Some(Open {
+                        index,
+                        source,
+                        base,
+                        started: HashSet::new(),
+                        end: 0,
+                        discarded: Vec::new(),
+                    });
+                    return Ok(true);
+                }
+                Err(EngineError::Source(SourceError::Flushing)) => {
+                    return Err(EngineError::Source(SourceError::Flushing));
+                }
+                Err(e) => {
+                    self.skip(index, &e);
+                    base += self.pause_after(index, 0);
+                    index += 1;
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// File `index` could not be read: reported; it lasts nothing.
+    fn skip(&mut self, index: usize, why: &EngineError) {
+        self.durations[index] = Some(0);
+        self.skipped[index] = true;
+        self.report.regions += 1;
+        self.report.problems.push(format!(
+            "{}: skipped: {why}",
+            self.files[index].path.display()
+        ));
     }
 
     /// The streams of a file that are the camera's: announced (first
@@ -206,10 +241,12 @@ impl<C: Chunk> CameraTimeline<C> {
             self.ended = true;
             return Ok(());
         }
-        self.open(next, base)?;
-        let stop = self.stop_ns.map(|s| s - base);
-        if let Some(stop) = stop
-            && let Some(open) = self.current.as_mut()
+        if !self.open(next, base)? {
+            self.ended = true;
+            return Ok(());
+        }
+        if let Some(open) = self.current.as_mut()
+            && let Some(stop) = self.stop_ns.map(|s| s.saturating_sub(open.base))
             && open.source.can_seek()
         {
             open.source.seek(0, Some(stop))?;
@@ -243,11 +280,16 @@ impl<C: Chunk> CameraTimeline<C> {
             Some(d) => Some(d),
             // A source knows its duration once its streams are found: a
             // probe of its own (the open file's events are the front end's).
-            None => {
-                let mut probe = (self.open_file)(&self.files[index].path)?;
-                discover(probe.as_mut())?;
-                probe.duration()
-            }
+            None => match (self.open_file)(&self.files[index].path) {
+                Ok(mut probe) => {
+                    discover(probe.as_mut())?;
+                    probe.duration()
+                }
+                Err(e) => {
+                    self.skip(index, &e);
+                    Some(0)
+                }
+            },
         };
         self.durations[index] = d;
         Ok(d)
@@ -294,11 +336,34 @@ impl<C: Chunk> Source for CameraTimeline<C> {
             if self.ended {
                 return Ok(SourceEvent::End);
             }
-            if self.current.is_none() {
-                self.open(0, 0)?;
+            if self.current.is_none() && !self.open(0, 0)? {
+                self.ended = true;
+                if !self.streams_found {
+                    // Not one file could be opened: nothing to play.
+                    return Err(EngineError::Source(SourceError::Io(self.report.describe())));
+                }
+                continue;
             }
             let open = self.current.as_mut().expect("a file is open");
-            match open.source.next()? {
+            let event = match open.source.next() {
+                Ok(event) => event,
+                Err(EngineError::Source(SourceError::Flushing)) => {
+                    return Err(EngineError::Source(SourceError::Flushing));
+                }
+                // A file that fails part-way (read error, replaced) ends
+                // there, reported; the next one follows.
+                Err(e) => {
+                    let index = open.index;
+                    self.report.regions += 1;
+                    self.report.problems.push(format!(
+                        "{}: reading stopped: {e}",
+                        self.files[index].path.display()
+                    ));
+                    self.finish_file()?;
+                    continue;
+                }
+            };
+            match event {
                 SourceEvent::StreamsFound(infos) => self.streams_of_file(infos),
                 SourceEvent::NewStream(info) => self.streams_of_file(vec![info]),
                 SourceEvent::Tags(tags) => {
@@ -373,13 +438,22 @@ impl<C: Chunk> Source for CameraTimeline<C> {
                 let report = source.take_report();
                 self.absorb_report(open.index, report);
             }
-            self.open(index, base)?;
+            if !self.open(index, base)? {
+                self.ended = true;
+                return Ok(SeekOutcome {
+                    key_pts: None,
+                    offset: 0,
+                    past_end: true,
+                });
+            }
         }
         let open = self.current.as_mut().expect("opened");
         // The streams were announced: the file only needs to know which to
         // drop (it announces its streams again, and they are filtered).
         open.started.clear();
         open.end = 0;
+        // The file opened may be a later one (an unreadable one skipped).
+        let (base, index) = (open.base, open.index);
         let outcome = open.source.seek(
             target_ns.saturating_sub(base),
             stop_ns.map(|s| s.saturating_sub(base)),
