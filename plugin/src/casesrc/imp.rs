@@ -251,14 +251,7 @@ impl ElementImpl for CaseSrc {
     }
 
     fn query(&self, query: &mut gst::QueryRef) -> bool {
-        // Stream ids from the URI (see rf1src): stable across runs.
-        if let gst::QueryViewMut::Uri(q) = query.view_mut()
-            && let Some(uri) = self.obj().upcast_ref::<gst::URIHandler>().uri()
-        {
-            q.set_uri(Some(uri.as_str()));
-            return true;
-        }
-        self.parent_query(query)
+        crate::common::demux::element::query(self, query)
     }
 
     fn send_event(&self, event: gst::Event) -> bool {

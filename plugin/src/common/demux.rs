@@ -153,6 +153,26 @@ pub mod element {
         }
     }
 
+    /// A source element answers the URI query with its URI handler's URI:
+    /// that is what `gst_pad_create_stream_id` asks a source without a
+    /// sink pad. Answered, every pad's stream id starts with the hash of
+    /// the recording's URI; unanswered, each pad got a random prefix, and
+    /// decodebin, which orders streams by their ids, put the tracks in a
+    /// random order (playbin showed either). Other queries as usual.
+    pub fn query<T>(imp: &T, query: &mut gst::QueryRef) -> bool
+    where
+        T: DemuxElement,
+        <T as ObjectSubclass>::Type: IsA<gst::Element> + IsA<gst::URIHandler>,
+    {
+        if let gst::QueryViewMut::Uri(q) = query.view_mut()
+            && let Some(uri) = imp.obj().upcast_ref::<gst::URIHandler>().uri()
+        {
+            q.set_uri(Some(uri.as_str()));
+            return true;
+        }
+        imp.parent_query(query)
+    }
+
     /// A source element opens its source on READY -> PAUSED (a demuxer
     /// does when its sink pad is activated); PAUSED -> READY (or a failed
     /// start) drops pads and state.

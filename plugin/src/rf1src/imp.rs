@@ -310,18 +310,7 @@ impl ElementImpl for Rf1Src {
     }
 
     fn query(&self, query: &mut gst::QueryRef) -> bool {
-        // The URI query on the element is what `gst_pad_create_stream_id`
-        // asks a source without a sink pad: answered, every pad's stream id
-        // starts with the hash of the recording's URI; unanswered, each pad
-        // got a random prefix, and decodebin, which orders streams by their
-        // ids, put the tracks in a random order (playbin showed either).
-        if let gst::QueryViewMut::Uri(q) = query.view_mut()
-            && let Some(uri) = self.obj().upcast_ref::<gst::URIHandler>().uri()
-        {
-            q.set_uri(Some(uri.as_str()));
-            return true;
-        }
-        self.parent_query(query)
+        crate::common::demux::element::query(self, query)
     }
 
     fn send_event(&self, event: gst::Event) -> bool {
