@@ -123,12 +123,7 @@ impl CaseSrc {
     }
 
     fn set_location(&self, location: Option<PathBuf>) -> Result<(), glib::Error> {
-        if self.adapter.is_running() {
-            return Err(glib::Error::new(
-                gst::URIError::BadState,
-                "Changing the location is not supported while playing",
-            ));
-        }
+        self.adapter.ensure_stopped()?;
         lock(&self.settings).location = location;
         Ok(())
     }
@@ -268,56 +263,25 @@ impl URIHandlerImpl for CaseSrc {
 
     fn uri(&self) -> Option<String> {
         let settings = lock(&self.settings);
-        let location = settings.location.clone()?;
-        let absolute = if location.is_absolute() {
-            location
-        } else {
-            std::env::current_dir().ok()?.join(location)
-        };
-        let uri = glib::filename_to_uri(&absolute, None).ok()?;
-        let uri = uri.replacen("file://", "cctv://", 1);
+        let uri = crate::common::uri::path_uri(settings.location.as_deref()?, "cctv")?;
         Some(match &settings.camera {
             Some(camera) => format!(
                 "{uri}?camera={}",
                 crate::common::uri::percent_encode(camera)
             ),
-            None => uri.to_string(),
+            None => uri,
         })
     }
 
     fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
-        let (path_part, query) = match uri.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (uri, None),
-        };
-        let Some(rest) = path_part.strip_prefix("cctv://") else {
-            return Err(glib::Error::new(
-                gst::URIError::UnsupportedProtocol,
-                &format!("Unsupported URI {uri}: use cctv:///path/to/case?camera=N"),
-            ));
-        };
-        let (path, _) = glib::filename_from_uri(&format!("file://{rest}")).map_err(|e| {
-            glib::Error::new(gst::URIError::BadUri, &format!("Invalid URI {uri}: {e}"))
-        })?;
-        let mut camera = None;
-        for param in query
-            .unwrap_or_default()
-            .split('&')
-            .filter(|p| !p.is_empty())
-        {
-            let (key, value) = param.split_once('=').unwrap_or((param, ""));
-            match key {
-                "camera" => camera = Some(crate::common::uri::percent_decode(value)),
-                _ => {
-                    return Err(glib::Error::new(
-                        gst::URIError::BadUri,
-                        &format!(
-                            "Invalid URI {uri}: unknown parameter \"{key}\" (cctv URIs take ?camera=N)"
-                        ),
-                    ));
-                }
-            }
-        }
+        let (path, camera) = crate::common::uri::parse_source_uri(
+            uri,
+            "cctv",
+            false,
+            "cctv:///path/to/case?camera=N",
+            "camera",
+            "cctv URIs take ?camera=N",
+        )?;
         self.set_location(Some(path))?;
         lock(&self.settings).camera = camera;
         Ok(())

@@ -415,6 +415,18 @@ impl DemuxAdapter {
         lock(&self.running).is_some()
     }
 
+    /// What a source element reads (its location) changes only while it
+    /// is stopped.
+    pub fn ensure_stopped(&self) -> Result<(), gst::glib::Error> {
+        if self.is_running() {
+            return Err(gst::glib::Error::new(
+                gst::URIError::BadState,
+                "Changing the location is not supported while playing",
+            ));
+        }
+        Ok(())
+    }
+
     /// The prefix that names the input in messages.
     fn input_prefix(&self) -> String {
         match &self.sinkpad {

@@ -157,12 +157,7 @@ impl Rf1Src {
     }
 
     fn set_location(&self, location: Option<PathBuf>) -> Result<(), glib::Error> {
-        if self.adapter.is_running() {
-            return Err(glib::Error::new(
-                gst::URIError::BadState,
-                "Changing the location is not supported while playing",
-            ));
-        }
+        self.adapter.ensure_stopped()?;
         lock(&self.settings).location = location;
         Ok(())
     }
@@ -326,61 +321,25 @@ impl URIHandlerImpl for Rf1Src {
     }
 
     fn uri(&self) -> Option<String> {
-        let location = lock(&self.settings).location.clone()?;
-        let absolute = if location.is_absolute() {
-            location
-        } else {
-            std::env::current_dir().ok()?.join(location)
-        };
-        let uri = glib::filename_to_uri(&absolute, None).ok()?;
-        let uri = uri.replacen("file://", "rf1://", 1);
-        let tracks = lock(&self.settings).tracks.join(",");
-        Some(if tracks.is_empty() {
+        let settings = lock(&self.settings);
+        let uri = crate::common::uri::path_uri(settings.location.as_deref()?, "rf1")?;
+        Some(if settings.tracks.is_empty() {
             uri
         } else {
-            format!("{uri}?tracks={tracks}")
+            format!("{uri}?tracks={}", settings.tracks.join(","))
         })
     }
 
     fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
         // `rf1:///path?tracks=video,lowres`: the query selects tracks.
-        let (path_part, query) = match uri.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (uri, None),
-        };
-        let file_uri = if let Some(rest) = path_part.strip_prefix("rf1://") {
-            format!("file://{rest}")
-        } else if path_part.starts_with("file://") {
-            path_part.to_owned()
-        } else {
-            return Err(glib::Error::new(
-                gst::URIError::UnsupportedProtocol,
-                &format!("Unsupported URI {uri}: use rf1:///path or file:///path"),
-            ));
-        };
-        let (path, _) = glib::filename_from_uri(&file_uri).map_err(|e| {
-            glib::Error::new(gst::URIError::BadUri, &format!("Invalid URI {uri}: {e}"))
-        })?;
-        let mut tracks = None;
-        for param in query
-            .unwrap_or_default()
-            .split('&')
-            .filter(|p| !p.is_empty())
-        {
-            let (key, value) = param.split_once('=').unwrap_or((param, ""));
-            let value = crate::common::uri::percent_decode(value);
-            match key {
-                "tracks" => tracks = Some(value),
-                _ => {
-                    return Err(glib::Error::new(
-                        gst::URIError::BadUri,
-                        &format!(
-                            "Invalid URI {uri}: unknown parameter \"{key}\" (rf1 URIs take ?tracks=name,name)"
-                        ),
-                    ));
-                }
-            }
-        }
+        let (path, tracks) = crate::common::uri::parse_source_uri(
+            uri,
+            "rf1",
+            true,
+            "rf1:///path or file:///path",
+            "tracks",
+            "rf1 URIs take ?tracks=name,name",
+        )?;
         self.set_location(Some(path))?;
         if let Some(tracks) = tracks {
             self.obj().set_property("tracks", tracks);
