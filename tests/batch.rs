@@ -343,6 +343,113 @@ fn shards_in_parallel_produce_the_whole_case_exactly_once() {
     assert!(media(&empty).is_empty());
 }
 
+/// The plan's items with the shard that takes each and the outputs it
+/// names.
+fn planned(args: &[&str], shards: usize) -> Vec<(usize, Vec<String>, Value)> {
+    let mut all = vec!["plan", "--json", "--shard-count"];
+    let n = shards.to_string();
+    all.push(&n);
+    all.extend_from_slice(args);
+    let o = cctv(&all);
+    let plan: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    plan["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|it| {
+            let outs = it["outputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o.as_str().unwrap().to_string())
+                .collect();
+            (it["shard"].as_u64().unwrap() as usize, outs, it.clone())
+        })
+        .collect()
+}
+
+/// `cctv plan` is convert's own work list: item i of the plan is the i-th
+/// unit `cctv convert` shards over, so each shard writes exactly the
+/// outputs the plan gives it, under the names it gives. Items whose
+/// outputs only reading can name (rf1 tracks) list none; their shard
+/// writes them, and nobody else.
+fn plan_matches_convert(dir: &Path, inputs: &[&str], extra: &[&str], shards: usize) {
+    let mut args: Vec<&str> = inputs.to_vec();
+    args.extend_from_slice(extra);
+    let items = planned(&args, shards);
+    assert!(!items.is_empty());
+    let mut seen = std::collections::BTreeSet::new();
+    for k in 0..shards {
+        let d = dir.join(format!("shard{k}"));
+        let shard = format!("{k}/{shards}");
+        let mut conv = vec!["convert", "-o", s(&d), "-q", "-j", "1", "--shard", &shard];
+        conv.extend_from_slice(&args);
+        let o = cctv(&conv);
+        let written: std::collections::BTreeSet<String> = media(&d).into_keys().collect();
+        let mine: Vec<&(usize, Vec<String>, Value)> =
+            items.iter().filter(|(s, _, _)| *s == k).collect();
+        let listed: std::collections::BTreeSet<String> = mine
+            .iter()
+            .flat_map(|(_, o, _)| o.iter().cloned())
+            .collect();
+        let unnamed = mine.iter().any(|(_, o, _)| o.is_empty());
+        assert!(
+            listed.is_subset(&written),
+            "shard {k}: planned {listed:?}, written {written:?}\n{}",
+            text(&o)
+        );
+        if !unnamed {
+            assert_eq!(written, listed, "shard {k}\n{}", text(&o));
+        }
+        for w in written {
+            assert!(seen.insert(w.clone()), "{w} written by two shards");
+        }
+    }
+}
+
+#[test]
+fn each_shard_writes_exactly_the_outputs_the_plan_gives_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = case(dir.path());
+    // A camera alone in a file of its own among the others' files (the
+    // plan's old order, by camera id, put it elsewhere than convert did).
+    psf(&case, "0-gate.psf", 1, "GATE", T0 + 3 * S, 20);
+    plan_matches_convert(&dir.path().join("all"), &[s(&case)], &[], 3);
+    // A window across file boundaries, and one camera.
+    plan_matches_convert(
+        &dir.path().join("window"),
+        &[s(&case)],
+        &[
+            "--from",
+            "2021-09-01T07:00:18Z",
+            "--to",
+            "2021-09-01T07:00:22Z",
+        ],
+        2,
+    );
+    plan_matches_convert(
+        &dir.path().join("one"),
+        &[s(&case)],
+        &["--camera", "DOOR"],
+        2,
+    );
+}
+
+#[test]
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+fn each_shard_writes_exactly_the_outputs_the_plan_gives_it_on_the_real_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = support::shared_samples("");
+    let dirs = [
+        samples.join("pavs"),
+        samples.join("says"),
+        samples.join("rf1"),
+    ];
+    let inputs: Vec<&str> = dirs.iter().map(|d| s(d)).collect();
+    plan_matches_convert(dir.path(), &inputs, &[], 2);
+}
+
 fn stamp(p: &Path) -> (u64, i64, i64) {
     let m = std::fs::metadata(p).unwrap();
     (m.ino(), m.mtime(), m.mtime_nsec())
@@ -551,26 +658,31 @@ fn plan_of_the_real_samples_lists_every_recording_once() {
     let plan: Value =
         serde_json::from_slice(&a.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&a)));
     let items = plan["items"].as_array().unwrap();
-    let ids: Vec<&str> = items
+    // The three .psf files are one camera, but they record the same time
+    // (overlaps: distinct recordings): convert writes one output each, so
+    // they are three items, in convert's order (the inputs').
+    let alley: Vec<&Value> = items
         .iter()
-        .map(|i| i["camera_id"].as_str().unwrap())
+        .filter(|i| i["camera_id"] == "pavs-alley-09-video_9")
         .collect();
-    let mut sorted = ids.clone();
-    sorted.sort();
-    assert_eq!(ids, sorted);
-    // The three .psf files are one camera, in capture order.
-    let alley = items
+    let files: Vec<&str> = alley
         .iter()
-        .find(|i| i["camera_id"] == "pavs-alley-09-video_9")
-        .expect("the VMax camera");
-    let files: Vec<&str> = alley["files"]
-        .as_array()
-        .unwrap()
-        .iter()
+        .flat_map(|i| i["files"].as_array().unwrap())
         .map(|f| f.as_str().unwrap().rsplit('/').next().unwrap())
         .collect();
-    assert_eq!(files, ["video1.psf", "video3.psf", "video2.psf"]);
-    assert_eq!(alley["first_frame"], "2021-09-01T07:00:01.454448Z");
+    assert_eq!(files, ["video1.psf", "video2.psf", "video3.psf"]);
+    assert_eq!(alley[0]["first_frame"], "2021-09-01T07:00:01.454448Z");
+    assert_eq!(alley[0]["outputs"], serde_json::json!(["video1.mp4"]));
+    // A Rosco file with two cameras: one item, an output per camera.
+    let two = items
+        .iter()
+        .find(|i| i["files"][0].as_str().unwrap().ends_with("two_cameras.nvr"))
+        .expect("two_cameras.nvr");
+    assert_eq!(two["cameras"].as_array().unwrap().len(), 2, "{two}");
+    assert_eq!(
+        two["outputs"],
+        serde_json::json!(["two_cameras_cam0.mp4", "two_cameras_cam1.mp4"])
+    );
     // Every recording the plan could read is in an item or skipped with a
     // reason; nothing twice within a camera.
     for it in items {

@@ -85,6 +85,43 @@ impl Work {
     }
 }
 
+/// What a work item reads and writes, as `cctv plan` lists it: the plan
+/// is this list, in this order, so that `cctv plan --shard-count N` and
+/// `cctv convert --shard K/N` agree item by item.
+#[derive(Clone, Debug, Default)]
+pub struct About {
+    /// The cameras it converts: (stable id, name as recorded).
+    pub cameras: Vec<(String, String)>,
+    /// The window asked for, in true time (Unix ns, `[from, to)`).
+    pub from: Option<u64>,
+    pub to: Option<u64>,
+    /// Capture time (recorded) of its first and last frame, clipped to the
+    /// window, from the catalog; `None` where the catalog could not read it.
+    pub first_ns: Option<u64>,
+    pub last_ns: Option<u64>,
+    /// What it reads, in capture order.
+    pub files: Vec<PathBuf>,
+    /// Copies of those files, used once (not read).
+    pub duplicates: Vec<PathBuf>,
+    /// Its output names before the run makes them unique (`NAME-2`),
+    /// without extension, in the order convert writes them; empty where
+    /// only reading the recording can tell (rf1 tracks, `--per-file`).
+    pub bases: Vec<std::ffi::OsString>,
+    /// Why the catalog could not read it (its conversion says so too).
+    pub unreadable: Option<String>,
+}
+
+/// A recording's output name for one camera, as [`convert::convert_one`]
+/// and joined exports give it: the input's stem, `_camN` when the file
+/// holds several cameras (joined exports always: their files may differ).
+pub fn output_base(stem: &std::ffi::OsStr, camera: Option<u32>) -> std::ffi::OsString {
+    let mut name = stem.to_os_string();
+    if let Some(n) = camera {
+        name.push(format!("_cam{n}"));
+    }
+    name
+}
+
 fn format_of(kind: Kind) -> Option<FormatKind> {
     match kind {
         Kind::Pavs => Some(FormatKind::Pavs),
@@ -101,12 +138,37 @@ fn number_of(stream: &str) -> Option<u32> {
 /// What a convert run writes, and what the user should know about the
 /// case (duplicates used once).
 pub fn works(recordings: &[Recording], args: &ConvertArgs) -> Result<(Vec<Work>, Vec<String>)> {
-    let per_file = || -> Vec<Work> {
+    let (works, notes) = described_works(recordings, args, false)?;
+    Ok((works.into_iter().map(|(w, _)| w).collect(), notes))
+}
+
+/// Works with what each reads and writes, and notes for the user.
+pub type Described = (Vec<(Work, About)>, Vec<String>);
+
+/// [`works`], each with what it reads and writes (for `cctv plan`;
+/// `describe`: also where convert needs no catalog, one recording, rf1).
+pub fn described_works(
+    recordings: &[Recording],
+    args: &ConvertArgs,
+    describe: bool,
+) -> Result<Described> {
+    let zone = crate::zone_arg(args.tz.as_deref()).map_err(anyhow::Error::msg)?;
+    let clock = convert::clock_offset_ns(args);
+    let per_file = || -> Vec<(Work, About)> {
         recordings
             .iter()
-            .map(|r| Work::File {
-                rec: r.clone(),
-                wanted: args.cameras.clone(),
+            .map(|r| {
+                let about = About {
+                    files: vec![r.path.clone()],
+                    ..About::default()
+                };
+                (
+                    Work::File {
+                        rec: r.clone(),
+                        wanted: args.cameras.clone(),
+                    },
+                    about,
+                )
             })
             .collect()
     };
@@ -115,10 +177,16 @@ pub fn works(recordings: &[Recording], args: &ConvertArgs) -> Result<(Vec<Work>,
         .filter_map(|r| Some((r.path.clone(), format_of(r.kind)?)))
         .collect();
     if args.per_file || args.gaps == Gaps::Split || joinable.len() < 2 {
+        if describe && !args.per_file && args.gaps != Gaps::Split {
+            // One recording (and rf1): no case to join, but the plan still
+            // describes it.
+            return Ok((
+                describe_singles(recordings, args, zone.as_ref(), clock)?,
+                Vec::new(),
+            ));
+        }
         return Ok((per_file(), Vec::new()));
     }
-    let zone = crate::zone_arg(args.tz.as_deref()).map_err(anyhow::Error::msg)?;
-    let clock = convert::clock_offset_ns(args);
     let windowed = args.from.is_some() || args.to.is_some();
     // A window: the files it needs are found from the files' starts
     // (a few hundred KB each), and only they are catalogued in full.
@@ -128,6 +196,201 @@ pub fn works(recordings: &[Recording], args: &ConvertArgs) -> Result<(Vec<Work>,
         joinable
     };
     let cat = Catalog::build(&joinable);
+    let mut out = case_works(recordings, args, &cat, zone.as_ref(), clock)?;
+    if describe {
+        describe_rf1(recordings, args, &mut out);
+    }
+    let mut notes = Vec::new();
+    let mut copies: BTreeMap<usize, usize> = BTreeMap::new();
+    for c in &cat.cameras {
+        for &(dup, orig) in &c.duplicates {
+            copies.insert(dup, orig);
+        }
+    }
+    for (dup, orig) in &copies {
+        notes.push(format!(
+            "{} holds the same recording as {}: used once",
+            cat.files[*dup].path.display(),
+            cat.files[*orig].path.display()
+        ));
+    }
+    let considered: HashSet<&Path> = joinable.iter().map(|(p, _)| p.as_path()).collect();
+    let catalogued: HashSet<&Path> = cat.files.iter().map(|f| f.path.as_path()).collect();
+    // Recordings the catalog could not read, and rf1: converted (or
+    // reported) one by one.
+    for (i, r) in recordings.iter().enumerate() {
+        // Left out by the window's first pass: not read further.
+        let outside = format_of(r.kind).is_some() && !considered.contains(r.path.as_path());
+        let listed = out.iter().any(|(k, _, _)| *k == i);
+        if !catalogued.contains(r.path.as_path()) && !outside && !listed {
+            let about = About {
+                files: vec![r.path.clone()],
+                unreadable: cat
+                    .skipped
+                    .iter()
+                    .find(|s| s.path == r.path)
+                    .map(|s| s.reason.clone()),
+                ..About::default()
+            };
+            out.push((
+                i,
+                Work::File {
+                    rec: r.clone(),
+                    wanted: args.cameras.clone(),
+                },
+                about,
+            ));
+        }
+    }
+    if out.is_empty() {
+        nothing_to_do(&cat, args, windowed)?;
+    }
+    out.sort_by_key(|(i, _, _)| *i);
+    Ok((out.into_iter().map(|(_, w, a)| (w, a)).collect(), notes))
+}
+
+/// One recording that is not joined with others: its cameras described
+/// from the catalog (bounded reads), as one work.
+fn describe_singles(
+    recordings: &[Recording],
+    args: &ConvertArgs,
+    zone: Option<&gstcctv::engine::zone::Zone>,
+    clock: i64,
+) -> Result<Vec<(Work, About)>> {
+    let joinable: Vec<(PathBuf, FormatKind)> = recordings
+        .iter()
+        .filter_map(|r| Some((r.path.clone(), format_of(r.kind)?)))
+        .collect();
+    let cat = Catalog::build(&joinable);
+    let mut described = case_works(recordings, args, &cat, zone, clock)?;
+    describe_rf1(recordings, args, &mut described);
+    let mut out = Vec::new();
+    for (i, r) in recordings.iter().enumerate() {
+        let about = described
+            .iter()
+            .find(|(k, _, _)| *k == i)
+            .map(|(_, _, a)| a.clone())
+            .unwrap_or_else(|| About {
+                files: vec![r.path.clone()],
+                unreadable: cat
+                    .skipped
+                    .iter()
+                    .find(|s| s.path == r.path)
+                    .map(|s| s.reason.clone()),
+                ..About::default()
+            });
+        // Converted as a whole, whatever the catalog says (as before).
+        out.push((
+            Work::File {
+                rec: r.clone(),
+                wanted: args.cameras.clone(),
+            },
+            about,
+        ));
+    }
+    Ok(out)
+}
+
+/// Describes the rf1 recordings of a run (the catalog reads their index:
+/// cameras and span) in `described`, adding a work for each one not there.
+fn describe_rf1(
+    recordings: &[Recording],
+    args: &ConvertArgs,
+    described: &mut Vec<(usize, Work, About)>,
+) {
+    let rf1: Vec<(PathBuf, FormatKind)> = recordings
+        .iter()
+        .filter(|r| r.kind == Kind::Rf1)
+        .map(|r| (r.path.clone(), FormatKind::Rf1))
+        .collect();
+    if rf1.is_empty() {
+        return;
+    }
+    let cat = Catalog::build(&rf1);
+    for cam in &cat.cameras {
+        for span in &cam.spans {
+            let path = &cat.files[span.file].path;
+            let Some(i) = recordings.iter().position(|r| &r.path == path) else {
+                continue;
+            };
+            let k = match described.iter().position(|(k, _, _)| *k == i) {
+                Some(k) => k,
+                None => {
+                    described.push((
+                        i,
+                        Work::File {
+                            rec: recordings[i].clone(),
+                            wanted: args.cameras.clone(),
+                        },
+                        About {
+                            files: vec![path.clone()],
+                            ..About::default()
+                        },
+                    ));
+                    described.len() - 1
+                }
+            };
+            let about = &mut described[k].2;
+            about.cameras.push((cam.key.id(), cam.name.clone()));
+            about.first_ns = Some(
+                about
+                    .first_ns
+                    .map_or(span.first_wall_ns, |f| f.min(span.first_wall_ns)),
+            );
+            about.last_ns = about.last_ns.max(Some(span.last_wall_ns));
+        }
+    }
+    for s in &cat.skipped {
+        if let Some(k) = described.iter().position(|(_, w, _)| w.path() == s.path) {
+            described[k].2.unreadable = Some(s.reason.clone());
+        }
+    }
+}
+
+/// Why a run has nothing to do: an error naming what there is.
+fn nothing_to_do(cat: &Catalog, args: &ConvertArgs, windowed: bool) -> Result<()> {
+    let selected = args.cameras.iter().any(|w| !cat.find(w).is_empty());
+    if !args.cameras.is_empty() && !selected {
+        // Both forms --camera takes: the name and the stable id.
+        let all: Vec<String> = cat
+            .cameras
+            .iter()
+            .map(|c| format!("{} = {}", c.name, c.key.id()))
+            .collect();
+        bail!(
+            "no camera {} in these recordings (cameras: {})",
+            args.cameras.join(", "),
+            all.join(", ")
+        );
+    }
+    if windowed {
+        let first = cat.cameras.iter().filter_map(|c| c.first_wall_ns()).min();
+        let last = cat.cameras.iter().filter_map(|c| c.last_wall_ns()).max();
+        let span = match (first, last) {
+            (Some(a), Some(b)) => format!(
+                " (the recordings hold {} .. {})",
+                crate::times::rfc3339_utc(a),
+                crate::times::rfc3339_utc(b)
+            ),
+            _ => String::new(),
+        };
+        bail!("no camera has frames between --from and --to{span}");
+    }
+    Ok(())
+}
+
+/// The works of the catalogued recordings, keyed by the index of their
+/// first recording: a camera whose files follow each other is joined, a
+/// camera in one file (or in files that overlap in time) is converted
+/// with its file.
+fn case_works(
+    recordings: &[Recording],
+    args: &ConvertArgs,
+    cat: &Catalog,
+    zone: Option<&gstcctv::engine::zone::Zone>,
+    clock: i64,
+) -> Result<Vec<(usize, Work, About)>> {
+    let windowed = args.from.is_some() || args.to.is_some();
     let index: HashMap<&Path, usize> = recordings
         .iter()
         .enumerate()
@@ -153,27 +416,17 @@ pub fn works(recordings: &[Recording], args: &ConvertArgs) -> Result<(Vec<Work>,
     }
     selected.sort_unstable();
     selected.dedup();
-    let mut notes = Vec::new();
-    let mut copies: BTreeMap<usize, usize> = BTreeMap::new();
-    for c in &cat.cameras {
-        for &(dup, orig) in &c.duplicates {
-            copies.insert(dup, orig);
-        }
-    }
-    for (dup, orig) in &copies {
-        notes.push(format!(
-            "{} holds the same recording as {}: used once",
-            cat.files[*dup].path.display(),
-            cat.files[*orig].path.display()
-        ));
-    }
-    // (first recording index, work): sorted into input order below.
-    let mut out: Vec<(usize, Work)> = Vec::new();
-    // Per recording: camera numbers converted per file.
-    let mut singles: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
+    // (first recording index, work, about): sorted into input order later.
+    let mut out: Vec<(usize, Work, About)> = Vec::new();
+    // Per recording: (camera number, its about) converted per file.
+    let mut singles: BTreeMap<usize, Vec<(u32, About)>> = BTreeMap::new();
     for &ci in &selected {
         let cam = &cat.cameras[ci];
         let first = &cat.files[cam.spans[0].file];
+        if first.format == FormatKind::Rf1 {
+            // rf1 camera directories are one recording each.
+            continue;
+        }
         let offset = first
             .tags
             .as_ref()
@@ -184,15 +437,15 @@ pub fn works(recordings: &[Recording], args: &ConvertArgs) -> Result<(Vec<Work>,
                     .iter()
                     .find_map(|s| s.info.tags.start_utc_offset_min)
             });
-        let bound = |t: &Option<String>| -> Result<Option<u64>> {
+        // The window in true time, and in the recorder's clock.
+        let asked = |t: &Option<String>| -> Result<Option<u64>> {
             t.as_deref()
-                .map(|t| {
-                    parse_wall_in(t, zone.as_ref(), offset)
-                        .map(|ns| evidence::recorded_of(ns, clock))
-                })
+                .map(|t| parse_wall_in(t, zone, offset))
                 .transpose()
         };
-        let (from, to) = (bound(&args.from)?, bound(&args.to)?);
+        let (true_from, true_to) = (asked(&args.from)?, asked(&args.to)?);
+        let from = true_from.map(|ns| evidence::recorded_of(ns, clock));
+        let to = true_to.map(|ns| evidence::recorded_of(ns, clock));
         let Some(number) = number_of(&cam.key.stream) else {
             continue;
         };
@@ -206,41 +459,95 @@ pub fn works(recordings: &[Recording], args: &ConvertArgs) -> Result<(Vec<Work>,
             }
         }
         for chain in chains {
-            let inside: Vec<usize> = chain
+            let inside: Vec<&gstcctv::engine::catalog::Span> = chain
                 .iter()
-                .copied()
-                .filter(|&f| {
-                    let s = cam.spans.iter().find(|s| s.file == f).expect("span");
+                .map(|&f| cam.spans.iter().find(|s| s.file == f).expect("span"))
+                .filter(|s| {
                     from.is_none_or(|t| s.last_wall_ns >= t)
                         && to.is_none_or(|t| s.first_wall_ns < t)
                 })
                 .collect();
-            let Some(&head) = inside.first() else {
+            let Some(head) = inside.first().map(|s| s.file) else {
                 continue;
             };
+            let first_ns = inside.iter().map(|s| s.first_wall_ns).min();
+            let last_ns = inside.iter().map(|s| s.last_wall_ns).max();
+            let mut duplicates: Vec<PathBuf> = cam
+                .duplicates
+                .iter()
+                .filter(|(_, o)| inside.iter().any(|s| s.file == *o))
+                .map(|(d, _)| cat.files[*d].path.clone())
+                .collect();
+            duplicates.sort();
+            let mut about = About {
+                cameras: vec![(cam.key.id(), cam.name.clone())],
+                from: true_from,
+                to: true_to,
+                first_ns: first_ns.map(|f| from.map_or(f, |t| f.max(t))),
+                last_ns: last_ns.map(|l| to.map_or(l, |t| l.min(t.saturating_sub(1)))),
+                files: inside
+                    .iter()
+                    .map(|s| cat.files[s.file].path.clone())
+                    .collect(),
+                duplicates,
+                ..About::default()
+            };
             if chain.len() >= 2 {
+                let files: Vec<Recording> = inside
+                    .iter()
+                    .map(|s| recordings[rec_of(s.file)].clone())
+                    .collect();
+                about.bases = vec![output_base(&files[0].stem, Some(number))];
                 out.push((
                     rec_of(head),
                     Work::Joined(Joined {
                         number,
                         name: cam.name.clone(),
-                        files: inside
-                            .iter()
-                            .map(|&f| recordings[rec_of(f)].clone())
-                            .collect(),
+                        files,
                         windowed,
                     }),
+                    about,
                 ));
             } else {
-                singles.entry(rec_of(head)).or_default().push(number);
+                singles
+                    .entry(rec_of(head))
+                    .or_default()
+                    .push((number, about));
             }
         }
     }
-    let considered: HashSet<&Path> = joinable.iter().map(|(p, _)| p.as_path()).collect();
-    let catalogued: HashSet<usize> = cat.files.iter().map(|f| index[f.path.as_path()]).collect();
-    for (i, numbers) in singles {
+    for (i, cams) in singles {
         let fi = cat.files.iter().position(|f| f.path == recordings[i].path);
-        let all = fi.is_some_and(|fi| cat.files[fi].streams.len() == numbers.len());
+        let videos: Vec<u32> = fi
+            .map(|fi| {
+                cat.files[fi]
+                    .streams
+                    .iter()
+                    .filter(|s| s.info.id.kind == StreamKind::Video)
+                    .map(|s| s.info.id.number)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let all = fi.is_some_and(|fi| cat.files[fi].streams.len() == cams.len());
+        let numbers: Vec<u32> = cams.iter().map(|(n, _)| *n).collect();
+        // convert_one's names: `_camN` only when the file has several.
+        let several = videos.len() > 1;
+        let mut about = About {
+            files: vec![recordings[i].path.clone()],
+            ..About::default()
+        };
+        for number in videos.iter().filter(|n| numbers.contains(n)) {
+            let (_, a) = cams.iter().find(|(n, _)| n == number).expect("camera");
+            about.cameras.extend(a.cameras.iter().cloned());
+            about.from = a.from;
+            about.to = a.to;
+            about.first_ns = about.first_ns.min(a.first_ns).or(a.first_ns);
+            about.last_ns = about.last_ns.max(a.last_ns);
+            about.duplicates.extend(a.duplicates.iter().cloned());
+            about
+                .bases
+                .push(output_base(&recordings[i].stem, several.then_some(*number)));
+        }
         out.push((
             i,
             Work::File {
@@ -252,48 +559,10 @@ pub fn works(recordings: &[Recording], args: &ConvertArgs) -> Result<(Vec<Work>,
                     numbers.iter().map(u32::to_string).collect()
                 },
             },
+            about,
         ));
     }
-    // Recordings the catalog could not read, and rf1: converted (or
-    // reported) one by one.
-    for (i, r) in recordings.iter().enumerate() {
-        // Left out by the window's first pass: not read further.
-        let outside = format_of(r.kind).is_some() && !considered.contains(r.path.as_path());
-        if !catalogued.contains(&i) && !outside {
-            out.push((
-                i,
-                Work::File {
-                    rec: r.clone(),
-                    wanted: args.cameras.clone(),
-                },
-            ));
-        }
-    }
-    if out.is_empty() {
-        if !args.cameras.is_empty() && selected.is_empty() {
-            let all: Vec<String> = cat.cameras.iter().map(|c| c.name.clone()).collect();
-            bail!(
-                "no camera {} in these recordings (cameras: {})",
-                args.cameras.join(", "),
-                all.join(", ")
-            );
-        }
-        if windowed {
-            let first = cat.cameras.iter().filter_map(|c| c.first_wall_ns()).min();
-            let last = cat.cameras.iter().filter_map(|c| c.last_wall_ns()).max();
-            let span = match (first, last) {
-                (Some(a), Some(b)) => format!(
-                    " (the recordings hold {} .. {})",
-                    crate::times::rfc3339_utc(a),
-                    crate::times::rfc3339_utc(b)
-                ),
-                _ => String::new(),
-            };
-            bail!("no camera has frames between --from and --to{span}");
-        }
-    }
-    out.sort_by_key(|(i, _)| *i);
-    Ok((out.into_iter().map(|(_, w)| w).collect(), notes))
+    Ok(out)
 }
 
 /// The recordings a `--from/--to` window needs: per camera (from the

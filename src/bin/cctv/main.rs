@@ -63,7 +63,7 @@ enum Command {
         /// Print the plan as JSON (the same inputs give the same bytes).
         #[arg(long)]
         json: bool,
-        /// Only frames from this wall-clock time (RFC 3339 or "YYYY-MM-DD HH:MM:SS" UTC).
+        /// Only frames from this wall-clock time (RFC 3339, or "YYYY-MM-DD HH:MM:SS" in --tz, else the recording's zone, as convert reads it).
         #[arg(long, value_name = "TIME")]
         from: Option<String>,
         /// Only frames before this wall-clock time.
@@ -77,6 +77,12 @@ enum Command {
         shard_count: Option<usize>,
         #[arg(long, value_enum, default_value_t = OutFormat::Mp4)]
         format: OutFormat,
+        /// As `cctv convert --tz`.
+        #[arg(long, value_name = "ZONE")]
+        tz: Option<String>,
+        /// As `cctv convert --clock-offset`: --from/--to are true times.
+        #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+        clock_offset: Option<String>,
         /// Recordings, or directories searched recursively.
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
@@ -237,21 +243,32 @@ fn main() -> ExitCode {
             cameras,
             shard_count,
             format,
+            tz,
+            clock_offset,
             inputs,
         } => {
-            let ext = match format {
-                OutFormat::Mp4 => "mp4",
-                OutFormat::Mkv => "mkv",
+            // The plan is convert's own work list: the same selection.
+            let args = ConvertArgs {
+                inputs,
+                outdir: PathBuf::from("."),
+                format,
+                from,
+                to,
+                cameras,
+                gaps: Gaps::Compact,
+                per_file: false,
+                jobs: None,
+                force: false,
+                quiet: true,
+                no_subtitles: false,
+                clock_offset,
+                embed_time: false,
+                shard: None,
+                shard_count: None,
+                log_json: false,
+                tz,
             };
-            return ExitCode::from(plan::run(
-                &inputs,
-                from.as_deref(),
-                to.as_deref(),
-                &cameras,
-                shard_count,
-                ext,
-                json,
-            ));
+            return ExitCode::from(plan::run(&args, shard_count, json));
         }
         Command::Verify { json, manifests } => match init_gst() {
             Ok(()) => evidence::run_verify(&manifests, json),

@@ -13,12 +13,12 @@
 //!   cannot be written, an I/O error, interrupted): retry; the rerun skips
 //!   the outputs already complete. It wins over 1 when both happened.
 
-use crate::evidence;
 use crate::files::{self, FileId};
-use crate::inputs::{self, Kind};
+use crate::inputs;
+use crate::naming::Namer;
 use crate::out::{self, errln};
 use crate::times::{parse_wall_in, rfc3339_utc};
-use gstcctv::engine::catalog::{Catalog, FormatKind};
+use crate::{ConvertArgs, OutFormat, case, evidence};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -105,10 +105,9 @@ pub fn shard_of(
     Ok(Some(Shard { index, count }))
 }
 
-/// This shard's share of `items` (in their order), or all of them.
-// TODO(integration): convert iterates recordings today; switch the call in
-// convert::run to the plan's work items (camera × window, [`build`]'s
-// order) once convert writes one output per camera.
+/// This shard's share of `items` (in their order), or all of them. Convert
+/// shards the list `cctv plan` prints ([`build`]: the same function makes
+/// both), so a plan's `shard` is what that shard converts.
 pub fn in_shard<T>(items: Vec<T>, shard: Option<Shard>) -> Vec<T> {
     match shard {
         None => items,
@@ -124,9 +123,8 @@ pub fn in_shard<T>(items: Vec<T>, shard: Option<Shard>) -> Vec<T> {
 /// Two recordings whose outputs would share a name: in one run the second
 /// gets `NAME-2`, but a shard names only its own share, so both would
 /// claim `NAME` and one would take the other's complete output for its
-/// own. Sharding such inputs is refused.
-// TODO(integration): per-camera outputs named by case, camera and time
-// cannot clash; drop this check then.
+/// own. Sharding such inputs is refused. (Joined outputs are named after
+/// their first file, so distinct stems keep every name distinct.)
 pub fn name_clash(recordings: &[inputs::Recording]) -> Option<(PathBuf, PathBuf)> {
     let mut seen: std::collections::HashMap<&std::ffi::OsStr, &Path> =
         std::collections::HashMap::new();
@@ -140,36 +138,33 @@ pub fn name_clash(recordings: &[inputs::Recording]) -> Option<(PathBuf, PathBuf)
 
 // ---------------------------------------------------------------- plan
 
-/// One work item: a camera over a window.
+/// One work item: what one unit of `cctv convert` converts (a camera of
+/// the case over the window, its files joined; or a recording converted
+/// as a whole), in convert's order: item `i` is the `i`th unit convert
+/// shards over.
 #[derive(Clone, Debug)]
 pub struct Item {
     pub id: String,
-    pub camera_id: String,
-    pub camera: String,
-    /// The window asked for (Unix ns, `[from, to)`); `None`: open.
-    pub from: Option<u64>,
-    pub to: Option<u64>,
-    /// Capture time of the first and last frame of the files it reads,
-    /// clipped to the window.
-    pub first_ns: u64,
-    pub last_ns: u64,
-    pub files: Vec<PathBuf>,
-    pub duplicates: Vec<PathBuf>,
-    pub output: String,
+    pub about: case::About,
+    /// Output file names, as an unsharded convert run into an empty
+    /// directory names them.
+    pub outputs: Vec<String>,
+    /// Its files are joined (one output per camera).
+    pub joined: bool,
 }
 
-/// The plan of a case: its work items sorted by camera id, and the inputs
-/// that could not be catalogued.
+/// The plan of a case: convert's work items, and the inputs that cannot
+/// be read.
 pub struct Plan {
     pub items: Vec<Item>,
     pub skipped: Vec<(PathBuf, String)>,
 }
 
-/// A stable id of a camera over a window: the same camera and window give
-/// the same id on any machine, whatever else is in the case.
-fn item_id(camera_id: &str, from: Option<u64>, to: Option<u64>) -> String {
+/// A stable id of a work item: the same cameras (or recording) and window
+/// give the same id on any machine, whatever else is in the case.
+fn item_id(what: &str, from: Option<u64>, to: Option<u64>) -> String {
     let mut h = Sha256::new();
-    h.update(camera_id.as_bytes());
+    h.update(what.as_bytes());
     for b in [from, to] {
         h.update(
             b.map_or_else(|| "-".to_string(), |t| t.to_string())
@@ -180,108 +175,53 @@ fn item_id(camera_id: &str, from: Option<u64>, to: Option<u64>) -> String {
     gstcctv::engine::evidence::hex(&h.finalize())[..12].to_string()
 }
 
-/// The expected output name: case camera and capture time of its first
-/// frame, so that windows of the same camera never share a name.
-// TODO(integration): keep equal to the name convert gives a per-camera
-// output.
-pub fn output_name(camera_id: &str, first_ns: u64, ext: &str) -> String {
-    let t = crate::times::utc(first_ns).format("%Y%m%dT%H%M%SZ");
-    format!("{camera_id}_{t}.{ext}")
-}
-
-/// Builds the plan of `inputs` (files or directories) for the window and
-/// cameras asked for.
-pub fn build(
-    inputs: &[PathBuf],
-    from: Option<u64>,
-    to: Option<u64>,
-    cameras: &[String],
-    ext: &str,
-) -> Result<Plan, String> {
-    let (recordings, failures) = inputs::expand(inputs);
+/// Builds the plan of a convert run: [`case::described_works`], the list
+/// `cctv convert` itself shards over, so the two cannot disagree.
+pub fn build(args: &ConvertArgs) -> Result<Plan, String> {
+    let (recordings, failures) = inputs::expand(&args.inputs);
     let mut skipped: Vec<(PathBuf, String)> =
         failures.into_iter().map(|f| (f.name, f.reason)).collect();
-    let list: Vec<(PathBuf, FormatKind)> = recordings
-        .iter()
-        .map(|r| {
-            let k = match r.kind {
-                Kind::Pavs => FormatKind::Pavs,
-                Kind::Says => FormatKind::Says,
-                Kind::Rf1 => FormatKind::Rf1,
-            };
-            (r.path.clone(), k)
-        })
-        .collect();
-    let cat = Catalog::build(&list);
-    skipped.extend(
-        cat.skipped
-            .iter()
-            .map(|s| (s.path.clone(), s.reason.clone())),
-    );
-    let mut chosen: Vec<usize> = Vec::new();
-    if cameras.is_empty() {
-        chosen.extend(0..cat.cameras.len());
-    } else {
-        for c in cameras {
-            let found = cat.find(c);
-            if found.is_empty() {
-                let all: Vec<String> = cat
-                    .cameras
-                    .iter()
-                    .map(|c| format!("{} ({})", c.key.id(), c.name))
-                    .collect();
-                return Err(format!(
-                    "--camera {c:?}: no such camera (cameras: {})",
-                    all.join(", ")
-                ));
-            }
-            for f in found {
-                if let Some(i) = cat.cameras.iter().position(|x| std::ptr::eq(x, f))
-                    && !chosen.contains(&i)
-                {
-                    chosen.push(i);
-                }
-            }
-        }
-    }
-    let mut items = Vec::new();
-    for i in chosen {
-        let cam = &cat.cameras[i];
-        let spans = cam.spans_in(from, to);
-        let (Some(first), Some(last)) = (
-            spans.iter().map(|s| s.first_wall_ns).min(),
-            spans.iter().map(|s| s.last_wall_ns).max(),
-        ) else {
-            continue;
-        };
-        let first_ns = from.map_or(first, |f| first.max(f));
-        let last_ns = to.map_or(last, |t| last.min(t.saturating_sub(1)));
-        let files: Vec<PathBuf> = spans
-            .iter()
-            .map(|s| cat.files[s.file].path.clone())
-            .collect();
-        let mut duplicates: Vec<PathBuf> = cam
-            .duplicates
-            .iter()
-            .filter(|(_, o)| spans.iter().any(|s| s.file == *o))
-            .map(|(d, _)| cat.files[*d].path.clone())
-            .collect();
-        duplicates.sort();
-        let camera_id = cam.key.id();
-        items.push(Item {
-            id: item_id(&camera_id, from, to),
-            output: output_name(&camera_id, first_ns, ext),
-            camera_id,
-            camera: cam.name.clone(),
-            from,
-            to,
-            first_ns,
-            last_ns,
-            files,
-            duplicates,
+    if recordings.is_empty() {
+        return Ok(Plan {
+            items: Vec::new(),
+            skipped,
         });
     }
-    items.sort_by(|a, b| (&a.camera_id, a.first_ns).cmp(&(&b.camera_id, b.first_ns)));
+    let (works, _notes) =
+        case::described_works(&recordings, args, true).map_err(|e| format!("{e:#}"))?;
+    let ext = match args.format {
+        OutFormat::Mp4 => "mp4",
+        OutFormat::Mkv => "mkv",
+    };
+    let mut namer = Namer::default();
+    let mut items = Vec::new();
+    for (work, about) in works {
+        let outputs = about
+            .bases
+            .iter()
+            .map(|b| namer.claim(b, ext).to_string_lossy().into_owned())
+            .collect();
+        if let Some(why) = &about.unreadable {
+            skipped.push((work.path().to_path_buf(), why.clone()));
+        }
+        let joined = !work.per_file();
+        let what = if joined {
+            about
+                .cameras
+                .first()
+                .map(|c| c.0.clone())
+                .unwrap_or_default()
+        } else {
+            let cams: Vec<&str> = about.cameras.iter().map(|c| c.0.as_str()).collect();
+            format!("{}\n{}", work.path().display(), cams.join(","))
+        };
+        items.push(Item {
+            id: item_id(&what, about.from, about.to),
+            about,
+            outputs,
+            joined,
+        });
+    }
     skipped.sort();
     Ok(Plan { items, skipped })
 }
@@ -292,19 +232,23 @@ impl Plan {
     pub fn to_json(&self, shard_count: Option<usize>) -> Value {
         let t = |ns: Option<u64>| ns.map(rfc3339_utc);
         json!({
-            "version": 1,
+            "version": 2,
             "items": self.items.iter().enumerate().map(|(i, it)| {
+                let a = &it.about;
                 let mut v = json!({
                     "index": i,
                     "id": it.id,
-                    "camera_id": it.camera_id,
-                    "camera": it.camera,
-                    "window": {"from": t(it.from), "to": t(it.to)},
-                    "first_frame": rfc3339_utc(it.first_ns),
-                    "last_frame": rfc3339_utc(it.last_ns),
-                    "files": it.files.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
-                    "duplicates": it.duplicates.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
-                    "output": it.output,
+                    "kind": if it.joined { "camera" } else { "recording" },
+                    "camera_id": a.cameras.first().map(|c| &c.0),
+                    "camera": a.cameras.first().map(|c| &c.1),
+                    "cameras": a.cameras.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
+                    "window": {"from": t(a.from), "to": t(a.to)},
+                    "first_frame": t(a.first_ns),
+                    "last_frame": t(a.last_ns),
+                    "files": a.files.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
+                    "duplicates": a.duplicates.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
+                    "output": it.outputs.first(),
+                    "outputs": it.outputs,
                 });
                 if let Some(n) = shard_count {
                     v["shard"] = json!(i % n);
@@ -316,23 +260,29 @@ impl Plan {
     }
 }
 
-/// `cctv plan`.
-pub fn run(
-    inputs: &[PathBuf],
-    from: Option<&str>,
-    to: Option<&str>,
-    cameras: &[String],
-    shard_count: Option<usize>,
-    ext: &str,
-    as_json: bool,
-) -> u8 {
+/// `cctv plan`: `args` as `cctv convert` would take them (its selection:
+/// inputs, window, cameras, zone, clock offset, format).
+pub fn run(args: &ConvertArgs, shard_count: Option<usize>, as_json: bool) -> u8 {
+    let zone = match crate::zone_arg(args.tz.as_deref()) {
+        Ok(z) => z,
+        Err(e) => {
+            errln!("cctv: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if let Some(t) = &args.clock_offset
+        && let Err(e) = evidence::parse_clock_offset(t)
+    {
+        errln!("cctv: --clock-offset: {e}");
+        return EXIT_USAGE;
+    }
     let mut bounds = [None, None];
-    for ((name, text), b) in [("--from", from), ("--to", to)]
+    for ((name, text), b) in [("--from", &args.from), ("--to", &args.to)]
         .into_iter()
         .zip(&mut bounds)
     {
         if let Some(t) = text {
-            match parse_wall_in(t, None, Some(0)) {
+            match parse_wall_in(t, zone.as_ref(), Some(0)) {
                 Ok(ns) => *b = Some(ns),
                 Err(e) => {
                     errln!("cctv: {name}: {e}");
@@ -351,10 +301,10 @@ pub fn run(
         errln!("cctv: --shard-count must be at least 1");
         return EXIT_USAGE;
     }
-    let plan = match build(inputs, bounds[0], bounds[1], cameras, ext) {
+    let plan = match build(args) {
         Ok(p) => p,
         Err(e) => {
-            errln!("cctv: {e}");
+            errln!("cctv: {}", out::escape(&e));
             return EXIT_BAD_INPUT;
         }
     };
@@ -365,19 +315,33 @@ pub fn run(
         let text = serde_json::to_string_pretty(&plan.to_json(shard_count)).unwrap_or_default();
         out::out_text(&format!("{text}\n"));
     } else {
+        let t = |ns: Option<u64>| ns.map_or_else(|| "?".to_string(), rfc3339_utc);
         for (i, it) in plan.items.iter().enumerate() {
             let shard = shard_count
                 .map(|n| format!("shard {:<3} ", i % n))
                 .unwrap_or_default();
+            let a = &it.about;
+            let cameras: Vec<String> = a
+                .cameras
+                .iter()
+                .map(|(id, name)| format!("{id}  {}", out::escape(name)))
+                .collect();
+            let what = if cameras.is_empty() {
+                out::path(&a.files[0])
+            } else {
+                cameras.join(", ")
+            };
+            let outputs = if it.outputs.is_empty() {
+                "(named from its tracks)".to_string()
+            } else {
+                it.outputs.join(", ")
+            };
             out::out_text(&format!(
-                "{i:>4} {}  {shard}{}  {}  {} .. {}  {} file(s)  -> {}\n",
+                "{i:>4} {}  {shard}{what}  {} .. {}  {} file(s)  -> {outputs}\n",
                 it.id,
-                it.camera_id,
-                out::escape(&it.camera),
-                rfc3339_utc(it.first_ns),
-                rfc3339_utc(it.last_ns),
-                it.files.len(),
-                it.output
+                t(a.first_ns),
+                t(a.last_ns),
+                a.files.len(),
             ));
         }
     }
