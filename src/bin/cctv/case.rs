@@ -223,23 +223,8 @@ pub fn described_works(
         let outside = format_of(r.kind).is_some() && !considered.contains(r.path.as_path());
         let listed = out.iter().any(|(k, _, _)| *k == i);
         if !catalogued.contains(r.path.as_path()) && !outside && !listed {
-            let about = About {
-                files: vec![r.path.clone()],
-                unreadable: cat
-                    .skipped
-                    .iter()
-                    .find(|s| s.path == r.path)
-                    .map(|s| s.reason.clone()),
-                ..About::default()
-            };
-            out.push((
-                i,
-                Work::File {
-                    rec: r.clone(),
-                    wanted: args.cameras.clone(),
-                },
-                about,
-            ));
+            let (work, about) = whole(r, args, &cat);
+            out.push((i, work, about));
         }
     }
     if out.is_empty() {
@@ -266,29 +251,33 @@ fn describe_singles(
     describe_rf1(recordings, args, &mut described);
     let mut out = Vec::new();
     for (i, r) in recordings.iter().enumerate() {
-        let about = described
-            .iter()
-            .find(|(k, _, _)| *k == i)
-            .map(|(_, _, a)| a.clone())
-            .unwrap_or_else(|| About {
-                files: vec![r.path.clone()],
-                unreadable: cat
-                    .skipped
-                    .iter()
-                    .find(|s| s.path == r.path)
-                    .map(|s| s.reason.clone()),
-                ..About::default()
-            });
         // Converted as a whole, whatever the catalog says (as before).
-        out.push((
-            Work::File {
-                rec: r.clone(),
-                wanted: args.cameras.clone(),
-            },
-            about,
-        ));
+        let (work, mut about) = whole(r, args, &cat);
+        if let Some((_, _, a)) = described.iter().find(|(k, _, _)| *k == i) {
+            about = a.clone();
+        }
+        out.push((work, about));
     }
     Ok(out)
+}
+
+/// A recording converted as a whole (all the cameras asked for), and what
+/// the catalog says of it.
+fn whole(r: &Recording, args: &ConvertArgs, cat: &Catalog) -> (Work, About) {
+    let about = About {
+        files: vec![r.path.clone()],
+        unreadable: cat
+            .skipped
+            .iter()
+            .find(|s| s.path == r.path)
+            .map(|s| s.reason.clone()),
+        ..About::default()
+    };
+    let work = Work::File {
+        rec: r.clone(),
+        wanted: args.cameras.clone(),
+    };
+    (work, about)
 }
 
 /// Describes the rf1 recordings of a run (the catalog reads their index:
