@@ -205,6 +205,21 @@ fn plan_json_is_deterministic_and_lists_every_camera_window_once() {
     let unique: std::collections::HashSet<&str> =
         items.iter().map(|i| i["id"].as_str().unwrap()).collect();
     assert_eq!(unique.len(), items.len(), "ids are unique");
+    // The same case elsewhere (another mount, another machine): the same
+    // ids.
+    let moved = dir.path().join("elsewhere");
+    std::fs::rename(&case, &moved).unwrap();
+    let m = cctv(&["plan", s(&moved), "--json"]);
+    std::fs::rename(&moved, &case).unwrap();
+    let mp: Value = serde_json::from_slice(&m.stdout).unwrap();
+    let ids_there: Vec<&Value> = mp["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["id"])
+        .collect();
+    let ids_here: Vec<&Value> = items.iter().map(|i| &i["id"]).collect();
+    assert_eq!(ids_there, ids_here);
 
     // A window across a file boundary: only the files that hold it; ids
     // depend on camera and window only (not on the other cameras).

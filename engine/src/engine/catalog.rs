@@ -534,10 +534,13 @@ fn describe_rf1(path: &Path) -> Result<FileEntry, String> {
     } else {
         path.parent().map(Path::to_path_buf).unwrap_or_default()
     };
-    let device = dir
-        .canonicalize()
-        .unwrap_or(dir)
-        .to_string_lossy()
+    // Its name, not where it is: ids (`rf1-camera-0001-video`) must be the
+    // same on any machine the case is mounted on (plans, shards). The same
+    // camera directory exported twice is the same camera.
+    let named = dir.canonicalize().unwrap_or(dir);
+    let device = named
+        .file_name()
+        .map_or_else(|| named.to_string_lossy(), |n| n.to_string_lossy())
         .into_owned();
     let mut h = Sha256::new();
     h.update(path.to_string_lossy().as_bytes());

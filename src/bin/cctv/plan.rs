@@ -205,15 +205,14 @@ pub fn build(args: &ConvertArgs) -> Result<Plan, String> {
             skipped.push((work.path().to_path_buf(), why.clone()));
         }
         let joined = !work.per_file();
-        let what = if joined {
-            about
-                .cameras
-                .first()
-                .map(|c| c.0.clone())
-                .unwrap_or_default()
-        } else {
-            let cams: Vec<&str> = about.cameras.iter().map(|c| c.0.as_str()).collect();
-            format!("{}\n{}", work.path().display(), cams.join(","))
+        // Not where the case is mounted: its cameras and, for a recording
+        // converted whole, when it starts (two copies of a case, two
+        // machines: the same ids); only an unreadable input by its path.
+        let cams: Vec<&str> = about.cameras.iter().map(|c| c.0.as_str()).collect();
+        let what = match (joined, about.first_ns) {
+            (true, _) => cams.join(","),
+            (false, Some(first)) => format!("{}@{first}", cams.join(",")),
+            (false, None) => format!("{}", work.path().display()),
         };
         items.push(Item {
             id: item_id(&what, about.from, about.to),
