@@ -7,8 +7,9 @@
 //! an unreadable segment, an index running past the next segment, capture
 //! time cues) the full event list of the source (streams, tags, every
 //! packet's stream, pts, dts, duration, key, discont, wall clock, payload
-//! hash and origin, stream ends), its durations, damage report and the
-//! results of seeks at and around every joint.
+//! hash and origin, stream ends), where every stream continues and last
+//! was (`next_times`, `last_times`: rf1src's GAPs), its durations, damage
+//! report and the results of seeks at and around every joint.
 //!
 //! The expectations are the listings of the code as it was when they were
 //! recorded (`tests/expected/rf1_joining/<case>.txt`), so that any change
@@ -125,6 +126,7 @@ fn play(source: &mut Dyn, dir: &Path, out: &mut Vec<String>) -> Vec<u64> {
                 for info in infos {
                     out.push(stream_line("S", &info));
                 }
+                out.push(times_line(source.as_ref()));
             }
             SourceEvent::NewStream(info) => out.push(stream_line("N", &info)),
             SourceEvent::Tags(tags) => out.push(format!("T {tags:?}")),
@@ -144,10 +146,27 @@ fn play(source: &mut Dyn, dir: &Path, out: &mut Vec<String>) -> Vec<u64> {
             SourceEvent::NeedData => panic!("an rf1 archive asked for data"),
             SourceEvent::End => {
                 out.push("END".into());
+                out.push(times_line(source.as_ref()));
                 return joints;
             }
         }
     }
+}
+
+/// Where every stream continues and last was (the adapter's GAPs).
+fn times_line(source: &(dyn Source<Chunk = SharedBytes>)) -> String {
+    let show = |times: Vec<(gstcctv::engine::StreamId, Option<u64>)>| {
+        times
+            .iter()
+            .map(|(id, t)| format!("{:?}{}={t:?}", id.kind, id.number))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    format!(
+        "W next [{}] last [{}]",
+        show(source.next_times()),
+        show(source.last_times())
+    )
 }
 
 fn stream_line(what: &str, info: &gstcctv::engine::StreamInfo) -> String {
@@ -207,6 +226,7 @@ fn listing(dir: &Path, play_as: Play) -> String {
             "SEEK {target} stop={stop:?} key_pts={:?} past_end={}",
             outcome.key_pts, outcome.past_end
         ));
+        out.push(format!("  {}", times_line(source.as_ref())));
         let mut after = Vec::new();
         play(&mut source, dir, &mut after);
         // The first and last events whole, the rest as a hash.
@@ -222,6 +242,9 @@ fn listing(dir: &Path, play_as: Play) -> String {
         }
         if let Some(line) = after.iter().rev().find(|l| l.starts_with("P ")) {
             out.push(format!("  last {line}"));
+        }
+        if let Some(line) = after.last() {
+            out.push(format!("  {line}"));
         }
         report_lines(&mut source, dir, &mut out);
     }
