@@ -154,7 +154,7 @@ fn play(source: &mut Dyn, dir: &Path, out: &mut Vec<String>) -> Vec<u64> {
 }
 
 /// Where every stream continues and last was (the adapter's GAPs).
-fn times_line(source: &(dyn Source<Chunk = SharedBytes>)) -> String {
+fn times_line(source: &dyn Source<Chunk = SharedBytes>) -> String {
     let show = |times: Vec<(gstcctv::engine::StreamId, Option<u64>)>| {
         times
             .iter()
