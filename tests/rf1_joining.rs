@@ -37,17 +37,21 @@ const MS: u64 = 1_000_000;
 struct Play {
     max_gap: Option<u64>,
     subtitles: bool,
+    /// Only this track (rf1src's `tracks`): time zero is its time base.
+    track: Option<&'static str>,
 }
 
 const DEFAULT: Play = Play {
     max_gap: Some(gstcctv::engine::timeline::DEFAULT_MAX_GAP_NS),
     subtitles: false,
+    track: None,
 };
 
 /// The source rf1 front ends play for `dir` (rf1src, the VLC module,
 /// `cctv`): the one under test.
 fn open(dir: &Path, play: Play) -> Dyn {
-    let mut engine = Rf1Engine::<SharedBytes>::open(dir, &[]).unwrap();
+    let tracks: Vec<String> = play.track.iter().map(|t| (*t).to_owned()).collect();
+    let mut engine = Rf1Engine::<SharedBytes>::open(dir, &tracks).unwrap();
     engine.set_max_gap(play.max_gap);
     engine.set_subtitles(play.subtitles);
     Box::new(engine)
@@ -386,7 +390,7 @@ fn pauses_between_segments() {
         dir.path(),
         Play {
             max_gap: None,
-            subtitles: false,
+            ..DEFAULT
         },
     );
     check(
@@ -400,8 +404,9 @@ fn pauses_between_segments() {
 }
 
 /// Two tracks with their own time bases and rates in every segment (the
-/// second 50 ms later, at 5 fps, larger), one segment without the second,
-/// a 30 s pause before the last.
+/// second 50 ms later, at 5 fps, smaller), one segment without the second,
+/// a 30 s pause before the last; also the second alone (a segment without
+/// it, and time zero at its own time base).
 #[test]
 fn tracks_with_their_own_time_bases() {
     let dir = tempfile::tempdir().unwrap();
@@ -432,6 +437,15 @@ fn tracks_with_their_own_time_bases() {
         Play {
             max_gap: None,
             subtitles: true,
+            track: None,
+        },
+    );
+    check(
+        "two_tracks_lowres_only",
+        dir.path(),
+        Play {
+            track: Some("lowres"),
+            ..DEFAULT
         },
     );
 }
