@@ -634,6 +634,76 @@ fn real_samples_cut_in_two_join_back_into_the_whole() {
     }
 }
 
+/// Two recordings of one camera that overlap (a long export and a short
+/// one inside it): a window after the short one's end is in the long one
+/// only, which starts first. Picking files by their starts alone took the
+/// short one (the last to start before the window) and found nothing.
+#[test]
+fn a_window_inside_a_long_recording_that_another_overlaps_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("case");
+    std::fs::create_dir(&root).unwrap();
+    // 07:00:00 .. 07:01:00, and 07:00:10 .. 07:00:20.
+    psf(&root, "long.psf", 9, "ALLEY", T0, 120);
+    psf(&root, "short.psf", 9, "ALLEY", T0 + 10 * S, 20);
+    let w = dir.path().join("w");
+    ok(&cctv(&[
+        "convert",
+        "-q",
+        s(&root),
+        "--from",
+        "2021-09-01T07:00:40Z",
+        "--to",
+        "2021-09-01T07:00:45Z",
+        "-o",
+        s(&w),
+    ]));
+    assert_eq!(outputs(&w), ["long.mp4"]);
+    // 07:00:40 .. 07:00:44.5, two frames a second.
+    assert_eq!(table(&w.join("long.mp4")).0.len(), 10);
+}
+
+/// A window over a folder finds every file that holds frames in it, even
+/// one whose clock runs backwards (the VMax sample video2.psf: 16:58 down
+/// to 07:00, so it starts after the window and ends inside it): the
+/// folder's export of the window has the same frames as each file's.
+#[test]
+#[ignore = "needs ../shared/samples (scripts/test.sh runs it where they exist)"]
+fn a_window_over_a_folder_finds_a_file_whose_clock_runs_backwards() {
+    let pavs = support::shared_samples("pavs");
+    let dir = tempfile::tempdir().unwrap();
+    let window = [
+        "--from",
+        "2021-09-01T07:00:00Z",
+        "--to",
+        "2021-09-01T07:00:10Z",
+    ];
+    let folder = dir.path().join("folder");
+    let mut args = vec!["convert", "-q", s(&pavs), "-o", s(&folder)];
+    args.extend_from_slice(&window);
+    ok(&cctv(&args));
+    let each = dir.path().join("each");
+    for f in ["video1.psf", "video2.psf", "video3.psf"] {
+        let input = pavs.join(f);
+        let mut args = vec!["convert", "-q", s(&input), "-o", s(&each)];
+        args.extend_from_slice(&window);
+        ok(&cctv(&args));
+    }
+    let names = outputs(&each);
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(outputs(&folder), names);
+    for n in &names {
+        let digests = |d: &Path| {
+            table(&d.join(n))
+                .0
+                .iter()
+                .map(|r| (r.recorded.clone(), r.digest.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(digests(&folder), digests(&each), "{n}");
+    }
+}
+
 /// Many short files (shorter than the muxer's queues) join without
 /// stalling while only a few are open at a time: every frame and the
 /// sound of every file.

@@ -112,10 +112,12 @@ fn cataloguing_reads_a_bounded_part_of_a_large_file() {
     assert!(size > 80 << 20, "{size}");
     assert_eq!(cat.cameras.len(), 1);
     assert_eq!(cat.cameras[0].spans.len(), 2);
-    // Starts only (for picking a window's files): far less.
-    let starts = Catalog::build_starts(&[(large.clone(), FormatKind::Pavs)]);
-    let entry = &starts.files[0];
+    // The ends only (for picking a window's files): the same span, from
+    // the first units and the last 64 KiB, far less read.
+    let ends = Catalog::build_ends(&[(large.clone(), FormatKind::Pavs)]);
+    let entry = &ends.files[0];
     assert_eq!(entry.streams[0].first_wall_ns, T0 + 200 * S);
+    assert_eq!(entry.streams[0].last_wall_ns, T0 + 200 * S + 99_999 * S / 2);
     assert!(
         entry.bytes_read <= 512 << 10,
         "read {} of {size} bytes",

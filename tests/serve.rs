@@ -263,6 +263,18 @@ impl Server {
     }
 }
 
+/// A `cctv serve` a test started by hand: killed when the test ends, also
+/// when it fails (a server left running would hold the test harness's
+/// output open, and the run would never end).
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -1482,8 +1494,8 @@ fn sample_recordings_of_every_format_play_from_a_time() {
     cmd.args(["--port", "0", "--export-dir"])
         .arg(export.path())
         .stdout(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut child = Running(cmd.spawn().unwrap());
+    let mut out = BufReader::new(child.0.stdout.take().unwrap());
     let port: u16 = loop {
         let mut line = String::new();
         assert!(out.read_line(&mut line).unwrap() > 0, "serve exited");
@@ -1520,8 +1532,7 @@ fn sample_recordings_of_every_format_play_from_a_time() {
         let audio = codecs(&v.body).contains(&"aac".to_string());
         assert_eq!(audio, cam["format"] == "says", "{id}");
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
 }
 
 #[test]
@@ -1535,14 +1546,16 @@ fn a_damaged_recording_plays_what_is_intact() {
         *b = (i as u8).wrapping_mul(37) ^ 0x5a;
     }
     std::fs::write(&path, &bytes).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cctv"))
-        .arg("serve")
-        .arg(dir.path())
-        .args(["--port", "0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut child = Running(
+        Command::new(env!("CARGO_BIN_EXE_cctv"))
+            .arg("serve")
+            .arg(dir.path())
+            .args(["--port", "0"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = BufReader::new(child.0.stdout.take().unwrap());
     let port: u16 = loop {
         let mut line = String::new();
         assert!(out.read_line(&mut line).unwrap() > 0, "serve exited");
@@ -1569,8 +1582,7 @@ fn a_damaged_recording_plays_what_is_intact() {
     // The frames before and after the damage: most of the 200.
     let n = decoded_frames(&v.body);
     assert!((150..200).contains(&n), "{n} frames");
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
 }
 
 #[test]

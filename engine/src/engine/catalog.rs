@@ -113,9 +113,14 @@ pub struct FileEntry {
 pub struct FileStream {
     pub key: CameraKey,
     pub info: StreamInfo,
-    /// Capture time (Unix ns) of its first and last frame.
+    /// Capture time (Unix ns) of its first and last frame (in file order).
     pub first_wall_ns: u64,
     pub last_wall_ns: u64,
+    /// The earliest and latest capture time seen at either end of the
+    /// file: what a time window meets. The same as first and last unless
+    /// the recorder's clock ran backwards.
+    pub earliest_wall_ns: u64,
+    pub latest_wall_ns: u64,
 }
 
 /// A camera across files.
@@ -141,25 +146,32 @@ pub struct Camera {
 pub struct Span {
     /// Index into [`Catalog::files`].
     pub file: usize,
+    /// Its file's first and last frame (in file order).
     pub first_wall_ns: u64,
     pub last_wall_ns: u64,
+    /// Every capture time seen at either end ([`FileStream`]).
+    pub earliest_wall_ns: u64,
+    pub latest_wall_ns: u64,
 }
 
 impl Camera {
     pub fn first_wall_ns(&self) -> Option<u64> {
-        self.spans.iter().map(|s| s.first_wall_ns).min()
+        self.spans.iter().map(|s| s.earliest_wall_ns).min()
     }
     pub fn last_wall_ns(&self) -> Option<u64> {
-        self.spans.iter().map(|s| s.last_wall_ns).max()
+        self.spans.iter().map(|s| s.latest_wall_ns).max()
     }
     /// The spans that hold capture times in `[from, to)`.
     pub fn spans_in(&self, from: Option<u64>, to: Option<u64>) -> Vec<&Span> {
-        self.spans
-            .iter()
-            .filter(|s| {
-                from.is_none_or(|f| s.last_wall_ns >= f) && to.is_none_or(|t| s.first_wall_ns < t)
-            })
-            .collect()
+        self.spans.iter().filter(|s| s.meets(from, to)).collect()
+    }
+}
+
+impl Span {
+    /// Whether it holds capture times in `[from, to)` (`None`: open).
+    pub fn meets(&self, from: Option<u64>, to: Option<u64>) -> bool {
+        from.is_none_or(|f| self.latest_wall_ns >= f)
+            && to.is_none_or(|t| self.earliest_wall_ns < t)
     }
 }
 
@@ -200,12 +212,15 @@ impl Catalog {
         cat
     }
 
-    /// [`Catalog::build`] from the start of each file only: its streams
-    /// and first capture times, the fingerprint, no end (each span's
-    /// `last_wall_ns` is its first, so no gaps or overlaps are found).
-    /// For picking the few files a time window needs out of many, which are
-    /// then catalogued in full.
-    pub fn build_starts(recordings: &[(PathBuf, FormatKind)]) -> Catalog {
+    /// [`Catalog::build`] from the ends of each file only: its streams and
+    /// the capture times of its first units and of its last key frame's
+    /// group (the same bisection as the full catalog), the fingerprint;
+    /// not the full discovery window. Spans hold every capture time seen
+    /// at both ends (a clock that runs backwards, overlapping recordings),
+    /// so a window finds every file that meets it. For picking the few
+    /// files a time window needs out of many, which are then catalogued in
+    /// full.
+    pub fn build_ends(recordings: &[(PathBuf, FormatKind)]) -> Catalog {
         let mut cat = Catalog::default();
         for (path, format) in recordings {
             match describe_with(path, *format, true) {
@@ -283,6 +298,8 @@ impl Catalog {
                         file: fi,
                         first_wall_ns: s.first_wall_ns,
                         last_wall_ns: s.last_wall_ns,
+                        earliest_wall_ns: s.earliest_wall_ns,
+                        latest_wall_ns: s.latest_wall_ns,
                     }),
                 }
             }
@@ -386,11 +403,11 @@ pub fn describe(path: &Path, format: FormatKind) -> Result<FileEntry, String> {
     describe_with(path, format, false)
 }
 
-/// Starts only: the discovery of the first units, no end.
-const STARTS_BYTES: u64 = 256 * 1024;
-const STARTS_UNITS: usize = 32;
+/// Ends only: the discovery of the first units (then the end, as always).
+const ENDS_DISCOVERY_BYTES: u64 = 256 * 1024;
+const ENDS_DISCOVERY_UNITS: usize = 32;
 
-fn describe_with(path: &Path, format: FormatKind, starts: bool) -> Result<FileEntry, String> {
+fn describe_with(path: &Path, format: FormatKind, ends_only: bool) -> Result<FileEntry, String> {
     match format {
         FormatKind::Pavs => describe_stream(
             path,
@@ -403,7 +420,7 @@ fn describe_with(path: &Path, format: FormatKind, starts: bool) -> Result<FileEn
                 ..PavsOptions::default()
             }),
             |_tags, info| info.tags.title.clone().unwrap_or_default(),
-            starts,
+            ends_only,
         ),
         FormatKind::Says => describe_stream(
             path,
@@ -418,7 +435,7 @@ fn describe_with(path: &Path, format: FormatKind, starts: bool) -> Result<FileEn
                 tags.and_then(|t| t.device_serial.clone().or_else(|| t.device_model.clone()))
                     .unwrap_or_default()
             },
-            starts,
+            ends_only,
         ),
         FormatKind::Rf1 => describe_rf1(path),
     }
@@ -429,7 +446,7 @@ fn describe_stream<F: Format>(
     format: FormatKind,
     engine_format: F,
     device: impl Fn(Option<&Tags>, &StreamInfo) -> String,
-    starts: bool,
+    ends_only: bool,
 ) -> Result<FileEntry, String> {
     let src = FileSource::open(path).map_err(|e| e.to_string())?;
     let size = src.size().unwrap_or(0);
@@ -438,13 +455,16 @@ fn describe_stream<F: Format>(
     let mut demux = Demuxer::new_pull(engine_format, Some(size));
     // The first packets of each camera are all the catalog needs from the
     // start: recorders interleave their cameras frame by frame.
-    if starts {
-        demux.limit_discovery(STARTS_BYTES, STARTS_UNITS);
+    if ends_only {
+        demux.limit_discovery(ENDS_DISCOVERY_BYTES, ENDS_DISCOVERY_UNITS);
     } else {
         demux.limit_discovery(DISCOVERY_LIMIT_BYTES, DISCOVERY_LIMIT_UNITS);
     }
     let mut infos: Vec<StreamInfo> = Vec::new();
+    // Per stream: its first capture time, and the earliest and latest seen
+    // at the start.
     let mut first: BTreeMap<String, u64> = BTreeMap::new();
+    let mut head: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     // Discovery, then the packets it queued: the first capture time of
     // every stream found in the discovery window.
     loop {
@@ -456,6 +476,8 @@ fn describe_stream<F: Format>(
                     (infos.iter().find(|i| i.id == p.stream), p.wallclock_ns)
                 {
                     first.entry(info.name.clone()).or_insert(w);
+                    let e = head.entry(info.name.clone()).or_insert((w, w));
+                    *e = (e.0.min(w), e.1.max(w));
                 }
             }
             Event::NeedData | Event::Eos => break,
@@ -472,8 +494,19 @@ fn describe_stream<F: Format>(
     // The end: the engine's seek to the predicted end restarts every
     // stream at its last key frame (bisection, a few probes), then the
     // last group is read.
-    let mut last: BTreeMap<String, u64> = BTreeMap::new();
-    if let Some(end) = (!starts).then(|| demux.duration(&mut src)).flatten() {
+    // (earliest, latest) capture time of the last group: a clock that runs
+    // backwards ends before it starts.
+    let mut last: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    if ends_only {
+        // The capture times the units of the last 64 KiB carry: no seek.
+        if let Ok(tail) = demux.tail_capture_times(&mut src) {
+            for (id, times) in tail {
+                if let Some(info) = infos.iter().find(|i| i.id == id) {
+                    last.insert(info.name.clone(), times);
+                }
+            }
+        }
+    } else if let Some(end) = demux.duration(&mut src) {
         let target = end.saturating_sub(1);
         if demux.seek(&mut src, target, None).is_ok() {
             loop {
@@ -482,8 +515,8 @@ fn describe_stream<F: Format>(
                         if let (Some(info), Some(w)) =
                             (infos.iter().find(|i| i.id == p.stream), p.wallclock_ns)
                         {
-                            let e = last.entry(info.name.clone()).or_insert(w);
-                            *e = (*e).max(w);
+                            let e = last.entry(info.name.clone()).or_insert((w, w));
+                            *e = (e.0.min(w), e.1.max(w));
                         }
                     }
                     Ok(Event::NewStream(i)) => infos.push(i),
@@ -495,10 +528,18 @@ fn describe_stream<F: Format>(
     }
     let mut streams = Vec::new();
     for info in infos.iter().filter(|i| i.id.kind == StreamKind::Video) {
-        let Some(&f) = first.get(&info.name) else {
+        let (Some(&f), Some(&(head_min, head_max))) = (first.get(&info.name), head.get(&info.name))
+        else {
             continue;
         };
-        let l = last.get(&info.name).copied().unwrap_or(f).max(f);
+        // The span holds every capture time seen at both ends, whichever
+        // way the recorder's clock ran (data: the VMax sample video2.psf
+        // runs backwards, 16:58 down to 07:00; read in file order its
+        // frames at 07:00 must still be found by a 07:00 window).
+        let (tail_min, tail_max) = last
+            .get(&info.name)
+            .copied()
+            .unwrap_or((head_min, head_max));
         streams.push(FileStream {
             key: CameraKey {
                 format,
@@ -507,7 +548,9 @@ fn describe_stream<F: Format>(
             },
             info: info.clone(),
             first_wall_ns: f,
-            last_wall_ns: l,
+            last_wall_ns: tail_max.max(f),
+            earliest_wall_ns: head_min.min(tail_min),
+            latest_wall_ns: head_max.max(tail_max),
         });
     }
     if streams.is_empty() {
@@ -558,6 +601,8 @@ fn describe_rf1(path: &Path) -> Result<FileEntry, String> {
             info: info.clone(),
             first_wall_ns: f,
             last_wall_ns: l,
+            earliest_wall_ns: f,
+            latest_wall_ns: l,
         });
     }
     if streams.is_empty() {

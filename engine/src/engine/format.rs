@@ -312,6 +312,14 @@ pub trait Format: Send + 'static {
     fn resync_margin(&self) -> usize;
     /// Whether decoding of the unit's stream may start at this unit.
     fn is_seek_point(&self, unit: &Self::Unit) -> bool;
+
+    /// The capture time (Unix ns) a unit carries by itself, without the
+    /// timeline: what the catalog reads from a file's tail
+    /// ([`Demuxer::tail_capture_times`](crate::engine::demuxer::Demuxer::tail_capture_times)).
+    /// `None`: the unit has none.
+    fn capture_time_ns(&self, _unit: &Self::Unit) -> Option<u64> {
+        None
+    }
     /// The stream a unit belongs to, if it produces output. Notes nothing:
     /// seek and duration probes ask it of units that are never output.
     fn stream_of(&self, unit: &Self::Unit) -> Option<StreamId>;

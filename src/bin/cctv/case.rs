@@ -188,7 +188,7 @@ pub fn described_works(
         return Ok((per_file(), Vec::new()));
     }
     let windowed = args.from.is_some() || args.to.is_some();
-    // A window: the files it needs are found from the files' starts
+    // A window: the files it needs are found from the ends of the files
     // (a few hundred KB each), and only they are catalogued in full.
     let joinable = if windowed {
         window_files(&joinable, args, zone.as_ref(), clock)?
@@ -451,16 +451,13 @@ fn case_works(
             let inside: Vec<&gstcctv::engine::catalog::Span> = chain
                 .iter()
                 .map(|&f| cam.spans.iter().find(|s| s.file == f).expect("span"))
-                .filter(|s| {
-                    from.is_none_or(|t| s.last_wall_ns >= t)
-                        && to.is_none_or(|t| s.first_wall_ns < t)
-                })
+                .filter(|s| s.meets(from, to))
                 .collect();
             let Some(head) = inside.first().map(|s| s.file) else {
                 continue;
             };
-            let first_ns = inside.iter().map(|s| s.first_wall_ns).min();
-            let last_ns = inside.iter().map(|s| s.last_wall_ns).max();
+            let first_ns = inside.iter().map(|s| s.earliest_wall_ns).min();
+            let last_ns = inside.iter().map(|s| s.latest_wall_ns).max();
             let mut duplicates: Vec<PathBuf> = cam
                 .duplicates
                 .iter()
@@ -554,20 +551,21 @@ fn case_works(
     Ok(out)
 }
 
-/// The recordings a `--from/--to` window needs: per camera (from the
-/// files' starts) those that start inside the window and the last one that
-/// starts before it; with the copies of those, and the recordings whose
-/// start could not be read (they are then reported as before).
+/// The recordings a `--from/--to` window needs: per camera the files
+/// whose span (every capture time seen at both ends of the file, whichever
+/// way its clock ran: [`Catalog::build_ends`]) meets the window, with the
+/// copies of those, and the recordings that could not be read (they are
+/// then reported as before).
 fn window_files(
     joinable: &[(PathBuf, FormatKind)],
     args: &ConvertArgs,
     zone: Option<&gstcctv::engine::zone::Zone>,
     clock: i64,
 ) -> Result<Vec<(PathBuf, FormatKind)>> {
-    let starts = Catalog::build_starts(joinable);
-    let mut keep: HashSet<PathBuf> = starts.skipped.iter().map(|s| s.path.clone()).collect();
-    for cam in &starts.cameras {
-        let first = &starts.files[cam.spans[0].file];
+    let cat = Catalog::build_ends(joinable);
+    let mut keep: HashSet<PathBuf> = cat.skipped.iter().map(|s| s.path.clone()).collect();
+    for cam in &cat.cameras {
+        let first = &cat.files[cam.spans[0].file];
         let offset = first
             .tags
             .as_ref()
@@ -584,25 +582,13 @@ fn window_files(
                 .transpose()
         };
         let (from, to) = (bound(&args.from)?, bound(&args.to)?);
-        let mut wanted: Vec<usize> = Vec::new();
-        // The last file starting at or before --from may hold it.
-        let before = cam
-            .spans
-            .iter()
-            .rposition(|s| from.is_some_and(|f| s.first_wall_ns <= f));
-        for (k, s) in cam.spans.iter().enumerate() {
-            let after_from = from.is_none_or(|f| s.first_wall_ns > f);
-            let before_to = to.is_none_or(|t| s.first_wall_ns < t);
-            if (after_from && before_to) || Some(k) == before {
-                wanted.push(s.file);
-            }
-        }
+        let wanted: Vec<usize> = cam.spans_in(from, to).iter().map(|s| s.file).collect();
         for &f in &wanted {
-            keep.insert(starts.files[f].path.clone());
+            keep.insert(cat.files[f].path.clone());
         }
         for &(dup, orig) in &cam.duplicates {
             if wanted.contains(&orig) {
-                keep.insert(starts.files[dup].path.clone());
+                keep.insert(cat.files[dup].path.clone());
             }
         }
     }

@@ -6,9 +6,9 @@
 use super::{Demuxer, MAX_RUNNING_TIME, Prediction, Probe, RESYNC_WINDOW, Resync, Walked};
 use crate::engine::bytes::{ByteSource, Chunk};
 use crate::engine::error::EngineError;
-use crate::engine::format::Format;
-use crate::engine::format::Parsed;
+use crate::engine::format::{Format, Parsed, StreamId};
 use crate::engine::index::EndTracker;
+use std::collections::BTreeMap;
 
 impl<F: Format, C: Chunk> Demuxer<F, C> {
     // ---- probing (pull input) ----------------------------------------------
@@ -112,6 +112,41 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
     /// The exact duration, once the input has been read to its end.
     pub fn exact_duration(&self) -> Option<u64> {
         self.index.complete.then(|| self.index.end.end()).flatten()
+    }
+
+    /// The earliest and latest capture time of each stream's units in the
+    /// input's tail (pull input): the last 64 KiB, widened until a timed
+    /// unit is found. What the catalog needs of a file's end, without a
+    /// seek; a clock that runs backwards shows as an earliest time before
+    /// the head's.
+    pub fn tail_capture_times<S: ByteSource<Chunk = C>>(
+        &mut self,
+        src: &mut S,
+    ) -> Result<BTreeMap<StreamId, (u64, u64)>, EngineError> {
+        let mut found: BTreeMap<StreamId, (u64, u64)> = BTreeMap::new();
+        let Some(size) = self.input.size() else {
+            return Ok(found);
+        };
+        let floor = self.format.file_header_len() as u64;
+        let mut back = RESYNC_WINDOW as u64;
+        loop {
+            let from = size.saturating_sub(back).max(floor);
+            let mut at = from;
+            while let Some(w) = self.walk(src, at, None, Some(size))? {
+                if let (Some(id), Some(t)) = (
+                    self.format.stream_of(&w.unit),
+                    self.format.capture_time_ns(&w.unit),
+                ) {
+                    let e = found.entry(id).or_insert((t, t));
+                    *e = (e.0.min(t), e.1.max(t));
+                }
+                at = w.offset + w.len as u64;
+            }
+            if !found.is_empty() || from <= floor {
+                return Ok(found);
+            }
+            back = back.saturating_mul(4);
+        }
     }
 
     pub(super) fn predict_end<S: ByteSource<Chunk = C>>(

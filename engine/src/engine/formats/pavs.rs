@@ -186,6 +186,10 @@ impl Format for Pavs {
         unit.key
     }
 
+    fn capture_time_ns(&self, unit: &BlockHeader) -> Option<u64> {
+        Some(unit.capture_time_ns())
+    }
+
     fn stream_of(&self, unit: &BlockHeader) -> Option<StreamId> {
         Some(video(unit.channel))
     }

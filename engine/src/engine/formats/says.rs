@@ -602,6 +602,10 @@ impl Format for Says {
         unit.duration_ns
     }
 
+    fn capture_time_ns(&self, unit: &SaysUnit) -> Option<u64> {
+        unit.timestamp_us.and_then(|ts| unit.unix_ns(ts))
+    }
+
     fn stream_of(&self, unit: &SaysUnit) -> Option<StreamId> {
         Some(unit.stream())
     }
