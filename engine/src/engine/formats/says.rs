@@ -20,10 +20,10 @@
 //!
 //! Time: running time = chunk timestamp − base, where base is the smallest
 //! chunk timestamp seen during discovery that another one lies near (a
-//! lone time off the recording's clock is damage, not the base: it gets 0),
-//! so every stream keeps the exact spacing of the chunk clock. Per stream the running time never decreases
-//! (a chunk stamped earlier than its predecessor gets the predecessor's
-//! time). Snapshots have no timestamp: they get the time of the chunk
+//! lone time off the recording's clock is damage, not the base: it gets
+//! 0), so every stream keeps the exact spacing of the chunk clock. Per
+//! stream the running time never decreases (a chunk stamped earlier than
+//! its predecessor gets the predecessor's time). Snapshots have no timestamp: they get the time of the chunk
 //! before them. A chunk whose time is beyond what the engine can represent
 //! is damage (the engine drops it) and leaves the timeline untouched.
 
@@ -390,8 +390,6 @@ impl Says {
     }
 }
 
-/// A header string as tag text: tag strings end at a NUL, so the text is
-/// cut at the first one; `None` when nothing is left.
 /// The base of the running time: the smallest chunk time of discovery
 /// that another one lies within [`says::NEIGHBOUR_TIME_US`] of (the
 /// recording's clock); the smallest of all when none does. A chunk stamped
@@ -409,6 +407,8 @@ fn timeline_base(times: &mut [u64]) -> u64 {
         .map_or_else(|| times.first().copied().unwrap_or(0), |pair| pair[0])
 }
 
+/// A header string as tag text: tag strings end at a NUL, so the text is
+/// cut at the first one; `None` when nothing is left.
 fn tag_text(text: &str) -> Option<&str> {
     let cut = text.split('\0').next().unwrap_or_default();
     Some(cut).filter(|s| !s.is_empty())
