@@ -463,8 +463,58 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
                 Parsed::Unit(_, len) if len == 0 || len > data.len() => Parsed::Invalid,
                 parsed => parsed,
             };
+            #[cfg(debug_assertions)]
+            self.assert_verdict_on_asked_bytes(offset, data, view.eof, &parsed);
             return Ok(Some((parsed, view)));
         }
+    }
+
+    /// Debug builds: the format's verdict on a view must be the one it
+    /// gives when handed exactly the bytes it asks for (fewer only at the
+    /// end of the input). A view holds however many bytes the last read
+    /// (pull) or the pieces (push) left after the offset; a verdict that
+    /// depends on bytes the format did not ask for makes pull and push
+    /// read the same input differently (fuzz: says_engine
+    /// push-pull-disagree-df436355). Skips may differ in length: skipping
+    /// goes on at the next offset either way.
+    #[cfg(debug_assertions)]
+    fn assert_verdict_on_asked_bytes(
+        &self,
+        offset: u64,
+        data: &[u8],
+        eof: bool,
+        verdict: &Parsed<F::Unit>,
+    ) {
+        let max = self.format.max_unit_len();
+        let mut need = 16.min(max);
+        let exact = loop {
+            let n = need.min(data.len());
+            let at_eof = eof && n == data.len();
+            match self.format.parse_unit(&data[..n], at_eof) {
+                // At the view's length the call is the one just made: the
+                // loop ends there.
+                Parsed::NeedMore(more) if n < data.len() && more > n && more <= max => {
+                    need = more;
+                }
+                Parsed::NeedMore(_) => break Parsed::Invalid,
+                Parsed::Unit(_, len) if len == 0 || len > n => break Parsed::Invalid,
+                parsed => break parsed,
+            }
+        };
+        let same = match (verdict, &exact) {
+            (Parsed::Unit(_, a), Parsed::Unit(_, b)) => a == b,
+            (Parsed::Skip(_), Parsed::Skip(_)) | (Parsed::Invalid, Parsed::Invalid) => true,
+            _ => false,
+        };
+        assert!(
+            same,
+            "{}: the verdict at offset {offset} on {} bytes ({}) is not the one on the bytes \
+             asked for ({})",
+            self.format.name(),
+            data.len(),
+            verdict_name(verdict),
+            verdict_name(&exact),
+        );
     }
 
     /// Scans for the next place a unit may start. `false`: push input needs
@@ -712,6 +762,16 @@ impl<F: Format, C: Chunk> Demuxer<F, C> {
             self.index.complete = true;
         }
         self.phase = Phase::Ended;
+    }
+}
+
+#[cfg(debug_assertions)]
+fn verdict_name<U>(parsed: &Parsed<U>) -> String {
+    match parsed {
+        Parsed::Unit(_, len) => format!("a unit of {len} bytes"),
+        Parsed::Skip(len) => format!("skip {len}"),
+        Parsed::NeedMore(len) => format!("need {len}"),
+        Parsed::Invalid => "invalid".into(),
     }
 }
 

@@ -19,10 +19,11 @@
 //! the cues and by tools without a JSON round trip.
 //!
 //! Time: running time = chunk timestamp − base, where base is the smallest
-//! chunk timestamp seen during discovery, so every stream keeps the exact
-//! spacing of the chunk clock. Per stream the running time never decreases
-//! (a chunk stamped earlier than its predecessor gets the predecessor's
-//! time). Snapshots have no timestamp: they get the time of the chunk
+//! chunk timestamp seen during discovery that another one lies near (a
+//! lone time off the recording's clock is damage, not the base: it gets
+//! 0), so every stream keeps the exact spacing of the chunk clock. Per
+//! stream the running time never decreases (a chunk stamped earlier than
+//! its predecessor gets the predecessor's time). Snapshots have no timestamp: they get the time of the chunk
 //! before them. A chunk whose time is beyond what the engine can represent
 //! is damage (the engine drops it) and leaves the timeline untouched.
 
@@ -389,6 +390,23 @@ impl Says {
     }
 }
 
+/// The base of the running time: the smallest chunk time of discovery
+/// that another one lies within [`says::NEIGHBOUR_TIME_US`] of (the
+/// recording's clock); the smallest of all when none does. A chunk stamped
+/// off that clock (damage that left its header sane, e.g. 11 384 µs among
+/// Unix times) was the base, and every chunk on the clock then ran at its
+/// Unix time (about 1.7e18 ns) instead of from about 0. Such a chunk gets
+/// time 0 now. The chunks of a clock jump (a GPS fix) keep the earlier
+/// side as the base: there are many of them on each side.
+fn timeline_base(times: &mut [u64]) -> u64 {
+    times.sort_unstable();
+    let near = |pair: &[u64]| pair[1] - pair[0] <= says::NEIGHBOUR_TIME_US;
+    times
+        .windows(2)
+        .find(|pair| near(pair))
+        .map_or_else(|| times.first().copied().unwrap_or(0), |pair| pair[0])
+}
+
 /// A header string as tag text: tag strings end at a NUL, so the text is
 /// cut at the first one; `None` when nothing is left.
 fn tag_text(text: &str) -> Option<&str> {
@@ -740,11 +758,8 @@ impl Format for Says {
     }
 
     fn start_timeline(&mut self, first_units: &[&SaysUnit]) {
-        let base = first_units
-            .iter()
-            .filter_map(|u| u.timestamp_us)
-            .min()
-            .unwrap_or(0);
+        let mut times: Vec<u64> = first_units.iter().filter_map(|u| u.timestamp_us).collect();
+        let base = timeline_base(&mut times);
         self.timeline = SaysTimeline {
             base_us: base,
             max_gap: self.options.max_gap.filter(|&g| g > 0),
@@ -1085,6 +1100,11 @@ mod tests {
     }
 
     fn push_all(bytes: &[u8], piece: usize) -> Vec<Out> {
+        push_with_damage(bytes, piece).0
+    }
+
+    /// [`push_all`] and the damage the engine reported.
+    fn push_with_damage(bytes: &[u8], piece: usize) -> (Vec<Out>, crate::engine::Damage) {
         let mut demux: Demuxer<Says, SharedBytes> = Demuxer::new_push(Says::new());
         let mut none = NoSource::default();
         let mut out = Vec::new();
@@ -1096,7 +1116,7 @@ mod tests {
                     None => demux.push_eos(),
                 },
                 Event::Packet(p) => out.push(out_of(&p)),
-                Event::Eos => return out,
+                Event::Eos => return (out, demux.report().damage),
                 _ => {}
             }
         }
@@ -1357,6 +1377,83 @@ mod tests {
         assert_eq!(damage.regions, 1);
         assert_eq!(damage.bytes, written[7].len as u64);
         assert_eq!(damage.bad_times, 1);
+        assert_eq!(push_all(&bytes, 4096), pulled);
+    }
+
+    #[test]
+    fn a_zero_tailed_audio_chunk_that_data_follows_is_kept_whatever_the_pieces() {
+        // A mu-law chunk whose samples end in a zero run, zero fill after
+        // it, then more chunks: not the unwritten end of a recording (data
+        // follows), so it is kept. The check once judged whatever bytes it
+        // was handed: pull (a 256 KiB window) saw the chunks after the fill
+        // and kept it, push pieces ending inside the fill dropped it and
+        // skipped the fill as damage.
+        let header = HeaderSpec::recorder(
+            "20231114_221320_221330.nvr",
+            "v1.6.5",
+            [camera_entry(0, "Road", 640, 360, 10)],
+        );
+        let mut payloads = Vec::new();
+        let part = |frames: std::ops::Range<u64>, payloads: &mut Vec<Vec<u8>>| {
+            let mut w = SaysWriter::new(Vec::new(), &header).unwrap();
+            for f in frames.clone() {
+                let media: Vec<u8> = [0, 0, 0, 1, if f == 0 { 0x65 } else { 0x41 }]
+                    .into_iter()
+                    .chain(filler(80, f))
+                    .collect();
+                w.write_video(0, f == 0, BASE_US + f * 100_000, &[], &media)
+                    .unwrap();
+                payloads.push(media);
+            }
+            // Samples ending in 64 zero bytes (negative full scale).
+            let audio: Vec<u8> = filler(36, 9).chain([0; 64]).collect();
+            let ts = BASE_US + frames.end * 100_000;
+            w.write_audio(0, AudioCodec::Mulaw, ts, &audio, false)
+                .unwrap();
+            payloads.push(audio);
+            w.into_inner()
+        };
+        let mut bytes = part(0..5, &mut payloads);
+        bytes.resize(bytes.len() + 3000, 0);
+        let rest = part(5..10, &mut payloads);
+        bytes.extend_from_slice(&rest[says::FILE_HEADER_LEN..]);
+        // The last audio chunk: only the end of the file follows it.
+        payloads.pop();
+        let (mut demux, mut src) = pull(bytes.clone());
+        let (pulled, _) = drain(&mut demux, &mut src);
+        let got: Vec<&Vec<u8>> = media(&pulled).iter().map(|o| &o.5).collect();
+        assert_eq!(got, payloads.iter().collect::<Vec<_>>());
+        let damage = demux.report().damage;
+        // The last audio chunk, as a recording still being written ends.
+        assert_eq!((damage.regions, damage.bytes), (1, 116), "{damage:?}");
+        for piece in [100, 777, 4096] {
+            let (pushed, pushed_damage) = push_with_damage(&bytes, piece);
+            assert_eq!(pushed_damage, damage, "pieces of {piece}");
+            assert_eq!(pushed, pulled, "pieces of {piece}");
+        }
+    }
+
+    #[test]
+    fn an_off_clock_chunk_time_does_not_become_the_base() {
+        // The first chunk (audio) stamped 11 384 µs, every other one on the
+        // recording's Unix clock: the base was the smallest time of
+        // discovery, that one, so every other chunk ran at about 1.7e18 ns
+        // (fuzz: says_engine push-pull-disagree-df436355). A time no other
+        // one of discovery lies near is off the clock: not the base.
+        let time = |k: usize, ts: u64| if k == 0 { 11_384 } else { ts };
+        let (bytes, written) = file(30, 1, 10, &time);
+        let (mut demux, mut src) = pull(bytes.clone());
+        let (pulled, _) = drain(&mut demux, &mut src);
+        let got = media(&pulled);
+        assert_eq!(got.len(), written.len());
+        let base = written[1..].iter().filter_map(|w| w.ts_us).min().unwrap();
+        assert_eq!(got[0].1, 0, "the off-clock chunk starts the stream");
+        for (o, w) in got.iter().zip(&written).skip(1) {
+            assert_eq!((o.0, &o.5), (w.stream, &w.payload));
+            if let Some(ts) = w.ts_us {
+                assert_eq!(o.1, (ts - base) * 1000, "chunk at {}", w.offset);
+            }
+        }
         assert_eq!(push_all(&bytes, 4096), pulled);
     }
 

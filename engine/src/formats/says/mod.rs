@@ -712,13 +712,22 @@ pub fn parse_chunk_checked(data: &[u8], ctx: &ChunkContext, at_eof: bool) -> Chu
     // of the file after it) whose samples end in a zero run: the rest of a
     // chunk still being written. Mu-law 0x00 is the negative full-scale
     // sample (silence is 0xFF/0x7F), so a run of them is no real audio.
+    // What follows is judged on exactly UNWRITTEN_LOOKAHEAD bytes (fewer
+    // only at the end of the file), asked for: judged on whatever the
+    // caller happened to hold, a pull window saw the data after the zeros
+    // and kept the chunk while push pieces ending in the zeros dropped it.
     if chunk.kind == ChunkKind::AudioMulaw
-        && following.iter().all(|&b| b == 0)
         && data.get(chunk.payload.clone()).is_some_and(|p| {
             p.len() >= UNWRITTEN_AUDIO_ZEROS && p.ends_with(&[0; UNWRITTEN_AUDIO_ZEROS])
         })
     {
-        return ChunkParse::Invalid;
+        let seen = following.get(..UNWRITTEN_LOOKAHEAD).unwrap_or(following);
+        if seen.iter().all(|&b| b == 0) {
+            if seen.len() < UNWRITTEN_LOOKAHEAD && !at_eof {
+                return ChunkParse::NeedMore(end + UNWRITTEN_LOOKAHEAD);
+            }
+            return ChunkParse::Invalid;
+        }
     }
     if following.is_empty() && at_eof {
         return ChunkParse::Chunk(chunk);
@@ -751,6 +760,12 @@ pub const UNWRITTEN_ZEROS: usize = 16;
 /// Zero bytes at the end of the last mu-law chunk from which it counts as
 /// not (yet) written: 8 ms at negative full scale.
 pub const UNWRITTEN_AUDIO_ZEROS: usize = 64;
+
+/// Bytes after such a mu-law chunk that must all be zero (or end the file)
+/// for it to count as the unwritten end of the recording: a preallocated
+/// file's zero fill runs far longer; a chunk that real data follows within
+/// this is kept.
+pub const UNWRITTEN_LOOKAHEAD: usize = 64 << 10;
 
 /// Whether `media` ends with [`UNWRITTEN_ZEROS`] or more zero bytes: the
 /// picture was not completely written (a recording still being written, or
