@@ -672,3 +672,126 @@ fn many_short_files_join_with_only_a_few_open() {
     }
     verify(&out);
 }
+
+/// The video times of camera `camera` of `dir` as the engine's camera
+/// timeline plays it (what `cctvsrc` and the VLC module give), from 0.
+fn played(dir: &Path, camera: &str, max_gap: Option<u64>) -> Vec<f64> {
+    use gstcctv::engine::camera_timeline::{CaseOptions, open_case};
+    use gstcctv::engine::{Source, SourceEvent, StreamKind};
+    let options = CaseOptions {
+        camera: Some(camera.into()),
+        max_gap,
+        ..CaseOptions::default()
+    };
+    let mut opened = open_case(dir, &options, |f| f).unwrap();
+    let mut video = Vec::new();
+    let mut times = Vec::new();
+    loop {
+        match opened.timeline.next().unwrap() {
+            SourceEvent::StreamsFound(infos) => video.extend(
+                infos
+                    .iter()
+                    .filter(|i| i.id.kind == StreamKind::Video)
+                    .map(|i| i.id),
+            ),
+            SourceEvent::Packet(p) if video.contains(&p.stream) => {
+                times.push(p.pts.unwrap() as f64 / 1e9);
+            }
+            SourceEvent::End => break,
+            _ => {}
+        }
+    }
+    let first = times[0];
+    times.iter().map(|t| t - first).collect()
+}
+
+/// The gaps policy applies between files as within one (#18.2): a joined
+/// export keeps a pause of 3 s between two files (up to the 10 s of
+/// `--gaps compact`), compacts one of 15 s (the next file right after the
+/// last frame), keeps it with `--gaps keep`; the same times as the
+/// camera's timeline plays, the frames bit-exact; a window across the
+/// pause is exact from the key frame at or before --from.
+#[test]
+fn pauses_between_files_follow_the_gaps_policy_as_playback_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("case");
+    std::fs::create_dir(&root).unwrap();
+    // 60 s each: 07:00:00, then 3 s after the first ends (07:01:03), then
+    // 15 s after the second ends (07:02:18).
+    let files = [
+        psf(&root, "a.psf", 9, "ALLEY", T0, 120),
+        psf(&root, "b.psf", 9, "ALLEY", T0 + 63 * S, 120),
+        psf(&root, "c.psf", 9, "ALLEY", T0 + 138 * S, 120),
+    ];
+    for (gaps, second, third, max_gap) in [
+        ("compact", 63.0, 123.0, Some(10 * S)),
+        ("keep", 63.0, 138.0, None),
+    ] {
+        let out = dir.path().join(gaps);
+        ok(&cctv(&[
+            "convert",
+            "-q",
+            "--gaps",
+            gaps,
+            s(&root),
+            "-o",
+            s(&out),
+        ]));
+        assert_eq!(outputs(&out), ["a_cam9.mp4"], "{gaps}");
+        let mp4 = out.join("a_cam9.mp4");
+        let v = &packets(&mp4)["video"];
+        assert_eq!(v.len(), 360, "{gaps}");
+        assert!(rising(v), "{gaps}");
+        let at = |k: usize| v[k] - v[0];
+        assert!((at(119) - 59.5).abs() < 1e-3, "{gaps}: {}", at(119));
+        assert!((at(120) - second).abs() < 1e-3, "{gaps}: {}", at(120));
+        assert!((at(240) - third).abs() < 1e-3, "{gaps}: {}", at(240));
+        // As the camera's timeline plays it.
+        let p = played(&root, "9", max_gap);
+        assert_eq!(p.len(), 360);
+        for (k, (a, b)) in v.iter().map(|t| t - v[0]).zip(&p).enumerate() {
+            assert!((a - b).abs() < 1e-3, "{gaps}: frame {k}: {a} vs {b}");
+        }
+        // Bit-exact, every file's frames once, from its file.
+        let (rows, inputs) = table(&mp4);
+        assert_eq!(
+            inputs,
+            files.iter().map(|f| s(f).to_string()).collect::<Vec<_>>()
+        );
+        assert_eq!(rows.len(), 360);
+        for (k, r) in rows.iter().enumerate() {
+            assert_eq!(r.source, k / 120, "frame {k}");
+            assert!(
+                (r.pts - rows[0].pts - at(k)).abs() < 1e-3,
+                "{gaps}: table pts {k}"
+            );
+        }
+        verify(&out);
+    }
+    // 07:00:57.2 .. 07:01:10: from the key frame at 07:00:55 in the first
+    // file, across the 3 s pause, to 07:01:09.5 in the second.
+    let w = dir.path().join("window");
+    ok(&cctv(&[
+        "convert",
+        "-q",
+        s(&root),
+        "--from",
+        "2021-09-01T07:00:57.2Z",
+        "--to",
+        "2021-09-01T07:01:10Z",
+        "-o",
+        s(&w),
+    ]));
+    assert_eq!(outputs(&w), ["a_cam9.mp4"]);
+    let (rows, inputs) = table(&w.join("a_cam9.mp4"));
+    assert_eq!(inputs.len(), 2);
+    assert_eq!(rows.len(), 24);
+    assert_eq!(rows[0].recorded, "2021-09-01T07:00:55.000000Z");
+    assert_eq!(rows[9].recorded, "2021-09-01T07:00:59.500000Z");
+    assert_eq!(rows[10].recorded, "2021-09-01T07:01:03.000000Z");
+    assert_eq!(rows[23].recorded, "2021-09-01T07:01:09.500000Z");
+    let v = &packets(&w.join("a_cam9.mp4"))["video"];
+    assert_eq!(v.len(), 24);
+    assert!((v[10] - v[0] - 8.0).abs() < 1e-3, "{v:?}");
+    verify(&w);
+}
