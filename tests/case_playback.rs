@@ -46,6 +46,17 @@ fn case(dir: &Path) -> PathBuf {
     root
 }
 
+/// A video buffer's (pts, capture time).
+fn frame_of(sample: &gst::Sample) -> (u64, u64) {
+    let buffer = sample.buffer().unwrap();
+    let wall = buffer
+        .iter_meta::<gst::ReferenceTimestampMeta>()
+        .next()
+        .map(|m| m.timestamp().nseconds())
+        .unwrap_or(0);
+    (buffer.pts().unwrap().nseconds(), wall)
+}
+
 /// Every video buffer (pts, capture time) `cctvsrc` gives for `camera`,
 /// after a seek to `seek` if any.
 fn video_of(location: &Path, camera: &str, seek: Option<u64>) -> Vec<(u64, u64)> {
@@ -92,13 +103,7 @@ fn video_of(location: &Path, camera: &str, seek: Option<u64>) -> Vec<(u64, u64)>
     pipeline.set_state(gst::State::Playing).unwrap();
     let mut out = Vec::new();
     while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(20)) {
-        let buffer = sample.buffer().unwrap();
-        let wall = buffer
-            .iter_meta::<gst::ReferenceTimestampMeta>()
-            .next()
-            .map(|m| m.timestamp().nseconds())
-            .unwrap_or(0);
-        out.push((buffer.pts().unwrap().nseconds(), wall));
+        out.push(frame_of(&sample));
     }
     pipeline.set_state(gst::State::Null).unwrap();
     out
@@ -238,13 +243,7 @@ fn launched(description: &str) -> Result<Vec<(u64, u64)>, String> {
         let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_mseconds(100)) else {
             continue;
         };
-        let buffer = sample.buffer().unwrap();
-        let wall = buffer
-            .iter_meta::<gst::ReferenceTimestampMeta>()
-            .next()
-            .map(|m| m.timestamp().nseconds())
-            .unwrap_or(0);
-        out.push((buffer.pts().unwrap().nseconds(), wall));
+        out.push(frame_of(&sample));
     }
     pipeline.set_state(gst::State::Null).unwrap();
     match error {
