@@ -88,6 +88,11 @@ fn psf(dir: &Path, name: &str, channel: u8, camera: &str, start: u64, frames: u6
 /// second each (a key frame every 10, SPS/PPS in it), mu-law audio on
 /// stream 0 every 0.1 s, for `seconds` from `start_us`.
 fn nvr(path: &Path, serial: &str, start_us: u64, seconds: u64, seed: u32) {
+    nvr_with(path, serial, start_us, seconds, seed, true)
+}
+
+/// [`nvr`], with or without its audio.
+fn nvr_with(path: &Path, serial: &str, start_us: u64, seconds: u64, seed: u32, audio: bool) {
     let header = HeaderSpec::recorder(
         path.file_name().unwrap().to_string_lossy(),
         "v1.6.5",
@@ -107,8 +112,10 @@ fn nvr(path: &Path, serial: &str, start_us: u64, seconds: u64, seed: u32) {
         let samples: Vec<u8> = (0..800u32)
             .map(|n| ((n * 7 + f * 13 + seed) % 251) as u8 | 1)
             .collect();
-        w.write_audio(0, AudioCodec::Mulaw, ts, &samples, false)
-            .expect("audio");
+        if audio {
+            w.write_audio(0, AudioCodec::Mulaw, ts, &samples, false)
+                .expect("audio");
+        }
         for cam in 0..2u8 {
             let key = f % 10 == 0;
             let meta = vec![MetaEntry::new(
@@ -794,4 +801,53 @@ fn pauses_between_files_follow_the_gaps_policy_as_playback_does() {
     assert_eq!(v.len(), 24);
     assert!((v[10] - v[0] - 8.0).abs() < 1e-3, "{v:?}");
     verify(&w);
+}
+
+/// A camera whose sound stops after its first file is joined without a
+/// stall (the sound of the first file, the pictures of both); one whose
+/// sound starts in a later file is joined with its pictures and says that
+/// this sound is not converted (the output's streams are its first
+/// file's).
+#[test]
+fn audio_in_only_some_files_of_a_camera_is_joined_or_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = 1_700_000_000_000_000u64;
+    for (case, first_audio) in [("stops", true), ("starts", false)] {
+        let root = dir.path().join(case);
+        std::fs::create_dir(&root).unwrap();
+        nvr_with(&root.join("d0.nvr"), "SN-5", t0, 8, 0, first_audio);
+        nvr_with(
+            &root.join("d1.nvr"),
+            "SN-5",
+            t0 + 8_000_000,
+            8,
+            1,
+            !first_audio,
+        );
+        let out = dir.path().join(format!("{case}-out"));
+        let err = ok(&cctv(&[
+            "convert",
+            "--camera",
+            "0",
+            s(&root),
+            "-o",
+            s(&out),
+        ]));
+        assert_eq!(outputs(&out), ["d0_cam0.mp4"], "{case}: {err}");
+        let (rows, inputs) = table(&out.join("d0_cam0.mp4"));
+        assert_eq!((rows.len(), inputs.len()), (160, 2), "{case}");
+        let p = packets(&out.join("d0_cam0.mp4"));
+        assert!(rising(&p["video"]), "{case}");
+        let note = "audio that starts in a later file is not converted";
+        if first_audio {
+            let a = &p["audio"];
+            let span = a.last().unwrap() - a[0];
+            assert!((span - 8.0).abs() < 0.3, "{case}: audio spans {span} s");
+            assert!(!err.contains(note), "{err}");
+        } else {
+            assert!(!p.contains_key("audio"), "{case}");
+            assert!(err.contains(note), "{err}");
+        }
+        verify(&out);
+    }
 }
