@@ -851,3 +851,60 @@ fn audio_in_only_some_files_of_a_camera_is_joined_or_reported() {
         verify(&out);
     }
 }
+
+/// A window across a pause between two dashcam files (`.nvr`, with cues
+/// and sound) is exact: from the key frame at or before --from, the pause
+/// kept, to the last frame before --to; the same times as the camera's
+/// timeline plays.
+#[test]
+fn a_window_across_a_pause_between_dashcam_files_is_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("dashcam");
+    std::fs::create_dir(&root).unwrap();
+    // 2023-11-14T22:13:20Z; the second file 2 s after the first ends.
+    let t0 = 1_700_000_000_000_000u64;
+    nvr(&root.join("d0.nvr"), "SN-7", t0, 8, 0);
+    nvr(&root.join("d1.nvr"), "SN-7", t0 + 10_000_000, 8, 1);
+    let all = played(&root, "0", Some(10 * S));
+    assert_eq!(all.len(), 160);
+    assert!((all[80] - 10.0).abs() < 1e-3, "{}", all[80]);
+    let w = dir.path().join("w");
+    ok(&cctv(&[
+        "convert",
+        "-q",
+        "--camera",
+        "0",
+        s(&root),
+        "--from",
+        "2023-11-14T22:13:25.3Z",
+        "--to",
+        "2023-11-14T22:13:32Z",
+        "-o",
+        s(&w),
+    ]));
+    assert_eq!(outputs(&w), ["d0_cam0.mp4"]);
+    let mp4 = w.join("d0_cam0.mp4");
+    let (rows, _) = table(&mp4);
+    assert_eq!(rows.len(), 50);
+    assert_eq!(rows[0].recorded, "2023-11-14T22:13:25.000000Z");
+    assert_eq!(rows[29].recorded, "2023-11-14T22:13:27.900000Z");
+    assert_eq!(rows[30].recorded, "2023-11-14T22:13:30.000000Z");
+    assert_eq!(rows[49].recorded, "2023-11-14T22:13:31.900000Z");
+    let p = packets(&mp4);
+    let v = &p["video"];
+    assert_eq!(v.len(), 50);
+    for (k, t) in v.iter().enumerate() {
+        let want = all[50 + k] - all[50];
+        assert!(
+            (t - v[0] - want).abs() < 1e-3,
+            "frame {k}: {} vs {want}",
+            t - v[0]
+        );
+    }
+    assert!((v[30] - v[0] - 5.0).abs() < 1e-3, "{v:?}");
+    // The sound of both parts of the window, the pause between them.
+    let a = &p["audio"];
+    assert!(rising(a));
+    assert!((a.last().unwrap() - a[0] - 6.9).abs() < 0.3, "{a:?}");
+    verify(&w);
+}
