@@ -908,3 +908,48 @@ fn a_window_across_a_pause_between_dashcam_files_is_exact() {
     assert!((a.last().unwrap() - a[0] - 6.9).abs() < 0.3, "{a:?}");
     verify(&w);
 }
+
+/// A dashcam camera without a microphone of its own plays with its file's
+/// only audio stream, as `cctv convert` exports it (one policy for
+/// playback and export).
+#[test]
+fn a_camera_without_audio_plays_with_its_files_only_audio() {
+    use gstcctv::engine::camera_timeline::{CaseOptions, open_case};
+    use gstcctv::engine::{Source, SourceEvent, StreamKind};
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = 1_700_000_000_000_000u64;
+    for k in 0..2u64 {
+        nvr(
+            &dir.path().join(format!("d{k}.nvr")),
+            "SN-3",
+            t0 + k * 4_000_000,
+            4,
+            k as u32,
+        );
+    }
+    for camera in ["0", "1"] {
+        let options = CaseOptions {
+            camera: Some(camera.into()),
+            ..CaseOptions::default()
+        };
+        let mut opened = open_case(dir.path(), &options, |f| f).unwrap();
+        let mut audio = None;
+        let mut packets = 0;
+        loop {
+            match opened.timeline.next().unwrap() {
+                SourceEvent::StreamsFound(infos) => {
+                    audio = infos
+                        .iter()
+                        .find(|i| i.id.kind == StreamKind::Audio)
+                        .map(|i| i.id);
+                }
+                SourceEvent::Packet(p) if Some(p.stream) == audio => packets += 1,
+                SourceEvent::End => break,
+                _ => {}
+            }
+        }
+        assert!(audio.is_some(), "camera {camera}: no audio");
+        // 0.1 s packets for 8 s: both files' sound.
+        assert_eq!(packets, 80, "camera {camera}");
+    }
+}

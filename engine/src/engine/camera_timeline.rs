@@ -11,7 +11,9 @@
 //!   the last frame). The first packet of every stream of a later file is
 //!   DISCONT (a decoder restarts there; the files are separate recordings).
 //! - Only the camera's streams are kept (a VMax file may hold sixteen
-//!   cameras): the others are discarded in each file's source.
+//!   cameras): the others are discarded in each file's source. A camera
+//!   without audio of its own keeps its file's only audio stream (a
+//!   dashcam's one microphone), as `cctv convert` exports it.
 //! - Streams: the first file's, announced once; a stream a later file
 //!   brings (audio that starts later) comes as `NewStream`.
 //! - Seeks by running time go to the file that holds the target; its base
@@ -197,6 +199,7 @@ impl<C: Chunk> CameraTimeline<C> {
             return;
         };
         let mut kept = Vec::new();
+        // The file's other streams (none when `infos` is one new stream).
         let mut others = Vec::new();
         for info in infos {
             if (self.keep)(&info) {
@@ -211,21 +214,18 @@ impl<C: Chunk> CameraTimeline<C> {
         // A camera without sound of its own takes its file's only audio
         // stream (a dashcam with one microphone): what `cctv convert`
         // exports with it, so played and exported alike.
-        if whole && !kept.iter().any(|i| i.id.kind == StreamKind::Audio) {
-            let audio: Vec<usize> = others
-                .iter()
-                .enumerate()
-                .filter(|(_, i)| i.id.kind == StreamKind::Audio)
-                .map(|(k, _)| k)
-                .collect();
-            if let ([only], true) = (
-                audio.as_slice(),
-                kept.iter().any(|i| i.id.kind == StreamKind::Video),
-            ) {
-                let info = others.swap_remove(*only);
-                open.discarded.retain(|id| *id != info.id);
-                kept.push(info);
-            }
+        let has = |infos: &[StreamInfo], kind| infos.iter().any(|i| i.id.kind == kind);
+        let audios = others
+            .iter()
+            .filter(|i| i.id.kind == StreamKind::Audio)
+            .count();
+        if has(&kept, StreamKind::Video) && !has(&kept, StreamKind::Audio) && audios == 1 {
+            let info = others
+                .into_iter()
+                .find(|i| i.id.kind == StreamKind::Audio)
+                .expect("counted");
+            open.discarded.retain(|id| *id != info.id);
+            kept.push(info);
         }
         let mut dropped = open.discarded.clone();
         dropped.extend_from_slice(&self.front_discarded);
@@ -672,9 +672,8 @@ where
     use super::formats::pavs::{Pavs, PavsOptions};
     use super::formats::says::{Says, SaysOptions};
     use super::source::ByteDemux;
-    let location = place;
     if recordings.is_empty() {
-        return Err(CaseError::NoRecordings(location.to_path_buf()));
+        return Err(CaseError::NoRecordings(place.to_path_buf()));
     }
     let catalog = Catalog::build(recordings);
     let camera = match options.camera.as_deref() {
@@ -689,7 +688,7 @@ where
         None => catalog
             .cameras
             .first()
-            .ok_or_else(|| CaseError::NoPictures(location.to_path_buf()))?,
+            .ok_or_else(|| CaseError::NoPictures(place.to_path_buf()))?,
     };
     // The camera's streams in each file carry its number (a VMax file may
     // hold sixteen cameras).
