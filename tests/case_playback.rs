@@ -46,6 +46,17 @@ fn case(dir: &Path) -> PathBuf {
     root
 }
 
+/// A video buffer's (pts, capture time).
+fn frame_of(sample: &gst::Sample) -> (u64, u64) {
+    let buffer = sample.buffer().unwrap();
+    let wall = buffer
+        .iter_meta::<gst::ReferenceTimestampMeta>()
+        .next()
+        .map(|m| m.timestamp().nseconds())
+        .unwrap_or(0);
+    (buffer.pts().unwrap().nseconds(), wall)
+}
+
 /// Every video buffer (pts, capture time) `cctvsrc` gives for `camera`,
 /// after a seek to `seek` if any.
 fn video_of(location: &Path, camera: &str, seek: Option<u64>) -> Vec<(u64, u64)> {
@@ -92,13 +103,7 @@ fn video_of(location: &Path, camera: &str, seek: Option<u64>) -> Vec<(u64, u64)>
     pipeline.set_state(gst::State::Playing).unwrap();
     let mut out = Vec::new();
     while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(20)) {
-        let buffer = sample.buffer().unwrap();
-        let wall = buffer
-            .iter_meta::<gst::ReferenceTimestampMeta>()
-            .next()
-            .map(|m| m.timestamp().nseconds())
-            .unwrap_or(0);
-        out.push((buffer.pts().unwrap().nseconds(), wall));
+        out.push(frame_of(&sample));
     }
     pipeline.set_state(gst::State::Null).unwrap();
     out
@@ -206,4 +211,78 @@ fn players_open_case_uris() {
     ]);
     assert!(text.contains("Reached end of play list"), "{text}");
     assert!(!text.contains("CRITICAL"), "{text}");
+}
+
+/// Every video buffer (pts, capture time) of `description`'s appsink
+/// `sink`, or the error the pipeline posted.
+fn launched(description: &str) -> Result<Vec<(u64, u64)>, String> {
+    init();
+    let pipeline = gst::parse::launch(description)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    let _ = pipeline.set_state(gst::State::Playing);
+    let bus = pipeline.bus().unwrap();
+    let mut out = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut error = None;
+    // Until the end, an error, or the deadline (a failing source posts an
+    // error and never ends the sink).
+    while !sink.is_eos() && std::time::Instant::now() < deadline {
+        if let Some(m) = bus.pop_filtered(&[gst::MessageType::Error])
+            && let gst::MessageView::Error(e) = m.view()
+        {
+            error = Some(e.error().to_string());
+            break;
+        }
+        let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_mseconds(100)) else {
+            continue;
+        };
+        out.push(frame_of(&sample));
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    match error {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// `files` plays the camera over the recordings given and only those
+/// (what `cctv convert` gives it for a window), in capture order whatever
+/// the order given; a file that is no recording is a clear error.
+#[test]
+fn files_play_the_camera_over_those_recordings_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = case(dir.path());
+    let q = |name: &str| format!("\"{}\"", root.join(name).display());
+    // The second ALLEY file and both DOOR files, given out of time order.
+    let given = format!("<{},{},{}>", q("door2.psf"), q("a.psf"), q("door1.psf"));
+    let frames = launched(&format!(
+        "cctvsrc files={given} camera=ALLEY name=s s.video_9 ! appsink name=sink sync=false"
+    ))
+    .unwrap();
+    assert_eq!(frames.len(), 40, "a.psf only");
+    assert_eq!(frames[0], (0, T0 + 20 * S));
+    let door = launched(&format!(
+        "cctvsrc files={given} camera=3 name=s s.video_3 ! appsink name=sink sync=false"
+    ))
+    .unwrap();
+    assert_eq!(door.len(), 40, "both DOOR files");
+    assert_eq!(door[20], (10 * S, T0 + 10 * S));
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "not a recording").unwrap();
+    let err = launched(&format!(
+        "cctvsrc files=<\"{}\"> name=s s.video_9 ! appsink name=sink sync=false",
+        text.display()
+    ))
+    .unwrap_err();
+    assert!(
+        err.contains("notes.txt is not a .psf or .nvr recording"),
+        "{err}"
+    );
 }

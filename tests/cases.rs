@@ -88,6 +88,11 @@ fn psf(dir: &Path, name: &str, channel: u8, camera: &str, start: u64, frames: u6
 /// second each (a key frame every 10, SPS/PPS in it), mu-law audio on
 /// stream 0 every 0.1 s, for `seconds` from `start_us`.
 fn nvr(path: &Path, serial: &str, start_us: u64, seconds: u64, seed: u32) {
+    nvr_with(path, serial, start_us, seconds, seed, true)
+}
+
+/// [`nvr`], with or without its audio.
+fn nvr_with(path: &Path, serial: &str, start_us: u64, seconds: u64, seed: u32, audio: bool) {
     let header = HeaderSpec::recorder(
         path.file_name().unwrap().to_string_lossy(),
         "v1.6.5",
@@ -107,8 +112,10 @@ fn nvr(path: &Path, serial: &str, start_us: u64, seconds: u64, seed: u32) {
         let samples: Vec<u8> = (0..800u32)
             .map(|n| ((n * 7 + f * 13 + seed) % 251) as u8 | 1)
             .collect();
-        w.write_audio(0, AudioCodec::Mulaw, ts, &samples, false)
-            .expect("audio");
+        if audio {
+            w.write_audio(0, AudioCodec::Mulaw, ts, &samples, false)
+                .expect("audio");
+        }
         for cam in 0..2u8 {
             let key = f % 10 == 0;
             let meta = vec![MetaEntry::new(
@@ -741,4 +748,278 @@ fn many_short_files_join_with_only_a_few_open() {
         assert!((span - 24.0).abs() < 0.6, "audio spans {span} s");
     }
     verify(&out);
+}
+
+/// The video times of camera `camera` of `dir` as the engine's camera
+/// timeline plays it (what `cctvsrc` and the VLC module give), from 0.
+fn played(dir: &Path, camera: &str, max_gap: Option<u64>) -> Vec<f64> {
+    use gstcctv::engine::camera_timeline::{CaseOptions, open_case};
+    use gstcctv::engine::{Source, SourceEvent, StreamKind};
+    let options = CaseOptions {
+        camera: Some(camera.into()),
+        max_gap,
+        ..CaseOptions::default()
+    };
+    let mut opened = open_case(dir, &options, |f| f).unwrap();
+    let mut video = Vec::new();
+    let mut times = Vec::new();
+    loop {
+        match opened.timeline.next().unwrap() {
+            SourceEvent::StreamsFound(infos) => video.extend(
+                infos
+                    .iter()
+                    .filter(|i| i.id.kind == StreamKind::Video)
+                    .map(|i| i.id),
+            ),
+            SourceEvent::Packet(p) if video.contains(&p.stream) => {
+                times.push(p.pts.unwrap() as f64 / 1e9);
+            }
+            SourceEvent::End => break,
+            _ => {}
+        }
+    }
+    let first = times[0];
+    times.iter().map(|t| t - first).collect()
+}
+
+/// The gaps policy applies between files as within one (#18.2): a joined
+/// export keeps a pause of 3 s between two files (up to the 10 s of
+/// `--gaps compact`), compacts one of 15 s (the next file right after the
+/// last frame), keeps it with `--gaps keep`; the same times as the
+/// camera's timeline plays, the frames bit-exact; a window across the
+/// pause is exact from the key frame at or before --from.
+#[test]
+fn pauses_between_files_follow_the_gaps_policy_as_playback_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("case");
+    std::fs::create_dir(&root).unwrap();
+    // 60 s each: 07:00:00, then 3 s after the first ends (07:01:03), then
+    // 15 s after the second ends (07:02:18).
+    let files = [
+        psf(&root, "a.psf", 9, "ALLEY", T0, 120),
+        psf(&root, "b.psf", 9, "ALLEY", T0 + 63 * S, 120),
+        psf(&root, "c.psf", 9, "ALLEY", T0 + 138 * S, 120),
+    ];
+    for (gaps, second, third, max_gap) in [
+        ("compact", 63.0, 123.0, Some(10 * S)),
+        ("keep", 63.0, 138.0, None),
+    ] {
+        let out = dir.path().join(gaps);
+        ok(&cctv(&[
+            "convert",
+            "-q",
+            "--gaps",
+            gaps,
+            s(&root),
+            "-o",
+            s(&out),
+        ]));
+        assert_eq!(outputs(&out), ["a_cam9.mp4"], "{gaps}");
+        let mp4 = out.join("a_cam9.mp4");
+        let v = &packets(&mp4)["video"];
+        assert_eq!(v.len(), 360, "{gaps}");
+        assert!(rising(v), "{gaps}");
+        let at = |k: usize| v[k] - v[0];
+        assert!((at(119) - 59.5).abs() < 1e-3, "{gaps}: {}", at(119));
+        assert!((at(120) - second).abs() < 1e-3, "{gaps}: {}", at(120));
+        assert!((at(240) - third).abs() < 1e-3, "{gaps}: {}", at(240));
+        // As the camera's timeline plays it.
+        let p = played(&root, "9", max_gap);
+        assert_eq!(p.len(), 360);
+        for (k, (a, b)) in v.iter().map(|t| t - v[0]).zip(&p).enumerate() {
+            assert!((a - b).abs() < 1e-3, "{gaps}: frame {k}: {a} vs {b}");
+        }
+        // Bit-exact, every file's frames once, from its file.
+        let (rows, inputs) = table(&mp4);
+        assert_eq!(
+            inputs,
+            files.iter().map(|f| s(f).to_string()).collect::<Vec<_>>()
+        );
+        assert_eq!(rows.len(), 360);
+        for (k, r) in rows.iter().enumerate() {
+            assert_eq!(r.source, k / 120, "frame {k}");
+            assert!(
+                (r.pts - rows[0].pts - at(k)).abs() < 1e-3,
+                "{gaps}: table pts {k}"
+            );
+        }
+        verify(&out);
+    }
+    // 07:00:57.2 .. 07:01:10: from the key frame at 07:00:55 in the first
+    // file, across the 3 s pause, to 07:01:09.5 in the second.
+    let w = dir.path().join("window");
+    ok(&cctv(&[
+        "convert",
+        "-q",
+        s(&root),
+        "--from",
+        "2021-09-01T07:00:57.2Z",
+        "--to",
+        "2021-09-01T07:01:10Z",
+        "-o",
+        s(&w),
+    ]));
+    assert_eq!(outputs(&w), ["a_cam9.mp4"]);
+    let (rows, inputs) = table(&w.join("a_cam9.mp4"));
+    assert_eq!(inputs.len(), 2);
+    assert_eq!(rows.len(), 24);
+    assert_eq!(rows[0].recorded, "2021-09-01T07:00:55.000000Z");
+    assert_eq!(rows[9].recorded, "2021-09-01T07:00:59.500000Z");
+    assert_eq!(rows[10].recorded, "2021-09-01T07:01:03.000000Z");
+    assert_eq!(rows[23].recorded, "2021-09-01T07:01:09.500000Z");
+    let v = &packets(&w.join("a_cam9.mp4"))["video"];
+    assert_eq!(v.len(), 24);
+    assert!((v[10] - v[0] - 8.0).abs() < 1e-3, "{v:?}");
+    verify(&w);
+}
+
+/// A camera whose sound stops after its first file is joined without a
+/// stall (the sound of the first file, the pictures of both); one whose
+/// sound starts in a later file is joined with its pictures and says that
+/// this sound is not converted (the output's streams are its first
+/// file's).
+#[test]
+fn audio_in_only_some_files_of_a_camera_is_joined_or_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = 1_700_000_000_000_000u64;
+    for (case, first_audio) in [("stops", true), ("starts", false)] {
+        let root = dir.path().join(case);
+        std::fs::create_dir(&root).unwrap();
+        nvr_with(&root.join("d0.nvr"), "SN-5", t0, 8, 0, first_audio);
+        nvr_with(
+            &root.join("d1.nvr"),
+            "SN-5",
+            t0 + 8_000_000,
+            8,
+            1,
+            !first_audio,
+        );
+        let out = dir.path().join(format!("{case}-out"));
+        let err = ok(&cctv(&[
+            "convert",
+            "--camera",
+            "0",
+            s(&root),
+            "-o",
+            s(&out),
+        ]));
+        assert_eq!(outputs(&out), ["d0_cam0.mp4"], "{case}: {err}");
+        let (rows, inputs) = table(&out.join("d0_cam0.mp4"));
+        assert_eq!((rows.len(), inputs.len()), (160, 2), "{case}");
+        let p = packets(&out.join("d0_cam0.mp4"));
+        assert!(rising(&p["video"]), "{case}");
+        let note = "audio that starts in a later file is not converted";
+        if first_audio {
+            let a = &p["audio"];
+            let span = a.last().unwrap() - a[0];
+            assert!((span - 8.0).abs() < 0.3, "{case}: audio spans {span} s");
+            assert!(!err.contains(note), "{err}");
+        } else {
+            assert!(!p.contains_key("audio"), "{case}");
+            assert!(err.contains(note), "{err}");
+        }
+        verify(&out);
+    }
+}
+
+/// A window across a pause between two dashcam files (`.nvr`, with cues
+/// and sound) is exact: from the key frame at or before --from, the pause
+/// kept, to the last frame before --to; the same times as the camera's
+/// timeline plays.
+#[test]
+fn a_window_across_a_pause_between_dashcam_files_is_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("dashcam");
+    std::fs::create_dir(&root).unwrap();
+    // 2023-11-14T22:13:20Z; the second file 2 s after the first ends.
+    let t0 = 1_700_000_000_000_000u64;
+    nvr(&root.join("d0.nvr"), "SN-7", t0, 8, 0);
+    nvr(&root.join("d1.nvr"), "SN-7", t0 + 10_000_000, 8, 1);
+    let all = played(&root, "0", Some(10 * S));
+    assert_eq!(all.len(), 160);
+    assert!((all[80] - 10.0).abs() < 1e-3, "{}", all[80]);
+    let w = dir.path().join("w");
+    ok(&cctv(&[
+        "convert",
+        "-q",
+        "--camera",
+        "0",
+        s(&root),
+        "--from",
+        "2023-11-14T22:13:25.3Z",
+        "--to",
+        "2023-11-14T22:13:32Z",
+        "-o",
+        s(&w),
+    ]));
+    assert_eq!(outputs(&w), ["d0_cam0.mp4"]);
+    let mp4 = w.join("d0_cam0.mp4");
+    let (rows, _) = table(&mp4);
+    assert_eq!(rows.len(), 50);
+    assert_eq!(rows[0].recorded, "2023-11-14T22:13:25.000000Z");
+    assert_eq!(rows[29].recorded, "2023-11-14T22:13:27.900000Z");
+    assert_eq!(rows[30].recorded, "2023-11-14T22:13:30.000000Z");
+    assert_eq!(rows[49].recorded, "2023-11-14T22:13:31.900000Z");
+    let p = packets(&mp4);
+    let v = &p["video"];
+    assert_eq!(v.len(), 50);
+    for (k, t) in v.iter().enumerate() {
+        let want = all[50 + k] - all[50];
+        assert!(
+            (t - v[0] - want).abs() < 1e-3,
+            "frame {k}: {} vs {want}",
+            t - v[0]
+        );
+    }
+    assert!((v[30] - v[0] - 5.0).abs() < 1e-3, "{v:?}");
+    // The sound of both parts of the window, the pause between them.
+    let a = &p["audio"];
+    assert!(rising(a));
+    assert!((a.last().unwrap() - a[0] - 6.9).abs() < 0.3, "{a:?}");
+    verify(&w);
+}
+
+/// A dashcam camera without a microphone of its own plays with its file's
+/// only audio stream, as `cctv convert` exports it (one policy for
+/// playback and export).
+#[test]
+fn a_camera_without_audio_plays_with_its_files_only_audio() {
+    use gstcctv::engine::camera_timeline::{CaseOptions, open_case};
+    use gstcctv::engine::{Source, SourceEvent, StreamKind};
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = 1_700_000_000_000_000u64;
+    for k in 0..2u64 {
+        nvr(
+            &dir.path().join(format!("d{k}.nvr")),
+            "SN-3",
+            t0 + k * 4_000_000,
+            4,
+            k as u32,
+        );
+    }
+    for camera in ["0", "1"] {
+        let options = CaseOptions {
+            camera: Some(camera.into()),
+            ..CaseOptions::default()
+        };
+        let mut opened = open_case(dir.path(), &options, |f| f).unwrap();
+        let mut audio = None;
+        let mut packets = 0;
+        loop {
+            match opened.timeline.next().unwrap() {
+                SourceEvent::StreamsFound(infos) => {
+                    audio = infos
+                        .iter()
+                        .find(|i| i.id.kind == StreamKind::Audio)
+                        .map(|i| i.id);
+                }
+                SourceEvent::Packet(p) if Some(p.stream) == audio => packets += 1,
+                SourceEvent::End => break,
+                _ => {}
+            }
+        }
+        assert!(audio.is_some(), "camera {camera}: no audio");
+        // 0.1 s packets for 8 s: both files' sound.
+        assert_eq!(packets, 80, "camera {camera}");
+    }
 }

@@ -11,7 +11,9 @@
 //!   the last frame). The first packet of every stream of a later file is
 //!   DISCONT (a decoder restarts there; the files are separate recordings).
 //! - Only the camera's streams are kept (a VMax file may hold sixteen
-//!   cameras): the others are discarded in each file's source.
+//!   cameras): the others are discarded in each file's source. A camera
+//!   without audio of its own keeps its file's only audio stream (a
+//!   dashcam's one microphone), as `cctv convert` exports it.
 //! - Streams: the first file's, announced once; a stream a later file
 //!   brings (audio that starts later) comes as `NewStream`.
 //! - Seeks by running time go to the file that holds the target; its base
@@ -25,7 +27,7 @@
 use super::bytes::Chunk;
 use super::demuxer::SeekOutcome;
 use super::error::{EngineError, SourceError};
-use super::format::{StreamId, StreamInfo, Tags};
+use super::format::{StreamId, StreamInfo, StreamKind, Tags};
 use super::source::{DamageReport, Source, SourceEvent, is_past_end};
 use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -190,18 +192,40 @@ impl<C: Chunk> CameraTimeline<C> {
     }
 
     /// The streams of a file that are the camera's: announced (first
-    /// file) or new; the rest discarded in that file.
-    fn streams_of_file(&mut self, infos: Vec<StreamInfo>) {
+    /// file) or new; the rest discarded in that file. `whole`: `infos` is
+    /// the file's stream list (not one stream it brings later).
+    fn streams_of_file(&mut self, infos: Vec<StreamInfo>, whole: bool) {
         let Some(open) = self.current.as_mut() else {
             return;
         };
         let mut kept = Vec::new();
+        // The file's other streams (none when `infos` is one new stream).
+        let mut others = Vec::new();
         for info in infos {
             if (self.keep)(&info) {
                 kept.push(info);
             } else {
                 open.discarded.push(info.id);
+                if whole {
+                    others.push(info);
+                }
             }
+        }
+        // A camera without sound of its own takes its file's only audio
+        // stream (a dashcam with one microphone): what `cctv convert`
+        // exports with it, so played and exported alike.
+        let has = |infos: &[StreamInfo], kind| infos.iter().any(|i| i.id.kind == kind);
+        let audios = others
+            .iter()
+            .filter(|i| i.id.kind == StreamKind::Audio)
+            .count();
+        if has(&kept, StreamKind::Video) && !has(&kept, StreamKind::Audio) && audios == 1 {
+            let info = others
+                .into_iter()
+                .find(|i| i.id.kind == StreamKind::Audio)
+                .expect("counted");
+            open.discarded.retain(|id| *id != info.id);
+            kept.push(info);
         }
         let mut dropped = open.discarded.clone();
         dropped.extend_from_slice(&self.front_discarded);
@@ -364,8 +388,8 @@ impl<C: Chunk> Source for CameraTimeline<C> {
                 }
             };
             match event {
-                SourceEvent::StreamsFound(infos) => self.streams_of_file(infos),
-                SourceEvent::NewStream(info) => self.streams_of_file(vec![info]),
+                SourceEvent::StreamsFound(infos) => self.streams_of_file(infos, true),
+                SourceEvent::NewStream(info) => self.streams_of_file(vec![info], false),
                 SourceEvent::Tags(tags) => {
                     // The first file's, once (they follow its streams).
                     if !self.tags_sent {
@@ -585,6 +609,24 @@ pub struct OpenedCase<C: Chunk> {
     pub skipped: Vec<(PathBuf, String)>,
 }
 
+/// The format of a recording, from its first bytes only; `None`: not a
+/// `.psf`/`.nvr` recording.
+pub fn recording_kind(path: &Path) -> std::io::Result<Option<super::catalog::FormatKind>> {
+    use super::catalog::FormatKind;
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path)?
+        .take(super::probe::PAVS_PROBE_WINDOW as u64)
+        .read_to_end(&mut head)?;
+    Ok(if super::probe::says(&head).is_some() {
+        Some(FormatKind::Says)
+    } else if super::probe::pavs(&head).is_some() {
+        Some(FormatKind::Pavs)
+    } else {
+        None
+    })
+}
+
 /// Catalogues `location` (a folder searched recursively, or one recording)
 /// and opens `options.camera` as one timeline; each file is read through
 /// `wrap` (the front end's reader: GStreamer buffers, plain bytes).
@@ -597,38 +639,43 @@ where
     C: Chunk,
     S: super::bytes::ByteSource<Chunk = C> + Send + 'static,
 {
-    use super::catalog::{Catalog, FormatKind, recordings_in};
-    use super::formats::pavs::{Pavs, PavsOptions};
-    use super::formats::says::{Says, SaysOptions};
-    use super::source::ByteDemux;
     let read_error = |e: std::io::Error| CaseError::Read {
         path: location.to_path_buf(),
         why: e.to_string(),
     };
     let recordings = if location.is_dir() {
-        recordings_in(location).map_err(read_error)?
+        super::catalog::recordings_in(location).map_err(read_error)?
     } else {
-        // One recording: recognised by its first bytes only.
-        use std::io::Read;
-        let mut head = Vec::new();
-        std::fs::File::open(location)
-            .and_then(|f| {
-                f.take(super::probe::PAVS_PROBE_WINDOW as u64)
-                    .read_to_end(&mut head)
-            })
-            .map_err(read_error)?;
-        if super::probe::says(&head).is_some() {
-            vec![(location.to_path_buf(), FormatKind::Says)]
-        } else if super::probe::pavs(&head).is_some() {
-            vec![(location.to_path_buf(), FormatKind::Pavs)]
-        } else {
-            Vec::new()
-        }
+        recording_kind(location)
+            .map_err(read_error)?
+            .map(|kind| (location.to_path_buf(), kind))
+            .into_iter()
+            .collect()
     };
+    open_camera(location, &recordings, options, wrap)
+}
+
+/// Opens `options.camera` of the recordings `files` (and only those: e.g.
+/// the files a `cctv convert` window needs) as one timeline; `place` names
+/// them in errors (the folder they were found in, or the first file).
+pub fn open_camera<C, S>(
+    place: &Path,
+    recordings: &[(PathBuf, super::catalog::FormatKind)],
+    options: &CaseOptions,
+    wrap: fn(super::bytes::FileSource) -> S,
+) -> Result<OpenedCase<C>, CaseError>
+where
+    C: Chunk,
+    S: super::bytes::ByteSource<Chunk = C> + Send + 'static,
+{
+    use super::catalog::{Catalog, FormatKind};
+    use super::formats::pavs::{Pavs, PavsOptions};
+    use super::formats::says::{Says, SaysOptions};
+    use super::source::ByteDemux;
     if recordings.is_empty() {
-        return Err(CaseError::NoRecordings(location.to_path_buf()));
+        return Err(CaseError::NoRecordings(place.to_path_buf()));
     }
-    let catalog = Catalog::build(&recordings);
+    let catalog = Catalog::build(recordings);
     let camera = match options.camera.as_deref() {
         Some(what) => catalog
             .find(what)
@@ -641,7 +688,7 @@ where
         None => catalog
             .cameras
             .first()
-            .ok_or_else(|| CaseError::NoPictures(location.to_path_buf()))?,
+            .ok_or_else(|| CaseError::NoPictures(place.to_path_buf()))?,
     };
     // The camera's streams in each file carry its number (a VMax file may
     // hold sixteen cameras).

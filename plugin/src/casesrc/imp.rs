@@ -6,7 +6,9 @@ use crate::common::demux::{DemuxAdapter, DemuxElement, DynSource};
 use crate::common::present::GstChunk;
 use crate::common::streams::lock;
 use crate::common::timezone::{Presentation, presentation_pspecs};
-use crate::engine::camera_timeline::{CaseError, CaseOptions, open_case};
+use crate::engine::camera_timeline::{
+    CaseError, CaseOptions, OpenedCase, open_camera, open_case, recording_kind,
+};
 use crate::engine::{ByteSource, FileSource, SourceError};
 use gst::glib;
 use gst::prelude::*;
@@ -26,6 +28,9 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 struct Settings {
     /// The case: a folder (searched recursively) or one recording.
     location: Option<PathBuf>,
+    /// Or the recordings themselves (`files`: e.g. only those a window
+    /// needs); when set, `location` is not read.
+    files: Vec<PathBuf>,
     /// A camera number or name; `None`: the case's first camera.
     camera: Option<String>,
     /// Cues, zone, clock offset, gap compaction.
@@ -76,6 +81,10 @@ impl DemuxElement for CaseSrc {
 
     fn open_source(&self) -> Result<(DynSource, String), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
+        if !settings.files.is_empty() {
+            // Each file's own errors name it: no prefix.
+            return Ok((self.open_files(&settings)?, String::new()));
+        }
         let Some(location) = settings.location.clone() else {
             return Err(gst::error_msg!(
                 gst::ResourceError::NotFound,
@@ -91,14 +100,46 @@ impl CaseSrc {
     /// The camera's timeline: the case catalogued, the camera found (the
     /// engine's, as the VLC module opens it).
     fn open(&self, location: &Path, settings: &Settings) -> Result<DynSource, gst::ErrorMessage> {
-        let options = CaseOptions {
-            camera: settings.camera.clone(),
-            subtitles: settings.shown.subtitles,
-            timezone: settings.shown.timezone.clone(),
-            clock_offset_ns: settings.shown.clock_offset_ns,
-            max_gap: settings.shown.max_gap,
-        };
-        let opened = open_case(location, &options, GstFileSource).map_err(|e| {
+        let opened = open_case(location, &options_of(settings), GstFileSource);
+        self.started(opened)
+    }
+
+    /// The camera's timeline over the recordings of `files` only (each
+    /// recognised by its first bytes).
+    fn open_files(&self, settings: &Settings) -> Result<DynSource, gst::ErrorMessage> {
+        let mut recordings = Vec::new();
+        for path in &settings.files {
+            match recording_kind(path) {
+                Ok(Some(kind)) => recordings.push((path.clone(), kind)),
+                Ok(None) => {
+                    return Err(gst::error_msg!(
+                        gst::StreamError::WrongType,
+                        ("{} is not a .psf or .nvr recording", path.display())
+                    ));
+                }
+                Err(e) => {
+                    return Err(gst::error_msg!(
+                        gst::ResourceError::OpenRead,
+                        ("Cannot read {}: {e}", path.display())
+                    ));
+                }
+            }
+        }
+        let opened = open_camera(
+            &settings.files[0],
+            &recordings,
+            &options_of(settings),
+            GstFileSource,
+        );
+        self.started(opened)
+    }
+
+    /// The opened camera, or why it cannot play.
+    fn started(
+        &self,
+        opened: Result<OpenedCase<GstChunk>, CaseError>,
+    ) -> Result<DynSource, gst::ErrorMessage> {
+        let opened = opened.map_err(|e| {
             let kind = match e {
                 CaseError::Read { .. } => gst::ResourceError::OpenRead,
                 CaseError::NoRecordings(_) | CaseError::NoCamera { .. } => {
@@ -129,6 +170,17 @@ impl CaseSrc {
     }
 }
 
+/// The engine's playing options from the element's settings.
+fn options_of(settings: &Settings) -> CaseOptions {
+    CaseOptions {
+        camera: settings.camera.clone(),
+        subtitles: settings.shown.subtitles,
+        timezone: settings.shown.timezone.clone(),
+        clock_offset_ns: settings.shown.clock_offset_ns,
+        max_gap: settings.shown.max_gap,
+    }
+}
+
 impl ObjectImpl for CaseSrc {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
@@ -138,6 +190,20 @@ impl ObjectImpl for CaseSrc {
                     .blurb(
                         "The case: a folder of .psf/.nvr recordings (searched recursively) or \
                          one recording",
+                    )
+                    .mutable_ready()
+                    .build(),
+                gst::ParamSpecArray::builder("files")
+                    .nick("Files")
+                    .blurb(
+                        "The camera's recordings, instead of a location: only these are \
+                         catalogued and played (e.g. <\"a.psf\", \"b.psf\">)",
+                    )
+                    .element_spec(
+                        &glib::ParamSpecString::builder("file")
+                            .nick("File")
+                            .blurb("A .psf or .nvr recording")
+                            .build(),
                     )
                     .mutable_ready()
                     .build(),
@@ -173,6 +239,19 @@ impl ObjectImpl for CaseSrc {
                     gst::warning!(CAT, imp = self, "{}", e);
                 }
             }
+            "files" => {
+                let files: gst::Array = value.get().expect("type checked upstream");
+                let files: Vec<PathBuf> = files
+                    .iter()
+                    .filter_map(|v| v.get::<Option<String>>().ok().flatten())
+                    .map(PathBuf::from)
+                    .collect();
+                if let Err(e) = self.adapter.ensure_stopped() {
+                    gst::warning!(CAT, imp = self, "{}", e);
+                } else {
+                    lock(&self.settings).files = files;
+                }
+            }
             "camera" => {
                 let camera: Option<String> = value.get().expect("type checked upstream");
                 lock(&self.settings).camera = camera.filter(|c| !c.trim().is_empty());
@@ -192,6 +271,13 @@ impl ObjectImpl for CaseSrc {
                 .as_ref()
                 .map(|p| p.to_string_lossy().into_owned())
                 .to_value(),
+            "files" => gst::Array::new(
+                settings
+                    .files
+                    .iter()
+                    .map(|p| p.to_string_lossy().into_owned()),
+            )
+            .to_value(),
             "camera" => settings.camera.to_value(),
             _ => unimplemented!(),
         }

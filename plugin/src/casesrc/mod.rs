@@ -4,6 +4,11 @@
 //! camera's files, and its [`CameraTimeline`](crate::engine::camera_timeline)
 //! reads them in capture order through the shared playback adapter.
 //!
+//! `files` (an array of recordings) instead of `location` plays the camera
+//! over those files only: what `cctv convert` gives it for a joined export
+//! (the files a window needs), so that the export has the timeline playback
+//! has (one gaps policy between files).
+//!
 //! URIs: `cctv:///abs/path/to/backup?camera=9` (a number or a name, as
 //! `cctv convert --camera` takes it); without `camera`, the case's first
 //! camera. Players get such URIs through `rf1urisrc` and `rf1demux` (rank

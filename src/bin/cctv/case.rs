@@ -5,40 +5,33 @@
 //! one output per input.
 //!
 //! A camera's consecutive spans that do not overlap form a chain. A chain
-//! of two or more files is joined: one pipeline, one `filesrc ! demuxer`
-//! branch per file, each stream (video, audio, cues) through a `concat`
-//! into the muxer (concat continues the running time from one file to the
-//! next, so the files follow each other without a gap; gaps inside a file
-//! follow `--gaps` as before). Only a few branches are open at a time
-//! (the ones the concats are on and [`LOOKAHEAD`] after them), so a
-//! 200-file camera does not mean 200 open demuxers. Only the first and the
-//! last file of a `--from/--to` window get window seeks; files outside it
-//! are not read beyond the catalog. A camera found in one file only (or
-//! whose files overlap in time: distinct recordings of the same time) is
-//! converted as before, under the same names.
+//! of two or more files is joined: converted as one recording is, with
+//! the engine's camera timeline over the chain's files (`cctvsrc` with
+//! `files`) as the source: one engine, one gaps policy (a pause between
+//! files up to `--gaps compact`'s 10 s keeps its length, a longer one is
+//! compacted, `--gaps keep` keeps them all), one segment (the audio
+//! encoder sees one continuous stream), one file open at a time. A
+//! `--from/--to` window is planned on the same timeline (a scan of it) and
+//! sought to; files outside it are not given to it, so not read beyond
+//! the catalog. A camera found in one file only (or whose files overlap in
+//! time: distinct recordings of the same time) is converted as before,
+//! under the same names.
 
-use crate::convert::{self, Branch, Camera, Outcome, Shared, Span};
-use crate::evidence::{self, ExportFacts};
-use crate::files::{self, FileId, Part};
+use crate::convert::{self, Outcome, Reading};
+use crate::evidence;
+use crate::files::{self, FileId};
 use crate::inputs::{Kind, Recording};
 use crate::naming::Ticket;
 use crate::out;
-use crate::progress::{Job, Progress};
+use crate::progress::Progress;
 use crate::scan::{self, Depth};
 use crate::times::parse_wall_in;
-use crate::{ConvertArgs, Gaps, OutFormat, mp4time};
-use anyhow::{Context, Result, anyhow, bail};
-use gst::prelude::*;
+use crate::{ConvertArgs, Gaps, OutFormat};
+use anyhow::{Context, Result, bail};
+use gstcctv::engine::StreamKind;
 use gstcctv::engine::catalog::{Catalog, FormatKind};
-use gstcctv::engine::{Codec, StreamKind};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-
-/// Files opened ahead of the one the slowest stream is on: enough that a
-/// stream running a few seconds ahead of the others (the muxer's queues)
-/// always finds its next file open.
-const LOOKAHEAD: usize = 2;
 
 /// One unit of a convert run.
 pub enum Work {
@@ -53,10 +46,8 @@ pub struct Joined {
     pub number: u32,
     /// As the recording names it (`ALLEY [09]`).
     pub name: String,
-    /// In capture order, each once.
+    /// In capture order, each once (with a window: only those it needs).
     pub files: Vec<Recording>,
-    /// Whether a `--from/--to` window applies (first and last files).
-    pub windowed: bool,
 }
 
 impl Work {
@@ -379,7 +370,6 @@ fn case_works(
     zone: Option<&gstcctv::engine::zone::Zone>,
     clock: i64,
 ) -> Result<Vec<(usize, Work, About)>> {
-    let windowed = args.from.is_some() || args.to.is_some();
     let index: HashMap<&Path, usize> = recordings
         .iter()
         .enumerate()
@@ -490,7 +480,6 @@ fn case_works(
                         number,
                         name: cam.name.clone(),
                         files,
-                        windowed,
                     }),
                     about,
                 ));
@@ -614,14 +603,6 @@ pub fn run_work(
     }
 }
 
-/// One file of a joined camera: the camera's streams in it, and its part
-/// of the window (None: all of it).
-struct Piece {
-    rec: Recording,
-    cam: Camera,
-    span: Option<Span>,
-}
-
 fn convert_joined(
     j: &Joined,
     args: &ConvertArgs,
@@ -629,51 +610,35 @@ fn convert_joined(
     ticket: &Ticket<'_>,
     sources: &HashSet<FileId>,
 ) -> Result<Outcome> {
-    let mut pieces: Vec<Piece> = Vec::new();
-    let last = j.files.len() - 1;
-    let mut notes = Vec::new();
-    for (k, rec) in j.files.iter().enumerate() {
-        let disc =
-            scan::scan(rec, Depth::StreamsOnly, |_, _| {}).with_context(|| out::path(&rec.path))?;
-        let cam = convert::cameras_of(rec, &disc, &[j.number.to_string()])
-            .with_context(|| out::path(&rec.path))?
-            .remove(0);
-        let span = if j.windowed && (k == 0 || k == last) {
-            // Where the window starts (first file) and ends (last file)
-            // in this file's running time: a scan of this file only.
-            match convert::plan(rec, args, std::slice::from_ref(&cam), disc.utc_offset_min()) {
-                Ok(w) => match w.first().and_then(|w| w.span_of(cam.number)) {
-                    Some(s) => Some(s),
-                    None => continue,
-                },
-                Err(e) => {
-                    notes.push(format!("{}: {e:#}", out::path(&rec.path)));
-                    continue;
-                }
-            }
-        } else {
-            None
-        };
-        pieces.push(Piece {
-            rec: rec.clone(),
-            cam,
-            span,
-        });
-    }
-    if pieces.is_empty() {
-        bail!(
-            "no video frames{}: nothing written",
-            convert::window_note(args)
-        );
-    }
+    // The camera's streams, as its first file has them (the timeline
+    // announces them from it).
+    let first = &j.files[0];
+    let disc =
+        scan::scan(first, Depth::StreamsOnly, |_, _| {}).with_context(|| out::path(&first.path))?;
+    let cam = convert::cameras_of(first, &disc, &[j.number.to_string()])
+        .with_context(|| out::path(&first.path))?
+        .remove(0);
+    let reading = Reading::Joined {
+        recs: &j.files,
+        camera: j.number,
+    };
+    // The window in the running time of the camera's timeline over these
+    // files (a scan of the same timeline): the same span as one file's.
+    let window = convert::plan(
+        reading,
+        args,
+        std::slice::from_ref(&cam),
+        disc.utc_offset_min(),
+    )?
+    .into_iter()
+    .next()
+    .unwrap_or_default();
     let ext = match args.format {
         OutFormat::Mp4 => "mp4",
         OutFormat::Mkv => "mkv",
     };
     let output = ticket.with_namer(|namer| -> Result<Option<PathBuf>> {
-        let mut name = pieces[0].rec.stem.clone();
-        name.push(format!("_cam{}", j.number));
-        let file = namer.claim(&name, ext);
+        let file = namer.claim(&output_base(&first.stem, Some(j.number)), ext);
         let path = args.outdir.join(&file);
         if file.len() > convert::NAME_MAX {
             bail!("{}: output name too long", out::path(&path));
@@ -686,10 +651,8 @@ fn convert_joined(
         }
         // batch (plan.rs): complete outputs are skipped, our own partial
         // ones redone, anyone else's kept unless --force.
-        let own: std::collections::HashSet<files::FileId> = pieces
-            .iter()
-            .flat_map(|p| crate::inputs::file_ids(&p.rec))
-            .collect();
+        let own: std::collections::HashSet<files::FileId> =
+            j.files.iter().flat_map(crate::inputs::file_ids).collect();
         match crate::plan::settle(&path, args.force, &own) {
             crate::plan::Settle::Write => Ok(Some(path)),
             crate::plan::Settle::Skip => Ok(None),
@@ -699,485 +662,30 @@ fn convert_joined(
         }
     })?;
     let Some(output) = output else {
-        return Ok(Outcome {
-            notes,
-            ..Outcome::default()
-        });
+        return Ok(Outcome::default());
     };
-    let total: u64 = pieces
+    let total: u64 = j
+        .files
         .iter()
-        .map(|p| p.rec.path.metadata().map_or(0, |m| m.len()))
+        .map(|r| r.path.metadata().map_or(0, |m| m.len()))
         .sum();
     let label = output.file_name().map(out::os).unwrap_or_default();
     let mut job = progress.job(&label, total);
-    let r = write_joined(&pieces, args, &output, &mut job);
+    let r = convert::run_pipeline(
+        reading,
+        args,
+        std::slice::from_ref(&cam),
+        &window,
+        std::slice::from_ref(&output),
+        &mut job,
+    );
     job.finish();
-    let mut o = r?;
-    o.notes.extend(notes);
-    Ok(o)
-}
-
-fn write_joined(
-    pieces: &[Piece],
-    args: &ConvertArgs,
-    output: &Path,
-    job: &mut Job,
-) -> Result<Outcome> {
-    let dir = output.parent().unwrap_or(Path::new("."));
-    let part = Part::new_in(dir)
-        .with_context(|| format!("cannot write a temporary file in {}", out::path(dir)))?;
-    let temp = files::gst_location(part.file(), part.path())?;
-    // GStreamer opens the inputs already open here (by /proc/self/fd).
-    let mut opened = Vec::new();
-    let mut fed = Vec::new();
-    for p in pieces {
-        let f = files::open_regular(&p.rec.path)
-            .with_context(|| format!("cannot read {}", out::path(&p.rec.path)))?;
-        fed.push(files::gst_location(&f, &p.rec.path)?);
-        opened.push(f);
-    }
-    let unfd = |text: String| -> String {
-        let mut text = text;
-        for (f, p) in fed.iter().zip(pieces) {
-            let fd = f.to_string_lossy();
-            if let Some(rest) = text.strip_prefix(&format!("{fd}: ")) {
-                text = format!("{}: {rest}", out::path(&p.rec.path));
-            }
-            text = text.replace(&*fd, &out::path(&p.rec.path));
-        }
-        text.replace(&*temp.to_string_lossy(), &out::path(output))
-    };
-    let run = run_joined(pieces, &fed, args, &temp, job)
-        .map_err(|e| anyhow!("{}", unfd(format!("{e:#}"))))?;
-    let damage: Vec<String> = run.damage.into_iter().map(unfd).collect();
-    let s = convert::sh_lock(&run.shared);
-    let frames = s.frames;
-    let (first_rt, end_rt) = *run.running.lock().unwrap_or_else(|e| e.into_inner());
-    let duration_ns = end_rt.saturating_sub(first_rt.unwrap_or(0));
-    let first_wall = s.first_wall.values().next().copied().flatten();
-    drop(s);
-    if frames == 0 {
-        bail!(
-            "no video frames{}: nothing written",
-            convert::window_note(args)
-        );
-    }
-    let clock = convert::clock_offset_ns(args);
-    if args.format == OutFormat::Mp4
-        && let Some(s) = first_wall
-    {
-        let s = evidence::corrected_of(s, clock);
-        mp4time::set_creation_time(part.file().try_clone()?, s / 1_000_000_000)
-            .with_context(|| format!("cannot finish {}", out::path(output)))?;
-    }
-    let recs: Vec<Recording> = pieces.iter().map(|p| p.rec.clone()).collect();
-    let cam = &pieces[0].cam;
-    let audio = pieces.iter().find_map(|p| p.cam.audio.as_ref());
-    let facts = ExportFacts {
-        recs: &recs,
-        video: &cam.video,
-        audio,
-        mp4: args.format == OutFormat::Mp4,
-        subtitles: !args.no_subtitles,
-        compacted_gaps: args.gaps == Gaps::Compact,
-        embedded_time: args.embed_time,
-        max_gap: crate::convert::source_max_gap(args),
-        damage: &damage,
-        clock_offset_ns: clock,
-    };
-    // Read back before calling it written.
-    let proof = evidence::prove(&temp, &facts)
-        .map_err(|e| anyhow!("{}", unfd(format!("{e:#}"))))
-        .with_context(|| format!("{} not written", out::path(output)))?;
-    part.persist(output, crate::plan::may_replace(output, args.force))
-        .with_context(|| format!("cannot write {}", out::path(output)))?;
-    evidence::write(output, &facts, &proof)?;
+    let r = r?;
     Ok(Outcome {
-        files: vec![output.to_path_buf()],
-        frames,
-        duration_ns,
-        damage,
-        notes: Vec::new(),
+        files: r.written,
+        frames: r.frames,
+        duration_ns: r.duration_ns,
+        damage: r.damage,
+        notes: r.notes,
     })
-}
-
-struct Joint {
-    shared: Arc<Mutex<Shared>>,
-    damage: Vec<String>,
-    /// The video's first start and last end in running time (the output's
-    /// timeline: buffer times restart in every file).
-    running: Arc<Mutex<(Option<u64>, u64)>>,
-}
-
-/// One stream of the output: its concat, and per file its concat pad.
-struct Chain {
-    kind: StreamKind,
-    pads: Vec<gst::Pad>,
-    /// The file the concat is on (`pads.len()` once it is done).
-    at: Arc<Mutex<usize>>,
-}
-
-/// A file's open elements.
-struct Loaded {
-    src: gst::Element,
-    demux: gst::Element,
-}
-
-fn queue() -> Result<gst::Element> {
-    let q = convert::make("queue")?;
-    q.set_property("max-size-buffers", 0u32);
-    q.set_property("max-size-bytes", 0u32);
-    q.set_property("max-size-time", 5_000_000_000u64);
-    Ok(q)
-}
-
-fn run_joined(
-    pieces: &[Piece],
-    fed: &[PathBuf],
-    args: &ConvertArgs,
-    temp: &Path,
-    job: &mut Job,
-) -> Result<Joint> {
-    let pipeline = gst::Pipeline::new();
-    let cam = &pieces[0].cam;
-    let mux = convert::add_output(&pipeline, args, &cam.video, temp)?;
-    let shared = Arc::new(Mutex::new(Shared::default()));
-    let audio_decoded = args.format == OutFormat::Mp4;
-    let branch = Branch {
-        shared: shared.clone(),
-        camera: cam.number,
-        span: None,
-        mux: mux.downgrade(),
-        audio_decoded,
-        clock_offset_ns: convert::clock_offset_ns(args),
-        embed_time: match cam.video.codec {
-            Codec::H264 { .. } if args.embed_time => Some(gstcctv::h264::Codec::H264),
-            Codec::H265 if args.embed_time => Some(gstcctv::h264::Codec::H265),
-            _ => None,
-        },
-    };
-    let audio = pieces.iter().find_map(|p| p.cam.audio.as_ref());
-    let mut kinds = vec![StreamKind::Video];
-    if audio.is_some() {
-        kinds.push(StreamKind::Audio);
-    }
-    if !args.no_subtitles {
-        kinds.push(StreamKind::Subtitle);
-    }
-    let running: Arc<Mutex<(Option<u64>, u64)>> = Arc::default();
-    let mut chains = Vec::new();
-    for kind in kinds {
-        let concat = convert::make("concat")?;
-        let q = queue()?;
-        pipeline.add_many([&concat, &q])?;
-        concat.link(&q)?;
-        let mut elems = vec![q.clone()];
-        match kind {
-            StreamKind::Video if matches!(cam.video.codec, Codec::H265) => {
-                elems.push(convert::make("h265parse")?);
-            }
-            StreamKind::Audio if audio_decoded => {
-                let dec = match audio.map(|a| &a.codec) {
-                    Some(Codec::Opus { .. }) => "opusdec",
-                    _ => "mulawdec",
-                };
-                for f in [dec, "audioconvert", "audioresample", "avenc_aac"] {
-                    elems.push(convert::make(f)?);
-                }
-                if let Some(pad) = elems.last().and_then(|e| e.static_pad("sink")) {
-                    one_segment(&pad);
-                }
-            }
-            _ => {}
-        }
-        for e in &elems[1..] {
-            pipeline.add(e)?;
-        }
-        gst::Element::link_many(elems.iter())?;
-        let template = match kind {
-            StreamKind::Video => "video_%u",
-            StreamKind::Audio => "audio_%u",
-            _ => "subtitle_%u",
-        };
-        elems
-            .last()
-            .ok_or_else(|| anyhow!("empty chain"))?
-            .link_pads(None, &mux, Some(template))?;
-        branch.watch(&q, kind);
-        if kind == StreamKind::Video
-            && let Some(src) = concat.static_pad("src")
-        {
-            let running = running.clone();
-            src.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
-                if let Some(gst::PadProbeData::Buffer(b)) = &info.data
-                    && let Some(pts) = b.pts()
-                    && let Some(seg) = pad.sticky_event::<gst::event::Segment>(0)
-                    && let Some(seg) = seg.segment().downcast_ref::<gst::ClockTime>()
-                    && let Some(rt) = seg.to_running_time(pts)
-                {
-                    let rt = rt.nseconds();
-                    let dur = b.duration().map_or(0, |d| d.nseconds().min(1_000_000_000));
-                    let mut r = running.lock().unwrap_or_else(|e| e.into_inner());
-                    r.0 = Some(r.0.map_or(rt, |f| f.min(rt)));
-                    r.1 = r.1.max(rt + dur);
-                }
-                gst::PadProbeReturn::Ok
-            });
-        }
-        let mut pads = Vec::new();
-        for _ in pieces {
-            pads.push(
-                concat
-                    .request_pad_simple("sink_%u")
-                    .ok_or_else(|| anyhow!("concat without sink pads"))?,
-            );
-        }
-        let at = Arc::new(Mutex::new(0usize));
-        let (a, names): (_, Vec<String>) = (
-            at.clone(),
-            pads.iter().map(|p| p.name().to_string()).collect(),
-        );
-        let n = pieces.len();
-        concat.connect_notify(Some("active-pad"), move |c, _| {
-            let active: Option<gst::Pad> = c.property("active-pad");
-            let k = active
-                .and_then(|p| names.iter().position(|x| *x == p.name().as_str()))
-                .unwrap_or(n);
-            *a.lock().unwrap_or_else(|e| e.into_inner()) = k;
-        });
-        chains.push(Chain { kind, pads, at });
-    }
-    let bus = pipeline.bus().ok_or_else(|| anyhow!("no bus"))?;
-    let mut loaded: BTreeMap<usize, Loaded> = BTreeMap::new();
-    let result = (|| -> Result<Vec<String>> {
-        let load = |k: usize, loaded: &mut BTreeMap<usize, Loaded>, playing: bool| -> Result<()> {
-            let l = load_piece(
-                &pipeline,
-                &pieces[k],
-                &fed[k],
-                k,
-                &chains,
-                args,
-                audio_decoded,
-            )?;
-            if playing {
-                l.src.sync_state_with_parent()?;
-                l.demux.sync_state_with_parent()?;
-            }
-            loaded.insert(k, l);
-            Ok(())
-        };
-        for k in 0..pieces.len().min(1 + LOOKAHEAD) {
-            load(k, &mut loaded, false)?;
-        }
-        convert::start_playing(&pipeline, &bus)?;
-        convert::run_bus(
-            &bus,
-            100,
-            || {
-                // Files every stream has left are closed; the next are opened.
-                let done = chains
-                    .iter()
-                    .map(|c| *c.at.lock().unwrap_or_else(|e| e.into_inner()))
-                    .min()
-                    .unwrap_or(pieces.len());
-                let finished: Vec<usize> = loaded.range(..done).map(|(k, _)| *k).collect();
-                for k in finished {
-                    if let Some(l) = loaded.remove(&k) {
-                        let _ = l.src.set_state(gst::State::Null);
-                        let _ = l.demux.set_state(gst::State::Null);
-                        let _ = pipeline.remove_many([&l.src, &l.demux]);
-                    }
-                }
-                for k in done..pieces.len().min(done + 1 + LOOKAHEAD) {
-                    if !loaded.contains_key(&k) {
-                        load(k, &mut loaded, true)?;
-                    }
-                }
-                {
-                    let s = convert::sh_lock(&shared);
-                    job.update(s.bytes, s.frames);
-                }
-                Ok(())
-            },
-            |src| {
-                src.downcast_ref::<gst::Element>()
-                    .and_then(|e| e.factory())
-                    .is_some_and(|f| matches!(f.name().as_str(), "pavsdemux" | "saysdemux"))
-            },
-        )
-    })();
-    let _ = pipeline.set_state(gst::State::Null);
-    let damage = result?;
-    Ok(Joint {
-        shared,
-        damage,
-        running,
-    })
-}
-
-/// Makes the joined audio one segment for the encoder: concat starts a
-/// segment per file, and an audio encoder finishes (pads) its last frame
-/// at every new segment, so each join would put a frame of silence over
-/// the next file's first sound. Buffers are retimed to their running time
-/// in a single segment from 0 (the same running time: nothing moves).
-fn one_segment(pad: &gst::Pad) {
-    let current: Mutex<(Option<gst::FormattedSegment<gst::ClockTime>>, bool)> =
-        Mutex::new((None, false));
-    pad.add_probe(
-        gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
-        move |_, info| {
-            let mut cur = current.lock().unwrap_or_else(|e| e.into_inner());
-            match &mut info.data {
-                Some(gst::PadProbeData::Event(event)) => {
-                    if let gst::EventView::Segment(seg) = event.view()
-                        && let Some(seg) = seg.segment().downcast_ref::<gst::ClockTime>()
-                    {
-                        cur.0 = Some(seg.clone());
-                        if cur.1 {
-                            // Not dropped: GStreamer 1.22 unrefs a NULL
-                            // event when a probe drops a sticky one being
-                            // pushed. An event nobody acts on takes its
-                            // place.
-                            *event = gst::event::CustomDownstream::new(gst::Structure::new_empty(
-                                "cctv-joined-segment",
-                            ));
-                            return gst::PadProbeReturn::Ok;
-                        }
-                        cur.1 = true;
-                        let flat = gst::FormattedSegment::<gst::ClockTime>::new();
-                        let seqnum = event.seqnum();
-                        *event = gst::event::Segment::builder(&flat).seqnum(seqnum).build();
-                    }
-                }
-                Some(gst::PadProbeData::Buffer(buffer)) => {
-                    if let Some(seg) = &cur.0
-                        && let Some(pts) = buffer.pts()
-                    {
-                        let Some(rt) = seg.to_running_time(pts) else {
-                            return gst::PadProbeReturn::Drop;
-                        };
-                        let b = buffer.make_mut();
-                        b.set_pts(rt);
-                        b.set_dts(rt);
-                    }
-                }
-                _ => {}
-            }
-            gst::PadProbeReturn::Ok
-        },
-    );
-}
-
-/// Opens file `k`: `filesrc ! demuxer`, its camera's pads to the concats
-/// (clipped to the window's part of this file), the others to fakesinks;
-/// a stream the file does not have ends at once on its concat.
-fn load_piece(
-    pipeline: &gst::Pipeline,
-    piece: &Piece,
-    location: &Path,
-    k: usize,
-    chains: &[Chain],
-    args: &ConvertArgs,
-    audio_decoded: bool,
-) -> Result<Loaded> {
-    let src = gst::ElementFactory::make("filesrc")
-        .property("location", location.to_string_lossy().to_string())
-        .build()?;
-    let demux = convert::make(if piece.rec.kind == Kind::Pavs {
-        "pavsdemux"
-    } else {
-        "saysdemux"
-    })?;
-    convert::configure_source(&demux, args);
-    pipeline.add_many([&src, &demux])?;
-    src.link(&demux)?;
-    let mut targets: HashMap<String, (StreamKind, gst::Pad)> = HashMap::new();
-    for c in chains {
-        let name = match c.kind {
-            StreamKind::Video => Some(piece.cam.video.name.clone()),
-            StreamKind::Audio => piece.cam.audio.as_ref().map(|a| a.name.clone()),
-            _ => Some(format!("subtitle_{}", piece.cam.number)),
-        };
-        if let Some(name) = name {
-            targets.insert(name, (c.kind, c.pads[k].clone()));
-        }
-    }
-    let every: Vec<gst::Pad> = chains.iter().map(|c| c.pads[k].clone()).collect();
-    let linked: Arc<Mutex<HashSet<String>>> = Arc::default();
-    let span = piece.span;
-    let pipe_weak = pipeline.downgrade();
-    let l = linked.clone();
-    demux.connect_pad_added(move |_, pad| {
-        let name = pad.name().to_string();
-        let Some((kind, sink)) = targets.get(&name) else {
-            if let Some(p) = pipe_weak.upgrade()
-                && let Ok(fake) = gst::ElementFactory::make("fakesink")
-                    .property("sync", false)
-                    .property("async", false)
-                    .build()
-            {
-                let _ = p.add(&fake);
-                let _ = fake.sync_state_with_parent();
-                if let Some(s) = fake.static_pad("sink") {
-                    let _ = pad.link(&s);
-                }
-            }
-            return;
-        };
-        if let Some(span) = span {
-            clip(pad, *kind, span, audio_decoded);
-        }
-        match pad.link(sink) {
-            Ok(_) => {
-                l.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(sink.name().to_string());
-            }
-            Err(e) => out::errln!("cctv: cannot link {name}: {e:?}"),
-        }
-    });
-    demux.connect_no_more_pads(move |_| {
-        let l = linked.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        for pad in every.iter().filter(|p| !l.contains(p.name().as_str())) {
-            // Waits (in concat) until it is this file's turn: not on the
-            // demuxer's thread.
-            let pad = pad.clone();
-            std::thread::spawn(move || {
-                pad.send_event(gst::event::Eos::new());
-            });
-        }
-    });
-    src.set_state(gst::State::Ready)?;
-    demux.set_state(gst::State::Ready)?;
-    if let Some(span) = span {
-        let ct = gst::ClockTime::from_nseconds;
-        let seek = gst::event::Seek::new(
-            1.0,
-            gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE,
-            gst::SeekType::Set,
-            ct(span.start),
-            gst::SeekType::Set,
-            ct(span.stop),
-        );
-        if !demux.send_event(seek) {
-            bail!(
-                "{}: cannot seek to the requested window",
-                out::path(&piece.rec.path)
-            );
-        }
-    }
-    Ok(Loaded { src, demux })
-}
-
-/// Keeps a file's part of the window, as convert's branches do for one
-/// file ([`Span::clip`]), with an open-ended segment: concat starts the
-/// next file where this one's last buffer ends, not at the window's stop
-/// (one nanosecond after the last frame's start: the next file's first
-/// frame would take the same time). Buffers past the stop are dropped.
-fn clip(pad: &gst::Pad, kind: StreamKind, span: Span, audio_decoded: bool) {
-    pad.add_probe(
-        gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
-        move |_, info| span.clip(kind, audio_decoded, true, info),
-    );
 }

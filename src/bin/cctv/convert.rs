@@ -283,6 +283,26 @@ pub(crate) struct Camera {
     pub(crate) audio: Option<StreamInfo>,
 }
 
+/// What one conversion reads: a recording as its own source element
+/// reads it, or one camera's files joined in capture order (the engine's
+/// camera timeline, through `cctvsrc`: the pauses between files follow
+/// `--gaps` as within one).
+#[derive(Clone, Copy)]
+pub(crate) enum Reading<'a> {
+    One(&'a Recording),
+    Joined { recs: &'a [Recording], camera: u32 },
+}
+
+impl Reading<'_> {
+    /// The recordings read, in order.
+    pub(crate) fn recs(&self) -> &[Recording] {
+        match self {
+            Reading::One(rec) => std::slice::from_ref(*rec),
+            Reading::Joined { recs, .. } => recs,
+        }
+    }
+}
+
 /// One camera's part of a window, in running time (ns): from its key
 /// frame at or before the first wanted frame (audio and cues from the same
 /// instant) to the end of the last wanted frame (exclusive).
@@ -299,14 +319,11 @@ impl Span {
     /// the start or at/after the stop are dropped (`Drop`), a cue that
     /// straddles the start is clipped to it, an audio packet that straddles
     /// it goes to the decoder (`audio_decoded`), which clips it to the
-    /// segment. `open_ended`: the segment gets no stop (a joined export's
-    /// `concat` starts the next file where this one's last buffer ends,
-    /// not at the window's stop).
+    /// segment.
     pub(crate) fn clip(
         self,
         kind: StreamKind,
         audio_decoded: bool,
-        open_ended: bool,
         info: &mut gst::PadProbeInfo,
     ) -> gst::PadProbeReturn {
         match &mut info.data {
@@ -315,19 +332,14 @@ impl Span {
                     && let Some(seg) = seg.segment().downcast_ref::<gst::ClockTime>()
                 {
                     let early = seg.start().is_none_or(|s| s.nseconds() < self.start);
-                    if !early && !open_ended {
+                    if !early {
                         return gst::PadProbeReturn::Ok;
                     }
                     let mut seg = seg.clone();
-                    if early {
-                        let start = gst::ClockTime::from_nseconds(self.start);
-                        seg.set_start(start);
-                        seg.set_time(start);
-                        seg.set_position(start);
-                    }
-                    if open_ended {
-                        seg.set_stop(gst::ClockTime::NONE);
-                    }
+                    let start = gst::ClockTime::from_nseconds(self.start);
+                    seg.set_start(start);
+                    seg.set_time(start);
+                    seg.set_position(start);
                     let seqnum = event.seqnum();
                     *event = gst::event::Segment::builder(&seg).seqnum(seqnum).build();
                 }
@@ -486,7 +498,7 @@ struct Frame {
 /// camera's part is computed from its own frames only, so that it is the
 /// same whatever other cameras are converted.
 pub(crate) fn plan(
-    rec: &Recording,
+    reading: Reading<'_>,
     args: &ConvertArgs,
     cams: &[Camera],
     offset: Option<i32>,
@@ -514,7 +526,7 @@ pub(crate) fn plan(
     }
     let ids: Vec<_> = cams.iter().map(|c| c.video.id).collect();
     let mut frames: Vec<Vec<Frame>> = vec![Vec::new(); cams.len()];
-    scan::scan_played(rec, Depth::Full, source_max_gap(args), |info, p| {
+    let on_packet = |info: &StreamInfo, p: &gstcctv::engine::Packet<_>| {
         let Some(i) = ids.iter().position(|id| *id == info.id) else {
             return;
         };
@@ -525,7 +537,15 @@ pub(crate) fn plan(
                 key: p.key,
             });
         }
-    })?;
+    };
+    // In the running time of what the pipeline reads: one file, or the
+    // camera's timeline over the same files.
+    match reading {
+        Reading::One(rec) => scan::scan_played(rec, Depth::Full, source_max_gap(args), on_packet),
+        Reading::Joined { recs, camera } => {
+            scan::scan_camera(recs, camera, source_max_gap(args), on_packet)
+        }
+    }?;
     for f in &mut frames {
         f.sort_by_key(|f| f.pts);
     }
@@ -658,7 +678,7 @@ pub(crate) fn convert_one(
     let discovery = scan::scan(rec, Depth::StreamsOnly, |_, _| {})?;
     let cams = cameras_of(rec, &discovery, wanted)?;
     let offset = discovery.utc_offset_min();
-    let windows = plan(rec, args, &cams, offset)?;
+    let windows = plan(Reading::One(rec), args, &cams, offset)?;
     let several = discovery
         .streams
         .iter()
@@ -747,7 +767,7 @@ pub(crate) fn convert_one(
             .map(out::os)
             .unwrap_or_default();
         let mut job = progress.job(&label, total_bytes);
-        let r = run_pipeline(rec, args, &cams, &w, &outs, &mut job);
+        let r = run_pipeline(Reading::One(rec), args, &cams, &w, &outs, &mut job);
         job.finish();
         let r = r?;
         outcome.files.extend(r.written);
@@ -768,18 +788,20 @@ pub(crate) struct Shared {
     pub(crate) bytes: u64,
     pub(crate) first_pts: Option<u64>,
     pub(crate) last_end: u64,
+    /// A joined camera's later file brought audio its first file has not.
+    pub(crate) late_audio: bool,
 }
 
-struct RunResult {
+pub(crate) struct RunResult {
     /// The files written (cameras with frames).
-    written: Vec<PathBuf>,
+    pub(crate) written: Vec<PathBuf>,
     /// Per camera with at least one frame: its first frame's capture time.
     first_wall: HashMap<u32, Option<u64>>,
     /// What the user should know (a camera without frames).
-    notes: Vec<String>,
-    frames: u64,
-    duration_ns: u64,
-    damage: Vec<String>,
+    pub(crate) notes: Vec<String>,
+    pub(crate) frames: u64,
+    pub(crate) duration_ns: u64,
+    pub(crate) damage: Vec<String>,
     /// What went into each camera's muxer, in the order of the cameras.
     watches: Vec<readback::Watch>,
 }
@@ -805,9 +827,8 @@ pub(crate) fn wall_of(buffer: &gst::BufferRef) -> Option<u64> {
         .map(|m| m.timestamp().nseconds())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_pipeline(
-    rec: &Recording,
+pub(crate) fn run_pipeline(
+    reading: Reading<'_>,
     args: &ConvertArgs,
     cams: &[Camera],
     window: &Window,
@@ -831,51 +852,44 @@ fn run_pipeline(
         .iter()
         .map(|p| files::gst_location(p.file(), p.path()))
         .collect::<Result<_>>()?;
-    let source;
-    let mut fed = rec.clone();
-    if rec.kind != Kind::Rf1 {
-        source = files::open_regular(&rec.path)
-            .with_context(|| format!("cannot read {}", out::path(&rec.path)))?;
-        fed.path = files::gst_location(&source, &rec.path)?;
-    } else if rec.path.to_str().is_none() {
-        // rf1src takes its location as text: name the directory by an
-        // open descriptor, and the segment (our own ASCII names) in it.
-        let (dir, rest) = if rec.path.is_dir() {
-            (rec.path.as_path(), None)
-        } else {
-            let dir = rec.path.parent().filter(|p| !p.as_os_str().is_empty());
-            (dir.unwrap_or(Path::new(".")), rec.path.file_name())
-        };
-        source =
-            std::fs::File::open(dir).with_context(|| format!("cannot read {}", out::path(dir)))?;
-        let mut at = files::gst_location(&source, dir)?;
-        if let Some(r) = rest {
-            at.push(r);
-        }
-        if at.to_str().is_none() {
-            bail!("rf1 segment names must be UTF-8 (rf1src takes its location as text)");
-        }
-        fed.path = at;
+    // The inputs, held open while GStreamer reads them (by descriptor).
+    let mut held = Vec::new();
+    let mut fed: Vec<Recording> = Vec::new();
+    for rec in reading.recs() {
+        let (file, f) = feed(rec)?;
+        held.extend(file);
+        fed.push(f);
     }
     // GStreamer's messages name the location it was given: say which file
     // that is instead (the caller prefixes the input's name), and name the
-    // output, never the temporary file.
-    let fd = fed.path.to_string_lossy().into_owned();
+    // output, never the temporary file. Longest names first: a descriptor
+    // path is a prefix of a longer one's (`fd/1`, `fd/12`).
+    let mut named: Vec<(String, &Recording)> = fed
+        .iter()
+        .zip(reading.recs())
+        .filter(|(f, rec)| f.path != rec.path)
+        .map(|(f, rec)| (f.path.to_string_lossy().into_owned(), rec))
+        .collect();
+    named.sort_by_key(|(fd, _)| std::cmp::Reverse(fd.len()));
+    let one = matches!(reading, Reading::One(_));
     let unfd = |text: String| -> String {
-        let mut text = if fed.path == rec.path {
-            text
-        } else {
-            match text.strip_prefix(&format!("{fd}: ")) {
-                Some(rest) => rest.to_string(),
-                None => text.replace(&fd, &out::path(&rec.path)),
-            }
-        };
+        let mut text = text;
+        for (fd, rec) in &named {
+            text = match text.strip_prefix(&format!("{fd}: ")) {
+                Some(rest) if one => rest.to_string(),
+                _ => text.replace(fd.as_str(), &out::path(&rec.path)),
+            };
+        }
         for (t, o) in temps.iter().zip(outs) {
             text = text.replace(&*t.to_string_lossy(), &out::path(o));
         }
         text
     };
-    let mut r = build_and_run(&fed, args, cams, window, &temps, job)
+    let fed_reading = match reading {
+        Reading::One(_) => Reading::One(&fed[0]),
+        Reading::Joined { camera, .. } => Reading::Joined { recs: &fed, camera },
+    };
+    let mut r = build_and_run(fed_reading, args, cams, window, &temps, job)
         .map_err(|e| anyhow!("{}", unfd(format!("{e:#}"))))?;
     r.damage = r.damage.into_iter().map(unfd).collect();
     // A file without a picture is no video: nothing is written.
@@ -923,7 +937,7 @@ fn run_pipeline(
             );
         }
         let facts = ExportFacts {
-            recs: std::slice::from_ref(rec),
+            recs: reading.recs(),
             video: &cam.video,
             audio: cam.audio.as_ref(),
             mp4: args.format == OutFormat::Mp4,
@@ -947,7 +961,45 @@ fn run_pipeline(
         }
         r.written.push(o.clone());
     }
+    drop(held);
     Ok(r)
+}
+
+/// `rec` as GStreamer is given it, and the file held open for it: a
+/// `.psf`/`.nvr` by an open descriptor (/proc/self/fd, not its name: a
+/// name that is not UTF-8 cannot be misspelt into another file); an rf1
+/// location (text for rf1src) by its directory's descriptor when not
+/// UTF-8.
+fn feed(rec: &Recording) -> Result<(Option<std::fs::File>, Recording)> {
+    let mut fed = rec.clone();
+    if rec.kind != Kind::Rf1 {
+        let source = files::open_regular(&rec.path)
+            .with_context(|| format!("cannot read {}", out::path(&rec.path)))?;
+        fed.path = files::gst_location(&source, &rec.path)?;
+        return Ok((Some(source), fed));
+    }
+    if rec.path.to_str().is_some() {
+        return Ok((None, fed));
+    }
+    // rf1src takes its location as text: name the directory by an open
+    // descriptor, and the segment (our own ASCII names) in it.
+    let (dir, rest) = if rec.path.is_dir() {
+        (rec.path.as_path(), None)
+    } else {
+        let dir = rec.path.parent().filter(|p| !p.as_os_str().is_empty());
+        (dir.unwrap_or(Path::new(".")), rec.path.file_name())
+    };
+    let source =
+        std::fs::File::open(dir).with_context(|| format!("cannot read {}", out::path(dir)))?;
+    let mut at = files::gst_location(&source, dir)?;
+    if let Some(r) = rest {
+        at.push(r);
+    }
+    if at.to_str().is_none() {
+        bail!("rf1 segment names must be UTF-8 (rf1src takes its location as text)");
+    }
+    fed.path = at;
+    Ok((Some(source), fed))
 }
 
 /// How much each mp4mux input may queue (GstAggregator `latency`).
@@ -976,7 +1028,7 @@ fn mux_queue() -> Result<gst::Element> {
 
 #[allow(clippy::too_many_arguments)]
 fn build_and_run(
-    rec: &Recording,
+    reading: Reading<'_>,
     args: &ConvertArgs,
     cams: &[Camera],
     window: &Window,
@@ -984,8 +1036,19 @@ fn build_and_run(
     job: &mut Job,
 ) -> Result<RunResult> {
     let pipeline = gst::Pipeline::new();
-    let (filesrc, demux) = match rec.kind {
-        Kind::Rf1 => {
+    let rec = &reading.recs()[0];
+    let (filesrc, demux) = match (reading, rec.kind) {
+        (Reading::Joined { recs, camera }, _) => {
+            // The camera's timeline over exactly these files.
+            let files = gst::Array::new(recs.iter().map(|r| r.path.to_string_lossy().into_owned()));
+            let src = gst::ElementFactory::make("cctvsrc")
+                .property("files", files)
+                .property("camera", camera.to_string())
+                .build()?;
+            pipeline.add(&src)?;
+            (None, src)
+        }
+        (_, Kind::Rf1) => {
             let src = gst::ElementFactory::make("rf1src")
                 .property("location", rec.path.to_string_lossy().to_string())
                 // The track's name (its further streams' pads are named
@@ -1003,7 +1066,7 @@ fn build_and_run(
             pipeline.add(&src)?;
             (None, src)
         }
-        Kind::Pavs | Kind::Says => {
+        (_, Kind::Pavs | Kind::Says) => {
             let src = gst::ElementFactory::make("filesrc")
                 .property("location", rec.path.to_string_lossy().to_string())
                 .build()?;
@@ -1101,10 +1164,18 @@ fn build_and_run(
     }
     let _ = add_target;
     let pipe_weak = pipeline.downgrade();
+    let joined = matches!(reading, Reading::Joined { .. });
+    let late = shared.clone();
     demux.connect_pad_added(move |_, pad| {
         let name = pad.name().to_string();
         let target = targets.get(&name).cloned();
         let Some((sinks, _, _)) = target else {
+            // A camera timeline gives only its camera's streams: audio not
+            // taken is audio that a later file brings (the output's
+            // streams are its first file's).
+            if joined && name.starts_with("audio") {
+                sh_lock(&late).late_audio = true;
+            }
             // Not converted: a camera not asked for, snapshots, a second track.
             if let Some(p) = pipe_weak.upgrade()
                 && let Ok(fake) = gst::ElementFactory::make("fakesink")
@@ -1173,10 +1244,17 @@ fn build_and_run(
     let _ = pipeline.set_state(gst::State::Null);
     let warnings = result?;
     let s = sh_lock(&shared);
+    let mut notes = Vec::new();
+    if s.late_audio {
+        notes.push(
+            "audio that starts in a later file is not converted (the camera's first file has none)"
+                .to_string(),
+        );
+    }
     Ok(RunResult {
         written: Vec::new(),
         first_wall: s.first_wall.clone(),
-        notes: Vec::new(),
+        notes,
         frames: s.frames,
         duration_ns: s.last_end.saturating_sub(s.first_pts.unwrap_or(0)),
         damage: warnings,
@@ -1370,7 +1448,7 @@ impl Branch {
     /// and notes the first one's capture time.
     fn probe(&self, kind: StreamKind, info: &mut gst::PadProbeInfo) -> gst::PadProbeReturn {
         if let Some(span) = self.span
-            && span.clip(kind, self.audio_decoded, false, info) == gst::PadProbeReturn::Drop
+            && span.clip(kind, self.audio_decoded, info) == gst::PadProbeReturn::Drop
         {
             return gst::PadProbeReturn::Drop;
         }

@@ -5,6 +5,8 @@
 
 use crate::inputs::{Kind, Recording};
 use anyhow::{Context, Result, bail};
+use gstcctv::engine::camera_timeline::{CaseOptions, open_camera};
+use gstcctv::engine::catalog::FormatKind;
 use gstcctv::engine::formats::pavs::{Pavs, PavsOptions};
 use gstcctv::engine::formats::rf1::Rf1Engine;
 use gstcctv::engine::formats::says::{Says, SaysOptions};
@@ -12,6 +14,7 @@ use gstcctv::engine::{
     ByteDemux, DamageReport, EngineError, FileSource, Packet, SharedBytes, Source, SourceEvent,
     StreamInfo, Tags,
 };
+use std::path::Path;
 
 /// Per stream: what was seen.
 #[derive(Clone, Debug)]
@@ -117,9 +120,49 @@ fn scan_with(
     depth: Depth,
     max_gap: Option<u64>,
     telemetry: bool,
+    on_packet: impl FnMut(&StreamInfo, &Packet<SharedBytes>),
+) -> Result<Scan> {
+    scan_source(open(rec, max_gap, telemetry)?, depth, on_packet)
+}
+
+/// The frames of camera `camera` of `recs` (one camera's files, as `cctv
+/// convert` joins them) with the running time its camera timeline gives
+/// with `max-gap` (`max_gap`): the timeline `cctvsrc` plays and exports.
+pub fn scan_camera(
+    recs: &[Recording],
+    camera: u32,
+    max_gap: Option<u64>,
+    on_packet: impl FnMut(&StreamInfo, &Packet<SharedBytes>),
+) -> Result<Scan> {
+    let files: Vec<(std::path::PathBuf, FormatKind)> = recs
+        .iter()
+        .map(|r| {
+            let kind = match r.kind {
+                Kind::Says => FormatKind::Says,
+                Kind::Pavs => FormatKind::Pavs,
+                Kind::Rf1 => bail!("{}: rf1 is not joined", r.path.display()),
+            };
+            Ok((r.path.clone(), kind))
+        })
+        .collect::<Result<_>>()?;
+    let options = CaseOptions {
+        camera: Some(camera.to_string()),
+        // Nothing here shows them.
+        subtitles: false,
+        max_gap,
+        ..CaseOptions::default()
+    };
+    let place = recs.first().map_or(Path::new(""), |r| r.path.as_path());
+    let opened = open_camera(place, &files, &options, |f| f).map_err(|e| anyhow::anyhow!("{e}"))?;
+    scan_source(Box::new(opened.timeline), Depth::Full, on_packet)
+}
+
+/// Reads `source` (to its end, or its stream list with `StreamsOnly`).
+fn scan_source(
+    mut source: Box<dyn Source<Chunk = SharedBytes>>,
+    depth: Depth,
     mut on_packet: impl FnMut(&StreamInfo, &Packet<SharedBytes>),
 ) -> Result<Scan> {
-    let mut source = open(rec, max_gap, telemetry)?;
     let mut streams: Vec<StreamStat> = Vec::new();
     loop {
         let event = match source.next() {
