@@ -469,3 +469,62 @@ fn from_and_to_are_true_times_under_a_clock_offset() {
     assert!(!a.is_empty());
     assert_eq!(a, recorded(&plain));
 }
+
+/// Recorders write Latin-1 names: a recording whose name is not UTF-8 is
+/// converted, and its manifest names the very files (`path_bytes`), so
+/// that `cctv verify` re-hashes them and a rerun finds the export
+/// complete. (Verify could not find `caméra.frames.tsv` before.)
+#[test]
+fn an_export_of_a_recording_whose_name_is_not_utf8_verifies() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let name = OsStr::from_bytes(b"cam\xe9ra.psf");
+    let input = dir.path().join(name);
+    gstcctv::formats::pavs::writer::Recording::backup_camera(
+        4,
+        "LOBBY",
+        1_630_479_600_000_000_000,
+        40,
+    )
+    .write_file(&input)
+    .unwrap();
+    let out = dir.path().join("out");
+    convert(&input, &out, &[]);
+    let manifest = out.join(OsStr::from_bytes(b"cam\xe9ra.manifest.json"));
+    assert!(
+        manifest.is_file(),
+        "{:?}",
+        std::fs::read_dir(&out).unwrap().collect::<Vec<_>>()
+    );
+    let (ok, v) = verify(&manifest);
+    assert!(ok, "{v}");
+    let m: Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    assert_eq!(m["outputs"][0]["path_bytes"], hex(b"cam\xe9ra.mp4"));
+    // A rerun finds it complete: nothing written again.
+    let mp4 = out.join(OsStr::from_bytes(b"cam\xe9ra.mp4"));
+    let before = std::fs::metadata(&mp4).unwrap().modified().unwrap();
+    let o = cctv(&[
+        OsStr::new("convert"),
+        input.as_os_str(),
+        OsStr::new("-o"),
+        out.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("complete"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(std::fs::metadata(&mp4).unwrap().modified().unwrap(), before);
+    // A changed output is found, by its real name.
+    let mut bytes = std::fs::read(&mp4).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0xff;
+    std::fs::write(&mp4, &bytes).unwrap();
+    let (ok, v) = verify(&manifest);
+    assert!(!ok, "{v}");
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

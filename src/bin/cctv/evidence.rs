@@ -416,10 +416,45 @@ pub fn manifest_path(output: &Path) -> PathBuf {
     side(output, ".manifest.json")
 }
 
-fn name_of(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
+fn name_of(p: &Path) -> &std::ffi::OsStr {
+    p.file_name().unwrap_or_default()
+}
+
+/// A manifest's `path` for `p`: its text, and when the name is not UTF-8
+/// (recorders write Latin-1 names) also its bytes, hex, as `path_bytes`,
+/// so that `cctv verify` and reruns find the very file again.
+pub fn path_fields(p: &std::ffi::OsStr) -> serde_json::Map<String, Value> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut m = serde_json::Map::new();
+    m.insert("path".into(), json!(p.to_string_lossy()));
+    if p.to_str().is_none() {
+        m.insert("path_bytes".into(), json!(hex(p.as_bytes())));
+    }
+    m
+}
+
+/// The path a manifest entry names ([`path_fields`]); `None`: none.
+pub fn entry_path(entry: &Value) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    if let Some(h) = entry["path_bytes"].as_str()
+        && h.len() % 2 == 0
+        && let Some(bytes) = (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok())
+            .collect::<Option<Vec<u8>>>()
+    {
+        return Some(PathBuf::from(std::ffi::OsString::from_vec(bytes)));
+    }
+    entry["path"].as_str().map(PathBuf::from)
+}
+
+/// `fields` with the path fields of `p` ([`path_fields`]) in front.
+fn with_path(p: &std::ffi::OsStr, fields: Value) -> Value {
+    let mut m = path_fields(p);
+    if let Value::Object(rest) = fields {
+        m.extend(rest);
+    }
+    Value::Object(m)
 }
 
 /// Writes the frame table, the manifest and the report beside `output`
@@ -452,7 +487,10 @@ pub fn write(output: &Path, facts: &ExportFacts, proof: &Proof) -> Result<PathBu
     let mut inputs = Vec::new();
     for p in &proof.inputs {
         let (size, sha) = sha256_file(p)?;
-        inputs.push(json!({"path": p.to_string_lossy(), "size": size, "sha256": sha}));
+        inputs.push(with_path(
+            p.as_os_str(),
+            json!({"size": size, "sha256": sha}),
+        ));
     }
     let (out_size, out_sha) = sha256_file(output)?;
     let frames_sha = hex(&Sha256::digest(tsv.as_bytes()));
@@ -504,8 +542,8 @@ pub fn write(output: &Path, facts: &ExportFacts, proof: &Proof) -> Result<PathBu
                 .map_or(0, |d| d.as_nanos() as u64),
         ),
         "inputs": inputs,
-        "outputs": [{"path": name_of(output), "size": out_size, "sha256": out_sha}],
-        "frames": {"path": name_of(&frames_path), "size": tsv.len(), "sha256": frames_sha, "columns": FRAME_COLUMNS},
+        "outputs": [with_path(name_of(output), json!({"size": out_size, "sha256": out_sha}))],
+        "frames": with_path(name_of(&frames_path), json!({"size": tsv.len(), "sha256": frames_sha, "columns": FRAME_COLUMNS})),
         "streams": [{
             "id": facts.video.name,
             "kind": "video",
@@ -774,10 +812,11 @@ pub fn verify_manifest(manifest: &Path) -> Vec<Problem> {
     let dir = manifest.parent().unwrap_or(Path::new("."));
     let check_file =
         |entry: &Value, base: Option<&Path>, kind: &'static str| -> Result<PathBuf, Problem> {
-            let name = entry["path"].as_str().unwrap_or("");
+            let named = entry_path(entry).unwrap_or_default();
+            let name = named.to_string_lossy();
             let path = match base {
-                Some(b) => b.join(name),
-                None => PathBuf::from(name),
+                Some(b) => b.join(&named),
+                None => named.clone(),
             };
             match sha256_file(&path) {
                 Ok((size, sha)) => {
@@ -800,7 +839,7 @@ pub fn verify_manifest(manifest: &Path) -> Vec<Problem> {
     // Inputs present are also re-read below, changed or not: which frame.
     let mut present_inputs: HashMap<usize, PathBuf> = HashMap::new();
     for (i, inp) in m["inputs"].as_array().into_iter().flatten().enumerate() {
-        let path = PathBuf::from(inp["path"].as_str().unwrap_or(""));
+        let path = entry_path(inp).unwrap_or_default();
         if !path.exists() {
             continue;
         }
@@ -830,12 +869,13 @@ pub fn verify_manifest(manifest: &Path) -> Vec<Problem> {
         }
     };
     for out in m["outputs"].as_array().into_iter().flatten() {
-        let name = out["path"].as_str().unwrap_or("").to_string();
+        let named = entry_path(out).unwrap_or_default();
+        let name = named.to_string_lossy().into_owned();
         if let Err(p) = check_file(out, Some(dir), "output") {
             problems.push(p);
         }
         // Re-read independently, whatever the hash says: which frame changed.
-        let tracks = match output_frames(&dir.join(&name)) {
+        let tracks = match output_frames(&dir.join(&named)) {
             Ok(t) => t,
             Err(e) => {
                 problems.push(Problem::new("output", &name, format!("{e:#}")));
@@ -905,7 +945,7 @@ fn check_sources(
         .as_array()
         .into_iter()
         .flatten()
-        .map(|i| PathBuf::from(i["path"].as_str().unwrap_or("")))
+        .map(|i| entry_path(i).unwrap_or_default())
         .collect();
     // The recordings the inputs belong to: files, or (rf1) the segment a
     // packet file is part of; each read once.

@@ -374,11 +374,11 @@ pub enum Existing {
 fn manifest_of(output: &Path) -> Option<Value> {
     let text = std::fs::read(evidence::manifest_path(output)).ok()?;
     let m: Value = serde_json::from_slice(&text).ok()?;
-    let name = output.file_name()?.to_string_lossy().into_owned();
+    let name = output.file_name()?;
     let listed = m["outputs"]
         .as_array()?
         .iter()
-        .any(|o| o["path"] == name.as_str());
+        .any(|o| evidence::entry_path(o).is_some_and(|p| p.as_os_str() == name));
     listed.then_some(m)
 }
 
@@ -440,11 +440,7 @@ pub fn existing(output: &Path, sources: &HashSet<FileId>) -> Existing {
     // else (a file of the same name elsewhere), not ours to redo.
     let inputs: Vec<PathBuf> = m["inputs"]
         .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|i| i["path"].as_str().map(PathBuf::from))
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(evidence::entry_path).collect())
         .unwrap_or_default();
     if !inputs.is_empty()
         && !inputs
@@ -454,17 +450,20 @@ pub fn existing(output: &Path, sources: &HashSet<FileId>) -> Existing {
         return Existing::Foreign;
     }
     let check = || -> Result<(), String> {
-        let name = output.file_name().map(|n| n.to_string_lossy().into_owned());
+        let name = output.file_name();
         let entry = m["outputs"]
             .as_array()
-            .and_then(|a| a.iter().find(|o| o["path"].as_str() == name.as_deref()))
+            .and_then(|a| {
+                a.iter()
+                    .find(|o| evidence::entry_path(o).as_deref().map(Path::as_os_str) == name)
+            })
             .ok_or("not listed")?;
         if !std::fs::symlink_metadata(output).is_ok_and(|m| m.is_file()) {
             return Err("not a regular file".into());
         }
         matches(output, entry)?;
         let dir = output.parent().unwrap_or(Path::new("."));
-        if let Some(frames) = m["frames"]["path"].as_str() {
+        if let Some(frames) = evidence::entry_path(&m["frames"]) {
             matches(&dir.join(frames), &m["frames"])?;
         }
         let inputs = m["inputs"].as_array().ok_or("no inputs")?;
@@ -472,7 +471,7 @@ pub fn existing(output: &Path, sources: &HashSet<FileId>) -> Existing {
             return Err("no inputs".into());
         }
         for i in inputs {
-            let p = PathBuf::from(i["path"].as_str().ok_or("input without path")?);
+            let p = evidence::entry_path(i).ok_or("input without path")?;
             matches(&p, i)?;
         }
         Ok(())
