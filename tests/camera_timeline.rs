@@ -4,6 +4,8 @@
 //! by one, each file's running time following the end of the one before,
 //! DISCONT at each file's first packets, seeks by running time across files.
 
+mod support;
+
 use gstcctv::engine::camera_timeline::{CameraTimeline, TimelineFile};
 use gstcctv::engine::catalog::{Catalog, FormatKind};
 use gstcctv::engine::formats::pavs::{Pavs, PavsOptions};
@@ -266,4 +268,100 @@ fn a_file_gone_since_the_catalog_is_skipped_and_reported() {
     let (after, _) = drain(&mut seeking);
     assert_eq!(after[0].0, Some(25 * S));
     assert_eq!(after.len(), 30);
+}
+
+/// An NVR's export: a directory per camera (rf1), beside other recordings.
+/// Each rf1 camera is a case camera like any other: the same packets as
+/// its own reader gives.
+#[test]
+fn an_rf1_camera_directory_is_a_case_camera() {
+    use gstcctv::engine::camera_timeline::{CaseOptions, open_case};
+    use gstcctv::engine::formats::rf1::Rf1Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export");
+    let (a, b) = (export.join("camera-a"), export.join("camera-b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let t0_ms = T0 / 1_000_000;
+    support::rf1_segment(&a, t0_ms, 30);
+    support::rf1_segment(&a, t0_ms + 10_000, 30);
+    support::rf1_segment(&b, t0_ms, 20);
+    psf(&export, "alley.psf", 9, T0, 20);
+    let options = CaseOptions {
+        camera: Some("rf1-camera-a-video".into()),
+        subtitles: false,
+        ..CaseOptions::default()
+    };
+    let mut opened = open_case(&export, &options, |f| f).unwrap();
+    assert_eq!(opened.camera_id, "rf1-camera-a-video");
+    let (got, found) = drain(&mut opened.timeline);
+    assert_eq!(found, 1);
+    let mut alone: Rf1Engine<Chunk> = Rf1Engine::open(&a, &[]).unwrap();
+    alone.set_subtitles(false);
+    let (want, _) = drain(&mut alone);
+    assert_eq!(got.len(), 60);
+    assert_eq!(got, want, "the rf1 reader's packets, unchanged");
+    // The camera directory itself, and the VMax camera beside it.
+    let mut own = open_case(
+        &a,
+        &CaseOptions {
+            subtitles: false,
+            ..CaseOptions::default()
+        },
+        |f| f,
+    )
+    .unwrap();
+    assert_eq!(drain(&mut own.timeline).0, want);
+    let nine = CaseOptions {
+        camera: Some("9".into()),
+        subtitles: false,
+        ..CaseOptions::default()
+    };
+    assert_eq!(
+        drain(&mut open_case(&export, &nine, |f| f).unwrap().timeline)
+            .0
+            .len(),
+        20
+    );
+}
+
+/// The same camera directory in two exports (two days copied off the
+/// NVR): one camera, its directories joined in capture order like any
+/// case camera's files, the pause between them kept (under max-gap).
+#[test]
+fn a_camera_directory_in_two_exports_is_one_timeline() {
+    use gstcctv::engine::camera_timeline::{CaseOptions, open_case};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("case");
+    let (day1, day2) = (root.join("day1/camera-a"), root.join("day2/camera-a"));
+    std::fs::create_dir_all(&day1).unwrap();
+    std::fs::create_dir_all(&day2).unwrap();
+    let t0_ms = T0 / 1_000_000;
+    // 3 s of frames, a 2 s pause, 3 s more.
+    support::rf1_segment(&day2, t0_ms + 5_000, 30);
+    support::rf1_segment(&day1, t0_ms, 30);
+    let options = CaseOptions {
+        camera: Some("rf1-camera-a-video".into()),
+        subtitles: false,
+        ..CaseOptions::default()
+    };
+    let mut opened = open_case(&root, &options, |f| f).unwrap();
+    let (got, _) = drain(&mut opened.timeline);
+    assert_eq!(got.len(), 60);
+    let pts: Vec<u64> = got.iter().map(|g| g.0.unwrap()).collect();
+    // Day 1 as its own reader gives it, then day 2 five seconds after day
+    // 1's start (rf1 times are ticks of the recorder's clock: within a
+    // millisecond of the writer's 100 ms steps).
+    let mut alone: gstcctv::engine::formats::rf1::Rf1Engine<Chunk> =
+        gstcctv::engine::formats::rf1::Rf1Engine::open(&day1, &[]).unwrap();
+    alone.set_subtitles(false);
+    let (first_day, _) = drain(&mut alone);
+    assert_eq!(&got[..30], &first_day[..]);
+    assert!(
+        pts[30].abs_diff(5_000_000_000) < 1_000_000,
+        "the 2 s pause kept: {}",
+        pts[30]
+    );
+    assert!(got[30].2, "DISCONT where the second directory starts");
+    assert!(pts.windows(2).all(|w| w[1] > w[0]));
 }

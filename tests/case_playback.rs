@@ -286,3 +286,45 @@ fn files_play_the_camera_over_those_recordings_only() {
         "{err}"
     );
 }
+
+/// An NVR export (a directory per camera, rf1) beside `.psf` files: its
+/// cameras play through `cctv://` in the same players, by their ids.
+#[test]
+fn players_open_an_rf1_camera_of_an_export_by_uri() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = case(dir.path());
+    let cam = root.join("nvr/camera-0007");
+    std::fs::create_dir_all(&cam).unwrap();
+    // Two segments of 5 s, decodable pictures.
+    gstcctv::formats::rf1::writer::Archive {
+        start_ms: 1_630_479_600_000,
+        segments: 2,
+        frames_per_segment: 50,
+        gop: 10,
+        width: 176,
+        height: 144,
+        annexb: true,
+        parameter_sets_once: false,
+    }
+    .write(&cam)
+    .unwrap();
+    let uri = format!(
+        "{}?camera=rf1-camera-0007-video",
+        gst::glib::filename_to_uri(&root, None)
+            .unwrap()
+            .replacen("file://", "cctv://", 1)
+    );
+    let text = tool(&["gst-discoverer-1.0", &uri]);
+    assert!(text.contains("Duration: 0:00:09.9"), "{text}");
+    assert!(text.contains("video #"), "{text}");
+    assert!(!text.contains("rror"), "{text}");
+    let text = tool(&[
+        "gst-launch-1.0",
+        "playbin",
+        &format!("uri={uri}"),
+        "video-sink=fakesink sync=false",
+        "audio-sink=fakesink",
+    ]);
+    assert!(text.contains("Got EOS"), "{text}");
+    assert!(!text.contains("ERROR"), "{text}");
+}

@@ -568,7 +568,7 @@ impl Default for CaseOptions {
 pub enum CaseError {
     /// The location cannot be read.
     Read { path: PathBuf, why: String },
-    /// No `.psf`/`.nvr` recording in it.
+    /// No `.psf`/`.nvr` recording or rf1 camera directory in it.
     NoRecordings(PathBuf),
     /// No camera answers to the name; the case's cameras.
     NoCamera { what: String, cameras: Vec<String> },
@@ -580,11 +580,9 @@ impl std::fmt::Display for CaseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CaseError::Read { path, why } => write!(f, "Cannot read {}: {why}", path.display()),
-            CaseError::NoRecordings(path) => write!(
-                f,
-                "No .psf or .nvr recordings in {} (rf1 camera directories play as rf1 recordings)",
-                path.display()
-            ),
+            CaseError::NoRecordings(path) => {
+                write!(f, "No .psf, .nvr or rf1 recordings in {}", path.display())
+            }
             CaseError::NoCamera { what, cameras } => write!(
                 f,
                 "No camera \"{what}\" in the case (cameras: {})",
@@ -643,7 +641,10 @@ where
         path: location.to_path_buf(),
         why: e.to_string(),
     };
-    let recordings = if location.is_dir() {
+    let recordings = if super::catalog::is_rf1_directory(location) {
+        // An rf1 camera directory itself.
+        vec![(location.to_path_buf(), super::catalog::FormatKind::Rf1)]
+    } else if location.is_dir() {
         super::catalog::recordings_in(location).map_err(read_error)?
     } else {
         recording_kind(location)
@@ -691,13 +692,16 @@ where
             .ok_or_else(|| CaseError::NoPictures(place.to_path_buf()))?,
     };
     // The camera's streams in each file carry its number (a VMax file may
-    // hold sixteen cameras).
+    // hold sixteen cameras); an rf1 recording is opened with the camera's
+    // track only, so all its streams are the camera's.
+    let rf1_track = (camera.key.format == FormatKind::Rf1).then(|| camera.key.stream.clone());
     let number = camera
         .key
         .stream
         .rsplit('_')
         .next()
-        .and_then(|n| n.parse::<u32>().ok());
+        .and_then(|n| n.parse::<u32>().ok())
+        .filter(|_| rf1_track.is_none());
     let spans: Vec<(TimelineFile, FormatKind)> = camera
         .spans
         .iter()
@@ -722,6 +726,24 @@ where
             .iter()
             .find(|(p, _)| p == path)
             .map_or(FormatKind::Pavs, |(_, k)| *k);
+        if kind == FormatKind::Rf1 {
+            // Its segments, joined exactly by the rf1 reader (one time base
+            // across them, parameter sets carried over, tracks that start
+            // later: docs/engine.md); camera directories are joined here.
+            let tracks: Vec<String> = rf1_track.iter().cloned().collect();
+            let mut engine =
+                super::formats::rf1::Rf1Engine::<C>::open(path, &tracks).map_err(|e| {
+                    EngineError::Source(super::error::SourceError::Io(format!(
+                        "{}: {e}",
+                        path.display()
+                    )))
+                })?;
+            engine.set_subtitles(options.subtitles);
+            engine.set_timezone(options.timezone.clone());
+            engine.set_clock_offset(options.clock_offset_ns);
+            engine.set_max_gap(options.max_gap);
+            return Ok(Box::new(engine));
+        }
         let file = super::bytes::FileSource::open(path).map_err(|e| {
             EngineError::Source(super::error::SourceError::Io(format!(
                 "{}: {e}",

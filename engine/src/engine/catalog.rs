@@ -625,6 +625,16 @@ fn describe_rf1(path: &Path) -> Result<FileEntry, String> {
 /// What a front end without a walker of its own (the `cctvsrc` element)
 /// catalogues. rf1 camera directories are not listed: they play as one
 /// recording already (rf1src).
+/// Whether `dir` is an rf1 camera directory (or a segment's directory): it
+/// holds `.rf1i` index files.
+pub fn is_rf1_directory(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.path().extension().is_some_and(|x| x == "rf1i"))
+    })
+}
+
 pub fn recordings_in(dir: &Path) -> std::io::Result<Vec<(PathBuf, FormatKind)>> {
     use std::collections::HashSet;
     use std::os::unix::fs::MetadataExt;
@@ -653,7 +663,11 @@ pub fn recordings_in(dir: &Path) -> std::io::Result<Vec<(PathBuf, FormatKind)>> 
             continue;
         }
         if meta.is_dir() {
-            if let Ok(entries) = sorted(&path) {
+            if is_rf1_directory(&path) {
+                // An NVR's camera directory: one recording (its segments
+                // joined by the rf1 reader).
+                out.push((path, FormatKind::Rf1));
+            } else if let Ok(entries) = sorted(&path) {
                 stack.push(entries.into_iter());
             }
         } else if meta.is_file() {
