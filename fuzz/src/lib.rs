@@ -267,7 +267,8 @@ pub fn rf1src_bytes(index: &[u8], packets: &[u8]) {
 /// packets as pull, and nothing may panic or loop.
 pub fn engine_roundtrip<F: gstcctv::engine::Format>(make: impl Fn() -> F, data: &[u8]) {
     use gstcctv::engine::{Chunk, Demuxer, Event, MemorySource, NoSource, SharedBytes};
-    let summary = |p: &gstcctv::engine::Packet<SharedBytes>| (p.stream, p.pts, p.key, p.to_vec());
+    let summary =
+        |p: &gstcctv::engine::Packet<SharedBytes>| (p.stream, p.pts, p.dts, p.key, p.to_vec());
     let mut pulled = Vec::new();
     let mut demux: Demuxer<F, SharedBytes> = Demuxer::new_pull(make(), Some(data.len() as u64));
     let mut src = MemorySource::new(data.to_vec());
@@ -322,9 +323,16 @@ pub fn engine_roundtrip<F: gstcctv::engine::Format>(make: impl Fn() -> F, data: 
     }
     assert_eq!(pushed.len(), pulled.len(), "push and pull disagree");
     for (a, b) in pushed.iter().zip(&pulled) {
-        assert_eq!((a.0, a.1, a.2), (b.0, b.1, b.2));
-        assert_eq!(a.3, b.3);
+        assert_eq!((a.0, a.1, a.2, a.3), (b.0, b.1, b.2, b.3));
+        assert_eq!(a.4, b.4);
     }
+    // The same damage found, whatever the pieces.
+    let (p, q) = (push.report().damage, demux.report().damage);
+    assert_eq!(
+        (p.regions, p.bytes),
+        (q.regions, q.bytes),
+        "push and pull report different damage"
+    );
     // Seeks: to the start, the middle and past the end of what was read.
     let end = last.iter().map(|(_, t)| *t).max().unwrap_or(0);
     for target in [0, end / 2, end.saturating_add(1_000_000_000)] {
