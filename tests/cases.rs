@@ -1023,3 +1023,120 @@ fn a_camera_without_audio_plays_with_its_files_only_audio() {
         assert_eq!(packets, 80, "camera {camera}");
     }
 }
+
+/// `--from 07:00:50` alone: on the day of the recordings (in the zone
+/// `--from/--to` are read in), the same export and plan as with the date;
+/// over several days a time alone is taken on the one day a recording
+/// holds it, a window over midnight ends on the next day, and a time that
+/// several days hold is an error naming them.
+#[test]
+fn a_time_of_day_alone_is_on_the_day_of_the_recordings() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("case");
+    std::fs::create_dir(&root).unwrap();
+    psf(&root, "alley0.psf", 9, "ALLEY", T0, 120);
+    psf(&root, "alley1.psf", 9, "ALLEY", T0 + 60 * S, 120);
+    let convert = |out: &str, from: &str, to: &str| -> PathBuf {
+        let o = dir.path().join(out);
+        ok(&cctv(&[
+            "convert",
+            "-q",
+            "--tz",
+            "UTC",
+            s(&root),
+            "--from",
+            from,
+            "--to",
+            to,
+            "-o",
+            s(&o),
+        ]));
+        o
+    };
+    let dated = convert("dated", "2021-09-01T07:00:50Z", "2021-09-01T07:01:30Z");
+    let alone = convert("alone", "07:00:50", "07:01:30");
+    assert_eq!(outputs(&alone), outputs(&dated));
+    for n in outputs(&dated) {
+        let rows = |d: &Path| {
+            table(&d.join(&n))
+                .0
+                .iter()
+                .map(|r| (r.recorded.clone(), r.digest.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(rows(&alone), rows(&dated), "{n}");
+    }
+    let plan = |from: &str, to: &str| {
+        let o = cctv(&[
+            "plan",
+            "--json",
+            "--tz",
+            "UTC",
+            s(&root),
+            "--from",
+            from,
+            "--to",
+            to,
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+    assert_eq!(
+        plan("07:00:50", "07:01:30"),
+        plan("2021-09-01 07:00:50", "2021-09-01 07:01:30")
+    );
+
+    // Across midnight: 23:59:30 .. 00:00:29.5 the next day.
+    let night = dir.path().join("night");
+    std::fs::create_dir(&night).unwrap();
+    let midnight = T0 + 17 * 3600 * S; // 2021-09-02 00:00:00 UTC
+    psf(&night, "n.psf", 9, "ALLEY", midnight - 30 * S, 120);
+    let o = dir.path().join("over");
+    ok(&cctv(&[
+        "convert",
+        "-q",
+        "--tz",
+        "UTC",
+        s(&night),
+        "--from",
+        "23:59:50",
+        "--to",
+        "00:00:10",
+        "-o",
+        s(&o),
+    ]));
+    let rows = table(&o.join("n.mp4")).0;
+    assert_eq!(rows.len(), 40, "20 s at 2 frames a second");
+    assert!(
+        rows[0].recorded.starts_with("2021-09-01T23:59:50"),
+        "{}",
+        rows[0].recorded
+    );
+    assert!(
+        rows[39].recorded.starts_with("2021-09-02T00:00:09.5"),
+        "{}",
+        rows[39].recorded
+    );
+
+    // The same time on two days that both have recordings: which one?
+    psf(&root, "next-day.psf", 9, "ALLEY", T0 + 24 * 3600 * S, 120);
+    let o = cctv(&[
+        "convert",
+        "-q",
+        "--tz",
+        "UTC",
+        s(&root),
+        "--from",
+        "07:00:50",
+        "--to",
+        "07:01:30",
+        "-o",
+        s(&dir.path().join("ambiguous")),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("several days (2021-09-01, 2021-09-02)"),
+        "{err}"
+    );
+}

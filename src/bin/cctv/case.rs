@@ -271,6 +271,113 @@ fn whole(r: &Recording, args: &ConvertArgs, cat: &Catalog) -> (Work, About) {
     (work, about)
 }
 
+/// `--from/--to` given as a time of day alone (`--from 07:09:50`): on the
+/// day of the recordings, as each recording's zone shows it (`--tz`, else
+/// its own, else this machine's, as [`parse_wall_in`] reads them). The
+/// days come from the ends of the recordings (bounded reads); recordings
+/// over several days make a time alone ambiguous: an error naming them. A
+/// `--to` at or before `--from` is on the next day (a window over
+/// midnight). `None`: both are full times already (or absent).
+pub fn complete_times_of_day(
+    recordings: &[Recording],
+    args: &ConvertArgs,
+) -> Result<Option<ConvertArgs>> {
+    use crate::times::{date_in, time_of_day};
+    let (from_t, to_t) = (
+        args.from.as_deref().and_then(time_of_day),
+        args.to.as_deref().and_then(time_of_day),
+    );
+    if from_t.is_none() && to_t.is_none() {
+        return Ok(None);
+    }
+    let zone = crate::zone_arg(args.tz.as_deref()).map_err(anyhow::Error::msg)?;
+    let clock = convert::clock_offset_ns(args);
+    let all: Vec<(PathBuf, FormatKind)> = recordings
+        .iter()
+        .map(|r| (r.path.clone(), format_of(r.kind).unwrap_or(FormatKind::Rf1)))
+        .collect();
+    let cat = Catalog::build_ends(&all);
+    let mut days = std::collections::BTreeSet::new();
+    for file in &cat.files {
+        let offset = file
+            .tags
+            .as_ref()
+            .and_then(|t| t.start_utc_offset_min)
+            .or_else(|| {
+                file.streams
+                    .iter()
+                    .find_map(|s| s.info.tags.start_utc_offset_min)
+            });
+        for s in &file.streams {
+            for ns in [s.earliest_wall_ns, s.latest_wall_ns] {
+                // The day in true time (--from/--to are true times).
+                days.insert(date_in(
+                    evidence::corrected_of(ns, clock),
+                    zone.as_ref(),
+                    offset,
+                ));
+            }
+        }
+    }
+    // Over several days (a recording across midnight, a week of files):
+    // the one day on which the time falls inside a recording.
+    let first_offset = cat.files.first().and_then(|f| {
+        f.tags
+            .as_ref()
+            .and_then(|t| t.start_utc_offset_min)
+            .or_else(|| {
+                f.streams
+                    .iter()
+                    .find_map(|s| s.info.tags.start_utc_offset_min)
+            })
+    });
+    let anchor = from_t.or(to_t).expect("a time of day");
+    let holds = |day: &chrono::NaiveDate| -> bool {
+        let text = format!("{day} {}", anchor.format("%H:%M:%S%.f"));
+        parse_wall_in(&text, zone.as_ref(), first_offset).is_ok_and(|t| {
+            let t = evidence::recorded_of(t, clock);
+            cat.files
+                .iter()
+                .flat_map(|f| &f.streams)
+                .any(|s| (s.earliest_wall_ns..=s.latest_wall_ns).contains(&t))
+        })
+    };
+    let inside: Vec<chrono::NaiveDate> = days.iter().copied().filter(holds).collect();
+    let day = match (days.len(), inside.as_slice()) {
+        (0, _) => bail!("no recording with a capture time: give --from/--to with their date"),
+        (1, _) => *days.first().expect("one day"),
+        (_, [one]) => *one,
+        _ => bail!(
+            "the recordings span several days ({}): give --from/--to with the date, e.g. \"{} {}\"",
+            days.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            days.first().expect("a day"),
+            args.from
+                .as_deref()
+                .or(args.to.as_deref())
+                .unwrap_or("07:00:00")
+        ),
+    };
+    let mut completed = args.clone();
+    let full =
+        |day: chrono::NaiveDate, t: chrono::NaiveTime| format!("{day} {}", t.format("%H:%M:%S%.f"));
+    if let Some(t) = from_t {
+        completed.from = Some(full(day, t));
+    }
+    if let Some(t) = to_t {
+        let next = from_t.is_some_and(|f| t <= f);
+        let to_day = if next {
+            day.succ_opt().unwrap_or(day)
+        } else {
+            day
+        };
+        completed.to = Some(full(to_day, t));
+    }
+    Ok(Some(completed))
+}
+
 /// Describes the rf1 recordings of a run (the catalog reads their index:
 /// cameras and span) in `described`, adding a work for each one not there.
 fn describe_rf1(

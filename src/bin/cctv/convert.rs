@@ -65,6 +65,20 @@ pub fn run(args: &ConvertArgs) -> bool {
         errln!("cctv: {}: {}", out::path(&f.name), f.reason);
         plan::failed_text(&f.name, &f.reason);
     }
+    // `--from 07:09:50`: on the day of the recordings.
+    let completed;
+    let args = match case::complete_times_of_day(&recordings, args) {
+        Ok(Some(c)) => {
+            completed = c;
+            &completed
+        }
+        Ok(None) => args,
+        Err(e) => {
+            errln!("cctv: {}", out::escape(&format!("{e:#}")));
+            plan::usage();
+            return false;
+        }
+    };
     let zone = match crate::zone_arg(args.tz.as_deref()) {
         Ok(zone) => zone,
         Err(e) => {

@@ -63,7 +63,7 @@ enum Command {
         /// Print the plan as JSON (the same inputs give the same bytes).
         #[arg(long)]
         json: bool,
-        /// Only frames from this wall-clock time (RFC 3339, or "YYYY-MM-DD HH:MM:SS" in --tz, else the recording's zone, as convert reads it).
+        /// Only frames from this wall-clock time (RFC 3339, "YYYY-MM-DD HH:MM:SS" or "HH:MM:SS", read as convert reads it).
         #[arg(long, value_name = "TIME")]
         from: Option<String>,
         /// Only frames before this wall-clock time.
@@ -130,7 +130,7 @@ pub enum Gaps {
     Split,
 }
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct ConvertArgs {
     /// Recordings: files, rf1 segments or camera directories, or directories searched recursively.
     #[arg(required = true)]
@@ -140,7 +140,7 @@ pub struct ConvertArgs {
     pub outdir: PathBuf,
     #[arg(long, value_enum, default_value_t = OutFormat::Mp4)]
     pub format: OutFormat,
-    /// Start at this wall-clock time (RFC 3339, or "YYYY-MM-DD HH:MM:SS" in the --tz zone, else the recording's, else this machine's).
+    /// Start at this wall-clock time (RFC 3339, or "YYYY-MM-DD HH:MM:SS" in the --tz zone, else the recording's, else this machine's; or "HH:MM:SS" alone, on the day of the recordings).
     #[arg(long, value_name = "TIME")]
     pub from: Option<String>,
     /// End at this wall-clock time (same forms as --from).

@@ -3,7 +3,8 @@
 
 use anyhow::{Result, anyhow};
 use chrono::{
-    DateTime, Datelike, FixedOffset, Local, NaiveDateTime, SecondsFormat, TimeZone, Timelike, Utc,
+    DateTime, Datelike, FixedOffset, Local, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat,
+    TimeZone, Timelike, Utc,
 };
 use gstcctv::engine::zone::Zone;
 
@@ -62,6 +63,30 @@ pub fn parse_wall_in(text: &str, zone: Option<&Zone>, utc_offset_min: Option<i32
         naive.nanosecond(),
     )
     .ok_or_else(|| anyhow!("time {text:?} is out of range in {}", zone.name()))
+}
+
+/// A time of day alone (`07:09:50`, `07:09`, `07:09:50.5`): `--from/--to`
+/// on the day of the recordings.
+pub fn time_of_day(text: &str) -> Option<NaiveTime> {
+    let t = text.trim();
+    NaiveTime::parse_from_str(t, "%H:%M:%S%.f")
+        .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M"))
+        .ok()
+}
+
+/// The civil date of `unix_ns` where `--from/--to` are read
+/// ([`parse_wall_in`]): in `zone`, else at the recording's offset, else in
+/// this machine's zone.
+pub fn date_in(unix_ns: u64, zone: Option<&Zone>, utc_offset_min: Option<i32>) -> NaiveDate {
+    let t = utc(unix_ns);
+    let offset_s = match (zone, utc_offset_min) {
+        (Some(z), _) => z.offset_min_at(unix_ns) * 60,
+        (None, Some(m)) => m * 60,
+        (None, None) => Local
+            .offset_from_utc_datetime(&t.naive_utc())
+            .local_minus_utc(),
+    };
+    (t.naive_utc() + chrono::Duration::seconds(i64::from(offset_s))).date()
 }
 
 fn naive_wall(text: &str) -> Result<NaiveDateTime> {
