@@ -277,18 +277,19 @@ fn whole(r: &Recording, args: &ConvertArgs, cat: &Catalog) -> (Work, About) {
 /// days come from the ends of the recordings (bounded reads); recordings
 /// over several days make a time alone ambiguous: an error naming them. A
 /// `--to` at or before `--from` is on the next day (a window over
-/// midnight). `None`: both are full times already (or absent).
-pub fn complete_times_of_day(
+/// midnight). Unchanged when both are full times already (or absent).
+pub fn with_times_of_day<'a>(
     recordings: &[Recording],
-    args: &ConvertArgs,
-) -> Result<Option<ConvertArgs>> {
+    args: &'a ConvertArgs,
+) -> Result<std::borrow::Cow<'a, ConvertArgs>> {
     use crate::times::{date_in, time_of_day};
+    use std::borrow::Cow;
     let (from_t, to_t) = (
         args.from.as_deref().and_then(time_of_day),
         args.to.as_deref().and_then(time_of_day),
     );
     if from_t.is_none() && to_t.is_none() {
-        return Ok(None);
+        return Ok(Cow::Borrowed(args));
     }
     let zone = crate::zone_arg(args.tz.as_deref()).map_err(anyhow::Error::msg)?;
     let clock = convert::clock_offset_ns(args);
@@ -375,7 +376,7 @@ pub fn complete_times_of_day(
         };
         completed.to = Some(full(to_day, t));
     }
-    Ok(Some(completed))
+    Ok(Cow::Owned(completed))
 }
 
 /// Describes the rf1 recordings of a run (the catalog reads their index:

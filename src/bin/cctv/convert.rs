@@ -66,19 +66,15 @@ pub fn run(args: &ConvertArgs) -> bool {
         plan::failed_text(&f.name, &f.reason);
     }
     // `--from 07:09:50`: on the day of the recordings.
-    let completed;
-    let args = match case::complete_times_of_day(&recordings, args) {
-        Ok(Some(c)) => {
-            completed = c;
-            &completed
-        }
-        Ok(None) => args,
+    let args = match case::with_times_of_day(&recordings, args) {
+        Ok(a) => a,
         Err(e) => {
             errln!("cctv: {}", out::escape(&format!("{e:#}")));
             plan::usage();
             return false;
         }
     };
+    let args: &ConvertArgs = &args;
     let zone = match crate::zone_arg(args.tz.as_deref()) {
         Ok(zone) => zone,
         Err(e) => {

@@ -263,18 +263,14 @@ impl Plan {
 /// inputs, window, cameras, zone, clock offset, format).
 pub fn run(args: &ConvertArgs, shard_count: Option<usize>, as_json: bool) -> u8 {
     // `--from 07:09:50`: on the day of the recordings, as convert reads it.
-    let completed;
-    let args = match case::complete_times_of_day(&inputs::expand(&args.inputs).0, args) {
-        Ok(Some(c)) => {
-            completed = c;
-            &completed
-        }
-        Ok(None) => args,
+    let args = match case::with_times_of_day(&inputs::expand(&args.inputs).0, args) {
+        Ok(a) => a,
         Err(e) => {
             errln!("cctv: {}", out::escape(&format!("{e:#}")));
             return EXIT_USAGE;
         }
     };
+    let args: &ConvertArgs = &args;
     let zone = match crate::zone_arg(args.tz.as_deref()) {
         Ok(z) => z,
         Err(e) => {
