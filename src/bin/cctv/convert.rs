@@ -788,8 +788,6 @@ pub(crate) struct Shared {
     pub(crate) bytes: u64,
     pub(crate) first_pts: Option<u64>,
     pub(crate) last_end: u64,
-    /// A joined camera's later file brought audio its first file has not.
-    pub(crate) late_audio: bool,
 }
 
 pub(crate) struct RunResult {
@@ -1164,18 +1162,10 @@ fn build_and_run(
     }
     let _ = add_target;
     let pipe_weak = pipeline.downgrade();
-    let joined = matches!(reading, Reading::Joined { .. });
-    let late = shared.clone();
     demux.connect_pad_added(move |_, pad| {
         let name = pad.name().to_string();
         let target = targets.get(&name).cloned();
         let Some((sinks, _, _)) = target else {
-            // A camera timeline gives only its camera's streams: audio not
-            // taken is audio that a later file brings (the output's
-            // streams are its first file's).
-            if joined && name.starts_with("audio") {
-                sh_lock(&late).late_audio = true;
-            }
             // Not converted: a camera not asked for, snapshots, a second track.
             if let Some(p) = pipe_weak.upgrade()
                 && let Ok(fake) = gst::ElementFactory::make("fakesink")
@@ -1244,13 +1234,7 @@ fn build_and_run(
     let _ = pipeline.set_state(gst::State::Null);
     let warnings = result?;
     let s = sh_lock(&shared);
-    let mut notes = Vec::new();
-    if s.late_audio {
-        notes.push(
-            "audio that starts in a later file is not converted (the camera's first file has none)"
-                .to_string(),
-        );
-    }
+    let notes = Vec::new();
     Ok(RunResult {
         written: Vec::new(),
         first_wall: s.first_wall.clone(),
