@@ -992,6 +992,37 @@ fn audio_in_only_some_files_of_a_camera_is_joined_at_its_place() {
             a.len()
         );
     }
+    // A window from the middle of the second file: the files it needs are
+    // the second (no sound) and the third; its sound still comes.
+    let w = dir.path().join("window");
+    ok(&cctv(&[
+        "convert",
+        "-q",
+        "--camera",
+        "0",
+        s(&dir.path().join("starts")),
+        "--from",
+        "2023-11-14T22:13:26Z",
+        "-o",
+        s(&w),
+    ]));
+    assert_eq!(outputs(&w), ["d1_cam0.mp4"]);
+    let p = packets(&w.join("d1_cam0.mp4"));
+    let v = &p["video"];
+    assert_eq!(v.len(), 60);
+    let a = &p["audio"];
+    let frame = a.windows(2).map(|w| w[1] - w[0]).fold(f64::MAX, f64::min);
+    eprintln!(
+        "MEASURE {:?} {:?} {} {} {}",
+        &a[..3],
+        &a[a.len() - 3..],
+        v[0],
+        v[20],
+        v[59]
+    );
+    sound_at("window", a, frame, v[20], v[59] + 0.1);
+    assert!(a[0] >= v[20] - frame, "window: sound at {} s", a[0]);
+    verify(&w);
 }
 
 /// `cctvsrc` plays a camera whose sound starts in its third file with that

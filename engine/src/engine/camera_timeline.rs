@@ -275,15 +275,12 @@ impl<C: Chunk> CameraTimeline<C> {
             self.ended = true;
             return Ok(());
         }
+        // Read from its start, not sought to 0 for the stop: a seek goes to
+        // the first key frame and loses what the file has before it in file
+        // order (a dashcam's first audio packet, written before the
+        // picture of the same time). The stop is applied in `next`.
         if !self.open(next, base)? {
             self.ended = true;
-            return Ok(());
-        }
-        if let Some(open) = self.current.as_mut()
-            && let Some(stop) = self.stop_ns.map(|s| s.saturating_sub(open.base))
-            && open.source.can_seek()
-        {
-            open.source.seek(0, Some(stop))?;
         }
         Ok(())
     }
@@ -452,6 +449,17 @@ impl<C: Chunk> Source for CameraTimeline<C> {
                 }
                 SourceEvent::Packet(mut packet) => {
                     if open.discarded.contains(&packet.stream) {
+                        continue;
+                    }
+                    // The stop, as a demuxer applies it: its first packet at
+                    // or past it ends the file, and the timeline (later
+                    // files start later still).
+                    if let Some(stop) = self.stop_ns
+                        && packet
+                            .pts
+                            .is_some_and(|p| p.saturating_add(open.base) >= stop)
+                    {
+                        self.finish_file()?;
                         continue;
                     }
                     if let Some(end) = packet
