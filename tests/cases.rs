@@ -992,6 +992,32 @@ fn audio_in_only_some_files_of_a_camera_is_joined_at_its_place() {
             a.len()
         );
     }
+    // MKV keeps the sound as it is (mu-law): every 0.1 s packet of the
+    // third file, the first with its first picture.
+    let mkv = dir.path().join("mkv");
+    ok(&cctv(&[
+        "convert",
+        "-q",
+        "--format",
+        "mkv",
+        "--camera",
+        "0",
+        s(&dir.path().join("starts")),
+        "-o",
+        s(&mkv),
+    ]));
+    assert_eq!(outputs(&mkv), ["d0_cam0.mkv"]);
+    let p = packets(&mkv.join("d0_cam0.mkv"));
+    let (v, a) = (&p["video"], &p["audio"]);
+    assert_eq!((v.len(), a.len()), (120, 40), "mkv");
+    assert!(
+        (a[0] - v[80]).abs() < 0.002,
+        "mkv: sound at {} s, not {} s",
+        a[0],
+        v[80]
+    );
+    assert!((a[39] - a[0] - 3.9).abs() < 0.002, "mkv: {a:?}");
+    verify(&mkv);
     // A window from the middle of the second file: the files it needs are
     // the second (no sound) and the third; its sound still comes.
     let w = dir.path().join("window");
