@@ -24,7 +24,10 @@
 //! - Seeks by running time go to the file that holds the target; its base
 //!   is the sum of the durations before it (each file's duration is its
 //!   source's, which reads a bounded part of the file), computed once and
-//!   kept. Files before the target are not read further.
+//!   kept. Files before the target are not read further. A stop ends the
+//!   timeline at the camera's first packet at or past it; the files after
+//!   the one sought into are read from their start (a seek to 0 would
+//!   start at the first key frame and lose what comes before it).
 //! - Damage is reported per file, named by the file.
 //!
 //! Only one file is open at a time.
