@@ -1038,17 +1038,62 @@ fn audio_in_only_some_files_of_a_camera_is_joined_at_its_place() {
     assert_eq!(v.len(), 60);
     let a = &p["audio"];
     let frame = a.windows(2).map(|w| w[1] - w[0]).fold(f64::MAX, f64::min);
-    eprintln!(
-        "MEASURE {:?} {:?} {} {} {}",
-        &a[..3],
-        &a[a.len() - 3..],
-        v[0],
-        v[20],
-        v[59]
-    );
     sound_at("window", a, frame, v[20], v[59] + 0.1);
     assert!(a[0] >= v[20] - frame, "window: sound at {} s", a[0]);
     verify(&w);
+}
+
+/// A dashcam folder of three consecutive 4 s files (serial `serial`)
+/// whose sound starts in the third: its first two files have none.
+fn late_sound_case(dir: &Path, serial: &str) {
+    let t0 = 1_700_000_000_000_000u64;
+    for k in 0..3u64 {
+        nvr_with(
+            &dir.join(format!("d{k}.nvr")),
+            serial,
+            t0 + k * 4_000_000,
+            4,
+            k as u32,
+            k == 2,
+        );
+    }
+}
+
+/// What reaches `sink`: per buffer (pts, duration) in ns.
+fn collected(sink: &gst_app::AppSink) -> std::sync::Arc<std::sync::Mutex<Vec<(u64, u64)>>> {
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let g = got.clone();
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                if let Some(b) = sample.buffer()
+                    && let Some(pts) = b.pts()
+                {
+                    let d = b.duration().map_or(0, |d| d.nseconds());
+                    g.lock().unwrap().push((pts.nseconds(), d));
+                }
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    got
+}
+
+/// Plays `pipeline` to its end (60 s at most: a stall fails).
+fn play_to_end(pipeline: &gst::Element) {
+    use gst::prelude::*;
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let msg = pipeline
+        .bus()
+        .unwrap()
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(60),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("playback stalled");
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert_eq!(msg.type_(), gst::MessageType::Eos, "{msg:?}");
 }
 
 /// `cctvsrc` plays a camera whose sound starts in its third file with that
@@ -1060,17 +1105,7 @@ fn a_camera_whose_sound_starts_in_a_later_file_plays_it() {
     use gst::prelude::*;
     support::init();
     let dir = tempfile::tempdir().unwrap();
-    let t0 = 1_700_000_000_000_000u64;
-    for k in 0..3u64 {
-        nvr_with(
-            &dir.path().join(format!("d{k}.nvr")),
-            "SN-6",
-            t0 + k * 4_000_000,
-            4,
-            k as u32,
-            k == 2,
-        );
-    }
+    late_sound_case(dir.path(), "SN-6");
     let pipeline = gst::Pipeline::new();
     let src = gst::ElementFactory::make("cctvsrc")
         .property("location", s(dir.path()))
@@ -1100,37 +1135,10 @@ fn a_camera_whose_sound_starts_in_a_later_file_plays_it() {
             pad.link(sink).unwrap();
         }
     });
-    let times: Vec<std::sync::Arc<std::sync::Mutex<Vec<u64>>>> = sinks
-        .iter()
-        .map(|(_, _, sink)| {
-            let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-            let g = got.clone();
-            sink.set_callbacks(
-                gst_app::AppSinkCallbacks::builder()
-                    .new_sample(move |sink| {
-                        let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                        if let Some(pts) = sample.buffer().and_then(|b| b.pts()) {
-                            g.lock().unwrap().push(pts.nseconds());
-                        }
-                        Ok(gst::FlowSuccess::Ok)
-                    })
-                    .build(),
-            );
-            got
-        })
-        .collect();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let bus = pipeline.bus().unwrap();
-    let msg = bus
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(60),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .expect("playback stalled");
-    pipeline.set_state(gst::State::Null).unwrap();
-    assert_eq!(msg.type_(), gst::MessageType::Eos, "{msg:?}");
-    let video = times[0].lock().unwrap().clone();
-    let audio = times[1].lock().unwrap().clone();
+    let times: Vec<_> = sinks.iter().map(|(_, _, sink)| collected(sink)).collect();
+    play_to_end(pipeline.upcast_ref());
+    let pts = |k: usize| -> Vec<u64> { times[k].lock().unwrap().iter().map(|t| t.0).collect() };
+    let (video, audio) = (pts(0), pts(1));
     assert_eq!(video.len(), 120);
     assert_eq!(audio.len(), 40, "every 0.1 s packet of the third file");
     assert!(audio.windows(2).all(|w| w[1] > w[0]));
@@ -1251,74 +1259,31 @@ fn a_camera_without_audio_plays_with_its_files_only_audio() {
 /// without late sound: not this test's subject.)
 #[test]
 fn players_play_sound_that_starts_in_a_later_file() {
-    use gst::prelude::*;
     support::init();
     let dir = tempfile::tempdir().unwrap();
-    let t0 = 1_700_000_000_000_000u64;
-    for k in 0..3u64 {
-        nvr_with(
-            &dir.path().join(format!("d{k}.nvr")),
-            "SN-9",
-            t0 + k * 4_000_000,
-            4,
-            k as u32,
-            k == 2,
-        );
-    }
+    late_sound_case(dir.path(), "SN-9");
     let uri = format!(
         "{}?camera=0",
         gst::glib::filename_to_uri(dir.path(), None)
             .unwrap()
             .replacen("file://", "cctv://", 1)
     );
-    let player = "playbin";
     let sink = gst_app::AppSink::builder().sync(false).build();
-    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let g = got.clone();
-    sink.set_callbacks(
-        gst_app::AppSinkCallbacks::builder()
-            .new_sample(move |sink| {
-                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                if let Some(b) = sample.buffer() {
-                    g.lock().unwrap().push((
-                        b.pts().map(|t| t.nseconds()),
-                        b.duration().map_or(0, |d| d.nseconds()),
-                    ));
-                }
-                Ok(gst::FlowSuccess::Ok)
-            })
-            .build(),
-    );
+    let got = collected(&sink);
     let video = gst::ElementFactory::make("fakesink")
         .property("sync", false)
         .build()
         .unwrap();
-    let play = gst::ElementFactory::make(player)
+    let play = gst::ElementFactory::make("playbin")
         .property("uri", &uri)
         .property("audio-sink", &sink)
         .property("video-sink", &video)
         .build()
         .unwrap();
-    play.set_state(gst::State::Playing).unwrap();
-    let msg = play
-        .bus()
-        .unwrap()
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(60),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .expect("playback stalled");
-    play.set_state(gst::State::Null).unwrap();
-    assert_eq!(msg.type_(), gst::MessageType::Eos, "{player}: {msg:?}");
+    play_to_end(&play);
     let got = got.lock().unwrap();
-    let first = got.iter().find_map(|(pts, _)| *pts).expect("sound");
+    let first = got.first().expect("sound").0;
     let total: u64 = got.iter().map(|(_, d)| d).sum();
-    assert!(
-        first.abs_diff(8 * S) < 2_000_000,
-        "{player}: sound at {first} ns"
-    );
-    assert!(
-        total.abs_diff(4 * S) < 2_000_000,
-        "{player}: {total} ns of sound"
-    );
+    assert!(first.abs_diff(8 * S) < 2_000_000, "sound at {first} ns");
+    assert!(total.abs_diff(4 * S) < 2_000_000, "{total} ns of sound");
 }
