@@ -917,8 +917,10 @@ fn joined_dashcam(dir: &Path, case: &str, with_audio: &[bool]) -> (Vec<f64>, Vec
 
 /// The AAC frames of `audio` (s) that start in `[from, to)`, checked to
 /// cover that stretch of sound (4 s of 8 kHz mu-law per file): the first
-/// within one AAC frame of `from`, as many frames as the sound lasts (and
-/// the encoder's priming and last partial frame: up to 2 more).
+/// at `from` (the encoder starts a frame there: sound that resumes after a
+/// pause is not glued to the frame before it), as many frames as the
+/// sound lasts (and the encoder's priming and last partial frame: up to 2
+/// more).
 fn sound_at(case: &str, audio: &[f64], frame: f64, from: f64, to: f64) {
     let inside: Vec<f64> = audio
         .iter()
@@ -930,7 +932,7 @@ fn sound_at(case: &str, audio: &[f64], frame: f64, from: f64, to: f64) {
         "{case}: no sound at {from} s: {audio:?}"
     );
     assert!(
-        (inside[0] - from).abs() <= frame + 1e-3,
+        (inside[0] - from).abs() <= 0.002,
         "{case}: sound at {} s, not {from} s",
         inside[0]
     );

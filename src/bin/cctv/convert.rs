@@ -1024,6 +1024,39 @@ fn mux_queue() -> Result<gst::Element> {
     Ok(q)
 }
 
+/// The AAC encoder keeps the last partial frame of sound until more comes:
+/// sound that resumes after a pause (a joined file without sound between
+/// two with) was glued to it, its first 96 ms stamped 4 s early, before
+/// the pause. At the first GAP after sound the segment goes to the encoder
+/// again: it finishes the segment (drains), and the sound after the pause
+/// starts a frame of its own at its own time.
+fn drain_at_pauses(encoder: &gst::Element) {
+    let Some(pad) = encoder.static_pad("sink") else {
+        return;
+    };
+    let sounding = std::sync::atomic::AtomicBool::new(false);
+    pad.add_probe(
+        gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+        move |pad, info| {
+            match &info.data {
+                Some(gst::PadProbeData::Buffer(_)) => sounding.store(true, Ordering::Relaxed),
+                Some(gst::PadProbeData::Event(e))
+                    if e.type_() == gst::EventType::Gap
+                        && sounding.swap(false, Ordering::Relaxed) =>
+                {
+                    // In the streaming thread (its stream lock is
+                    // recursive): the segment it has, unchanged.
+                    if let Some(segment) = pad.sticky_event::<gst::event::Segment>(0) {
+                        let _ = pad.send_event(segment);
+                    }
+                }
+                _ => {}
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
+}
+
 #[allow(clippy::too_many_arguments)]
 fn build_and_run(
     reading: Reading<'_>,
@@ -1135,6 +1168,13 @@ fn build_and_run(
                     let e = make(f)?;
                     pipeline.add(&e)?;
                     chain.push(e);
+                }
+                // A joined camera's files without sound are pauses in it.
+                // (One recording's sound is left as it was.)
+                if matches!(reading, Reading::Joined { .. })
+                    && let Some(encoder) = chain.last()
+                {
+                    drain_at_pauses(encoder);
                 }
             }
             gst::Element::link_many(chain.iter())?;
