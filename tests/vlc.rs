@@ -1328,3 +1328,94 @@ fn a_case_folder_plays_a_camera_as_one_stream() {
     let (one, _) = work.remux(&case.join("b.psf"), "b.ps", "ps", &[]);
     assert_eq!(decoded_md5s(&one, 176, 144)[..], alley[..40]);
 }
+
+/// Issue 18.5: a dashcam folder whose sound starts in its third file plays
+/// that sound in VLC (the camera's timeline announces the audio ES up
+/// front): every 0.1 s of it, from the third file's first picture.
+#[test]
+fn a_case_folder_whose_sound_starts_in_a_later_file_plays_it() {
+    use gstcctv::formats::says::writer::{
+        AudioCodec, HeaderSpec, PictureChunks, SaysWriter, camera_entry,
+    };
+    use gstcctv::formats::says::{MetaEntry, MetaValue};
+    let work = Work::new();
+    let case = work.path("dashcam");
+    std::fs::create_dir(&case).unwrap();
+    chmod(&case, 0o755);
+    let t0 = 1_700_000_000_000_000u64;
+    for k in 0..3u32 {
+        let path = case.join(format!("d{k}.nvr"));
+        let start = t0 + u64::from(k) * 4_000_000;
+        let header = HeaderSpec::recorder(
+            format!("d{k}.nvr"),
+            "v1.6.5",
+            [
+                MetaEntry::new("serial", MetaValue::Str("SN-8".into())),
+                MetaEntry::new("startTime", MetaValue::I64((start / 1000) as i64)),
+                camera_entry(0, "Road", 176, 144, 10),
+            ],
+        );
+        let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        let mut w = SaysWriter::new(file, &header).unwrap();
+        let mut pictures = PictureChunks::new(176, 144).unwrap();
+        for f in 0..40u32 {
+            let ts = start + u64::from(f) * 100_000;
+            if k == 2 {
+                let samples: Vec<u8> = (0..800u32).map(|n| ((n * 7 + f) % 251) as u8 | 1).collect();
+                w.write_audio(0, AudioCodec::Mulaw, ts, &samples, false)
+                    .unwrap();
+            }
+            let meta = vec![MetaEntry::new("ts", MetaValue::I64((ts / 1000) as i64))];
+            pictures
+                .write(&mut w, 0, f % 10 == 0, ts, &meta, f + k * 100)
+                .unwrap();
+        }
+        w.flush().unwrap();
+        drop(w);
+        chmod(&path, 0o644);
+    }
+    let dst = work.path("late.ts");
+    let run = work.vlc(
+        &[case],
+        &["--sout-all", "--no-sout-spu"],
+        &format!(
+            "#transcode{{acodec=mp4a,ab=64,samplerate=48000}}:std{{access=file,mux=ts,dst={}}}",
+            dst.display()
+        ),
+    );
+    assert!(run.ok && run.claimed(), "{}", tail(&run.log));
+    let streams = probe_streams(&dst);
+    let audio: Vec<_> = streams.iter().filter(|s| s.0 == "audio").collect();
+    assert_eq!(audio.len(), 1, "{streams:?}");
+    // 4 s at 48 kHz: 187.5 AAC frames; VLC's transcode (playing in real
+    // time, stopped at the end) gives a little less: 179 measured.
+    assert!((170..=192).contains(&audio[0].2), "{streams:?}");
+    let json = run_tool(&[
+        "ffprobe",
+        "-v",
+        "error",
+        "-show_entries",
+        "packet=codec_type,pts_time",
+        "-of",
+        "json",
+        &dst.to_string_lossy(),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let mut times: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for p in v["packets"].as_array().unwrap() {
+        if let Some(t) = p["pts_time"].as_str().and_then(|t| t.parse().ok()) {
+            times
+                .entry(p["codec_type"].as_str().unwrap().to_string())
+                .or_default()
+                .push(t);
+        }
+    }
+    let mut video = times["video"].clone();
+    video.sort_by(f64::total_cmp);
+    let first_audio = times["audio"].iter().copied().fold(f64::MAX, f64::min);
+    assert!(
+        (first_audio - video[80]).abs() < 0.05,
+        "sound at {first_audio} s, the third file at {} s",
+        video[80]
+    );
+}

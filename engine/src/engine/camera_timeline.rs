@@ -14,12 +14,20 @@
 //!   cameras): the others are discarded in each file's source. A camera
 //!   without audio of its own keeps its file's only audio stream (a
 //!   dashcam's one microphone), as `cctv convert` exports it.
-//! - Streams: the first file's, announced once; a stream a later file
-//!   brings (audio that starts later) comes as `NewStream`.
+//! - Streams: every stream the camera's files bring, announced once, up
+//!   front: the first file's, then those only later files have (the
+//!   catalog's, [`streams_of_files`]: a dashcam whose sound starts in its
+//!   third file, same id and caps as that file announces). Until its first
+//!   packet such a stream has none: the front end keeps its pad going (the
+//!   GStreamer adapter's GAPs for a pad that lags, as for a silent camera).
+//!   A stream no file was catalogued with still comes as `NewStream`.
 //! - Seeks by running time go to the file that holds the target; its base
 //!   is the sum of the durations before it (each file's duration is its
 //!   source's, which reads a bounded part of the file), computed once and
-//!   kept. Files before the target are not read further.
+//!   kept. Files before the target are not read further. A stop ends the
+//!   timeline at the camera's first packet at or past it; the files after
+//!   the one sought into are read from their start (a seek to 0 would
+//!   start at the first key frame and lose what comes before it).
 //! - Damage is reported per file, named by the file.
 //!
 //! Only one file is open at a time.
@@ -70,6 +78,8 @@ pub struct CameraTimeline<C: Chunk> {
     current: Option<Open<C>>,
     /// Streams announced to the front end.
     announced: Vec<StreamId>,
+    /// Streams later files bring, announced with the first file's.
+    expected: Vec<StreamInfo>,
     streams_found: bool,
     /// The first file's tags (the camera's), handed out once.
     tags: Option<Tags>,
@@ -99,6 +109,7 @@ impl<C: Chunk> CameraTimeline<C> {
             durations: vec![None; count],
             current: None,
             announced: Vec::new(),
+            expected: Vec::new(),
             streams_found: false,
             tags: None,
             tags_sent: false,
@@ -142,6 +153,13 @@ impl<C: Chunk> CameraTimeline<C> {
         // frame starts (0 where the file compacted a gap of its own).
         let span = this.last_wall_ns.saturating_sub(this.first_wall_ns);
         between.saturating_sub(duration.saturating_sub(span))
+    }
+
+    /// The streams the camera's files bring (e.g. [`streams_of_files`]):
+    /// announced with the streams of the first file read, those it has not
+    /// after its own.
+    pub fn expect_streams(&mut self, streams: Vec<StreamInfo>) {
+        self.expected = streams;
     }
 
     pub fn files(&self) -> &[TimelineFile] {
@@ -198,40 +216,35 @@ impl<C: Chunk> CameraTimeline<C> {
         let Some(open) = self.current.as_mut() else {
             return;
         };
+        // One new stream alone is the camera's by `keep` only (the shared
+        // audio rule needs the file's whole list).
+        let part = if whole {
+            camera_part(&infos, &*self.keep)
+        } else {
+            (0..infos.len())
+                .filter(|&i| (self.keep)(&infos[i]))
+                .collect()
+        };
         let mut kept = Vec::new();
-        // The file's other streams (none when `infos` is one new stream).
-        let mut others = Vec::new();
-        for info in infos {
-            if (self.keep)(&info) {
+        for (k, info) in infos.into_iter().enumerate() {
+            if part.contains(&k) {
                 kept.push(info);
             } else {
                 open.discarded.push(info.id);
-                if whole {
-                    others.push(info);
-                }
             }
-        }
-        // A camera without sound of its own takes its file's only audio
-        // stream (a dashcam with one microphone): what `cctv convert`
-        // exports with it, so played and exported alike.
-        let has = |infos: &[StreamInfo], kind| infos.iter().any(|i| i.id.kind == kind);
-        let audios = others
-            .iter()
-            .filter(|i| i.id.kind == StreamKind::Audio)
-            .count();
-        if has(&kept, StreamKind::Video) && !has(&kept, StreamKind::Audio) && audios == 1 {
-            let info = others
-                .into_iter()
-                .find(|i| i.id.kind == StreamKind::Audio)
-                .expect("counted");
-            open.discarded.retain(|id| *id != info.id);
-            kept.push(info);
         }
         let mut dropped = open.discarded.clone();
         dropped.extend_from_slice(&self.front_discarded);
         open.source.set_discarded(&dropped);
         if !self.streams_found {
             self.streams_found = true;
+            // Then those only later files bring: their pads exist from the
+            // start (a muxer or player links them once, before playing).
+            for info in &self.expected {
+                if !kept.iter().any(|k| k.id == info.id) {
+                    kept.push(info.clone());
+                }
+            }
             self.announced = kept.iter().map(|i| i.id).collect();
             self.pending.push_back(SourceEvent::StreamsFound(kept));
         } else {
@@ -265,15 +278,12 @@ impl<C: Chunk> CameraTimeline<C> {
             self.ended = true;
             return Ok(());
         }
+        // Read from its start, not sought to 0 for the stop: a seek goes to
+        // the first key frame and loses what the file has before it in file
+        // order (a dashcam's first audio packet, written before the
+        // picture of the same time). The stop is applied in `next`.
         if !self.open(next, base)? {
             self.ended = true;
-            return Ok(());
-        }
-        if let Some(open) = self.current.as_mut()
-            && let Some(stop) = self.stop_ns.map(|s| s.saturating_sub(open.base))
-            && open.source.can_seek()
-        {
-            open.source.seek(0, Some(stop))?;
         }
         Ok(())
     }
@@ -335,6 +345,48 @@ impl<C: Chunk> CameraTimeline<C> {
         }
         Ok(None)
     }
+}
+
+/// Which of a file's streams `infos` are the camera's (their indices):
+/// those `keep` takes and, for a camera with pictures but no sound of its
+/// own, its file's only audio stream (a dashcam with one microphone): what
+/// `cctv convert` exports with it, so played and exported alike.
+fn camera_part(infos: &[StreamInfo], keep: &dyn Fn(&StreamInfo) -> bool) -> Vec<usize> {
+    let mut part: Vec<usize> = (0..infos.len()).filter(|&i| keep(&infos[i])).collect();
+    let has = |kind| part.iter().any(|&i| infos[i].id.kind == kind);
+    let audios: Vec<usize> = (0..infos.len())
+        .filter(|i| !part.contains(i) && infos[*i].id.kind == StreamKind::Audio)
+        .collect();
+    if has(StreamKind::Video) && !has(StreamKind::Audio) && audios.len() == 1 {
+        part.push(audios[0]);
+    }
+    part
+}
+
+/// The streams of a camera over its catalogued files (in capture order):
+/// per file its part ([`camera_part`]), each stream id once, as the first
+/// file that has it describes it. What [`CameraTimeline::expect_streams`]
+/// takes: a stream only a later file brings (sound that starts in the
+/// third file) is known up front without opening that file.
+pub fn streams_of_files<'a>(
+    entries: impl IntoIterator<Item = &'a super::catalog::FileEntry>,
+    keep: &dyn Fn(&StreamInfo) -> bool,
+) -> Vec<StreamInfo> {
+    let mut all: Vec<StreamInfo> = Vec::new();
+    for entry in entries {
+        let infos: Vec<StreamInfo> = entry
+            .streams
+            .iter()
+            .map(|s| s.info.clone())
+            .chain(entry.other_streams.iter().cloned())
+            .collect();
+        for k in camera_part(&infos, keep) {
+            if !all.iter().any(|a| a.id == infos[k].id) {
+                all.push(infos[k].clone());
+            }
+        }
+    }
+    all
 }
 
 /// Reads `source` until its streams are found (or its end).
@@ -400,6 +452,17 @@ impl<C: Chunk> Source for CameraTimeline<C> {
                 }
                 SourceEvent::Packet(mut packet) => {
                     if open.discarded.contains(&packet.stream) {
+                        continue;
+                    }
+                    // The stop, as a demuxer applies it: its first packet at
+                    // or past it ends the file, and the timeline (later
+                    // files start later still).
+                    if let Some(stop) = self.stop_ns
+                        && packet
+                            .pts
+                            .is_some_and(|p| p.saturating_add(open.base) >= stop)
+                    {
+                        self.finish_file()?;
                         continue;
                     }
                     if let Some(end) = packet
@@ -774,9 +837,11 @@ where
         })
     };
     let keep = move |info: &StreamInfo| number.is_none_or(|n| info.id.number == n);
+    let expected = streams_of_files(camera.spans.iter().map(|s| &catalog.files[s.file]), &keep);
     let max_gap = options.max_gap;
     let mut timeline = CameraTimeline::new(files, Box::new(keep), Box::new(open_file));
     timeline.set_max_gap(max_gap);
+    timeline.expect_streams(expected);
     Ok(OpenedCase {
         timeline,
         camera_name: camera.name.clone(),

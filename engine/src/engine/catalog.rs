@@ -103,6 +103,10 @@ pub struct FileEntry {
     /// SHA-256 over the size and the first and last [`PRINT`] bytes.
     pub fingerprint: [u8; 32],
     pub streams: Vec<FileStream>,
+    /// Its other streams (audio, cues) as its discovery found them: what a
+    /// camera's timeline announces up front for a stream that only a later
+    /// file brings (no I/O of its own: the discovery read them anyway).
+    pub other_streams: Vec<StreamInfo>,
     pub tags: Option<Tags>,
     /// Bytes this entry read to be catalogued.
     pub bytes_read: u64,
@@ -556,12 +560,20 @@ fn describe_stream<F: Format>(
     if streams.is_empty() {
         return Err("no video frame with a capture time".into());
     }
+    // Bounded by the format's stream numbers (each id once).
+    let mut other_streams: Vec<StreamInfo> = Vec::new();
+    for info in infos.into_iter().filter(|i| i.id.kind != StreamKind::Video) {
+        if !other_streams.iter().any(|o| o.id == info.id) {
+            other_streams.push(info);
+        }
+    }
     Ok(FileEntry {
         path: path.to_path_buf(),
         format,
         size,
         fingerprint: print,
         streams,
+        other_streams,
         tags,
         bytes_read: src.1 + print_read,
     })
@@ -614,6 +626,8 @@ fn describe_rf1(path: &Path) -> Result<FileEntry, String> {
         size: 0,
         fingerprint: h.finalize().into(),
         streams,
+        // rf1 plays as one recording already (its own tracks up front).
+        other_streams: Vec::new(),
         tags: Some(engine.tags()),
         bytes_read: 0,
     })

@@ -48,6 +48,9 @@ pub struct Joined {
     pub name: String,
     /// In capture order, each once (with a window: only those it needs).
     pub files: Vec<Recording>,
+    /// Its sound, as the first of these files that has any brings it (the
+    /// catalog's: a dashcam's sound may start in a later file).
+    pub audio: Option<Box<gstcctv::engine::StreamInfo>>,
 }
 
 impl Work {
@@ -582,12 +585,22 @@ fn case_works(
                     .map(|s| recordings[rec_of(s.file)].clone())
                     .collect();
                 about.bases = vec![output_base(&files[0].stem, Some(number))];
+                // The camera's streams in each file carry its number; the
+                // timeline's rule for a camera without sound of its own.
+                let audio = gstcctv::engine::camera_timeline::streams_of_files(
+                    inside.iter().map(|s| &cat.files[s.file]),
+                    &|i| i.id.number == number,
+                )
+                .into_iter()
+                .find(|i| i.id.kind == StreamKind::Audio)
+                .map(Box::new);
                 out.push((
                     rec_of(head),
                     Work::Joined(Joined {
                         number,
                         name: cam.name.clone(),
                         files,
+                        audio,
                     }),
                     about,
                 ));
@@ -718,14 +731,19 @@ fn convert_joined(
     ticket: &Ticket<'_>,
     sources: &HashSet<FileId>,
 ) -> Result<Outcome> {
-    // The camera's streams, as its first file has them (the timeline
-    // announces them from it).
+    // The camera's streams, as its first file has them, and its sound as
+    // the first file that has any brings it: the timeline announces every
+    // stream of its files up front (a dashcam's sound may start in its
+    // third file; the audio branch waits for it, kept going by GAPs).
     let first = &j.files[0];
     let disc =
         scan::scan(first, Depth::StreamsOnly, |_, _| {}).with_context(|| out::path(&first.path))?;
-    let cam = convert::cameras_of(first, &disc, &[j.number.to_string()])
+    let mut cam = convert::cameras_of(first, &disc, &[j.number.to_string()])
         .with_context(|| out::path(&first.path))?
         .remove(0);
+    if cam.audio.is_none() {
+        cam.audio = j.audio.as_deref().cloned();
+    }
     let reading = Reading::Joined {
         recs: &j.files,
         camera: j.number,

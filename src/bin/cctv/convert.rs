@@ -798,8 +798,6 @@ pub(crate) struct Shared {
     pub(crate) bytes: u64,
     pub(crate) first_pts: Option<u64>,
     pub(crate) last_end: u64,
-    /// A joined camera's later file brought audio its first file has not.
-    pub(crate) late_audio: bool,
 }
 
 pub(crate) struct RunResult {
@@ -1036,6 +1034,39 @@ fn mux_queue() -> Result<gst::Element> {
     Ok(q)
 }
 
+/// The AAC encoder keeps the last partial frame of sound until more comes:
+/// sound that resumes after a pause (a joined file without sound between
+/// two with) was glued to it, its first 96 ms stamped 4 s early, before
+/// the pause. At the first GAP after sound the segment goes to the encoder
+/// again: it finishes the segment (drains), and the sound after the pause
+/// starts a frame of its own at its own time.
+fn drain_at_pauses(encoder: &gst::Element) {
+    let Some(pad) = encoder.static_pad("sink") else {
+        return;
+    };
+    let sounding = std::sync::atomic::AtomicBool::new(false);
+    pad.add_probe(
+        gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+        move |pad, info| {
+            match &info.data {
+                Some(gst::PadProbeData::Buffer(_)) => sounding.store(true, Ordering::Relaxed),
+                Some(gst::PadProbeData::Event(e))
+                    if e.type_() == gst::EventType::Gap
+                        && sounding.swap(false, Ordering::Relaxed) =>
+                {
+                    // In the streaming thread (its stream lock is
+                    // recursive): the segment it has, unchanged.
+                    if let Some(segment) = pad.sticky_event::<gst::event::Segment>(0) {
+                        let _ = pad.send_event(segment);
+                    }
+                }
+                _ => {}
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
+}
+
 #[allow(clippy::too_many_arguments)]
 fn build_and_run(
     reading: Reading<'_>,
@@ -1148,6 +1179,13 @@ fn build_and_run(
                     pipeline.add(&e)?;
                     chain.push(e);
                 }
+                // A joined camera's files without sound are pauses in it.
+                // (One recording's sound is left as it was.)
+                if matches!(reading, Reading::Joined { .. })
+                    && let Some(encoder) = chain.last()
+                {
+                    drain_at_pauses(encoder);
+                }
             }
             gst::Element::link_many(chain.iter())?;
             branch.watch(&q, StreamKind::Audio);
@@ -1174,18 +1212,10 @@ fn build_and_run(
     }
     let _ = add_target;
     let pipe_weak = pipeline.downgrade();
-    let joined = matches!(reading, Reading::Joined { .. });
-    let late = shared.clone();
     demux.connect_pad_added(move |_, pad| {
         let name = pad.name().to_string();
         let target = targets.get(&name).cloned();
         let Some((sinks, _, _)) = target else {
-            // A camera timeline gives only its camera's streams: audio not
-            // taken is audio that a later file brings (the output's
-            // streams are its first file's).
-            if joined && name.starts_with("audio") {
-                sh_lock(&late).late_audio = true;
-            }
             // Not converted: a camera not asked for, snapshots, a second track.
             if let Some(p) = pipe_weak.upgrade()
                 && let Ok(fake) = gst::ElementFactory::make("fakesink")
@@ -1254,13 +1284,7 @@ fn build_and_run(
     let _ = pipeline.set_state(gst::State::Null);
     let warnings = result?;
     let s = sh_lock(&shared);
-    let mut notes = Vec::new();
-    if s.late_audio {
-        notes.push(
-            "audio that starts in a later file is not converted (the camera's first file has none)"
-                .to_string(),
-        );
-    }
+    let notes = Vec::new();
     Ok(RunResult {
         written: Vec::new(),
         first_wall: s.first_wall.clone(),
