@@ -1484,7 +1484,7 @@ impl Branch {
         if let Some(span) = self.span
             && span.clip(kind, self.audio_decoded, info) == gst::PadProbeReturn::Drop
         {
-            return gst::PadProbeReturn::Drop;
+            return dropped(info);
         }
         match &mut info.data {
             Some(gst::PadProbeData::Buffer(buffer)) => {
@@ -1514,6 +1514,16 @@ impl Branch {
             _ => gst::PadProbeReturn::Ok,
         }
     }
+}
+
+/// Drops the probe's data. Not `PadProbeReturn::Drop`: gstreamer-rs then
+/// hands GStreamer a NULL item, which GStreamer 1.22 unrefs (a
+/// `gst_mini_object_unref: assertion 'mini_object != NULL'` CRITICAL per
+/// dropped buffer; fixed in 1.24.8). Taking the item and saying it was
+/// handled is the same drop without it.
+pub(crate) fn dropped(info: &mut gst::PadProbeInfo) -> gst::PadProbeReturn {
+    info.data = None;
+    gst::PadProbeReturn::Handled
 }
 
 /// The file's creation time and date tag: the first frame's capture time.

@@ -129,12 +129,24 @@ fn count_on(pad: &gst::Pad, kind: Kind, streams: &Streams, index: usize) {
     let streams = streams.clone();
     pad.add_probe(
         gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
-        move |_, info| {
+        move |pad, info| {
+            // A buffer that starts at or past its segment's stop is clipped
+            // by the muxer (an audio encoder's last, padded frame after a
+            // window's end): not written, so not counted.
+            let stop = pad.sticky_event::<gst::event::Segment>(0).and_then(|e| {
+                e.segment()
+                    .downcast_ref::<gst::ClockTime>()
+                    .and_then(|s| s.stop())
+            });
+            let past_stop =
+                |b: &gst::BufferRef| stop.is_some_and(|s| b.pts().is_some_and(|p| p >= s));
             let hash =
                 |b: &gst::BufferRef| ((kind == Kind::Video).then(|| frame_hash(b)), b.size() == 0);
             let hashes: Vec<(Option<u64>, bool)> = match &info.data {
-                Some(gst::PadProbeData::Buffer(b)) => vec![hash(b)],
-                Some(gst::PadProbeData::BufferList(l)) => l.iter().map(hash).collect(),
+                Some(gst::PadProbeData::Buffer(b)) if !past_stop(b) => vec![hash(b)],
+                Some(gst::PadProbeData::BufferList(l)) => {
+                    l.iter().filter(|b| !past_stop(b)).map(hash).collect()
+                }
                 _ => Vec::new(),
             };
             if let Some(st) = lock(&streams).get_mut(index) {
