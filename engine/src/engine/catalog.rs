@@ -112,6 +112,21 @@ pub struct FileEntry {
     pub bytes_read: u64,
 }
 
+impl FileEntry {
+    /// The recorder's UTC offset (minutes) where the recording says it:
+    /// its tags, else a stream's. The zone `--from/--to` are read in.
+    pub fn utc_offset_min(&self) -> Option<i32> {
+        self.tags
+            .as_ref()
+            .and_then(|t| t.start_utc_offset_min)
+            .or_else(|| {
+                self.streams
+                    .iter()
+                    .find_map(|s| s.info.tags.start_utc_offset_min)
+            })
+    }
+}
+
 /// One video stream of a file and the capture times it spans.
 #[derive(Clone, Debug)]
 pub struct FileStream {

@@ -303,15 +303,7 @@ pub fn with_times_of_day<'a>(
     let cat = Catalog::build_ends(&all);
     let mut days = std::collections::BTreeSet::new();
     for file in &cat.files {
-        let offset = file
-            .tags
-            .as_ref()
-            .and_then(|t| t.start_utc_offset_min)
-            .or_else(|| {
-                file.streams
-                    .iter()
-                    .find_map(|s| s.info.tags.start_utc_offset_min)
-            });
+        let offset = file.utc_offset_min();
         for s in &file.streams {
             for ns in [s.earliest_wall_ns, s.latest_wall_ns] {
                 // The day in true time (--from/--to are true times).
@@ -325,16 +317,7 @@ pub fn with_times_of_day<'a>(
     }
     // Over several days (a recording across midnight, a week of files):
     // the one day on which the time falls inside a recording.
-    let first_offset = cat.files.first().and_then(|f| {
-        f.tags
-            .as_ref()
-            .and_then(|t| t.start_utc_offset_min)
-            .or_else(|| {
-                f.streams
-                    .iter()
-                    .find_map(|s| s.info.tags.start_utc_offset_min)
-            })
-    });
+    let first_offset = cat.files.first().and_then(|f| f.utc_offset_min());
     let anchor = from_t.or(to_t).expect("a time of day");
     let holds = |day: &chrono::NaiveDate| -> bool {
         let text = format!("{day} {}", anchor.format("%H:%M:%S%.f"));
@@ -517,16 +500,7 @@ fn case_works(
             // rf1 camera directories are one recording each.
             continue;
         }
-        let offset = first
-            .tags
-            .as_ref()
-            .and_then(|t| t.start_utc_offset_min)
-            .or_else(|| {
-                first
-                    .streams
-                    .iter()
-                    .find_map(|s| s.info.tags.start_utc_offset_min)
-            });
+        let offset = first.utc_offset_min();
         // The window in true time, and in the recorder's clock.
         let asked = |t: &Option<String>| -> Result<Option<u64>> {
             t.as_deref()
@@ -676,16 +650,7 @@ fn window_files(
     let mut keep: HashSet<PathBuf> = cat.skipped.iter().map(|s| s.path.clone()).collect();
     for cam in &cat.cameras {
         let first = &cat.files[cam.spans[0].file];
-        let offset = first
-            .tags
-            .as_ref()
-            .and_then(|t| t.start_utc_offset_min)
-            .or_else(|| {
-                first
-                    .streams
-                    .iter()
-                    .find_map(|s| s.info.tags.start_utc_offset_min)
-            });
+        let offset = first.utc_offset_min();
         let bound = |t: &Option<String>| -> Result<Option<u64>> {
             t.as_deref()
                 .map(|t| parse_wall_in(t, zone, offset).map(|ns| evidence::recorded_of(ns, clock)))

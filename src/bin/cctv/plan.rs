@@ -177,8 +177,11 @@ fn item_id(what: &str, from: Option<u64>, to: Option<u64>) -> String {
 
 /// Builds the plan of a convert run: [`case::described_works`], the list
 /// `cctv convert` itself shards over, so the two cannot disagree.
-pub fn build(args: &ConvertArgs) -> Result<Plan, String> {
-    let (recordings, failures) = inputs::expand(&args.inputs);
+pub fn build(
+    args: &ConvertArgs,
+    recordings: &[inputs::Recording],
+    failures: Vec<inputs::Failure>,
+) -> Result<Plan, String> {
     let mut skipped: Vec<(PathBuf, String)> =
         failures.into_iter().map(|f| (f.name, f.reason)).collect();
     if recordings.is_empty() {
@@ -188,7 +191,7 @@ pub fn build(args: &ConvertArgs) -> Result<Plan, String> {
         });
     }
     let (works, _notes) =
-        case::described_works(&recordings, args, true).map_err(|e| format!("{e:#}"))?;
+        case::described_works(recordings, args, true).map_err(|e| format!("{e:#}"))?;
     let ext = match args.format {
         OutFormat::Mp4 => "mp4",
         OutFormat::Mkv => "mkv",
@@ -263,7 +266,8 @@ impl Plan {
 /// inputs, window, cameras, zone, clock offset, format).
 pub fn run(args: &ConvertArgs, shard_count: Option<usize>, as_json: bool) -> u8 {
     // `--from 07:09:50`: on the day of the recordings, as convert reads it.
-    let args = match case::with_times_of_day(&inputs::expand(&args.inputs).0, args) {
+    let (recordings, failures) = inputs::expand(&args.inputs);
+    let args = match case::with_times_of_day(&recordings, args) {
         Ok(a) => a,
         Err(e) => {
             errln!("cctv: {}", out::escape(&format!("{e:#}")));
@@ -309,7 +313,7 @@ pub fn run(args: &ConvertArgs, shard_count: Option<usize>, as_json: bool) -> u8 
         errln!("cctv: --shard-count must be at least 1");
         return EXIT_USAGE;
     }
-    let plan = match build(args) {
+    let plan = match build(args, &recordings, failures) {
         Ok(p) => p,
         Err(e) => {
             errln!("cctv: {}", out::escape(&e));
