@@ -116,15 +116,21 @@ impl FileEntry {
     /// The recorder's UTC offset (minutes) where the recording says it:
     /// its tags, else a stream's. The zone `--from/--to` are read in.
     pub fn utc_offset_min(&self) -> Option<i32> {
-        self.tags
-            .as_ref()
-            .and_then(|t| t.start_utc_offset_min)
-            .or_else(|| {
-                self.streams
-                    .iter()
-                    .find_map(|s| s.info.tags.start_utc_offset_min)
-            })
+        utc_offset_of(self.tags.as_ref(), self.streams.iter().map(|s| &s.info))
     }
+}
+
+/// A recording's UTC offset (minutes) where it says it: the recording's
+/// tags, else a stream's (the catalog's files, the CLI's scans).
+pub fn utc_offset_of<'a>(
+    tags: Option<&Tags>,
+    streams: impl IntoIterator<Item = &'a StreamInfo>,
+) -> Option<i32> {
+    tags.and_then(|t| t.start_utc_offset_min).or_else(|| {
+        streams
+            .into_iter()
+            .find_map(|i| i.tags.start_utc_offset_min)
+    })
 }
 
 /// One video stream of a file and the capture times it spans.

@@ -127,19 +127,31 @@ fn lock(s: &Streams) -> std::sync::MutexGuard<'_, Vec<Stream>> {
 /// streams of the same muxer record through it.
 fn count_on(pad: &gst::Pad, kind: Kind, streams: &Streams, index: usize) {
     let streams = streams.clone();
+    // The stop of the pad's segment (NO_STOP: none), kept as segments
+    // pass: a buffer that starts at or past it is clipped by the muxer (an
+    // audio encoder's last, padded frame after a window's end), not
+    // written, so not counted.
+    const NO_STOP: u64 = u64::MAX;
+    let stop = std::sync::atomic::AtomicU64::new(NO_STOP);
     pad.add_probe(
-        gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
-        move |pad, info| {
-            // A buffer that starts at or past its segment's stop is clipped
-            // by the muxer (an audio encoder's last, padded frame after a
-            // window's end): not written, so not counted.
-            let stop = pad.sticky_event::<gst::event::Segment>(0).and_then(|e| {
-                e.segment()
-                    .downcast_ref::<gst::ClockTime>()
-                    .and_then(|s| s.stop())
-            });
-            let past_stop =
-                |b: &gst::BufferRef| stop.is_some_and(|s| b.pts().is_some_and(|p| p >= s));
+        gst::PadProbeType::BUFFER
+            | gst::PadProbeType::BUFFER_LIST
+            | gst::PadProbeType::EVENT_DOWNSTREAM,
+        move |_, info| {
+            use std::sync::atomic::Ordering::Relaxed;
+            if let Some(gst::PadProbeData::Event(e)) = &info.data {
+                if let gst::EventView::Segment(seg) = e.view() {
+                    let at = seg
+                        .segment()
+                        .downcast_ref::<gst::ClockTime>()
+                        .and_then(|s| s.stop())
+                        .map_or(NO_STOP, |s| s.nseconds());
+                    stop.store(at, Relaxed);
+                }
+                return gst::PadProbeReturn::Ok;
+            }
+            let stop = stop.load(Relaxed);
+            let past_stop = |b: &gst::BufferRef| b.pts().is_some_and(|p| p.nseconds() >= stop);
             let hash =
                 |b: &gst::BufferRef| ((kind == Kind::Video).then(|| frame_hash(b)), b.size() == 0);
             let hashes: Vec<(Option<u64>, bool)> = match &info.data {

@@ -51,14 +51,10 @@ pub struct Scan {
 impl Scan {
     /// The recorder's UTC offset in minutes, where the format records it.
     pub fn utc_offset_min(&self) -> Option<i32> {
-        self.tags
-            .as_ref()
-            .and_then(|t| t.start_utc_offset_min)
-            .or_else(|| {
-                self.streams
-                    .iter()
-                    .find_map(|s| s.info.tags.start_utc_offset_min)
-            })
+        gstcctv::engine::catalog::utc_offset_of(
+            self.tags.as_ref(),
+            self.streams.iter().map(|s| &s.info),
+        )
     }
 }
 
